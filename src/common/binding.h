@@ -1,0 +1,40 @@
+/*
+ * The two things pushbind binds: accounts and device tokens.
+ *
+ * An account is a name plus a type; the same name under two types is two
+ * different accounts (TPNS: 0 unspecified, 1 phone, 2 e-mail, 1000+ social
+ * logins, 2001+ custom). A token is an opaque printable string.
+ */
+#ifndef PB_BINDING_H
+#define PB_BINDING_H
+
+#include <stdint.h>
+
+#include "common/str.h"
+
+/* SPEC: account_type is an integer 0–2147483647. */
+#define PB_ACCOUNT_TYPE_MAX 2147483647u
+
+typedef struct pb_account {
+    pb_str name;
+    uint32_t type;
+} pb_account;
+
+static inline bool pb_account_eq(const pb_account *a, const pb_account *b)
+{
+    return a->type == b->type && pb_str_eq(a->name, b->name);
+}
+
+/* The tokens bound to one account, oldest binding first. */
+typedef struct pb_token_list {
+    pb_str *tokens;
+    size_t n;
+} pb_token_list;
+
+/* The accounts bound to one token, oldest binding first. */
+typedef struct pb_account_list {
+    pb_account *accounts;
+    size_t n;
+} pb_account_list;
+
+#endif
