@@ -1,0 +1,105 @@
+/*
+ * lmdb_internal.h — state shared by the embedded store's two source files:
+ * lmdb.c (environment, sessions, views, apps) and lmdb_apply.c (batches of
+ * binding changes). Private to the backend.
+ */
+#ifndef PB_STORE_LMDB_INTERNAL_H
+#define PB_STORE_LMDB_INTERNAL_H
+
+#include <pthread.h>
+
+#include <lmdb.h>
+
+#include "store/lmdb_keys.h"
+#include "store/store.h"
+
+/*
+ * Longest secret an app may have. A batch rewrites its app's record (the
+ * bindings count) from a stack copy, because a pointer LMDB handed out in a
+ * write transaction must not be the source of a put into the same record.
+ * TPNS secrets are 32 characters.
+ */
+#define PB_STORE_SECRET_MAX 256
+
+struct pb_store {
+    MDB_env *env;
+    MDB_dbi apps, meta, tokens, accounts;
+    pb_store_limits limits;
+    size_t max_key; /* mdb_env_get_maxkeysize(), at most PB_LMDB_KEY_BUF */
+    /*
+     * MDB_MAP_RESIZED (another process grew the file past our mapping) is cured
+     * by remapping, which unmaps the memory every live transaction of this
+     * process reads. So each transaction holds this lock shared, and a remap
+     * holds it exclusive.
+     */
+    pthread_rwlock_t map_lock;
+};
+
+struct pb_store_view {
+    pb_store_session *session;
+};
+
+struct pb_store_session {
+    pb_store *store;
+    /* Reset between views and renewed by the next: no allocation per view. */
+    MDB_txn *read_txn;
+    MDB_cursor *tokens_cursor; /* renewed with read_txn */
+    MDB_cursor *accounts_cursor;
+    bool view_open;
+    pb_store_view view;
+    unsigned map_holds; /* shared holds of store->map_lock taken through this session */
+    char error[160];
+};
+
+/* Keeps "<what>: <mdb_strerror(rc)>" as the session's last error. */
+void pb_lmdb_set_error(pb_store_session *session, const char *what, int rc);
+
+/*
+ * Begins a top-level transaction (flags 0 or MDB_RDONLY) and holds the map
+ * lock shared until pb_lmdb_txn_done(). Follows a map grown by another
+ * process once. Returns 0 or an LMDB error (nothing held).
+ */
+int pb_lmdb_txn_start(pb_store_session *session, unsigned flags, MDB_txn **txn);
+
+/* Commits (when `commit`) or aborts `txn`, then releases the map lock. */
+int pb_lmdb_txn_done(pb_store_session *session, MDB_txn *txn, bool commit);
+
+/*
+ * Reads app `access_id` in `txn`, copying its record into `buf` (room for
+ * PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX) so *app survives later writes.
+ * Returns 0, MDB_NOTFOUND or an LMDB error.
+ */
+int pb_lmdb_app_read(const pb_store *store, MDB_txn *txn, uint64_t access_id, unsigned char *buf,
+                     struct app_record *app);
+
+/* Writes app `access_id`'s record. Returns 0 or an LMDB error. */
+int pb_lmdb_app_write(const pb_store *store, MDB_txn *txn, uint64_t access_id, const struct app_record *app);
+
+/* Whether a token's key and dup fit LMDB's size limit (and it is not empty). */
+static inline bool pb_lmdb_token_fits(const pb_store *store, pb_str token)
+{
+    return token.len != 0 && token.len <= store->max_key - PB_LMDB_TOKEN_OVERHEAD;
+}
+
+/* The same for an account. */
+static inline bool pb_lmdb_account_fits(const pb_store *store, const pb_account *account)
+{
+    return account->name.len != 0 && account->name.len <= store->max_key - PB_LMDB_ACCOUNT_OVERHEAD;
+}
+
+/*
+ * Positions `cursor` on `key` (its first dup in *first) and counts the key's
+ * dups; *count is 0 when the key is absent. Returns 0 or an LMDB error.
+ */
+static inline int pb_lmdb_seek_dups(MDB_cursor *cursor, MDB_val *key, MDB_val *first, size_t *count)
+{
+    *count = 0;
+    int rc = mdb_cursor_get(cursor, key, first, MDB_SET_KEY);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    return mdb_cursor_count(cursor, count);
+}
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * store.h — where apps and bindings live.
+ *
+ * This header is the whole contract between the service and a storage
+ * backend. The embedded backend (store/lmdb.c, LMDB on local disk) is the
+ * default; a networked backend fits behind the same functions. No backend
+ * type appears here.
+ *
+ * Objects and threads
+ * -------------------
+ *   pb_store          one per process; opened once, shared by every thread.
+ *   pb_store_session  one per thread that talks to the store; never shared
+ *                     between threads at the same time.
+ *   pb_store_view     a consistent, read-only snapshot taken from a session.
+ *                     At most one view is open per session. Strings returned
+ *                     through a view stay valid until pb_store_view_end().
+ *
+ * Errors
+ * ------
+ * Functions return 0 on success or a negative PB_STORE_E* value. None of them
+ * aborts on bad input or on a failing disk; the message for the last error of
+ * a session is kept for logs (pb_store_session_error()).
+ *
+ * Durability
+ * ----------
+ * pb_store_apply() returns only after its changes are durable (fsynced, for
+ * the embedded backend), and a view begun after it returns sees them.
+ */
+#ifndef PB_STORE_H
+#define PB_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/binding.h"
+#include "common/pool.h"
+
+enum {
+    PB_STORE_OK = 0,
+    PB_STORE_ENOTFOUND = -1, /* no such app */
+    PB_STORE_EIO = -2,       /* the backend failed; nothing was changed */
+    PB_STORE_EINVAL = -3,    /* a configuration or argument the backend cannot take */
+};
+
+typedef struct pb_store pb_store;
+typedef struct pb_store_session pb_store_session;
+typedef struct pb_store_view pb_store_view;
+
+/*
+ * How many bindings one token or one account may hold. A change that would
+ * exceed either limit fails as a whole (PB_ERR_PARAM) and changes nothing.
+ */
+typedef struct pb_store_limits {
+    uint32_t max_accounts_per_token; /* SPEC default 32 */
+    uint32_t max_tokens_per_account; /* SPEC default 100 */
+} pb_store_limits;
+
+typedef struct pb_store_config {
+    const char *data_dir;   /* created (mode 0700) when missing */
+    uint64_t map_size;      /* bytes of address space to reserve; the data may grow to this */
+    pb_store_limits limits;
+} pb_store_config;
+
+/*
+ * Opens (creating when needed) the store in config->data_dir. On failure
+ * returns NULL and, when `err` is not NULL, points *err at a malloc'ed message
+ * the caller frees.
+ */
+pb_store *pb_store_open(const pb_store_config *config, char **err);
+
+/* Closes the store. Every session must have been closed first. */
+void pb_store_close(pb_store *store);
+
+/* Opens a session for the calling thread; NULL when out of resources. */
+pb_store_session *pb_store_session_open(pb_store *store);
+void pb_store_session_close(pb_store_session *session);
+
+/* A human-readable message for the session's last failure ("" when none). */
+const char *pb_store_session_error(const pb_store_session *session);
+
+/* Returns 0 when the store answers (for health checks). */
+int pb_store_ping(pb_store_session *session);
+
+/* ---- Reading ---------------------------------------------------------- */
+
+/* Begins a snapshot. NULL on failure (PB_STORE_EIO). */
+pb_store_view *pb_store_view_begin(pb_store_session *session);
+
+/* Ends the snapshot; every string obtained through it becomes invalid. */
+void pb_store_view_end(pb_store_view *view);
+
+/*
+ * Looks up the secret key of app `access_id`. Returns 0 and sets *secret, or
+ * PB_STORE_ENOTFOUND, or PB_STORE_EIO.
+ */
+int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret);
+
+/*
+ * For each of the `n` accounts, the tokens bound to it in app `access_id`,
+ * oldest binding first, into out[0..n-1] (an account with none gets n = 0).
+ * Arrays are allocated from `pool`; strings live until the view ends.
+ * Returns 0 or PB_STORE_EIO.
+ */
+int pb_store_tokens_of(pb_store_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
+                       pb_pool *pool, pb_token_list *out);
+
+/* The same, by token: the accounts bound to each of `n` tokens. */
+int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
+                         pb_pool *pool, pb_account_list *out);
+
+/* ---- Writing ---------------------------------------------------------- */
+
+typedef enum pb_change_kind {
+    PB_CHANGE_APPEND = 1,        /* bind `accounts` to `token`, keeping its others */
+    PB_CHANGE_OVERWRITE = 2,     /* the token's accounts become exactly `accounts` */
+    PB_CHANGE_REMOVE = 3,        /* unbind `accounts` from `token` */
+    PB_CHANGE_CLEAR_TOKEN = 4,   /* unbind every account from `token` */
+    PB_CHANGE_CLEAR_ACCOUNT = 5, /* unbind every token from accounts[0] */
+} pb_change_kind;
+
+/*
+ * One item of a batch: applied atomically, all or nothing.
+ *
+ * `accounts` holds no duplicates (the caller removes them). For APPEND and
+ * OVERWRITE, new bindings are created in the order of `accounts`; a binding
+ * that already exists keeps its place in every list. For CLEAR_ACCOUNT,
+ * `token` is ignored and n_accounts is 1.
+ */
+typedef struct pb_change {
+    pb_change_kind kind;
+    pb_str token;
+    const pb_account *accounts;
+    size_t n_accounts;
+} pb_change;
+
+/*
+ * Applies `n` changes to app `access_id`, in order, each atomically; a later
+ * change sees the earlier ones. outcomes[i] is set to PB_OK, PB_ERR_PARAM (a
+ * limit would be exceeded; that change did nothing) or PB_ERR_STORE (the
+ * backend failed for that change; it did nothing).
+ *
+ * Returns 0 once every change that reports PB_OK is durable;
+ * PB_STORE_ENOTFOUND when the app does not exist (it may have been removed
+ * since the request was authenticated), nothing changed; or PB_STORE_EIO when
+ * the backend failed and nothing was changed. In both error cases outcomes
+ * are unspecified and the caller answers a request-level error.
+ */
+int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
+                   int *outcomes);
+
+/* ---- Apps (command line) ---------------------------------------------- */
+
+/*
+ * Creates app `access_id` with `secret`, or replaces the secret of an existing
+ * one. *created tells which. Returns 0 or PB_STORE_EIO.
+ */
+int pb_store_app_put(pb_store_session *session, uint64_t access_id, pb_str secret, bool *created);
+
+/*
+ * Removes app `access_id` and every binding it holds. *bindings_removed counts
+ * the account–token pairs deleted. Returns 0, PB_STORE_ENOTFOUND or
+ * PB_STORE_EIO.
+ */
+int pb_store_app_remove(pb_store_session *session, uint64_t access_id, uint64_t *bindings_removed);
+
+typedef struct pb_app_info {
+    uint64_t access_id;
+    int64_t created_at; /* Unix seconds */
+    uint64_t bindings;  /* account–token pairs */
+} pb_app_info;
+
+/*
+ * Calls `visit` for each app in increasing access_id order. Secrets are not
+ * passed out. Returns 0 or PB_STORE_EIO.
+ */
+int pb_store_app_list(pb_store_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg);
+
+#endif
