@@ -1,0 +1,47 @@
+/*
+ * codec.h — JSON in, JSON out, for the two endpoints (yajl underneath).
+ *
+ * Decoding is streaming: yajl's callbacks fill the typed request directly,
+ * with no document tree in between. Everything decoded is allocated from the
+ * caller's pool, and strings without escapes point straight into `body`, so
+ * the body must outlive the request. Unknown fields, at any depth, are
+ * skipped. When a known key appears twice, the last occurrence wins.
+ *
+ * Encoding writes the response into memory from the caller's pool.
+ *
+ * Thread rules: none; every function is re-entrant.
+ */
+#ifndef PB_CODEC_H
+#define PB_CODEC_H
+
+#include "api/messages.h"
+#include "common/pool.h"
+
+/*
+ * Maximum nesting depth the decoder accepts. The deepest valid request is 4
+ * levels deep ({"token_accounts":[{"account_list":[{...}]}]}); unknown fields
+ * may nest further, up to this.
+ */
+#define PB_JSON_MAX_DEPTH 32
+
+/*
+ * Decodes a query body into *out. Returns PB_OK, or PB_ERR_PARSE when the body
+ * is not valid UTF-8 JSON, is not a JSON object, or nests deeper than
+ * PB_JSON_MAX_DEPTH.
+ */
+int pb_decode_query(pb_pool *pool, const char *body, size_t len, pb_query_request *out);
+
+/* The same for a batchoperate body. */
+int pb_decode_batch(pb_pool *pool, const char *body, size_t len, pb_batch_request *out);
+
+/*
+ * Encodes a query answer with the keys TPNS uses on that endpoint: retCode,
+ * errMsg, result, then account_tokens or token_accounts. An entry carries
+ * "account_type" only when it is not 0. Returns the JSON text.
+ */
+pb_str pb_encode_query(pb_pool *pool, const pb_query_response *response);
+
+/* Encodes a batchoperate answer: ret_code, err_msg, result. */
+pb_str pb_encode_batch(pb_pool *pool, const pb_batch_response *response);
+
+#endif

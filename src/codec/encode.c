@@ -1,0 +1,195 @@
+/*
+ * encode.c — typed responses to JSON, with yajl's generator.
+ *
+ * yajl_gen hands its output to a print callback that appends to a growing
+ * buffer in the pool; the generator's own memory comes from the pool too, so
+ * the encoder leaves nothing to free. Output is compact, '/' is not escaped,
+ * and strings are written as they are given: they come from decoded requests
+ * or from the store, both already checked to be UTF-8.
+ *
+ * yajl_gen calls can fail only when called out of order (a bug here, which
+ * the tests would show) or with yajl_gen_validate_utf8, which is off; so their
+ * statuses are not checked one by one.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "codec/codec.h"
+#include "codec/yajl_alloc.h"
+#include "common/codes.h"
+
+/* Room for the response before the buffer first grows: a small answer fits. */
+#define OUTPUT_INITIAL_CAPACITY 512
+
+/* The JSON text being written, in the pool. */
+typedef struct output {
+    pb_pool *pool;
+    char *bytes;
+    size_t len;
+    size_t capacity;
+} output;
+
+/* yajl_gen's print callback: appends, doubling the buffer when it is full. */
+static void output_append(void *ctx, const char *s, size_t len)
+{
+    output *out = ctx;
+    if (out->capacity - out->len < len) {
+        size_t capacity = out->capacity * 2;
+        while (capacity - out->len < len)
+            capacity *= 2;
+        char *bigger = pb_pool_alloc(out->pool, capacity);
+        memcpy(bigger, out->bytes, out->len);
+        out->bytes = bigger;
+        out->capacity = capacity;
+    }
+    memcpy(out->bytes + out->len, s, len);
+    out->len += len;
+}
+
+/* A compact generator writing into `out`. */
+static yajl_gen gen_open(pb_pool *pool, output *out)
+{
+    *out = (output){pool, pb_pool_alloc(pool, OUTPUT_INITIAL_CAPACITY), 0, OUTPUT_INITIAL_CAPACITY};
+    yajl_alloc_funcs funcs = pb_yajl_pool_funcs(pool);
+    yajl_gen gen = yajl_gen_alloc(&funcs); /* never NULL: the pool aborts instead */
+    yajl_gen_config(gen, yajl_gen_print_callback, output_append, out);
+    /* yajl's defaults, spelled out because the wire format depends on them */
+    yajl_gen_config(gen, yajl_gen_beautify, 0);
+    yajl_gen_config(gen, yajl_gen_escape_solidus, 0);
+    yajl_gen_config(gen, yajl_gen_validate_utf8, 0);
+    return gen;
+}
+
+static pb_str gen_close(yajl_gen gen, const output *out)
+{
+    yajl_gen_free(gen);
+    return (pb_str){out->bytes, out->len};
+}
+
+static void gen_str(yajl_gen gen, pb_str s)
+{
+    yajl_gen_string(gen, (const unsigned char *)(s.base != NULL ? s.base : ""), s.len);
+}
+
+static void gen_cstr(yajl_gen gen, const char *s)
+{
+    yajl_gen_string(gen, (const unsigned char *)s, strlen(s));
+}
+
+/* An item code as TPNS sends it in `result`: a decimal string ("0", "1008007"). */
+static void gen_code_string(yajl_gen gen, int code)
+{
+    char digits[12]; /* "-2147483648" */
+    char *p = digits + sizeof(digits);
+    unsigned magnitude = code < 0 ? 0u - (unsigned)code : (unsigned)code;
+    do {
+        *--p = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude != 0);
+    if (code < 0)
+        *--p = '-';
+    yajl_gen_string(gen, (const unsigned char *)p, (size_t)(digits + sizeof(digits) - p));
+}
+
+/* {"account":"...","account_type":N}, the type only when not 0. Leaves the object open. */
+static void gen_account_fields(yajl_gen gen, const pb_account *account)
+{
+    gen_cstr(gen, "account");
+    gen_str(gen, account->name);
+    if (account->type != 0) {
+        gen_cstr(gen, "account_type");
+        yajl_gen_integer(gen, account->type);
+    }
+}
+
+static void gen_account_tokens(yajl_gen gen, const pb_account_tokens *entries, size_t n)
+{
+    gen_cstr(gen, "account_tokens");
+    yajl_gen_array_open(gen);
+    for (size_t i = 0; i < n; i++) {
+        yajl_gen_map_open(gen);
+        gen_account_fields(gen, &entries[i].account);
+        gen_cstr(gen, "token_list");
+        yajl_gen_array_open(gen);
+        for (size_t j = 0; j < entries[i].tokens.n; j++)
+            gen_str(gen, entries[i].tokens.tokens[j]);
+        yajl_gen_array_close(gen);
+        yajl_gen_map_close(gen);
+    }
+    yajl_gen_array_close(gen);
+}
+
+static void gen_token_accounts(yajl_gen gen, const pb_token_accounts *entries, size_t n)
+{
+    gen_cstr(gen, "token_accounts");
+    yajl_gen_array_open(gen);
+    for (size_t i = 0; i < n; i++) {
+        yajl_gen_map_open(gen);
+        gen_cstr(gen, "token");
+        gen_str(gen, entries[i].token);
+        gen_cstr(gen, "account_list");
+        yajl_gen_array_open(gen);
+        for (size_t j = 0; j < entries[i].accounts.n; j++) {
+            yajl_gen_map_open(gen);
+            gen_account_fields(gen, &entries[i].accounts.accounts[j]);
+            yajl_gen_map_close(gen);
+        }
+        yajl_gen_array_close(gen);
+        yajl_gen_map_close(gen);
+    }
+    yajl_gen_array_close(gen);
+}
+
+pb_str pb_encode_query(pb_pool *pool, const pb_query_response *response)
+{
+    output out;
+    yajl_gen gen = gen_open(pool, &out);
+    bool by_account = response->operator_type == 1;
+    size_t n = response->n;
+    /* An answer without its entries can only say what went wrong: encode it as request-level. */
+    if (by_account ? response->by_account == NULL : response->by_token == NULL)
+        n = 0;
+
+    yajl_gen_map_open(gen);
+    gen_cstr(gen, "retCode");
+    yajl_gen_integer(gen, response->code);
+    gen_cstr(gen, "errMsg");
+    gen_cstr(gen, pb_code_message(response->code));
+    gen_cstr(gen, "result");
+    yajl_gen_array_open(gen);
+    for (size_t i = 0; i < n; i++)
+        gen_code_string(gen, by_account ? response->by_account[i].code : response->by_token[i].code);
+    yajl_gen_array_close(gen);
+    if (n != 0) {
+        if (by_account)
+            gen_account_tokens(gen, response->by_account, n);
+        else
+            gen_token_accounts(gen, response->by_token, n);
+    }
+    yajl_gen_map_close(gen);
+    return gen_close(gen, &out);
+}
+
+pb_str pb_encode_batch(pb_pool *pool, const pb_batch_response *response)
+{
+    output out;
+    yajl_gen gen = gen_open(pool, &out);
+    size_t n = response->item_codes != NULL ? response->n : 0;
+
+    yajl_gen_map_open(gen);
+    gen_cstr(gen, "ret_code");
+    yajl_gen_integer(gen, response->code);
+    gen_cstr(gen, "err_msg");
+    gen_cstr(gen, pb_code_message(response->code));
+    gen_cstr(gen, "result");
+    yajl_gen_array_open(gen);
+    for (size_t i = 0; i < n; i++)
+        gen_code_string(gen, response->item_codes[i]);
+    yajl_gen_array_close(gen);
+    yajl_gen_map_close(gen);
+    return gen_close(gen, &out);
+}
