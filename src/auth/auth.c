@@ -1,0 +1,284 @@
+#include <stdint.h>
+#include <strings.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "auth/auth.h"
+#include "common/codes.h"
+
+/* "Basic" plus at least one space. */
+#define BASIC_SCHEME "Basic"
+#define BASIC_SCHEME_LEN (sizeof(BASIC_SCHEME) - 1)
+
+/*
+ * Decoded "<AccessId>:<SecretKey>" lives on the stack so that the secret never
+ * reaches the heap; 1 KiB is far beyond any real secret (32 hex characters).
+ */
+#define BASIC_MAX_DECODED 1024
+
+#define SIGN_HEX_LEN 64 /* SHA-256 is 32 bytes */
+#define SIGN_LEN 88     /* base64 of 64 bytes */
+#define TIMESTAMP_MAX_DIGITS 19
+#define ACCESS_ID_MAX_DIGITS 18
+
+static int base64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Strict standard base64: padded, length a multiple of 4, '=' only at the end. */
+static int base64_decode(pb_str in, unsigned char *out, size_t cap, size_t *out_len)
+{
+    if (in.len == 0 || in.len % 4 != 0)
+        return -1;
+    size_t pad = 0;
+    if (in.base[in.len - 1] == '=')
+        pad++;
+    if (in.base[in.len - 2] == '=')
+        pad++;
+    size_t n = in.len / 4 * 3 - pad;
+    if (n > cap)
+        return -1;
+
+    size_t o = 0;
+    for (size_t i = 0; i < in.len; i += 4) {
+        uint32_t quad = 0;
+        for (size_t j = 0; j < 4; j++) {
+            unsigned char c = (unsigned char)in.base[i + j];
+            int v = base64_value(c);
+            if (v < 0) {
+                if (c != '=' || i + 4 != in.len || j < 4 - pad)
+                    return -1;
+                v = 0;
+            }
+            quad = quad << 6 | (uint32_t)v;
+        }
+        for (int k = 2; k >= 0 && o < n; k--)
+            out[o++] = (unsigned char)(quad >> (8 * k));
+    }
+    *out_len = n;
+    return 0;
+}
+
+/*
+ * Reads 1 to `max_digits` decimal digits and nothing else. Both callers allow
+ * at most 19 digits, which always fit in uint64_t (10^19 - 1 < 2^64).
+ */
+static int parse_decimal(pb_str text, size_t max_digits, uint64_t *value)
+{
+    if (text.len == 0 || text.len > max_digits)
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < text.len; i++) {
+        char c = text.base[i];
+        if (c < '0' || c > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(c - '0');
+    }
+    *value = v;
+    return 0;
+}
+
+int pb_auth_parse_access_id(pb_str text, uint64_t *access_id)
+{
+    uint64_t v;
+    if (parse_decimal(text, ACCESS_ID_MAX_DIGITS, &v) != 0 || v == 0)
+        return -1;
+    *access_id = v;
+    return 0;
+}
+
+static int parse_timestamp(pb_str text, uint64_t *ts)
+{
+    return parse_decimal(text, TIMESTAMP_MAX_DIGITS, ts);
+}
+
+static int timestamp_fresh(uint64_t ts, time_t now, uint32_t window)
+{
+    if (now < 0) /* a clock before 1970 is broken; trust nothing */
+        return 0;
+    uint64_t n = (uint64_t)now;
+    uint64_t diff = ts > n ? ts - n : n - ts;
+    return diff <= window;
+}
+
+/* A lookup that "succeeds" with no secret must not let an empty key through. */
+static int lookup_secret(pb_auth_secret_lookup lookup, void *arg, uint64_t id, pb_str *secret)
+{
+    *secret = (pb_str){NULL, 0};
+    if (lookup(arg, id, secret) != 0)
+        return -1;
+    if (secret->len == 0 || secret->base == NULL)
+        return -1;
+    return 0;
+}
+
+/*
+ * HMAC-SHA256 over the concatenation of parts, fed one after another so that
+ * the message is never copied.
+ */
+static int hmac_parts(pb_str secret, const pb_str *parts, size_t nparts, unsigned char mac[32])
+{
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    /* A NULL key means "reuse the previous key" to OpenSSL, so never pass one. */
+    const unsigned char *key = secret.base ? (const unsigned char *)secret.base : (const unsigned char *)"";
+    size_t mac_len = 0;
+    int rc = -1;
+
+    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+    if (ctx == NULL || !EVP_MAC_init(ctx, key, secret.len, params))
+        goto fail;
+    for (size_t i = 0; i < nparts; i++)
+        if (parts[i].len > 0 && !EVP_MAC_update(ctx, (const unsigned char *)parts[i].base, parts[i].len))
+            goto fail;
+    if (!EVP_MAC_final(ctx, mac, &mac_len, 32) || mac_len != 32)
+        goto fail;
+    rc = 0;
+fail:
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(hmac);
+    return rc;
+}
+
+/* Writes the Sign value (NUL-terminated) into out; "" when OpenSSL fails. */
+static int sign_parts(pb_str secret, const pb_str *parts, size_t nparts, char out[SIGN_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char mac[32];
+    unsigned char hexed[SIGN_HEX_LEN];
+
+    out[0] = '\0';
+    if (hmac_parts(secret, parts, nparts, mac) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(mac); i++) {
+        hexed[2 * i] = (unsigned char)hex[mac[i] >> 4];
+        hexed[2 * i + 1] = (unsigned char)hex[mac[i] & 0x0f];
+    }
+    if (EVP_EncodeBlock((unsigned char *)out, hexed, SIGN_HEX_LEN) != SIGN_LEN) {
+        out[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+void pb_auth_sign(pb_str secret, pb_str message, char out[89])
+{
+    sign_parts(secret, &message, 1, out);
+}
+
+/*
+ * Equal-length digests make the comparison independent of both the content
+ * and the length of either secret.
+ */
+static int secrets_equal(pb_str given, pb_str stored)
+{
+    unsigned char a[32], b[32];
+    unsigned int alen = 0, blen = 0;
+    if (!EVP_Digest(given.base ? given.base : "", given.len, a, &alen, EVP_sha256(), NULL))
+        return 0;
+    if (!EVP_Digest(stored.base, stored.len, b, &blen, EVP_sha256(), NULL))
+        return 0;
+    return alen == sizeof(a) && blen == sizeof(b) && CRYPTO_memcmp(a, b, sizeof(a)) == 0;
+}
+
+/* `decoded` is "<AccessId>:<SecretKey>"; the id cannot hold ':', the secret may. */
+static int check_basic_credentials(const char *decoded, size_t n, pb_auth_secret_lookup lookup, void *arg,
+                                   uint64_t *access_id)
+{
+    const char *colon = memchr(decoded, ':', n);
+    if (colon == NULL)
+        return -1;
+    size_t id_len = (size_t)(colon - decoded);
+    uint64_t id;
+    pb_str stored;
+    if (pb_auth_parse_access_id((pb_str){decoded, id_len}, &id) != 0)
+        return -1;
+    if (lookup_secret(lookup, arg, id, &stored) != 0)
+        return -1;
+    if (!secrets_equal((pb_str){colon + 1, n - id_len - 1}, stored))
+        return -1;
+    *access_id = id;
+    return 0;
+}
+
+static int authenticate_basic(const pb_auth_request *req, pb_auth_secret_lookup lookup, void *arg,
+                              uint64_t *access_id)
+{
+    pb_str h = req->authorization;
+    if (h.len <= BASIC_SCHEME_LEN || strncasecmp(h.base, BASIC_SCHEME, BASIC_SCHEME_LEN) != 0)
+        return -1;
+    size_t i = BASIC_SCHEME_LEN;
+    if (h.base[i] != ' ')
+        return -1;
+    while (i < h.len && h.base[i] == ' ')
+        i++;
+
+    unsigned char decoded[BASIC_MAX_DECODED];
+    size_t n = 0;
+    int rc = -1;
+    if (base64_decode((pb_str){h.base + i, h.len - i}, decoded, sizeof(decoded), &n) == 0)
+        rc = check_basic_credentials((const char *)decoded, n, lookup, arg, access_id);
+    OPENSSL_cleanse(decoded, sizeof(decoded)); /* it held the caller's secret */
+    return rc;
+}
+
+static int sign_matches(pb_str secret, pb_str first, pb_str second, pb_str body, pb_str sign)
+{
+    char expected[SIGN_LEN + 1];
+    pb_str parts[3] = {first, second, body};
+    if (sign_parts(secret, parts, 3, expected) != 0)
+        return 0;
+    return CRYPTO_memcmp(expected, sign.base, SIGN_LEN) == 0;
+}
+
+static int authenticate_signature(const pb_auth_request *req, pb_auth_secret_lookup lookup, void *arg,
+                                  uint64_t *access_id)
+{
+    uint64_t id, ts;
+    pb_str secret;
+    if (pb_auth_parse_access_id(req->access_id, &id) != 0)
+        return -1;
+    if (parse_timestamp(req->timestamp, &ts) != 0)
+        return -1;
+    if (!timestamp_fresh(ts, req->now, req->window_seconds))
+        return -1;
+    if (req->sign.len != SIGN_LEN) /* the client's value; its length is no secret */
+        return -1;
+    if (lookup_secret(lookup, arg, id, &secret) != 0)
+        return -1;
+
+    /* The documented order first, then the one published clients use. */
+    if (!sign_matches(secret, req->timestamp, req->access_id, req->body, req->sign) &&
+        !sign_matches(secret, req->access_id, req->timestamp, req->body, req->sign))
+        return -1;
+    *access_id = id;
+    return 0;
+}
+
+int pb_auth_authenticate(const pb_auth_request *request, pb_auth_secret_lookup lookup, void *lookup_arg,
+                         uint64_t *access_id)
+{
+    if (request->authorization.len > 0 && authenticate_basic(request, lookup, lookup_arg, access_id) == 0)
+        return PB_OK;
+    if (request->access_id.len > 0 && request->timestamp.len > 0 && request->sign.len > 0 &&
+        authenticate_signature(request, lookup, lookup_arg, access_id) == 0)
+        return PB_OK;
+    return PB_ERR_AUTH;
+}
