@@ -1,0 +1,193 @@
+/*
+ * POST /v3/device/account/batchoperate — bind and unbind.
+ *
+ * Shape: operator_type and platform → the list the operation needs →
+ * validate each item into a store change → one pb_store_apply() for all valid
+ * items → merge the store's outcomes back in input order. An invalid item
+ * never reaches the store, so it changes nothing.
+ */
+#include <string.h>
+
+#include "api/api.h"
+#include "api/validate.h"
+#include "common/codes.h"
+
+/* The items of one request on their way to the store. */
+typedef struct batch_plan {
+    size_t n_items;
+    int *item_codes;    /* per input item: a validation error, or PB_OK when it became a change */
+    pb_change *changes; /* the valid items, in input order */
+    size_t n_changes;
+} batch_plan;
+
+static void plan_init(batch_plan *plan, size_t n_items, pb_pool *pool)
+{
+    plan->n_items = n_items;
+    plan->item_codes = pb_pool_alloc(pool, n_items * sizeof(*plan->item_codes));
+    plan->changes = pb_pool_alloc(pool, n_items * sizeof(*plan->changes));
+    plan->n_changes = 0;
+}
+
+/* Records item `i`: a change when `code` is PB_OK, else the item's error. */
+static void plan_add(batch_plan *plan, size_t i, int code, pb_change change)
+{
+    plan->item_codes[i] = code;
+    if (code == PB_OK)
+        plan->changes[plan->n_changes++] = change;
+}
+
+/*
+ * Turns an element's account_list into the distinct accounts to bind or
+ * unbind. An account listed twice counts once, where it first appears. In
+ * one-account-per-type mode a later account of a type replaces an earlier one
+ * of the same type (TPNS 2020). More than max_accounts_per_token distinct
+ * accounts can never be bound to one token, so such an element is invalid;
+ * stopping there also bounds the duplicate search.
+ */
+static int collect_accounts(const pb_api_config *config, const pb_account_item_list *list, bool one_per_type,
+                            pb_pool *pool, pb_change *change)
+{
+    if (list->state != PB_FIELD_PRESENT || list->n == 0)
+        return PB_ERR_PARAM;
+    for (size_t i = 0; i < list->n; i++)
+        if (pb_validate_account(config, &list->items[i]) != PB_OK)
+            return PB_ERR_PARAM;
+
+    size_t capacity = list->n < config->max_accounts_per_token ? list->n : config->max_accounts_per_token;
+    pb_account *accounts = pb_pool_alloc(pool, capacity * sizeof(*accounts));
+    size_t n = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        const pb_account *account = &list->items[i].account;
+        size_t j = 0;
+        while (j < n && !(one_per_type ? accounts[j].type == account->type : pb_account_eq(&accounts[j], account)))
+            j++;
+        if (j < n && !one_per_type)
+            continue;
+        if (j < n) /* the later account of this type wins, in its own place */
+            memmove(&accounts[j], &accounts[j + 1], (--n - j) * sizeof(*accounts));
+        if (n == capacity)
+            return PB_ERR_PARAM;
+        accounts[n++] = *account;
+    }
+    change->accounts = accounts;
+    change->n_accounts = n;
+    return PB_OK;
+}
+
+/* Operations 1–3: one change per token_accounts element. */
+static void plan_token_accounts(const pb_api_config *config, pb_change_kind kind,
+                                const pb_token_accounts_list *list, pb_pool *pool, batch_plan *plan)
+{
+    bool one_per_type = config->one_account_per_type && kind != PB_CHANGE_REMOVE;
+    for (size_t i = 0; i < list->n; i++) {
+        const pb_token_accounts_item *item = &list->items[i];
+        pb_change change = {.kind = kind, .token = item->token.token};
+        int code = PB_ERR_PARAM;
+        if (item->is_object) {
+            code = pb_validate_token(config, &item->token);
+            if (code == PB_OK)
+                code = collect_accounts(config, &item->account_list, one_per_type, pool, &change);
+        }
+        plan_add(plan, i, code, change);
+    }
+}
+
+/* Operation 4: one change per token. */
+static void plan_clear_tokens(const pb_api_config *config, const pb_token_item_list *list, batch_plan *plan)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        pb_change change = {.kind = PB_CHANGE_CLEAR_TOKEN, .token = list->items[i].token};
+        plan_add(plan, i, pb_validate_token(config, &list->items[i]), change);
+    }
+}
+
+/* Operation 5: one change per account. */
+static void plan_clear_accounts(const pb_api_config *config, const pb_account_item_list *list, batch_plan *plan)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        pb_change change = {.kind = PB_CHANGE_CLEAR_ACCOUNT, .accounts = &list->items[i].account, .n_accounts = 1};
+        plan_add(plan, i, pb_validate_account(config, &list->items[i]), change);
+    }
+}
+
+/*
+ * Validates the request level and plans the items. Returns PB_OK, or the
+ * request-level error with nothing planned.
+ */
+static int plan_request(const pb_api_config *config, const pb_batch_request *request, pb_pool *pool,
+                        batch_plan *plan)
+{
+    int code = pb_validate_operator_type(&request->operator_type, 5);
+    if (code == PB_OK)
+        code = pb_validate_platform(request->platform_state, request->platform);
+    if (code != PB_OK)
+        return code;
+
+    pb_change_kind kind = (pb_change_kind)request->operator_type.value;
+    if (kind == PB_CHANGE_APPEND && config->one_account_per_type)
+        kind = PB_CHANGE_OVERWRITE; /* TPNS 2020 retired append */
+
+    switch (kind) {
+    case PB_CHANGE_APPEND:
+    case PB_CHANGE_OVERWRITE:
+    case PB_CHANGE_REMOVE: {
+        const pb_token_accounts_list *list = &request->token_accounts;
+        if ((code = pb_validate_list(list->state, list->n, config->max_batch_items)) != PB_OK)
+            return code;
+        plan_init(plan, list->n, pool);
+        plan_token_accounts(config, kind, list, pool, plan);
+        return PB_OK;
+    }
+    case PB_CHANGE_CLEAR_TOKEN: {
+        const pb_token_item_list *list = &request->token_list;
+        if ((code = pb_validate_list(list->state, list->n, config->max_list_items)) != PB_OK)
+            return code;
+        plan_init(plan, list->n, pool);
+        plan_clear_tokens(config, list, plan);
+        return PB_OK;
+    }
+    case PB_CHANGE_CLEAR_ACCOUNT: {
+        const pb_account_item_list *list = &request->account_list;
+        if ((code = pb_validate_list(list->state, list->n, config->max_list_items)) != PB_OK)
+            return code;
+        plan_init(plan, list->n, pool);
+        plan_clear_accounts(config, list, plan);
+        return PB_OK;
+    }
+    }
+    return PB_ERR_PARAM;
+}
+
+void pb_api_batchoperate(const pb_api_config *config, pb_store_session *session, uint64_t access_id,
+                         const pb_batch_request *request, pb_pool *pool, pb_batch_response *response)
+{
+    memset(response, 0, sizeof(*response));
+    batch_plan plan;
+    response->code = plan_request(config, request, pool, &plan);
+    if (response->code != PB_OK)
+        return;
+
+    int *outcomes = pb_pool_alloc(pool, plan.n_changes * sizeof(*outcomes));
+    if (plan.n_changes != 0) {
+        switch (pb_store_apply(session, access_id, plan.changes, plan.n_changes, outcomes)) {
+        case PB_STORE_OK:
+            break;
+        case PB_STORE_ENOTFOUND: /* the app was removed after it authenticated */
+            response->code = PB_ERR_AUTH;
+            return;
+        default:
+            response->code = PB_ERR_STORE;
+            return;
+        }
+    }
+
+    size_t failed = 0;
+    for (size_t i = 0, next = 0; i < plan.n_items; i++) {
+        if (plan.item_codes[i] == PB_OK)
+            plan.item_codes[i] = outcomes[next++];
+        if (plan.item_codes[i] != PB_OK)
+            failed++;
+    }
+    *response = (pb_batch_response){
+        .code = pb_code_for_failures(failed, plan.n_items), .n = plan.n_items, .item_codes = plan.item_codes};
+}

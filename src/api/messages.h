@@ -1,0 +1,144 @@
+/*
+ * The typed requests and responses of the two endpoints.
+ *
+ * The decoder (codec/decode.c) fills a request from JSON without judging the
+ * values beyond their JSON types; the endpoint (api/query.c,
+ * api/batchoperate.c) validates it, talks to the store and fills a response;
+ * the encoder (codec/encode.c) turns the response into JSON. Nothing here
+ * knows about HTTP or about how the store keeps its data.
+ *
+ * Every pointer in a request points into the request body or the request's
+ * pool; every pointer in a response into the pool or a store view.
+ */
+#ifndef PB_MESSAGES_H
+#define PB_MESSAGES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/binding.h"
+
+/* How a top-level field appeared in the body. A JSON `null` counts as absent. */
+typedef enum pb_field_state {
+    PB_FIELD_ABSENT = 0,
+    PB_FIELD_PRESENT,   /* present with the expected JSON type */
+    PB_FIELD_WRONG_TYPE /* present, but not of the expected JSON type */
+} pb_field_state;
+
+/*
+ * One element of a token list as sent. `is_string` is false when the element
+ * was not a JSON string; `token` is then empty.
+ */
+typedef struct pb_token_item {
+    pb_str token;
+    bool is_string;
+} pb_token_item;
+
+/*
+ * One element of an account list as sent: {"account": "...", "account_type": N}.
+ *
+ * `well_typed` is false when the element was not an object, had no "account",
+ * had an "account" that was not a string, or had an "account_type" that was
+ * not an integer in 0..PB_ACCOUNT_TYPE_MAX (JSON null counts as absent, so
+ * the default 0). `account.name` holds the string that was sent whenever
+ * "account" was a string, even when `well_typed` is false, so that the answer
+ * can echo it. Length and character checks are the endpoint's, not the
+ * decoder's.
+ */
+typedef struct pb_account_item {
+    pb_account account;
+    bool well_typed;
+} pb_account_item;
+
+typedef struct pb_token_item_list {
+    pb_field_state state; /* PB_FIELD_WRONG_TYPE: not an array */
+    pb_token_item *items;
+    size_t n;
+} pb_token_item_list;
+
+typedef struct pb_account_item_list {
+    pb_field_state state; /* PB_FIELD_WRONG_TYPE: not an array */
+    pb_account_item *items;
+    size_t n;
+} pb_account_item_list;
+
+/*
+ * One element of batchoperate's `token_accounts`:
+ * {"token": "...", "account_list": [...]}. `is_object` is false when the
+ * element was not a JSON object (everything else is then empty). `token`
+ * is_string is false when "token" was absent or not a string.
+ */
+typedef struct pb_token_accounts_item {
+    bool is_object;
+    pb_token_item token;
+    pb_account_item_list account_list;
+} pb_token_accounts_item;
+
+typedef struct pb_token_accounts_list {
+    pb_field_state state; /* PB_FIELD_WRONG_TYPE: not an array */
+    pb_token_accounts_item *items;
+    size_t n;
+} pb_token_accounts_list;
+
+/*
+ * `operator_type` as sent. PB_FIELD_WRONG_TYPE also covers numbers that are
+ * not integers (1.5, 1e3) and integers outside int64_t.
+ */
+typedef struct pb_operator_type {
+    pb_field_state state;
+    int64_t value;
+} pb_operator_type;
+
+/* POST /v3/device/account/query */
+typedef struct pb_query_request {
+    pb_operator_type operator_type;
+    pb_account_item_list account_list; /* operator_type 1 */
+    pb_token_item_list token_list;     /* operator_type 2 */
+} pb_query_request;
+
+/* POST /v3/device/account/batchoperate */
+typedef struct pb_batch_request {
+    pb_operator_type operator_type;
+    pb_field_state platform_state; /* PB_FIELD_WRONG_TYPE: not a string */
+    pb_str platform;
+    pb_token_accounts_list token_accounts; /* operator_type 1–3 */
+    pb_token_item_list token_list;         /* operator_type 4 */
+    pb_account_item_list account_list;     /* operator_type 5 */
+} pb_batch_request;
+
+/* One entry of account_tokens: the account as sent and its tokens. */
+typedef struct pb_account_tokens {
+    int code;            /* item code, also the entry's string in `result` */
+    pb_account account;  /* echo of what was sent ("" when it was not a string) */
+    pb_token_list tokens;
+} pb_account_tokens;
+
+/* One entry of token_accounts: the token as sent and its accounts. */
+typedef struct pb_token_accounts {
+    int code;
+    pb_str token; /* echo of what was sent ("" when it was not a string) */
+    pb_account_list accounts;
+} pb_token_accounts;
+
+/*
+ * The answer to a query. When `code` is a request-level error, `n` is 0 and
+ * only retCode, errMsg and an empty result are sent. Otherwise exactly one of
+ * `by_account` (operator_type 1) or `by_token` (operator_type 2) holds `n`
+ * entries in input order.
+ */
+typedef struct pb_query_response {
+    int code;
+    int operator_type;
+    size_t n;
+    pb_account_tokens *by_account;
+    pb_token_accounts *by_token;
+} pb_query_response;
+
+/* The answer to a batchoperate: the top-level code and one code per item. */
+typedef struct pb_batch_response {
+    int code;
+    size_t n;
+    int *item_codes;
+} pb_batch_response;
+
+#endif

@@ -1,0 +1,66 @@
+#include <strings.h>
+
+#include "api/validate.h"
+#include "common/codes.h"
+#include "common/utf8.h"
+
+int pb_validate_operator_type(const pb_operator_type *operator_type, int max)
+{
+    if (operator_type->state == PB_FIELD_ABSENT)
+        return PB_ERR_MISSING;
+    if (operator_type->state != PB_FIELD_PRESENT || operator_type->value < 1 || operator_type->value > max)
+        return PB_ERR_PARAM;
+    return PB_OK;
+}
+
+int pb_validate_list(pb_field_state state, size_t n, size_t max)
+{
+    if (state == PB_FIELD_ABSENT || (state == PB_FIELD_PRESENT && n == 0))
+        return PB_ERR_MISSING;
+    if (state != PB_FIELD_PRESENT || n > max)
+        return PB_ERR_PARAM;
+    return PB_OK;
+}
+
+int pb_validate_platform(pb_field_state state, pb_str platform)
+{
+    if (state == PB_FIELD_ABSENT)
+        return PB_OK;
+    if (state != PB_FIELD_PRESENT)
+        return PB_ERR_PARAM;
+    if ((platform.len == 7 && strncasecmp(platform.base, "android", 7) == 0) ||
+        (platform.len == 3 && strncasecmp(platform.base, "ios", 3) == 0))
+        return PB_OK;
+    return PB_ERR_PARAM;
+}
+
+int pb_validate_token(const pb_api_config *config, const pb_token_item *token)
+{
+    if (!token->is_string || token->token.len == 0 || token->token.len > config->max_token_bytes)
+        return PB_ERR_TOKEN;
+    for (size_t i = 0; i < token->token.len; i++) {
+        unsigned char c = (unsigned char)token->token.base[i];
+        if (c < 0x21 || c > 0x7e)
+            return PB_ERR_TOKEN;
+    }
+    return PB_OK;
+}
+
+int pb_validate_account(const pb_api_config *config, const pb_account_item *account)
+{
+    pb_str name = account->account.name;
+    if (!account->well_typed || name.len == 0 || name.len > config->max_account_bytes)
+        return PB_ERR_PARAM;
+    const unsigned char *s = (const unsigned char *)name.base;
+    for (size_t i = 0; i < name.len;) {
+        size_t len = pb_utf8_sequence_length(s + i, name.len - i);
+        if (len == 0)
+            return PB_ERR_PARAM;
+        if (len == 1 && (s[i] < 0x20 || s[i] == 0x7f))
+            return PB_ERR_PARAM;
+        if (len == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f) /* C1 controls U+0080–U+009F */
+            return PB_ERR_PARAM;
+        i += len;
+    }
+    return PB_OK;
+}

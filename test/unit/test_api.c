@@ -1,0 +1,321 @@
+/*
+ * The endpoints' rules, end to end below HTTP: JSON request → endpoint with a
+ * real embedded store in a temporary directory → typed response.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "api/api.h"
+#include "codec/codec.h"
+#include "common/codes.h"
+
+#define APP 1500001048u
+#define OTHER_APP 1500001049u
+
+typedef struct fixture {
+    char dir[64];
+    pb_store *store;
+    pb_store_session *session;
+    pb_api_config config;
+    pb_pool pool;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/pushbind-api-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    pb_store_config config = {.data_dir = f->dir, .map_size = 64u << 20, .limits = {4, 3}};
+    f->store = pb_store_open(&config, NULL);
+    assert_non_null(f->store);
+    f->session = pb_store_session_open(f->store);
+    bool created;
+    assert_int_equal(pb_store_app_put(f->session, APP, PB_STR_LIT("secret-key-0123456789"), &created), 0);
+    assert_int_equal(pb_store_app_put(f->session, OTHER_APP, PB_STR_LIT("secret-key-9876543210"), &created), 0);
+    pb_api_config_defaults(&f->config);
+    f->config.max_accounts_per_token = 4;
+    pb_pool_init(&f->pool);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    pb_pool_clear(&f->pool);
+    pb_store_session_close(f->session);
+    pb_store_close(f->store);
+    char command[128];
+    snprintf(command, sizeof(command), "rm -rf %s", f->dir);
+    assert_int_equal(system(command), 0);
+    free(f);
+    return 0;
+}
+
+/* Runs a batchoperate for `app` and returns its JSON answer (NUL-terminated, in the pool). */
+static const char *batch_as(fixture *f, uint64_t app, const char *json)
+{
+    pb_batch_request request;
+    pb_batch_response response;
+    if (pb_decode_batch(&f->pool, json, strlen(json), &request) != PB_OK)
+        response = (pb_batch_response){.code = PB_ERR_PARSE};
+    else
+        pb_api_batchoperate(&f->config, f->session, app, &request, &f->pool, &response);
+    pb_str out = pb_encode_batch(&f->pool, &response);
+    char *text = pb_pool_alloc(&f->pool, out.len + 1);
+    memcpy(text, out.base, out.len);
+    text[out.len] = '\0';
+    return text;
+}
+
+static const char *batch(fixture *f, const char *json)
+{
+    return batch_as(f, APP, json);
+}
+
+static const char *query_as(fixture *f, uint64_t app, const char *json)
+{
+    pb_query_request request;
+    pb_query_response response;
+    pb_store_view *view = pb_store_view_begin(f->session);
+    assert_non_null(view);
+    if (pb_decode_query(&f->pool, json, strlen(json), &request) != PB_OK)
+        response = (pb_query_response){.code = PB_ERR_PARSE};
+    else
+        pb_api_query(&f->config, view, app, &request, &f->pool, &response);
+    pb_str out = pb_encode_query(&f->pool, &response);
+    char *text = pb_pool_alloc(&f->pool, out.len + 1);
+    memcpy(text, out.base, out.len);
+    text[out.len] = '\0';
+    pb_store_view_end(view);
+    return text;
+}
+
+static const char *query(fixture *f, const char *json)
+{
+    return query_as(f, APP, json);
+}
+
+static const char *accounts_of(fixture *f, const char *token)
+{
+    char json[512];
+    snprintf(json, sizeof(json), "{\"operator_type\":2,\"token_list\":[\"%s\"]}", token);
+    return query(f, json);
+}
+
+static void spec_overwrite_then_query_by_token_gives_reference_sample(void **state)
+{
+    fixture *f = *state;
+    assert_string_equal(
+        batch(f, "{\"operator_type\": 2, \"platform\": \"android\", \"token_accounts\": ["
+                 "{\"token\": \"token1\", \"account_list\": [{\"account\": \"926@126.com\"}, {\"account\": \"1527000000\"}]},"
+                 "{\"token\": \"token2\", \"account_list\": [{\"account\": \"926@163.com\"}, {\"account\": \"1527000001\"}]}]}"),
+        "{\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\",\"0\"]}");
+    assert_string_equal(query(f, "{\"operator_type\": 2, \"token_list\": [\"token1\", \"token2\"]}"),
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\",\"0\"],\"token_accounts\":["
+                        "{\"token\":\"token1\",\"account_list\":[{\"account\":\"926@126.com\"},{\"account\":\"1527000000\"}]},"
+                        "{\"token\":\"token2\",\"account_list\":[{\"account\":\"926@163.com\"},{\"account\":\"1527000001\"}]}]}");
+}
+
+static void query_by_account_answers_every_item_in_input_order(void **state)
+{
+    fixture *f = *state;
+    batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t1\",\"account_list\":[{\"account\":\"13800000000\",\"account_type\":1}]}]}");
+    assert_string_equal(
+        query(f, "{\"operator_type\":1,\"account_list\":[{\"account\":\"nobody\"},{\"account\":\"13800000000\",\"account_type\":1},"
+                 "{\"account\":\"13800000000\"},{\"account\":7},\"bare\"]}"),
+        "{\"retCode\":1008026,\"errMsg\":\"batch op, partly error\",\"result\":[\"10110008\",\"0\",\"10110008\",\"1008007\",\"1008007\"],"
+        "\"account_tokens\":[{\"account\":\"nobody\",\"token_list\":[]},"
+        "{\"account\":\"13800000000\",\"account_type\":1,\"token_list\":[\"t1\"]},"
+        "{\"account\":\"13800000000\",\"token_list\":[]},{\"account\":\"\",\"token_list\":[]},{\"account\":\"\",\"token_list\":[]}]}");
+}
+
+static void query_by_token_marks_invalid_tokens(void **state)
+{
+    fixture *f = *state;
+    assert_string_equal(query(f, "{\"operator_type\":2,\"token_list\":[\"has space\",5,\"\"]}"),
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"1008006\",\"1008006\",\"1008006\"],"
+                        "\"token_accounts\":[{\"token\":\"has space\",\"account_list\":[]},{\"token\":\"\",\"account_list\":[]},"
+                        "{\"token\":\"\",\"account_list\":[]}]}");
+}
+
+static void query_request_level_errors(void **state)
+{
+    fixture *f = *state;
+    assert_string_equal(query(f, "{\"account_list\":[{\"account\":\"a\"}]}"),
+                        "{\"retCode\":1008002,\"errMsg\":\"missing parameter\",\"result\":[]}");
+    assert_string_equal(query(f, "{\"operator_type\":1,\"account_list\":[]}"),
+                        "{\"retCode\":1008002,\"errMsg\":\"missing parameter\",\"result\":[]}");
+    assert_string_equal(query(f, "{\"operator_type\":3,\"token_list\":[\"a\"]}"),
+                        "{\"retCode\":1008007,\"errMsg\":\"invalid parameter\",\"result\":[]}");
+    assert_string_equal(query(f, "{\"operator_type\":2,\"token_list\":\"t1\"}"),
+                        "{\"retCode\":1008007,\"errMsg\":\"invalid parameter\",\"result\":[]}");
+    f->config.max_query_items = 2;
+    assert_string_equal(query(f, "{\"operator_type\":2,\"token_list\":[\"a\",\"b\",\"c\"]}"),
+                        "{\"retCode\":1008007,\"errMsg\":\"invalid parameter\",\"result\":[]}");
+}
+
+static void query_ignores_the_other_operations_list(void **state)
+{
+    fixture *f = *state;
+    assert_string_equal(query(f, "{\"operator_type\":2,\"token_list\":[\"t9\"],\"account_list\":\"garbage\"}"),
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"10110008\"],"
+                        "\"token_accounts\":[{\"token\":\"t9\",\"account_list\":[]}]}");
+}
+
+static void append_keeps_order_and_ignores_repeats(void **state)
+{
+    fixture *f = *state;
+    batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t\",\"account_list\":[{\"account\":\"b\"},{\"account\":\"a\"},{\"account\":\"b\"}]}]}");
+    batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t\",\"account_list\":[{\"account\":\"c\"},{\"account\":\"b\"}]}]}");
+    assert_string_equal(accounts_of(f, "t"),
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t\",\"account_list\":"
+                        "[{\"account\":\"b\"},{\"account\":\"a\"},{\"account\":\"c\"}]}]}");
+}
+
+static void batch_items_fail_alone(void **state)
+{
+    fixture *f = *state;
+    assert_string_equal(
+        batch(f, "{\"operator_type\":1,\"token_accounts\":["
+                 "{\"token\":\"ok1\",\"account_list\":[{\"account\":\"a\"}]},"
+                 "{\"token\":\"bad token\",\"account_list\":[{\"account\":\"a\"}]},"
+                 "{\"token\":\"ok2\",\"account_list\":[]},"
+                 "{\"token\":\"ok3\",\"account_list\":[{\"account\":\"a\"},{\"account\":\"\"}]},"
+                 "\"not an object\","
+                 "{\"account_list\":[{\"account\":\"a\"}]}]}"),
+        "{\"ret_code\":1008026,\"err_msg\":\"batch op, partly error\",\"result\":[\"0\",\"1008006\",\"1008007\",\"1008007\",\"1008007\",\"1008006\"]}");
+    /* ok3 named a bad account, so even its good account "a" was not bound. */
+    assert_string_equal(query(f, "{\"operator_type\":1,\"account_list\":[{\"account\":\"a\"}]}"),
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\"],\"account_tokens\":[{\"account\":\"a\",\"token_list\":[\"ok1\"]}]}");
+}
+
+static void limit_exceeded_fails_the_item_and_changes_nothing(void **state)
+{
+    fixture *f = *state; /* the fixture allows 4 accounts per token, 3 tokens per account */
+    assert_string_equal(
+        batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t\",\"account_list\":["
+                 "{\"account\":\"1\"},{\"account\":\"2\"},{\"account\":\"3\"},{\"account\":\"4\"},{\"account\":\"5\"}]}]}"),
+        "{\"ret_code\":1008027,\"err_msg\":\"batch op, total error\",\"result\":[\"1008007\"]}");
+    assert_string_equal(accounts_of(f, "t"),
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"10110008\"],"
+                        "\"token_accounts\":[{\"token\":\"t\",\"account_list\":[]}]}");
+    /* Repeats do not count against the limit. */
+    assert_string_equal(
+        batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t\",\"account_list\":["
+                 "{\"account\":\"1\"},{\"account\":\"2\"},{\"account\":\"1\"},{\"account\":\"3\"},{\"account\":\"4\"},{\"account\":\"4\"}]}]}"),
+        "{\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\"]}");
+    /* Account "1" may have 3 tokens: the fourth fails, the others stay. */
+    assert_string_equal(
+        batch(f, "{\"operator_type\":1,\"token_accounts\":["
+                 "{\"token\":\"u\",\"account_list\":[{\"account\":\"1\"}]},{\"token\":\"v\",\"account_list\":[{\"account\":\"1\"}]},"
+                 "{\"token\":\"w\",\"account_list\":[{\"account\":\"1\"}]}]}"),
+        "{\"ret_code\":1008026,\"err_msg\":\"batch op, partly error\",\"result\":[\"0\",\"0\",\"1008007\"]}");
+}
+
+static void one_account_per_type_mode_replaces_by_type(void **state)
+{
+    fixture *f = *state;
+    f->config.one_account_per_type = true;
+    batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t\",\"account_list\":["
+             "{\"account\":\"a\"},{\"account\":\"p\",\"account_type\":1},{\"account\":\"b\"}]}]}");
+    assert_string_equal(accounts_of(f, "t"),
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t\",\"account_list\":"
+                        "[{\"account\":\"p\",\"account_type\":1},{\"account\":\"b\"}]}]}");
+    batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t\",\"account_list\":[{\"account\":\"c\"}]}]}");
+    assert_string_equal(accounts_of(f, "t"),
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t\",\"account_list\":"
+                        "[{\"account\":\"c\"}]}]}");
+}
+
+static void unbind_operations(void **state)
+{
+    fixture *f = *state;
+    batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t1\",\"account_list\":[{\"account\":\"a\"},{\"account\":\"a\",\"account_type\":2},{\"account\":\"b\"}]},"
+             "{\"token\":\"t2\",\"account_list\":[{\"account\":\"b\"}]}]}");
+    /* op 3 needs name and type to match */
+    assert_string_equal(batch(f, "{\"operator_type\":3,\"token_accounts\":[{\"token\":\"t1\",\"account_list\":[{\"account\":\"a\",\"account_type\":2},{\"account\":\"zz\"}]}]}"),
+                        "{\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\"]}");
+    assert_string_equal(accounts_of(f, "t1"),
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t1\",\"account_list\":"
+                        "[{\"account\":\"a\"},{\"account\":\"b\"}]}]}");
+    /* op 5 clears account b everywhere */
+    assert_string_equal(batch(f, "{\"operator_type\":5,\"account_list\":[{\"account\":\"b\"},{\"account\":\"\"}]}"),
+                        "{\"ret_code\":1008026,\"err_msg\":\"batch op, partly error\",\"result\":[\"0\",\"1008007\"]}");
+    assert_string_equal(query(f, "{\"operator_type\":1,\"account_list\":[{\"account\":\"b\"}]}"),
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"10110008\"],"
+                        "\"account_tokens\":[{\"account\":\"b\",\"token_list\":[]}]}");
+    /* op 4 clears token t1 */
+    assert_string_equal(batch(f, "{\"operator_type\":4,\"token_list\":[\"t1\",\"never-bound\"]}"),
+                        "{\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\",\"0\"]}");
+    assert_string_equal(query(f, "{\"operator_type\":1,\"account_list\":[{\"account\":\"a\"}]}"),
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"10110008\"],"
+                        "\"account_tokens\":[{\"account\":\"a\",\"token_list\":[]}]}");
+}
+
+static void batch_request_level_errors_change_nothing(void **state)
+{
+    fixture *f = *state;
+    const char *bind = "{\"operator_type\":1,\"platform\":\"windows\",\"token_accounts\":[{\"token\":\"t\",\"account_list\":[{\"account\":\"a\"}]}]}";
+    assert_string_equal(batch(f, bind), "{\"ret_code\":1008007,\"err_msg\":\"invalid parameter\",\"result\":[]}");
+    assert_string_equal(batch(f, "{\"operator_type\":6,\"token_list\":[\"t\"]}"),
+                        "{\"ret_code\":1008007,\"err_msg\":\"invalid parameter\",\"result\":[]}");
+    assert_string_equal(batch(f, "{\"operator_type\":\"1\",\"token_list\":[\"t\"]}"),
+                        "{\"ret_code\":1008007,\"err_msg\":\"invalid parameter\",\"result\":[]}");
+    assert_string_equal(batch(f, "{\"operator_type\":4}"), "{\"ret_code\":1008002,\"err_msg\":\"missing parameter\",\"result\":[]}");
+    assert_string_equal(batch(f, "{\"operator_type\":4,\"token_list\":null}"),
+                        "{\"ret_code\":1008002,\"err_msg\":\"missing parameter\",\"result\":[]}");
+    f->config.max_batch_items = 1;
+    assert_string_equal(batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t\",\"account_list\":[{\"account\":\"a\"}]},"
+                                 "{\"token\":\"u\",\"account_list\":[{\"account\":\"a\"}]}]}"),
+                        "{\"ret_code\":1008007,\"err_msg\":\"invalid parameter\",\"result\":[]}");
+    assert_string_equal(accounts_of(f, "t"),
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"10110008\"],"
+                        "\"token_accounts\":[{\"token\":\"t\",\"account_list\":[]}]}");
+}
+
+static void apps_do_not_see_each_other(void **state)
+{
+    fixture *f = *state;
+    batch_as(f, OTHER_APP, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t\",\"account_list\":[{\"account\":\"a\"}]}]}");
+    assert_string_equal(accounts_of(f, "t"),
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"10110008\"],"
+                        "\"token_accounts\":[{\"token\":\"t\",\"account_list\":[]}]}");
+    assert_string_equal(query_as(f, OTHER_APP, "{\"operator_type\":2,\"token_list\":[\"t\"]}"),
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t\",\"account_list\":"
+                        "[{\"account\":\"a\"}]}]}");
+}
+
+static void batch_for_removed_app_is_auth_failure(void **state)
+{
+    fixture *f = *state;
+    uint64_t removed;
+    assert_int_equal(pb_store_app_remove(f->session, OTHER_APP, &removed), 0);
+    assert_string_equal(batch_as(f, OTHER_APP, "{\"operator_type\":4,\"token_list\":[\"t\"]}"),
+                        "{\"ret_code\":1008003,\"err_msg\":\"auth failure\",\"result\":[]}");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(spec_overwrite_then_query_by_token_gives_reference_sample, setup, teardown),
+        cmocka_unit_test_setup_teardown(query_by_account_answers_every_item_in_input_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(query_by_token_marks_invalid_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(query_request_level_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(query_ignores_the_other_operations_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(append_keeps_order_and_ignores_repeats, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_items_fail_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(limit_exceeded_fails_the_item_and_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(one_account_per_type_mode_replaces_by_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(unbind_operations, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_request_level_errors_change_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(apps_do_not_see_each_other, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_for_removed_app_is_auth_failure, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
