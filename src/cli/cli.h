@@ -1,0 +1,49 @@
+/*
+ * cli.h — the subcommands behind `pushbind COMMAND`, and the small parsing
+ * helpers they share.
+ *
+ * Exit codes: 0 success, 1 the command ran and failed (message on stderr),
+ * 2 the command line was wrong (one line on stderr naming the problem).
+ */
+#ifndef PB_CLI_H
+#define PB_CLI_H
+
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define PB_EXIT_OK 0
+#define PB_EXIT_FAILURE 1
+#define PB_EXIT_USAGE 2
+
+/* LMDB reserves address space, not disk: 64 GiB holds several hundred million bindings. */
+#define PB_DEFAULT_MAP_SIZE_MIB 65536
+
+/* `pushbind serve …`; argv[0] is "serve". */
+int pb_cli_serve(int argc, char **argv);
+
+/* `pushbind app add|list|remove …`; argv[0] is "app". */
+int pb_cli_app(int argc, char **argv);
+
+/*
+ * Prints "pushbind COMMAND: MESSAGE (see 'pushbind COMMAND --help')" on stderr
+ * and returns PB_EXIT_USAGE.
+ */
+int pb_cli_usage_error(const char *command, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses a decimal integer in [min, max]. Returns 0 or -1. */
+int pb_cli_parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *value);
+
+/*
+ * Parses "HOST:PORT" or "[IPV6]:PORT" into a malloc'ed host and a port.
+ * Returns 0 or -1.
+ */
+int pb_cli_parse_listen(const char *text, char **host, uint16_t *port);
+
+/*
+ * Opens the store in `data_dir` with default limits. Returns NULL after
+ * printing why.
+ */
+pb_store *pb_cli_open_store(const char *data_dir, uint64_t map_size_mib, const pb_store_limits *limits);
+
+#endif

@@ -1,0 +1,68 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int pb_cli_usage_error(const char *command, const char *format, ...)
+{
+    va_list args;
+    fprintf(stderr, "pushbind %s: ", command);
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fprintf(stderr, " (see 'pushbind %s --help')\n", command);
+    return PB_EXIT_USAGE;
+}
+
+int pb_cli_parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *value)
+{
+    if (text == NULL || !isdigit((unsigned char)text[0]))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long parsed = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || parsed < min || parsed > max)
+        return -1;
+    *value = parsed;
+    return 0;
+}
+
+int pb_cli_parse_listen(const char *text, char **host, uint16_t *port)
+{
+    const char *colon = strrchr(text, ':');
+    if (colon == NULL || colon == text)
+        return -1;
+    const char *host_start = text, *host_end = colon;
+    if (text[0] == '[') { /* [::1]:8080 */
+        if (colon[-1] != ']')
+            return -1;
+        host_start = text + 1;
+        host_end = colon - 1;
+    }
+    uint64_t parsed;
+    if (host_end == host_start || pb_cli_parse_uint(colon + 1, 0, 65535, &parsed) != 0)
+        return -1;
+    *host = strndup(host_start, (size_t)(host_end - host_start));
+    *port = (uint16_t)parsed;
+    return *host == NULL ? -1 : 0;
+}
+
+pb_store *pb_cli_open_store(const char *data_dir, uint64_t map_size_mib, const pb_store_limits *limits)
+{
+    pb_store_config config = {
+        .data_dir = data_dir,
+        .map_size = map_size_mib * 1024 * 1024,
+        .limits = *limits,
+    };
+    char *err = NULL;
+    pb_store *store = pb_store_open(&config, &err);
+    if (store == NULL) {
+        fprintf(stderr, "pushbind: cannot open the store in %s: %s\n", data_dir, err != NULL ? err : "unknown error");
+        free(err);
+    }
+    return store;
+}

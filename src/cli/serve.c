@@ -1,0 +1,173 @@
+/* `pushbind serve`: flags → configuration → store → server. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "cli/cli.h"
+#include "http/server.h"
+
+static const char serve_usage[] =
+    "usage: pushbind serve --data DIR --listen HOST:PORT [options]\n"
+    "\n"
+    "Serves the TPNS v3 account API until SIGTERM or SIGINT.\n"
+    "\n"
+    "  --data DIR                  data directory (created when missing)\n"
+    "  --listen HOST:PORT          address to listen on; port 0 picks a free port\n"
+    "  --threads N                 event-loop threads (default: one per CPU)\n"
+    "  --max-query-items N         items in a query list (default 1000)\n"
+    "  --max-batch-items N         token_accounts elements in a batchoperate (default 20)\n"
+    "  --max-list-items N          token_list / account_list items in a batchoperate (default 100)\n"
+    "  --max-accounts-per-token N  accounts one token may be bound to (default 32)\n"
+    "  --max-tokens-per-account N  tokens one account may be bound to (default 100)\n"
+    "  --max-account-bytes N       longest account, in bytes (default 128, at most 400)\n"
+    "  --max-token-bytes N         longest token, in bytes (default 256, at most 400)\n"
+    "  --max-body-bytes N          largest request body; larger is answered 413 (default 1048576)\n"
+    "  --timestamp-window N        seconds a Signature's TimeStamp may differ from the clock (default 600)\n"
+    "  --one-account-per-type      TPNS 2020 mode: one account per type per token, append acts as overwrite\n"
+    "  --map-size-mib N            address space reserved for the data, in MiB (default 65536)\n"
+    "  --help                      this text\n";
+
+enum {
+    OPT_DATA = 256,
+    OPT_LISTEN,
+    OPT_THREADS,
+    OPT_MAX_QUERY_ITEMS,
+    OPT_MAX_BATCH_ITEMS,
+    OPT_MAX_LIST_ITEMS,
+    OPT_MAX_ACCOUNTS_PER_TOKEN,
+    OPT_MAX_TOKENS_PER_ACCOUNT,
+    OPT_MAX_ACCOUNT_BYTES,
+    OPT_MAX_TOKEN_BYTES,
+    OPT_MAX_BODY_BYTES,
+    OPT_TIMESTAMP_WINDOW,
+    OPT_ONE_ACCOUNT_PER_TYPE,
+    OPT_MAP_SIZE_MIB,
+    OPT_HELP,
+};
+
+static const struct option serve_options[] = {
+    {"data", required_argument, NULL, OPT_DATA},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-query-items", required_argument, NULL, OPT_MAX_QUERY_ITEMS},
+    {"max-batch-items", required_argument, NULL, OPT_MAX_BATCH_ITEMS},
+    {"max-list-items", required_argument, NULL, OPT_MAX_LIST_ITEMS},
+    {"max-accounts-per-token", required_argument, NULL, OPT_MAX_ACCOUNTS_PER_TOKEN},
+    {"max-tokens-per-account", required_argument, NULL, OPT_MAX_TOKENS_PER_ACCOUNT},
+    {"max-account-bytes", required_argument, NULL, OPT_MAX_ACCOUNT_BYTES},
+    {"max-token-bytes", required_argument, NULL, OPT_MAX_TOKEN_BYTES},
+    {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY_BYTES},
+    {"timestamp-window", required_argument, NULL, OPT_TIMESTAMP_WINDOW},
+    {"one-account-per-type", no_argument, NULL, OPT_ONE_ACCOUNT_PER_TYPE},
+    {"map-size-mib", required_argument, NULL, OPT_MAP_SIZE_MIB},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* The range each numeric flag takes; 0 is never a useful limit. */
+static const struct {
+    int option;
+    uint64_t min, max;
+} numeric_ranges[] = {
+    {OPT_THREADS, 1, 64},
+    {OPT_MAX_QUERY_ITEMS, 1, 100000},
+    {OPT_MAX_BATCH_ITEMS, 1, 100000},
+    {OPT_MAX_LIST_ITEMS, 1, 100000},
+    {OPT_MAX_ACCOUNTS_PER_TOKEN, 1, 100000},
+    {OPT_MAX_TOKENS_PER_ACCOUNT, 1, 100000},
+    {OPT_MAX_ACCOUNT_BYTES, 1, PB_MAX_ACCOUNT_BYTES_CEILING},
+    {OPT_MAX_TOKEN_BYTES, 1, PB_MAX_TOKEN_BYTES_CEILING},
+    {OPT_MAX_BODY_BYTES, 1, 1u << 30},
+    {OPT_TIMESTAMP_WINDOW, 0, 365u * 24 * 3600},
+    {OPT_MAP_SIZE_MIB, 1, 1u << 24},
+};
+
+static int parse_numeric(int option, const char *text, uint64_t *value)
+{
+    for (size_t i = 0; i < sizeof(numeric_ranges) / sizeof(numeric_ranges[0]); i++)
+        if (numeric_ranges[i].option == option)
+            return pb_cli_parse_uint(text, numeric_ranges[i].min, numeric_ranges[i].max, value);
+    return -1;
+}
+
+static const char *option_name(int option)
+{
+    for (const struct option *o = serve_options; o->name != NULL; o++)
+        if (o->val == option)
+            return o->name;
+    return "?";
+}
+
+int pb_cli_serve(int argc, char **argv)
+{
+    const char *data_dir = NULL, *listen = NULL;
+    uint64_t map_size_mib = PB_DEFAULT_MAP_SIZE_MIB;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    pb_server_config config = {
+        .threads = cpus < 1 ? 1 : cpus > 64 ? 64 : (unsigned)cpus,
+        .max_body_bytes = PB_DEFAULT_MAX_BODY_BYTES,
+        .timestamp_window = PB_AUTH_DEFAULT_WINDOW_SECONDS,
+    };
+    pb_api_config_defaults(&config.api);
+    pb_store_limits limits = {.max_accounts_per_token = PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN,
+                              .max_tokens_per_account = PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT};
+
+    opterr = 0;
+    optind = 1;
+    int option;
+    while ((option = getopt_long(argc, argv, "", serve_options, NULL)) != -1) {
+        uint64_t value = 0;
+        switch (option) {
+        case OPT_HELP:
+            fputs(serve_usage, stdout);
+            return PB_EXIT_OK;
+        case OPT_DATA:
+            data_dir = optarg;
+            continue;
+        case OPT_LISTEN:
+            listen = optarg;
+            continue;
+        case OPT_ONE_ACCOUNT_PER_TYPE:
+            config.api.one_account_per_type = true;
+            continue;
+        case '?':
+            return pb_cli_usage_error("serve", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+        if (parse_numeric(option, optarg, &value) != 0)
+            return pb_cli_usage_error("serve", "--%s: '%s' is not a number in range", option_name(option), optarg);
+        switch (option) {
+        case OPT_THREADS: config.threads = (unsigned)value; break;
+        case OPT_MAX_QUERY_ITEMS: config.api.max_query_items = (uint32_t)value; break;
+        case OPT_MAX_BATCH_ITEMS: config.api.max_batch_items = (uint32_t)value; break;
+        case OPT_MAX_LIST_ITEMS: config.api.max_list_items = (uint32_t)value; break;
+        case OPT_MAX_ACCOUNTS_PER_TOKEN: config.api.max_accounts_per_token = limits.max_accounts_per_token = (uint32_t)value; break;
+        case OPT_MAX_TOKENS_PER_ACCOUNT: limits.max_tokens_per_account = (uint32_t)value; break;
+        case OPT_MAX_ACCOUNT_BYTES: config.api.max_account_bytes = (uint32_t)value; break;
+        case OPT_MAX_TOKEN_BYTES: config.api.max_token_bytes = (uint32_t)value; break;
+        case OPT_MAX_BODY_BYTES: config.max_body_bytes = (size_t)value; break;
+        case OPT_TIMESTAMP_WINDOW: config.timestamp_window = (uint32_t)value; break;
+        case OPT_MAP_SIZE_MIB: map_size_mib = value; break;
+        }
+    }
+    if (optind < argc)
+        return pb_cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    if (data_dir == NULL)
+        return pb_cli_usage_error("serve", "--data DIR is required");
+    if (listen == NULL)
+        return pb_cli_usage_error("serve", "--listen HOST:PORT is required");
+    char *host;
+    if (pb_cli_parse_listen(listen, &host, &config.listen_port) != 0)
+        return pb_cli_usage_error("serve", "--listen: '%s' is not HOST:PORT", listen);
+    config.listen_host = host;
+
+    int exit_code = PB_EXIT_FAILURE;
+    pb_store *store = pb_cli_open_store(data_dir, map_size_mib, &limits);
+    if (store != NULL) {
+        exit_code = pb_server_run(&config, store);
+        pb_store_close(store);
+    }
+    free(host);
+    return exit_code;
+}

@@ -1,0 +1,24 @@
+/*
+ * endpoints.h — the h2o handlers: authentication, decode, endpoint, encode.
+ *
+ * Internal to the HTTP layer. A handler finds its thread's state through the
+ * h2o context it runs on (pb_worker embeds it).
+ */
+#ifndef PB_ENDPOINTS_H
+#define PB_ENDPOINTS_H
+
+#include <h2o.h>
+
+#include "http/server.h"
+
+/* The per-thread state of the server. */
+typedef struct pb_worker {
+    h2o_context_t h2o_ctx;
+    const pb_server_config *config;
+    pb_store_session *session;
+} pb_worker;
+
+/* Registers the API paths, /healthz and a 404 for everything else. */
+void pb_endpoints_register(h2o_hostconf_t *host);
+
+#endif

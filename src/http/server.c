@@ -1,0 +1,266 @@
+/*
+ * Threads, sockets and the server's lifetime.
+ *
+ * Start-up binds every listening socket before any thread runs, so a bad
+ * address fails at once with a clear message. The main thread then only waits
+ * for SIGTERM/SIGINT (blocked in every thread, taken with sigwait) and tells
+ * each event loop to stop through h2o's inter-thread queue.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http/endpoints.h"
+#include "http/server.h"
+
+typedef struct worker_thread {
+    pb_worker worker; /* first, so the h2o context leads to it */
+    pthread_t thread;
+    int listen_fd;
+    h2o_evloop_t *loop;
+    h2o_socket_t *listener;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_multithread_receiver_t stop_receiver;
+    h2o_multithread_message_t stop_message;
+    atomic_bool stopping;
+} worker_thread;
+
+/*
+ * Opens a listening socket on `addr`. SO_REUSEPORT lets every thread own a
+ * socket on the same port, and the kernel spreads new connections among
+ * them. Returns the fd, or -1 with errno set.
+ */
+static int open_listener(const struct sockaddr *addr, socklen_t addrlen)
+{
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        return -1;
+    int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 || bind(fd, addr, addrlen) != 0 ||
+        listen(fd, SOMAXCONN) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Binds one socket per thread. The first bind resolves port 0 to a real port;
+ * the others bind to that port. Writes the bound port to *port. Returns 0, or
+ * -1 after printing why.
+ */
+static int open_listeners(const pb_server_config *config, worker_thread *workers, unsigned n, uint16_t *port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *found;
+    char service[8];
+    snprintf(service, sizeof(service), "%u", (unsigned)config->listen_port);
+    int rc = getaddrinfo(config->listen_host, service, &hints, &found);
+    if (rc != 0) {
+        fprintf(stderr, "pushbind: cannot resolve %s: %s\n", config->listen_host, gai_strerror(rc));
+        return -1;
+    }
+    struct sockaddr_storage addr;
+    socklen_t addrlen = found->ai_addrlen;
+    memcpy(&addr, found->ai_addr, addrlen);
+    freeaddrinfo(found);
+
+    for (unsigned i = 0; i < n; i++) {
+        workers[i].listen_fd = open_listener((struct sockaddr *)&addr, addrlen);
+        if (workers[i].listen_fd == -1) {
+            fprintf(stderr, "pushbind: cannot listen on %s:%u: %s\n", config->listen_host,
+                    (unsigned)config->listen_port, strerror(errno));
+            while (i-- > 0)
+                close(workers[i].listen_fd);
+            return -1;
+        }
+        if (i == 0) /* learn the port the kernel chose, for the other sockets and the log */
+            getsockname(workers[0].listen_fd, (struct sockaddr *)&addr, &addrlen);
+    }
+    *port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                             : ((struct sockaddr_in *)&addr)->sin_port);
+    return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    worker_thread *self = listener->data;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
+        h2o_accept(&self->accept_ctx, sock);
+}
+
+/*
+ * Runs on the worker's own loop when the main thread asks it to stop: no new
+ * connections, and h2o answers the rest with "Connection: close".
+ */
+static void on_stop_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    worker_thread *self = H2O_STRUCT_FROM_MEMBER(worker_thread, stop_receiver, receiver);
+    while (!h2o_linklist_is_empty(messages))
+        h2o_linklist_unlink(messages->next);
+    if (self->listener != NULL) {
+        h2o_socket_read_stop(self->listener);
+        h2o_socket_close(self->listener);
+        self->listener = NULL;
+    }
+    h2o_context_request_shutdown(&self->worker.h2o_ctx);
+    /*
+     * HTTP/1 keep-alive connections idle between requests would otherwise
+     * stay open until their request timeout; shortening it closes them within
+     * a second while connections with a request in progress finish normally.
+     */
+    if (self->worker.h2o_ctx.http1.req_timeout.timeout > 1000)
+        self->worker.h2o_ctx.http1.req_timeout.timeout = 1000;
+    atomic_store(&self->stopping, true);
+}
+
+static bool has_connections(h2o_context_t *ctx)
+{
+    return !h2o_linklist_is_empty(&ctx->http1._conns) || !h2o_linklist_is_empty(&ctx->http2._conns);
+}
+
+/*
+ * Prepares a worker on the main thread, so that its stop receiver exists
+ * before any signal can ask for it. Returns 0, or -1 after printing why.
+ */
+static int worker_setup(worker_thread *self, const pb_server_config *config, h2o_globalconf_t *globalconf,
+                        pb_store *store)
+{
+    self->worker.config = config;
+    self->worker.session = pb_store_session_open(store);
+    if (self->worker.session == NULL) {
+        fprintf(stderr, "pushbind: cannot open a store session\n");
+        return -1;
+    }
+    self->loop = h2o_evloop_create();
+    h2o_context_t *ctx = &self->worker.h2o_ctx;
+    h2o_context_init(ctx, self->loop, globalconf);
+    h2o_multithread_register_receiver(ctx->queue, &self->stop_receiver, on_stop_message);
+    self->accept_ctx = (h2o_accept_ctx_t){.ctx = ctx, .hosts = globalconf->hosts};
+    self->listener = h2o_evloop_socket_create(self->loop, self->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    self->listener->data = self;
+    h2o_socket_read_start(self->listener, on_accept);
+    return 0;
+}
+
+/* Undoes a successful worker_setup() once the worker's thread has ended (or never ran). */
+static void worker_teardown(worker_thread *self)
+{
+    h2o_context_t *ctx = &self->worker.h2o_ctx;
+    if (self->listener != NULL)
+        h2o_socket_close(self->listener);
+    h2o_multithread_unregister_receiver(ctx->queue, &self->stop_receiver);
+    h2o_context_dispose(ctx);
+    h2o_evloop_destroy(self->loop);
+    pb_store_session_close(self->worker.session);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_thread *self = arg;
+    h2o_context_t *ctx = &self->worker.h2o_ctx;
+
+    while (!atomic_load(&self->stopping))
+        h2o_evloop_run(self->loop, INT32_MAX);
+
+    uint64_t deadline = h2o_now(self->loop) + PB_SHUTDOWN_GRACE_MS;
+    while (has_connections(ctx) && h2o_now(self->loop) < deadline)
+        h2o_evloop_run(self->loop, 100);
+    /*
+     * The shutdown request armed h2o's one-second HTTP/2 GOAWAY timer; with no
+     * connection left it has nothing to do, and the context cannot be
+     * disposed of while it is armed.
+     */
+    if (h2o_timeout_is_linked(&ctx->http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&ctx->http2._graceful_shutdown_timeout);
+    return NULL;
+}
+
+/* Blocks until SIGTERM or SIGINT. The signals are blocked in every thread. */
+static void wait_for_stop_signal(const sigset_t *signals)
+{
+    int signal_number;
+    while (sigwait(signals, &signal_number) != 0)
+        ;
+    fprintf(stderr, "pushbind: %s received, finishing open requests\n",
+            signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void init_globalconf(h2o_globalconf_t *globalconf, const pb_server_config *config)
+{
+    h2o_config_init(globalconf);
+    globalconf->max_request_entity_size = config->max_body_bytes;
+    globalconf->server_name = h2o_iovec_init(H2O_STRLIT("pushbind"));
+    h2o_hostconf_t *host = h2o_config_register_host(globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    pb_endpoints_register(host);
+}
+
+int pb_server_run(const pb_server_config *config, pb_store *store)
+{
+    unsigned n = config->threads;
+    worker_thread *workers = calloc(n, sizeof(*workers));
+    h2o_globalconf_t globalconf;
+    int exit_code = 1;
+    unsigned started = 0;
+    uint16_t port;
+    if (workers == NULL)
+        return 1;
+    if (open_listeners(config, workers, n, &port) != 0)
+        goto out_free;
+    init_globalconf(&globalconf, config);
+
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill the server */
+
+    for (; started < n; started++) {
+        worker_thread *w = &workers[started];
+        if (worker_setup(w, config, &globalconf, store) != 0) {
+            close(w->listen_fd);
+            break;
+        }
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            fprintf(stderr, "pushbind: cannot start thread: %s\n", strerror(errno));
+            worker_teardown(w);
+            break;
+        }
+    }
+    if (started == n) {
+        bool bracket = strchr(config->listen_host, ':') != NULL; /* an IPv6 literal */
+        fprintf(stderr, "pushbind: listening on http://%s%s%s:%u (%u threads)\n", bracket ? "[" : "",
+                config->listen_host, bracket ? "]" : "", (unsigned)port, n);
+        wait_for_stop_signal(&signals);
+        exit_code = 0;
+    }
+
+    for (unsigned i = 0; i < started; i++)
+        h2o_multithread_send_message(&workers[i].stop_receiver, &workers[i].stop_message);
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(workers[i].thread, NULL);
+        worker_teardown(&workers[i]);
+    }
+    for (unsigned i = started + 1; i < n; i++)
+        close(workers[i].listen_fd);
+    h2o_config_dispose(&globalconf);
+    if (exit_code == 0)
+        fprintf(stderr, "pushbind: stopped\n");
+out_free:
+    free(workers);
+    return exit_code;
+}
