@@ -1,6 +1,7 @@
 # pushbind — the commands people type. CMake and CTest do the work underneath.
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
+MAKEFLAGS += --no-print-directory
 
 .PHONY: all build deps test test-asan run clean
 
