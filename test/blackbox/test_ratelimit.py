@@ -62,6 +62,7 @@ class RateLimitTest(unittest.TestCase):
         self.spend_until_refused(lambda i: self.srv.batch(bind_body(t)))
         self.assertEqual(self.srv.batch(bind_body(t), app=APP2), (200, batch_answer(0)))
         self.assertEqual(self.srv.accounts_of(t, app=APP2), [acc('a')])
+        self.srv.stop()  # exit 0: under make test-asan, the budgets of both apps are freed
 
     def test_failed_authentication_does_not_spend_the_apps_budget(self):
         for _ in range(10):

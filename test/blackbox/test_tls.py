@@ -78,6 +78,16 @@ class TlsTest(unittest.TestCase):
             for line in key_lines:  # no key material in the message
                 self.assertNotIn(line, r.stderr)
 
+    def test_sigterm_after_http2_and_http1_traffic_exits_0(self):
+        # Under make test-asan, LeakSanitizer runs at this exit: nothing TLS allocated may be left.
+        srv = pbtest.Server.for_test(self, apps=[APP], args=['--tls-cert', self.cert, '--tls-key', self.key])
+        for version in ('--http2', '--http1.1'):
+            r = subprocess.run(['curl', '-sS', version, '--cacert', self.cert, '-u', '%s:%s' % APP, '--data-binary',
+                                '{"operator_type":2,"token_list":["t"]}',
+                                'https://127.0.0.1:%d%s' % (srv.port, QUERY)], stdout=subprocess.PIPE, timeout=30)
+            self.assertEqual(r.returncode, 0)
+        srv.stop()
+
     def test_cert_without_key_is_a_usage_error(self):
         r = pbtest.run_cli('serve', '--data', self.dir, '--listen', '127.0.0.1:0', '--tls-cert', self.cert)
         self.assertEqual(r.returncode, 2, r)
