@@ -3,7 +3,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps test test-asan run clean
+.PHONY: all build deps test test-asan fuzz fuzz-smoke run clean
 
 all: build
 
@@ -25,9 +25,20 @@ test-asan: deps
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)
 
+# libFuzzer targets (fuzz/), built with clang, ASan and UBSan; each runs
+# FUZZ_SECONDS. fuzz-smoke is the short run CI does.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPB_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	@$(MAKE) fuzz FUZZ_SECONDS=5
+
 # Starts the service on 127.0.0.1:8080 with ./data and a demo app.
 run: build
 	@scripts/run-demo.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libh2o-evloop-dev liblmdb-dev libssl-dev libyajl-dev
   libcmocka-dev python3 curl openssl
+  clang libclang-rt-14-dev llvm  # make fuzz / fuzz-smoke: libFuzzer runtime and symbolizer
 )
 
 missing=()

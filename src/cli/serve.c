@@ -27,6 +27,15 @@ static const char serve_usage[] =
     "  --timestamp-window N        seconds a Signature's TimeStamp may differ from the clock (default 600)\n"
     "  --one-account-per-type      TPNS 2020 mode: one account per type per token, append acts as overwrite\n"
     "  --map-size-mib N            address space reserved for the data, in MiB (default 65536)\n"
+    "  --max-connections N         open connections; more are closed at once (default 10000)\n"
+    "  --request-timeout N         seconds a connection may take to send a whole request, counted\n"
+    "                              from its opening or previous answer; also the keep-alive idle\n"
+    "                              timeout and the TLS handshake timeout (default 10)\n"
+    "  --max-header-bytes N        request line and headers; larger is answered 431 (default 8192)\n"
+    "  --rate-limit N              requests per second per app; over it, 1008028 (default: off)\n"
+    "  --rate-burst N              requests an idle app may send at once (default: the rate)\n"
+    "  --tls-cert FILE             PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN)\n"
+    "  --tls-key FILE              PEM private key of --tls-cert\n"
     "  --help                      this text\n";
 
 enum {
@@ -44,6 +53,13 @@ enum {
     OPT_TIMESTAMP_WINDOW,
     OPT_ONE_ACCOUNT_PER_TYPE,
     OPT_MAP_SIZE_MIB,
+    OPT_MAX_CONNECTIONS,
+    OPT_REQUEST_TIMEOUT,
+    OPT_MAX_HEADER_BYTES,
+    OPT_RATE_LIMIT,
+    OPT_RATE_BURST,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
     OPT_HELP,
 };
 
@@ -62,6 +78,13 @@ static const struct option serve_options[] = {
     {"timestamp-window", required_argument, NULL, OPT_TIMESTAMP_WINDOW},
     {"one-account-per-type", no_argument, NULL, OPT_ONE_ACCOUNT_PER_TYPE},
     {"map-size-mib", required_argument, NULL, OPT_MAP_SIZE_MIB},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+    {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER_BYTES},
+    {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+    {"rate-burst", required_argument, NULL, OPT_RATE_BURST},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -82,6 +105,11 @@ static const struct {
     {OPT_MAX_BODY_BYTES, 1, 1u << 30},
     {OPT_TIMESTAMP_WINDOW, 0, 365u * 24 * 3600},
     {OPT_MAP_SIZE_MIB, 1, 1u << 24},
+    {OPT_MAX_CONNECTIONS, 1, 1000000},
+    {OPT_REQUEST_TIMEOUT, 1, 3600},
+    {OPT_MAX_HEADER_BYTES, 256, 256 * 1024},
+    {OPT_RATE_LIMIT, 1, 1000000000},
+    {OPT_RATE_BURST, 1, 1000000000},
 };
 
 static int parse_numeric(int option, const char *text, uint64_t *value)
@@ -109,6 +137,9 @@ int pb_cli_serve(int argc, char **argv)
         .threads = cpus < 1 ? 1 : cpus > 64 ? 64 : (unsigned)cpus,
         .max_body_bytes = PB_DEFAULT_MAX_BODY_BYTES,
         .timestamp_window = PB_AUTH_DEFAULT_WINDOW_SECONDS,
+        .max_connections = PB_DEFAULT_MAX_CONNECTIONS,
+        .request_timeout_seconds = PB_DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        .max_header_bytes = PB_DEFAULT_MAX_HEADER_BYTES,
     };
     pb_api_config_defaults(&config.api);
     pb_store_limits limits = {.max_accounts_per_token = PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN,
@@ -132,6 +163,12 @@ int pb_cli_serve(int argc, char **argv)
         case OPT_ONE_ACCOUNT_PER_TYPE:
             config.api.one_account_per_type = true;
             continue;
+        case OPT_TLS_CERT:
+            config.tls_cert_file = optarg;
+            continue;
+        case OPT_TLS_KEY:
+            config.tls_key_file = optarg;
+            continue;
         case '?':
             return pb_cli_usage_error("serve", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -149,6 +186,11 @@ int pb_cli_serve(int argc, char **argv)
         case OPT_MAX_BODY_BYTES: config.max_body_bytes = (size_t)value; break;
         case OPT_TIMESTAMP_WINDOW: config.timestamp_window = (uint32_t)value; break;
         case OPT_MAP_SIZE_MIB: map_size_mib = value; break;
+        case OPT_MAX_CONNECTIONS: config.max_connections = (unsigned)value; break;
+        case OPT_REQUEST_TIMEOUT: config.request_timeout_seconds = (uint32_t)value; break;
+        case OPT_MAX_HEADER_BYTES: config.max_header_bytes = (size_t)value; break;
+        case OPT_RATE_LIMIT: config.rate_limit = (uint32_t)value; break;
+        case OPT_RATE_BURST: config.rate_burst = (uint32_t)value; break;
         }
     }
     if (optind < argc)
@@ -157,6 +199,12 @@ int pb_cli_serve(int argc, char **argv)
         return pb_cli_usage_error("serve", "--data DIR is required");
     if (listen == NULL)
         return pb_cli_usage_error("serve", "--listen HOST:PORT is required");
+    if ((config.tls_cert_file == NULL) != (config.tls_key_file == NULL))
+        return pb_cli_usage_error("serve", "--tls-cert and --tls-key go together");
+    if (config.rate_burst != 0 && config.rate_limit == 0)
+        return pb_cli_usage_error("serve", "--rate-burst needs --rate-limit");
+    if (config.rate_burst == 0)
+        config.rate_burst = config.rate_limit;
     char *host;
     if (pb_cli_parse_listen(listen, &host, &config.listen_port) != 0)
         return pb_cli_usage_error("serve", "--listen: '%s' is not HOST:PORT", listen);

@@ -26,7 +26,8 @@
 
 /*
  * Decodes a query body into *out. Returns PB_OK, or PB_ERR_PARSE when the body
- * is not valid UTF-8 JSON, is not a JSON object, or nests deeper than
+ * is not valid UTF-8 JSON (an escaped UTF-16 surrogate must be half of a
+ * high–low pair), is not a JSON object, or nests deeper than
  * PB_JSON_MAX_DEPTH.
  */
 int pb_decode_query(pb_pool *pool, const char *body, size_t len, pb_query_request *out);

@@ -451,6 +451,56 @@ static const yajl_callbacks callbacks = {
     .yajl_end_array = on_end,
 };
 
+static bool hex4(const char *s, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        unsigned digit = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                         : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                         : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                                : 16;
+        if (digit == 16)
+            return false;
+        v = v * 16 + digit;
+    }
+    *out = v;
+    return true;
+}
+
+/*
+ * Whether every \u escape in the body names a Unicode character: a high
+ * surrogate (D800–DBFF) must be followed at once by an escaped low one
+ * (DC00–DFFF), and a low one may not stand alone. yajl does not check this: it
+ * turns a lone high surrogate into '?' and pairs it with any escape that
+ * follows, so "\ud800\u0041" would decode as U+10041, the same account as
+ * "\ud800\udc41". Escapes only occur inside strings (a backslash elsewhere
+ * is a parse error anyway), and each is skipped whole, so every backslash
+ * this finds starts an escape. Malformed escapes are left for yajl to refuse.
+ */
+static bool unicode_escapes_are_valid(const char *body, size_t len)
+{
+    const char *p = body, *end = body + len;
+    while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+        if (end - p < 2)
+            return true;
+        unsigned unit, low;
+        if (p[1] != 'u' || end - p < 6 || !hex4(p + 2, &unit)) {
+            p += 2;
+            continue;
+        }
+        p += 6;
+        if (unit >= 0xDC00 && unit <= 0xDFFF)
+            return false;
+        if (unit < 0xD800 || unit > 0xDBFF)
+            continue;
+        if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !hex4(p + 2, &low) || low < 0xDC00 || low > 0xDFFF)
+            return false;
+        p += 6;
+    }
+    return true;
+}
+
 /*
  * Runs the parse with the fields `d` points at. yajl's defaults are what the
  * contract needs: UTF-8 checked, no comments, no trailing garbage, one value.
@@ -462,7 +512,7 @@ static int decode(decoder *d, pb_pool *pool, const char *body, size_t len)
     d->body_end = (uintptr_t)body + len;
     d->depth = 0;
     d->key = KEY_UNKNOWN;
-    if (len == 0)
+    if (len == 0 || !unicode_escapes_are_valid(body, len))
         return PB_ERR_PARSE;
 
     yajl_alloc_funcs funcs = pb_yajl_pool_funcs(pool);

@@ -6,8 +6,10 @@
  * Any step that fails sets the request-level code and skips to encoding, so
  * every API outcome, errors included, is one JSON answer with HTTP 200
  * (published TPNS clients treat any other status as a transport failure).
- * HTTP-level problems keep their HTTP statuses: 404, 405, and 413 (sent by h2o
- * itself when a body exceeds max_request_entity_size).
+ * HTTP-level problems keep their HTTP statuses: 404, 405, 413 (sent by h2o
+ * itself when a body exceeds max_request_entity_size) and 431 (headers over
+ * max_header_bytes, checked by limits.c ahead of every handler). An app over
+ * its rate limit is answered 1008028 right after authentication.
  */
 #include <time.h>
 
@@ -16,6 +18,7 @@
 #include "codec/codec.h"
 #include "common/codes.h"
 #include "http/endpoints.h"
+#include "http/limits.h"
 
 #define QUERY_PATH "/v3/device/account/query"
 #define BATCH_PATH "/v3/device/account/batchoperate"
@@ -105,6 +108,17 @@ static int authenticate(pb_worker *worker, h2o_req_t *req, pb_store_view *view, 
     return pb_auth_authenticate(&credentials, lookup_secret, view, access_id);
 }
 
+/* PB_OK, or PB_ERR_RATE when app `access_id` is over its rate limit (nothing is read or changed then). */
+static int check_rate(pb_worker *worker, uint64_t access_id)
+{
+    if (worker->rate_limiter == NULL)
+        return PB_OK;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+    return pb_rate_limiter_allow(worker->rate_limiter, access_id, now_ns) ? PB_OK : PB_ERR_RATE;
+}
+
 static int on_query(h2o_handler_t *self, h2o_req_t *req)
 {
     if (!path_is(req, H2O_STRLIT(QUERY_PATH)))
@@ -124,6 +138,8 @@ static int on_query(h2o_handler_t *self, h2o_req_t *req)
         response.code = PB_ERR_STORE;
     else if (authenticate(worker, req, view, &access_id) != PB_OK)
         response.code = PB_ERR_AUTH;
+    else if (check_rate(worker, access_id) != PB_OK)
+        response.code = PB_ERR_RATE;
     else if (pb_decode_query(&req->pool, body.base, body.len, &request) != PB_OK)
         response.code = PB_ERR_PARSE;
     else
@@ -158,6 +174,8 @@ static int on_batchoperate(h2o_handler_t *self, h2o_req_t *req)
         pb_store_view_end(view); /* the write below must not hold a snapshot */
         if (code != PB_OK)
             response.code = PB_ERR_AUTH;
+        else if (check_rate(worker, access_id) != PB_OK)
+            response.code = PB_ERR_RATE;
         else if (pb_decode_batch(&req->pool, body.base, body.len, &request) != PB_OK)
             response.code = PB_ERR_PARSE;
         else
@@ -189,6 +207,7 @@ static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
 static void register_handler(h2o_hostconf_t *host, const char *path, int (*on_req)(h2o_handler_t *, h2o_req_t *))
 {
     h2o_pathconf_t *pathconf = h2o_config_register_path(host, path, 0);
+    pb_header_limit_register(pathconf);
     h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler));
     handler->on_req = on_req;
 }

@@ -9,6 +9,7 @@
 
 #include <h2o.h>
 
+#include "http/ratelimit.h"
 #include "http/server.h"
 
 /* The per-thread state of the server. */
@@ -16,6 +17,7 @@ typedef struct pb_worker {
     h2o_context_t h2o_ctx;
     const pb_server_config *config;
     pb_store_session *session;
+    pb_rate_limiter *rate_limiter; /* shared by all workers; NULL: no rate limit */
 } pb_worker;
 
 /* Registers the API paths, /healthz and a 404 for everything else. */

@@ -18,7 +18,17 @@
 #include <unistd.h>
 
 #include "http/endpoints.h"
+#include "http/limits.h"
+#include "http/ratelimit.h"
 #include "http/server.h"
+#include "http/tls.h"
+
+/* What every worker shares; owned by pb_server_run(). */
+typedef struct server_shared {
+    pb_conn_limit conn_limit;
+    SSL_CTX *ssl_ctx;              /* NULL: plain HTTP */
+    pb_rate_limiter *rate_limiter; /* NULL: no rate limit */
+} server_shared;
 
 typedef struct worker_thread {
     pb_worker worker; /* first, so the h2o context leads to it */
@@ -26,6 +36,7 @@ typedef struct worker_thread {
     int listen_fd;
     h2o_evloop_t *loop;
     h2o_socket_t *listener;
+    server_shared *shared;
     h2o_accept_ctx_t accept_ctx;
     h2o_multithread_receiver_t stop_receiver;
     h2o_multithread_message_t stop_message;
@@ -98,7 +109,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         return;
     worker_thread *self = listener->data;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
+    if (sock != NULL && pb_conn_limit_admit(&self->shared->conn_limit, sock))
         h2o_accept(&self->accept_ctx, sock);
 }
 
@@ -137,9 +148,11 @@ static bool has_connections(h2o_context_t *ctx)
  * before any signal can ask for it. Returns 0, or -1 after printing why.
  */
 static int worker_setup(worker_thread *self, const pb_server_config *config, h2o_globalconf_t *globalconf,
-                        pb_store *store)
+                        pb_store *store, server_shared *shared)
 {
     self->worker.config = config;
+    self->worker.rate_limiter = shared->rate_limiter;
+    self->shared = shared;
     self->worker.session = pb_store_session_open(store);
     if (self->worker.session == NULL) {
         fprintf(stderr, "pushbind: cannot open a store session\n");
@@ -149,7 +162,7 @@ static int worker_setup(worker_thread *self, const pb_server_config *config, h2o
     h2o_context_t *ctx = &self->worker.h2o_ctx;
     h2o_context_init(ctx, self->loop, globalconf);
     h2o_multithread_register_receiver(ctx->queue, &self->stop_receiver, on_stop_message);
-    self->accept_ctx = (h2o_accept_ctx_t){.ctx = ctx, .hosts = globalconf->hosts};
+    self->accept_ctx = (h2o_accept_ctx_t){.ctx = ctx, .hosts = globalconf->hosts, .ssl_ctx = shared->ssl_ctx};
     self->listener = h2o_evloop_socket_create(self->loop, self->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     self->listener->data = self;
     h2o_socket_read_start(self->listener, on_accept);
@@ -203,13 +216,41 @@ static void init_globalconf(h2o_globalconf_t *globalconf, const pb_server_config
 {
     h2o_config_init(globalconf);
     globalconf->max_request_entity_size = config->max_body_bytes;
+    uint64_t timeout_ms = (uint64_t)config->request_timeout_seconds * 1000;
+    globalconf->http1.req_timeout = timeout_ms;
+    globalconf->http2.idle_timeout = timeout_ms;
+    globalconf->handshake_timeout = timeout_ms;
     globalconf->server_name = h2o_iovec_init(H2O_STRLIT("pushbind"));
     h2o_hostconf_t *host = h2o_config_register_host(globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     pb_endpoints_register(host);
 }
 
+/* Sets up what the workers share. Returns 0, or -1 after printing why. */
+static int shared_init(server_shared *shared, const pb_server_config *config)
+{
+    *shared = (server_shared){0};
+    pb_conn_limit_init(&shared->conn_limit, pb_conn_limit_fit_fds(config->max_connections));
+    if (config->tls_cert_file != NULL &&
+        (shared->ssl_ctx = pb_tls_context_new(config->tls_cert_file, config->tls_key_file)) == NULL)
+        return -1;
+    if (config->rate_limit != 0 &&
+        (shared->rate_limiter = pb_rate_limiter_new(config->rate_limit, config->rate_burst)) == NULL) {
+        fprintf(stderr, "pushbind: cannot set up the rate limiter\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void shared_dispose(server_shared *shared)
+{
+    pb_rate_limiter_free(shared->rate_limiter);
+    if (shared->ssl_ctx != NULL)
+        SSL_CTX_free(shared->ssl_ctx);
+}
+
 int pb_server_run(const pb_server_config *config, pb_store *store)
 {
+    server_shared shared;
     unsigned n = config->threads;
     worker_thread *workers = calloc(n, sizeof(*workers));
     h2o_globalconf_t globalconf;
@@ -218,6 +259,8 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
     uint16_t port;
     if (workers == NULL)
         return 1;
+    if (shared_init(&shared, config) != 0)
+        goto out_free;
     if (open_listeners(config, workers, n, &port) != 0)
         goto out_free;
     init_globalconf(&globalconf, config);
@@ -231,7 +274,7 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
 
     for (; started < n; started++) {
         worker_thread *w = &workers[started];
-        if (worker_setup(w, config, &globalconf, store) != 0) {
+        if (worker_setup(w, config, &globalconf, store, &shared) != 0) {
             close(w->listen_fd);
             break;
         }
@@ -243,7 +286,8 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
     }
     if (started == n) {
         bool bracket = strchr(config->listen_host, ':') != NULL; /* an IPv6 literal */
-        fprintf(stderr, "pushbind: listening on http://%s%s%s:%u (%u threads)\n", bracket ? "[" : "",
+        fprintf(stderr, "pushbind: listening on %s://%s%s%s:%u (%u threads)\n", shared.ssl_ctx ? "https" : "http",
+                bracket ? "[" : "",
                 config->listen_host, bracket ? "]" : "", (unsigned)port, n);
         wait_for_stop_signal(&signals);
         exit_code = 0;
@@ -261,6 +305,7 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
     if (exit_code == 0)
         fprintf(stderr, "pushbind: stopped\n");
 out_free:
+    shared_dispose(&shared);
     free(workers);
     return exit_code;
 }

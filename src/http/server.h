@@ -21,20 +21,49 @@
 /* How long a shutdown waits for open connections to finish. */
 #define PB_SHUTDOWN_GRACE_MS 10000
 
+/*
+ * Open connections across all threads; one more is closed as soon as it is
+ * accepted, without touching the others.
+ */
+#define PB_DEFAULT_MAX_CONNECTIONS 10000
+
+/*
+ * Seconds a connection may take to deliver a whole request, counted from the
+ * moment it opened or its previous answer was sent. In h2o 2.2.5 one HTTP/1
+ * timer covers both, so this one value is the header-read timeout (slow
+ * clients) and the keep-alive idle timeout. It also bounds the TLS handshake
+ * and an idle HTTP/2 connection. h2o's own default.
+ */
+#define PB_DEFAULT_REQUEST_TIMEOUT_SECONDS 10
+
+/*
+ * Bytes of request line and headers a request may carry (name, value and
+ * separators of each header); more is answered 431. Signature requests need
+ * a few hundred.
+ */
+#define PB_DEFAULT_MAX_HEADER_BYTES 8192
+
 typedef struct pb_server_config {
     const char *listen_host; /* numeric or resolvable host */
     uint16_t listen_port;    /* 0: the kernel picks one */
     unsigned threads;
     size_t max_body_bytes;
     uint32_t timestamp_window; /* seconds of clock skew a Signature may have */
+    unsigned max_connections;
+    uint32_t request_timeout_seconds;
+    size_t max_header_bytes;
+    uint32_t rate_limit; /* requests per second per app; 0: no limit */
+    uint32_t rate_burst; /* requests an idle app may send at once */
+    const char *tls_cert_file; /* both set: HTTPS (HTTP/1.1 and HTTP/2 by ALPN) */
+    const char *tls_key_file;
     pb_api_config api;
 } pb_server_config;
 
 /*
  * Serves until SIGTERM or SIGINT, then stops accepting, lets open connections
  * finish (up to PB_SHUTDOWN_GRACE_MS) and returns 0. Prints
- * "pushbind: listening on http://HOST:PORT" on stderr once it accepts
- * connections. Returns 1, after printing why, when it cannot start. The caller
+ * "pushbind: listening on http://HOST:PORT" (https:// with TLS) on stderr once
+ * it accepts connections. Returns 1, after printing why, when it cannot start. The caller
  * keeps `store` open until it returns.
  */
 int pb_server_run(const pb_server_config *config, pb_store *store);

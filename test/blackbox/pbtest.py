@@ -70,7 +70,7 @@ APP = ('1500001048', '1452fcebae9f3115ba794fb0fff2fd73')
 APP2 = ('1500001049', '9f0e1d2c3b4a59687766554433221100')
 APP3 = ('1500001050', 'c0ffee00c0ffee00c0ffee00c0ffee00')
 
-LISTEN_RE = re.compile(r'listening on http://127\.0\.0\.1:(\d+)')
+LISTEN_RE = re.compile(r'listening on https?://127\.0\.0\.1:(\d+)')
 
 _counter = itertools.count(1)
 

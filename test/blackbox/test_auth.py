@@ -253,19 +253,45 @@ class SecretsNotLoggedTest(unittest.TestCase):
         secret = 'Sup3rS3cretValue-0123456789abcdef'
         wrong = 'Wr0ngS3cretValue-fedcba9876543210'
         app = ('1500002000', secret)
-        srv = pbtest.Server.for_test(self, apps=[app])
+        srv = pbtest.Server.for_test(self, apps=[app], args=['--rate-limit', '1000'])
         body = {'operator_type': 1, 'token_accounts': [{'token': uniq('tok'), 'account_list': acc_list('a')}]}
-        srv.batch(body, auth='basic', app=app)
-        srv.batch(body, auth='sign', app=app)
-        srv.batch(body, auth='basic', app=(app[0], wrong))
-        srv.batch(body, auth='sign', app=(app[0], wrong))
-        srv.batch(body, auth='basic', app=('1500002001', wrong))
+        answers = [
+            srv.batch(body, auth='basic', app=app),
+            srv.batch(body, auth='sign', app=app),
+            srv.batch(body, auth='basic', app=(app[0], wrong)),
+            srv.batch(body, auth='sign', app=(app[0], wrong)),
+            srv.batch(body, auth='basic', app=('1500002001', wrong)),
+            srv.batch(b'{not json', auth='basic', app=app),
+            srv.query(body, auth='sign', app=(app[0], wrong), timestamp=1),
+        ]
         srv.halt()  # flushes the server's output; exit status is test_durability's business
         srv._stdout_file.seek(0)
-        out = srv._stdout_file.read().decode('utf-8', 'replace') + srv.stderr_text
+        out = srv._stdout_file.read().decode('utf-8', 'replace') + srv.stderr_text + repr(answers)
         for s in (secret, wrong):
             self.assertNotIn(s, out)
             self.assertNotIn(base64.b64encode(('%s:%s' % (app[0], s)).encode()).decode(), out)
+
+    def test_secrets_never_appear_in_app_command_output_or_errors(self):
+        secret, replaced = 'CliS3cretValue-0123456789abcdef', 'CliS3cretValue-fedcba9876543210'
+        data = pbtest.new_temp_dir(self.addCleanup)
+        runs = [
+            pbtest.run_cli('app', 'add', '--data', data, '--access-id', '1500002002', '--secret-key', secret),
+            pbtest.run_cli('app', 'add', '--data', data, '--access-id', '1500002002', '--secret-key', replaced),
+            pbtest.run_cli('app', 'list', '--data', data),
+            pbtest.run_cli('app', 'remove', '--data', data, '--access-id', '1500002003'),
+            pbtest.run_cli('app', 'add', '--data', data, '--access-id', 'not-a-number', '--secret-key', secret),
+            pbtest.run_cli('app', 'list', '--data', data, '--secret-key', secret),
+        ]
+        self.assertEqual([r.returncode for r in runs], [0, 0, 0, 1, 2, 2], runs)
+        self.assertIn('1500002002', runs[2].stdout)
+        for r in runs:
+            for s in (secret, replaced):
+                self.assertNotIn(s, r.stdout + r.stderr, r)
+        # A rejected secret is not echoed either, even though it is not a real one.
+        bad = 'sh0rt-s3cr3t'
+        r = pbtest.run_cli('app', 'add', '--data', data, '--access-id', '1500002004', '--secret-key', bad)
+        self.assertEqual(r.returncode, 2, r)
+        self.assertNotIn(bad, r.stdout + r.stderr)
 
 
 if __name__ == '__main__':

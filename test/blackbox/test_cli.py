@@ -1,8 +1,10 @@
 """The command line: app add / list / remove, serve's start-up errors, help and usage errors."""
 
 import datetime
+import os
 import re
 import socket
+import stat
 import subprocess
 import unittest
 
@@ -247,6 +249,21 @@ class ServeStartupTest(CliTestCase):
         self.assertIn('pushbind: listening on http://127.0.0.1:%d' % srv.port, srv.stderr_text)
         status, _, _ = srv.request('GET', '/healthz')
         self.assertEqual(status, 200)
+
+
+class DataDirModeTest(CliTestCase):
+    def test_data_directory_is_created_0700_and_its_files_0600_whatever_the_umask(self):
+        old = os.umask(0)
+        try:
+            for command in (['app', 'add', '--access-id', APP[0], '--secret-key', APP[1]], ['app', 'list']):
+                fresh = os.path.join(self.data, 'fresh-%s' % command[1])
+                r = self.cli(*(command[:2] + ['--data', fresh] + command[2:]))
+                self.assertEqual(r.returncode, 0, r)
+                self.assertEqual(stat.S_IMODE(os.stat(fresh).st_mode), 0o700, command)
+                for name in ('data.mdb', 'lock.mdb'):
+                    self.assertEqual(stat.S_IMODE(os.stat(os.path.join(fresh, name)).st_mode), 0o600, name)
+        finally:
+            os.umask(old)
 
 
 if __name__ == '__main__':

@@ -594,6 +594,24 @@ static void valid_utf8_is_accepted(void **state)
     assert_pb_str(r.account_list.items[0].account.name, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf");
 }
 
+/* Each of `bad` inside a kept value, a key and a skipped value is a parse error. */
+static void assert_parse_error_in_every_place(pb_pool *pool, const char *const *bad, size_t n)
+{
+    static const char *const shapes[] = {
+        "{\"token_list\":[\"a%sb\"]}", /* a value the decoder keeps */
+        "{\"a%sb\":1}",                /* a key */
+        "{\"x\":[{\"y\":\"%s\"}]}",    /* a skipped value */
+    };
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < sizeof(shapes) / sizeof(shapes[0]); j++) {
+            char body[64];
+            int len = snprintf(body, sizeof(body), shapes[j], bad[i]);
+            pb_query_request r;
+            assert_int_equal(pb_decode_query(pool, body, (size_t)len, &r), PB_ERR_PARSE);
+        }
+    }
+}
+
 static void invalid_utf8_is_parse_error(void **state)
 {
     static const char *const bad[] = {
@@ -609,19 +627,30 @@ static void invalid_utf8_is_parse_error(void **state)
         "\xf4\x90\x80\x80", /* above U+10FFFF */
         "\xf5\x80\x80\x80", /* above U+10FFFF */
     };
-    static const char *const shapes[] = {
-        "{\"token_list\":[\"a%sb\"]}", /* a value the decoder keeps */
-        "{\"a%sb\":1}",                /* a key */
-        "{\"x\":[{\"y\":\"%s\"}]}",    /* a skipped value */
+    assert_parse_error_in_every_place(*state, bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+static void escaped_surrogate_that_is_not_a_pair_is_parse_error(void **state)
+{
+    static const char *const bad[] = {
+        "\\ud800",         /* a high surrogate at the end of the string */
+        "\\ud800ab",       /* followed by plain text */
+        "\\ud800\\u0041", /* followed by an escape that is not a low surrogate */
+        "\\udbff\\ud800", /* followed by another high one */
+        "\\udc00",         /* a low surrogate alone */
+        "\\udc00\\ud800", /* the pair in the wrong order */
+        "\\ud800\\n",     /* followed by another kind of escape */
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        for (size_t j = 0; j < sizeof(shapes) / sizeof(shapes[0]); j++) {
-            char body[64];
-            int len = snprintf(body, sizeof(body), shapes[j], bad[i]);
-            pb_query_request r;
-            assert_int_equal(pb_decode_query(*state, body, (size_t)len, &r), PB_ERR_PARSE);
-        }
-    }
+    assert_parse_error_in_every_place(*state, bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+static void escaped_surrogate_pair_and_escaped_backslash_decode(void **state)
+{
+    pb_query_request r;
+    const char pair[] = "{\"token_list\":[\"\\ud83d\\ude00\", \"\\\\ud800\"]}";
+    assert_int_equal(pb_decode_query(*state, pair, sizeof(pair) - 1, &r), PB_OK);
+    assert_pb_str(r.token_list.items[0].token, "\xf0\x9f\x98\x80");
+    assert_pb_str(r.token_list.items[1].token, "\\ud800"); /* an escaped backslash, then text */
 }
 
 static void control_char_in_string_is_parse_error(void **state)
@@ -1008,6 +1037,8 @@ int main(void)
         T(long_escaped_string_is_unescaped),
         T(valid_utf8_is_accepted),
         T(invalid_utf8_is_parse_error),
+        T(escaped_surrogate_that_is_not_a_pair_is_parse_error),
+        T(escaped_surrogate_pair_and_escaped_backslash_decode),
         T(control_char_in_string_is_parse_error),
         T(top_level_array_is_parse_error),
         T(empty_body_is_parse_error),
