@@ -92,14 +92,24 @@ static int open_listeners(const pb_server_config *config, worker_thread *workers
     return 0;
 }
 
+/* Runs on the connection's own loop, so the worker's shard counts it. */
+static void on_connection_close(void *data)
+{
+    pb_metrics_connection_closed();
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
         return;
     worker_thread *self = listener->data;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(&self->accept_ctx, sock);
+    if (sock == NULL)
+        return;
+    pb_metrics_connection_opened();
+    sock->on_close.cb = on_connection_close;
+    sock->on_close.data = NULL;
+    h2o_accept(&self->accept_ctx, sock);
 }
 
 /*
@@ -137,9 +147,11 @@ static bool has_connections(h2o_context_t *ctx)
  * before any signal can ask for it. Returns 0, or -1 after printing why.
  */
 static int worker_setup(worker_thread *self, const pb_server_config *config, h2o_globalconf_t *globalconf,
-                        pb_store *store)
+                        pb_store *store, const pb_accesslog *accesslog, pb_metrics *metrics)
 {
     self->worker.config = config;
+    self->worker.accesslog = accesslog;
+    self->worker.metrics = metrics;
     self->worker.session = pb_store_session_open(store);
     if (self->worker.session == NULL) {
         fprintf(stderr, "pushbind: cannot open a store session\n");
@@ -172,6 +184,8 @@ static void *worker_main(void *arg)
 {
     worker_thread *self = arg;
     h2o_context_t *ctx = &self->worker.h2o_ctx;
+    if (pb_metrics_thread_attach(self->worker.metrics) != 0)
+        fprintf(stderr, "pushbind: metrics: too many threads, this one is not counted\n");
 
     while (!atomic_load(&self->stopping))
         h2o_evloop_run(self->loop, INT32_MAX);
@@ -186,17 +200,28 @@ static void *worker_main(void *arg)
      */
     if (h2o_timeout_is_linked(&ctx->http2._graceful_shutdown_timeout))
         h2o_timeout_unlink(&ctx->http2._graceful_shutdown_timeout);
+    pb_metrics_thread_detach();
     return NULL;
 }
 
-/* Blocks until SIGTERM or SIGINT. The signals are blocked in every thread. */
-static void wait_for_stop_signal(const sigset_t *signals)
+/*
+ * Blocks until SIGTERM or SIGINT, reopening the access log on each SIGHUP
+ * meanwhile. The signals are blocked in every thread.
+ */
+static void wait_for_stop_signal(const sigset_t *signals, pb_accesslog *accesslog)
 {
-    int signal_number;
-    while (sigwait(signals, &signal_number) != 0)
-        ;
-    fprintf(stderr, "pushbind: %s received, finishing open requests\n",
-            signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    for (;;) {
+        int signal_number = 0;
+        if (sigwait(signals, &signal_number) != 0)
+            continue;
+        if (signal_number != SIGHUP) {
+            fprintf(stderr, "pushbind: %s received, finishing open requests\n",
+                    signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+            return;
+        }
+        if (pb_accesslog_reopen(accesslog) != 0)
+            fprintf(stderr, "pushbind: cannot reopen %s: %s\n", accesslog->path, strerror(errno));
+    }
 }
 
 static void init_globalconf(h2o_globalconf_t *globalconf, const pb_server_config *config)
@@ -212,12 +237,18 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
 {
     unsigned n = config->threads;
     worker_thread *workers = calloc(n, sizeof(*workers));
+    pb_metrics *metrics = pb_metrics_new();
+    pb_accesslog accesslog = {.fd = -1};
     h2o_globalconf_t globalconf;
     int exit_code = 1;
     unsigned started = 0;
     uint16_t port;
-    if (workers == NULL)
-        return 1;
+    if (workers == NULL || metrics == NULL)
+        goto out_free;
+    if (pb_accesslog_open(&accesslog, config->log_format, config->log_file) != 0) {
+        fprintf(stderr, "pushbind: cannot open %s: %s\n", config->log_file, strerror(errno));
+        goto out_free;
+    }
     if (open_listeners(config, workers, n, &port) != 0)
         goto out_free;
     init_globalconf(&globalconf, config);
@@ -226,12 +257,13 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill the server */
 
     for (; started < n; started++) {
         worker_thread *w = &workers[started];
-        if (worker_setup(w, config, &globalconf, store) != 0) {
+        if (worker_setup(w, config, &globalconf, store, &accesslog, metrics) != 0) {
             close(w->listen_fd);
             break;
         }
@@ -245,7 +277,7 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
         bool bracket = strchr(config->listen_host, ':') != NULL; /* an IPv6 literal */
         fprintf(stderr, "pushbind: listening on http://%s%s%s:%u (%u threads)\n", bracket ? "[" : "",
                 config->listen_host, bracket ? "]" : "", (unsigned)port, n);
-        wait_for_stop_signal(&signals);
+        wait_for_stop_signal(&signals, &accesslog);
         exit_code = 0;
     }
 
@@ -261,6 +293,8 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
     if (exit_code == 0)
         fprintf(stderr, "pushbind: stopped\n");
 out_free:
+    pb_accesslog_close(&accesslog);
+    pb_metrics_free(metrics);
     free(workers);
     return exit_code;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "http/accesslog.h"
 #include "store/store.h"
 
 /* SPEC: a body over 1 MiB is answered 413. */
@@ -28,6 +29,8 @@ typedef struct pb_server_config {
     size_t max_body_bytes;
     uint32_t timestamp_window; /* seconds of clock skew a Signature may have */
     pb_api_config api;
+    pb_log_format log_format; /* the access log's */
+    const char *log_file;     /* NULL: stderr */
 } pb_server_config;
 
 /*
@@ -35,7 +38,8 @@ typedef struct pb_server_config {
  * finish (up to PB_SHUTDOWN_GRACE_MS) and returns 0. Prints
  * "pushbind: listening on http://HOST:PORT" on stderr once it accepts
  * connections. Returns 1, after printing why, when it cannot start. The caller
- * keeps `store` open until it returns.
+ * keeps `store` open until it returns. SIGHUP reopens config->log_file (for
+ * logrotate); GET /metrics serves the counters of this run.
  */
 int pb_server_run(const pb_server_config *config, pb_store *store);
 

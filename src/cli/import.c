@@ -1,0 +1,297 @@
+/*
+ * `pushbind import`: bindings from an NDJSON or CSV file straight into the
+ * embedded store, in large transactions, under the API's rules.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "api/validate.h"
+#include "auth/auth.h"
+#include "cli/cli.h"
+#include "cli/import_line.h"
+#include "cli/progress.h"
+#include "common/codes.h"
+#include "store/lmdb_tools.h"
+
+/*
+ * Lines per transaction. Large enough that fsync is a small share of the
+ * time; small enough that LMDB keeps the dirty pages in memory and that a
+ * server sharing the store waits well under a second for its writes.
+ */
+#define PB_IMPORT_DEFAULT_BATCH 50000
+
+/* How often (in lines) the clock is read for the progress report. */
+#define PROGRESS_EVERY_LINES 4096
+
+static const char import_usage[] =
+    "usage: pushbind import --data DIR --access-id ID [options] FILE\n"
+    "\n"
+    "Loads bindings into app ID from FILE ('-' for stdin), one a line, in file order:\n"
+    "  NDJSON  {\"token\":\"T\",\"account\":\"A\",\"account_type\":0}   (account_type optional)\n"
+    "  CSV     T,A[,TYPE]   (header line optional; RFC 4180 quotes)\n"
+    "Each line is an append of one account to one token, judged by the API's rules.\n"
+    "Lines already bound change nothing, so a re-run is harmless. Bad lines and lines\n"
+    "over a limit are reported with their line number and skipped.\n"
+    "\n"
+    "  --data DIR                  data directory\n"
+    "  --access-id ID              the app (it must exist: 'pushbind app add')\n"
+    "  --format ndjson|csv         default: NDJSON when the first line starts with '{'\n"
+    "  --batch-size N              lines per transaction (default 50000)\n"
+    "  --max-accounts-per-token N  as for serve (default 32)\n"
+    "  --max-tokens-per-account N  as for serve (default 100)\n"
+    "  --max-account-bytes N       as for serve (default 128)\n"
+    "  --max-token-bytes N         as for serve (default 256)\n"
+    "  --map-size-mib N            as for serve (default 65536)\n"
+    "  --help                      this text\n"
+    "\n"
+    "Exit status: 0 every line was bound or already present, 1 some were not (or the\n"
+    "store failed; what was committed stays), 2 bad command line.\n";
+
+typedef struct import_args {
+    const char *data_dir, *file;
+    uint64_t access_id, batch_size, map_size_mib;
+    bool format_given;
+    pb_import_format format;
+    pb_api_config api;
+    pb_store_limits limits;
+} import_args;
+
+typedef struct import_counts {
+    uint64_t lines, bound, present, rejected, bytes;
+} import_counts;
+
+enum { OPT_DATA = 256, OPT_ACCESS_ID, OPT_FORMAT, OPT_BATCH, OPT_MAX_APT, OPT_MAX_TPA, OPT_MAX_AB, OPT_MAX_TB,
+       OPT_MAP, OPT_HELP };
+
+static int parse_import_args(int argc, char **argv, import_args *args, bool *help)
+{
+    static const struct option options[] = {
+        {"data", required_argument, NULL, OPT_DATA},
+        {"access-id", required_argument, NULL, OPT_ACCESS_ID},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"batch-size", required_argument, NULL, OPT_BATCH},
+        {"max-accounts-per-token", required_argument, NULL, OPT_MAX_APT},
+        {"max-tokens-per-account", required_argument, NULL, OPT_MAX_TPA},
+        {"max-account-bytes", required_argument, NULL, OPT_MAX_AB},
+        {"max-token-bytes", required_argument, NULL, OPT_MAX_TB},
+        {"map-size-mib", required_argument, NULL, OPT_MAP},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    const char *access_id = NULL;
+    uint64_t value;
+    opterr = 0;
+    optind = 1;
+    int option;
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (option) {
+        case OPT_HELP: *help = true; return PB_EXIT_OK;
+        case OPT_DATA: args->data_dir = optarg; continue;
+        case OPT_ACCESS_ID: access_id = optarg; continue;
+        case OPT_FORMAT:
+            args->format_given = true;
+            if (strcmp(optarg, "ndjson") == 0)
+                args->format = PB_IMPORT_NDJSON;
+            else if (strcmp(optarg, "csv") == 0)
+                args->format = PB_IMPORT_CSV;
+            else
+                return pb_cli_usage_error("import", "--format: '%s' is not ndjson or csv", optarg);
+            continue;
+        case '?': return pb_cli_usage_error("import", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+        uint64_t max = option == OPT_MAX_AB ? PB_MAX_ACCOUNT_BYTES_CEILING
+                       : option == OPT_MAX_TB ? PB_MAX_TOKEN_BYTES_CEILING
+                       : option == OPT_MAP    ? 1u << 24
+                                              : 10000000;
+        if (pb_cli_parse_uint(optarg, 1, max, &value) != 0)
+            return pb_cli_usage_error("import", "'%s' is not a number in 1..%llu", optarg, (unsigned long long)max);
+        switch (option) {
+        case OPT_BATCH: args->batch_size = value; break;
+        case OPT_MAX_APT: args->limits.max_accounts_per_token = args->api.max_accounts_per_token = (uint32_t)value; break;
+        case OPT_MAX_TPA: args->limits.max_tokens_per_account = (uint32_t)value; break;
+        case OPT_MAX_AB: args->api.max_account_bytes = (uint32_t)value; break;
+        case OPT_MAX_TB: args->api.max_token_bytes = (uint32_t)value; break;
+        case OPT_MAP: args->map_size_mib = value; break;
+        }
+    }
+    if (args->data_dir == NULL)
+        return pb_cli_usage_error("import", "--data DIR is required");
+    if (access_id == NULL || pb_auth_parse_access_id(pb_str_from_cstr(access_id), &args->access_id) != 0)
+        return pb_cli_usage_error("import", "--access-id ID (1 to 18 decimal digits) is required");
+    if (optind != argc - 1)
+        return pb_cli_usage_error("import", "one FILE (or '-') is required");
+    args->file = argv[optind];
+    return PB_EXIT_OK;
+}
+
+static const char *outcome_reason(pb_import_outcome outcome)
+{
+    switch (outcome) {
+    case PB_IMPORT_TOKEN_FULL: return "the token already has --max-accounts-per-token accounts";
+    case PB_IMPORT_ACCOUNT_FULL: return "the account already has --max-tokens-per-account tokens";
+    case PB_IMPORT_TOO_LONG: return "token or account too long for the store";
+    default: return NULL;
+    }
+}
+
+/* Judges one line and binds it. Returns the reason it was rejected, NULL when
+ * it was bound or already present, or sets *store_failed. */
+static const char *import_one(import_args *args, pb_lmdb_import *import, pb_import_format format, const char *text,
+                              size_t len, import_counts *counts, bool *store_failed)
+{
+    pb_import_line line;
+    const char *reason = pb_import_line_parse(format, text, len, &line);
+    if (reason != NULL)
+        return reason;
+    if (pb_validate_token(&args->api, &line.token) != PB_OK)
+        return "invalid token (printable ASCII, 1 to --max-token-bytes bytes)";
+    if (pb_validate_account(&args->api, &line.account) != PB_OK)
+        return "invalid account (UTF-8 without control characters, 1 to --max-account-bytes bytes)";
+    pb_import_outcome outcome;
+    if (pb_lmdb_import_bind(import, line.token.token, &line.account.account, &outcome) != PB_STORE_OK) {
+        *store_failed = true;
+        return NULL;
+    }
+    if (outcome == PB_IMPORT_BOUND)
+        counts->bound++;
+    else if (outcome == PB_IMPORT_PRESENT)
+        counts->present++;
+    return outcome_reason(outcome);
+}
+
+static bool is_blank(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
+            return false;
+    return true;
+}
+
+/* Reads every line of `in` into the import. Returns 0, or -1 when the store failed. */
+static int import_stream(import_args *args, FILE *in, pb_lmdb_import *import, pb_progress *progress,
+                         import_counts *counts)
+{
+    char *text = NULL;
+    size_t capacity = 0, in_batch = 0;
+    ssize_t got;
+    bool decided = args->format_given, store_failed = false;
+    pb_import_format format = args->format;
+    int rc = 0;
+
+    while ((got = getline(&text, &capacity, in)) != -1) {
+        size_t len = (size_t)got;
+        counts->lines++;
+        counts->bytes += len;
+        if (len > 0 && text[len - 1] == '\n')
+            len--;
+        if (is_blank(text, len))
+            continue;
+        if (!decided) {
+            format = text[0] == '{' ? PB_IMPORT_NDJSON : PB_IMPORT_CSV;
+            decided = true;
+            if (format == PB_IMPORT_CSV && pb_import_line_is_csv_header(text, len))
+                continue;
+        }
+        const char *reason = import_one(args, import, format, text, len, counts, &store_failed);
+        if (store_failed)
+            break;
+        if (reason != NULL) {
+            counts->rejected++;
+            pb_progress_clear(progress);
+            fprintf(stderr, "pushbind import: line %llu: %s\n", (unsigned long long)counts->lines, reason);
+        }
+        if (++in_batch == args->batch_size) {
+            in_batch = 0;
+            if (pb_lmdb_import_commit(import) != PB_STORE_OK) {
+                store_failed = true;
+                break;
+            }
+        }
+        if (counts->lines % PROGRESS_EVERY_LINES == 0)
+            pb_progress_update(progress, counts->lines, counts->bound, counts->bytes);
+    }
+    if (!store_failed && pb_lmdb_import_commit(import) != PB_STORE_OK)
+        store_failed = true;
+    if (!store_failed && ferror(in)) {
+        pb_progress_clear(progress);
+        fprintf(stderr, "pushbind import: read error in %s\n", args->file);
+        rc = -1;
+    }
+    free(text);
+    return store_failed ? -1 : rc;
+}
+
+static int run_import(import_args *args, pb_store_session *session, FILE *in, uint64_t total_bytes)
+{
+    pb_lmdb_import *import;
+    switch (pb_lmdb_import_begin(session, args->access_id, &import)) {
+    case PB_STORE_OK: break;
+    case PB_STORE_ENOTFOUND:
+        fprintf(stderr, "pushbind: no app %llu (create it with 'pushbind app add')\n",
+                (unsigned long long)args->access_id);
+        return PB_EXIT_FAILURE;
+    default:
+        fprintf(stderr, "pushbind: cannot import: %s\n", pb_store_session_error(session));
+        return PB_EXIT_FAILURE;
+    }
+    pb_progress progress;
+    import_counts counts = {0};
+    pb_progress_start(&progress, "import", isatty(STDERR_FILENO), total_bytes);
+    int rc = import_stream(args, in, import, &progress, &counts);
+    pb_progress_clear(&progress);
+    if (rc != 0 && pb_store_session_error(session)[0] != '\0')
+        fprintf(stderr, "pushbind import: store failed after line %llu: %s (bindings before the last commit stay)\n",
+                (unsigned long long)counts.lines, pb_store_session_error(session));
+    pb_lmdb_import_end(import);
+
+    double seconds = pb_progress_now() - progress.start;
+    printf("%llu lines: %llu bound, %llu already present, %llu rejected in %.2f s (%.0f lines/s)\n",
+           (unsigned long long)counts.lines, (unsigned long long)counts.bound, (unsigned long long)counts.present,
+           (unsigned long long)counts.rejected, seconds, seconds > 0 ? (double)counts.lines / seconds : 0.0);
+    return rc == 0 && counts.rejected == 0 ? PB_EXIT_OK : PB_EXIT_FAILURE;
+}
+
+int pb_cli_import(int argc, char **argv)
+{
+    import_args args = {
+        .batch_size = PB_IMPORT_DEFAULT_BATCH,
+        .map_size_mib = PB_DEFAULT_MAP_SIZE_MIB,
+        .limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT},
+    };
+    pb_api_config_defaults(&args.api);
+    bool help = false;
+    int exit_code = parse_import_args(argc, argv, &args, &help);
+    if (help) {
+        fputs(import_usage, stdout);
+        return PB_EXIT_OK;
+    }
+    if (exit_code != PB_EXIT_OK)
+        return exit_code;
+
+    bool use_stdin = strcmp(args.file, "-") == 0;
+    FILE *in = use_stdin ? stdin : fopen(args.file, "r");
+    if (in == NULL) {
+        fprintf(stderr, "pushbind: cannot open %s: %m\n", args.file);
+        return PB_EXIT_FAILURE;
+    }
+    struct stat st;
+    uint64_t total = fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+
+    exit_code = PB_EXIT_FAILURE;
+    pb_store *store = pb_cli_open_store(args.data_dir, args.map_size_mib, &args.limits);
+    pb_store_session *session = store != NULL ? pb_store_session_open(store) : NULL;
+    if (store != NULL && session == NULL)
+        fprintf(stderr, "pushbind: cannot open a store session\n");
+    if (session != NULL)
+        exit_code = run_import(&args, session, in, total);
+    pb_store_session_close(session);
+    pb_store_close(store);
+    if (!use_stdin)
+        fclose(in);
+    return exit_code;
+}
