@@ -19,11 +19,12 @@
 #include "store/lmdb_tools.h"
 
 /*
- * Lines per transaction. Large enough that fsync is a small share of the
- * time; small enough that LMDB keeps the dirty pages in memory and that a
- * server sharing the store waits well under a second for its writes.
+ * Lines per transaction. A chunk is sorted and written in key order, so each
+ * page of the store is written about once per chunk: the larger the chunk,
+ * the fewer times the store is rewritten. A server sharing the store waits
+ * for its writes while a chunk commits (about a second for this size).
  */
-#define PB_IMPORT_DEFAULT_BATCH 50000
+#define PB_IMPORT_DEFAULT_BATCH 1000000
 
 /* How often (in lines) the clock is read for the progress report. */
 #define PROGRESS_EVERY_LINES 4096
@@ -41,7 +42,7 @@ static const char import_usage[] =
     "  --data DIR                  data directory\n"
     "  --access-id ID              the app (it must exist: 'pushbind app add')\n"
     "  --format ndjson|csv         default: NDJSON when the first line starts with '{'\n"
-    "  --batch-size N              lines per transaction (default 50000)\n"
+    "  --batch-size N              lines per transaction (default 1000000)\n"
     "  --max-accounts-per-token N  as for serve (default 32)\n"
     "  --max-tokens-per-account N  as for serve (default 100)\n"
     "  --max-account-bytes N       as for serve (default 128)\n"
@@ -139,29 +140,122 @@ static const char *outcome_reason(pb_import_outcome outcome)
     }
 }
 
-/* Judges one line and binds it. Returns the reason it was rejected, NULL when
- * it was bound or already present, or sets *store_failed. */
-static const char *import_one(import_args *args, pb_lmdb_import *import, pb_import_format format, const char *text,
-                              size_t len, import_counts *counts, bool *store_failed)
+/*
+ * The lines of one chunk on their way to the store. Strings are copied into
+ * `text`, which grows by realloc, so items hold offsets until the chunk is
+ * applied.
+ */
+typedef struct pending_chunk {
+    pb_import_item *items;
+    pb_import_outcome *outcomes;
+    uint64_t *lines;  /* line number of each item */
+    size_t *offsets;  /* token offset of each item; its account follows the token */
+    size_t n, capacity;
+    char *text;
+    size_t text_len, text_capacity;
+} pending_chunk;
+
+static int chunk_reserve(pending_chunk *chunk, size_t capacity)
 {
-    pb_import_line line;
-    const char *reason = pb_import_line_parse(format, text, len, &line);
+    pb_import_item *items = realloc(chunk->items, capacity * sizeof(*items));
+    if (items != NULL)
+        chunk->items = items;
+    pb_import_outcome *outcomes = realloc(chunk->outcomes, capacity * sizeof(*outcomes));
+    if (outcomes != NULL)
+        chunk->outcomes = outcomes;
+    uint64_t *lines = realloc(chunk->lines, capacity * sizeof(*lines));
+    if (lines != NULL)
+        chunk->lines = lines;
+    size_t *offsets = realloc(chunk->offsets, capacity * sizeof(*offsets));
+    if (offsets != NULL)
+        chunk->offsets = offsets;
+    if (items == NULL || outcomes == NULL || lines == NULL || offsets == NULL)
+        return -1;
+    chunk->capacity = capacity;
+    return 0;
+}
+
+/* Copies one valid line into the chunk. Returns 0 or -1 (out of memory). */
+static int chunk_add(pending_chunk *chunk, const pb_import_line *line, uint64_t line_number)
+{
+    size_t need = line->token.token.len + line->account.account.name.len;
+    if (chunk->n == chunk->capacity && chunk_reserve(chunk, chunk->capacity == 0 ? 4096 : chunk->capacity * 2) != 0)
+        return -1;
+    if (chunk->text_len + need > chunk->text_capacity) {
+        size_t capacity = (chunk->text_capacity + need) * 2;
+        char *grown = realloc(chunk->text, capacity);
+        if (grown == NULL)
+            return -1;
+        chunk->text = grown;
+        chunk->text_capacity = capacity;
+    }
+    size_t at = chunk->text_len;
+    memcpy(chunk->text + at, line->token.token.base, line->token.token.len);
+    memcpy(chunk->text + at + line->token.token.len, line->account.account.name.base, line->account.account.name.len);
+    chunk->text_len += need;
+    chunk->offsets[chunk->n] = at;
+    chunk->lines[chunk->n] = line_number;
+    chunk->items[chunk->n++] = (pb_import_item){
+        .token = {NULL, line->token.token.len},
+        .account = {{NULL, line->account.account.name.len}, line->account.account.type},
+    };
+    return 0;
+}
+
+static void chunk_free(pending_chunk *chunk)
+{
+    free(chunk->items);
+    free(chunk->outcomes);
+    free(chunk->lines);
+    free(chunk->offsets);
+    free(chunk->text);
+}
+
+/* Writes the chunk to the store and reports its refused lines. Returns 0 or -1 (the store failed). */
+static int chunk_apply(import_args *args, pb_store_session *session, pending_chunk *chunk, pb_progress *progress,
+                       import_counts *counts)
+{
+    for (size_t i = 0; i < chunk->n; i++) {
+        chunk->items[i].token.base = chunk->text + chunk->offsets[i];
+        chunk->items[i].account.name.base = chunk->text + chunk->offsets[i] + chunk->items[i].token.len;
+    }
+    int rc = pb_lmdb_import_chunk(session, args->access_id, chunk->items, chunk->n, chunk->outcomes);
+    if (rc != PB_STORE_OK) {
+        pb_progress_clear(progress);
+        if (rc == PB_STORE_ENOTFOUND)
+            fprintf(stderr, "pushbind import: app %llu was removed\n", (unsigned long long)args->access_id);
+        else
+            fprintf(stderr, "pushbind import: store failed: %s (lines before line %llu stay imported)\n",
+                    pb_store_session_error(session), (unsigned long long)chunk->lines[0]);
+        return -1;
+    }
+    for (size_t i = 0; i < chunk->n; i++) {
+        const char *reason = outcome_reason(chunk->outcomes[i]);
+        counts->bound += chunk->outcomes[i] == PB_IMPORT_BOUND;
+        counts->present += chunk->outcomes[i] == PB_IMPORT_PRESENT;
+        if (reason != NULL) {
+            counts->rejected++;
+            pb_progress_clear(progress);
+            fprintf(stderr, "pushbind import: line %llu: %s\n", (unsigned long long)chunk->lines[i], reason);
+        }
+    }
+    chunk->n = 0;
+    chunk->text_len = 0;
+    return 0;
+}
+
+/* Judges one line by the API's rules. Returns NULL, or why it is refused. */
+static const char *judge_line(const import_args *args, pb_import_format format, const char *text, size_t len,
+                              pb_import_line *line)
+{
+    const char *reason = pb_import_line_parse(format, text, len, line);
     if (reason != NULL)
         return reason;
-    if (pb_validate_token(&args->api, &line.token) != PB_OK)
+    if (pb_validate_token(&args->api, &line->token) != PB_OK)
         return "invalid token (printable ASCII, 1 to --max-token-bytes bytes)";
-    if (pb_validate_account(&args->api, &line.account) != PB_OK)
+    if (pb_validate_account(&args->api, &line->account) != PB_OK)
         return "invalid account (UTF-8 without control characters, 1 to --max-account-bytes bytes)";
-    pb_import_outcome outcome;
-    if (pb_lmdb_import_bind(import, line.token.token, &line.account.account, &outcome) != PB_STORE_OK) {
-        *store_failed = true;
-        return NULL;
-    }
-    if (outcome == PB_IMPORT_BOUND)
-        counts->bound++;
-    else if (outcome == PB_IMPORT_PRESENT)
-        counts->present++;
-    return outcome_reason(outcome);
+    return NULL;
 }
 
 static bool is_blank(const char *text, size_t len)
@@ -172,18 +266,20 @@ static bool is_blank(const char *text, size_t len)
     return true;
 }
 
-/* Reads every line of `in` into the import. Returns 0, or -1 when the store failed. */
-static int import_stream(import_args *args, FILE *in, pb_lmdb_import *import, pb_progress *progress,
+/* Reads every line of `in` into the store. Returns 0, or -1 when the store or the input failed. */
+static int import_stream(import_args *args, FILE *in, pb_store_session *session, pb_progress *progress,
                          import_counts *counts)
 {
+    pending_chunk chunk = {0};
+    pb_import_line line;
     char *text = NULL;
-    size_t capacity = 0, in_batch = 0;
+    size_t capacity = 0;
     ssize_t got;
-    bool decided = args->format_given, store_failed = false;
+    bool decided = args->format_given;
     pb_import_format format = args->format;
     int rc = 0;
 
-    while ((got = getline(&text, &capacity, in)) != -1) {
+    while (rc == 0 && (got = getline(&text, &capacity, in)) != -1) {
         size_t len = (size_t)got;
         counts->lines++;
         counts->bytes += len;
@@ -197,39 +293,37 @@ static int import_stream(import_args *args, FILE *in, pb_lmdb_import *import, pb
             if (format == PB_IMPORT_CSV && pb_import_line_is_csv_header(text, len))
                 continue;
         }
-        const char *reason = import_one(args, import, format, text, len, counts, &store_failed);
-        if (store_failed)
-            break;
+        const char *reason = judge_line(args, format, text, len, &line);
         if (reason != NULL) {
             counts->rejected++;
             pb_progress_clear(progress);
             fprintf(stderr, "pushbind import: line %llu: %s\n", (unsigned long long)counts->lines, reason);
-        }
-        if (++in_batch == args->batch_size) {
-            in_batch = 0;
-            if (pb_lmdb_import_commit(import) != PB_STORE_OK) {
-                store_failed = true;
-                break;
-            }
+        } else if (chunk_add(&chunk, &line, counts->lines) != 0) {
+            fprintf(stderr, "pushbind import: out of memory at line %llu\n", (unsigned long long)counts->lines);
+            rc = -1;
+        } else if (chunk.n == args->batch_size) {
+            rc = chunk_apply(args, session, &chunk, progress, counts);
         }
         if (counts->lines % PROGRESS_EVERY_LINES == 0)
             pb_progress_update(progress, counts->lines, counts->bound, counts->bytes);
     }
-    if (!store_failed && pb_lmdb_import_commit(import) != PB_STORE_OK)
-        store_failed = true;
-    if (!store_failed && ferror(in)) {
+    if (rc == 0 && ferror(in)) {
         pb_progress_clear(progress);
         fprintf(stderr, "pushbind import: read error in %s\n", args->file);
         rc = -1;
     }
+    /* What was read before a read error is still imported. */
+    if (chunk.n != 0 && chunk_apply(args, session, &chunk, progress, counts) != 0)
+        rc = -1;
+    chunk_free(&chunk);
     free(text);
-    return store_failed ? -1 : rc;
+    return rc;
 }
 
 static int run_import(import_args *args, pb_store_session *session, FILE *in, uint64_t total_bytes)
 {
-    pb_lmdb_import *import;
-    switch (pb_lmdb_import_begin(session, args->access_id, &import)) {
+    /* An empty chunk checks that the app exists before any line is read. */
+    switch (pb_lmdb_import_chunk(session, args->access_id, NULL, 0, NULL)) {
     case PB_STORE_OK: break;
     case PB_STORE_ENOTFOUND:
         fprintf(stderr, "pushbind: no app %llu (create it with 'pushbind app add')\n",
@@ -242,13 +336,8 @@ static int run_import(import_args *args, pb_store_session *session, FILE *in, ui
     pb_progress progress;
     import_counts counts = {0};
     pb_progress_start(&progress, "import", isatty(STDERR_FILENO), total_bytes);
-    int rc = import_stream(args, in, import, &progress, &counts);
+    int rc = import_stream(args, in, session, &progress, &counts);
     pb_progress_clear(&progress);
-    if (rc != 0 && pb_store_session_error(session)[0] != '\0')
-        fprintf(stderr, "pushbind import: store failed after line %llu: %s (bindings before the last commit stay)\n",
-                (unsigned long long)counts.lines, pb_store_session_error(session));
-    pb_lmdb_import_end(import);
-
     double seconds = pb_progress_now() - progress.start;
     printf("%llu lines: %llu bound, %llu already present, %llu rejected in %.2f s (%.0f lines/s)\n",
            (unsigned long long)counts.lines, (unsigned long long)counts.bound, (unsigned long long)counts.present,

@@ -30,36 +30,29 @@ typedef enum pb_import_outcome {
     PB_IMPORT_TOO_LONG,       /* the token or account does not fit an LMDB key */
 } pb_import_outcome;
 
-typedef struct pb_lmdb_import pb_lmdb_import;
+/* One binding to import: `account` bound to `token`. */
+typedef struct pb_import_item {
+    pb_str token;
+    pb_account account;
+} pb_import_item;
 
 /*
- * Starts a bulk import into app `access_id`: one write transaction, open
- * until pb_lmdb_import_commit() or pb_lmdb_import_end(). While it is open,
- * other writers of the store (the server included) wait, so commit often
- * enough for them. Returns 0 and sets *import, PB_STORE_ENOTFOUND (no such
- * app) or PB_STORE_EIO.
+ * Binds items[0..n-1] in app `access_id`, in one write transaction, with
+ * exactly the outcome each would have had as an APPEND of one account sent
+ * one after the other in item order, under the limits the store was opened
+ * with: outcomes[i] says what happened to items[i]. New bindings are created
+ * in item order (their place in every list follows it).
+ *
+ * It decides in item order but reads and writes in key order, so that a large
+ * chunk touches each page of the store once: that is what makes a bulk load
+ * fast. Other writers of the store (the server included) wait while a chunk
+ * runs, and `n` entries of about 40 bytes are allocated for the sort.
+ *
+ * Returns 0 once the chunk is durable, PB_STORE_ENOTFOUND (no such app;
+ * nothing changed) or PB_STORE_EIO (nothing changed).
  */
-int pb_lmdb_import_begin(pb_store_session *session, uint64_t access_id, pb_lmdb_import **import);
-
-/*
- * Binds `account` to `token` as an APPEND of one account would, under the
- * limits the store was opened with, and sets *outcome. Bindings created in
- * one import are created in call order. Nothing is durable before the next
- * commit. Returns 0 or PB_STORE_EIO (the transaction is then lost: every
- * binding since the last commit is undone; end the import).
- */
-int pb_lmdb_import_bind(pb_lmdb_import *import, pb_str token, const pb_account *account,
-                        pb_import_outcome *outcome);
-
-/*
- * Makes every binding since the last commit durable and opens the next
- * transaction. Returns 0 or PB_STORE_EIO (the uncommitted bindings are lost;
- * end the import).
- */
-int pb_lmdb_import_commit(pb_lmdb_import *import);
-
-/* Ends the import, abandoning anything not committed, and frees it. */
-void pb_lmdb_import_end(pb_lmdb_import *import);
+int pb_lmdb_import_chunk(pb_store_session *session, uint64_t access_id, const pb_import_item *items, size_t n,
+                         pb_import_outcome *outcomes);
 
 /* ---- Export ------------------------------------------------------------ */
 

@@ -1,0 +1,334 @@
+/*
+ * lmdb_import.c — pb_lmdb_import_chunk(): many single-account appends in one
+ * write transaction, decided in item order, written in key order.
+ *
+ * Random keys inserted one by one make every insert dirty a different page,
+ * and a transaction writes every page it dirtied: a chunk of a million random
+ * bindings would rewrite most of the store. Sorted by key, consecutive
+ * inserts land on the same page and each page is written about once per
+ * chunk. The outcomes stay those of the item order because they are decided
+ * first, per token (in token order) and then per account (in account order),
+ * from counts read before anything is written.
+ *
+ * The two passes agree with one-by-one appends except in one case: a token
+ * refused as full in the first pass may have had room after all when an
+ * earlier item of it is refused in the second pass (its account was full).
+ * A chunk where both refusals occur is applied one item at a time instead.
+ * The key layout is described in store/lmdb_keys.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "store/lmdb_internal.h"
+#include "store/lmdb_tools.h"
+
+/* One item in a sort by key: (type, name) for accounts, (0, token) for tokens. */
+struct sort_entry {
+    uint64_t prefix; /* the first 8 bytes, big-endian, zero-padded: most comparisons end here */
+    const char *bytes;
+    uint32_t len;
+    uint32_t type;
+    uint32_t index; /* into items: ties keep item order */
+};
+
+/* LMDB's default order (bytes, then length), then item order. */
+static int compare_entries(const void *pa, const void *pb)
+{
+    const struct sort_entry *a = pa, *b = pb;
+    if (a->type != b->type)
+        return a->type < b->type ? -1 : 1;
+    if (a->prefix != b->prefix)
+        return a->prefix < b->prefix ? -1 : 1;
+    int c = memcmp(a->bytes, b->bytes, a->len < b->len ? a->len : b->len);
+    if (c != 0)
+        return c;
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static struct sort_entry entry_of(pb_str bytes, uint32_t type, size_t index)
+{
+    unsigned char head[8] = {0};
+    memcpy(head, bytes.base, bytes.len < 8 ? bytes.len : 8);
+    return (struct sort_entry){be64_get(head), bytes.base, (uint32_t)bytes.len, type, (uint32_t)index};
+}
+
+static bool same_key(const struct sort_entry *a, const struct sort_entry *b)
+{
+    return a->type == b->type && a->len == b->len && a->prefix == b->prefix && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+/* The state of one chunk. */
+struct chunk {
+    const pb_store *store;
+    MDB_txn *txn;
+    MDB_cursor *tokens, *accounts;
+    uint64_t access_id;
+    const pb_import_item *items;
+    size_t n;
+    pb_import_outcome *outcomes;
+    struct sort_entry *by_token, *by_account;
+    size_t n_by_account;
+    pb_account *bound; /* scratch: the accounts a token has, or is about to have */
+    size_t bound_capacity;
+    uint64_t next_seq, created;
+};
+
+static int bound_reserve(struct chunk *c, size_t n)
+{
+    if (n <= c->bound_capacity)
+        return 0;
+    size_t capacity = n < 64 ? 64 : n * 2;
+    pb_account *grown = realloc(c->bound, capacity * sizeof(*grown));
+    if (grown == NULL)
+        return ENOMEM;
+    c->bound = grown;
+    c->bound_capacity = capacity;
+    return 0;
+}
+
+/*
+ * Reads the accounts bound to the token of `key` into c->bound (pointing into
+ * the map: valid while nothing is written). Returns 0 or an LMDB error.
+ */
+static int read_token_accounts(struct chunk *c, MDB_val *key, size_t *count)
+{
+    MDB_val dup;
+    int rc = pb_lmdb_seek_dups(c->tokens, key, &dup, count);
+    if (rc != 0 || (rc = bound_reserve(c, *count)) != 0)
+        return rc;
+    for (size_t i = 0; i < *count; i++) {
+        uint64_t seq;
+        if (i != 0 && (rc = mdb_cursor_get(c->tokens, key, &dup, MDB_NEXT_DUP)) != 0)
+            return rc;
+        if (!account_dup_parse(dup.mv_data, dup.mv_size, &seq, &c->bound[i]))
+            return MDB_CORRUPTED;
+    }
+    return 0;
+}
+
+static bool account_listed(const pb_account *list, size_t n, const pb_account *account)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pb_account_eq(&list[i], account))
+            return true;
+    return false;
+}
+
+/* Pass 1, one token's items in item order: present, token full, or a candidate (BOUND). */
+static int decide_token(struct chunk *c, size_t first, size_t end)
+{
+    unsigned char buf[PB_LMDB_KEY_BUF];
+    const pb_import_item *head = &c->items[c->by_token[first].index];
+    MDB_val key = {token_key(buf, c->access_id, head->token), buf};
+    size_t count;
+    int rc = read_token_accounts(c, &key, &count);
+    for (size_t i = first; rc == 0 && i < end; i++) {
+        size_t index = c->by_token[i].index;
+        const pb_account *account = &c->items[index].account;
+        if (account_listed(c->bound, count, account)) {
+            c->outcomes[index] = PB_IMPORT_PRESENT;
+        } else if (count >= c->store->limits.max_accounts_per_token) {
+            c->outcomes[index] = PB_IMPORT_TOKEN_FULL;
+        } else if ((rc = bound_reserve(c, count + 1)) == 0) {
+            c->bound[count++] = *account;
+            c->outcomes[index] = PB_IMPORT_BOUND;
+            c->by_account[c->n_by_account++] = entry_of(account->name, account->type, index);
+        }
+    }
+    return rc;
+}
+
+/* Pass 2, one account's candidates in item order: room left, or account full. */
+static int decide_account(struct chunk *c, size_t first, size_t end)
+{
+    unsigned char buf[PB_LMDB_KEY_BUF];
+    MDB_val key = {account_key(buf, c->access_id, &c->items[c->by_account[first].index].account), buf}, dup;
+    size_t count;
+    int rc = pb_lmdb_seek_dups(c->accounts, &key, &dup, &count);
+    for (size_t i = first; rc == 0 && i < end; i++) {
+        size_t index = c->by_account[i].index;
+        if (count >= c->store->limits.max_tokens_per_account)
+            c->outcomes[index] = PB_IMPORT_ACCOUNT_FULL;
+        else
+            count++;
+    }
+    return rc;
+}
+
+/* Runs `decide` over each run of equal keys in `entries`. */
+static int for_each_key(struct chunk *c, const struct sort_entry *entries, size_t n,
+                        int (*decide)(struct chunk *c, size_t first, size_t end))
+{
+    int rc = 0;
+    for (size_t first = 0, end; rc == 0 && first < n; first = end) {
+        for (end = first + 1; end < n && same_key(&entries[first], &entries[end]); end++)
+            ;
+        rc = decide(c, first, end);
+    }
+    return rc;
+}
+
+static int put_token_side(struct chunk *c, const pb_import_item *item, uint64_t seq)
+{
+    unsigned char kbuf[PB_LMDB_KEY_BUF], dbuf[PB_LMDB_KEY_BUF];
+    MDB_val key = {token_key(kbuf, c->access_id, item->token), kbuf};
+    MDB_val dup = {account_dup(dbuf, seq, &item->account), dbuf};
+    return mdb_cursor_put(c->tokens, &key, &dup, 0);
+}
+
+static int put_account_side(struct chunk *c, const pb_import_item *item, uint64_t seq)
+{
+    unsigned char kbuf[PB_LMDB_KEY_BUF], dbuf[PB_LMDB_KEY_BUF];
+    MDB_val key = {account_key(kbuf, c->access_id, &item->account), kbuf};
+    MDB_val dup = {token_dup(dbuf, seq, item->token), dbuf};
+    return mdb_cursor_put(c->accounts, &key, &dup, 0);
+}
+
+/*
+ * The fallback: each item decided and written before the next, as a run of
+ * single appends would. Only reads were made before it, so nothing to undo.
+ */
+static int apply_in_item_order(struct chunk *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const pb_import_item *item = &c->items[i];
+        if (c->outcomes[i] == PB_IMPORT_TOO_LONG)
+            continue;
+        unsigned char buf[PB_LMDB_KEY_BUF];
+        MDB_val key = {token_key(buf, c->access_id, item->token), buf}, dup;
+        size_t accounts_of_token, tokens_of_account;
+        int rc = read_token_accounts(c, &key, &accounts_of_token);
+        if (rc != 0)
+            return rc;
+        if (account_listed(c->bound, accounts_of_token, &item->account)) {
+            c->outcomes[i] = PB_IMPORT_PRESENT;
+            continue;
+        }
+        if (accounts_of_token >= c->store->limits.max_accounts_per_token) {
+            c->outcomes[i] = PB_IMPORT_TOKEN_FULL;
+            continue;
+        }
+        key = (MDB_val){account_key(buf, c->access_id, &item->account), buf};
+        if ((rc = pb_lmdb_seek_dups(c->accounts, &key, &dup, &tokens_of_account)) != 0)
+            return rc;
+        if (tokens_of_account >= c->store->limits.max_tokens_per_account) {
+            c->outcomes[i] = PB_IMPORT_ACCOUNT_FULL;
+            continue;
+        }
+        if ((rc = put_token_side(c, item, c->next_seq)) != 0 || (rc = put_account_side(c, item, c->next_seq)) != 0)
+            return rc;
+        c->outcomes[i] = PB_IMPORT_BOUND;
+        c->next_seq++;
+        c->created++;
+    }
+    return 0;
+}
+
+/* The two passes, then the writes in token order and in account order. */
+static int apply_sorted(struct chunk *c)
+{
+    size_t n_by_token = 0;
+    bool token_full = false, account_full = false;
+    for (size_t i = 0; i < c->n; i++) {
+        const pb_import_item *item = &c->items[i];
+        if (!pb_lmdb_token_fits(c->store, item->token) || !pb_lmdb_account_fits(c->store, &item->account))
+            c->outcomes[i] = PB_IMPORT_TOO_LONG;
+        else
+            c->by_token[n_by_token++] = entry_of(item->token, 0, i);
+    }
+    qsort(c->by_token, n_by_token, sizeof(*c->by_token), compare_entries);
+    int rc = for_each_key(c, c->by_token, n_by_token, decide_token);
+    if (rc != 0)
+        return rc;
+    qsort(c->by_account, c->n_by_account, sizeof(*c->by_account), compare_entries);
+    if ((rc = for_each_key(c, c->by_account, c->n_by_account, decide_account)) != 0)
+        return rc;
+
+    uint64_t *seqs = malloc((c->n == 0 ? 1 : c->n) * sizeof(*seqs));
+    if (seqs == NULL)
+        return ENOMEM;
+    for (size_t i = 0; i < c->n; i++) {
+        token_full |= c->outcomes[i] == PB_IMPORT_TOKEN_FULL;
+        account_full |= c->outcomes[i] == PB_IMPORT_ACCOUNT_FULL;
+        if (c->outcomes[i] == PB_IMPORT_BOUND)
+            seqs[i] = c->next_seq + c->created++;
+    }
+    if (token_full && account_full) {
+        free(seqs);
+        c->created = 0;
+        return apply_in_item_order(c);
+    }
+    for (size_t i = 0; rc == 0 && i < n_by_token; i++) {
+        size_t index = c->by_token[i].index;
+        if (c->outcomes[index] == PB_IMPORT_BOUND)
+            rc = put_token_side(c, &c->items[index], seqs[index]);
+    }
+    for (size_t i = 0; rc == 0 && i < c->n_by_account; i++) {
+        size_t index = c->by_account[i].index;
+        if (c->outcomes[index] == PB_IMPORT_BOUND)
+            rc = put_account_side(c, &c->items[index], seqs[index]);
+    }
+    c->next_seq += c->created;
+    free(seqs);
+    return rc;
+}
+
+int pb_lmdb_import_chunk(pb_store_session *session, uint64_t access_id, const pb_import_item *items, size_t n,
+                         pb_import_outcome *outcomes)
+{
+    pb_store *store = session->store;
+    unsigned char app_buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
+    struct app_record app;
+    struct chunk c = {.store = store, .access_id = access_id, .items = items, .n = n, .outcomes = outcomes};
+    const char *what = "import: out of memory";
+    int rc = ENOMEM;
+
+    if (n > UINT32_MAX)
+        goto fail;
+    c.by_token = malloc((n == 0 ? 1 : n) * sizeof(*c.by_token));
+    c.by_account = malloc((n == 0 ? 1 : n) * sizeof(*c.by_account));
+    if (c.by_token == NULL || c.by_account == NULL)
+        goto fail;
+    what = "import: begin";
+    if ((rc = pb_lmdb_txn_start(session, 0, &c.txn)) != 0)
+        goto fail;
+    if ((rc = pb_lmdb_app_read(store, c.txn, access_id, app_buf, &app)) == MDB_NOTFOUND) {
+        pb_lmdb_txn_done(session, c.txn, false);
+        free(c.by_token);
+        free(c.by_account);
+        return PB_STORE_ENOTFOUND;
+    }
+    if (rc != 0 || (rc = pb_lmdb_seq_read(store, c.txn, &c.next_seq)) != 0 ||
+        (rc = mdb_cursor_open(c.txn, store->tokens, &c.tokens)) != 0 ||
+        (rc = mdb_cursor_open(c.txn, store->accounts, &c.accounts)) != 0)
+        goto fail;
+    what = "import: write";
+    if ((rc = apply_sorted(&c)) != 0)
+        goto fail;
+    if (c.created != 0) {
+        app.bindings += c.created;
+        if ((rc = pb_lmdb_app_write(store, c.txn, access_id, &app)) != 0 ||
+            (rc = pb_lmdb_seq_write(store, c.txn, c.next_seq)) != 0)
+            goto fail;
+    }
+    what = "import: commit";
+    rc = pb_lmdb_txn_done(session, c.txn, true); /* a write transaction's cursors end with it */
+    c.txn = NULL;
+    if (rc != 0)
+        goto fail;
+    free(c.by_token);
+    free(c.by_account);
+    free(c.bound);
+    return 0;
+
+fail:
+    if (c.txn != NULL)
+        pb_lmdb_txn_done(session, c.txn, false);
+    free(c.by_token);
+    free(c.by_account);
+    free(c.bound);
+    pb_lmdb_set_error(session, what, rc);
+    return PB_STORE_EIO;
+}
