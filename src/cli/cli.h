@@ -78,10 +78,13 @@ int pb_cli_parse_tool_args(const char *command, int argc, char **argv, unsigned 
                            bool *help);
 
 /*
- * Opens the store in `data_dir` with default limits and a session on it.
- * Returns the session and sets *store, or NULL after printing why. The caller
- * closes both.
+ * Runs a store tool: parses the flags named in `wants` (printing `usage` for
+ * --help), opens the store in --data with default limits and a session, calls
+ * run(session, &args) and closes both. Returns PB_EXIT_USAGE for a bad
+ * command line, PB_EXIT_FAILURE when the store does not open, else what
+ * `run` returns.
  */
-pb_store_session *pb_cli_open_session(const char *data_dir, pb_store **store);
+int pb_cli_run_tool(const char *command, const char *usage, unsigned wants, int argc, char **argv,
+                    int (*run)(pb_store_session *session, const pb_cli_tool_args *args));
 
 #endif

@@ -54,40 +54,31 @@ static int write_binding(void *arg, pb_str token, const pb_account *account)
     return 0;
 }
 
-int pb_cli_export(int argc, char **argv)
+static int export(pb_store_session *session, const pb_cli_tool_args *args)
 {
-    pb_cli_tool_args args;
-    bool help = false;
-    int exit_code = pb_cli_parse_tool_args("export", argc, argv, PB_CLI_WANTS_ACCESS_ID, &args, &help);
-    if (help) {
-        fputs(export_usage, stdout);
-        return PB_EXIT_OK;
-    }
-    if (exit_code != PB_EXIT_OK)
-        return exit_code;
-    pb_store *store;
-    pb_store_session *session = pb_cli_open_session(args.data_dir, &store);
-    if (session == NULL)
-        return PB_EXIT_FAILURE;
-
     export_state st = {.gen = yajl_gen_alloc(NULL), .out = stdout};
-    exit_code = PB_EXIT_FAILURE;
-    int rc = st.gen == NULL ? PB_STORE_EIO : pb_lmdb_export(session, args.access_id, write_binding, &st);
+    int rc = st.gen == NULL ? PB_STORE_EIO : pb_lmdb_export(session, args->access_id, write_binding, &st);
     if (rc == 0 && fflush(stdout) != 0)
         rc = EXPORT_WRITE_FAILED;
-    if (rc == 0) {
-        fprintf(stderr, "pushbind export: %llu bindings\n", (unsigned long long)st.written);
-        exit_code = PB_EXIT_OK;
-    } else if (rc == PB_STORE_ENOTFOUND) {
-        fprintf(stderr, "pushbind: no app %llu\n", (unsigned long long)args.access_id);
-    } else if (rc == EXPORT_WRITE_FAILED) {
-        fprintf(stderr, "pushbind export: cannot write to stdout: %m\n");
-    } else {
-        fprintf(stderr, "pushbind: cannot export: %s\n", pb_store_session_error(session));
-    }
     if (st.gen != NULL)
         yajl_gen_free(st.gen);
-    pb_store_session_close(session);
-    pb_store_close(store);
-    return exit_code;
+    switch (rc) {
+    case 0:
+        fprintf(stderr, "pushbind export: %llu bindings\n", (unsigned long long)st.written);
+        return PB_EXIT_OK;
+    case PB_STORE_ENOTFOUND:
+        fprintf(stderr, "pushbind: no app %llu\n", (unsigned long long)args->access_id);
+        return PB_EXIT_FAILURE;
+    case EXPORT_WRITE_FAILED:
+        fprintf(stderr, "pushbind export: cannot write to stdout: %m\n");
+        return PB_EXIT_FAILURE;
+    default:
+        fprintf(stderr, "pushbind: cannot export: %s\n", pb_store_session_error(session));
+        return PB_EXIT_FAILURE;
+    }
+}
+
+int pb_cli_export(int argc, char **argv)
+{
+    return pb_cli_run_tool("export", export_usage, PB_CLI_WANTS_ACCESS_ID, argc, argv, export);
 }

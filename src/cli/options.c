@@ -108,17 +108,30 @@ int pb_cli_parse_tool_args(const char *command, int argc, char **argv, unsigned 
     return PB_EXIT_OK;
 }
 
-pb_store_session *pb_cli_open_session(const char *data_dir, pb_store **store)
+int pb_cli_run_tool(const char *command, const char *usage, unsigned wants, int argc, char **argv,
+                    int (*run)(pb_store_session *session, const pb_cli_tool_args *args))
 {
+    pb_cli_tool_args args;
+    bool help = false;
+    int exit_code = pb_cli_parse_tool_args(command, argc, argv, wants, &args, &help);
+    if (help) {
+        fputs(usage, stdout);
+        return PB_EXIT_OK;
+    }
+    if (exit_code != PB_EXIT_OK)
+        return exit_code;
     pb_store_limits limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT};
-    *store = pb_cli_open_store(data_dir, PB_DEFAULT_MAP_SIZE_MIB, &limits);
-    if (*store == NULL)
-        return NULL;
-    pb_store_session *session = pb_store_session_open(*store);
+    pb_store *store = pb_cli_open_store(args.data_dir, PB_DEFAULT_MAP_SIZE_MIB, &limits);
+    if (store == NULL)
+        return PB_EXIT_FAILURE;
+    pb_store_session *session = pb_store_session_open(store);
     if (session == NULL) {
         fprintf(stderr, "pushbind: cannot open a store session\n");
-        pb_store_close(*store);
-        *store = NULL;
+        exit_code = PB_EXIT_FAILURE;
+    } else {
+        exit_code = run(session, &args);
+        pb_store_session_close(session);
     }
-    return session;
+    pb_store_close(store);
+    return exit_code;
 }

@@ -25,35 +25,22 @@ static void print_app(void *arg, const pb_app_info *app)
     printf("%-18llu  %llu\n", (unsigned long long)app->access_id, (unsigned long long)app->bindings);
 }
 
-int pb_cli_stats(int argc, char **argv)
+static int stats(pb_store_session *session, const pb_cli_tool_args *args)
 {
-    pb_cli_tool_args args;
-    bool help = false;
-    int exit_code = pb_cli_parse_tool_args("stats", argc, argv, 0, &args, &help);
-    if (help) {
-        fputs(stats_usage, stdout);
-        return PB_EXIT_OK;
-    }
-    if (exit_code != PB_EXIT_OK)
-        return exit_code;
-    pb_store *store;
-    pb_store_session *session = pb_cli_open_session(args.data_dir, &store);
-    if (session == NULL)
-        return PB_EXIT_FAILURE;
-
     totals t = {0};
     pb_lmdb_usage usage;
-    exit_code = PB_EXIT_FAILURE;
     printf("%-18s  %s\n", "ACCESS_ID", "BINDINGS");
     if (pb_store_app_list(session, print_app, &t) != PB_STORE_OK || pb_lmdb_usage_read(session, &usage) != PB_STORE_OK) {
         fprintf(stderr, "pushbind: cannot read the store: %s\n", pb_store_session_error(session));
-    } else {
-        printf("\napps: %llu\nbindings: %llu\n", (unsigned long long)t.apps, (unsigned long long)usage.bindings);
-        printf("file: %.1f MiB (%llu bytes)\nused: %.1f MiB\nmap size: %.0f MiB\n", usage.file_bytes / MIB,
-               (unsigned long long)usage.file_bytes, usage.used_bytes / MIB, usage.map_bytes / MIB);
-        exit_code = PB_EXIT_OK;
+        return PB_EXIT_FAILURE;
     }
-    pb_store_session_close(session);
-    pb_store_close(store);
-    return exit_code;
+    printf("\napps: %llu\nbindings: %llu\n", (unsigned long long)t.apps, (unsigned long long)usage.bindings);
+    printf("file: %.1f MiB (%llu bytes)\nused: %.1f MiB\nmap size: %.0f MiB\n", usage.file_bytes / MIB,
+           (unsigned long long)usage.file_bytes, usage.used_bytes / MIB, usage.map_bytes / MIB);
+    return PB_EXIT_OK;
+}
+
+int pb_cli_stats(int argc, char **argv)
+{
+    return pb_cli_run_tool("stats", stats_usage, 0, argc, argv, stats);
 }
