@@ -22,24 +22,54 @@
 #include "store/lmdb_internal.h"
 #include "store/lmdb_tools.h"
 
-/* One item in a sort by key: (type, name) for accounts, (0, token) for tokens. */
+/*
+ * One item in a sort by key: (type, name) for accounts, (0, token) for
+ * tokens. The first 16 bytes of the key travel in the entry, so that most
+ * comparisons never reach the item (a cache miss each).
+ */
 struct sort_entry {
-    uint64_t prefix; /* the first 8 bytes, big-endian, zero-padded: most comparisons end here */
-    const char *bytes;
+    uint64_t head[2]; /* bytes 0–15, big-endian, zero-padded */
     uint32_t len;
     uint32_t type;
     uint32_t index; /* into items: ties keep item order */
+    uint32_t unused;
 };
 
-/* LMDB's default order (bytes, then length), then item order. */
-static int compare_entries(const void *pa, const void *pb)
+#define ENTRY_HEAD_BYTES 16
+
+/* Where the sorted bytes of an entry are: the token or the account name of its item. */
+struct sort_context {
+    const pb_import_item *items;
+    bool by_account;
+};
+
+static const char *entry_bytes(const struct sort_context *ctx, const struct sort_entry *e)
+{
+    const pb_import_item *item = &ctx->items[e->index];
+    return ctx->by_account ? item->account.name.base : item->token.base;
+}
+
+/* The bytes of two entries compare equal up to their shorter length. */
+static int compare_tails(const struct sort_context *ctx, const struct sort_entry *a, const struct sort_entry *b)
+{
+    uint32_t len = a->len < b->len ? a->len : b->len;
+    if (len <= ENTRY_HEAD_BYTES)
+        return 0;
+    return memcmp(entry_bytes(ctx, a) + ENTRY_HEAD_BYTES, entry_bytes(ctx, b) + ENTRY_HEAD_BYTES,
+                  len - ENTRY_HEAD_BYTES);
+}
+
+/* LMDB's default order (bytes, then length), then item order. Zero padding
+ * keeps the byte order because no valid token or account holds a NUL. */
+static int compare_entries(const void *pa, const void *pb, void *arg)
 {
     const struct sort_entry *a = pa, *b = pb;
     if (a->type != b->type)
         return a->type < b->type ? -1 : 1;
-    if (a->prefix != b->prefix)
-        return a->prefix < b->prefix ? -1 : 1;
-    int c = memcmp(a->bytes, b->bytes, a->len < b->len ? a->len : b->len);
+    for (int i = 0; i < 2; i++)
+        if (a->head[i] != b->head[i])
+            return a->head[i] < b->head[i] ? -1 : 1;
+    int c = compare_tails(arg, a, b);
     if (c != 0)
         return c;
     if (a->len != b->len)
@@ -49,14 +79,15 @@ static int compare_entries(const void *pa, const void *pb)
 
 static struct sort_entry entry_of(pb_str bytes, uint32_t type, size_t index)
 {
-    unsigned char head[8] = {0};
-    memcpy(head, bytes.base, bytes.len < 8 ? bytes.len : 8);
-    return (struct sort_entry){be64_get(head), bytes.base, (uint32_t)bytes.len, type, (uint32_t)index};
+    unsigned char head[ENTRY_HEAD_BYTES] = {0};
+    memcpy(head, bytes.base, bytes.len < ENTRY_HEAD_BYTES ? bytes.len : ENTRY_HEAD_BYTES);
+    return (struct sort_entry){{be64_get(head), be64_get(head + 8)}, (uint32_t)bytes.len, type, (uint32_t)index, 0};
 }
 
-static bool same_key(const struct sort_entry *a, const struct sort_entry *b)
+static bool same_key(const struct sort_context *ctx, const struct sort_entry *a, const struct sort_entry *b)
 {
-    return a->type == b->type && a->len == b->len && a->prefix == b->prefix && memcmp(a->bytes, b->bytes, a->len) == 0;
+    return a->type == b->type && a->len == b->len && a->head[0] == b->head[0] && a->head[1] == b->head[1] &&
+           compare_tails(ctx, a, b) == 0;
 }
 
 /* The state of one chunk. */
@@ -157,13 +188,15 @@ static int decide_account(struct chunk *c, size_t first, size_t end)
     return rc;
 }
 
-/* Runs `decide` over each run of equal keys in `entries`. */
-static int for_each_key(struct chunk *c, const struct sort_entry *entries, size_t n,
+/* Sorts `entries` and runs `decide` over each run of equal keys. */
+static int for_each_key(struct chunk *c, struct sort_entry *entries, size_t n, bool by_account,
                         int (*decide)(struct chunk *c, size_t first, size_t end))
 {
+    struct sort_context ctx = {c->items, by_account};
+    qsort_r(entries, n, sizeof(*entries), compare_entries, &ctx);
     int rc = 0;
     for (size_t first = 0, end; rc == 0 && first < n; first = end) {
-        for (end = first + 1; end < n && same_key(&entries[first], &entries[end]); end++)
+        for (end = first + 1; end < n && same_key(&ctx, &entries[first], &entries[end]); end++)
             ;
         rc = decide(c, first, end);
     }
@@ -238,12 +271,10 @@ static int apply_sorted(struct chunk *c)
         else
             c->by_token[n_by_token++] = entry_of(item->token, 0, i);
     }
-    qsort(c->by_token, n_by_token, sizeof(*c->by_token), compare_entries);
-    int rc = for_each_key(c, c->by_token, n_by_token, decide_token);
+    int rc = for_each_key(c, c->by_token, n_by_token, false, decide_token);
     if (rc != 0)
         return rc;
-    qsort(c->by_account, c->n_by_account, sizeof(*c->by_account), compare_entries);
-    if ((rc = for_each_key(c, c->by_account, c->n_by_account, decide_account)) != 0)
+    if ((rc = for_each_key(c, c->by_account, c->n_by_account, true, decide_account)) != 0)
         return rc;
 
     uint64_t *seqs = malloc((c->n == 0 ? 1 : c->n) * sizeof(*seqs));
