@@ -3,6 +3,7 @@
  * embedded store, in large transactions, under the API's rules.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,22 +212,104 @@ static void chunk_free(pending_chunk *chunk)
     free(chunk->text);
 }
 
-/* Writes the chunk to the store and reports its refused lines. Returns 0 or -1 (the store failed). */
-static int chunk_apply(import_args *args, pb_store_session *session, pending_chunk *chunk, pb_progress *progress,
-                       import_counts *counts)
+/*
+ * The thread that writes one chunk to the store while the main thread reads
+ * and parses the next: on two cores the parsing costs no time. The store
+ * session is used by this thread only once it has started.
+ */
+typedef struct chunk_writer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    pending_chunk *chunk; /* handed over; NULL once written */
+    bool stop;
+    int rc; /* of the last chunk written */
+    uint64_t access_id;
+    pb_store_session *session;
+} chunk_writer;
+
+static void *writer_main(void *arg)
 {
-    for (size_t i = 0; i < chunk->n; i++) {
-        chunk->items[i].token.base = chunk->text + chunk->offsets[i];
-        chunk->items[i].account.name.base = chunk->text + chunk->offsets[i] + chunk->items[i].token.len;
+    chunk_writer *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->chunk == NULL && !w->stop)
+            pthread_cond_wait(&w->changed, &w->lock);
+        if (w->chunk == NULL)
+            break;
+        pending_chunk *chunk = w->chunk;
+        pthread_mutex_unlock(&w->lock);
+        for (size_t i = 0; i < chunk->n; i++) {
+            chunk->items[i].token.base = chunk->text + chunk->offsets[i];
+            chunk->items[i].account.name.base = chunk->text + chunk->offsets[i] + chunk->items[i].token.len;
+        }
+        int rc = pb_lmdb_import_chunk(w->session, w->access_id, chunk->items, chunk->n, chunk->outcomes);
+        pthread_mutex_lock(&w->lock);
+        w->rc = rc;
+        w->chunk = NULL;
+        pthread_cond_broadcast(&w->changed);
     }
-    int rc = pb_lmdb_import_chunk(session, args->access_id, chunk->items, chunk->n, chunk->outcomes);
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static int writer_start(chunk_writer *w, uint64_t access_id, pb_store_session *session)
+{
+    *w = (chunk_writer){.access_id = access_id, .session = session};
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->changed, NULL);
+    if (pthread_create(&w->thread, NULL, writer_main, w) == 0)
+        return 0;
+    pthread_cond_destroy(&w->changed);
+    pthread_mutex_destroy(&w->lock);
+    return -1;
+}
+
+static void writer_submit(chunk_writer *w, pending_chunk *chunk)
+{
+    pthread_mutex_lock(&w->lock);
+    w->chunk = chunk;
+    pthread_cond_broadcast(&w->changed);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Waits for the chunk in hand to be written; returns its pb_lmdb_import_chunk() code. */
+static int writer_wait(chunk_writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    while (w->chunk != NULL)
+        pthread_cond_wait(&w->changed, &w->lock);
+    int rc = w->rc;
+    pthread_mutex_unlock(&w->lock);
+    return rc;
+}
+
+static void writer_stop(chunk_writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_broadcast(&w->changed);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->changed);
+    pthread_mutex_destroy(&w->lock);
+}
+
+/*
+ * Waits for `chunk` to be written, reports its refused lines and empties it.
+ * Returns 0, or -1 when the store failed.
+ */
+static int chunk_collect(import_args *args, chunk_writer *writer, pending_chunk *chunk, pb_progress *progress,
+                         import_counts *counts)
+{
+    int rc = writer_wait(writer);
     if (rc != PB_STORE_OK) {
         pb_progress_clear(progress);
         if (rc == PB_STORE_ENOTFOUND)
             fprintf(stderr, "pushbind import: app %llu was removed\n", (unsigned long long)args->access_id);
         else
             fprintf(stderr, "pushbind import: store failed: %s (lines before line %llu stay imported)\n",
-                    pb_store_session_error(session), (unsigned long long)chunk->lines[0]);
+                    pb_store_session_error(writer->session), (unsigned long long)chunk->lines[0]);
         return -1;
     }
     for (size_t i = 0; i < chunk->n; i++) {
@@ -266,16 +349,21 @@ static bool is_blank(const char *text, size_t len)
     return true;
 }
 
-/* Reads every line of `in` into the store. Returns 0, or -1 when the store or the input failed. */
-static int import_stream(import_args *args, FILE *in, pb_store_session *session, pb_progress *progress,
+/*
+ * Reads every line of `in` into the store: chunks fill in turn, one being
+ * written while the other fills. Returns 0, or -1 when the store or the input
+ * failed.
+ */
+static int import_stream(import_args *args, FILE *in, chunk_writer *writer, pb_progress *progress,
                          import_counts *counts)
 {
-    pending_chunk chunk = {0};
+    pending_chunk chunks[2] = {{0}};
+    pending_chunk *filling = &chunks[0], *writing = NULL;
     pb_import_line line;
     char *text = NULL;
     size_t capacity = 0;
     ssize_t got;
-    bool decided = args->format_given;
+    bool decided = args->format_given, store_failed = false;
     pb_import_format format = args->format;
     int rc = 0;
 
@@ -298,24 +386,37 @@ static int import_stream(import_args *args, FILE *in, pb_store_session *session,
             counts->rejected++;
             pb_progress_clear(progress);
             fprintf(stderr, "pushbind import: line %llu: %s\n", (unsigned long long)counts->lines, reason);
-        } else if (chunk_add(&chunk, &line, counts->lines) != 0) {
+        } else if (chunk_add(filling, &line, counts->lines) != 0) {
             fprintf(stderr, "pushbind import: out of memory at line %llu\n", (unsigned long long)counts->lines);
             rc = -1;
-        } else if (chunk.n == args->batch_size) {
-            rc = chunk_apply(args, session, &chunk, progress, counts);
+        } else if (filling->n == args->batch_size) {
+            if (writing != NULL && (rc = chunk_collect(args, writer, writing, progress, counts)) != 0) {
+                store_failed = true;
+                break;
+            }
+            writer_submit(writer, filling);
+            writing = filling;
+            filling = filling == &chunks[0] ? &chunks[1] : &chunks[0];
         }
         if (counts->lines % PROGRESS_EVERY_LINES == 0)
             pb_progress_update(progress, counts->lines, counts->bound, counts->bytes);
     }
+    if (!store_failed && writing != NULL && chunk_collect(args, writer, writing, progress, counts) != 0)
+        store_failed = true;
     if (rc == 0 && ferror(in)) {
         pb_progress_clear(progress);
         fprintf(stderr, "pushbind import: read error in %s\n", args->file);
         rc = -1;
     }
     /* What was read before a read error is still imported. */
-    if (chunk.n != 0 && chunk_apply(args, session, &chunk, progress, counts) != 0)
+    if (!store_failed && filling->n != 0) {
+        writer_submit(writer, filling);
+        store_failed = chunk_collect(args, writer, filling, progress, counts) != 0;
+    }
+    if (store_failed)
         rc = -1;
-    chunk_free(&chunk);
+    chunk_free(&chunks[0]);
+    chunk_free(&chunks[1]);
     free(text);
     return rc;
 }
@@ -333,10 +434,16 @@ static int run_import(import_args *args, pb_store_session *session, FILE *in, ui
         fprintf(stderr, "pushbind: cannot import: %s\n", pb_store_session_error(session));
         return PB_EXIT_FAILURE;
     }
+    chunk_writer writer;
+    if (writer_start(&writer, args->access_id, session) != 0) {
+        fprintf(stderr, "pushbind: cannot start the writer thread\n");
+        return PB_EXIT_FAILURE;
+    }
     pb_progress progress;
     import_counts counts = {0};
     pb_progress_start(&progress, "import", isatty(STDERR_FILENO), total_bytes);
-    int rc = import_stream(args, in, session, &progress, &counts);
+    int rc = import_stream(args, in, &writer, &progress, &counts);
+    writer_stop(&writer);
     pb_progress_clear(&progress);
     double seconds = pb_progress_now() - progress.start;
     printf("%llu lines: %llu bound, %llu already present, %llu rejected in %.2f s (%.0f lines/s)\n",
