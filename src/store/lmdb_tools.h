@@ -21,7 +21,7 @@
 
 /* ---- Import ------------------------------------------------------------ */
 
-/* What pb_lmdb_import_bind() did with one binding. */
+/* What pb_lmdb_import_chunk() did with one binding. */
 typedef enum pb_import_outcome {
     PB_IMPORT_BOUND = 0,      /* created, after every binding created before it */
     PB_IMPORT_PRESENT,        /* already bound: nothing changed (re-running an import is a no-op) */
