@@ -61,7 +61,7 @@ void pb_metrics_observe_request(pb_metrics_endpoint endpoint, int64_t operator_t
 /* One store write transaction committed (or failed to), and how long the commit took. */
 void pb_metrics_observe_store_commit(uint64_t nanos);
 
-/* One store lookup (the tokens or accounts of a query's items), and how long it took. */
+/* One query's store work (the lookups of all its items, validation included), and how long it took. */
 void pb_metrics_observe_store_lookup(uint64_t nanos);
 
 /*
