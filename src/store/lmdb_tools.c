@@ -5,9 +5,11 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/lmdb_internal.h"
 #include "store/lmdb_tools.h"
@@ -123,6 +125,27 @@ static bool dir_is_empty(const char *path)
     return empty;
 }
 
+/*
+ * The copy holds every app's secret: readable by its owner only, like the
+ * store. And on disk before the command says it is done.
+ */
+static int seal_copy(const char *dest_dir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/data.mdb", dest_dir);
+    int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1 || fchmod(fd, 0600) != 0 || fsync(fd) != 0)
+        rc = errno;
+    if (fd != -1)
+        close(fd);
+    int dir = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir == -1 || fsync(dir) != 0)
+        rc = rc != 0 ? rc : errno;
+    if (dir != -1)
+        close(dir);
+    return rc;
+}
+
 int pb_lmdb_backup(pb_store_session *session, const char *dest_dir)
 {
     if (mkdir(dest_dir, 0700) != 0 && (errno != EEXIST || !dir_is_empty(dest_dir))) {
@@ -138,6 +161,8 @@ int pb_lmdb_backup(pb_store_session *session, const char *dest_dir)
         rc = mdb_env_copy2(session->store->env, dest_dir, MDB_CP_COMPACT);
         pb_lmdb_txn_done(session, txn, false);
     }
+    if (rc == 0)
+        rc = seal_copy(dest_dir);
     if (rc != 0) {
         pb_lmdb_set_error(session, "backup", rc);
         return PB_STORE_EIO;

@@ -58,6 +58,9 @@ class BackupTest(unittest.TestCase):
             thread.join(30)
         self.assertEqual(errors, [])
         self.assertEqual(sorted(os.listdir(dest)), ['data.mdb'])
+        # It holds every secret key: its owner's only.
+        self.assertEqual(os.stat(dest).st_mode & 0o777, 0o700)
+        self.assertEqual(os.stat(os.path.join(dest, 'data.mdb')).st_mode & 0o777, 0o600)
 
         r = run('export', '--data', dest, '--access-id', APP[0])
         self.assertEqual(r.returncode, 0, r)
