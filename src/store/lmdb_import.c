@@ -279,20 +279,64 @@ static int for_each_key(struct chunk *c, struct sort_entry *entries, size_t n, b
     return rc;
 }
 
-static int put_token_side(struct chunk *c, const pb_import_item *item, uint64_t seq)
+/* Writes one side of a binding; `flags` as for mdb_cursor_put(). */
+static int put_side(struct chunk *c, bool account_side, const pb_import_item *item, uint64_t seq, unsigned flags)
 {
     unsigned char kbuf[PB_LMDB_KEY_BUF], dbuf[PB_LMDB_KEY_BUF];
-    MDB_val key = {token_key(kbuf, c->access_id, item->token), kbuf};
-    MDB_val dup = {account_dup(dbuf, seq, &item->account), dbuf};
-    return mdb_cursor_put(c->tokens, &key, &dup, 0);
+    MDB_val key, dup;
+    if (account_side) {
+        key = (MDB_val){account_key(kbuf, c->access_id, &item->account), kbuf};
+        dup = (MDB_val){token_dup(dbuf, seq, item->token), dbuf};
+    } else {
+        key = (MDB_val){token_key(kbuf, c->access_id, item->token), kbuf};
+        dup = (MDB_val){account_dup(dbuf, seq, &item->account), dbuf};
+    }
+    return mdb_cursor_put(account_side ? c->accounts : c->tokens, &key, &dup, flags);
 }
 
-static int put_account_side(struct chunk *c, const pb_import_item *item, uint64_t seq)
+/* Whether the database's last key sorts before the key `item` has on this side. */
+static int after_last_key(struct chunk *c, bool account_side, const pb_import_item *item, bool *after)
 {
-    unsigned char kbuf[PB_LMDB_KEY_BUF], dbuf[PB_LMDB_KEY_BUF];
-    MDB_val key = {account_key(kbuf, c->access_id, &item->account), kbuf};
-    MDB_val dup = {token_dup(dbuf, seq, item->token), dbuf};
-    return mdb_cursor_put(c->accounts, &key, &dup, 0);
+    unsigned char kbuf[PB_LMDB_KEY_BUF];
+    MDB_val first = account_side ? (MDB_val){account_key(kbuf, c->access_id, &item->account), kbuf}
+                                 : (MDB_val){token_key(kbuf, c->access_id, item->token), kbuf};
+    MDB_val last, dup;
+    int rc = mdb_cursor_get(account_side ? c->accounts : c->tokens, &last, &dup, MDB_LAST);
+    *after = rc == MDB_NOTFOUND;
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    int cmp = memcmp(last.mv_data, first.mv_data, last.mv_size < first.mv_size ? last.mv_size : first.mv_size);
+    *after = cmp < 0 || (cmp == 0 && last.mv_size < first.mv_size);
+    return 0;
+}
+
+/*
+ * Writes one side's new bindings in key order. When the first new key sorts
+ * after every key already in the database (a migration into a new store, or
+ * into the app with the highest AccessId), every put is an append, and LMDB is
+ * told so (MDB_APPEND; MDB_APPENDDUP for a key's further dups, whose seqs
+ * rise): it then skips the search and fills pages instead of splitting them.
+ */
+static int write_side(struct chunk *c, const struct sort_entry *entries, size_t n, bool account_side,
+                      const uint64_t *seqs)
+{
+    struct sort_context ctx = {c->items, account_side};
+    const struct sort_entry *previous = NULL;
+    bool append = false;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t index = entries[i].index;
+        prefetch_ahead(c->items, entries, n, i);
+        if (c->outcomes[index] != PB_IMPORT_BOUND)
+            continue;
+        if (previous == NULL && (rc = after_last_key(c, account_side, &c->items[index], &append)) != 0)
+            break;
+        unsigned flags = !append ? 0 : previous != NULL && same_key(&ctx, previous, &entries[i]) ? MDB_APPENDDUP
+                                                                                                  : MDB_APPEND;
+        rc = put_side(c, account_side, &c->items[index], seqs[index], flags);
+        previous = &entries[i];
+    }
+    return rc;
 }
 
 /*
@@ -326,7 +370,7 @@ static int apply_in_item_order(struct chunk *c)
             c->outcomes[i] = PB_IMPORT_ACCOUNT_FULL;
             continue;
         }
-        if ((rc = put_token_side(c, item, c->next_seq)) != 0 || (rc = put_account_side(c, item, c->next_seq)) != 0)
+        if ((rc = put_side(c, false, item, c->next_seq, 0)) != 0 || (rc = put_side(c, true, item, c->next_seq, 0)) != 0)
             return rc;
         c->outcomes[i] = PB_IMPORT_BOUND;
         c->next_seq++;
@@ -367,18 +411,9 @@ static int apply_sorted(struct chunk *c)
         c->created = 0;
         return apply_in_item_order(c);
     }
-    for (size_t i = 0; rc == 0 && i < n_by_token; i++) {
-        size_t index = c->by_token[i].index;
-        prefetch_ahead(c->items, c->by_token, n_by_token, i);
-        if (c->outcomes[index] == PB_IMPORT_BOUND)
-            rc = put_token_side(c, &c->items[index], seqs[index]);
-    }
-    for (size_t i = 0; rc == 0 && i < c->n_by_account; i++) {
-        size_t index = c->by_account[i].index;
-        prefetch_ahead(c->items, c->by_account, c->n_by_account, i);
-        if (c->outcomes[index] == PB_IMPORT_BOUND)
-            rc = put_account_side(c, &c->items[index], seqs[index]);
-    }
+    rc = write_side(c, c->by_token, n_by_token, false, seqs);
+    if (rc == 0)
+        rc = write_side(c, c->by_account, c->n_by_account, true, seqs);
     c->next_seq += c->created;
     free(seqs);
     return rc;
