@@ -13,8 +13,9 @@ static const char backup_usage[] =
     "began. The server may keep serving meanwhile. To restore, stop the server and\n"
     "put DEST/data.mdb in place of DIR/data.mdb (remove DIR/lock.mdb).\n";
 
-static int backup(pb_store_session *session, const pb_cli_tool_args *args)
+static int backup(pb_store_session *session, const void *arg)
 {
+    const pb_cli_tool_args *args = arg;
     if (pb_lmdb_backup(session, args->path) != PB_STORE_OK) {
         fprintf(stderr, "pushbind: cannot back up: %s\n", pb_store_session_error(session));
         return PB_EXIT_FAILURE;

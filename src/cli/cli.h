@@ -78,13 +78,20 @@ int pb_cli_parse_tool_args(const char *command, int argc, char **argv, unsigned 
                            bool *help);
 
 /*
+ * Opens the store in `data_dir` with default limits and a session, calls
+ * run(session, arg) and closes both. Returns PB_EXIT_FAILURE (after printing
+ * why) when the store does not open, else what `run` returns.
+ */
+int pb_cli_with_session(const char *data_dir, int (*run)(pb_store_session *session, const void *arg),
+                        const void *arg);
+
+/*
  * Runs a store tool: parses the flags named in `wants` (printing `usage` for
- * --help), opens the store in --data with default limits and a session, calls
- * run(session, &args) and closes both. Returns PB_EXIT_USAGE for a bad
- * command line, PB_EXIT_FAILURE when the store does not open, else what
- * `run` returns.
+ * --help), then pb_cli_with_session() with `run`, whose `args` is the
+ * parsed pb_cli_tool_args. Returns PB_EXIT_USAGE for a bad command line,
+ * else what pb_cli_with_session() returns.
  */
 int pb_cli_run_tool(const char *command, const char *usage, unsigned wants, int argc, char **argv,
-                    int (*run)(pb_store_session *session, const pb_cli_tool_args *args));
+                    int (*run)(pb_store_session *session, const void *args));
 
 #endif

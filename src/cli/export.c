@@ -54,8 +54,9 @@ static int write_binding(void *arg, pb_str token, const pb_account *account)
     return 0;
 }
 
-static int export(pb_store_session *session, const pb_cli_tool_args *args)
+static int export(pb_store_session *session, const void *arg)
 {
+    const pb_cli_tool_args *args = arg;
     export_state st = {.gen = yajl_gen_alloc(NULL), .out = stdout};
     int rc = st.gen == NULL ? PB_STORE_EIO : pb_lmdb_export(session, args->access_id, write_binding, &st);
     if (rc == 0 && fflush(stdout) != 0)

@@ -108,8 +108,27 @@ int pb_cli_parse_tool_args(const char *command, int argc, char **argv, unsigned 
     return PB_EXIT_OK;
 }
 
+int pb_cli_with_session(const char *data_dir, int (*run)(pb_store_session *session, const void *arg),
+                        const void *arg)
+{
+    pb_store_limits limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT};
+    pb_store *store = pb_cli_open_store(data_dir, PB_DEFAULT_MAP_SIZE_MIB, &limits);
+    if (store == NULL)
+        return PB_EXIT_FAILURE;
+    int exit_code = PB_EXIT_FAILURE;
+    pb_store_session *session = pb_store_session_open(store);
+    if (session == NULL) {
+        fprintf(stderr, "pushbind: cannot open a store session\n");
+    } else {
+        exit_code = run(session, arg);
+        pb_store_session_close(session);
+    }
+    pb_store_close(store);
+    return exit_code;
+}
+
 int pb_cli_run_tool(const char *command, const char *usage, unsigned wants, int argc, char **argv,
-                    int (*run)(pb_store_session *session, const pb_cli_tool_args *args))
+                    int (*run)(pb_store_session *session, const void *args))
 {
     pb_cli_tool_args args;
     bool help = false;
@@ -120,18 +139,5 @@ int pb_cli_run_tool(const char *command, const char *usage, unsigned wants, int 
     }
     if (exit_code != PB_EXIT_OK)
         return exit_code;
-    pb_store_limits limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT};
-    pb_store *store = pb_cli_open_store(args.data_dir, PB_DEFAULT_MAP_SIZE_MIB, &limits);
-    if (store == NULL)
-        return PB_EXIT_FAILURE;
-    pb_store_session *session = pb_store_session_open(store);
-    if (session == NULL) {
-        fprintf(stderr, "pushbind: cannot open a store session\n");
-        exit_code = PB_EXIT_FAILURE;
-    } else {
-        exit_code = run(session, &args);
-        pb_store_session_close(session);
-    }
-    pb_store_close(store);
-    return exit_code;
+    return pb_cli_with_session(args.data_dir, run, &args);
 }

@@ -25,7 +25,7 @@ static void print_app(void *arg, const pb_app_info *app)
     printf("%-18llu  %llu\n", (unsigned long long)app->access_id, (unsigned long long)app->bindings);
 }
 
-static int stats(pb_store_session *session, const pb_cli_tool_args *args)
+static int stats(pb_store_session *session, const void *arg)
 {
     totals t = {0};
     pb_lmdb_usage usage;
