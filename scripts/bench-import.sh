@@ -18,12 +18,13 @@ run() { # label, extra import flags...
   local label=$1; shift
   rm -rf "$work/data"
   "$bin" app add --data "$work/data" --access-id 1500001048 --secret-key 1452fcebae9f3115ba794fb0fff2fd73 >/dev/null
-  echo "$label: load $(cut -d' ' -f1-3 /proc/loadavg)"
-  /usr/bin/time -f "$label: %e s wall, %U s user, %S s sys" "$bin" import --data "$work/data" --access-id 1500001048 \
-    "$@" "$file" 2>&1 >/dev/null | grep -v '^pushbind import:' || true
-  "$bin" import --data "$work/data" --access-id 1500001048 "$file" 2>/dev/null | sed "s/^/$label re-run: /"
-  echo "$label: data file $(stat -c %s "$work/data/data.mdb") bytes"
+  echo "$label: load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  /usr/bin/time -o "$work/time" -f "%e s wall, %U s user, %S s sys" \
+    "$bin" import --data "$work/data" --access-id 1500001048 "$@" "$file" > "$work/out" 2>/dev/null
+  echo "$label: $(cat "$work/out")"
+  echo "$label: $(cat "$work/time"), data file $(stat -c %s "$work/data/data.mdb") bytes"
 }
 run default
+echo "default re-run (every line already present): $("$bin" import --data "$work/data" --access-id 1500001048 "$file" 2>/dev/null)"
 run baseline --batch-size 1000000
 rm -rf "$work/data"
