@@ -22,9 +22,10 @@
 /*
  * Lines per transaction. A chunk is sorted and written in key order, so each
  * page of the store is written about once per chunk: with random tokens,
- * every chunk rewrites most of the store. Measured on 10 million lines: one
- * chunk took 44 s and left a 1.7 GB file; chunks of 2 million took 61 s and
- * left 5.8 GB (pages freed by each rewrite stay in the file for reuse). A
+ * every chunk rewrites most of the store. Measured on 10 million lines
+ * (scripts/bench-import.sh): one chunk took 52 s and left a 1.66 GB file;
+ * chunks of 1 million took 104 s and left 6.4 GB (pages freed by each
+ * rewrite stay in the file for reuse). A
  * chunk holds about 200 bytes a line in memory, and two are in memory at once
  * (one parsed while the other is written). A server sharing the store waits
  * for its writes while a chunk is written: a live import wants smaller chunks.
