@@ -2,6 +2,8 @@
 
 import json
 import os
+import pty
+import select
 import subprocess
 import unittest
 
@@ -133,6 +135,30 @@ class ImportTest(StoreToolTestCase):
         r = self.import_text(ndjson([('t', 'a', 0)]))
         self.assertNotIn('\r', r.stderr)
         self.assertNotIn('\033[', r.stderr)
+
+    def test_progress_is_a_bar_with_rate_and_eta_on_a_terminal(self):
+        # Enough lines to outlast the first redraw (0.2 s) even on a fast machine.
+        path = self.write('big.ndjson', ndjson(('tty-%d' % i, 'acc-%d' % (i % 5000), 0) for i in range(400000)))
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([BIN, 'import', '--data', self.data, '--access-id', APP_ID, path],
+                                stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        seen = b''
+        while True:
+            ready, _, _ = select.select([master], [], [], 60)
+            try:
+                chunk = os.read(master, 65536) if ready else b''
+            except OSError:  # the terminal closed with the process
+                chunk = b''
+            if not chunk:
+                break
+            seen += chunk
+        os.close(master)
+        stdout = proc.communicate(timeout=60)[0].decode()
+        self.assertEqual(proc.returncode, 0)
+        self.assertIn('400000 bound', stdout)
+        text = seen.decode('utf-8', 'replace')
+        self.assertRegex(text, r'\r\x1b\[K\[[#.]+\] +\d+%  \d+ lines  \d+/s  ETA \d+:\d\d:\d\d')
 
     def test_usage_errors(self):
         for args in (['import', '--data', self.data, 'f'], ['import', '--access-id', APP_ID, 'f'],
