@@ -94,25 +94,30 @@ static void finish_request(pb_worker *worker, pb_request_record *record, uint64_
     pb_accesslog_write(worker->accesslog, record);
 }
 
-/* Logs a request that a handler answered with an HTTP-level status. */
-static void finish_http(h2o_req_t *req, const char *endpoint, int status, uint64_t started_ns)
+/*
+ * Logs a request that a handler answered with an HTTP-level status. Takes
+ * the worker, not the request: once answered, the request belongs to h2o.
+ */
+static void finish_http(pb_worker *worker, const char *endpoint, int status, uint64_t started_ns)
 {
     pb_request_record record = {.endpoint = endpoint, .code = -1, .status = status};
-    finish_request(worker_of(req), &record, started_ns);
+    finish_request(worker, &record, started_ns);
 }
 
 static int send_not_found(h2o_req_t *req, uint64_t started_ns)
 {
+    pb_worker *worker = worker_of(req);
     h2o_send_error_404(req, "Not Found", "not found\n", 0);
-    finish_http(req, "other", 404, started_ns);
+    finish_http(worker, "other", 404, started_ns);
     return 0;
 }
 
 static int send_method_not_allowed(h2o_req_t *req, const char *endpoint, const char *allow, uint64_t started_ns)
 {
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    pb_worker *worker = worker_of(req);
     h2o_send_error_405(req, "Method Not Allowed", "method not allowed\n", H2O_SEND_ERROR_KEEP_HEADERS);
-    finish_http(req, endpoint, 405, started_ns);
+    finish_http(worker, endpoint, 405, started_ns);
     return 0;
 }
 
@@ -223,13 +228,14 @@ static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
         return send_not_found(req, started);
     if (!method_is(req, H2O_STRLIT("GET")) && !method_is(req, H2O_STRLIT("HEAD")))
         return send_method_not_allowed(req, "healthz", "GET, HEAD", started);
-    if (pb_store_ping(worker_of(req)->session) != PB_STORE_OK) {
+    pb_worker *worker = worker_of(req);
+    if (pb_store_ping(worker->session) != PB_STORE_OK) {
         h2o_send_error_503(req, "Service Unavailable", "store unavailable\n", 0);
-        finish_http(req, "healthz", 503, started);
+        finish_http(worker, "healthz", 503, started);
         return 0;
     }
     send_body(req, 200, "OK", "text/plain; charset=utf-8", PB_STR_LIT("ok\n"));
-    finish_http(req, "healthz", 200, started);
+    finish_http(worker, "healthz", 200, started);
     return 0;
 }
 
@@ -276,7 +282,7 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
             fclose(out);
         free(text);
         h2o_send_error_503(req, "Service Unavailable", "store unavailable\n", 0);
-        finish_http(req, "metrics", 503, started);
+        finish_http(worker, "metrics", 503, started);
         return 0;
     }
     pb_metrics_render(worker->metrics, apps.apps, apps.n, out);
@@ -284,7 +290,7 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
     pb_str body = pb_pool_strdup(&req->pool, (pb_str){text, len});
     free(text);
     send_body(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body);
-    finish_http(req, "metrics", 200, started);
+    finish_http(worker, "metrics", 200, started);
     return 0;
 }
 
