@@ -17,6 +17,7 @@
 #include "cli/import_line.h"
 #include "cli/progress.h"
 #include "common/codes.h"
+#include "common/hugepages.h"
 #include "store/lmdb_tools.h"
 
 /*
@@ -178,6 +179,8 @@ static int chunk_reserve(pending_chunk *chunk, size_t capacity)
         chunk->offsets = offsets;
     if (items == NULL || outcomes == NULL || lines == NULL || offsets == NULL)
         return -1;
+    pb_want_huge_pages(chunk->items, capacity * sizeof(*items));
+    pb_want_huge_pages(chunk->outcomes, capacity * sizeof(*outcomes));
     chunk->capacity = capacity;
     return 0;
 }
@@ -195,6 +198,7 @@ static int chunk_add(pending_chunk *chunk, const pb_import_line *line, uint64_t 
             return -1;
         chunk->text = grown;
         chunk->text_capacity = capacity;
+        pb_want_huge_pages(grown, capacity);
     }
     size_t at = chunk->text_len;
     memcpy(chunk->text + at, line->token.token.base, line->token.token.len);

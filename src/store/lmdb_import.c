@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/hugepages.h"
 #include "store/lmdb_internal.h"
 #include "store/lmdb_tools.h"
 
@@ -435,6 +436,8 @@ int pb_lmdb_import_chunk(pb_store_session *session, uint64_t access_id, const pb
     c.by_account = malloc((n == 0 ? 1 : n) * sizeof(*c.by_account));
     if (c.by_token == NULL || c.by_account == NULL)
         goto fail;
+    pb_want_huge_pages(c.by_token, n * sizeof(*c.by_token));
+    pb_want_huge_pages(c.by_account, n * sizeof(*c.by_account));
     what = "import: begin";
     if ((rc = pb_lmdb_txn_start(session, 0, &c.txn)) != 0)
         goto fail;
