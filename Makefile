@@ -1,9 +1,10 @@
 # pushbind — the commands people type. CMake and CTest do the work underneath.
 BUILD_TYPE ?= RelWithDebInfo
+PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps test test-asan fuzz fuzz-smoke run clean
+.PHONY: all build deps test test-asan fuzz fuzz-smoke run install clean
 
 all: build
 
@@ -39,6 +40,11 @@ fuzz-smoke:
 # Starts the service on 127.0.0.1:8080 with ./data and a demo app.
 run: build
 	@scripts/run-demo.sh
+
+# The binary, the systemd unit, the config file (kept when present) and docs
+# under PREFIX; DESTDIR stages them for a package.
+install: build
+	DESTDIR=$(DESTDIR) cmake --install build --prefix $(PREFIX)
 
 clean:
 	rm -rf build build-asan build-fuzz

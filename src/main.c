@@ -12,7 +12,19 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  serve   serve the HTTP API           (pushbind serve --help)\n"
-    "  app     add, list or remove apps     (pushbind app --help)\n";
+    "  app     add, list or remove apps     (pushbind app --help)\n"
+    "  import  load bindings (NDJSON, CSV)  (pushbind import --help)\n"
+    "  export  write an app's bindings      (pushbind export --help)\n"
+    "  backup  copy the store while it runs (pushbind backup --help)\n"
+    "  stats   bindings per app, store size (pushbind stats --help)\n";
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"serve", pb_cli_serve}, {"app", pb_cli_app},       {"import", pb_cli_import},
+    {"export", pb_cli_export}, {"backup", pb_cli_backup}, {"stats", pb_cli_stats},
+};
 
 int main(int argc, char **argv)
 {
@@ -25,10 +37,9 @@ int main(int argc, char **argv)
         fputs(usage, stdout);
         return PB_EXIT_OK;
     }
-    if (strcmp(command, "serve") == 0)
-        return pb_cli_serve(argc - 1, argv + 1);
-    if (strcmp(command, "app") == 0)
-        return pb_cli_app(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(command, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "pushbind: unknown command '%s' (see 'pushbind --help')\n", command);
     return PB_EXIT_USAGE;
 }

@@ -150,6 +150,16 @@ static int app_remove(pb_store_session *session, const app_args *args)
     }
 }
 
+static int run_app(pb_store_session *session, const void *arg)
+{
+    const app_args *args = arg;
+    if (strcmp(args->command, "add") == 0)
+        return app_add(session, args);
+    if (strcmp(args->command, "list") == 0)
+        return app_list(session);
+    return app_remove(session, args);
+}
+
 int pb_cli_app(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -168,23 +178,5 @@ int pb_cli_app(int argc, char **argv)
     if (exit_code != PB_EXIT_OK)
         return exit_code;
 
-    pb_store_limits limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT};
-    pb_store *store = pb_cli_open_store(args.data_dir, PB_DEFAULT_MAP_SIZE_MIB, &limits);
-    if (store == NULL)
-        return PB_EXIT_FAILURE;
-    pb_store_session *session = pb_store_session_open(store);
-    if (session == NULL) {
-        fprintf(stderr, "pushbind: cannot open a store session\n");
-        exit_code = PB_EXIT_FAILURE;
-    } else if (strcmp(args.command, "add") == 0) {
-        exit_code = app_add(session, &args);
-    } else if (strcmp(args.command, "list") == 0) {
-        exit_code = app_list(session);
-    } else {
-        exit_code = app_remove(session, &args);
-    }
-    if (session != NULL)
-        pb_store_session_close(session);
-    pb_store_close(store);
-    return exit_code;
+    return pb_cli_with_session(args.data_dir, run_app, &args);
 }

@@ -8,6 +8,7 @@
 #ifndef PB_CLI_H
 #define PB_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store/store.h"
@@ -24,6 +25,18 @@ int pb_cli_serve(int argc, char **argv);
 
 /* `pushbind app add|list|remove …`; argv[0] is "app". */
 int pb_cli_app(int argc, char **argv);
+
+/* `pushbind import …`: bindings from NDJSON or CSV into the store. */
+int pb_cli_import(int argc, char **argv);
+
+/* `pushbind export …`: an app's bindings as NDJSON, in creation order. */
+int pb_cli_export(int argc, char **argv);
+
+/* `pushbind backup …`: a compacted, consistent copy of the store. */
+int pb_cli_backup(int argc, char **argv);
+
+/* `pushbind stats …`: apps, bindings and the store's size. */
+int pb_cli_stats(int argc, char **argv);
 
 /*
  * Prints "pushbind COMMAND: MESSAGE (see 'pushbind COMMAND --help')" on stderr
@@ -45,5 +58,40 @@ int pb_cli_parse_listen(const char *text, char **host, uint16_t *port);
  * printing why.
  */
 pb_store *pb_cli_open_store(const char *data_dir, uint64_t map_size_mib, const pb_store_limits *limits);
+
+/* The flags the store tools share: --data DIR, optionally --access-id ID and one path. */
+typedef struct pb_cli_tool_args {
+    const char *data_dir;
+    uint64_t access_id;
+    const char *path;
+} pb_cli_tool_args;
+
+#define PB_CLI_WANTS_ACCESS_ID 1u
+#define PB_CLI_WANTS_PATH 2u
+
+/*
+ * Parses `argv` (argv[0] is the command) for the tool flags named in `wants`
+ * (PB_CLI_WANTS_*), plus --help (sets *help). Returns PB_EXIT_OK or
+ * PB_EXIT_USAGE after printing the problem.
+ */
+int pb_cli_parse_tool_args(const char *command, int argc, char **argv, unsigned wants, pb_cli_tool_args *args,
+                           bool *help);
+
+/*
+ * Opens the store in `data_dir` with default limits and a session, calls
+ * run(session, arg) and closes both. Returns PB_EXIT_FAILURE (after printing
+ * why) when the store does not open, else what `run` returns.
+ */
+int pb_cli_with_session(const char *data_dir, int (*run)(pb_store_session *session, const void *arg),
+                        const void *arg);
+
+/*
+ * Runs a store tool: parses the flags named in `wants` (printing `usage` for
+ * --help), then pb_cli_with_session() with `run`, whose `args` is the
+ * parsed pb_cli_tool_args. Returns PB_EXIT_USAGE for a bad command line,
+ * else what pb_cli_with_session() returns.
+ */
+int pb_cli_run_tool(const char *command, const char *usage, unsigned wants, int argc, char **argv,
+                    int (*run)(pb_store_session *session, const void *args));
 
 #endif

@@ -2,10 +2,12 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "cli/config.h"
 #include "http/server.h"
 
 static const char serve_usage[] =
@@ -36,6 +38,10 @@ static const char serve_usage[] =
     "  --rate-burst N              requests an idle app may send at once (default: the rate)\n"
     "  --tls-cert FILE             PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN)\n"
     "  --tls-key FILE              PEM private key of --tls-cert\n"
+    "  --log-format text|json|off  access log: one line per request (default text)\n"
+    "  --log-file PATH             access log file, reopened on SIGHUP (default stderr)\n"
+    "  --config FILE               settings as 'key = value' lines, keys as these flags;\n"
+    "                              flags on the command line win\n"
     "  --help                      this text\n";
 
 enum {
@@ -60,6 +66,9 @@ enum {
     OPT_RATE_BURST,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
+    OPT_LOG_FORMAT,
+    OPT_LOG_FILE,
+    OPT_CONFIG,
     OPT_HELP,
 };
 
@@ -85,6 +94,9 @@ static const struct option serve_options[] = {
     {"rate-burst", required_argument, NULL, OPT_RATE_BURST},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"log-file", required_argument, NULL, OPT_LOG_FILE},
+    {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -128,7 +140,18 @@ static const char *option_name(int option)
     return "?";
 }
 
-int pb_cli_serve(int argc, char **argv)
+static int parse_log_format(const char *text, pb_log_format *format)
+{
+    static const char *const names[] = {[PB_LOG_TEXT] = "text", [PB_LOG_JSON] = "json", [PB_LOG_OFF] = "off"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(text, names[i]) == 0) {
+            *format = (pb_log_format)i;
+            return 0;
+        }
+    return -1;
+}
+
+static int serve(int argc, char **argv)
 {
     const char *data_dir = NULL, *listen = NULL;
     uint64_t map_size_mib = PB_DEFAULT_MAP_SIZE_MIB;
@@ -168,6 +191,15 @@ int pb_cli_serve(int argc, char **argv)
             continue;
         case OPT_TLS_KEY:
             config.tls_key_file = optarg;
+            continue;
+        case OPT_LOG_FORMAT:
+            if (parse_log_format(optarg, &config.log_format) != 0)
+                return pb_cli_usage_error("serve", "--log-format: '%s' is not text, json or off", optarg);
+            continue;
+        case OPT_LOG_FILE:
+            config.log_file = optarg;
+            continue;
+        case OPT_CONFIG: /* spliced in by pb_cli_config_apply() */
             continue;
         case '?':
             return pb_cli_usage_error("serve", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -217,5 +249,16 @@ int pb_cli_serve(int argc, char **argv)
         pb_store_close(store);
     }
     free(host);
+    return exit_code;
+}
+
+int pb_cli_serve(int argc, char **argv)
+{
+    pb_cli_argv args;
+    int exit_code = pb_cli_config_apply("serve", serve_options, argc, argv, &args);
+    if (exit_code != PB_EXIT_OK)
+        return exit_code;
+    exit_code = serve(args.argc, args.argv);
+    pb_cli_argv_free(&args);
     return exit_code;
 }

@@ -11,6 +11,8 @@
  * max_header_bytes, checked by limits.c ahead of every handler). An app over
  * its rate limit is answered 1008028 right after authentication.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "api/api.h"
@@ -23,6 +25,7 @@
 #define QUERY_PATH "/v3/device/account/query"
 #define BATCH_PATH "/v3/device/account/batchoperate"
 #define HEALTH_PATH "/healthz"
+#define METRICS_PATH "/metrics"
 
 static pb_worker *worker_of(h2o_req_t *req)
 {
@@ -75,16 +78,49 @@ static void send_json(h2o_req_t *req, pb_str json)
     send_body(req, 200, "OK", "application/json; charset=utf-8", json);
 }
 
-static int send_not_found(h2o_req_t *req)
+
+/* The operator_type a request sent, when it is one of 1–5; else 0. */
+static int64_t operator_type_of(const pb_operator_type *operator_type)
 {
+    return operator_type->state == PB_FIELD_PRESENT && operator_type->value >= 1 && operator_type->value <= 5
+               ? operator_type->value
+               : 0;
+}
+
+/* Counts an answered request and writes its access-log line. */
+static void finish_request(pb_worker *worker, pb_request_record *record, uint64_t started_ns)
+{
+    record->micros = (pb_metrics_now_ns() - started_ns) / 1000;
+    if (strcmp(record->endpoint, "query") == 0 || strcmp(record->endpoint, "batchoperate") == 0)
+        pb_metrics_observe_request(record->endpoint[0] == 'q' ? PB_METRICS_QUERY : PB_METRICS_BATCHOPERATE,
+                                   record->operator_type, record->code, record->micros);
+    pb_accesslog_write(worker->accesslog, record);
+}
+
+/*
+ * Logs a request that a handler answered with an HTTP-level status. Takes
+ * the worker, not the request: once answered, the request belongs to h2o.
+ */
+static void finish_http(pb_worker *worker, const char *endpoint, int status, uint64_t started_ns)
+{
+    pb_request_record record = {.endpoint = endpoint, .code = -1, .status = status};
+    finish_request(worker, &record, started_ns);
+}
+
+static int send_not_found(h2o_req_t *req, uint64_t started_ns)
+{
+    pb_worker *worker = worker_of(req);
     h2o_send_error_404(req, "Not Found", "not found\n", 0);
+    finish_http(worker, "other", 404, started_ns);
     return 0;
 }
 
-static int send_method_not_allowed(h2o_req_t *req, const char *allow)
+static int send_method_not_allowed(h2o_req_t *req, const char *endpoint, const char *allow, uint64_t started_ns)
 {
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    pb_worker *worker = worker_of(req);
     h2o_send_error_405(req, "Method Not Allowed", "method not allowed\n", H2O_SEND_ERROR_KEEP_HEADERS);
+    finish_http(worker, endpoint, 405, started_ns);
     return 0;
 }
 
@@ -121,16 +157,18 @@ static int check_rate(pb_worker *worker, uint64_t access_id)
 
 static int on_query(h2o_handler_t *self, h2o_req_t *req)
 {
+    uint64_t started = pb_metrics_now_ns();
     if (!path_is(req, H2O_STRLIT(QUERY_PATH)))
-        return send_not_found(req);
+        return send_not_found(req, started);
     if (!method_is(req, H2O_STRLIT("POST")))
-        return send_method_not_allowed(req, "POST");
+        return send_method_not_allowed(req, "query", "POST", started);
 
     pb_worker *worker = worker_of(req);
     pb_str body = request_body(req);
     pb_query_request request;
     pb_query_response response = {0};
-    uint64_t access_id;
+    pb_request_record record = {.endpoint = "query", .status = 200};
+    uint64_t access_id = 0;
 
     /* One snapshot serves the secret lookup and the query. */
     pb_store_view *view = pb_store_view_begin(worker->session);
@@ -142,29 +180,39 @@ static int on_query(h2o_handler_t *self, h2o_req_t *req)
         response.code = PB_ERR_RATE;
     else if (pb_decode_query(&req->pool, body.base, body.len, &request) != PB_OK)
         response.code = PB_ERR_PARSE;
-    else
+    else {
+        uint64_t lookup_started = pb_metrics_now_ns();
         pb_api_query(&worker->config->api, view, access_id, &request, &req->pool, &response);
+        pb_metrics_observe_store_lookup(pb_metrics_now_ns() - lookup_started);
+        record.operator_type = operator_type_of(&request.operator_type);
+    }
+    record.access_id = access_id;
 
     /* The answer's strings may point into the snapshot: encode before ending it. */
     pb_str json = pb_encode_query(&req->pool, &response);
     if (view != NULL)
         pb_store_view_end(view);
     send_json(req, json);
+    record.items = response.n;
+    record.code = response.code;
+    finish_request(worker, &record, started);
     return 0;
 }
 
 static int on_batchoperate(h2o_handler_t *self, h2o_req_t *req)
 {
+    uint64_t started = pb_metrics_now_ns();
     if (!path_is(req, H2O_STRLIT(BATCH_PATH)))
-        return send_not_found(req);
+        return send_not_found(req, started);
     if (!method_is(req, H2O_STRLIT("POST")))
-        return send_method_not_allowed(req, "POST");
+        return send_method_not_allowed(req, "batchoperate", "POST", started);
 
     pb_worker *worker = worker_of(req);
     pb_str body = request_body(req);
     pb_batch_request request;
     pb_batch_response response = {0};
-    uint64_t access_id;
+    pb_request_record record = {.endpoint = "batchoperate", .status = 200};
+    uint64_t access_id = 0;
 
     pb_store_view *view = pb_store_view_begin(worker->session);
     if (view == NULL) {
@@ -178,30 +226,95 @@ static int on_batchoperate(h2o_handler_t *self, h2o_req_t *req)
             response.code = PB_ERR_RATE;
         else if (pb_decode_batch(&req->pool, body.base, body.len, &request) != PB_OK)
             response.code = PB_ERR_PARSE;
-        else
+        else {
             pb_api_batchoperate(&worker->config->api, worker->session, access_id, &request, &req->pool, &response);
+            record.operator_type = operator_type_of(&request.operator_type);
+        }
+        record.access_id = code == PB_OK ? access_id : 0;
     }
     send_json(req, pb_encode_batch(&req->pool, &response));
+    record.items = response.n;
+    record.code = response.code;
+    finish_request(worker, &record, started);
     return 0;
 }
 
 static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
 {
+    uint64_t started = pb_metrics_now_ns();
     if (!path_is(req, H2O_STRLIT(HEALTH_PATH)))
-        return send_not_found(req);
+        return send_not_found(req, started);
     if (!method_is(req, H2O_STRLIT("GET")) && !method_is(req, H2O_STRLIT("HEAD")))
-        return send_method_not_allowed(req, "GET, HEAD");
-    if (pb_store_ping(worker_of(req)->session) != PB_STORE_OK) {
+        return send_method_not_allowed(req, "healthz", "GET, HEAD", started);
+    pb_worker *worker = worker_of(req);
+    if (pb_store_ping(worker->session) != PB_STORE_OK) {
         h2o_send_error_503(req, "Service Unavailable", "store unavailable\n", 0);
+        finish_http(worker, "healthz", 503, started);
         return 0;
     }
     send_body(req, 200, "OK", "text/plain; charset=utf-8", PB_STR_LIT("ok\n"));
+    finish_http(worker, "healthz", 200, started);
+    return 0;
+}
+
+/* The apps of a scrape, gathered into the request's pool. */
+typedef struct app_gather {
+    pb_pool *pool;
+    pb_metrics_app *apps;
+    size_t n, capacity;
+} app_gather;
+
+static void gather_app(void *arg, const pb_app_info *app)
+{
+    app_gather *g = arg;
+    if (g->n == g->capacity) {
+        size_t capacity = g->capacity == 0 ? 16 : g->capacity * 2;
+        pb_metrics_app *grown = pb_pool_alloc(g->pool, capacity * sizeof(*grown));
+        if (g->n != 0)
+            memcpy(grown, g->apps, g->n * sizeof(*grown));
+        g->apps = grown;
+        g->capacity = capacity;
+    }
+    g->apps[g->n++] = (pb_metrics_app){app->access_id, app->bindings};
+}
+
+/*
+ * GET /metrics: Prometheus text format. The app counts come from the store at
+ * scrape time (each app record keeps its bindings count), the rest from the
+ * registry's shards. Unauthenticated, like /healthz.
+ */
+static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
+{
+    uint64_t started = pb_metrics_now_ns();
+    if (!path_is(req, H2O_STRLIT(METRICS_PATH)))
+        return send_not_found(req, started);
+    if (!method_is(req, H2O_STRLIT("GET")))
+        return send_method_not_allowed(req, "metrics", "GET", started);
+    pb_worker *worker = worker_of(req);
+    app_gather apps = {.pool = &req->pool};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (out == NULL || pb_store_app_list(worker->session, gather_app, &apps) != PB_STORE_OK) {
+        if (out != NULL)
+            fclose(out);
+        free(text);
+        h2o_send_error_503(req, "Service Unavailable", "store unavailable\n", 0);
+        finish_http(worker, "metrics", 503, started);
+        return 0;
+    }
+    pb_metrics_render(worker->metrics, apps.apps, apps.n, out);
+    fclose(out);
+    pb_str body = pb_pool_strdup(&req->pool, (pb_str){text, len});
+    free(text);
+    send_body(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body);
+    finish_http(worker, "metrics", 200, started);
     return 0;
 }
 
 static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
 {
-    return send_not_found(req);
+    return send_not_found(req, pb_metrics_now_ns());
 }
 
 static void register_handler(h2o_hostconf_t *host, const char *path, int (*on_req)(h2o_handler_t *, h2o_req_t *))
@@ -217,5 +330,6 @@ void pb_endpoints_register(h2o_hostconf_t *host)
     register_handler(host, QUERY_PATH, on_query);
     register_handler(host, BATCH_PATH, on_batchoperate);
     register_handler(host, HEALTH_PATH, on_healthz);
+    register_handler(host, METRICS_PATH, on_metrics);
     register_handler(host, "/", on_unknown_path);
 }

@@ -9,8 +9,10 @@
 
 #include <h2o.h>
 
+#include "http/accesslog.h"
 #include "http/ratelimit.h"
 #include "http/server.h"
+#include "metrics/metrics.h"
 
 /* The per-thread state of the server. */
 typedef struct pb_worker {
@@ -18,9 +20,11 @@ typedef struct pb_worker {
     const pb_server_config *config;
     pb_store_session *session;
     pb_rate_limiter *rate_limiter; /* shared by all workers; NULL: no rate limit */
+    const pb_accesslog *accesslog; /* shared by every worker */
+    pb_metrics *metrics;           /* the registry; this thread observes into its own shard */
 } pb_worker;
 
-/* Registers the API paths, /healthz and a 404 for everything else. */
+/* Registers the API paths, /healthz, /metrics and a 404 for everything else. */
 void pb_endpoints_register(h2o_hostconf_t *host);
 
 #endif

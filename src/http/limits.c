@@ -11,9 +11,8 @@ void pb_conn_limit_init(pb_conn_limit *limit, unsigned max)
     limit->max = max;
 }
 
-static void on_conn_close(void *data)
+void pb_conn_limit_release(pb_conn_limit *limit)
 {
-    pb_conn_limit *limit = data;
     atomic_fetch_sub_explicit(&limit->open, 1, memory_order_relaxed);
 }
 
@@ -25,8 +24,6 @@ bool pb_conn_limit_admit(pb_conn_limit *limit, h2o_socket_t *sock)
         h2o_socket_close(sock);
         return false;
     }
-    sock->on_close.cb = on_conn_close;
-    sock->on_close.data = limit;
     return true;
 }
 

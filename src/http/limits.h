@@ -34,11 +34,14 @@ typedef struct pb_conn_limit {
 void pb_conn_limit_init(pb_conn_limit *limit, unsigned max);
 
 /*
- * Admits a socket just accepted on any thread. Under the cap: returns true,
- * counts it, and uncounts it when h2o closes it (it must stay open until
- * `limit` is gone). Over the cap: closes it and returns false.
+ * Admits a socket just accepted on any thread. Under the cap: returns true and
+ * counts it; the caller calls pb_conn_limit_release() when the socket closes.
+ * Over the cap: closes it and returns false.
  */
 bool pb_conn_limit_admit(pb_conn_limit *limit, h2o_socket_t *sock);
+
+/* Uncounts a connection admitted by pb_conn_limit_admit(). */
+void pb_conn_limit_release(pb_conn_limit *limit);
 
 /*
  * Raises this process's open-file limit to its hard limit and returns how

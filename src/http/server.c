@@ -28,6 +28,8 @@ typedef struct server_shared {
     pb_conn_limit conn_limit;
     SSL_CTX *ssl_ctx;              /* NULL: plain HTTP */
     pb_rate_limiter *rate_limiter; /* NULL: no rate limit */
+    pb_metrics *metrics;
+    pb_accesslog accesslog;
 } server_shared;
 
 typedef struct worker_thread {
@@ -103,14 +105,26 @@ static int open_listeners(const pb_server_config *config, worker_thread *workers
     return 0;
 }
 
+/* Runs on the connection's own loop, so the worker's shard counts it. */
+static void on_connection_close(void *data)
+{
+    server_shared *shared = data;
+    pb_conn_limit_release(&shared->conn_limit);
+    pb_metrics_connection_closed();
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
         return;
     worker_thread *self = listener->data;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL && pb_conn_limit_admit(&self->shared->conn_limit, sock))
-        h2o_accept(&self->accept_ctx, sock);
+    if (sock == NULL || !pb_conn_limit_admit(&self->shared->conn_limit, sock))
+        return;
+    pb_metrics_connection_opened();
+    sock->on_close.cb = on_connection_close;
+    sock->on_close.data = self->shared;
+    h2o_accept(&self->accept_ctx, sock);
 }
 
 /*
@@ -152,6 +166,8 @@ static int worker_setup(worker_thread *self, const pb_server_config *config, h2o
 {
     self->worker.config = config;
     self->worker.rate_limiter = shared->rate_limiter;
+    self->worker.accesslog = &shared->accesslog;
+    self->worker.metrics = shared->metrics;
     self->shared = shared;
     self->worker.session = pb_store_session_open(store);
     if (self->worker.session == NULL) {
@@ -185,6 +201,8 @@ static void *worker_main(void *arg)
 {
     worker_thread *self = arg;
     h2o_context_t *ctx = &self->worker.h2o_ctx;
+    if (pb_metrics_thread_attach(self->worker.metrics) != 0)
+        fprintf(stderr, "pushbind: metrics: too many threads, this one is not counted\n");
 
     while (!atomic_load(&self->stopping))
         h2o_evloop_run(self->loop, INT32_MAX);
@@ -199,17 +217,28 @@ static void *worker_main(void *arg)
      */
     if (h2o_timeout_is_linked(&ctx->http2._graceful_shutdown_timeout))
         h2o_timeout_unlink(&ctx->http2._graceful_shutdown_timeout);
+    pb_metrics_thread_detach();
     return NULL;
 }
 
-/* Blocks until SIGTERM or SIGINT. The signals are blocked in every thread. */
-static void wait_for_stop_signal(const sigset_t *signals)
+/*
+ * Blocks until SIGTERM or SIGINT, reopening the access log on each SIGHUP
+ * meanwhile. The signals are blocked in every thread.
+ */
+static void wait_for_stop_signal(const sigset_t *signals, pb_accesslog *accesslog)
 {
-    int signal_number;
-    while (sigwait(signals, &signal_number) != 0)
-        ;
-    fprintf(stderr, "pushbind: %s received, finishing open requests\n",
-            signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    for (;;) {
+        int signal_number = 0;
+        if (sigwait(signals, &signal_number) != 0)
+            continue;
+        if (signal_number != SIGHUP) {
+            fprintf(stderr, "pushbind: %s received, finishing open requests\n",
+                    signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+            return;
+        }
+        if (pb_accesslog_reopen(accesslog) != 0)
+            fprintf(stderr, "pushbind: cannot reopen %s: %s\n", accesslog->path, strerror(errno));
+    }
 }
 
 static void init_globalconf(h2o_globalconf_t *globalconf, const pb_server_config *config)
@@ -228,7 +257,13 @@ static void init_globalconf(h2o_globalconf_t *globalconf, const pb_server_config
 /* Sets up what the workers share. Returns 0, or -1 after printing why. */
 static int shared_init(server_shared *shared, const pb_server_config *config)
 {
-    *shared = (server_shared){0};
+    *shared = (server_shared){.accesslog = {.fd = -1}};
+    if ((shared->metrics = pb_metrics_new()) == NULL)
+        return -1;
+    if (pb_accesslog_open(&shared->accesslog, config->log_format, config->log_file) != 0) {
+        fprintf(stderr, "pushbind: cannot open %s: %s\n", config->log_file, strerror(errno));
+        return -1;
+    }
     pb_conn_limit_init(&shared->conn_limit, pb_conn_limit_fit_fds(config->max_connections));
     if (config->tls_cert_file != NULL &&
         (shared->ssl_ctx = pb_tls_context_new(config->tls_cert_file, config->tls_key_file)) == NULL)
@@ -243,6 +278,8 @@ static int shared_init(server_shared *shared, const pb_server_config *config)
 
 static void shared_dispose(server_shared *shared)
 {
+    pb_accesslog_close(&shared->accesslog);
+    pb_metrics_free(shared->metrics);
     pb_rate_limiter_free(shared->rate_limiter);
     if (shared->ssl_ctx != NULL)
         SSL_CTX_free(shared->ssl_ctx);
@@ -269,6 +306,7 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill the server */
 
@@ -289,7 +327,7 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
         fprintf(stderr, "pushbind: listening on %s://%s%s%s:%u (%u threads)\n", shared.ssl_ctx ? "https" : "http",
                 bracket ? "[" : "",
                 config->listen_host, bracket ? "]" : "", (unsigned)port, n);
-        wait_for_stop_signal(&signals);
+        wait_for_stop_signal(&signals, &shared.accesslog);
         exit_code = 0;
     }
 

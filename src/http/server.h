@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "http/accesslog.h"
 #include "store/store.h"
 
 /* SPEC: a body over 1 MiB is answered 413. */
@@ -57,14 +58,17 @@ typedef struct pb_server_config {
     const char *tls_cert_file; /* both set: HTTPS (HTTP/1.1 and HTTP/2 by ALPN) */
     const char *tls_key_file;
     pb_api_config api;
+    pb_log_format log_format; /* the access log's */
+    const char *log_file;     /* NULL: stderr */
 } pb_server_config;
 
 /*
  * Serves until SIGTERM or SIGINT, then stops accepting, lets open connections
  * finish (up to PB_SHUTDOWN_GRACE_MS) and returns 0. Prints
  * "pushbind: listening on http://HOST:PORT" (https:// with TLS) on stderr once
- * it accepts connections. Returns 1, after printing why, when it cannot start. The caller
- * keeps `store` open until it returns.
+ * it accepts connections. Returns 1, after printing why, when it cannot start.
+ * The caller keeps `store` open until it returns. SIGHUP reopens
+ * config->log_file (for logrotate); GET /metrics serves the counters of this run.
  */
 int pb_server_run(const pb_server_config *config, pb_store *store);
 

@@ -4,6 +4,7 @@
  * its own. The key layout is described in store/lmdb_keys.h.
  */
 #include "common/codes.h"
+#include "metrics/metrics.h"
 #include "store/lmdb_internal.h"
 
 /* One change being applied, inside its own child transaction. */
@@ -345,7 +346,7 @@ static uint64_t add_bindings(uint64_t count, int64_t delta)
     return removed > count ? 0 : count - removed;
 }
 
-static int read_seq(const pb_store *store, MDB_txn *txn, uint64_t *seq)
+int pb_lmdb_seq_read(const pb_store *store, MDB_txn *txn, uint64_t *seq)
 {
     MDB_val key = {3, (void *)"seq"}, value;
     int rc = mdb_get(txn, store->meta, &key, &value);
@@ -359,7 +360,7 @@ static int read_seq(const pb_store *store, MDB_txn *txn, uint64_t *seq)
     return rc;
 }
 
-static int write_seq(const pb_store *store, MDB_txn *txn, uint64_t seq)
+int pb_lmdb_seq_write(const pb_store *store, MDB_txn *txn, uint64_t seq)
 {
     unsigned char buf[8];
     be64_put(buf, seq);
@@ -385,7 +386,7 @@ int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_chang
         pb_lmdb_txn_done(session, batch.txn, false);
         return PB_STORE_ENOTFOUND;
     }
-    if (rc != 0 || (rc = read_seq(store, batch.txn, &batch.next_seq)) != 0)
+    if (rc != 0 || (rc = pb_lmdb_seq_read(store, batch.txn, &batch.next_seq)) != 0)
         goto fail;
     first_seq = batch.next_seq;
     what = "apply change";
@@ -398,10 +399,13 @@ int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_chang
         if ((rc = pb_lmdb_app_write(store, batch.txn, access_id, &app)) != 0)
             goto fail;
     }
-    if (batch.next_seq != first_seq && (rc = write_seq(store, batch.txn, batch.next_seq)) != 0)
+    if (batch.next_seq != first_seq && (rc = pb_lmdb_seq_write(store, batch.txn, batch.next_seq)) != 0)
         goto fail;
     what = "commit";
+    uint64_t commit_started = pb_metrics_now_ns();
     rc = pb_lmdb_txn_done(session, batch.txn, true);
+    pb_metrics_observe_store_commit(pb_metrics_now_ns() - commit_started);
+    pb_metrics_observe_commit_batch(1); /* one request per transaction until writes are grouped */
     batch.txn = NULL;
     if (rc != 0)
         goto fail;

@@ -75,6 +75,12 @@ int pb_lmdb_app_read(const pb_store *store, MDB_txn *txn, uint64_t access_id, un
 /* Writes app `access_id`'s record. Returns 0 or an LMDB error. */
 int pb_lmdb_app_write(const pb_store *store, MDB_txn *txn, uint64_t access_id, const struct app_record *app);
 
+/* Reads the next binding seq (1 in a new store). Returns 0 or an LMDB error. */
+int pb_lmdb_seq_read(const pb_store *store, MDB_txn *txn, uint64_t *seq);
+
+/* Records `seq` as the next binding seq. Returns 0 or an LMDB error. */
+int pb_lmdb_seq_write(const pb_store *store, MDB_txn *txn, uint64_t seq);
+
 /* Whether a token's key and dup fit LMDB's size limit (and it is not empty). */
 static inline bool pb_lmdb_token_fits(const pb_store *store, pb_str token)
 {

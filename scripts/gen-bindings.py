@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Writes N synthetic bindings as NDJSON (or CSV) for `pushbind import`.
+
+Tokens are 40 random hex digits (the shape of a TPNS token, in random order so
+the store sees no sorted input); accounts are 11-digit phone numbers, about
+two devices per account, account_type 1. Seeded: the same N gives the same file.
+
+  scripts/gen-bindings.py 10000000 > /tmp/bindings.ndjson
+  scripts/gen-bindings.py --csv 1000 > /tmp/bindings.csv
+"""
+import argparse
+import random
+import sys
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('count', type=int)
+    parser.add_argument('--csv', action='store_true', help='CSV with a header instead of NDJSON')
+    parser.add_argument('--seed', type=int, default=1)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    accounts = max(1, args.count // 2)
+    out = sys.stdout
+    if args.csv:
+        out.write('token,account,account_type\n')
+        template = '%040x,1%010d,1\n'
+    else:
+        template = '{"token":"%040x","account":"1%010d","account_type":1}\n'
+    chunk = []
+    for _ in range(args.count):
+        chunk.append(template % (rng.getrandbits(160), rng.randrange(accounts)))
+        if len(chunk) == 65536:
+            out.write(''.join(chunk))
+            chunk.clear()
+    out.write(''.join(chunk))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,46 @@
+/* `pushbind stats`: how many bindings each app holds and how big the store is. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "store/lmdb_tools.h"
+
+static const char stats_usage[] =
+    "usage: pushbind stats --data DIR\n"
+    "\n"
+    "Prints each app's bindings, the totals, and the store's size: the file on\n"
+    "disk, the part of it in use, and the map size it may grow to (--map-size-mib).\n"
+    "Works while the server runs.\n";
+
+#define MIB (1024.0 * 1024.0)
+
+typedef struct totals {
+    uint64_t apps, bindings;
+} totals;
+
+static void print_app(void *arg, const pb_app_info *app)
+{
+    totals *t = arg;
+    t->apps++;
+    t->bindings += app->bindings;
+    printf("%-18llu  %llu\n", (unsigned long long)app->access_id, (unsigned long long)app->bindings);
+}
+
+static int stats(pb_store_session *session, const void *arg)
+{
+    totals t = {0};
+    pb_lmdb_usage usage;
+    printf("%-18s  %s\n", "ACCESS_ID", "BINDINGS");
+    if (pb_store_app_list(session, print_app, &t) != PB_STORE_OK || pb_lmdb_usage_read(session, &usage) != PB_STORE_OK) {
+        fprintf(stderr, "pushbind: cannot read the store: %s\n", pb_store_session_error(session));
+        return PB_EXIT_FAILURE;
+    }
+    printf("\napps: %llu\nbindings: %llu\n", (unsigned long long)t.apps, (unsigned long long)usage.bindings);
+    printf("file: %.1f MiB (%llu bytes)\nused: %.1f MiB\nmap size: %.0f MiB\n", usage.file_bytes / MIB,
+           (unsigned long long)usage.file_bytes, usage.used_bytes / MIB, usage.map_bytes / MIB);
+    return PB_EXIT_OK;
+}
+
+int pb_cli_stats(int argc, char **argv)
+{
+    return pb_cli_run_tool("stats", stats_usage, 0, argc, argv, stats);
+}

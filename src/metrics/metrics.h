@@ -1,0 +1,94 @@
+/*
+ * metrics.h — counters and histograms for GET /metrics (Prometheus text
+ * format, version 0.0.4).
+ *
+ * Objects and threads
+ * -------------------
+ *   pb_metrics   the registry: one per server, created before its threads
+ *                start and freed after they end.
+ *   shard        one per observing thread. A thread attaches once
+ *                (pb_metrics_thread_attach) and from then on every
+ *                pb_metrics_observe_*() call from that thread adds to its own
+ *                shard with relaxed atomic adds: no lock and no shared cache
+ *                line on the hot path. A scrape sums the shards.
+ *
+ * The observe functions take no registry argument, so that code far from the
+ * server (the store backend, a future group-commit writer thread) can report
+ * without a handle threaded through every call. A thread that never attached
+ * (the command-line tools, unit tests) records nothing: observing is then a
+ * no-op, never an error.
+ */
+#ifndef PB_METRICS_H
+#define PB_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Threads that may attach to one registry (event loops plus store threads). */
+#define PB_METRICS_MAX_THREADS 128
+
+typedef enum pb_metrics_endpoint {
+    PB_METRICS_QUERY = 0,
+    PB_METRICS_BATCHOPERATE,
+    PB_METRICS_ENDPOINTS
+} pb_metrics_endpoint;
+
+typedef struct pb_metrics pb_metrics;
+
+/* A new, empty registry; NULL when out of memory. */
+pb_metrics *pb_metrics_new(void);
+
+/* Frees the registry and its shards. No thread may observe into it any more. */
+void pb_metrics_free(pb_metrics *metrics);
+
+/*
+ * Gives the calling thread a shard of `metrics`. Returns 0, or -1 when
+ * PB_METRICS_MAX_THREADS threads have attached already (the thread then
+ * records nothing).
+ */
+int pb_metrics_thread_attach(pb_metrics *metrics);
+
+/* Stops recording from the calling thread (its counts stay in the registry). */
+void pb_metrics_thread_detach(void);
+
+/*
+ * One answered API request: its endpoint, operator_type (0 when absent or
+ * invalid), the TPNS ret_code it answered, and how long it took.
+ */
+void pb_metrics_observe_request(pb_metrics_endpoint endpoint, int64_t operator_type, int code, uint64_t micros);
+
+/* One store write transaction committed (or failed to), and how long the commit took. */
+void pb_metrics_observe_store_commit(uint64_t nanos);
+
+/* One query's store work (the lookups of all its items, validation included), and how long it took. */
+void pb_metrics_observe_store_lookup(uint64_t nanos);
+
+/*
+ * The number of write requests one store transaction carried. The embedded
+ * store commits each request on its own (observes 1); a writer that groups
+ * requests into one commit observes the group's size once per commit.
+ */
+void pb_metrics_observe_commit_batch(size_t requests);
+
+/* A client connection was accepted / has closed. */
+void pb_metrics_connection_opened(void);
+void pb_metrics_connection_closed(void);
+
+/* What a scrape reads from the store at scrape time. */
+typedef struct pb_metrics_app {
+    uint64_t access_id;
+    uint64_t bindings;
+} pb_metrics_app;
+
+/*
+ * Writes every metric to `out` in Prometheus text format, summing the shards
+ * (each value read atomically; the sums of a scrape taken while requests run
+ * may be a few requests apart). `apps` lists the store's apps.
+ */
+void pb_metrics_render(pb_metrics *metrics, const pb_metrics_app *apps, size_t n_apps, FILE *out);
+
+/* Monotonic nanoseconds, for timing what is observed. */
+uint64_t pb_metrics_now_ns(void);
+
+#endif

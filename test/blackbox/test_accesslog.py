@@ -1,0 +1,136 @@
+"""The access log: one line per request, text or JSON, never a secret, reopened on SIGHUP."""
+
+import json
+import os
+import re
+import signal
+import time
+import unittest
+
+import pbtest
+from pbtest import APP
+
+TEXT_LINE = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) app=(\S+) endpoint=(\S+) op=(\S+) items=(\d+) '
+                       r'code=(\S+) status=(\d+) us=(\d+)$')
+
+
+def read_lines(path):
+    with open(path, encoding='utf-8') as f:
+        return f.read().splitlines()
+
+
+def wait_for_lines(path, n, timeout=5.0):
+    deadline = time.time() + timeout
+    while True:
+        lines = read_lines(path) if os.path.exists(path) else []
+        if len(lines) >= n or time.time() > deadline:
+            return lines
+        time.sleep(0.02)
+
+
+class AccessLogTest(unittest.TestCase):
+    def start(self, *args):
+        self.dir = pbtest.new_temp_dir(self.addCleanup)
+        self.log = os.path.join(self.dir, 'access.log')
+        return pbtest.Server.for_test(self, apps=[APP], args=['--log-file', self.log] + list(args))
+
+    def test_text_lines_say_app_endpoint_op_items_code_and_time(self):
+        srv = self.start()
+        srv.ok_batch({'operator_type': 1, 'token_accounts': [
+            {'token': 'log-t1', 'account_list': [{'account': 'secret-account'}]},
+            {'token': 'log-t2', 'account_list': [{'account': 'secret-account'}]}]}, auth='sign')
+        srv.query({'operator_type': 1, 'account_list': [{'account': 'x'}]}, auth=None)
+        srv.request('GET', '/healthz')
+        lines = wait_for_lines(self.log, 3)
+        fields = [TEXT_LINE.match(l) for l in lines]
+        self.assertTrue(all(fields), lines)
+        self.assertEqual([f.groups()[1:7] for f in fields], [
+            (APP[0], 'batchoperate', '1', '2', '0', '200'),
+            ('-', 'query', '-', '0', '1008003', '200'),
+            ('-', 'healthz', '-', '0', '-', '200'),
+        ])
+        text = '\n'.join(lines)
+        for secret in (APP[1], 'secret-account', 'log-t1', 'Sign', 'Basic'):
+            self.assertNotIn(secret, text)
+        self.assertNotIn(APP[1], srv.stderr_text)
+
+    def test_json_lines_parse(self):
+        srv = self.start('--log-format', 'json')
+        srv.bind('log-j', 'a')
+        srv.request('GET', '/nowhere')
+        lines = wait_for_lines(self.log, 2)
+        records = [json.loads(l) for l in lines]
+        self.assertEqual({k: v for k, v in records[0].items() if k not in ('time', 'us')},
+                         {'app': APP[0], 'endpoint': 'batchoperate', 'op': 1, 'items': 1, 'code': 0, 'status': 200})
+        self.assertEqual((records[1]['endpoint'], records[1]['status'], records[1]['code']), ('other', 404, None))
+        self.assertIsInstance(records[0]['us'], int)
+        self.assertRegex(records[0]['time'], r'Z$')
+
+    def test_sighup_reopens_the_file_for_logrotate(self):
+        srv = self.start()
+        srv.bind('rot-1', 'a')
+        self.assertEqual(len(wait_for_lines(self.log, 1)), 1)
+        rotated = self.log + '.1'
+        os.rename(self.log, rotated)
+        srv.bind('rot-2', 'a')  # still written to the renamed file
+        self.assertEqual(len(wait_for_lines(rotated, 2)), 2)
+        srv.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while not os.path.exists(self.log) and time.time() < deadline:
+            time.sleep(0.02)
+        srv.bind('rot-3', 'a')
+        self.assertEqual(len(wait_for_lines(self.log, 1)), 1)
+        self.assertEqual(len(read_lines(rotated)), 2)
+        self.assertTrue(srv.running())
+        srv.stop()
+
+    def test_off_writes_nothing(self):
+        srv = self.start('--log-format', 'off')
+        srv.bind('off-1', 'a')
+        srv.stop()
+        self.assertFalse(os.path.exists(self.log))
+
+    def test_default_is_stderr(self):
+        srv = pbtest.Server.for_test(self, apps=[APP])
+        srv.bind('err-1', 'a')
+        deadline = time.time() + 5
+        while 'endpoint=batchoperate' not in srv.stderr_text and time.time() < deadline:
+            time.sleep(0.02)
+        self.assertRegex(srv.stderr_text, r'app=%s endpoint=batchoperate op=1 items=1 code=0 status=200' % APP[0])
+
+    def test_bad_log_format_is_a_usage_error(self):
+        r = pbtest.run_cli('serve', '--data', '/tmp/x', '--listen', '127.0.0.1:0', '--log-format', 'xml')
+        self.assertEqual(r.returncode, 2, r)
+
+
+class ConfigFileTest(unittest.TestCase):
+    def write_config(self, text):
+        path = os.path.join(pbtest.new_temp_dir(self.addCleanup), 'pushbind.conf')
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+    def test_config_file_sets_flags_and_command_line_flags_win(self):
+        log = os.path.join(pbtest.new_temp_dir(self.addCleanup), 'a.log')
+        conf = self.write_config('# pushbind\n\nmax-batch-items = 1\nlog-format = json\nlog-file = %s\n'
+                                 'max-list-items = 1\none-account-per-type = false\n' % log)
+        srv = pbtest.Server.for_test(self, apps=[APP], args=['--config', conf, '--max-list-items', '2'])
+        two = {'operator_type': 1, 'token_accounts': [{'token': 'c1', 'account_list': [{'account': 'a'}]},
+                                                      {'token': 'c2', 'account_list': [{'account': 'a'}]}]}
+        self.assertEqual(srv.batch(two)[1]['ret_code'], pbtest.E_PARAM)  # from the file
+        srv.ok_batch({'operator_type': 4, 'token_list': ['c1', 'c2']})   # the flag won over the file
+        self.assertEqual(json.loads(wait_for_lines(log, 1)[0])['endpoint'], 'batchoperate')
+
+    def test_unknown_key_names_the_file_and_line(self):
+        conf = self.write_config('listen = 127.0.0.1:0\nmax-bath-items = 3\n')
+        r = pbtest.run_cli('serve', '--data', '/tmp/x', '--config', conf)
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn('%s:2: unknown key' % conf, r.stderr)
+
+    def test_missing_file_fails(self):
+        r = pbtest.run_cli('serve', '--config', '/nonexistent/pushbind.conf')
+        self.assertEqual(r.returncode, 1, r)
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,131 @@
+/* test_import_line.c — NDJSON and CSV lines into bindings (cli/import_line.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "cli/import_line.h"
+
+static const char *parse(pb_import_format format, const char *text, pb_import_line *line)
+{
+    return pb_import_line_parse(format, text, strlen(text), line);
+}
+
+static void assert_binding(const pb_import_line *line, const char *token, const char *account, uint32_t type)
+{
+    assert_true(line->token.is_string);
+    assert_true(line->account.well_typed);
+    assert_int_equal(line->token.token.len, strlen(token));
+    assert_memory_equal(line->token.token.base, token, strlen(token));
+    assert_int_equal(line->account.account.name.len, strlen(account));
+    assert_memory_equal(line->account.account.name.base, account, strlen(account));
+    assert_int_equal(line->account.account.type, type);
+}
+
+static void ndjson_reads_the_three_fields_in_any_order(void **state)
+{
+    pb_import_line line;
+    assert_null(parse(PB_IMPORT_NDJSON, "{\"account_type\":7,\"account\":\"al\\\"ice\",\"token\":\"t1\"}", &line));
+    assert_binding(&line, "t1", "al\"ice", 7);
+}
+
+static void ndjson_type_is_optional_and_null_means_zero(void **state)
+{
+    pb_import_line line;
+    assert_null(parse(PB_IMPORT_NDJSON, "{\"token\":\"t\",\"account\":\"a\"}", &line));
+    assert_binding(&line, "t", "a", 0);
+    assert_null(parse(PB_IMPORT_NDJSON, "{\"token\":\"t\",\"account\":\"a\",\"account_type\":null}\r", &line));
+    assert_binding(&line, "t", "a", 0);
+}
+
+static void ndjson_ignores_unknown_keys_at_any_depth(void **state)
+{
+    pb_import_line line;
+    assert_null(parse(PB_IMPORT_NDJSON,
+                      "{\"x\":{\"token\":\"no\"},\"token\":\"t\",\"y\":[1,{\"account\":\"no\"}],\"account\":\"a\"}", &line));
+    assert_binding(&line, "t", "a", 0);
+}
+
+static void ndjson_shape_errors_are_named(void **state)
+{
+    pb_import_line line;
+    assert_string_equal(parse(PB_IMPORT_NDJSON, "[1]", &line), "not a JSON object");
+    assert_string_equal(parse(PB_IMPORT_NDJSON, "\"t\"", &line), "not a JSON object");
+    assert_string_equal(parse(PB_IMPORT_NDJSON, "{\"token\":\"t\"", &line), "not valid JSON");
+    assert_string_equal(parse(PB_IMPORT_NDJSON, "{\"token\":\"t\",\"account\":\"a\"} {}", &line), "not valid JSON");
+    assert_string_equal(parse(PB_IMPORT_NDJSON, "{\"account\":\"a\"}", &line), "missing token");
+    assert_string_equal(parse(PB_IMPORT_NDJSON, "{\"token\":\"t\"}", &line), "missing account");
+    assert_string_equal(parse(PB_IMPORT_NDJSON, "{\"token\":\"t\",\"account\":\"a\",\"account_type\":1.5}", &line),
+                        "account_type is not an integer in 0..2147483647");
+    assert_string_equal(parse(PB_IMPORT_NDJSON, "{\"token\":\"t\",\"account\":\"a\",\"account_type\":2147483648}",
+                              &line),
+                        "account_type is not an integer in 0..2147483647");
+}
+
+static void ndjson_wrong_types_reach_validation_as_invalid(void **state)
+{
+    pb_import_line line;
+    assert_null(parse(PB_IMPORT_NDJSON, "{\"token\":5,\"account\":\"a\"}", &line));
+    assert_false(line.token.is_string);
+    assert_null(parse(PB_IMPORT_NDJSON, "{\"token\":\"t\",\"account\":{\"n\":1}}", &line));
+    assert_false(line.account.well_typed);
+}
+
+static void csv_reads_two_or_three_fields_with_quotes(void **state)
+{
+    pb_import_line line;
+    assert_null(parse(PB_IMPORT_CSV, "t1,alice", &line));
+    assert_binding(&line, "t1", "alice", 0);
+    assert_null(parse(PB_IMPORT_CSV, "t1,\"smith, \"\"j\"\"\",1000\r", &line));
+    assert_binding(&line, "t1", "smith, \"j\"", 1000);
+    assert_null(parse(PB_IMPORT_CSV, "t1,,2", &line));
+    assert_binding(&line, "t1", "", 2); /* the empty account is refused by validation */
+}
+
+static void csv_shape_errors_are_named(void **state)
+{
+    pb_import_line line;
+    assert_string_equal(parse(PB_IMPORT_CSV, "t1", &line), "missing account");
+    assert_string_equal(parse(PB_IMPORT_CSV, "t1,a,1,x", &line), "more than three fields");
+    assert_string_equal(parse(PB_IMPORT_CSV, "t1,\"a", &line), "unbalanced quote");
+    assert_string_equal(parse(PB_IMPORT_CSV, "t1,\"a\"b", &line), "unbalanced quote");
+    assert_string_equal(parse(PB_IMPORT_CSV, "t1,a,", &line), "account_type is not an integer in 0..2147483647");
+    assert_string_equal(parse(PB_IMPORT_CSV, "t1,a,-1", &line), "account_type is not an integer in 0..2147483647");
+}
+
+static void csv_header_is_recognised_in_any_case(void **state)
+{
+    assert_true(pb_import_line_is_csv_header("token,account,account_type", 26));
+    assert_true(pb_import_line_is_csv_header("TOKEN,Account\r", 14));
+    assert_false(pb_import_line_is_csv_header("token,alice", 11));
+}
+
+static void long_fields_are_cut_at_the_buffer(void **state)
+{
+    char text[3 * PB_IMPORT_FIELD_MAX];
+    memset(text, 'x', sizeof(text));
+    text[2 * PB_IMPORT_FIELD_MAX] = ',';
+    text[sizeof(text) - 1] = '\0';
+    pb_import_line line;
+    assert_null(parse(PB_IMPORT_CSV, text, &line));
+    assert_int_equal(line.token.token.len, PB_IMPORT_FIELD_MAX);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ndjson_reads_the_three_fields_in_any_order),
+        cmocka_unit_test(ndjson_type_is_optional_and_null_means_zero),
+        cmocka_unit_test(ndjson_ignores_unknown_keys_at_any_depth),
+        cmocka_unit_test(ndjson_shape_errors_are_named),
+        cmocka_unit_test(ndjson_wrong_types_reach_validation_as_invalid),
+        cmocka_unit_test(csv_reads_two_or_three_fields_with_quotes),
+        cmocka_unit_test(csv_shape_errors_are_named),
+        cmocka_unit_test(csv_header_is_recognised_in_any_case),
+        cmocka_unit_test(long_fields_are_cut_at_the_buffer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
