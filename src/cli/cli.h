@@ -41,9 +41,16 @@ int pb_cli_parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *va
 int pb_cli_parse_listen(const char *text, char **host, uint16_t *port);
 
 /*
- * Opens the store in `data_dir` with default limits. Returns NULL after
- * printing why.
+ * Opens the store named on the command line: Redis at `url` when it is not
+ * NULL, else the embedded store in `data_dir`. Returns NULL after printing why.
  */
-pb_store *pb_cli_open_store(const char *data_dir, uint64_t map_size_mib, const pb_store_limits *limits);
+pb_store *pb_cli_open_store(const char *data_dir, const char *url, uint64_t map_size_mib,
+                            const pb_store_limits *limits);
+
+/*
+ * Checks that exactly one of --data DIR and --store URL was given. Returns
+ * PB_EXIT_OK or the usage error's exit code (after printing it).
+ */
+int pb_cli_check_store_flags(const char *command, const char *data_dir, const char *url);
 
 #endif

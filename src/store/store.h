@@ -59,6 +59,13 @@ typedef struct pb_store_config {
     const char *data_dir;   /* created (mode 0700) when missing */
     uint64_t map_size;      /* bytes of address space to reserve; the data may grow to this */
     pb_store_limits limits;
+    /*
+     * Redis instead of the embedded store, when not NULL (data_dir and
+     * map_size are then unused): "redis://HOST:PORT" or
+     * "redis-cluster://HOST:PORT[,HOST:PORT…]", each optionally followed by
+     * "/NAMESPACE" and "?wait=N" (see store/redis.c).
+     */
+    const char *url;
 } pb_store_config;
 
 /*
