@@ -10,6 +10,13 @@ when the test fails.
 
 PUSHBIND_BIN names the binary; the default is ../../build/pushbind relative
 to this file.
+
+PUSHBIND_STORE picks the store every server and command line uses: unset for
+the embedded store (--data DIR), or a Redis URL without namespace
+(redis://HOST:PORT, redis-cluster://HOST:PORT,…). With Redis, each temp data
+dir stands for its own namespace (--store URL/NAME), so tests stay as isolated
+as with separate directories and read unchanged: run_cli() and Server turn
+'--data DIR' into '--store URL/NAME'.
 """
 
 import base64
@@ -32,6 +39,23 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.abspath(os.environ.get('PUSHBIND_BIN') or os.path.join(HERE, '..', '..', 'build', 'pushbind'))
+
+STORE_URL = os.environ.get('PUSHBIND_STORE') or None
+# 'lmdb', 'redis' or 'cluster': which store the suite runs against.
+STORE_KIND = 'lmdb' if STORE_URL is None else 'cluster' if STORE_URL.startswith('redis-cluster://') else 'redis'
+
+
+def store_args(data_dir):
+    """The flags naming the store behind `data_dir` (see PUSHBIND_STORE)."""
+    if STORE_URL is None:
+        return ['--data', data_dir]
+    return ['--store', '%s/%s' % (STORE_URL, os.path.basename(os.path.normpath(data_dir)))]
+
+
+def lmdb_only(reason):
+    """Skips a test about the embedded store itself when the suite runs on Redis."""
+    return unittest.skipIf(STORE_KIND != 'lmdb', 'embedded store only: ' + reason)
+
 
 QUERY = '/v3/device/account/query'
 BATCH = '/v3/device/account/batchoperate'
@@ -165,7 +189,16 @@ class Result(object):
 
 def run_cli(*args, timeout=10):
     """Runs `pushbind ARGS...`; returns Result with decoded stdout/stderr."""
-    argv = [BIN] + [str(a) for a in args]
+    argv = [BIN]
+    args = [str(a) for a in args]
+    i = 0
+    while i < len(args):
+        if args[i] == '--data' and i + 1 < len(args):
+            argv += store_args(args[i + 1])
+            i += 2
+        else:
+            argv.append(args[i])
+            i += 1
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=timeout)
     return Result(argv, proc.returncode,
@@ -256,7 +289,7 @@ class Server(object):
             raise AssertionError('server already running')
         with self._stderr_lock:
             self._stderr_lines.append('---- start %s\n' % ' '.join(self.args))
-        argv = [BIN, 'serve', '--data', self.data_dir, '--listen', '127.0.0.1:0'] + self.args
+        argv = [BIN, 'serve'] + store_args(self.data_dir) + ['--listen', '127.0.0.1:0'] + self.args
         self._close_conn()
         if self._stdout_file is not None:
             self._stdout_file.close()
