@@ -15,7 +15,10 @@ import tempfile
 import time
 
 # The ports these tests own: one server, the shared cluster, and clusters
-# made by single tests. A cluster node's bus listens on port + 10000.
+# made by single tests. A cluster node's bus would listen on port + 10000,
+# inside Linux's ephemeral range where a client's socket may already hold it;
+# it is put at port + BUS_OFFSET instead (cluster-port).
+BUS_OFFSET = 500
 SINGLE_PORT = 30001
 CLUSTER_PORTS = tuple(range(30011, 30017))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -59,7 +62,7 @@ class Redis(object):
                 '--logfile', os.path.join(self.dir, 'redis.log'), '--daemonize', 'no']
         if cluster:
             argv += ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
-                     '--cluster-node-timeout', '1000']
+                     '--cluster-node-timeout', '1000', '--cluster-port', str(port + BUS_OFFSET)]
         argv += list(extra)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)

@@ -205,8 +205,10 @@ def run_cli(*args, timeout=10):
                   proc.stdout.decode('utf-8', 'replace'), proc.stderr.decode('utf-8', 'replace'))
 
 
-def app_add(data_dir, access_id, secret=None):
-    args = ['app', 'add', '--data', data_dir, '--access-id', access_id]
+def app_add(data_dir, access_id, secret=None, store_url=None):
+    """`pushbind app add` on the store behind data_dir, or on store_url when given."""
+    where = ['--store', store_url] if store_url else ['--data', data_dir]
+    args = ['app', 'add'] + where + ['--access-id', access_id]
     if secret is not None:
         args += ['--secret-key', secret]
     r = run_cli(*args)
@@ -226,7 +228,9 @@ def new_temp_dir(register_cleanup):
 class Server(object):
     """One `pushbind serve` process on 127.0.0.1 with a port it picked."""
 
-    def __init__(self, apps=(APP,), args=(), data_dir=None):
+    def __init__(self, apps=(APP,), args=(), data_dir=None, store_url=None):
+        """store_url: serve this Redis URL instead of the suite's store (tests of Redis itself)."""
+        self.store_url = store_url
         self.apps = [tuple(a) for a in apps]
         self.default_app = self.apps[0] if self.apps else None
         self.args = [str(a) for a in args]
@@ -241,7 +245,7 @@ class Server(object):
         self._stdout_file = None
         try:
             for access_id, secret in self.apps:
-                app_add(self.data_dir, access_id, secret)
+                app_add(self.data_dir, access_id, secret, store_url=self.store_url)
             self.start()
         except BaseException:
             self.close()
@@ -289,7 +293,8 @@ class Server(object):
             raise AssertionError('server already running')
         with self._stderr_lock:
             self._stderr_lines.append('---- start %s\n' % ' '.join(self.args))
-        argv = [BIN, 'serve'] + store_args(self.data_dir) + ['--listen', '127.0.0.1:0'] + self.args
+        where = ['--store', self.store_url] if self.store_url else store_args(self.data_dir)
+        argv = [BIN, 'serve'] + where + ['--listen', '127.0.0.1:0'] + self.args
         self._close_conn()
         if self._stdout_file is not None:
             self._stdout_file.close()
