@@ -332,6 +332,12 @@ unsigned pb_redis_slot_of(pb_str key)
     return pb_redis_key_slot(key.base, key.len);
 }
 
+pb_str pb_redis_decimal(pb_pool *pool, uint64_t value)
+{
+    char *text = pb_pool_alloc(pool, 24);
+    return (pb_str){text, (size_t)snprintf(text, 24, "%llu", (unsigned long long)value)};
+}
+
 bool pb_redis_parse_u64(const char *text, size_t len, uint64_t *value)
 {
     if (len == 0 || len > 19)

@@ -32,12 +32,6 @@ struct applier {
     int64_t delta; /* bindings created minus bindings removed */
 };
 
-static pb_str decimal(pb_pool *pool, uint64_t value)
-{
-    char *text = pb_pool_alloc(pool, 24);
-    return (pb_str){text, (size_t)snprintf(text, 24, "%llu", (unsigned long long)value)};
-}
-
 static void cmd_key(pb_redis_cmd *cmd, pb_pool *pool, bool write, int argc, const char *verb, pb_str key)
 {
     pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), write, argc);
@@ -99,13 +93,14 @@ static void change_record(struct applier *a, pb_str token, const char *mode, con
     pb_str key = pb_redis_token_key(pool, a->store, a->access_id, token);
     pb_redis_cmd cmd;
     cmd_script(&cmd, pool, &a->store->scripts.change, 7 + 2 * (int)adds->n + (int)n_operands, key);
-    pb_str limit = decimal(pool, a->store->limits.max_accounts_per_token), count = decimal(pool, adds->n);
+    pb_str limit = pb_redis_decimal(pool, a->store->limits.max_accounts_per_token);
+    pb_str count = pb_redis_decimal(pool, adds->n);
     pb_redis_cmd_arg(&cmd, 4, mode, 1);
     pb_redis_cmd_arg(&cmd, 5, limit.base, limit.len);
     pb_redis_cmd_arg(&cmd, 6, count.base, count.len);
     int arg = 7;
     for (size_t i = 0; i < adds->n; i++) {
-        pb_str seq = decimal(pool, adds->seqs[i]);
+        pb_str seq = pb_redis_decimal(pool, adds->seqs[i]);
         pb_redis_cmd_arg(&cmd, arg++, adds->members[i].base, adds->members[i].len);
         pb_redis_cmd_arg(&cmd, arg++, seq.base, seq.len);
     }
@@ -222,9 +217,9 @@ static void bind_accounts(struct applier *a, const pb_change *change, int *outco
 
     if (adds.n != 0) {
         pb_redis_cmd *reserves = pb_pool_alloc(pool, adds.n * sizeof(*reserves));
-        pb_str limit = decimal(pool, limits->max_tokens_per_account);
+        pb_str limit = pb_redis_decimal(pool, limits->max_tokens_per_account);
         for (size_t i = 0; i < adds.n; i++) {
-            pb_str seq = decimal(pool, adds.seqs[i]);
+            pb_str seq = pb_redis_decimal(pool, adds.seqs[i]);
             cmd_script(&reserves[i], pool, &a->store->scripts.reserve, 7, adds.keys[i]);
             pb_redis_cmd_arg(&reserves[i], 4, limit.base, limit.len);
             pb_redis_cmd_arg(&reserves[i], 5, adds.index_members[i].base, adds.index_members[i].len);
@@ -281,7 +276,7 @@ static void clear_account(struct applier *a, const pb_account *account, int *out
         index_members[n] = pb_pool_strdup(pool, (pb_str){read.reply->element[j]->str, read.reply->element[j]->len});
         if (!pb_redis_index_parse(index_members[n], &seq, &token))
             continue;
-        pb_str seq_text = decimal(pool, seq);
+        pb_str seq_text = pb_redis_decimal(pool, seq);
         cmd_script(&changes[n], pool, &a->store->scripts.change, 9,
                    pb_redis_token_key(pool, a->store, a->access_id, token));
         pb_redis_cmd_arg(&changes[n], 4, "x", 1);
@@ -355,7 +350,7 @@ static int begin_batch(struct applier *a, const pb_change *changes, size_t n)
         if (changes[i].kind == PB_CHANGE_APPEND || changes[i].kind == PB_CHANGE_OVERWRITE)
             wanted += changes[i].n_accounts;
     pb_str app = pb_redis_app_key(a->pool, a->store, "app", a->access_id);
-    pb_str seq = pb_redis_app_key(a->pool, a->store, "seq", a->access_id), count = decimal(a->pool, wanted);
+    pb_str seq = pb_redis_app_key(a->pool, a->store, "seq", a->access_id), count = pb_redis_decimal(a->pool, wanted);
     pb_redis_cmd cmd;
     cmd_script(&cmd, a->pool, &a->store->scripts.begin_batch, 6, app);
     pb_redis_cmd_arg(&cmd, 2, "2", 1);

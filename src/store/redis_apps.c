@@ -15,12 +15,6 @@ static pb_str apps_key(pb_pool *pool, const pb_redis_store *store)
     return (pb_str){key, (size_t)snprintf(key, room, "%s:apps", store->prefix)};
 }
 
-static pb_str decimal(pb_pool *pool, uint64_t value)
-{
-    char *text = pb_pool_alloc(pool, 24);
-    return (pb_str){text, (size_t)snprintf(text, 24, "%llu", (unsigned long long)value)};
-}
-
 /* Runs one command; returns its reply (the caller frees it) or NULL after setting the error. */
 static redisReply *run_one(pb_redis_session *session, pb_redis_cmd *cmd, const char *what)
 {
@@ -37,7 +31,7 @@ static redisReply *run_one(pb_redis_session *session, pb_redis_cmd *cmd, const c
 static int apps_set(pb_redis_session *session, const char *verb, uint64_t access_id)
 {
     pb_pool *pool = &session->pool;
-    pb_str key = apps_key(pool, session->store), id = decimal(pool, access_id);
+    pb_str key = apps_key(pool, session->store), id = pb_redis_decimal(pool, access_id);
     pb_redis_cmd cmd;
     pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(key), true, 3);
     pb_redis_cmd_arg(&cmd, 0, verb, strlen(verb));
@@ -57,7 +51,8 @@ int pb_redis_app_put(pb_redis_session *session, uint64_t access_id, pb_str secre
     int rc = PB_STORE_EIO;
     if (apps_set(session, "SADD", access_id) != 0)
         goto done;
-    pb_str key = pb_redis_app_key(pool, session->store, "app", access_id), now = decimal(pool, (uint64_t)time(NULL));
+    pb_str key = pb_redis_app_key(pool, session->store, "app", access_id);
+    pb_str now = pb_redis_decimal(pool, (uint64_t)time(NULL));
     pb_redis_cmd cmd;
     pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(key), true, 6);
     pb_redis_cmd_arg(&cmd, 0, "EVALSHA", 7);

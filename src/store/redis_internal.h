@@ -88,6 +88,9 @@ bool pb_redis_index_parse(pb_str member, uint64_t *seq, pb_str *token);
 /* The slot of a key built above. */
 unsigned pb_redis_slot_of(pb_str key);
 
+/* `value` in decimal, in `pool`. */
+pb_str pb_redis_decimal(pb_pool *pool, uint64_t value);
+
 /* Parses a decimal score or count as Redis prints it; false when it is not one. */
 bool pb_redis_parse_u64(const char *text, size_t len, uint64_t *value);
 
