@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "store/redis_cluster.h"
 #include "store/redis_slot.h"
@@ -14,6 +15,12 @@
  */
 #define PB_REDIS_MAX_ROUNDS 5
 #define PB_REDIS_NO_NODE UINT16_MAX
+/*
+ * After a node fails (refused, timed out, reset), this thread leaves it alone
+ * for a while: a host that is gone would otherwise cost a full timeout on
+ * every request, stalling the event loop. Failovers take longer than this.
+ */
+#define PB_REDIS_DOWN_MS 1000
 
 static void set_error(pb_redis_conn *conn, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
@@ -39,6 +46,21 @@ static void node_disconnect(pb_redis_node *node)
         redisFree(node->ctx);
     node->ctx = NULL;
     node->owes_wait = false;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Drops a node that failed, leaves it alone for PB_REDIS_DOWN_MS, and marks the map stale. */
+static void node_failed(pb_redis_conn *conn, pb_redis_node *node)
+{
+    node_disconnect(node);
+    node->down_until_ms = now_ms() + PB_REDIS_DOWN_MS;
+    conn->map_ready = false;
 }
 
 void pb_redis_conn_free(pb_redis_conn *conn)
@@ -81,6 +103,10 @@ static redisContext *node_connect(pb_redis_conn *conn, int i)
     pb_redis_node *node = &conn->nodes[i];
     if (node->ctx != NULL)
         return node->ctx;
+    if (node->down_until_ms > now_ms()) {
+        set_error(conn, "%s:%u failed less than %d ms ago", node->host, node->port, PB_REDIS_DOWN_MS);
+        return NULL;
+    }
     unsigned ms = conn->target->timeout_ms;
     struct timeval timeout = {ms / 1000, (ms % 1000) * 1000};
     redisContext *ctx = redisConnectWithTimeout(node->host, node->port, timeout);
@@ -88,6 +114,7 @@ static redisContext *node_connect(pb_redis_conn *conn, int i)
         set_error(conn, "connecting to %s:%u: %s", node->host, node->port, ctx != NULL ? ctx->errstr : "out of memory");
         if (ctx != NULL)
             redisFree(ctx);
+        node_failed(conn, node);
         return NULL;
     }
     if (redisSetTimeout(ctx, timeout) != REDIS_OK || redisEnableKeepAlive(ctx) != REDIS_OK) {
@@ -156,7 +183,7 @@ static int refresh_map(pb_redis_conn *conn)
         redisReply *reply = redisCommand(ctx, "CLUSTER SLOTS");
         if (reply == NULL) {
             set_error(conn, "CLUSTER SLOTS on %s:%u: %s", conn->nodes[i].host, conn->nodes[i].port, ctx->errstr);
-            node_disconnect(&conn->nodes[i]);
+            node_failed(conn, &conn->nodes[i]);
             continue;
         }
         char *host = strdup(conn->nodes[i].host); /* node_index() may move the nodes */
@@ -281,8 +308,7 @@ static void read_round(pb_redis_conn *conn, pb_redis_cmd *cmds, size_t n, bool *
         if (node->ctx == NULL || redisGetReply(node->ctx, &reply) != REDIS_OK) {
             if (node->ctx != NULL) {
                 set_error(conn, "%s:%u: %s", node->host, node->port, node->ctx->errstr);
-                node_disconnect(node);
-                conn->map_ready = false;
+                node_failed(conn, node);
             }
             continue; /* sent, unanswered: never resent */
         }
@@ -338,7 +364,7 @@ int pb_redis_wait(pb_redis_conn *conn, unsigned replicas, unsigned timeout_ms)
             set_error(conn, "WAIT on %s:%u: %s", node->host, node->port,
                       reply == NULL ? node->ctx->errstr : "too few replicas acknowledged");
             if (reply == NULL)
-                node_disconnect(node);
+                node_failed(conn, node);
             rc = -1;
         }
         if (reply != NULL)
@@ -368,8 +394,7 @@ int pb_redis_each_primary(pb_redis_conn *conn, int (*visit)(void *arg, redisCont
         rc = ctx == NULL ? -1 : visit(arg, ctx);
         if (rc != 0 && ctx != NULL && ctx->err != 0) {
             set_error(conn, "%s:%u: %s", conn->nodes[i].host, conn->nodes[i].port, ctx->errstr);
-            node_disconnect(&conn->nodes[i]);
-            conn->map_ready = false;
+            node_failed(conn, &conn->nodes[i]);
         }
     }
     free(owner);

@@ -6,6 +6,10 @@
  * when first needed and reopened after a failure) plus its own copy of the
  * slot map. It is never shared between threads, so nothing here locks.
  *
+ * A node that fails is left alone for a second by this thread (requests
+ * needing it answer an error at once), so a host that vanished costs one
+ * timeout, not one per request.
+ *
  * Commands are run in batches: pb_redis_run() sends every command of a batch
  * to the node that owns its slot, pipelined per node, all nodes written before
  * any is read, then follows redirects:
@@ -70,6 +74,7 @@ typedef struct pb_redis_node {
     uint16_t port;
     redisContext *ctx; /* NULL until connected, and after a failure */
     bool owes_wait;    /* written since the last WAIT */
+    uint64_t down_until_ms; /* CLOCK_MONOTONIC: no connection attempt before then */
 } pb_redis_node;
 
 typedef struct pb_redis_conn {

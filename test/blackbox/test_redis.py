@@ -155,6 +155,11 @@ class UnreachableRedisTest(unittest.TestCase):
         status, _, _ = srv.request('GET', '/healthz')
         self.assertNotEqual(status, 200)
         self.redis = pbredis.Redis(UNREACHABLE_PORT, self.dir, extra=['--appendfsync', 'always'])
+        # pushbind leaves a failed node alone for a second, then reconnects by itself.
+        deadline = time.time() + 10
+        while srv.request('GET', '/healthz')[0] != 200:
+            self.assertLess(time.time(), deadline, 'pushbind did not reconnect to Redis')
+            time.sleep(0.1)
         self.assertEqual(srv.accounts_of('t1'), [acc('a'), acc('b')])
         self.assertEqual(srv.accounts_of('t2'), [])
         srv.bind('t2', 'a')
