@@ -396,7 +396,7 @@ int pb_redis_apply(pb_redis_session *session, uint64_t access_id, const pb_chang
         apply_change(&a, &changes[i], &outcomes[i]);
     count_bindings(&a);
     if (session->store->wait_replicas != 0 &&
-        pb_redis_wait(&session->conn, session->store->wait_replicas, session->store->target.timeout_ms) != 0)
+        pb_redis_wait(&session->conn, session->store->wait_replicas, session->store->target.timeout_ms / 2) != 0)
         rc = PB_STORE_EIO;
 done:
     if (!session->view_open)

@@ -58,6 +58,7 @@ static uint64_t now_ms(void)
 /* Drops a node that failed, leaves it alone for PB_REDIS_DOWN_MS, and marks the map stale. */
 static void node_failed(pb_redis_conn *conn, pb_redis_node *node)
 {
+    conn->wait_lost |= node->owes_wait;
     node_disconnect(node);
     node->down_until_ms = now_ms() + PB_REDIS_DOWN_MS;
     conn->map_ready = false;
@@ -353,7 +354,11 @@ int pb_redis_run(pb_redis_conn *conn, pb_redis_cmd *cmds, size_t n)
 
 int pb_redis_wait(pb_redis_conn *conn, unsigned replicas, unsigned timeout_ms)
 {
-    int rc = 0;
+    /* A node that owed a WAIT and lost its connection can no longer prove its writes reached replicas. */
+    int rc = conn->wait_lost ? -1 : 0;
+    if (conn->wait_lost)
+        set_error(conn, "WAIT: a node written by this batch lost its connection");
+    conn->wait_lost = false;
     for (size_t i = 0; i < conn->n_nodes; i++) {
         pb_redis_node *node = &conn->nodes[i];
         if (!node->owes_wait || node->ctx == NULL)

@@ -83,6 +83,7 @@ typedef struct pb_redis_conn {
     size_t n_nodes, cap_nodes;
     uint16_t *slot_node; /* PB_REDIS_SLOTS entries: index into nodes */
     bool map_ready;
+    bool wait_lost; /* a node owing a WAIT was disconnected since the last pb_redis_wait() */
     char error[200];
 } pb_redis_conn;
 
@@ -104,8 +105,10 @@ void pb_redis_release(pb_redis_cmd *cmds, size_t n);
 
 /*
  * Waits until `replicas` replicas of every node written since the last call
- * acknowledge those writes (WAIT), for at most `timeout_ms`. Returns 0, or -1
- * when a node answered fewer (conn->error says which).
+ * acknowledge those writes (WAIT), for at most `timeout_ms` (keep it below
+ * the target's timeout_ms, the reply's own timeout). Returns 0, or -1 when a
+ * node answered fewer, or when a node written since the last call lost its
+ * connection (conn->error says which).
  */
 int pb_redis_wait(pb_redis_conn *conn, unsigned replicas, unsigned timeout_ms);
 
