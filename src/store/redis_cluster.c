@@ -71,6 +71,7 @@ void pb_redis_conn_free(pb_redis_conn *conn)
         free(conn->nodes[i].host);
     }
     free(conn->nodes);
+    free(conn->used);
     free(conn->slot_node);
     memset(conn, 0, sizeof(*conn));
 }
@@ -89,6 +90,10 @@ static int node_index(pb_redis_conn *conn, const char *host, uint16_t port)
         if (grown == NULL)
             return -1;
         conn->nodes = grown;
+        bool *used = realloc(conn->used, cap * sizeof(*used));
+        if (used == NULL)
+            return -1;
+        conn->used = used;
         conn->cap_nodes = cap;
     }
     char *copy = strdup(host);
@@ -324,18 +329,10 @@ int pb_redis_run(pb_redis_conn *conn, pb_redis_cmd *cmds, size_t n)
     for (int round = 0; round < PB_REDIS_MAX_ROUNDS; round++) {
         if (!conn->map_ready && refresh_map(conn) != 0)
             return -1;
-        bool used_stack[64], *used = used_stack;
-        size_t n_used = conn->n_nodes + 64; /* ASK may add nodes while the round runs */
-        if (n_used > 64 && (used = calloc(n_used, sizeof(*used))) == NULL) {
-            set_error(conn, "out of memory");
-            return -1;
-        }
-        if (used == used_stack)
-            memset(used_stack, 0, sizeof(used_stack));
-        send_round(conn, cmds, n, used);
-        read_round(conn, cmds, n, used);
-        if (used != used_stack)
-            free(used);
+        /* Nodes are only added between rounds (map reloads, ASK), so `used` fits this round. */
+        memset(conn->used, 0, conn->n_nodes * sizeof(*conn->used));
+        send_round(conn, cmds, n, conn->used);
+        read_round(conn, cmds, n, conn->used);
 
         bool again = false, lost = false;
         for (size_t i = 0; i < n; i++) {

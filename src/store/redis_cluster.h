@@ -82,6 +82,7 @@ typedef struct pb_redis_conn {
     pb_redis_node *nodes;
     size_t n_nodes, cap_nodes;
     uint16_t *slot_node; /* PB_REDIS_SLOTS entries: index into nodes */
+    bool *used;          /* cap_nodes entries: the nodes a round of pb_redis_run() wrote to */
     bool map_ready;
     bool wait_lost; /* a node owing a WAIT was disconnected since the last pb_redis_wait() */
     char error[200];
