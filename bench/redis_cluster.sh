@@ -8,7 +8,8 @@
 # Each process runs one event-loop thread (--threads 1) and gets its own wrk
 # (-t1 -c$CONNECTIONS -d$DURATION); a scenario's figure is the two wrk runs
 # summed. query: the accounts of one random token out of $TOKENS preloaded.
-# bind: each request binds a new token (op 1, one account). The cluster uses
+# bind: each request binds a new token (op 1, one account); bind20: 20 new
+# tokens per request, each with its own account (req/s; x20 for bindings/s). The cluster uses
 # appendonly yes / appendfsync everysec (the recommended setting; see
 # docs/design.md); the embedded store fsyncs every batch. Redis runs on ports
 # 30061-30063 (cluster bus +500), on the same machine as everything else.
@@ -103,6 +104,7 @@ for store in embedded cluster; do
   preload "$port1"
   result[$store,query]=$(run query.lua "$port1" "$port2")
   result[$store,bind]=$(run bind.lua "$port1" "$port2")
+  result[$store,bind20]=$(run bind20.lua "$port1" "$port2")
   kill "${pids[-1]}" "${pids[-2]}"
   wait "${pids[-1]}" "${pids[-2]}" 2>/dev/null || true
   pids=("${pids[@]:0:${#pids[@]}-2}")
@@ -110,7 +112,7 @@ done
 
 echo "pushbind: 2 processes x 1 thread, wrk 2 x (-t1 -c$connections -d$duration), $(nproc) CPUs shared by all"
 printf '%-8s %14s %8s %14s %8s %8s\n' scenario 'embedded r/s' 'p99 ms' 'cluster r/s' 'p99 ms' ratio
-for scenario in query bind; do
+for scenario in query bind bind20; do
   read -r e_rate e_err e_p99 <<<"${result[embedded,$scenario]}"
   read -r c_rate c_err c_p99 <<<"${result[cluster,$scenario]}"
   printf '%-8s %14s %8.2f %14s %8.2f %8.2f\n' "$scenario" "$e_rate" "$(echo "$e_p99/1000" | bc -l)" \
