@@ -3,6 +3,7 @@
 # processes on one embedded (LMDB) data directory: query and bind throughput.
 #
 #   bench/redis_cluster.sh            # from the repository root, after `make build`
+#   PUSHBIND_BIN=/other/pushbind bench/redis_cluster.sh   # another build of pushbind
 #   DURATION=10 CONNECTIONS=32 TOKENS=2000 bench/redis_cluster.sh
 #
 # Each process runs one event-loop thread (--threads 1) and gets its own wrk
@@ -20,7 +21,7 @@ duration=${DURATION:-10}s
 connections=${CONNECTIONS:-32}
 tokens=${TOKENS:-2000}
 ports=(30061 30062 30063)
-bin=build/pushbind
+bin=${PUSHBIND_BIN:-build/pushbind}
 access_id=1500001048
 secret=1452fcebae9f3115ba794fb0fff2fd73
 auth="Basic $(printf '%s:%s' $access_id $secret | base64)"
