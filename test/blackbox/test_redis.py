@@ -238,6 +238,27 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(len(bound), 100)
         self.assertEqual(sorted(one.tokens_of('popular')), sorted(bound))
 
+    def test_batch_items_sharing_an_account_see_each_other_while_the_others_share_round_trips(self):
+        url = self.cluster.url(uniq('ns'))
+        srv = pbtest.Server.for_test(self, apps=[APP], store_url=url)
+        busy = uniq('busy')
+        tokens = ['busy-%d' % i for i in range(99)]
+        for k in range(0, 99, 20):
+            srv.ok_batch({'operator_type': 1, 'token_accounts': [
+                {'token': t, 'account_list': acc_list(busy)} for t in tokens[k:k + 20]]})
+        # Items 1 and 3 both want busy's last slot: the first gets it, the other is refused;
+        # the 18 independent items around them all apply, in order.
+        items = [{'token': 'free-%d' % i, 'account_list': acc_list('free-acct-%d' % i)} for i in range(20)]
+        items[1]['account_list'].append(acc(busy))
+        items[3]['account_list'].append(acc(busy))
+        codes = [0] * 20
+        codes[3] = pbtest.E_PARAM
+        self.assertEqual(srv.batch({'operator_type': 1, 'token_accounts': items}), (200, pbtest.batch_answer(*codes)))
+        self.assertEqual(srv.tokens_of(busy), tokens + ['free-1'])
+        self.assertEqual(srv.accounts_of('free-3'), [])
+        self.assertEqual(srv.accounts_of('free-1'), [acc('free-acct-1'), acc(busy)])
+        self.assertEqual(srv.tokens_of('free-acct-19'), ['free-19'])
+
     def test_resharding_under_load_answers_success_or_1008004_and_keeps_every_binding(self):
         one, two = self.two_servers()
         for i in range(50):
