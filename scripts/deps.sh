@@ -5,8 +5,9 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libh2o-evloop-dev liblmdb-dev libssl-dev libyajl-dev
+  libh2o-evloop-dev libhiredis-dev liblmdb-dev libssl-dev libyajl-dev
   libcmocka-dev python3 curl openssl
+  redis-server redis-tools wrk
   clang libclang-rt-14-dev llvm  # make fuzz / fuzz-smoke: libFuzzer runtime and symbolizer
 )
 

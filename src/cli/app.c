@@ -10,7 +10,7 @@
 #include "cli/cli.h"
 
 static const char app_usage[] =
-    "usage: pushbind app COMMAND --data DIR [options]\n"
+    "usage: pushbind app COMMAND (--data DIR | --store URL) [options]\n"
     "\n"
     "  add --data DIR --access-id ID [--secret-key KEY]\n"
     "        create the app, or replace its secret key; without --secret-key a random\n"
@@ -20,6 +20,7 @@ static const char app_usage[] =
     "  remove --data DIR --access-id ID\n"
     "        remove the app and every binding it holds\n"
     "\n"
+    "Every command takes --store URL (Redis, as for 'pushbind serve') instead of --data DIR.\n"
     "ID is 1 to 18 decimal digits; KEY is 16 to 128 printable ASCII characters.\n"
     "The server may keep running: changes are visible to its next request.\n";
 
@@ -30,6 +31,7 @@ static const char app_usage[] =
 typedef struct app_args {
     const char *command;
     const char *data_dir;
+    const char *url;
     const char *access_id_text;
     const char *secret_key;
     uint64_t access_id;
@@ -51,6 +53,7 @@ static int parse_app_args(int argc, char **argv, app_args *args, bool *help)
 {
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},
+        {"store", required_argument, NULL, 's'},
         {"access-id", required_argument, NULL, 'i'},
         {"secret-key", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
@@ -64,6 +67,7 @@ static int parse_app_args(int argc, char **argv, app_args *args, bool *help)
     while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (option) {
         case 'd': args->data_dir = optarg; break;
+        case 's': args->url = optarg; break;
         case 'i': args->access_id_text = optarg; break;
         case 'k': args->secret_key = optarg; break;
         case 'h': *help = true; return PB_EXIT_OK;
@@ -72,8 +76,9 @@ static int parse_app_args(int argc, char **argv, app_args *args, bool *help)
     }
     if (optind < argc)
         return pb_cli_usage_error(context, "unexpected argument '%s'", argv[optind]);
-    if (args->data_dir == NULL)
-        return pb_cli_usage_error(context, "--data DIR is required");
+    int store_flags = pb_cli_check_store_flags(context, args->data_dir, args->url);
+    if (store_flags != PB_EXIT_OK)
+        return store_flags;
     bool wants_id = strcmp(args->command, "list") != 0;
     if (wants_id && args->access_id_text == NULL)
         return pb_cli_usage_error(context, "--access-id ID is required");
@@ -178,5 +183,5 @@ int pb_cli_app(int argc, char **argv)
     if (exit_code != PB_EXIT_OK)
         return exit_code;
 
-    return pb_cli_with_session(args.data_dir, run_app, &args);
+    return pb_cli_with_session(args.data_dir, args.url, run_app, &args);
 }

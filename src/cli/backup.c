@@ -16,7 +16,7 @@ static const char backup_usage[] =
 static int backup(pb_store_session *session, const void *arg)
 {
     const pb_cli_tool_args *args = arg;
-    if (pb_lmdb_backup(session, args->path) != PB_STORE_OK) {
+    if (pb_lmdb_backup(pb_store_session_lmdb(session), args->path) != PB_STORE_OK) {
         fprintf(stderr, "pushbind: cannot back up: %s\n", pb_store_session_error(session));
         return PB_EXIT_FAILURE;
     }

@@ -54,10 +54,17 @@ int pb_cli_parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *va
 int pb_cli_parse_listen(const char *text, char **host, uint16_t *port);
 
 /*
- * Opens the store in `data_dir` with default limits. Returns NULL after
- * printing why.
+ * Opens the store named on the command line: Redis at `url` when it is not
+ * NULL, else the embedded store in `data_dir`. Returns NULL after printing why.
  */
-pb_store *pb_cli_open_store(const char *data_dir, uint64_t map_size_mib, const pb_store_limits *limits);
+pb_store *pb_cli_open_store(const char *data_dir, const char *url, uint64_t map_size_mib,
+                            const pb_store_limits *limits);
+
+/*
+ * Checks that exactly one of --data DIR and --store URL was given. Returns
+ * PB_EXIT_OK or the usage error's exit code (after printing it).
+ */
+int pb_cli_check_store_flags(const char *command, const char *data_dir, const char *url);
 
 /* The flags the store tools share: --data DIR, optionally --access-id ID and one path. */
 typedef struct pb_cli_tool_args {
@@ -78,11 +85,11 @@ int pb_cli_parse_tool_args(const char *command, int argc, char **argv, unsigned 
                            bool *help);
 
 /*
- * Opens the store in `data_dir` with default limits and a session, calls
+ * Opens the store (`data_dir`, or Redis at `url`) with default limits and a session, calls
  * run(session, arg) and closes both. Returns PB_EXIT_FAILURE (after printing
  * why) when the store does not open, else what `run` returns.
  */
-int pb_cli_with_session(const char *data_dir, int (*run)(pb_store_session *session, const void *arg),
+int pb_cli_with_session(const char *data_dir, const char *url, int (*run)(pb_store_session *session, const void *arg),
                         const void *arg);
 
 /*

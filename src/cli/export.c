@@ -58,7 +58,7 @@ static int export(pb_store_session *session, const void *arg)
 {
     const pb_cli_tool_args *args = arg;
     export_state st = {.gen = yajl_gen_alloc(NULL), .out = stdout};
-    int rc = st.gen == NULL ? PB_STORE_EIO : pb_lmdb_export(session, args->access_id, write_binding, &st);
+    int rc = st.gen == NULL ? PB_STORE_EIO : pb_lmdb_export(pb_store_session_lmdb(session), args->access_id, write_binding, &st);
     if (rc == 0 && fflush(stdout) != 0)
         rc = EXPORT_WRITE_FAILED;
     if (st.gen != NULL)

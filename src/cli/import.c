@@ -253,7 +253,7 @@ static void *writer_main(void *arg)
             chunk->items[i].token.base = chunk->text + chunk->offsets[i];
             chunk->items[i].account.name.base = chunk->text + chunk->offsets[i] + chunk->items[i].token.len;
         }
-        int rc = pb_lmdb_import_chunk(w->session, w->access_id, chunk->items, chunk->n, chunk->outcomes);
+        int rc = pb_lmdb_import_chunk(pb_store_session_lmdb(w->session), w->access_id, chunk->items, chunk->n, chunk->outcomes);
         pthread_mutex_lock(&w->lock);
         w->rc = rc;
         w->chunk = NULL;
@@ -434,7 +434,7 @@ static int import_stream(import_args *args, FILE *in, chunk_writer *writer, pb_p
 static int run_import(import_args *args, pb_store_session *session, FILE *in, uint64_t total_bytes)
 {
     /* An empty chunk checks that the app exists before any line is read. */
-    switch (pb_lmdb_import_chunk(session, args->access_id, NULL, 0, NULL)) {
+    switch (pb_lmdb_import_chunk(pb_store_session_lmdb(session), args->access_id, NULL, 0, NULL)) {
     case PB_STORE_OK: break;
     case PB_STORE_ENOTFOUND:
         fprintf(stderr, "pushbind: no app %llu (create it with 'pushbind app add')\n",
@@ -489,7 +489,7 @@ int pb_cli_import(int argc, char **argv)
     uint64_t total = fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 
     exit_code = PB_EXIT_FAILURE;
-    pb_store *store = pb_cli_open_store(args.data_dir, args.map_size_mib, &args.limits);
+    pb_store *store = pb_cli_open_store(args.data_dir, NULL, args.map_size_mib, &args.limits);
     pb_store_session *session = store != NULL ? pb_store_session_open(store) : NULL;
     if (store != NULL && session == NULL)
         fprintf(stderr, "pushbind: cannot open a store session\n");

@@ -54,9 +54,20 @@ int pb_cli_parse_listen(const char *text, char **host, uint16_t *port)
     return *host == NULL ? -1 : 0;
 }
 
-pb_store *pb_cli_open_store(const char *data_dir, uint64_t map_size_mib, const pb_store_limits *limits)
+int pb_cli_check_store_flags(const char *command, const char *data_dir, const char *url)
+{
+    if (data_dir == NULL && url == NULL)
+        return pb_cli_usage_error(command, "--data DIR or --store URL is required");
+    if (data_dir != NULL && url != NULL)
+        return pb_cli_usage_error(command, "--data and --store exclude each other");
+    return PB_EXIT_OK;
+}
+
+pb_store *pb_cli_open_store(const char *data_dir, const char *url, uint64_t map_size_mib,
+                            const pb_store_limits *limits)
 {
     pb_store_config config = {
+        .url = url,
         .data_dir = data_dir,
         .map_size = map_size_mib * 1024 * 1024,
         .limits = *limits,
@@ -64,7 +75,8 @@ pb_store *pb_cli_open_store(const char *data_dir, uint64_t map_size_mib, const p
     char *err = NULL;
     pb_store *store = pb_store_open(&config, &err);
     if (store == NULL) {
-        fprintf(stderr, "pushbind: cannot open the store in %s: %s\n", data_dir, err != NULL ? err : "unknown error");
+        fprintf(stderr, "pushbind: cannot open the store %s: %s\n", url != NULL ? "at" : "in",
+                err != NULL ? err : "unknown error");
         free(err);
     }
     return store;
@@ -108,11 +120,11 @@ int pb_cli_parse_tool_args(const char *command, int argc, char **argv, unsigned 
     return PB_EXIT_OK;
 }
 
-int pb_cli_with_session(const char *data_dir, int (*run)(pb_store_session *session, const void *arg),
+int pb_cli_with_session(const char *data_dir, const char *url, int (*run)(pb_store_session *session, const void *arg),
                         const void *arg)
 {
     pb_store_limits limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT};
-    pb_store *store = pb_cli_open_store(data_dir, PB_DEFAULT_MAP_SIZE_MIB, &limits);
+    pb_store *store = pb_cli_open_store(data_dir, url, PB_DEFAULT_MAP_SIZE_MIB, &limits);
     if (store == NULL)
         return PB_EXIT_FAILURE;
     int exit_code = PB_EXIT_FAILURE;
@@ -139,5 +151,5 @@ int pb_cli_run_tool(const char *command, const char *usage, unsigned wants, int 
     }
     if (exit_code != PB_EXIT_OK)
         return exit_code;
-    return pb_cli_with_session(args.data_dir, run, &args);
+    return pb_cli_with_session(args.data_dir, NULL, run, &args);
 }

@@ -11,11 +11,14 @@
 #include "http/server.h"
 
 static const char serve_usage[] =
-    "usage: pushbind serve --data DIR --listen HOST:PORT [options]\n"
+    "usage: pushbind serve (--data DIR | --store URL) --listen HOST:PORT [options]\n"
     "\n"
     "Serves the TPNS v3 account API until SIGTERM or SIGINT.\n"
     "\n"
-    "  --data DIR                  data directory (created when missing)\n"
+    "  --data DIR                  data directory of the embedded store (created when missing)\n"
+    "  --store URL                 Redis instead: redis://HOST:PORT or\n"
+    "                              redis-cluster://HOST:PORT[,HOST:PORT...], optionally\n"
+    "                              followed by /NAMESPACE and ?wait=N (see README)\n"
     "  --listen HOST:PORT          address to listen on; port 0 picks a free port\n"
     "  --threads N                 event-loop threads (default: one per CPU)\n"
     "  --max-query-items N         items in a query list (default 1000)\n"
@@ -46,6 +49,7 @@ static const char serve_usage[] =
 
 enum {
     OPT_DATA = 256,
+    OPT_STORE,
     OPT_LISTEN,
     OPT_THREADS,
     OPT_MAX_QUERY_ITEMS,
@@ -74,6 +78,7 @@ enum {
 
 static const struct option serve_options[] = {
     {"data", required_argument, NULL, OPT_DATA},
+    {"store", required_argument, NULL, OPT_STORE},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"max-query-items", required_argument, NULL, OPT_MAX_QUERY_ITEMS},
@@ -153,7 +158,7 @@ static int parse_log_format(const char *text, pb_log_format *format)
 
 static int serve(int argc, char **argv)
 {
-    const char *data_dir = NULL, *listen = NULL;
+    const char *data_dir = NULL, *url = NULL, *listen = NULL;
     uint64_t map_size_mib = PB_DEFAULT_MAP_SIZE_MIB;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     pb_server_config config = {
@@ -179,6 +184,9 @@ static int serve(int argc, char **argv)
             return PB_EXIT_OK;
         case OPT_DATA:
             data_dir = optarg;
+            continue;
+        case OPT_STORE:
+            url = optarg;
             continue;
         case OPT_LISTEN:
             listen = optarg;
@@ -227,8 +235,9 @@ static int serve(int argc, char **argv)
     }
     if (optind < argc)
         return pb_cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
-    if (data_dir == NULL)
-        return pb_cli_usage_error("serve", "--data DIR is required");
+    int store_flags = pb_cli_check_store_flags("serve", data_dir, url);
+    if (store_flags != PB_EXIT_OK)
+        return store_flags;
     if (listen == NULL)
         return pb_cli_usage_error("serve", "--listen HOST:PORT is required");
     if ((config.tls_cert_file == NULL) != (config.tls_key_file == NULL))
@@ -243,7 +252,7 @@ static int serve(int argc, char **argv)
     config.listen_host = host;
 
     int exit_code = PB_EXIT_FAILURE;
-    pb_store *store = pb_cli_open_store(data_dir, map_size_mib, &limits);
+    pb_store *store = pb_cli_open_store(data_dir, url, map_size_mib, &limits);
     if (store != NULL) {
         exit_code = pb_server_run(&config, store);
         pb_store_close(store);

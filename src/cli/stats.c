@@ -30,7 +30,7 @@ static int stats(pb_store_session *session, const void *arg)
     totals t = {0};
     pb_lmdb_usage usage;
     printf("%-18s  %s\n", "ACCESS_ID", "BINDINGS");
-    if (pb_store_app_list(session, print_app, &t) != PB_STORE_OK || pb_lmdb_usage_read(session, &usage) != PB_STORE_OK) {
+    if (pb_store_app_list(session, print_app, &t) != PB_STORE_OK || pb_lmdb_usage_read(pb_store_session_lmdb(session), &usage) != PB_STORE_OK) {
         fprintf(stderr, "pushbind: cannot read the store: %s\n", pb_store_session_error(session));
         return PB_EXIT_FAILURE;
     }

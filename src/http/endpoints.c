@@ -124,12 +124,24 @@ static int send_method_not_allowed(h2o_req_t *req, const char *endpoint, const c
     return 0;
 }
 
-static int lookup_secret(void *view, uint64_t access_id, pb_str *secret)
+/* The secret lookup's view, and whether the store (not the app) was missing. */
+struct secret_lookup {
+    pb_store_view *view;
+    bool store_failed;
+};
+
+static int lookup_secret(void *arg, uint64_t access_id, pb_str *secret)
 {
-    return pb_store_app_secret(view, access_id, secret) == PB_STORE_OK ? 0 : -1;
+    struct secret_lookup *lookup = arg;
+    int rc = pb_store_app_secret(lookup->view, access_id, secret);
+    lookup->store_failed = rc == PB_STORE_EIO;
+    return rc == PB_STORE_OK ? 0 : -1;
 }
 
-/* Returns PB_OK and sets *access_id, or PB_ERR_AUTH. */
+/*
+ * Returns PB_OK and sets *access_id, PB_ERR_AUTH, or PB_ERR_STORE when the
+ * store could not say whether the app exists (a networked store that is down).
+ */
 static int authenticate(pb_worker *worker, h2o_req_t *req, pb_store_view *view, uint64_t *access_id)
 {
     pb_auth_request credentials = {
@@ -141,7 +153,9 @@ static int authenticate(pb_worker *worker, h2o_req_t *req, pb_store_view *view, 
         .now = time(NULL),
         .window_seconds = worker->config->timestamp_window,
     };
-    return pb_auth_authenticate(&credentials, lookup_secret, view, access_id);
+    struct secret_lookup lookup = {view, false};
+    int code = pb_auth_authenticate(&credentials, lookup_secret, &lookup, access_id);
+    return code != PB_OK && lookup.store_failed ? PB_ERR_STORE : code;
 }
 
 /* PB_OK, or PB_ERR_RATE when app `access_id` is over its rate limit (nothing is read or changed then). */
@@ -172,10 +186,9 @@ static int on_query(h2o_handler_t *self, h2o_req_t *req)
 
     /* One snapshot serves the secret lookup and the query. */
     pb_store_view *view = pb_store_view_begin(worker->session);
-    if (view == NULL)
-        response.code = PB_ERR_STORE;
-    else if (authenticate(worker, req, view, &access_id) != PB_OK)
-        response.code = PB_ERR_AUTH;
+    int code = view == NULL ? PB_ERR_STORE : authenticate(worker, req, view, &access_id);
+    if (code != PB_OK)
+        response.code = code;
     else if (check_rate(worker, access_id) != PB_OK)
         response.code = PB_ERR_RATE;
     else if (pb_decode_query(&req->pool, body.base, body.len, &request) != PB_OK)
@@ -221,7 +234,7 @@ static int on_batchoperate(h2o_handler_t *self, h2o_req_t *req)
         int code = authenticate(worker, req, view, &access_id);
         pb_store_view_end(view); /* the write below must not hold a snapshot */
         if (code != PB_OK)
-            response.code = PB_ERR_AUTH;
+            response.code = code;
         else if (check_rate(worker, access_id) != PB_OK)
             response.code = PB_ERR_RATE;
         else if (pb_decode_batch(&req->pool, body.base, body.len, &request) != PB_OK)

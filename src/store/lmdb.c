@@ -17,7 +17,7 @@
 
 #define PB_STORE_MAX_DBS 4 /* apps, meta, tokens, accounts */
 
-void pb_lmdb_set_error(pb_store_session *session, const char *what, int rc)
+void pb_lmdb_set_error(pb_lmdb_session *session, const char *what, int rc)
 {
     snprintf(session->error, sizeof(session->error), "%s: %s", what, mdb_strerror(rc));
 }
@@ -29,7 +29,7 @@ void pb_lmdb_set_error(pb_store_session *session, const char *what, int rc)
  * view open while it writes): its first hold already rules out a remap, and a
  * second rdlock could queue behind a waiting remap that waits for the first.
  */
-static int map_hold(pb_store_session *session)
+static int map_hold(pb_lmdb_session *session)
 {
     if (session->map_holds == 0) {
         int rc = pthread_rwlock_rdlock(&session->store->map_lock);
@@ -40,7 +40,7 @@ static int map_hold(pb_store_session *session)
     return 0;
 }
 
-static void map_release(pb_store_session *session)
+static void map_release(pb_lmdb_session *session)
 {
     if (--session->map_holds == 0)
         pthread_rwlock_unlock(&session->store->map_lock);
@@ -52,9 +52,9 @@ static void map_release(pb_store_session *session)
  * transaction live (a view open while it writes) cannot let go of its hold,
  * so it fails instead; its first call after the view ends will remap.
  */
-static int follow_map_growth(pb_store_session *session)
+static int follow_map_growth(pb_lmdb_session *session)
 {
-    pb_store *store = session->store;
+    pb_lmdb_store *store = session->store;
     if (session->map_holds != 1)
         return MDB_MAP_RESIZED;
     map_release(session);
@@ -69,7 +69,7 @@ static int follow_map_growth(pb_store_session *session)
 
 /* `holds` tells whether the shared hold is still ours to give back after a
  * failed remap. */
-int pb_lmdb_txn_start(pb_store_session *session, unsigned flags, MDB_txn **txn)
+int pb_lmdb_txn_start(pb_lmdb_session *session, unsigned flags, MDB_txn **txn)
 {
     unsigned holds = session->map_holds;
     int rc = map_hold(session);
@@ -83,7 +83,7 @@ int pb_lmdb_txn_start(pb_store_session *session, unsigned flags, MDB_txn **txn)
     return rc;
 }
 
-int pb_lmdb_txn_done(pb_store_session *session, MDB_txn *txn, bool commit)
+int pb_lmdb_txn_done(pb_lmdb_session *session, MDB_txn *txn, bool commit)
 {
     int rc = 0;
     if (commit)
@@ -96,7 +96,7 @@ int pb_lmdb_txn_done(pb_store_session *session, MDB_txn *txn, bool commit)
 
 /* ---- Opening and closing ---------------------------------------------- */
 
-static int open_databases(pb_store *store)
+static int open_databases(pb_lmdb_store *store)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(store->env, NULL, 0, &txn);
@@ -129,12 +129,12 @@ static int init_map_lock(pthread_rwlock_t *lock)
     return rc;
 }
 
-pb_store *pb_store_open(const pb_store_config *config, char **err)
+pb_lmdb_store *pb_lmdb_open(const pb_store_config *config, char **err)
 {
     const char *what = "invalid configuration";
     int rc = EINVAL, dead;
     bool lock_ready = false;
-    pb_store *store = NULL;
+    pb_lmdb_store *store = NULL;
 
     if (config->data_dir == NULL || config->limits.max_accounts_per_token == 0 ||
         config->limits.max_tokens_per_account == 0)
@@ -192,7 +192,7 @@ fail:
     return NULL;
 }
 
-void pb_store_close(pb_store *store)
+void pb_lmdb_close(pb_lmdb_store *store)
 {
     if (store == NULL)
         return;
@@ -201,9 +201,9 @@ void pb_store_close(pb_store *store)
     free(store);
 }
 
-pb_store_session *pb_store_session_open(pb_store *store)
+pb_lmdb_session *pb_lmdb_session_open(pb_lmdb_store *store)
 {
-    pb_store_session *session = calloc(1, sizeof(*session));
+    pb_lmdb_session *session = calloc(1, sizeof(*session));
     if (session == NULL)
         return NULL;
     session->store = store;
@@ -214,7 +214,7 @@ pb_store_session *pb_store_session_open(pb_store *store)
     }
     if (mdb_cursor_open(session->read_txn, store->tokens, &session->tokens_cursor) != 0 ||
         mdb_cursor_open(session->read_txn, store->accounts, &session->accounts_cursor) != 0) {
-        pb_store_session_close(session);
+        pb_lmdb_session_close(session);
         return NULL;
     }
     mdb_txn_reset(session->read_txn);
@@ -222,12 +222,12 @@ pb_store_session *pb_store_session_open(pb_store *store)
     return session;
 }
 
-void pb_store_session_close(pb_store_session *session)
+void pb_lmdb_session_close(pb_lmdb_session *session)
 {
     if (session == NULL)
         return;
     if (session->view_open)
-        pb_store_view_end(&session->view);
+        pb_lmdb_view_end(&session->view);
     if (session->tokens_cursor != NULL)
         mdb_cursor_close(session->tokens_cursor);
     if (session->accounts_cursor != NULL)
@@ -238,12 +238,12 @@ void pb_store_session_close(pb_store_session *session)
     free(session);
 }
 
-const char *pb_store_session_error(const pb_store_session *session)
+const char *pb_lmdb_session_error(const pb_lmdb_session *session)
 {
     return session->error;
 }
 
-int pb_store_ping(pb_store_session *session)
+int pb_lmdb_ping(pb_lmdb_session *session)
 {
     MDB_txn *txn;
     int rc = pb_lmdb_txn_start(session, MDB_RDONLY, &txn);
@@ -257,7 +257,7 @@ int pb_store_ping(pb_store_session *session)
 
 /* ---- Reading ---------------------------------------------------------- */
 
-pb_store_view *pb_store_view_begin(pb_store_session *session)
+pb_lmdb_view *pb_lmdb_view_begin(pb_lmdb_session *session)
 {
     if (session->view_open) {
         snprintf(session->error, sizeof(session->error), "view begin: a view is already open");
@@ -283,9 +283,9 @@ pb_store_view *pb_store_view_begin(pb_store_session *session)
     return &session->view;
 }
 
-void pb_store_view_end(pb_store_view *view)
+void pb_lmdb_view_end(pb_lmdb_view *view)
 {
-    pb_store_session *session = view->session;
+    pb_lmdb_session *session = view->session;
     if (!session->view_open)
         return;
     mdb_txn_reset(session->read_txn);
@@ -293,9 +293,9 @@ void pb_store_view_end(pb_store_view *view)
     map_release(session);
 }
 
-int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret)
+int pb_lmdb_app_secret(pb_lmdb_view *view, uint64_t access_id, pb_str *secret)
 {
-    pb_store_session *session = view->session;
+    pb_lmdb_session *session = view->session;
     unsigned char id[PB_LMDB_ID_LEN];
     be64_put(id, access_id);
     MDB_val key = {sizeof(id), id}, value;
@@ -319,10 +319,10 @@ int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret)
  * snapshot keeps stable, and mdb_cursor_count() sizes each answer's array so
  * it is one allocation from the pool.
  */
-int pb_store_tokens_of(pb_store_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
+int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
                        pb_pool *pool, pb_token_list *out)
 {
-    pb_store_session *session = view->session;
+    pb_lmdb_session *session = view->session;
     unsigned char buf[PB_LMDB_KEY_BUF];
     int rc = 0;
 
@@ -356,10 +356,10 @@ fail:
     return PB_STORE_EIO;
 }
 
-int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
+int pb_lmdb_accounts_of(pb_lmdb_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
                          pb_pool *pool, pb_account_list *out)
 {
-    pb_store_session *session = view->session;
+    pb_lmdb_session *session = view->session;
     unsigned char buf[PB_LMDB_KEY_BUF];
     int rc = 0;
 
@@ -394,7 +394,7 @@ fail:
 
 /* ---- Apps ------------------------------------------------------------- */
 
-int pb_lmdb_app_read(const pb_store *store, MDB_txn *txn, uint64_t access_id, unsigned char *buf,
+int pb_lmdb_app_read(const pb_lmdb_store *store, MDB_txn *txn, uint64_t access_id, unsigned char *buf,
                      struct app_record *app)
 {
     unsigned char id[PB_LMDB_ID_LEN];
@@ -411,7 +411,7 @@ int pb_lmdb_app_read(const pb_store *store, MDB_txn *txn, uint64_t access_id, un
     return 0;
 }
 
-int pb_lmdb_app_write(const pb_store *store, MDB_txn *txn, uint64_t access_id, const struct app_record *app)
+int pb_lmdb_app_write(const pb_lmdb_store *store, MDB_txn *txn, uint64_t access_id, const struct app_record *app)
 {
     unsigned char id[PB_LMDB_ID_LEN], buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     be64_put(id, access_id);
@@ -419,7 +419,7 @@ int pb_lmdb_app_write(const pb_store *store, MDB_txn *txn, uint64_t access_id, c
     return mdb_put(txn, store->apps, &key, &value, 0);
 }
 
-int pb_store_app_put(pb_store_session *session, uint64_t access_id, pb_str secret, bool *created)
+int pb_lmdb_app_put(pb_lmdb_session *session, uint64_t access_id, pb_str secret, bool *created)
 {
     unsigned char buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     struct app_record app;
@@ -479,7 +479,7 @@ static int delete_prefix(MDB_txn *txn, MDB_dbi dbi, const unsigned char *prefix,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int pb_store_app_remove(pb_store_session *session, uint64_t access_id, uint64_t *bindings_removed)
+int pb_lmdb_app_remove(pb_lmdb_session *session, uint64_t access_id, uint64_t *bindings_removed)
 {
     unsigned char id[PB_LMDB_ID_LEN];
     uint64_t token_side = 0, account_side = 0;
@@ -510,7 +510,7 @@ fail:
     return PB_STORE_EIO;
 }
 
-int pb_store_app_list(pb_store_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg)
+int pb_lmdb_app_list(pb_lmdb_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg)
 {
     MDB_txn *txn;
     MDB_cursor *cursor;

@@ -1,5 +1,5 @@
 /*
- * lmdb_apply.c — pb_store_apply() for the embedded store: a batch of binding
+ * lmdb_apply.c — pb_lmdb_apply() for the embedded store: a batch of binding
  * changes in one write transaction, each change in a nested transaction of
  * its own. The key layout is described in store/lmdb_keys.h.
  */
@@ -9,7 +9,7 @@
 
 /* One change being applied, inside its own child transaction. */
 struct writer {
-    const pb_store *store;
+    const pb_lmdb_store *store;
     MDB_txn *txn;
     uint64_t access_id;
     uint64_t next_seq;
@@ -278,7 +278,7 @@ static int clear_account(struct writer *w, const pb_account *account)
 }
 
 /* Whether every key and dup the change would write fits LMDB's limits. */
-static bool change_fits(const pb_store *store, const pb_change *change)
+static bool change_fits(const pb_lmdb_store *store, const pb_change *change)
 {
     if (change->kind == PB_CHANGE_CLEAR_ACCOUNT)
         return change->n_accounts == 1 && pb_lmdb_account_fits(store, &change->accounts[0]);
@@ -346,7 +346,7 @@ static uint64_t add_bindings(uint64_t count, int64_t delta)
     return removed > count ? 0 : count - removed;
 }
 
-int pb_lmdb_seq_read(const pb_store *store, MDB_txn *txn, uint64_t *seq)
+int pb_lmdb_seq_read(const pb_lmdb_store *store, MDB_txn *txn, uint64_t *seq)
 {
     MDB_val key = {3, (void *)"seq"}, value;
     int rc = mdb_get(txn, store->meta, &key, &value);
@@ -360,7 +360,7 @@ int pb_lmdb_seq_read(const pb_store *store, MDB_txn *txn, uint64_t *seq)
     return rc;
 }
 
-int pb_lmdb_seq_write(const pb_store *store, MDB_txn *txn, uint64_t seq)
+int pb_lmdb_seq_write(const pb_lmdb_store *store, MDB_txn *txn, uint64_t seq)
 {
     unsigned char buf[8];
     be64_put(buf, seq);
@@ -368,10 +368,10 @@ int pb_lmdb_seq_write(const pb_store *store, MDB_txn *txn, uint64_t seq)
     return mdb_put(txn, store->meta, &key, &value, 0);
 }
 
-int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
+int pb_lmdb_apply(pb_lmdb_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                    int *outcomes)
 {
-    pb_store *store = session->store;
+    pb_lmdb_store *store = session->store;
     unsigned char app_buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     struct app_record app;
     struct writer batch = {.store = store, .access_id = access_id};

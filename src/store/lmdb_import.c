@@ -149,7 +149,7 @@ static bool same_key(const struct sort_context *ctx, const struct sort_entry *a,
 
 /* The state of one chunk. */
 struct chunk {
-    const pb_store *store;
+    const pb_lmdb_store *store;
     MDB_txn *txn;
     MDB_cursor *tokens, *accounts;
     uint64_t access_id;
@@ -420,10 +420,10 @@ static int apply_sorted(struct chunk *c)
     return rc;
 }
 
-int pb_lmdb_import_chunk(pb_store_session *session, uint64_t access_id, const pb_import_item *items, size_t n,
+int pb_lmdb_import_chunk(pb_lmdb_session *session, uint64_t access_id, const pb_import_item *items, size_t n,
                          pb_import_outcome *outcomes)
 {
-    pb_store *store = session->store;
+    pb_lmdb_store *store = session->store;
     unsigned char app_buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     struct app_record app;
     struct chunk c = {.store = store, .access_id = access_id, .items = items, .n = n, .outcomes = outcomes};

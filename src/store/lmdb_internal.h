@@ -11,7 +11,7 @@
 #include <lmdb.h>
 
 #include "store/lmdb_keys.h"
-#include "store/store.h"
+#include "store/lmdb_backend.h"
 
 /*
  * Longest secret an app may have. A batch rewrites its app's record (the
@@ -21,7 +21,7 @@
  */
 #define PB_STORE_SECRET_MAX 256
 
-struct pb_store {
+struct pb_lmdb_store {
     MDB_env *env;
     MDB_dbi apps, meta, tokens, accounts;
     pb_store_limits limits;
@@ -35,60 +35,60 @@ struct pb_store {
     pthread_rwlock_t map_lock;
 };
 
-struct pb_store_view {
-    pb_store_session *session;
+struct pb_lmdb_view {
+    pb_lmdb_session *session;
 };
 
-struct pb_store_session {
-    pb_store *store;
+struct pb_lmdb_session {
+    pb_lmdb_store *store;
     /* Reset between views and renewed by the next: no allocation per view. */
     MDB_txn *read_txn;
     MDB_cursor *tokens_cursor; /* renewed with read_txn */
     MDB_cursor *accounts_cursor;
     bool view_open;
-    pb_store_view view;
+    pb_lmdb_view view;
     unsigned map_holds; /* shared holds of store->map_lock taken through this session */
     char error[160];
 };
 
 /* Keeps "<what>: <mdb_strerror(rc)>" as the session's last error. */
-void pb_lmdb_set_error(pb_store_session *session, const char *what, int rc);
+void pb_lmdb_set_error(pb_lmdb_session *session, const char *what, int rc);
 
 /*
  * Begins a top-level transaction (flags 0 or MDB_RDONLY) and holds the map
  * lock shared until pb_lmdb_txn_done(). Follows a map grown by another
  * process once. Returns 0 or an LMDB error (nothing held).
  */
-int pb_lmdb_txn_start(pb_store_session *session, unsigned flags, MDB_txn **txn);
+int pb_lmdb_txn_start(pb_lmdb_session *session, unsigned flags, MDB_txn **txn);
 
 /* Commits (when `commit`) or aborts `txn`, then releases the map lock. */
-int pb_lmdb_txn_done(pb_store_session *session, MDB_txn *txn, bool commit);
+int pb_lmdb_txn_done(pb_lmdb_session *session, MDB_txn *txn, bool commit);
 
 /*
  * Reads app `access_id` in `txn`, copying its record into `buf` (room for
  * PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX) so *app survives later writes.
  * Returns 0, MDB_NOTFOUND or an LMDB error.
  */
-int pb_lmdb_app_read(const pb_store *store, MDB_txn *txn, uint64_t access_id, unsigned char *buf,
+int pb_lmdb_app_read(const pb_lmdb_store *store, MDB_txn *txn, uint64_t access_id, unsigned char *buf,
                      struct app_record *app);
 
 /* Writes app `access_id`'s record. Returns 0 or an LMDB error. */
-int pb_lmdb_app_write(const pb_store *store, MDB_txn *txn, uint64_t access_id, const struct app_record *app);
+int pb_lmdb_app_write(const pb_lmdb_store *store, MDB_txn *txn, uint64_t access_id, const struct app_record *app);
 
 /* Reads the next binding seq (1 in a new store). Returns 0 or an LMDB error. */
-int pb_lmdb_seq_read(const pb_store *store, MDB_txn *txn, uint64_t *seq);
+int pb_lmdb_seq_read(const pb_lmdb_store *store, MDB_txn *txn, uint64_t *seq);
 
 /* Records `seq` as the next binding seq. Returns 0 or an LMDB error. */
-int pb_lmdb_seq_write(const pb_store *store, MDB_txn *txn, uint64_t seq);
+int pb_lmdb_seq_write(const pb_lmdb_store *store, MDB_txn *txn, uint64_t seq);
 
 /* Whether a token's key and dup fit LMDB's size limit (and it is not empty). */
-static inline bool pb_lmdb_token_fits(const pb_store *store, pb_str token)
+static inline bool pb_lmdb_token_fits(const pb_lmdb_store *store, pb_str token)
 {
     return token.len != 0 && token.len <= store->max_key - PB_LMDB_TOKEN_OVERHEAD;
 }
 
 /* The same for an account. */
-static inline bool pb_lmdb_account_fits(const pb_store *store, const pb_account *account)
+static inline bool pb_lmdb_account_fits(const pb_lmdb_store *store, const pb_account *account)
 {
     return account->name.len != 0 && account->name.len <= store->max_key - PB_LMDB_ACCOUNT_OVERHEAD;
 }

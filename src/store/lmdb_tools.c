@@ -64,10 +64,10 @@ static int export_collect(MDB_cursor *cursor, const unsigned char *prefix, struc
  * no index in creation order across tokens, and one sort of the whole app is
  * cheaper than merging its per-key lists.
  */
-int pb_lmdb_export(pb_store_session *session, uint64_t access_id,
+int pb_lmdb_export(pb_lmdb_session *session, uint64_t access_id,
                    int (*visit)(void *arg, pb_str token, const pb_account *account), void *arg)
 {
-    pb_store *store = session->store;
+    pb_lmdb_store *store = session->store;
     unsigned char prefix[PB_LMDB_ID_LEN], app_buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     struct app_record app;
     struct export_list list = {NULL, 0, 0};
@@ -146,7 +146,7 @@ static int seal_copy(const char *dest_dir)
     return rc;
 }
 
-int pb_lmdb_backup(pb_store_session *session, const char *dest_dir)
+int pb_lmdb_backup(pb_lmdb_session *session, const char *dest_dir)
 {
     if (mkdir(dest_dir, 0700) != 0 && (errno != EEXIST || !dir_is_empty(dest_dir))) {
         snprintf(session->error, sizeof(session->error), "backup: %s must be a new or empty directory",
@@ -172,9 +172,9 @@ int pb_lmdb_backup(pb_store_session *session, const char *dest_dir)
 
 /* ---- Statistics -------------------------------------------------------- */
 
-int pb_lmdb_usage_read(pb_store_session *session, pb_lmdb_usage *usage)
+int pb_lmdb_usage_read(pb_lmdb_session *session, pb_lmdb_usage *usage)
 {
-    pb_store *store = session->store;
+    pb_lmdb_store *store = session->store;
     MDB_envinfo info;
     MDB_stat env_stat, tokens_stat;
     const char *dir;

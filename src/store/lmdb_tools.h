@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "store/lmdb_backend.h"
 
 /* ---- Import ------------------------------------------------------------ */
 
@@ -51,7 +51,7 @@ typedef struct pb_import_item {
  * Returns 0 once the chunk is durable, PB_STORE_ENOTFOUND (no such app;
  * nothing changed) or PB_STORE_EIO (nothing changed).
  */
-int pb_lmdb_import_chunk(pb_store_session *session, uint64_t access_id, const pb_import_item *items, size_t n,
+int pb_lmdb_import_chunk(pb_lmdb_session *session, uint64_t access_id, const pb_import_item *items, size_t n,
                          pb_import_outcome *outcomes);
 
 /* ---- Export ------------------------------------------------------------ */
@@ -63,7 +63,7 @@ int pb_lmdb_import_chunk(pb_store_session *session, uint64_t access_id, const pb
  * binding in memory to sort them. Returns 0, PB_STORE_ENOTFOUND,
  * PB_STORE_EIO, or the visitor's code.
  */
-int pb_lmdb_export(pb_store_session *session, uint64_t access_id,
+int pb_lmdb_export(pb_lmdb_session *session, uint64_t access_id,
                    int (*visit)(void *arg, pb_str token, const pb_account *account), void *arg);
 
 /* ---- Backup ------------------------------------------------------------ */
@@ -75,7 +75,7 @@ int pb_lmdb_export(pb_store_session *session, uint64_t access_id,
  * before the call and none after. Writers go on meanwhile. Returns 0,
  * PB_STORE_EINVAL (dest_dir is not usable) or PB_STORE_EIO.
  */
-int pb_lmdb_backup(pb_store_session *session, const char *dest_dir);
+int pb_lmdb_backup(pb_lmdb_session *session, const char *dest_dir);
 
 /* ---- Statistics -------------------------------------------------------- */
 
@@ -87,6 +87,6 @@ typedef struct pb_lmdb_usage {
 } pb_lmdb_usage;
 
 /* Fills *usage from one snapshot. Returns 0 or PB_STORE_EIO. */
-int pb_lmdb_usage_read(pb_store_session *session, pb_lmdb_usage *usage);
+int pb_lmdb_usage_read(pb_lmdb_session *session, pb_lmdb_usage *usage);
 
 #endif

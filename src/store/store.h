@@ -2,9 +2,10 @@
  * store.h — where apps and bindings live.
  *
  * This header is the whole contract between the service and a storage
- * backend. The embedded backend (store/lmdb.c, LMDB on local disk) is the
- * default; a networked backend fits behind the same functions. No backend
- * type appears here.
+ * backend. The embedded backend (store/lmdb*.c, LMDB on local disk) is the
+ * default; the Redis backend (store/redis*.c, one server or a Redis Cluster)
+ * is chosen by pb_store_config.url. store/store.c dispatches between them.
+ * No backend type appears here.
  *
  * Objects and threads
  * -------------------
@@ -24,7 +25,14 @@
  * Durability
  * ----------
  * pb_store_apply() returns only after its changes are durable (fsynced, for
- * the embedded backend), and a view begun after it returns sees them.
+ * the embedded backend; as the Redis configuration and the URL's ?wait=N
+ * make them, for Redis), and a view begun after it returns sees them.
+ *
+ * Snapshots
+ * ---------
+ * The embedded backend's view is one MVCC snapshot. Redis has none across
+ * keys: each lookup is atomic per token or account, and a binding is seen
+ * whole or not at all.
  */
 #ifndef PB_STORE_H
 #define PB_STORE_H
@@ -38,7 +46,7 @@
 enum {
     PB_STORE_OK = 0,
     PB_STORE_ENOTFOUND = -1, /* no such app */
-    PB_STORE_EIO = -2,       /* the backend failed; nothing was changed */
+    PB_STORE_EIO = -2,       /* the backend failed (pb_store_apply() says what may have changed) */
     PB_STORE_EINVAL = -3,    /* a configuration or argument the backend cannot take */
 };
 
@@ -59,6 +67,13 @@ typedef struct pb_store_config {
     const char *data_dir;   /* created (mode 0700) when missing */
     uint64_t map_size;      /* bytes of address space to reserve; the data may grow to this */
     pb_store_limits limits;
+    /*
+     * Redis instead of the embedded store, when not NULL (data_dir and
+     * map_size are then unused): "redis://HOST:PORT" or
+     * "redis-cluster://HOST:PORT[,HOST:PORT…]", each optionally followed by
+     * "/NAMESPACE" and "?wait=N" (see store/redis.c).
+     */
+    const char *url;
 } pb_store_config;
 
 /*
@@ -137,13 +152,16 @@ typedef struct pb_change {
  * Applies `n` changes to app `access_id`, in order, each atomically; a later
  * change sees the earlier ones. outcomes[i] is set to PB_OK, PB_ERR_PARAM (a
  * limit would be exceeded; that change did nothing) or PB_ERR_STORE (the
- * backend failed for that change; it did nothing).
+ * backend failed for that change: the embedded backend did nothing; with
+ * Redis the change may or may not have been applied, never in part visible).
  *
  * Returns 0 once every change that reports PB_OK is durable;
  * PB_STORE_ENOTFOUND when the app does not exist (it may have been removed
  * since the request was authenticated), nothing changed; or PB_STORE_EIO when
- * the backend failed and nothing was changed. In both error cases outcomes
- * are unspecified and the caller answers a request-level error.
+ * the backend failed (embedded: nothing was changed; Redis: the batch could
+ * not start, or its writes did not reach the replicas ?wait=N asks for). In
+ * both error cases outcomes are unspecified and the caller answers a
+ * request-level error.
  */
 int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                    int *outcomes);

@@ -10,6 +10,13 @@ when the test fails.
 
 PUSHBIND_BIN names the binary; the default is ../../build/pushbind relative
 to this file.
+
+PUSHBIND_STORE picks the store every server and command line uses: unset for
+the embedded store (--data DIR), or a Redis URL without namespace
+(redis://HOST:PORT, redis-cluster://HOST:PORT,…). With Redis, each temp data
+dir stands for its own namespace (--store URL/NAME), so tests stay as isolated
+as with separate directories and read unchanged: run_cli() and Server turn
+'--data DIR' into '--store URL/NAME'.
 """
 
 import base64
@@ -32,6 +39,23 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.abspath(os.environ.get('PUSHBIND_BIN') or os.path.join(HERE, '..', '..', 'build', 'pushbind'))
+
+STORE_URL = os.environ.get('PUSHBIND_STORE') or None
+# 'lmdb', 'redis' or 'cluster': which store the suite runs against.
+STORE_KIND = 'lmdb' if STORE_URL is None else 'cluster' if STORE_URL.startswith('redis-cluster://') else 'redis'
+
+
+def store_args(data_dir):
+    """The flags naming the store behind `data_dir` (see PUSHBIND_STORE)."""
+    if STORE_URL is None:
+        return ['--data', data_dir]
+    return ['--store', '%s/%s' % (STORE_URL, os.path.basename(os.path.normpath(data_dir)))]
+
+
+def lmdb_only(reason):
+    """Skips a test about the embedded store itself when the suite runs on Redis."""
+    return unittest.skipIf(STORE_KIND != 'lmdb', 'embedded store only: ' + reason)
+
 
 QUERY = '/v3/device/account/query'
 BATCH = '/v3/device/account/batchoperate'
@@ -165,15 +189,26 @@ class Result(object):
 
 def run_cli(*args, timeout=10):
     """Runs `pushbind ARGS...`; returns Result with decoded stdout/stderr."""
-    argv = [BIN] + [str(a) for a in args]
+    argv = [BIN]
+    args = [str(a) for a in args]
+    i = 0
+    while i < len(args):
+        if args[i] == '--data' and i + 1 < len(args):
+            argv += store_args(args[i + 1])
+            i += 2
+        else:
+            argv.append(args[i])
+            i += 1
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=timeout)
     return Result(argv, proc.returncode,
                   proc.stdout.decode('utf-8', 'replace'), proc.stderr.decode('utf-8', 'replace'))
 
 
-def app_add(data_dir, access_id, secret=None):
-    args = ['app', 'add', '--data', data_dir, '--access-id', access_id]
+def app_add(data_dir, access_id, secret=None, store_url=None):
+    """`pushbind app add` on the store behind data_dir, or on store_url when given."""
+    where = ['--store', store_url] if store_url else ['--data', data_dir]
+    args = ['app', 'add'] + where + ['--access-id', access_id]
     if secret is not None:
         args += ['--secret-key', secret]
     r = run_cli(*args)
@@ -193,7 +228,9 @@ def new_temp_dir(register_cleanup):
 class Server(object):
     """One `pushbind serve` process on 127.0.0.1 with a port it picked."""
 
-    def __init__(self, apps=(APP,), args=(), data_dir=None):
+    def __init__(self, apps=(APP,), args=(), data_dir=None, store_url=None):
+        """store_url: serve this Redis URL instead of the suite's store (tests of Redis itself)."""
+        self.store_url = store_url
         self.apps = [tuple(a) for a in apps]
         self.default_app = self.apps[0] if self.apps else None
         self.args = [str(a) for a in args]
@@ -208,7 +245,7 @@ class Server(object):
         self._stdout_file = None
         try:
             for access_id, secret in self.apps:
-                app_add(self.data_dir, access_id, secret)
+                app_add(self.data_dir, access_id, secret, store_url=self.store_url)
             self.start()
         except BaseException:
             self.close()
@@ -256,7 +293,8 @@ class Server(object):
             raise AssertionError('server already running')
         with self._stderr_lock:
             self._stderr_lines.append('---- start %s\n' % ' '.join(self.args))
-        argv = [BIN, 'serve', '--data', self.data_dir, '--listen', '127.0.0.1:0'] + self.args
+        where = ['--store', self.store_url] if self.store_url else store_args(self.data_dir)
+        argv = [BIN, 'serve'] + where + ['--listen', '127.0.0.1:0'] + self.args
         self._close_conn()
         if self._stdout_file is not None:
             self._stdout_file.close()

@@ -14,6 +14,7 @@ def run(*args, timeout=120):
     return subprocess.run([BIN] + [str(a) for a in args], capture_output=True, text=True, timeout=timeout)
 
 
+@pbtest.lmdb_only('backup copies the LMDB data directory')
 class BackupTest(unittest.TestCase):
     def test_backup_under_write_load_holds_every_binding_acknowledged_before_it(self):
         srv = pbtest.Server.for_test(self, apps=[APP], args=['--log-format', 'off'])

@@ -251,6 +251,7 @@ class ServeStartupTest(CliTestCase):
         self.assertEqual(status, 200)
 
 
+@pbtest.lmdb_only('file modes of the LMDB data directory')
 class DataDirModeTest(CliTestCase):
     def test_data_directory_is_created_0700_and_its_files_0600_whatever_the_umask(self):
         old = os.umask(0)

@@ -134,6 +134,7 @@ class KillTest(unittest.TestCase):
 
 
 class FullStoreTest(unittest.TestCase):
+    @pbtest.lmdb_only('--map-size-mib caps the LMDB map; test_redis.py covers a failing Redis')
     def test_full_store_fails_the_request_with_1008004_and_keeps_every_earlier_binding(self):
         srv = pbtest.Server.for_test(self, apps=[APP], args=['--map-size-mib', '1'])
         acknowledged = []  # (token, [accounts]) in order

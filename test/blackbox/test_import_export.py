@@ -27,6 +27,7 @@ def parse_export(stdout):
     return [(d['token'], d['account'], d['account_type']) for d in map(json.loads, stdout.splitlines())]
 
 
+@pbtest.lmdb_only('import, export and stats work on the LMDB data directory')
 class StoreToolTestCase(unittest.TestCase):
     def setUp(self):
         self.data = pbtest.new_temp_dir(self.addCleanup)

@@ -65,7 +65,7 @@ static struct fixture *fixture_new(uint64_t map_size, uint32_t accounts_per_toke
     assert_non_null(f);
     strcpy(f->dir, "/tmp/pushbind-store-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    f->config = (pb_store_config){f->dir, map_size, {accounts_per_token, tokens_per_account}};
+    f->config = (pb_store_config){f->dir, map_size, {accounts_per_token, tokens_per_account}, NULL};
     pb_pool_init(&f->pool);
     open_store(f);
     create_app(f, APP);
@@ -848,7 +848,7 @@ static void ping_answers(void **state)
 
 static void open_reports_unusable_directory(void **state)
 {
-    pb_store_config config = {"/proc/pushbind-cannot-exist/data", 1 * MIB, {32, 100}};
+    pb_store_config config = {"/proc/pushbind-cannot-exist/data", 1 * MIB, {32, 100}, NULL};
     char *err = NULL;
     assert_null(pb_store_open(&config, &err));
     assert_non_null(err);

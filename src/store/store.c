@@ -1,0 +1,191 @@
+/*
+ * store.c — pb_store_* over the backend the configuration names: the
+ * embedded LMDB store (config->data_dir) or Redis (config->url). Each call is
+ * handed to the backend's function of the same contract; a switch rather
+ * than a table of function pointers keeps every call type-checked against
+ * the backend's own handle types.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/lmdb_backend.h"
+#include "store/redis_backend.h"
+
+typedef enum backend_kind { BACKEND_LMDB, BACKEND_REDIS } backend_kind;
+
+struct pb_store {
+    backend_kind kind;
+    union {
+        pb_lmdb_store *lmdb;
+        pb_redis_store *redis;
+    } impl;
+};
+
+struct pb_store_view {
+    pb_store_session *session;
+    union {
+        pb_lmdb_view *lmdb;
+        pb_redis_view *redis;
+    } impl;
+};
+
+struct pb_store_session {
+    backend_kind kind;
+    union {
+        pb_lmdb_session *lmdb;
+        pb_redis_session *redis;
+    } impl;
+    pb_store_view view; /* the session's one view */
+};
+
+pb_store *pb_store_open(const pb_store_config *config, char **err)
+{
+    pb_store *store = calloc(1, sizeof(*store));
+    if (store == NULL) {
+        if (err != NULL)
+            *err = strdup("out of memory");
+        return NULL;
+    }
+    if (config->url != NULL) {
+        store->kind = BACKEND_REDIS;
+        store->impl.redis = pb_redis_open(config, err);
+    } else {
+        store->kind = BACKEND_LMDB;
+        store->impl.lmdb = pb_lmdb_open(config, err);
+    }
+    if (store->impl.lmdb == NULL && store->impl.redis == NULL) {
+        free(store);
+        return NULL;
+    }
+    return store;
+}
+
+void pb_store_close(pb_store *store)
+{
+    if (store == NULL)
+        return;
+    if (store->kind == BACKEND_REDIS)
+        pb_redis_close(store->impl.redis);
+    else
+        pb_lmdb_close(store->impl.lmdb);
+    free(store);
+}
+
+pb_store_session *pb_store_session_open(pb_store *store)
+{
+    pb_store_session *session = calloc(1, sizeof(*session));
+    if (session == NULL)
+        return NULL;
+    session->kind = store->kind;
+    session->view.session = session;
+    if (store->kind == BACKEND_REDIS)
+        session->impl.redis = pb_redis_session_open(store->impl.redis);
+    else
+        session->impl.lmdb = pb_lmdb_session_open(store->impl.lmdb);
+    if (session->impl.lmdb == NULL && session->impl.redis == NULL) {
+        free(session);
+        return NULL;
+    }
+    return session;
+}
+
+void pb_store_session_close(pb_store_session *session)
+{
+    if (session == NULL)
+        return;
+    if (session->kind == BACKEND_REDIS)
+        pb_redis_session_close(session->impl.redis);
+    else
+        pb_lmdb_session_close(session->impl.lmdb);
+    free(session);
+}
+
+const char *pb_store_session_error(const pb_store_session *session)
+{
+    if (session->kind == BACKEND_REDIS)
+        return pb_redis_session_error(session->impl.redis);
+    return pb_lmdb_session_error(session->impl.lmdb);
+}
+
+int pb_store_ping(pb_store_session *session)
+{
+    if (session->kind == BACKEND_REDIS)
+        return pb_redis_ping(session->impl.redis);
+    return pb_lmdb_ping(session->impl.lmdb);
+}
+
+pb_store_view *pb_store_view_begin(pb_store_session *session)
+{
+    pb_store_view *view = &session->view;
+    if (session->kind == BACKEND_REDIS) {
+        view->impl.redis = pb_redis_view_begin(session->impl.redis);
+        return view->impl.redis != NULL ? view : NULL;
+    }
+    view->impl.lmdb = pb_lmdb_view_begin(session->impl.lmdb);
+    return view->impl.lmdb != NULL ? view : NULL;
+}
+
+void pb_store_view_end(pb_store_view *view)
+{
+    if (view->session->kind == BACKEND_REDIS)
+        pb_redis_view_end(view->impl.redis);
+    else
+        pb_lmdb_view_end(view->impl.lmdb);
+}
+
+int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret)
+{
+    if (view->session->kind == BACKEND_REDIS)
+        return pb_redis_app_secret(view->impl.redis, access_id, secret);
+    return pb_lmdb_app_secret(view->impl.lmdb, access_id, secret);
+}
+
+int pb_store_tokens_of(pb_store_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
+                       pb_pool *pool, pb_token_list *out)
+{
+    if (view->session->kind == BACKEND_REDIS)
+        return pb_redis_tokens_of(view->impl.redis, access_id, accounts, n, pool, out);
+    return pb_lmdb_tokens_of(view->impl.lmdb, access_id, accounts, n, pool, out);
+}
+
+int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
+                         pb_pool *pool, pb_account_list *out)
+{
+    if (view->session->kind == BACKEND_REDIS)
+        return pb_redis_accounts_of(view->impl.redis, access_id, tokens, n, pool, out);
+    return pb_lmdb_accounts_of(view->impl.lmdb, access_id, tokens, n, pool, out);
+}
+
+int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
+                   int *outcomes)
+{
+    if (session->kind == BACKEND_REDIS)
+        return pb_redis_apply(session->impl.redis, access_id, changes, n, outcomes);
+    return pb_lmdb_apply(session->impl.lmdb, access_id, changes, n, outcomes);
+}
+
+int pb_store_app_put(pb_store_session *session, uint64_t access_id, pb_str secret, bool *created)
+{
+    if (session->kind == BACKEND_REDIS)
+        return pb_redis_app_put(session->impl.redis, access_id, secret, created);
+    return pb_lmdb_app_put(session->impl.lmdb, access_id, secret, created);
+}
+
+int pb_store_app_remove(pb_store_session *session, uint64_t access_id, uint64_t *bindings_removed)
+{
+    if (session->kind == BACKEND_REDIS)
+        return pb_redis_app_remove(session->impl.redis, access_id, bindings_removed);
+    return pb_lmdb_app_remove(session->impl.lmdb, access_id, bindings_removed);
+}
+
+int pb_store_app_list(pb_store_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg)
+{
+    if (session->kind == BACKEND_REDIS)
+        return pb_redis_app_list(session->impl.redis, visit, arg);
+    return pb_lmdb_app_list(session->impl.lmdb, visit, arg);
+}
+
+pb_lmdb_session *pb_store_session_lmdb(pb_store_session *session)
+{
+    return session->kind == BACKEND_LMDB ? session->impl.lmdb : NULL;
+}

@@ -1,0 +1,181 @@
+"""Redis servers and clusters for the tests: started on loopback ports in a
+temp dir, torn down after. Standard library plus the redis-server and
+redis-cli binaries (Debian redis-server, redis-tools).
+
+Used by the CTest fixtures (python3 pbredis.py start|stop KIND) and by tests
+that need a cluster of their own (failover, resharding).
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+# The ports these tests own: one server, the shared cluster, and clusters
+# made by single tests. A cluster node's bus would listen on port + 10000,
+# inside Linux's ephemeral range where a client's socket may already hold it;
+# it is put at port + BUS_OFFSET instead (cluster-port).
+BUS_OFFSET = 500
+SINGLE_PORT = 30001
+CLUSTER_PORTS = tuple(range(30011, 30017))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def cli(port, *args, timeout=10, check=True):
+    """redis-cli -p PORT ARGS…; returns stdout (raises when check and it fails)."""
+    r = subprocess.run(['redis-cli', '-p', str(port)] + [str(a) for a in args], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError('redis-cli -p %d %s: %s %s' % (port, ' '.join(map(str, args)), r.stdout, r.stderr))
+    return r.stdout.decode('utf-8', 'replace')
+
+
+def _alive(port):
+    try:
+        return cli(port, 'PING', timeout=2, check=False).strip() == 'PONG'
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def _shutdown(port):
+    """Stops whatever Redis answers on `port` (ours: the ports are reserved for these tests)."""
+    if _alive(port):
+        cli(port, 'SHUTDOWN', 'NOSAVE', check=False)
+    deadline = time.time() + 10
+    while _alive(port) and time.time() < deadline:
+        time.sleep(0.05)
+
+
+class Redis(object):
+    """One redis-server process (cluster node when cluster=True)."""
+
+    def __init__(self, port, directory, cluster=False, extra=()):
+        self.port = port
+        self.dir = os.path.join(directory, str(port))
+        os.makedirs(self.dir, exist_ok=True)
+        _shutdown(port)
+        argv = ['redis-server', '--port', str(port), '--bind', '127.0.0.1', '--dir', self.dir,
+                '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec',
+                '--logfile', os.path.join(self.dir, 'redis.log'), '--daemonize', 'no']
+        if cluster:
+            argv += ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+                     '--cluster-node-timeout', '1000', '--cluster-port', str(port + BUS_OFFSET)]
+        argv += list(extra)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 10
+        while not _alive(port):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError('redis-server on port %d did not start; log:\n%s' % (port, self.log()))
+            time.sleep(0.05)
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, 'redis.log')) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ''
+
+    def kill(self):
+        """SIGKILL: a crashed node."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            cli(self.port, 'SHUTDOWN', 'NOSAVE', check=False)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Cluster(object):
+    """3 primaries + 3 replicas on `ports` (6 of them), made with redis-cli --cluster create."""
+
+    def __init__(self, ports, directory=None, extra=()):
+        self.ports = list(ports)
+        self._own_dir = directory is None
+        self.dir = directory or tempfile.mkdtemp(prefix='pushbind-redis-')
+        self.nodes = {}
+        try:
+            for p in self.ports:
+                self.nodes[p] = Redis(p, self.dir, cluster=True, extra=extra)
+            subprocess.run(['redis-cli', '--cluster', 'create'] + ['127.0.0.1:%d' % p for p in self.ports] +
+                           ['--cluster-replicas', '1', '--cluster-yes'], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60, check=True)
+            self.wait_ok()
+        except BaseException:
+            self.close()
+            raise
+
+    def url(self, namespace=None, wait=None):
+        u = 'redis-cluster://' + ','.join('127.0.0.1:%d' % p for p in self.ports[:3])
+        if namespace:
+            u += '/' + namespace
+        if wait is not None:
+            u += '?wait=%d' % wait
+        return u
+
+    def wait_ok(self, timeout=60, ports=None):
+        """Polls CLUSTER INFO on every live node until each says cluster_state:ok."""
+        deadline = time.time() + timeout
+        for p in ports or self.ports:
+            if self.nodes[p].proc.poll() is not None:
+                continue
+            while 'cluster_state:ok' not in cli(p, 'CLUSTER', 'INFO', check=False):
+                if time.time() > deadline:
+                    raise RuntimeError('cluster not ok after %.0f s' % timeout)
+                time.sleep(0.1)
+
+    def primaries(self):
+        """{port: node id} of the live primaries, from CLUSTER NODES."""
+        out = {}
+        for p in self.ports:
+            if self.nodes[p].proc.poll() is None:
+                for line in cli(p, 'CLUSTER', 'NODES').splitlines():
+                    f = line.split()
+                    if 'master' in f[2] and 'fail' not in f[2]:
+                        out[int(f[1].split('@')[0].split(':')[1])] = f[0]
+                return out
+        return out
+
+    def close(self):
+        for node in self.nodes.values():
+            node.stop()
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---- CTest fixtures: python3 pbredis.py start|stop single|cluster -------------
+
+def _state_dir(kind):
+    return os.path.join(tempfile.gettempdir(), 'pushbind-test-redis-%s-%d' % (kind, os.getuid()))
+
+
+def main(argv):
+    action, kind = argv[1], argv[2]
+    directory = _state_dir(kind)
+    ports = [SINGLE_PORT] if kind == 'single' else list(CLUSTER_PORTS)
+    if action == 'stop':
+        for p in ports:
+            _shutdown(p)
+        shutil.rmtree(directory, ignore_errors=True)
+        return 0
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    # The servers must outlive this script: they are detached (own session) and
+    # stopped by the cleanup fixture, which CTest runs even when tests fail.
+    if kind == 'single':
+        Redis(SINGLE_PORT, directory)
+    else:
+        Cluster(ports, directory)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
