@@ -149,6 +149,7 @@ static int worker_setup(worker_thread *self, const pb_server_config *config, h2o
     h2o_context_t *ctx = &self->worker.h2o_ctx;
     h2o_context_init(ctx, self->loop, globalconf);
     h2o_multithread_register_receiver(ctx->queue, &self->stop_receiver, on_stop_message);
+    pb_worker_attach(&self->worker);
     self->accept_ctx = (h2o_accept_ctx_t){.ctx = ctx, .hosts = globalconf->hosts};
     self->listener = h2o_evloop_socket_create(self->loop, self->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     self->listener->data = self;
@@ -163,6 +164,7 @@ static void worker_teardown(worker_thread *self)
     if (self->listener != NULL)
         h2o_socket_close(self->listener);
     h2o_multithread_unregister_receiver(ctx->queue, &self->stop_receiver);
+    pb_worker_detach(&self->worker);
     h2o_context_dispose(ctx);
     h2o_evloop_destroy(self->loop);
     pb_store_session_close(self->worker.session);
@@ -176,8 +178,9 @@ static void *worker_main(void *arg)
     while (!atomic_load(&self->stopping))
         h2o_evloop_run(self->loop, INT32_MAX);
 
+    /* A write handed to the store always comes back, and must find the loop. */
     uint64_t deadline = h2o_now(self->loop) + PB_SHUTDOWN_GRACE_MS;
-    while (has_connections(ctx) && h2o_now(self->loop) < deadline)
+    while ((has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.writes_pending != 0)
         h2o_evloop_run(self->loop, 100);
     /*
      * The shutdown request armed h2o's one-second HTTP/2 GOAWAY timer; with no

@@ -744,8 +744,9 @@ static void map_grown_by_another_process_is_followed(void **state)
 
 /*
  * Remapping waits for every transaction of the process, including a view the
- * writing session itself holds: that write fails rather than deadlock, and the
- * first write after the view ends remaps.
+ * caller of pb_store_apply() holds while the writer thread works for it: that
+ * write fails (after a bounded wait) rather than deadlock, and the first write
+ * after the view ends remaps.
  */
 static void growth_seen_while_own_view_is_open_fails_then_recovers(void **state)
 {
