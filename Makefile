@@ -3,7 +3,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps test test-asan run clean
+.PHONY: all build deps test test-asan run bench clean
 
 all: build
 
@@ -29,5 +29,12 @@ test-asan: deps
 run: build
 	@scripts/run-demo.sh
 
+# pushbind against nginx and Redis on this machine; see docs/performance.md.
+bench: deps
+	@bench/install.sh
+	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build-bench -j $(JOBS) --target pushbind bench_load
+	@python3 bench/bench.py
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-bench
