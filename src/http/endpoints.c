@@ -272,10 +272,18 @@ void pb_endpoints_register(h2o_hostconf_t *host)
 
 void pb_worker_attach(pb_worker *worker)
 {
-    h2o_multithread_register_receiver(worker->h2o_ctx.queue, &worker->writes_done, on_writes_done);
+    worker->writes_queue = h2o_multithread_create_queue(worker->h2o_ctx.loop);
+    h2o_multithread_register_receiver(worker->writes_queue, &worker->writes_done, on_writes_done);
 }
 
+/*
+ * The writer thread's last touch of the queue is the write() that wakes the
+ * loop, and the loop sees a message only after that write: once every write
+ * has come back, nothing else can reach the queue.
+ */
 void pb_worker_detach(pb_worker *worker)
 {
-    h2o_multithread_unregister_receiver(worker->h2o_ctx.queue, &worker->writes_done);
+    h2o_multithread_unregister_receiver(worker->writes_queue, &worker->writes_done);
+    h2o_multithread_destroy_queue(worker->writes_queue);
+    worker->writes_queue = NULL;
 }

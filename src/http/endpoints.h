@@ -16,7 +16,8 @@ typedef struct pb_worker {
     h2o_context_t h2o_ctx;
     const pb_server_config *config;
     pb_store_session *session;
-    /* Finished writes come back to the loop through this (from the store's writer thread). */
+    /* Finished writes come back to the loop through these (from the store's writer thread). */
+    h2o_multithread_queue_t *writes_queue;
     h2o_multithread_receiver_t writes_done;
     size_t writes_pending; /* handed to the store and not yet back; loop thread only */
 } pb_worker;
@@ -25,15 +26,17 @@ typedef struct pb_worker {
 void pb_endpoints_register(h2o_hostconf_t *host);
 
 /*
- * Connects a worker whose h2o context is initialised to its loop, so that
- * the writes it hands to the store can finish there. Call on the thread that
- * will run the loop, or before it starts.
+ * Gives a worker whose h2o context is initialised the queue its finished
+ * writes come back through. Call on the thread that runs the worker's loop:
+ * h2o 2.2.5 reads the queue's pipe into a buffer recycled through the
+ * creating thread's thread-local allocator, so a queue created on another
+ * thread would share that allocator with every loop, unlocked.
  */
 void pb_worker_attach(pb_worker *worker);
 
 /*
- * Undoes pb_worker_attach(). Only once writes_pending is 0: a write still in
- * the store would answer through the receiver this removes.
+ * Undoes pb_worker_attach(), on the same thread, once writes_pending is 0
+ * (a write still in the store would answer through the queue this frees).
  */
 void pb_worker_detach(pb_worker *worker);
 

@@ -149,7 +149,6 @@ static int worker_setup(worker_thread *self, const pb_server_config *config, h2o
     h2o_context_t *ctx = &self->worker.h2o_ctx;
     h2o_context_init(ctx, self->loop, globalconf);
     h2o_multithread_register_receiver(ctx->queue, &self->stop_receiver, on_stop_message);
-    pb_worker_attach(&self->worker);
     self->accept_ctx = (h2o_accept_ctx_t){.ctx = ctx, .hosts = globalconf->hosts};
     self->listener = h2o_evloop_socket_create(self->loop, self->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     self->listener->data = self;
@@ -164,7 +163,6 @@ static void worker_teardown(worker_thread *self)
     if (self->listener != NULL)
         h2o_socket_close(self->listener);
     h2o_multithread_unregister_receiver(ctx->queue, &self->stop_receiver);
-    pb_worker_detach(&self->worker);
     h2o_context_dispose(ctx);
     h2o_evloop_destroy(self->loop);
     pb_store_session_close(self->worker.session);
@@ -175,6 +173,7 @@ static void *worker_main(void *arg)
     worker_thread *self = arg;
     h2o_context_t *ctx = &self->worker.h2o_ctx;
 
+    pb_worker_attach(&self->worker); /* on this thread: see endpoints.h */
     while (!atomic_load(&self->stopping))
         h2o_evloop_run(self->loop, INT32_MAX);
 
@@ -189,6 +188,7 @@ static void *worker_main(void *arg)
      */
     if (h2o_timeout_is_linked(&ctx->http2._graceful_shutdown_timeout))
         h2o_timeout_unlink(&ctx->http2._graceful_shutdown_timeout);
+    pb_worker_detach(&self->worker);
     return NULL;
 }
 
