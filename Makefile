@@ -30,8 +30,8 @@ run: build
 	@scripts/run-demo.sh
 
 # pushbind against nginx and Redis on this machine; see docs/performance.md.
-bench: deps
-	@bench/install.sh
+bench:
+	@scripts/deps.sh bench
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build-bench -j $(JOBS) --target pushbind bench_load
 	@python3 bench/bench.py

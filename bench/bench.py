@@ -50,8 +50,10 @@ def log(msg):
     print('bench: ' + msg, file=sys.stderr, flush=True)
 
 
-def run(argv, env=None, **kw):
-    commands.append(' '.join(argv))
+def run(argv, env=None, shown_env=None, **kw):
+    """Runs a load command, recording it (with the variables it was given) for the report."""
+    shown = ' '.join('%s=%s' % (k, v) for k, v in sorted((shown_env or {}).items()))
+    commands.append((shown + ' ' if shown else '') + ' '.join(argv))
     return subprocess.run(argv, env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
@@ -101,8 +103,15 @@ def data_bytes(path):
 
 # ---- servers ----------------------------------------------------------------
 
-def start_pushbind(key, path):
-    start([BIN, 'serve', '--data', os.path.join(path, 'db'), '--listen', '127.0.0.1:%d' % PORTS[key]])
+def start_pushbind(key, path, tmp=None):
+    """Serves data set `path`; on a copy in `tmp` when the run writes to it, so
+    that the kept set stays as loaded."""
+    db = os.path.join(path, 'db')
+    if tmp is not None:
+        copy = os.path.join(tmp, key)
+        shutil.copytree(db, copy)
+        db = copy
+    start([BIN, 'serve', '--data', db, '--listen', '127.0.0.1:%d' % PORTS[key]])
     wait_http(PORTS[key])
 
 
@@ -164,7 +173,8 @@ def wrk(script, port, env_extra, seconds=SECONDS):
     env = dict(os.environ, PB_WRK_DIR=WRK_DIR, PB_BASIC=BASIC, **env_extra)
     argv = ['wrk', '-t2', '-c%d' % CONNECTIONS, '-d%ds' % seconds, '--latency', '-s',
             os.path.join(WRK_DIR, script), 'http://127.0.0.1:%d' % port]
-    out = run(argv, env=env).stdout
+    shown = dict(env_extra, PB_WRK_DIR='bench/wrk', PB_BASIC="'Basic <base64 of id:secret>'")
+    out = run(argv, env=env, shown_env=shown).stdout
     rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
     lat = {p: parse_ms(re.search(r'^\s+%s%%\s+(\S+)' % p, out, re.M).group(1)) for p in ('50', '99')}
     errors = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
@@ -234,7 +244,7 @@ def main():
         for name in ('10k', '1m', '10m'):
             sets[name], load_seconds[name] = load_set(name)
         bytes_10m = data_bytes(sets['10m'])
-        start_pushbind('pb_1m', sets['1m'])
+        start_pushbind('pb_1m', sets['1m'], tmp)  # scenario 4 writes to it
         start_pushbind('pb_10k', sets['10k'])
         start_pushbind('pb_10m', sets['10m'])
         pb_10m_proc = procs[-1]
@@ -258,15 +268,19 @@ def main():
         one = {'PB_ACCOUNTS': str(SETS['1m'])}
         # Warm-up: page cache and connections, not measured.
         for key, accounts in (('pb_1m', SETS['1m']), ('pb_10k', SETS['10k']), ('pb_10m', SETS['10m'])):
-            wrk('query_basic.lua', PORTS[key], {'PB_ACCOUNTS': str(accounts)}, seconds=2)
-        wrk('query_basic.lua', PORTS['nginx'], one, seconds=1)
+            wrk('query.lua', PORTS[key], {'PB_ACCOUNTS': str(accounts)}, seconds=2)
+        wrk('query.lua', PORTS['nginx'], one, seconds=1)
 
-        # 1 and 2: one round runs nginx, Basic, Signature in turn.
+        # 1 and 2: one round runs nginx, Basic and Signature.
         ng, basic, sig = [], [], []
         for r in range(ROUNDS):
-            ng.append(wrk('query_basic.lua', PORTS['nginx'], one))
-            basic.append(wrk('query_basic.lua', PORTS['pb_1m'], one))
-            sig.append(wrk('query_sign.lua', PORTS['pb_1m'], {'PB_SIGNED': signed}))
+            ng.append(wrk('query.lua', PORTS['nginx'], one))
+            # Basic and Signature swap places each round, so neither always follows nginx.
+            for auth in (('basic', 'sign') if r % 2 == 0 else ('sign', 'basic')):
+                if auth == 'basic':
+                    basic.append(wrk('query.lua', PORTS['pb_1m'], one))
+                else:
+                    sig.append(wrk('query_sign.lua', PORTS['pb_1m'], {'PB_SIGNED': signed}))
             log('1/2 round %d: nginx %.0f, basic %.0f, signature %.0f' % (r + 1, ng[-1][0], basic[-1][0], sig[-1][0]))
         ng, basic, sig = median_run(ng), median_run(basic), median_run(sig)
         results.append(('1. query 1 account, Basic auth (req/s)', basic, 'nginx canned', ng, 0.8))
@@ -274,15 +288,15 @@ def main():
 
         # 3: account lookups per second.
         def pb100(r):
-            rps, p50, p99 = wrk('query_100.lua', PORTS['pb_1m'], one)
+            rps, p50, p99 = wrk('query.lua', PORTS['pb_1m'], dict(one, PB_PER_QUERY='100'))
             return rps * 100, p50, p99
         pb, rd, _, _ = alternate('3', pb100, lambda r: redis_benchmark(
             PORTS['redis'], ['-P', '100', '-n', '4000000', '-r', str(SETS['1m']), 'SMEMBERS', '__rand_int__']))
         results.append(('3. 100 accounts per query (lookups/s)', pb, 'redis SMEMBERS -P 100', rd, 1.0))
 
         # 5: scale, 10M against 10k.
-        big, small, _, _ = alternate('5', lambda r: wrk('query_basic.lua', PORTS['pb_10m'], {'PB_ACCOUNTS': str(SETS['10m'])}),
-                                     lambda r: wrk('query_basic.lua', PORTS['pb_10k'], {'PB_ACCOUNTS': str(SETS['10k'])}))
+        big, small, _, _ = alternate('5', lambda r: wrk('query.lua', PORTS['pb_10m'], {'PB_ACCOUNTS': str(SETS['10m'])}),
+                                     lambda r: wrk('query.lua', PORTS['pb_10k'], {'PB_ACCOUNTS': str(SETS['10k'])}))
         results.append(('5. query 1 account on 10M bindings (req/s)', big, 'same on 10k', small, 0.9))
         rss_10m = peak_rss_kib(pb_10m_proc)
 
@@ -337,14 +351,15 @@ def report(results, bytes_10m, rss_10m, load_seconds, elapsed):
             break
     unique = []
     for c in commands:
-        generic = re.sub(r'PB_RUN=\S+', '', c)
+        generic = re.sub(r'PB_RUN=\S+', 'PB_RUN=<round>', re.sub(r'PB_SIGNED=\S+', 'PB_SIGNED=<signed.lua>', c))
         if generic not in unique:
             unique.append(generic)
     with open(RESULTS, 'w') as f:
         f.write('# pushbind benchmark (`make bench`)\n\n')
         f.write('Machine: %d cores (%s), %s. Written %s.\n\n' % (
             cores, cpu, os.uname().release, time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())))
-        f.write(table + '\n\n## Commands\n\n```\n' + '\n'.join(unique) + '\n```\n')
+        f.write(table + '\n\n## Commands\n\nRun from the repository root.\n\n```\n' +
+                '\n'.join(c.replace(ROOT + '/', '') for c in unique) + '\n```\n')
     log('written to %s' % os.path.relpath(RESULTS, ROOT))
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages pushbind needs to build, test and run, when any
-# is missing. Quiet and quick when everything is already there.
+# Installs the Debian packages pushbind needs to build, test and run (and, with
+# `bench`, to benchmark), when any is missing. Quiet and quick when everything is already there.
 set -euo pipefail
 
 packages=(
@@ -8,6 +8,11 @@ packages=(
   libh2o-evloop-dev liblmdb-dev libssl-dev libyajl-dev
   libcmocka-dev python3 curl openssl
 )
+# `scripts/deps.sh bench` (make bench) adds the load generator and the servers
+# pushbind is measured against.
+if [[ "${1:-}" == "bench" ]]; then
+  packages+=(wrk nginx-light redis-server redis-tools)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
