@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps test test-asan fuzz fuzz-smoke run install clean
+.PHONY: all build deps test test-asan fuzz fuzz-smoke run install bench clean
 
 all: build
 
@@ -46,5 +46,13 @@ run: build
 install: build
 	DESTDIR=$(DESTDIR) cmake --install build --prefix $(PREFIX)
 
+# pushbind against nginx and Redis on this machine; see docs/performance.md.
+bench:
+	@scripts/deps.sh bench
+	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build-bench -j $(JOBS) --target pushbind bench_load
+	@python3 bench/bench.py
+
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-bench
+

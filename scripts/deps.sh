@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages pushbind needs to build, test and run, when any
-# is missing. Quiet and quick when everything is already there.
+# Installs the Debian packages pushbind needs to build, test and run (and, with
+# `bench`, to benchmark), when any is missing. Quiet and quick when everything is already there.
 set -euo pipefail
 
 packages=(
@@ -10,6 +10,11 @@ packages=(
   redis-server redis-tools wrk
   clang libclang-rt-14-dev llvm  # make fuzz / fuzz-smoke: libFuzzer runtime and symbolizer
 )
+# `scripts/deps.sh bench` (make bench) adds nginx, the HTTP ceiling pushbind
+# is measured against (wrk and Redis are needed by the tests already).
+if [[ "${1:-}" == "bench" ]]; then
+  packages+=(nginx-light)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

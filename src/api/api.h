@@ -58,11 +58,20 @@ void pb_api_config_defaults(pb_api_config *config);
 void pb_api_query(const pb_api_config *config, pb_store_view *view, uint64_t access_id,
                   const pb_query_request *request, pb_pool *pool, pb_query_response *response);
 
+/* Called once per pb_api_batchoperate(), when its *response is filled. */
+typedef void pb_api_done(void *arg);
+
 /*
- * POST /v3/device/account/batchoperate for app `access_id`. Always fills
- * *response. When it returns, every item reported 0 is durable.
+ * POST /v3/device/account/batchoperate for app `access_id`. Fills *response
+ * (always), then calls done(arg); by then every item reported 0 is durable.
+ *
+ * The write does not block the caller: done() runs when the store has
+ * committed, which may be before this returns (a request-level error, a
+ * synchronous backend) or later on another thread (pb_store_apply_start()).
+ * `request`, `pool` and `response` must stay valid until done() is called.
  */
 void pb_api_batchoperate(const pb_api_config *config, pb_store_session *session, uint64_t access_id,
-                         const pb_batch_request *request, pb_pool *pool, pb_batch_response *response);
+                         const pb_batch_request *request, pb_pool *pool, pb_batch_response *response,
+                         pb_api_done *done, void *arg);
 
 #endif

@@ -2,9 +2,9 @@
  * POST /v3/device/account/batchoperate — bind and unbind.
  *
  * Shape: operator_type and platform → the list the operation needs →
- * validate each item into a store change → one pb_store_apply() for all valid
- * items → merge the store's outcomes back in input order. An invalid item
- * never reaches the store, so it changes nothing.
+ * validate each item into a store change → one pb_store_apply_start() for all
+ * valid items → merge the store's outcomes back in input order when it is
+ * done. An invalid item never reaches the store, so it changes nothing.
  */
 #include <string.h>
 
@@ -158,36 +158,55 @@ static int plan_request(const pb_api_config *config, const pb_batch_request *req
     return PB_ERR_PARAM;
 }
 
+/* A batchoperate between handing its changes to the store and its answer. */
+typedef struct batch_call {
+    batch_plan plan;
+    int *outcomes;
+    pb_batch_response *response;
+    pb_api_done *done;
+    void *arg;
+} batch_call;
+
+/* Merges the store's outcomes back into input order. */
+static void on_applied(void *arg, int result)
+{
+    batch_call *call = arg;
+    batch_plan *plan = &call->plan;
+    if (result == PB_STORE_ENOTFOUND) { /* the app was removed after it authenticated */
+        call->response->code = PB_ERR_AUTH;
+    } else if (result != PB_STORE_OK) {
+        call->response->code = PB_ERR_STORE;
+    } else {
+        size_t failed = 0;
+        for (size_t i = 0, next = 0; i < plan->n_items; i++) {
+            if (plan->item_codes[i] == PB_OK)
+                plan->item_codes[i] = call->outcomes[next++];
+            if (plan->item_codes[i] != PB_OK)
+                failed++;
+        }
+        *call->response = (pb_batch_response){
+            .code = pb_code_for_failures(failed, plan->n_items), .n = plan->n_items, .item_codes = plan->item_codes};
+    }
+    call->done(call->arg);
+}
+
 void pb_api_batchoperate(const pb_api_config *config, pb_store_session *session, uint64_t access_id,
-                         const pb_batch_request *request, pb_pool *pool, pb_batch_response *response)
+                         const pb_batch_request *request, pb_pool *pool, pb_batch_response *response,
+                         pb_api_done *done, void *arg)
 {
     memset(response, 0, sizeof(*response));
-    batch_plan plan;
-    response->code = plan_request(config, request, pool, &plan);
-    if (response->code != PB_OK)
+    batch_call *call = pb_pool_alloc(pool, sizeof(*call));
+    *call = (batch_call){.response = response, .done = done, .arg = arg};
+    response->code = plan_request(config, request, pool, &call->plan);
+    if (response->code != PB_OK) {
+        done(arg);
         return;
-
-    int *outcomes = pb_pool_alloc(pool, plan.n_changes * sizeof(*outcomes));
-    if (plan.n_changes != 0) {
-        switch (pb_store_apply(session, access_id, plan.changes, plan.n_changes, outcomes)) {
-        case PB_STORE_OK:
-            break;
-        case PB_STORE_ENOTFOUND: /* the app was removed after it authenticated */
-            response->code = PB_ERR_AUTH;
-            return;
-        default:
-            response->code = PB_ERR_STORE;
-            return;
-        }
     }
-
-    size_t failed = 0;
-    for (size_t i = 0, next = 0; i < plan.n_items; i++) {
-        if (plan.item_codes[i] == PB_OK)
-            plan.item_codes[i] = outcomes[next++];
-        if (plan.item_codes[i] != PB_OK)
-            failed++;
+    call->outcomes = pb_pool_alloc(pool, call->plan.n_changes * sizeof(*call->outcomes));
+    if (call->plan.n_changes == 0) {
+        on_applied(call, PB_STORE_OK);
+        return;
     }
-    *response = (pb_batch_response){
-        .code = pb_code_for_failures(failed, plan.n_items), .n = plan.n_items, .item_codes = plan.item_codes};
+    pb_store_apply_start(session, access_id, call->plan.changes, call->plan.n_changes, call->outcomes, pool,
+                         on_applied, call);
 }

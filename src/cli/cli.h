@@ -55,10 +55,11 @@ int pb_cli_parse_listen(const char *text, char **host, uint16_t *port);
 
 /*
  * Opens the store named on the command line: Redis at `url` when it is not
- * NULL, else the embedded store in `data_dir`. Returns NULL after printing why.
+ * NULL, else the embedded store in `data_dir`; `metrics` (may be NULL) gets the
+ * store's commit timings. Returns NULL after printing why.
  */
 pb_store *pb_cli_open_store(const char *data_dir, const char *url, uint64_t map_size_mib,
-                            const pb_store_limits *limits);
+                            const pb_store_limits *limits, pb_metrics *metrics);
 
 /*
  * Checks that exactly one of --data DIR and --store URL was given. Returns

@@ -489,7 +489,7 @@ int pb_cli_import(int argc, char **argv)
     uint64_t total = fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 
     exit_code = PB_EXIT_FAILURE;
-    pb_store *store = pb_cli_open_store(args.data_dir, NULL, args.map_size_mib, &args.limits);
+    pb_store *store = pb_cli_open_store(args.data_dir, NULL, args.map_size_mib, &args.limits, NULL);
     pb_store_session *session = store != NULL ? pb_store_session_open(store) : NULL;
     if (store != NULL && session == NULL)
         fprintf(stderr, "pushbind: cannot open a store session\n");

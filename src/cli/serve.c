@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/config.h"
 #include "http/server.h"
+#include "metrics/metrics.h"
 
 static const char serve_usage[] =
     "usage: pushbind serve (--data DIR | --store URL) --listen HOST:PORT [options]\n"
@@ -252,11 +253,15 @@ static int serve(int argc, char **argv)
     config.listen_host = host;
 
     int exit_code = PB_EXIT_FAILURE;
-    pb_store *store = pb_cli_open_store(data_dir, url, map_size_mib, &limits);
+    /* Created first and freed last: the store's writer thread reports into it too. */
+    config.metrics = pb_metrics_new();
+    pb_store *store = config.metrics == NULL ? NULL
+                                             : pb_cli_open_store(data_dir, url, map_size_mib, &limits, config.metrics);
     if (store != NULL) {
         exit_code = pb_server_run(&config, store);
         pb_store_close(store);
     }
+    pb_metrics_free(config.metrics);
     free(host);
     return exit_code;
 }

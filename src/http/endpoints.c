@@ -212,6 +212,90 @@ static int on_query(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/*
+ * A batchoperate waiting for the store's writer thread. The loop goes on
+ * serving other connections meanwhile, so the write's data cannot live in the
+ * request's pool: an HTTP/2 client may reset the stream and h2o then frees
+ * the request while the writer still reads the changes. The write owns a
+ * copy of the body and everything decoded from it; `req` is cleared if the
+ * request goes away first, and the answer is then dropped.
+ */
+typedef struct pending_write {
+    h2o_multithread_message_t message; /* first: zeroed, as h2o requires of a new message */
+    pb_worker *worker;
+    h2o_req_t *req;
+    struct pending_write **req_link; /* lives in req's pool; points back here */
+    pb_pool pool;
+    pb_batch_response response;
+    pb_request_record record; /* for the access log and metrics, completed when the write is */
+    uint64_t started_ns;
+} pending_write;
+
+static void on_request_disposed(void *link)
+{
+    pending_write **write = link;
+    if (*write != NULL)
+        (*write)->req = NULL;
+}
+
+/* Runs on the store's writer thread (or at once on ours): only wakes the loop. */
+static void on_write_done(void *arg)
+{
+    pending_write *write = arg;
+    h2o_multithread_send_message(&write->worker->writes_done, &write->message);
+}
+
+/* Runs on the loop: answers each finished write whose request is still there. */
+static void on_writes_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    pb_worker *worker = H2O_STRUCT_FROM_MEMBER(pb_worker, writes_done, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        pending_write *write = H2O_STRUCT_FROM_MEMBER(pending_write, message.link, messages->next);
+        h2o_linklist_unlink(&write->message.link);
+        if (write->req != NULL) {
+            *write->req_link = NULL; /* sending may dispose of the request */
+            send_json(write->req, pb_encode_batch(&write->req->pool, &write->response));
+        }
+        write->record.items = write->response.n;
+        write->record.code = write->response.code;
+        finish_request(worker, &write->record, write->started_ns);
+        worker->writes_pending--;
+        pb_pool_clear(&write->pool);
+        free(write);
+    }
+}
+
+/* Decodes the body into the write's own pool and hands it to the store. */
+static void start_write(pb_worker *worker, h2o_req_t *req, uint64_t access_id, const pb_request_record *record,
+                        uint64_t started_ns)
+{
+    pending_write *write = calloc(1, sizeof(*write));
+    if (write == NULL) {
+        send_json(req, pb_encode_batch(&req->pool, &(pb_batch_response){.code = PB_ERR_STORE}));
+        return;
+    }
+    write->record = *record;
+    write->started_ns = started_ns;
+    write->worker = worker;
+    write->req = req;
+    write->req_link = h2o_mem_alloc_shared(&req->pool, sizeof(*write->req_link), on_request_disposed);
+    *write->req_link = write;
+    pb_pool_init(&write->pool);
+    worker->writes_pending++;
+
+    pb_str body = pb_pool_strdup(&write->pool, request_body(req));
+    pb_batch_request request;
+    if (pb_decode_batch(&write->pool, body.base, body.len, &request) != PB_OK) {
+        write->response.code = PB_ERR_PARSE;
+        on_write_done(write);
+        return;
+    }
+    write->record.operator_type = operator_type_of(&request.operator_type);
+    pb_api_batchoperate(&worker->config->api, worker->session, access_id, &request, &write->pool,
+                        &write->response, on_write_done, write);
+}
+
+/* Answers once the store has committed the write (see pending_write). */
 static int on_batchoperate(h2o_handler_t *self, h2o_req_t *req)
 {
     uint64_t started = pb_metrics_now_ns();
@@ -221,33 +305,24 @@ static int on_batchoperate(h2o_handler_t *self, h2o_req_t *req)
         return send_method_not_allowed(req, "batchoperate", "POST", started);
 
     pb_worker *worker = worker_of(req);
-    pb_str body = request_body(req);
-    pb_batch_request request;
-    pb_batch_response response = {0};
     pb_request_record record = {.endpoint = "batchoperate", .status = 200};
     uint64_t access_id = 0;
+    int code = PB_ERR_STORE;
 
     pb_store_view *view = pb_store_view_begin(worker->session);
-    if (view == NULL) {
-        response.code = PB_ERR_STORE;
-    } else {
-        int code = authenticate(worker, req, view, &access_id);
-        pb_store_view_end(view); /* the write below must not hold a snapshot */
-        if (code != PB_OK)
-            response.code = code;
-        else if (check_rate(worker, access_id) != PB_OK)
-            response.code = PB_ERR_RATE;
-        else if (pb_decode_batch(&req->pool, body.base, body.len, &request) != PB_OK)
-            response.code = PB_ERR_PARSE;
-        else {
-            pb_api_batchoperate(&worker->config->api, worker->session, access_id, &request, &req->pool, &response);
-            record.operator_type = operator_type_of(&request.operator_type);
-        }
-        record.access_id = code == PB_OK ? access_id : 0;
+    if (view != NULL) {
+        code = authenticate(worker, req, view, &access_id);
+        pb_store_view_end(view); /* the write must not wait behind a snapshot of ours */
     }
-    send_json(req, pb_encode_batch(&req->pool, &response));
-    record.items = response.n;
-    record.code = response.code;
+    if (code == PB_OK)
+        code = check_rate(worker, access_id);
+    if (code == PB_OK) {
+        record.access_id = access_id;
+        start_write(worker, req, access_id, &record, started);
+        return 0;
+    }
+    send_json(req, pb_encode_batch(&req->pool, &(pb_batch_response){.code = code}));
+    record.code = code;
     finish_request(worker, &record, started);
     return 0;
 }
@@ -345,4 +420,22 @@ void pb_endpoints_register(h2o_hostconf_t *host)
     register_handler(host, HEALTH_PATH, on_healthz);
     register_handler(host, METRICS_PATH, on_metrics);
     register_handler(host, "/", on_unknown_path);
+}
+
+void pb_worker_attach(pb_worker *worker)
+{
+    worker->writes_queue = h2o_multithread_create_queue(worker->h2o_ctx.loop);
+    h2o_multithread_register_receiver(worker->writes_queue, &worker->writes_done, on_writes_done);
+}
+
+/*
+ * The writer thread's last touch of the queue is the write() that wakes the
+ * loop, and the loop sees a message only after that write: once every write
+ * has come back, nothing else can reach the queue.
+ */
+void pb_worker_detach(pb_worker *worker)
+{
+    h2o_multithread_unregister_receiver(worker->writes_queue, &worker->writes_done);
+    h2o_multithread_destroy_queue(worker->writes_queue);
+    worker->writes_queue = NULL;
 }

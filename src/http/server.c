@@ -28,7 +28,7 @@ typedef struct server_shared {
     pb_conn_limit conn_limit;
     SSL_CTX *ssl_ctx;              /* NULL: plain HTTP */
     pb_rate_limiter *rate_limiter; /* NULL: no rate limit */
-    pb_metrics *metrics;
+    pb_metrics *metrics; /* the caller's */
     pb_accesslog accesslog;
 } server_shared;
 
@@ -204,11 +204,13 @@ static void *worker_main(void *arg)
     if (pb_metrics_thread_attach(self->worker.metrics) != 0)
         fprintf(stderr, "pushbind: metrics: too many threads, this one is not counted\n");
 
+    pb_worker_attach(&self->worker); /* on this thread: see endpoints.h */
     while (!atomic_load(&self->stopping))
         h2o_evloop_run(self->loop, INT32_MAX);
 
+    /* A write handed to the store always comes back, and must find the loop. */
     uint64_t deadline = h2o_now(self->loop) + PB_SHUTDOWN_GRACE_MS;
-    while (has_connections(ctx) && h2o_now(self->loop) < deadline)
+    while ((has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.writes_pending != 0)
         h2o_evloop_run(self->loop, 100);
     /*
      * The shutdown request armed h2o's one-second HTTP/2 GOAWAY timer; with no
@@ -218,6 +220,7 @@ static void *worker_main(void *arg)
     if (h2o_timeout_is_linked(&ctx->http2._graceful_shutdown_timeout))
         h2o_timeout_unlink(&ctx->http2._graceful_shutdown_timeout);
     pb_metrics_thread_detach();
+    pb_worker_detach(&self->worker);
     return NULL;
 }
 
@@ -258,8 +261,7 @@ static void init_globalconf(h2o_globalconf_t *globalconf, const pb_server_config
 static int shared_init(server_shared *shared, const pb_server_config *config)
 {
     *shared = (server_shared){.accesslog = {.fd = -1}};
-    if ((shared->metrics = pb_metrics_new()) == NULL)
-        return -1;
+    shared->metrics = config->metrics;
     if (pb_accesslog_open(&shared->accesslog, config->log_format, config->log_file) != 0) {
         fprintf(stderr, "pushbind: cannot open %s: %s\n", config->log_file, strerror(errno));
         return -1;
@@ -279,7 +281,6 @@ static int shared_init(server_shared *shared, const pb_server_config *config)
 static void shared_dispose(server_shared *shared)
 {
     pb_accesslog_close(&shared->accesslog);
-    pb_metrics_free(shared->metrics);
     pb_rate_limiter_free(shared->rate_limiter);
     if (shared->ssl_ctx != NULL)
         SSL_CTX_free(shared->ssl_ctx);

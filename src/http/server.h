@@ -60,6 +60,7 @@ typedef struct pb_server_config {
     pb_api_config api;
     pb_log_format log_format; /* the access log's */
     const char *log_file;     /* NULL: stderr */
+    pb_metrics *metrics;      /* what GET /metrics serves; the caller owns it and gives it to the store too */
 } pb_server_config;
 
 /*

@@ -17,6 +17,9 @@
 
 #define PB_STORE_MAX_DBS 4 /* apps, meta, tokens, accounts */
 
+/* How long a remap waits for the process's open transactions (see follow_map_growth). */
+#define PB_LMDB_REMAP_WAIT_MS 1000
+
 void pb_lmdb_set_error(pb_lmdb_session *session, const char *what, int rc)
 {
     snprintf(session->error, sizeof(session->error), "%s: %s", what, mdb_strerror(rc));
@@ -51,6 +54,12 @@ static void map_release(pb_lmdb_session *session)
  * process recorded, then takes the shared hold back. A session with another
  * transaction live (a view open while it writes) cannot let go of its hold,
  * so it fails instead; its first call after the view ends will remap.
+ *
+ * The exclusive hold is waited for at most PB_LMDB_REMAP_WAIT_MS: the writer
+ * thread remaps on behalf of a caller that may be holding a view while it
+ * waits for the write (pb_store_apply()), and that wait must end in a failure
+ * rather than a deadlock. Views last microseconds, so on a busy server the
+ * lock comes long before the limit.
  */
 static int follow_map_growth(pb_lmdb_session *session)
 {
@@ -58,7 +67,17 @@ static int follow_map_growth(pb_lmdb_session *session)
     if (session->map_holds != 1)
         return MDB_MAP_RESIZED;
     map_release(session);
-    int rc = pthread_rwlock_wrlock(&store->map_lock);
+    struct timespec limit;
+    clock_gettime(CLOCK_REALTIME, &limit);
+    limit.tv_sec += PB_LMDB_REMAP_WAIT_MS / 1000;
+    limit.tv_nsec += (PB_LMDB_REMAP_WAIT_MS % 1000) * 1000000L;
+    if (limit.tv_nsec >= 1000000000L) {
+        limit.tv_sec++;
+        limit.tv_nsec -= 1000000000L;
+    }
+    int rc = pthread_rwlock_timedwrlock(&store->map_lock, &limit);
+    if (rc == ETIMEDOUT)
+        rc = MDB_MAP_RESIZED;
     if (rc == 0) {
         rc = mdb_env_set_mapsize(store->env, 0);
         pthread_rwlock_unlock(&store->map_lock);
@@ -144,6 +163,7 @@ pb_lmdb_store *pb_lmdb_open(const pb_store_config *config, char **err)
     if ((store = calloc(1, sizeof(*store))) == NULL)
         goto fail;
     store->limits = config->limits;
+    store->writer.metrics = config->metrics;
     what = "map lock";
     if ((rc = init_map_lock(&store->map_lock)) != 0)
         goto fail;
@@ -174,6 +194,9 @@ pb_lmdb_store *pb_lmdb_open(const pb_store_config *config, char **err)
     store->max_key = (size_t)mdb_env_get_maxkeysize(store->env);
     if (store->max_key > PB_LMDB_KEY_BUF)
         store->max_key = PB_LMDB_KEY_BUF;
+    what = "starting the writer thread";
+    if ((rc = pb_lmdb_writer_start(store)) != 0)
+        goto fail;
     return store;
 
 fail:
@@ -196,6 +219,7 @@ void pb_lmdb_close(pb_lmdb_store *store)
 {
     if (store == NULL)
         return;
+    pb_lmdb_writer_stop(store);
     mdb_env_close(store->env);
     pthread_rwlock_destroy(&store->map_lock);
     free(store);

@@ -1,8 +1,12 @@
 /*
- * lmdb_apply.c — pb_lmdb_apply() for the embedded store: a batch of binding
- * changes in one write transaction, each change in a nested transaction of
- * its own. The key layout is described in store/lmdb_keys.h.
+ * lmdb_apply.c — the embedded store's group commit: the writes of several
+ * requests in one write transaction, each write in a child transaction and
+ * each of its changes in a grandchild. The writer thread (lmdb_writer.c)
+ * decides what goes into a group. The key layout is described in
+ * store/lmdb_keys.h.
  */
+#include <stdio.h>
+
 #include "common/codes.h"
 #include "metrics/metrics.h"
 #include "store/lmdb_internal.h"
@@ -368,52 +372,113 @@ int pb_lmdb_seq_write(const pb_lmdb_store *store, MDB_txn *txn, uint64_t seq)
     return mdb_put(txn, store->meta, &key, &value, 0);
 }
 
-int pb_lmdb_apply(pb_lmdb_session *session, uint64_t access_id, const pb_change *changes, size_t n,
-                   int *outcomes)
+/*
+ * Applies one write in a child of the group's transaction, continuing the
+ * group's seq counter. Returns 0 with write->result set (PB_STORE_OK or
+ * PB_STORE_ENOTFOUND, nothing changed), or an LMDB error after undoing the
+ * write's changes, with *what saying where.
+ */
+static int apply_write(const pb_lmdb_store *store, MDB_txn *group_txn, uint64_t *next_seq, pb_lmdb_write *write,
+                       const char **what)
 {
-    pb_lmdb_store *store = session->store;
     unsigned char app_buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     struct app_record app;
-    struct writer batch = {.store = store, .access_id = access_id};
-    uint64_t first_seq;
-    const char *what = "begin write";
+    struct writer batch = {.store = store, .access_id = write->access_id, .next_seq = *next_seq};
 
-    int rc = pb_lmdb_txn_start(session, 0, &batch.txn);
+    *what = "begin write";
+    int rc = mdb_txn_begin(mdb_txn_env(group_txn), group_txn, 0, &batch.txn);
+    if (rc != 0)
+        return rc;
+    *what = "read app";
+    if ((rc = pb_lmdb_app_read(store, batch.txn, write->access_id, app_buf, &app)) == MDB_NOTFOUND) {
+        mdb_txn_abort(batch.txn);
+        write->result = PB_STORE_ENOTFOUND;
+        return 0;
+    }
     if (rc != 0)
         goto fail;
-    what = "read app";
-    if ((rc = pb_lmdb_app_read(store, batch.txn, access_id, app_buf, &app)) == MDB_NOTFOUND) {
-        pb_lmdb_txn_done(session, batch.txn, false);
-        return PB_STORE_ENOTFOUND;
-    }
-    if (rc != 0 || (rc = pb_lmdb_seq_read(store, batch.txn, &batch.next_seq)) != 0)
-        goto fail;
-    first_seq = batch.next_seq;
-    what = "apply change";
-    for (size_t i = 0; i < n; i++)
-        if ((rc = apply_change(&batch, &changes[i], &outcomes[i])) != 0)
+    *what = "apply change";
+    for (size_t i = 0; i < write->n; i++)
+        if ((rc = apply_change(&batch, &write->changes[i], &write->outcomes[i])) != 0)
             goto fail;
-    what = "update app";
+    *what = "update app";
     if (batch.delta != 0) {
         app.bindings = add_bindings(app.bindings, batch.delta);
-        if ((rc = pb_lmdb_app_write(store, batch.txn, access_id, &app)) != 0)
+        if ((rc = pb_lmdb_app_write(store, batch.txn, write->access_id, &app)) != 0)
             goto fail;
     }
-    if (batch.next_seq != first_seq && (rc = pb_lmdb_seq_write(store, batch.txn, batch.next_seq)) != 0)
-        goto fail;
-    what = "commit";
-    uint64_t commit_started = pb_metrics_now_ns();
-    rc = pb_lmdb_txn_done(session, batch.txn, true);
-    pb_metrics_observe_store_commit(pb_metrics_now_ns() - commit_started);
-    pb_metrics_observe_commit_batch(1); /* one request per transaction until writes are grouped */
-    batch.txn = NULL;
-    if (rc != 0)
-        goto fail;
+    if ((rc = mdb_txn_commit(batch.txn)) != 0)
+        return rc;
+    *next_seq = batch.next_seq;
+    write->result = PB_STORE_OK;
     return 0;
 
 fail:
-    if (batch.txn != NULL)
-        pb_lmdb_txn_done(session, batch.txn, false);
-    pb_lmdb_set_error(session, what, rc);
-    return PB_STORE_EIO;
+    mdb_txn_abort(batch.txn);
+    return rc;
+}
+
+static void fail_write(pb_lmdb_write *write, const char *what, int rc)
+{
+    write->result = PB_STORE_EIO;
+    snprintf(write->error, sizeof(write->error), "%s: %s", what, mdb_strerror(rc));
+}
+
+static size_t group_size(const pb_lmdb_write *writes)
+{
+    size_t n = 0;
+    for (; writes != NULL; writes = writes->next)
+        n++;
+    return n;
+}
+
+/*
+ * The seq counter is read once and written once per group: each write
+ * continues where the previous one stopped, and a write that is undone gives
+ * its numbers back.
+ */
+void pb_lmdb_commit_group(pb_lmdb_session *session, pb_lmdb_write *writes)
+{
+    const pb_lmdb_store *store = session->store;
+    const char *what = "begin write";
+    uint64_t first_seq, next_seq;
+    bool changed = false;
+    MDB_txn *txn;
+
+    int rc = pb_lmdb_txn_start(session, 0, &txn);
+    if (rc != 0)
+        goto fail;
+    what = "read seq";
+    if ((rc = pb_lmdb_seq_read(store, txn, &first_seq)) != 0) {
+        pb_lmdb_txn_done(session, txn, false);
+        goto fail;
+    }
+    next_seq = first_seq;
+    for (pb_lmdb_write *w = writes; w != NULL; w = w->next) {
+        if ((rc = apply_write(store, txn, &next_seq, w, &what)) != 0)
+            fail_write(w, what, rc);
+        changed |= w->result == PB_STORE_OK;
+    }
+    if (!changed) {
+        pb_lmdb_txn_done(session, txn, false);
+        return;
+    }
+    what = "write seq";
+    if (next_seq != first_seq && (rc = pb_lmdb_seq_write(store, txn, next_seq)) != 0) {
+        pb_lmdb_txn_done(session, txn, false);
+        goto fail;
+    }
+    what = "commit";
+    uint64_t commit_started = pb_metrics_now_ns();
+    rc = pb_lmdb_txn_done(session, txn, true);
+    pb_metrics_observe_store_commit(pb_metrics_now_ns() - commit_started);
+    pb_metrics_observe_commit_batch(group_size(writes));
+    if (rc != 0)
+        goto fail;
+    return;
+
+fail:
+    for (pb_lmdb_write *w = writes; w != NULL; w = w->next)
+        if (w->result != PB_STORE_ENOTFOUND)
+            fail_write(w, what, rc);
 }

@@ -21,6 +21,39 @@
  */
 #define PB_STORE_SECRET_MAX 256
 
+/*
+ * One pb_store_apply_start() call on its way through the writer thread. The
+ * record lives in the caller's pool; `next` chains the writer's queue.
+ */
+typedef struct pb_lmdb_write {
+    uint64_t access_id;
+    const pb_change *changes;
+    size_t n;
+    int *outcomes;
+    pb_store_apply_done *done;
+    void *arg;
+    int result;       /* what done() gets: 0 or a negative PB_STORE_E* */
+    char error[160];  /* why, when result is PB_STORE_EIO */
+    struct pb_lmdb_write *next;
+} pb_lmdb_write;
+
+/*
+ * Most writes one group commit takes. Bounds the transaction's dirty pages
+ * (LMDB refuses more than 128K) and the latency of the last write in a group.
+ */
+#define PB_LMDB_GROUP_MAX 128
+
+/* The writer thread and its queue (store/lmdb_writer.c). */
+struct pb_lmdb_writer {
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards queue, queue_tail and stopping */
+    pthread_cond_t wake;
+    pb_lmdb_write *queue, *queue_tail;
+    bool stopping;
+    pb_lmdb_session *session; /* used by the writer thread only */
+    pb_metrics *metrics;         /* NULL: the writer reports nothing */
+};
+
 struct pb_lmdb_store {
     MDB_env *env;
     MDB_dbi apps, meta, tokens, accounts;
@@ -33,6 +66,7 @@ struct pb_lmdb_store {
      * holds it exclusive.
      */
     pthread_rwlock_t map_lock;
+    struct pb_lmdb_writer writer;
 };
 
 struct pb_lmdb_view {
@@ -80,6 +114,22 @@ int pb_lmdb_seq_read(const pb_lmdb_store *store, MDB_txn *txn, uint64_t *seq);
 
 /* Records `seq` as the next binding seq. Returns 0 or an LMDB error. */
 int pb_lmdb_seq_write(const pb_lmdb_store *store, MDB_txn *txn, uint64_t seq);
+
+/*
+ * Applies the chain of writes starting at `writes` in one write transaction
+ * and one commit: each write in a child transaction (so a write for a missing
+ * app, or one that hits an LMDB error, is undone alone), each of its changes
+ * in a grandchild (pb_store_apply()'s per-change atomicity). Sets every
+ * write's result and outcomes; a failed commit makes every write that would
+ * have changed something PB_STORE_EIO. Calls no done().
+ */
+void pb_lmdb_commit_group(pb_lmdb_session *session, pb_lmdb_write *writes);
+
+/* Starts the writer thread of `store`. Returns 0 or an errno value. */
+int pb_lmdb_writer_start(pb_lmdb_store *store);
+
+/* Lets the writer finish what is queued, then joins it. */
+void pb_lmdb_writer_stop(pb_lmdb_store *store);
 
 /* Whether a token's key and dup fit LMDB's size limit (and it is not empty). */
 static inline bool pb_lmdb_token_fits(const pb_lmdb_store *store, pb_str token)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics/metrics.h"
 #include "store/lmdb_backend.h"
 #include "store/redis_backend.h"
 
@@ -156,12 +157,36 @@ int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *
     return pb_lmdb_accounts_of(view->impl.lmdb, access_id, tokens, n, pool, out);
 }
 
+/*
+ * A Redis write is its own "commit": observed here, as the embedded backend's
+ * writer thread observes its group commits.
+ */
+static int redis_apply_observed(pb_redis_session *session, uint64_t access_id, const pb_change *changes, size_t n,
+                                int *outcomes)
+{
+    uint64_t started = pb_metrics_now_ns();
+    int rc = pb_redis_apply(session, access_id, changes, n, outcomes);
+    pb_metrics_observe_store_commit(pb_metrics_now_ns() - started);
+    pb_metrics_observe_commit_batch(1);
+    return rc;
+}
+
 int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                    int *outcomes)
 {
     if (session->kind == BACKEND_REDIS)
-        return pb_redis_apply(session->impl.redis, access_id, changes, n, outcomes);
+        return redis_apply_observed(session->impl.redis, access_id, changes, n, outcomes);
     return pb_lmdb_apply(session->impl.lmdb, access_id, changes, n, outcomes);
+}
+
+void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
+                          int *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg)
+{
+    if (session->kind == BACKEND_REDIS) {
+        done(arg, redis_apply_observed(session->impl.redis, access_id, changes, n, outcomes));
+        return;
+    }
+    pb_lmdb_apply_start(session->impl.lmdb, access_id, changes, n, outcomes, pool, done, arg);
 }
 
 int pb_store_app_put(pb_store_session *session, uint64_t access_id, pb_str secret, bool *created)

@@ -26,13 +26,24 @@
  * ----------
  * pb_store_apply() returns only after its changes are durable (fsynced, for
  * the embedded backend; as the Redis configuration and the URL's ?wait=N
- * make them, for Redis), and a view begun after it returns sees them.
+ * make them, for Redis), and a view begun after it returns sees them; the
+ * same holds when pb_store_apply_start() calls its done().
  *
  * Snapshots
  * ---------
  * The embedded backend's view is one MVCC snapshot. Redis has none across
  * keys: each lookup is atomic per token or account, and a binding is seen
  * whole or not at all.
+ *
+ * Writes and threads
+ * ------------------
+ * The embedded backend commits writes on one writer thread of its own: the
+ * writes queued while it commits go together into its next transaction (group
+ * commit), so one fsync makes a whole group durable. pb_store_apply_start()
+ * queues without waiting, for callers that must not block (an event loop);
+ * pb_store_apply() queues and waits. The Redis backend has no writer thread:
+ * pb_store_apply_start() applies on the calling thread and calls done()
+ * before it returns.
  */
 #ifndef PB_STORE_H
 #define PB_STORE_H
@@ -42,6 +53,8 @@
 
 #include "common/binding.h"
 #include "common/pool.h"
+
+typedef struct pb_metrics pb_metrics;
 
 enum {
     PB_STORE_OK = 0,
@@ -74,6 +87,12 @@ typedef struct pb_store_config {
      * "/NAMESPACE" and "?wait=N" (see store/redis.c).
      */
     const char *url;
+    /*
+     * Where the embedded backend's writer thread reports commit timings and
+     * group sizes (metrics/metrics.h); NULL reports nothing. Must outlive the
+     * store.
+     */
+    pb_metrics *metrics;
 } pb_store_config;
 
 /*
@@ -165,6 +184,26 @@ typedef struct pb_change {
  */
 int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                    int *outcomes);
+
+/* Called once per pb_store_apply_start() with what pb_store_apply() would return. */
+typedef void pb_store_apply_done(void *arg, int result);
+
+/*
+ * pb_store_apply() without waiting: applies the changes like it, then calls
+ * done(arg, result) once they are durable (or have failed). `changes` (with
+ * the strings and accounts they point to), `outcomes` and `pool` must stay
+ * valid until done() is called; the backend may take a small record from
+ * `pool`. The embedded backend never blocks here: the disk work is its
+ * writer thread's.
+ *
+ * done() may run on any thread: the embedded backend calls it from its
+ * writer thread, and a backend that writes synchronously may call it before
+ * pb_store_apply_start() returns (that is all such a backend has to do). So
+ * done() should hand the result over (wake an event loop, signal a waiter)
+ * and return quickly: the next group's commit waits for it.
+ */
+void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
+                          int *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg);
 
 /* ---- Apps (command line) ---------------------------------------------- */
 

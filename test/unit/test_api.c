@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -57,15 +58,37 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Lets the test wait for pb_api_batchoperate(), which finishes on the store's writer thread. */
+typedef struct batch_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+} batch_wait;
+
+static void batch_finished(void *arg)
+{
+    batch_wait *wait = arg;
+    pthread_mutex_lock(&wait->lock);
+    wait->done = true;
+    pthread_cond_signal(&wait->cond);
+    pthread_mutex_unlock(&wait->lock);
+}
+
 /* Runs a batchoperate for `app` and returns its JSON answer (NUL-terminated, in the pool). */
 static const char *batch_as(fixture *f, uint64_t app, const char *json)
 {
     pb_batch_request request;
     pb_batch_response response;
-    if (pb_decode_batch(&f->pool, json, strlen(json), &request) != PB_OK)
+    if (pb_decode_batch(&f->pool, json, strlen(json), &request) != PB_OK) {
         response = (pb_batch_response){.code = PB_ERR_PARSE};
-    else
-        pb_api_batchoperate(&f->config, f->session, app, &request, &f->pool, &response);
+    } else {
+        batch_wait wait = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+        pb_api_batchoperate(&f->config, f->session, app, &request, &f->pool, &response, batch_finished, &wait);
+        pthread_mutex_lock(&wait.lock);
+        while (!wait.done)
+            pthread_cond_wait(&wait.cond, &wait.lock);
+        pthread_mutex_unlock(&wait.lock);
+    }
     pb_str out = pb_encode_batch(&f->pool, &response);
     char *text = pb_pool_alloc(&f->pool, out.len + 1);
     memcpy(text, out.base, out.len);

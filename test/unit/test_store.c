@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/codes.h"
+#include "store/lmdb_internal.h" /* pb_lmdb_commit_group, for the group commit tests */
 #include "store/store.h"
 
 #define APP 1500001048u
@@ -65,7 +66,7 @@ static struct fixture *fixture_new(uint64_t map_size, uint32_t accounts_per_toke
     assert_non_null(f);
     strcpy(f->dir, "/tmp/pushbind-store-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    f->config = (pb_store_config){f->dir, map_size, {accounts_per_token, tokens_per_account}, NULL};
+    f->config = (pb_store_config){.data_dir = f->dir, .map_size = map_size, .limits = {accounts_per_token, tokens_per_account}};
     pb_pool_init(&f->pool);
     open_store(f);
     create_app(f, APP);
@@ -720,6 +721,153 @@ static void grow_and_wait(struct fixture *f, uint64_t map_size, int first, int b
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* ---- Group commit ------------------------------------------------------ */
+
+/* A write record for pb_lmdb_commit_group(), chained after `prev` when given. */
+static pb_lmdb_write *group_write(struct fixture *f, pb_lmdb_write *prev, uint64_t app, const pb_change *changes,
+                                  size_t n)
+{
+    pb_lmdb_write *w = pb_pool_alloc(&f->pool, sizeof(*w));
+    int *outcomes = pb_pool_alloc(&f->pool, n * sizeof(*outcomes));
+    for (size_t i = 0; i < n; i++)
+        outcomes[i] = -1;
+    *w = (pb_lmdb_write){.access_id = app, .changes = changes, .n = n, .outcomes = outcomes,
+                         .result = PB_STORE_EIO};
+    if (prev != NULL)
+        prev->next = w;
+    return w;
+}
+
+/*
+ * Several requests' writes in one transaction: each keeps its own result and
+ * per-change outcomes, a write for a missing app or a refused change undoes
+ * nothing of the others, later writes see earlier ones, and sequence numbers
+ * (the order of bindings) run on across writes and groups.
+ */
+static void group_commit_keeps_each_write_and_change_apart(void **state)
+{
+    struct fixture *f = *state; /* 3 accounts per token, 2 tokens per account */
+    create_app(f, OTHER_APP);
+    pb_change first = make_change(f, PB_CHANGE_APPEND, "t1", "a");
+    pb_change lost = make_change(f, PB_CHANGE_APPEND, "t9", "z");
+    pb_change mixed[] = {make_change(f, PB_CHANGE_APPEND, "t2", "a"), make_change(f, PB_CHANGE_APPEND, "t3", "a")};
+    pb_change other = make_change(f, PB_CHANGE_APPEND, "t1", "a");
+    pb_change last = make_change(f, PB_CHANGE_APPEND, "t4", "b,c");
+
+    pb_lmdb_write *w0 = group_write(f, NULL, APP, &first, 1);
+    pb_lmdb_write *w1 = group_write(f, w0, 42, &lost, 1);
+    pb_lmdb_write *w2 = group_write(f, w1, APP, mixed, 2);
+    pb_lmdb_write *w3 = group_write(f, w2, OTHER_APP, &other, 1);
+    pb_lmdb_write *w4 = group_write(f, w3, APP, &last, 1);
+    pb_lmdb_commit_group(pb_store_session_lmdb(f->session), w0);
+
+    assert_int_equal(w0->result, PB_STORE_OK);
+    assert_int_equal(w0->outcomes[0], PB_OK);
+    assert_int_equal(w1->result, PB_STORE_ENOTFOUND);
+    assert_int_equal(w2->result, PB_STORE_OK);
+    assert_int_equal(w2->outcomes[0], PB_OK);
+    assert_int_equal(w2->outcomes[1], PB_ERR_PARAM); /* "a" already has t1 (from w0) and t2 */
+    assert_int_equal(w3->result, PB_STORE_OK);
+    assert_int_equal(w4->result, PB_STORE_OK);
+
+    close_store(f); /* committed means on disk */
+    open_store(f);
+    assert_string_equal(tokens_of(f, "a"), "t1,t2");
+    assert_string_equal(accounts_of(f, "t3"), "");
+    assert_string_equal(accounts_of(f, "t4"), "b,c");
+    assert_string_equal(accounts_in(f, OTHER_APP, "t1"), "a");
+    assert_string_equal(tokens_in(f, 42, "z"), "");
+    struct app_rows rows;
+    assert_string_equal(list_apps(f, &rows), "1500001048:4;1500001049:1;");
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t5", "b"), PB_OK);
+    assert_string_equal(tokens_of(f, "b"), "t4,t5");
+}
+
+/* One write of a group runs out of room: it alone is undone and fails. */
+static void group_commit_failure_undoes_only_that_write(void **state)
+{
+    struct fixture *f = *state; /* 1 MiB map */
+    enum { HUGE_CHANGES = 400, ACCOUNTS = 16 };
+    pb_change before = make_change(f, PB_CHANGE_APPEND, "before", "a");
+    pb_change after = make_change(f, PB_CHANGE_APPEND, "after", "a");
+    pb_change *huge = pb_pool_alloc(&f->pool, HUGE_CHANGES * sizeof(*huge));
+    for (int i = 0; i < HUGE_CHANGES; i++) {
+        char token[32], accounts[ACCOUNTS * 101], *p = accounts;
+        for (int j = 0; j < ACCOUNTS; j++)
+            p += sprintf(p, "%s%0100d", j == 0 ? "" : ",", i * ACCOUNTS + j);
+        snprintf(token, sizeof(token), "huge-%03d", i);
+        huge[i] = make_change(f, PB_CHANGE_APPEND, token, accounts);
+        huge[i].token = pb_pool_strdup(&f->pool, huge[i].token);
+    }
+    pb_lmdb_write *w0 = group_write(f, NULL, APP, &before, 1);
+    pb_lmdb_write *w1 = group_write(f, w0, APP, huge, HUGE_CHANGES);
+    pb_lmdb_write *w2 = group_write(f, w1, APP, &after, 1);
+    pb_lmdb_commit_group(pb_store_session_lmdb(f->session), w0);
+
+    assert_int_equal(w0->result, PB_STORE_OK);
+    assert_int_equal(w1->result, PB_STORE_EIO);
+    assert_non_null(strstr(w1->error, "MDB_MAP_FULL"));
+    assert_int_equal(w2->result, PB_STORE_OK);
+    assert_string_equal(tokens_of(f, "a"), "before,after");
+    assert_string_equal(accounts_of(f, "huge-000"), "");
+    struct app_rows rows;
+    assert_string_equal(list_apps(f, &rows), "1500001048:2;");
+}
+
+struct done_count {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done, failed;
+};
+
+static void count_done(void *arg, int result)
+{
+    struct done_count *count = arg;
+    pthread_mutex_lock(&count->lock);
+    count->done++;
+    count->failed += result != PB_STORE_OK;
+    pthread_cond_signal(&count->cond);
+    pthread_mutex_unlock(&count->lock);
+}
+
+/*
+ * Writes queued faster than they are committed: each finishes once, in good
+ * order, and every one is durable.
+ */
+static void queued_writes_all_finish_durable(void **state)
+{
+    struct fixture *f = *state;
+    enum { WRITES = 300 };
+    struct done_count count = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    int *outcomes = pb_pool_alloc(&f->pool, WRITES * sizeof(*outcomes));
+    for (int i = 0; i < WRITES; i++) {
+        char token[32];
+        snprintf(token, sizeof(token), "q-%03d", i);
+        pb_change *change = pb_pool_alloc(&f->pool, sizeof(*change));
+        *change = make_change(f, PB_CHANGE_APPEND, token, i % 3 == 0 ? "third" : i % 3 == 1 ? "second" : "first");
+        change->token = pb_pool_strdup(&f->pool, change->token);
+        outcomes[i] = -1;
+        pb_store_apply_start(f->session, APP, change, 1, &outcomes[i], &f->pool, count_done, &count);
+    }
+    pthread_mutex_lock(&count.lock);
+    while (count.done < WRITES)
+        pthread_cond_wait(&count.cond, &count.lock);
+    pthread_mutex_unlock(&count.lock);
+    assert_int_equal(count.failed, 0);
+    for (int i = 0; i < WRITES; i++)
+        assert_int_equal(outcomes[i], PB_OK);
+
+    close_store(f);
+    open_store(f);
+    struct app_rows rows;
+    assert_string_equal(list_apps(f, &rows), "1500001048:300;");
+    assert_string_equal(accounts_of(f, "q-299"), "first");
+    const char *third = tokens_of(f, "third"); /* 100 tokens, the most an account may have */
+    assert_int_equal(strlen(third), 100 * 6 - 1);
+    assert_memory_equal(third, "q-000,q-003,q-006,", 18); /* in queue order */
+    assert_memory_equal(third + 99 * 6, "q-297", 5);
+}
+
 /*
  * Another process (the command line) opens the same directory with a larger
  * map and grows the data past our mapping: our next view, or our next write,
@@ -744,8 +892,9 @@ static void map_grown_by_another_process_is_followed(void **state)
 
 /*
  * Remapping waits for every transaction of the process, including a view the
- * writing session itself holds: that write fails rather than deadlock, and the
- * first write after the view ends remaps.
+ * caller of pb_store_apply() holds while the writer thread works for it: that
+ * write fails (after a bounded wait) rather than deadlock, and the first write
+ * after the view ends remaps.
  */
 static void growth_seen_while_own_view_is_open_fails_then_recovers(void **state)
 {
@@ -848,7 +997,7 @@ static void ping_answers(void **state)
 
 static void open_reports_unusable_directory(void **state)
 {
-    pb_store_config config = {"/proc/pushbind-cannot-exist/data", 1 * MIB, {32, 100}, NULL};
+    pb_store_config config = {.data_dir = "/proc/pushbind-cannot-exist/data", .map_size = 1 * MIB, .limits = {32, 100}};
     char *err = NULL;
     assert_null(pb_store_open(&config, &err));
     assert_non_null(err);
@@ -890,6 +1039,9 @@ int main(void)
         TEST_SMALL_MAP(map_grown_by_another_process_is_followed),
         TEST_SMALL_MAP(growth_seen_while_own_view_is_open_fails_then_recovers),
         TEST_SMALL_MAP(map_growth_is_followed_while_threads_are_busy),
+        TEST_LIMITS(group_commit_keeps_each_write_and_change_apart),
+        TEST_SMALL_MAP(group_commit_failure_undoes_only_that_write),
+        TEST(queued_writes_all_finish_durable),
         TEST(ping_answers),
         cmocka_unit_test(open_reports_unusable_directory),
     };

@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+"""`make bench`: pushbind against the stack a user would hand-roll, in one run.
+
+Starts pushbind (three data sets), nginx (the HTTP ceiling) and two Redis
+servers on 127.0.0.1:31000-31199, then runs every scenario as A B A B ... for
+ROUNDS rounds and reports medians. Prints one table and writes it, with the
+exact commands, to bench/results/latest.md. Expects build-bench/ to hold a
+release build (the Makefile's bench target does that and installs the tools).
+"""
+
+import base64
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'test', 'blackbox'))
+from pbtest import sign  # noqa: E402  (the same Signature code the tests use)
+
+BIN = os.path.join(ROOT, 'build-bench', 'pushbind')
+LOAD = os.path.join(ROOT, 'build-bench', 'bench_load')
+WRK_DIR = os.path.join(ROOT, 'bench', 'wrk')
+DATA = os.environ.get('PB_BENCH_DATA', os.path.join(ROOT, 'build-bench', 'data'))
+RESULTS = os.path.join(ROOT, 'bench', 'results', 'latest.md')
+
+ACCESS_ID = '1500001048'
+SECRET = '1452fcebae9f3115ba794fb0fff2fd73'
+BASIC = 'Basic ' + base64.b64encode(('%s:%s' % (ACCESS_ID, SECRET)).encode()).decode()
+QUERY = '/v3/device/account/query'
+
+ROUNDS = int(os.environ.get('PB_BENCH_ROUNDS', '3'))
+SECONDS = int(os.environ.get('PB_BENCH_SECONDS', '5'))
+CONNECTIONS = 64
+PORTS = {'nginx': 31001, 'redis': 31002, 'redis_fsync': 31003, 'pb_1m': 31010, 'pb_10k': 31011, 'pb_10m': 31012}
+# Accounts per data set; each account has 2 tokens.
+SETS = {'10k': 5000, '1m': 500000, '10m': 5000000}
+
+commands = []  # every load-generating command, for the report
+procs = []
+
+
+def log(msg):
+    print('bench: ' + msg, file=sys.stderr, flush=True)
+
+
+def run(argv, env=None, shown_env=None, **kw):
+    """Runs a load command, recording it (with the variables it was given) for the report."""
+    shown = ' '.join('%s=%s' % (k, v) for k, v in sorted((shown_env or {}).items()))
+    commands.append((shown + ' ' if shown else '') + ' '.join(argv))
+    return subprocess.run(argv, env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def start(argv, **kw):
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    procs.append(p)
+    return p
+
+
+def wait_http(port, path='/healthz', timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen('http://127.0.0.1:%d%s' % (port, path), timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise SystemExit('bench: nothing answers on port %d' % port)
+
+
+# ---- data -------------------------------------------------------------------
+
+def load_set(name):
+    """A pushbind data directory for data set `name`, made once and reused
+    while the loader and the key layout are unchanged (a 10M load takes minutes)."""
+    stamp = subprocess.run(['sh', '-c', 'cat bench/load.c src/store/lmdb_keys.h | sha1sum'], cwd=ROOT,
+                           stdout=subprocess.PIPE, text=True, check=True).stdout.split()[0]
+    path = os.path.join(DATA, name)
+    stamp_file = os.path.join(path, 'stamp')
+    if os.path.exists(stamp_file) and open(stamp_file).read() == stamp:
+        log('data set %s: reusing %s' % (name, path))
+        return path, None
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    log('data set %s: loading %d bindings' % (name, SETS[name] * 2))
+    t = time.time()
+    run([LOAD, 'store', os.path.join(path, 'db'), ACCESS_ID, SECRET, str(SETS[name])])
+    elapsed = time.time() - t
+    with open(stamp_file, 'w') as f:
+        f.write(stamp)
+    return path, elapsed
+
+
+def data_bytes(path):
+    return sum(os.path.getsize(os.path.join(path, 'db', f)) for f in os.listdir(os.path.join(path, 'db')))
+
+
+# ---- servers ----------------------------------------------------------------
+
+def start_pushbind(key, path, tmp=None):
+    """Serves data set `path`; on a copy in `tmp` when the run writes to it, so
+    that the kept set stays as loaded."""
+    db = os.path.join(path, 'db')
+    if tmp is not None:
+        copy = os.path.join(tmp, key)
+        shutil.copytree(db, copy)
+        db = copy
+    start([BIN, 'serve', '--data', db, '--listen', '127.0.0.1:%d' % PORTS[key]])
+    wait_http(PORTS[key])
+
+
+def peak_rss_kib(proc):
+    for line in open('/proc/%d/status' % proc.pid):
+        if line.startswith('VmHWM:'):
+            return int(line.split()[1])
+    return 0
+
+
+def start_nginx(tmp, body):
+    conf = os.path.join(tmp, 'nginx.conf')
+    with open(conf, 'w') as f:
+        f.write('''worker_processes 2;
+daemon off;
+pid %(tmp)s/nginx.pid;
+error_log %(tmp)s/nginx-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    client_body_temp_path %(tmp)s;
+    proxy_temp_path %(tmp)s;
+    fastcgi_temp_path %(tmp)s;
+    uwsgi_temp_path %(tmp)s;
+    scgi_temp_path %(tmp)s;
+    server {
+        listen 127.0.0.1:%(port)d reuseport;
+        location = %(path)s {
+            default_type "application/json; charset=utf-8";
+            return 200 '%(body)s';
+        }
+    }
+}
+''' % {'tmp': tmp, 'port': PORTS['nginx'], 'path': QUERY, 'body': body})
+    start(['nginx', '-c', conf, '-p', tmp])
+    wait_http(PORTS['nginx'], QUERY)
+
+
+def start_redis(tmp, key, fsync):
+    argv = ['redis-server', '--port', str(PORTS[key]), '--bind', '127.0.0.1', '--save', '', '--dir', tmp,
+            '--dbfilename', key + '.rdb', '--protected-mode', 'no']
+    if fsync:
+        argv += ['--appendonly', 'yes', '--appendfsync', 'always', '--appendfilename', key + '.aof']
+    else:
+        argv += ['--appendonly', 'no']
+    start(argv)
+    for _ in range(100):
+        if subprocess.run(['redis-cli', '-p', str(PORTS[key]), 'ping'], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL).stdout.strip() == b'PONG':
+            return
+        time.sleep(0.1)
+    raise SystemExit('bench: redis on %d did not start' % PORTS[key])
+
+
+# ---- load generators ----------------------------------------------------------
+
+def wrk(script, port, env_extra, seconds=SECONDS):
+    env = dict(os.environ, PB_WRK_DIR=WRK_DIR, PB_BASIC=BASIC, **env_extra)
+    argv = ['wrk', '-t2', '-c%d' % CONNECTIONS, '-d%ds' % seconds, '--latency', '-s',
+            os.path.join(WRK_DIR, script), 'http://127.0.0.1:%d' % port]
+    shown = dict(env_extra, PB_WRK_DIR='bench/wrk', PB_BASIC="'Basic <base64 of id:secret>'")
+    out = run(argv, env=env, shown_env=shown).stdout
+    rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
+    lat = {p: parse_ms(re.search(r'^\s+%s%%\s+(\S+)' % p, out, re.M).group(1)) for p in ('50', '99')}
+    errors = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
+    bad = re.search(r'bad answers: (\d+)', out)
+    if errors or (bad and int(bad.group(1))) or 'Socket errors' in out:
+        log('wrk reported errors:\n' + out)
+    return rps, lat['50'], lat['99']
+
+
+def parse_ms(text):
+    m = re.match(r'([\d.]+)(us|ms|s)$', text)
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == 'us' else value * 1000 if unit == 's' else value
+
+
+def redis_benchmark(port, args):
+    argv = ['redis-benchmark', '-p', str(port), '-c', str(CONNECTIONS), '--csv'] + args
+    out = run(argv).stdout.strip().splitlines()
+    # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+    row = [c.strip('"') for c in out[-1].split(',')]
+    return float(row[1]), float(row[4]), float(row[6])
+
+
+# ---- the run ------------------------------------------------------------------
+
+def alternate(name, a, b):
+    """Runs a() and b() in turn ROUNDS times; returns the median of each
+    (the figure, p50, p99 of the round with the median figure)."""
+    ra, rb = [], []
+    for r in range(ROUNDS):
+        ra.append(a(r))
+        rb.append(b(r))
+        log('%s round %d: %.0f vs %.0f' % (name, r + 1, ra[-1][0], rb[-1][0]))
+    return median_run(ra), median_run(rb), ra, rb
+
+
+def median_run(runs):
+    """(median figure, p50, p99), the latencies from the run nearest the median."""
+    figure = statistics.median(r[0] for r in runs)
+    nearest = min(runs, key=lambda r: abs(r[0] - figure))
+    return (figure,) + tuple(nearest[1:])
+
+
+def signed_queries(tmp, accounts):
+    """Bodies with their Sign headers, one TimeStamp (the server allows 600 s)."""
+    import random
+    ts = str(int(time.time()))
+    path = os.path.join(tmp, 'signed.lua')
+    rng = random.Random(7)
+    bodies, signs = [], []
+    for _ in range(4096):
+        body = '{"operator_type":1,"account_list":[{"account":"%012d"}]}' % rng.randrange(accounts)
+        bodies.append(body)
+        signs.append(sign(SECRET, ACCESS_ID, ts, body.encode()))
+    with open(path, 'w') as f:
+        f.write('return {access_id = "%s", timestamp = "%s",\n bodies = {%s},\n signs = {%s}}\n' % (
+            ACCESS_ID, ts, ','.join("'%s'" % b for b in bodies), ','.join('"%s"' % s for s in signs)))
+    return path
+
+
+def main():
+    t0 = time.time()
+    tmp = tempfile.mkdtemp(prefix='pushbind-bench-')
+    results = []
+    try:
+        sets, load_seconds = {}, {}
+        for name in ('10k', '1m', '10m'):
+            sets[name], load_seconds[name] = load_set(name)
+        bytes_10m = data_bytes(sets['10m'])
+        start_pushbind('pb_1m', sets['1m'], tmp)  # scenario 4 writes to it
+        start_pushbind('pb_10k', sets['10k'])
+        start_pushbind('pb_10m', sets['10m'])
+        pb_10m_proc = procs[-1]
+
+        # nginx answers the exact bytes pushbind answers for one account.
+        req = urllib.request.Request('http://127.0.0.1:%d%s' % (PORTS['pb_1m'], QUERY),
+                                     data=b'{"operator_type":1,"account_list":[{"account":"000000000000"}]}',
+                                     headers={'Authorization': BASIC})
+        canned = urllib.request.urlopen(req).read().decode()
+        assert "'" not in canned and '"retCode":0' in canned, canned
+        start_nginx(tmp, canned)
+
+        start_redis(tmp, 'redis', fsync=False)
+        start_redis(tmp, 'redis_fsync', fsync=True)
+        log('loading Redis with the 1M data set')
+        commands.append('%s resp %d | redis-cli -p %d --pipe' % (LOAD, SETS['1m'], PORTS['redis']))
+        subprocess.run('%s resp %d | redis-cli -p %d --pipe >/dev/null' % (LOAD, SETS['1m'], PORTS['redis']),
+                       shell=True, check=True)
+
+        signed = signed_queries(tmp, SETS['1m'])
+        one = {'PB_ACCOUNTS': str(SETS['1m'])}
+        # Warm-up: page cache and connections, not measured.
+        for key, accounts in (('pb_1m', SETS['1m']), ('pb_10k', SETS['10k']), ('pb_10m', SETS['10m'])):
+            wrk('query.lua', PORTS[key], {'PB_ACCOUNTS': str(accounts)}, seconds=2)
+        wrk('query.lua', PORTS['nginx'], one, seconds=1)
+
+        # 1 and 2: one round runs nginx, Basic and Signature.
+        ng, basic, sig = [], [], []
+        for r in range(ROUNDS):
+            ng.append(wrk('query.lua', PORTS['nginx'], one))
+            # Basic and Signature swap places each round, so neither always follows nginx.
+            for auth in (('basic', 'sign') if r % 2 == 0 else ('sign', 'basic')):
+                if auth == 'basic':
+                    basic.append(wrk('query.lua', PORTS['pb_1m'], one))
+                else:
+                    sig.append(wrk('query_sign.lua', PORTS['pb_1m'], {'PB_SIGNED': signed}))
+            log('1/2 round %d: nginx %.0f, basic %.0f, signature %.0f' % (r + 1, ng[-1][0], basic[-1][0], sig[-1][0]))
+        ng, basic, sig = median_run(ng), median_run(basic), median_run(sig)
+        results.append(('1. query 1 account, Basic auth (req/s)', basic, 'nginx canned', ng, 0.8))
+        results.append(('2. same, Signature auth (req/s)', sig, 'scenario 1', basic, 0.9))
+
+        # 3: account lookups per second.
+        def pb100(r):
+            rps, p50, p99 = wrk('query.lua', PORTS['pb_1m'], dict(one, PB_PER_QUERY='100'))
+            return rps * 100, p50, p99
+        pb, rd, _, _ = alternate('3', pb100, lambda r: redis_benchmark(
+            PORTS['redis'], ['-P', '100', '-n', '4000000', '-r', str(SETS['1m']), 'SMEMBERS', '__rand_int__']))
+        results.append(('3. 100 accounts per query (lookups/s)', pb, 'redis SMEMBERS -P 100', rd, 1.0))
+
+        # 5: scale, 10M against 10k.
+        big, small, _, _ = alternate('5', lambda r: wrk('query.lua', PORTS['pb_10m'], {'PB_ACCOUNTS': str(SETS['10m'])}),
+                                     lambda r: wrk('query.lua', PORTS['pb_10k'], {'PB_ACCOUNTS': str(SETS['10k'])}))
+        results.append(('5. query 1 account on 10M bindings (req/s)', big, 'same on 10k', small, 0.9))
+        rss_10m = peak_rss_kib(pb_10m_proc)
+
+        # 4: durable binds, last (it grows the 1M set).
+        def pbbind(r):
+            rps, p50, p99 = wrk('bind.lua', PORTS['pb_1m'], {'PB_RUN': '%d%d' % (int(t0) % 100000, r)})
+            return rps * 20, p50, p99
+        pb, rd, _, _ = alternate('4', pbbind, lambda r: redis_benchmark(
+            PORTS['redis_fsync'], ['-n', '150000', '-r', '100000000', 'SADD', '__rand_int__', '__rand_int__']))
+        results.append(('4. durable binds, 20 per request (bindings/s)', pb, 'redis SADD appendfsync always', rd, 1.0))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    report(results, bytes_10m, rss_10m, load_seconds, time.time() - t0)
+
+
+def report(results, bytes_10m, rss_10m, load_seconds, elapsed):
+    lines = ['| scenario | pushbind | baseline | baseline figure | ratio | goal | pushbind p50/p99 ms | baseline p50/p99 ms |',
+             '|---|---|---|---|---|---|---|---|']
+    for name, pb, base_name, base, goal in sorted(results, key=lambda r: r[0]):
+        ratio = pb[0] / base[0]
+        lines.append('| %s | %.0f | %s | %.0f | %.2f | >= %.1f %s | %.2f / %.2f | %.2f / %.2f |' % (
+            name, pb[0], base_name, base[0], ratio, goal, 'met' if ratio >= goal else 'NOT met',
+            pb[1], pb[2], base[1], base[2]))
+    per_binding = bytes_10m / (SETS['10m'] * 2)
+    extra = [
+        '',
+        '- data directory at 10M bindings: %d bytes, %.0f bytes per binding (goal <= 200: %s)' % (
+            bytes_10m, per_binding, 'met' if per_binding <= 200 else 'NOT met'),
+        '- peak RSS of the server holding 10M bindings (VmHWM): %.0f MiB' % (rss_10m / 1024),
+        '- data sets loaded in this run (seconds): %s' % ', '.join(
+            '%s %.0f' % (k, v) for k, v in load_seconds.items() if v is not None) if any(
+            v is not None for v in load_seconds.values()) else '- data sets reused from an earlier run',
+        '- %d rounds, A B A B, median; wrk runs %d s with %d connections; whole run %.0f s' % (
+            ROUNDS, SECONDS, CONNECTIONS, elapsed),
+    ]
+    table = '\n'.join(lines + extra)
+    print(table)
+    cores = os.cpu_count()
+    cpu = ''
+    for line in open('/proc/cpuinfo'):
+        if line.startswith('model name'):
+            cpu = line.split(':', 1)[1].strip()
+            break
+    unique = []
+    for c in commands:
+        generic = re.sub(r'PB_RUN=\S+', 'PB_RUN=<round>', re.sub(r'PB_SIGNED=\S+', 'PB_SIGNED=<signed.lua>', c))
+        if generic not in unique:
+            unique.append(generic)
+    with open(RESULTS, 'w') as f:
+        f.write('# pushbind benchmark (`make bench`)\n\n')
+        f.write('Machine: %d cores (%s), %s. Written %s.\n\n' % (
+            cores, cpu, os.uname().release, time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())))
+        f.write(table + '\n\n## Commands\n\nRun from the repository root.\n\n```\n' +
+                '\n'.join(c.replace(ROOT + '/', '') for c in unique) + '\n```\n')
+    log('written to %s' % os.path.relpath(RESULTS, ROOT))
+
+
+if __name__ == '__main__':
+    main()
