@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ typedef struct server_shared {
     pb_rate_limiter *rate_limiter; /* NULL: no rate limit */
     pb_metrics *metrics; /* the caller's */
     pb_accesslog accesslog;
+    sem_t ready; /* posted by each worker once its loop can take a stop message */
 } server_shared;
 
 typedef struct worker_thread {
@@ -39,6 +41,7 @@ typedef struct worker_thread {
     h2o_evloop_t *loop;
     h2o_socket_t *listener;
     server_shared *shared;
+    h2o_globalconf_t *globalconf;
     h2o_accept_ctx_t accept_ctx;
     h2o_multithread_receiver_t stop_receiver;
     h2o_multithread_message_t stop_message;
@@ -158,53 +161,29 @@ static bool has_connections(h2o_context_t *ctx)
 }
 
 /*
- * Prepares a worker on the main thread, so that its stop receiver exists
- * before any signal can ask for it. Returns 0, or -1 after printing why.
+ * The worker's thread, from start to end. The h2o context and its queues are
+ * made and disposed of here, on the loop's own thread: h2o 2.2.5 recycles a
+ * queue's read buffers through the creating thread's (thread-local,
+ * unlocked) allocator, so a context made on the main thread would have every
+ * loop share the main thread's. `ready` tells the main thread when the stop
+ * receiver exists, so no stop message can be sent before it.
  */
-static int worker_setup(worker_thread *self, const pb_server_config *config, h2o_globalconf_t *globalconf,
-                        pb_store *store, server_shared *shared)
-{
-    self->worker.config = config;
-    self->worker.rate_limiter = shared->rate_limiter;
-    self->worker.accesslog = &shared->accesslog;
-    self->worker.metrics = shared->metrics;
-    self->shared = shared;
-    self->worker.session = pb_store_session_open(store);
-    if (self->worker.session == NULL) {
-        fprintf(stderr, "pushbind: cannot open a store session\n");
-        return -1;
-    }
-    self->loop = h2o_evloop_create();
-    h2o_context_t *ctx = &self->worker.h2o_ctx;
-    h2o_context_init(ctx, self->loop, globalconf);
-    h2o_multithread_register_receiver(ctx->queue, &self->stop_receiver, on_stop_message);
-    self->accept_ctx = (h2o_accept_ctx_t){.ctx = ctx, .hosts = globalconf->hosts, .ssl_ctx = shared->ssl_ctx};
-    self->listener = h2o_evloop_socket_create(self->loop, self->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
-    self->listener->data = self;
-    h2o_socket_read_start(self->listener, on_accept);
-    return 0;
-}
-
-/* Undoes a successful worker_setup() once the worker's thread has ended (or never ran). */
-static void worker_teardown(worker_thread *self)
-{
-    h2o_context_t *ctx = &self->worker.h2o_ctx;
-    if (self->listener != NULL)
-        h2o_socket_close(self->listener);
-    h2o_multithread_unregister_receiver(ctx->queue, &self->stop_receiver);
-    h2o_context_dispose(ctx);
-    h2o_evloop_destroy(self->loop);
-    pb_store_session_close(self->worker.session);
-}
-
 static void *worker_main(void *arg)
 {
     worker_thread *self = arg;
     h2o_context_t *ctx = &self->worker.h2o_ctx;
+    self->loop = h2o_evloop_create();
+    h2o_context_init(ctx, self->loop, self->globalconf);
+    h2o_multithread_register_receiver(ctx->queue, &self->stop_receiver, on_stop_message);
+    self->accept_ctx = (h2o_accept_ctx_t){.ctx = ctx, .hosts = self->globalconf->hosts, .ssl_ctx = self->shared->ssl_ctx};
+    self->listener = h2o_evloop_socket_create(self->loop, self->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    self->listener->data = self;
+    h2o_socket_read_start(self->listener, on_accept);
+    pb_worker_attach(&self->worker);
     if (pb_metrics_thread_attach(self->worker.metrics) != 0)
         fprintf(stderr, "pushbind: metrics: too many threads, this one is not counted\n");
+    sem_post(&self->shared->ready);
 
-    pb_worker_attach(&self->worker); /* on this thread: see endpoints.h */
     while (!atomic_load(&self->stopping))
         h2o_evloop_run(self->loop, INT32_MAX);
 
@@ -221,7 +200,39 @@ static void *worker_main(void *arg)
         h2o_timeout_unlink(&ctx->http2._graceful_shutdown_timeout);
     pb_metrics_thread_detach();
     pb_worker_detach(&self->worker);
+    h2o_multithread_unregister_receiver(ctx->queue, &self->stop_receiver);
+    h2o_context_dispose(ctx);
+    h2o_evloop_destroy(self->loop);
     return NULL;
+}
+
+/*
+ * Opens the worker's store session and starts its thread. Returns 0, or -1
+ * after printing why (the worker's listening socket is then closed).
+ */
+static int worker_start(worker_thread *self, const pb_server_config *config, h2o_globalconf_t *globalconf,
+                        pb_store *store, server_shared *shared)
+{
+    self->worker.config = config;
+    self->worker.rate_limiter = shared->rate_limiter;
+    self->worker.accesslog = &shared->accesslog;
+    self->worker.metrics = shared->metrics;
+    self->shared = shared;
+    self->globalconf = globalconf;
+    self->worker.session = pb_store_session_open(store);
+    if (self->worker.session == NULL) {
+        fprintf(stderr, "pushbind: cannot open a store session\n");
+        close(self->listen_fd);
+        return -1;
+    }
+    int rc = pthread_create(&self->thread, NULL, worker_main, self);
+    if (rc != 0) {
+        fprintf(stderr, "pushbind: cannot start thread: %s\n", strerror(rc));
+        pb_store_session_close(self->worker.session);
+        close(self->listen_fd);
+        return -1;
+    }
+    return 0;
 }
 
 /*
@@ -261,6 +272,7 @@ static void init_globalconf(h2o_globalconf_t *globalconf, const pb_server_config
 static int shared_init(server_shared *shared, const pb_server_config *config)
 {
     *shared = (server_shared){.accesslog = {.fd = -1}};
+    sem_init(&shared->ready, 0, 0);
     shared->metrics = config->metrics;
     if (pb_accesslog_open(&shared->accesslog, config->log_format, config->log_file) != 0) {
         fprintf(stderr, "pushbind: cannot open %s: %s\n", config->log_file, strerror(errno));
@@ -280,6 +292,7 @@ static int shared_init(server_shared *shared, const pb_server_config *config)
 
 static void shared_dispose(server_shared *shared)
 {
+    sem_destroy(&shared->ready);
     pb_accesslog_close(&shared->accesslog);
     pb_rate_limiter_free(shared->rate_limiter);
     if (shared->ssl_ctx != NULL)
@@ -311,18 +324,11 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill the server */
 
-    for (; started < n; started++) {
-        worker_thread *w = &workers[started];
-        if (worker_setup(w, config, &globalconf, store, &shared) != 0) {
-            close(w->listen_fd);
+    for (; started < n; started++)
+        if (worker_start(&workers[started], config, &globalconf, store, &shared) != 0)
             break;
-        }
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-            fprintf(stderr, "pushbind: cannot start thread: %s\n", strerror(errno));
-            worker_teardown(w);
-            break;
-        }
-    }
+    for (unsigned i = 0; i < started; i++)
+        sem_wait(&shared.ready);
     if (started == n) {
         bool bracket = strchr(config->listen_host, ':') != NULL; /* an IPv6 literal */
         fprintf(stderr, "pushbind: listening on %s://%s%s%s:%u (%u threads)\n", shared.ssl_ctx ? "https" : "http",
@@ -336,7 +342,7 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
         h2o_multithread_send_message(&workers[i].stop_receiver, &workers[i].stop_message);
     for (unsigned i = 0; i < started; i++) {
         pthread_join(workers[i].thread, NULL);
-        worker_teardown(&workers[i]);
+        pb_store_session_close(workers[i].worker.session);
     }
     for (unsigned i = started + 1; i < n; i++)
         close(workers[i].listen_fd);
