@@ -111,7 +111,8 @@ def start_pushbind(key, path, tmp=None):
         copy = os.path.join(tmp, key)
         shutil.copytree(db, copy)
         db = copy
-    start([BIN, 'serve', '--data', db, '--listen', '127.0.0.1:%d' % PORTS[key]])
+    # Access logs off on both sides: nginx's baseline runs with access_log off.
+    start([BIN, 'serve', '--data', db, '--listen', '127.0.0.1:%d' % PORTS[key], '--log-format', 'off'])
     wait_http(PORTS[key])
 
 
