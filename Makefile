@@ -52,6 +52,9 @@ bench:
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build-bench -j $(JOBS) --target pushbind bench_load
 	@python3 bench/bench.py
+	@echo "bench: two pushbind processes on a 3-primary Redis Cluster against two on the embedded store"
+	@{ echo; echo '## Redis Cluster against the embedded store (bench/redis_cluster.sh)'; echo; echo '```'; \
+	  DURATION=5 PUSHBIND_BIN=build-bench/pushbind bench/redis_cluster.sh; echo '```'; } | tee -a bench/results/latest.md
 
 clean:
 	rm -rf build build-asan build-fuzz build-bench
