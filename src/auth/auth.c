@@ -1,3 +1,5 @@
+#include <ctype.h>
+#include <limits.h>
 #include <stdint.h>
 #include <strings.h>
 
@@ -24,52 +26,23 @@
 #define TIMESTAMP_MAX_DIGITS 19
 #define ACCESS_ID_MAX_DIGITS 18
 
-static int base64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Strict standard base64: padded, length a multiple of 4, '=' only at the end. */
+/*
+ * Strict standard base64: padded, length a multiple of 4, '=' only as the last
+ * one or two characters. OpenSSL decodes the alphabet; it would also take
+ * surrounding whitespace and '=' anywhere, which credentials must not have.
+ */
 static int base64_decode(pb_str in, unsigned char *out, size_t cap, size_t *out_len)
 {
-    if (in.len == 0 || in.len % 4 != 0)
+    if (in.len == 0 || in.len % 4 != 0 || in.len / 4 * 3 > cap || in.len > INT_MAX)
         return -1;
-    size_t pad = 0;
-    if (in.base[in.len - 1] == '=')
-        pad++;
-    if (in.base[in.len - 2] == '=')
-        pad++;
-    size_t n = in.len / 4 * 3 - pad;
-    if (n > cap)
+    size_t pad = in.base[in.len - 1] == '=' ? (in.base[in.len - 2] == '=' ? 2 : 1) : 0;
+    for (size_t i = 0; i < in.len - pad; i++)
+        if (in.base[i] == '=' || isspace((unsigned char)in.base[i]))
+            return -1;
+    int n = EVP_DecodeBlock(out, (const unsigned char *)in.base, (int)in.len);
+    if (n < 0)
         return -1;
-
-    size_t o = 0;
-    for (size_t i = 0; i < in.len; i += 4) {
-        uint32_t quad = 0;
-        for (size_t j = 0; j < 4; j++) {
-            unsigned char c = (unsigned char)in.base[i + j];
-            int v = base64_value(c);
-            if (v < 0) {
-                if (c != '=' || i + 4 != in.len || j < 4 - pad)
-                    return -1;
-                v = 0;
-            }
-            quad = quad << 6 | (uint32_t)v;
-        }
-        for (int k = 2; k >= 0 && o < n; k--)
-            out[o++] = (unsigned char)(quad >> (8 * k));
-    }
-    *out_len = n;
+    *out_len = (size_t)n - pad; /* EVP_DecodeBlock counts the padding as zero bytes */
     return 0;
 }
 
