@@ -29,7 +29,8 @@
 /*
  * Strict standard base64: padded, length a multiple of 4, '=' only as the last
  * one or two characters. OpenSSL decodes the alphabet; it would also take
- * surrounding whitespace and '=' anywhere, which credentials must not have.
+ * leading and trailing whitespace and '=' in the middle, which credentials
+ * must not have.
  */
 static int base64_decode(pb_str in, unsigned char *out, size_t cap, size_t *out_len)
 {
