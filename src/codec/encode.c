@@ -144,6 +144,15 @@ static void gen_token_accounts(yajl_gen gen, const pb_token_accounts *entries, s
     yajl_gen_array_close(gen);
 }
 
+/* The top-level code and its message, under the key names of the endpoint (TPNS spells them two ways). */
+static void gen_code_and_message(yajl_gen gen, const char *code_key, const char *message_key, int code)
+{
+    gen_cstr(gen, code_key);
+    yajl_gen_integer(gen, code);
+    gen_cstr(gen, message_key);
+    gen_cstr(gen, pb_code_message(code));
+}
+
 pb_str pb_encode_query(pb_pool *pool, const pb_query_response *response)
 {
     output out;
@@ -155,10 +164,7 @@ pb_str pb_encode_query(pb_pool *pool, const pb_query_response *response)
         n = 0;
 
     yajl_gen_map_open(gen);
-    gen_cstr(gen, "retCode");
-    yajl_gen_integer(gen, response->code);
-    gen_cstr(gen, "errMsg");
-    gen_cstr(gen, pb_code_message(response->code));
+    gen_code_and_message(gen, "retCode", "errMsg", response->code);
     gen_cstr(gen, "result");
     yajl_gen_array_open(gen);
     for (size_t i = 0; i < n; i++)
@@ -181,10 +187,7 @@ pb_str pb_encode_batch(pb_pool *pool, const pb_batch_response *response)
     size_t n = response->item_codes != NULL ? response->n : 0;
 
     yajl_gen_map_open(gen);
-    gen_cstr(gen, "ret_code");
-    yajl_gen_integer(gen, response->code);
-    gen_cstr(gen, "err_msg");
-    gen_cstr(gen, pb_code_message(response->code));
+    gen_code_and_message(gen, "ret_code", "err_msg", response->code);
     gen_cstr(gen, "result");
     yajl_gen_array_open(gen);
     for (size_t i = 0; i < n; i++)
