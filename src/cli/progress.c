@@ -1,15 +1,13 @@
 #include <stdio.h>
-#include <time.h>
 
 #include "cli/progress.h"
+#include "common/clock.h"
 
 #define BAR_WIDTH 30
 
 double pb_progress_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)pb_clock_ns() / 1e9;
 }
 
 void pb_progress_start(pb_progress *progress, const char *what, bool tty, uint64_t total_bytes)

@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "auth/auth.h"
 #include "codec/codec.h"
+#include "common/clock.h"
 #include "common/codes.h"
 #include "http/endpoints.h"
 #include "http/limits.h"
@@ -78,7 +79,6 @@ static void send_json(h2o_req_t *req, pb_str json)
     send_body(req, 200, "OK", "application/json; charset=utf-8", json);
 }
 
-
 /* The operator_type a request sent, when it is one of 1–5; else 0. */
 static int64_t operator_type_of(const pb_operator_type *operator_type)
 {
@@ -90,7 +90,7 @@ static int64_t operator_type_of(const pb_operator_type *operator_type)
 /* Counts an answered request and writes its access-log line. */
 static void finish_request(pb_worker *worker, pb_request_record *record, uint64_t started_ns)
 {
-    record->micros = (pb_metrics_now_ns() - started_ns) / 1000;
+    record->micros = (pb_clock_ns() - started_ns) / 1000;
     if (strcmp(record->endpoint, "query") == 0 || strcmp(record->endpoint, "batchoperate") == 0)
         pb_metrics_observe_request(record->endpoint[0] == 'q' ? PB_METRICS_QUERY : PB_METRICS_BATCHOPERATE,
                                    record->operator_type, record->code, record->micros);
@@ -163,15 +163,12 @@ static int check_rate(pb_worker *worker, uint64_t access_id)
 {
     if (worker->rate_limiter == NULL)
         return PB_OK;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-    return pb_rate_limiter_allow(worker->rate_limiter, access_id, now_ns) ? PB_OK : PB_ERR_RATE;
+    return pb_rate_limiter_allow(worker->rate_limiter, access_id, pb_clock_ns()) ? PB_OK : PB_ERR_RATE;
 }
 
 static int on_query(h2o_handler_t *self, h2o_req_t *req)
 {
-    uint64_t started = pb_metrics_now_ns();
+    uint64_t started = pb_clock_ns();
     if (!path_is(req, H2O_STRLIT(QUERY_PATH)))
         return send_not_found(req, started);
     if (!method_is(req, H2O_STRLIT("POST")))
@@ -194,9 +191,9 @@ static int on_query(h2o_handler_t *self, h2o_req_t *req)
     else if (pb_decode_query(&req->pool, body.base, body.len, &request) != PB_OK)
         response.code = PB_ERR_PARSE;
     else {
-        uint64_t lookup_started = pb_metrics_now_ns();
+        uint64_t lookup_started = pb_clock_ns();
         pb_api_query(&worker->config->api, view, access_id, &request, &req->pool, &response);
-        pb_metrics_observe_store_lookup(pb_metrics_now_ns() - lookup_started);
+        pb_metrics_observe_store_lookup(pb_clock_ns() - lookup_started);
         record.operator_type = operator_type_of(&request.operator_type);
     }
     record.access_id = access_id;
@@ -298,7 +295,7 @@ static void start_write(pb_worker *worker, h2o_req_t *req, uint64_t access_id, c
 /* Answers once the store has committed the write (see pending_write). */
 static int on_batchoperate(h2o_handler_t *self, h2o_req_t *req)
 {
-    uint64_t started = pb_metrics_now_ns();
+    uint64_t started = pb_clock_ns();
     if (!path_is(req, H2O_STRLIT(BATCH_PATH)))
         return send_not_found(req, started);
     if (!method_is(req, H2O_STRLIT("POST")))
@@ -329,7 +326,7 @@ static int on_batchoperate(h2o_handler_t *self, h2o_req_t *req)
 
 static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
 {
-    uint64_t started = pb_metrics_now_ns();
+    uint64_t started = pb_clock_ns();
     if (!path_is(req, H2O_STRLIT(HEALTH_PATH)))
         return send_not_found(req, started);
     if (!method_is(req, H2O_STRLIT("GET")) && !method_is(req, H2O_STRLIT("HEAD")))
@@ -373,7 +370,7 @@ static void gather_app(void *arg, const pb_app_info *app)
  */
 static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
 {
-    uint64_t started = pb_metrics_now_ns();
+    uint64_t started = pb_clock_ns();
     if (!path_is(req, H2O_STRLIT(METRICS_PATH)))
         return send_not_found(req, started);
     if (!method_is(req, H2O_STRLIT("GET")))
@@ -402,7 +399,7 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
 
 static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
 {
-    return send_not_found(req, pb_metrics_now_ns());
+    return send_not_found(req, pb_clock_ns());
 }
 
 static void register_handler(h2o_hostconf_t *host, const char *path, int (*on_req)(h2o_handler_t *, h2o_req_t *))

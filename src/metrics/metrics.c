@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/codes.h"
 #include "metrics/metrics.h"
@@ -96,13 +95,6 @@ int pb_metrics_thread_attach(pb_metrics *metrics)
 void pb_metrics_thread_detach(void)
 {
     thread_shard = NULL;
-}
-
-uint64_t pb_metrics_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void add(counter *c, uint64_t n)

@@ -88,7 +88,5 @@ typedef struct pb_metrics_app {
  */
 void pb_metrics_render(pb_metrics *metrics, const pb_metrics_app *apps, size_t n_apps, FILE *out);
 
-/* Monotonic nanoseconds, for timing what is observed. */
-uint64_t pb_metrics_now_ns(void);
 
 #endif

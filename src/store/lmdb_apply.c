@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 
+#include "common/clock.h"
 #include "common/codes.h"
 #include "metrics/metrics.h"
 #include "store/lmdb_internal.h"
@@ -469,9 +470,9 @@ void pb_lmdb_commit_group(pb_lmdb_session *session, pb_lmdb_write *writes)
         goto fail;
     }
     what = "commit";
-    uint64_t commit_started = pb_metrics_now_ns();
+    uint64_t commit_started = pb_clock_ns();
     rc = pb_lmdb_txn_done(session, txn, true);
-    pb_metrics_observe_store_commit(pb_metrics_now_ns() - commit_started);
+    pb_metrics_observe_store_commit(pb_clock_ns() - commit_started);
     pb_metrics_observe_commit_batch(group_size(writes));
     if (rc != 0)
         goto fail;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "store/redis_cluster.h"
 #include "store/redis_slot.h"
 
@@ -50,9 +50,7 @@ static void node_disconnect(pb_redis_node *node)
 
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return pb_clock_ns() / 1000000;
 }
 
 /* Drops a node that failed, leaves it alone for PB_REDIS_DOWN_MS, and marks the map stale. */
