@@ -147,6 +147,23 @@ static bool same_key(const struct sort_context *ctx, const struct sort_entry *a,
            compare_tails(ctx, a, b) == 0;
 }
 
+/* An account of the token being decided: in the store, or the candidate of item `candidate`. */
+struct bound_account {
+    pb_account account;
+    uint32_t candidate;
+};
+
+#define STORED UINT32_MAX
+
+/*
+ * A line binding what an earlier line of the chunk (`candidate`) is about to
+ * bind. Pass 1 calls it present; if pass 2 refuses the candidate, the line
+ * is refused alike (the account is as full when it comes).
+ */
+struct repeat {
+    uint32_t item, candidate;
+};
+
 /* The state of one chunk. */
 struct chunk {
     const pb_lmdb_store *store;
@@ -158,8 +175,10 @@ struct chunk {
     pb_import_outcome *outcomes;
     struct sort_entry *by_token, *by_account;
     size_t n_by_account;
-    pb_account *bound; /* scratch: the accounts a token has, or is about to have */
+    struct bound_account *bound; /* scratch: the accounts a token has, or is about to have */
     size_t bound_capacity;
+    struct repeat *repeats; /* lines that repeat a candidate of the chunk */
+    size_t n_repeats, repeats_capacity;
     uint64_t next_seq, created;
 };
 
@@ -168,7 +187,7 @@ static int bound_reserve(struct chunk *c, size_t n)
     if (n <= c->bound_capacity)
         return 0;
     size_t capacity = n < 64 ? 64 : n * 2;
-    pb_account *grown = realloc(c->bound, capacity * sizeof(*grown));
+    struct bound_account *grown = realloc(c->bound, capacity * sizeof(*grown));
     if (grown == NULL)
         return ENOMEM;
     c->bound = grown;
@@ -190,18 +209,33 @@ static int read_token_accounts(struct chunk *c, MDB_val *key, size_t *count)
         uint64_t seq;
         if (i != 0 && (rc = mdb_cursor_get(c->tokens, key, &dup, MDB_NEXT_DUP)) != 0)
             return rc;
-        if (!account_dup_parse(dup.mv_data, dup.mv_size, &seq, &c->bound[i]))
+        if (!account_dup_parse(dup.mv_data, dup.mv_size, &seq, &c->bound[i].account))
             return MDB_CORRUPTED;
+        c->bound[i].candidate = STORED;
     }
     return 0;
 }
 
-static bool account_listed(const pb_account *list, size_t n, const pb_account *account)
+static const struct bound_account *find_bound(const struct bound_account *list, size_t n, const pb_account *account)
 {
     for (size_t i = 0; i < n; i++)
-        if (pb_account_eq(&list[i], account))
-            return true;
-    return false;
+        if (pb_account_eq(&list[i].account, account))
+            return &list[i];
+    return NULL;
+}
+
+static int repeat_add(struct chunk *c, uint32_t item, uint32_t candidate)
+{
+    if (c->n_repeats == c->repeats_capacity) {
+        size_t capacity = c->repeats_capacity == 0 ? 64 : c->repeats_capacity * 2;
+        struct repeat *grown = realloc(c->repeats, capacity * sizeof(*grown));
+        if (grown == NULL)
+            return ENOMEM;
+        c->repeats = grown;
+        c->repeats_capacity = capacity;
+    }
+    c->repeats[c->n_repeats++] = (struct repeat){item, candidate};
+    return 0;
 }
 
 /* Pass 1, one token's items in item order: present, token full, or a candidate (BOUND). */
@@ -215,12 +249,15 @@ static int decide_token(struct chunk *c, size_t first, size_t end)
     for (size_t i = first; rc == 0 && i < end; i++) {
         size_t index = c->by_token[i].index;
         const pb_account *account = &c->items[index].account;
-        if (account_listed(c->bound, count, account)) {
+        const struct bound_account *listed = find_bound(c->bound, count, account);
+        if (listed != NULL) {
             c->outcomes[index] = PB_IMPORT_PRESENT;
+            if (listed->candidate != STORED)
+                rc = repeat_add(c, (uint32_t)index, listed->candidate);
         } else if (count >= c->store->limits.max_accounts_per_token) {
             c->outcomes[index] = PB_IMPORT_TOKEN_FULL;
         } else if ((rc = bound_reserve(c, count + 1)) == 0) {
-            c->bound[count++] = *account;
+            c->bound[count++] = (struct bound_account){*account, (uint32_t)index};
             c->outcomes[index] = PB_IMPORT_BOUND;
             c->by_account[c->n_by_account++] = entry_of(account->name, account->type, index);
         }
@@ -356,7 +393,7 @@ static int apply_in_item_order(struct chunk *c)
         int rc = read_token_accounts(c, &key, &accounts_of_token);
         if (rc != 0)
             return rc;
-        if (account_listed(c->bound, accounts_of_token, &item->account)) {
+        if (find_bound(c->bound, accounts_of_token, &item->account) != NULL) {
             c->outcomes[i] = PB_IMPORT_PRESENT;
             continue;
         }
@@ -397,6 +434,9 @@ static int apply_sorted(struct chunk *c)
         return rc;
     if ((rc = for_each_key(c, c->by_account, c->n_by_account, true, decide_account)) != 0)
         return rc;
+    for (size_t i = 0; i < c->n_repeats; i++)
+        if (c->outcomes[c->repeats[i].candidate] != PB_IMPORT_BOUND)
+            c->outcomes[c->repeats[i].item] = c->outcomes[c->repeats[i].candidate];
 
     uint64_t *seqs = malloc((c->n == 0 ? 1 : c->n) * sizeof(*seqs));
     if (seqs == NULL)
@@ -468,6 +508,7 @@ int pb_lmdb_import_chunk(pb_lmdb_session *session, uint64_t access_id, const pb_
     free(c.by_token);
     free(c.by_account);
     free(c.bound);
+    free(c.repeats);
     return 0;
 
 fail:
@@ -476,6 +517,7 @@ fail:
     free(c.by_token);
     free(c.by_account);
     free(c.bound);
+    free(c.repeats);
     pb_lmdb_set_error(session, what, rc);
     return PB_STORE_EIO;
 }
