@@ -14,138 +14,37 @@
  * refused as full in the first pass may have had room after all when an
  * earlier item of it is refused in the second pass (its account was full).
  * A chunk where both refusals occur is applied one item at a time instead.
- * The key layout is described in store/lmdb_keys.h.
+ *
+ * Where the time goes, for a migration of millions of lines: sorting (the
+ * accounts side is sorted on a second thread), reading the items in key order
+ * (at random in memory, so the loops prefetch and the writes gather blocks
+ * first), LMDB's puts, and the disk. A chunk whose keys cannot be in the
+ * database yet (an empty app, or keys after the last one) skips the lookups,
+ * and one whose keys all sort last is appended. The key layout is described
+ * in store/lmdb_keys.h.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "common/hugepages.h"
+#include "common/writeback.h"
+#include "store/lmdb_import.h"
 #include "store/lmdb_internal.h"
 #include "store/lmdb_tools.h"
 
 /*
- * One item in a sort by key: (type, name) for accounts, (0, token) for
- * tokens. The first 16 bytes of the key travel in the entry, so that most
- * comparisons never reach the item (a cache miss each).
+ * Below this many items a chunk runs on the calling thread alone: the helper
+ * threads (the accounts sort, the gatherer, the writeback) pay off only when
+ * there is much to do, and a chunk's commit costs milliseconds anyway.
  */
-struct sort_entry {
-    uint64_t head[2]; /* bytes 0–15, big-endian, zero-padded */
-    uint32_t len;
-    uint32_t type;
-    uint32_t index; /* into items: ties keep item order */
-    uint32_t unused;
-};
+#define PARALLEL_MIN 256
 
-#define ENTRY_HEAD_BYTES 16
+/* How often the disk is asked to write what the chunk has written so far (common/writeback.h). */
+#define WRITEBACK_EVERY_MS 200
 
-/* Where the sorted bytes of an entry are: the token or the account name of its item. */
-struct sort_context {
-    const pb_import_item *items;
-    bool by_account;
-};
-
-static const char *entry_bytes(const struct sort_context *ctx, const struct sort_entry *e)
-{
-    const pb_import_item *item = &ctx->items[e->index];
-    return ctx->by_account ? item->account.name.base : item->token.base;
-}
-
-/* The bytes of two entries compare equal up to their shorter length. */
-static int compare_tails(const struct sort_context *ctx, const struct sort_entry *a, const struct sort_entry *b)
-{
-    uint32_t len = a->len < b->len ? a->len : b->len;
-    if (len <= ENTRY_HEAD_BYTES)
-        return 0;
-    return memcmp(entry_bytes(ctx, a) + ENTRY_HEAD_BYTES, entry_bytes(ctx, b) + ENTRY_HEAD_BYTES,
-                  len - ENTRY_HEAD_BYTES);
-}
-
-/* LMDB's default order (bytes, then length), then item order. Zero padding
- * keeps the byte order because no valid token or account holds a NUL. */
-static inline int compare_entries(const struct sort_entry *a, const struct sort_entry *b,
-                                  const struct sort_context *ctx)
-{
-    if (a->type != b->type)
-        return a->type < b->type ? -1 : 1;
-    for (int i = 0; i < 2; i++)
-        if (a->head[i] != b->head[i])
-            return a->head[i] < b->head[i] ? -1 : 1;
-    int c = compare_tails(ctx, a, b);
-    if (c != 0)
-        return c;
-    if (a->len != b->len)
-        return a->len < b->len ? -1 : 1;
-    return a->index < b->index ? -1 : a->index > b->index;
-}
-
-/* Below this many entries a partition is finished by insertion sort. */
-#define SORT_SMALL 16
-
-static inline void swap_entries(struct sort_entry *a, struct sort_entry *b)
-{
-    struct sort_entry t = *a;
-    *a = *b;
-    *b = t;
-}
-
-/*
- * Quicksort (median of three, Hoare partition, recursion on the smaller side)
- * with the comparison inlined and entries moved as values: qsort() spends most
- * of a large chunk's time in calls and memmove of 32-byte elements. Entries
- * are all distinct (the index breaks ties), which the partition relies on.
- */
-static void sort_entries(struct sort_entry *a, size_t n, const struct sort_context *ctx)
-{
-    while (n > SORT_SMALL) {
-        size_t mid = n / 2;
-        if (compare_entries(&a[mid], &a[0], ctx) < 0)
-            swap_entries(&a[mid], &a[0]);
-        if (compare_entries(&a[n - 1], &a[0], ctx) < 0)
-            swap_entries(&a[n - 1], &a[0]);
-        if (compare_entries(&a[n - 1], &a[mid], ctx) < 0)
-            swap_entries(&a[n - 1], &a[mid]);
-        struct sort_entry pivot = a[mid];
-        size_t i = 0, j = n - 1;
-        for (;;) {
-            while (compare_entries(&a[i], &pivot, ctx) < 0)
-                i++;
-            while (compare_entries(&pivot, &a[j], ctx) < 0)
-                j--;
-            if (i >= j)
-                break;
-            swap_entries(&a[i++], &a[j--]);
-        }
-        size_t left = j + 1; /* a[0..j] <= pivot <= a[j+1..n-1] */
-        if (left < n - left) {
-            sort_entries(a, left, ctx);
-            a += left;
-            n -= left;
-        } else {
-            sort_entries(a + left, n - left, ctx);
-            n = left;
-        }
-    }
-    for (size_t i = 1; i < n; i++) {
-        struct sort_entry e = a[i];
-        size_t j = i;
-        for (; j > 0 && compare_entries(&e, &a[j - 1], ctx) < 0; j--)
-            a[j] = a[j - 1];
-        a[j] = e;
-    }
-}
-
-static struct sort_entry entry_of(pb_str bytes, uint32_t type, size_t index)
-{
-    unsigned char head[ENTRY_HEAD_BYTES] = {0};
-    memcpy(head, bytes.base, bytes.len < ENTRY_HEAD_BYTES ? bytes.len : ENTRY_HEAD_BYTES);
-    return (struct sort_entry){{be64_get(head), be64_get(head + 8)}, (uint32_t)bytes.len, type, (uint32_t)index, 0};
-}
-
-static bool same_key(const struct sort_context *ctx, const struct sort_entry *a, const struct sort_entry *b)
-{
-    return a->type == b->type && a->len == b->len && a->head[0] == b->head[0] && a->head[1] == b->head[1] &&
-           compare_tails(ctx, a, b) == 0;
-}
+/* The two databases a binding is written to; each is one side of a chunk. */
+enum side { TOKENS_SIDE, ACCOUNTS_SIDE };
 
 /* An account of the token being decided: in the store, or the candidate of item `candidate`. */
 struct bound_account {
@@ -168,13 +67,20 @@ struct repeat {
 struct chunk {
     const pb_lmdb_store *store;
     MDB_txn *txn;
-    MDB_cursor *tokens, *accounts;
+    MDB_cursor *cursors[2]; /* by side */
     uint64_t access_id;
     const pb_import_item *items;
     size_t n;
     pb_import_outcome *outcomes;
-    struct sort_entry *by_token, *by_account;
-    size_t n_by_account;
+    pb_import_entry *by_token, *by_account;
+    size_t n_by_token, n_by_account;
+    /*
+     * Per side: `fresh` when no key of the chunk can be in the database yet
+     * (the app has no keys there, or they all sort before the chunk's), so
+     * nothing needs to be looked up; `append` when the chunk's keys also sort
+     * after every key of the database, so every put is an append.
+     */
+    bool fresh[2], append[2];
     struct bound_account *bound; /* scratch: the accounts a token has, or is about to have */
     size_t bound_capacity;
     struct repeat *repeats; /* lines that repeat a candidate of the chunk */
@@ -195,6 +101,19 @@ static int bound_reserve(struct chunk *c, size_t n)
     return 0;
 }
 
+static bool item_fits(const pb_lmdb_store *store, const pb_import_item *item)
+{
+    return pb_lmdb_token_fits(store, item->token) && pb_lmdb_account_fits(store, &item->account);
+}
+
+/* The key `item` has on `side`, built in buf (PB_LMDB_KEY_BUF bytes). */
+static MDB_val side_key(const struct chunk *c, enum side side, const pb_import_item *item, unsigned char *buf)
+{
+    if (side == TOKENS_SIDE)
+        return (MDB_val){token_key(buf, c->access_id, item->token), buf};
+    return (MDB_val){account_key(buf, c->access_id, &item->account), buf};
+}
+
 /*
  * Reads the accounts bound to the token of `key` into c->bound (pointing into
  * the map: valid while nothing is written). Returns 0 or an LMDB error.
@@ -202,12 +121,12 @@ static int bound_reserve(struct chunk *c, size_t n)
 static int read_token_accounts(struct chunk *c, MDB_val *key, size_t *count)
 {
     MDB_val dup;
-    int rc = pb_lmdb_seek_dups(c->tokens, key, &dup, count);
+    int rc = pb_lmdb_seek_dups(c->cursors[TOKENS_SIDE], key, &dup, count);
     if (rc != 0 || (rc = bound_reserve(c, *count)) != 0)
         return rc;
     for (size_t i = 0; i < *count; i++) {
         uint64_t seq;
-        if (i != 0 && (rc = mdb_cursor_get(c->tokens, key, &dup, MDB_NEXT_DUP)) != 0)
+        if (i != 0 && (rc = mdb_cursor_get(c->cursors[TOKENS_SIDE], key, &dup, MDB_NEXT_DUP)) != 0)
             return rc;
         if (!account_dup_parse(dup.mv_data, dup.mv_size, &seq, &c->bound[i].account))
             return MDB_CORRUPTED;
@@ -238,143 +157,119 @@ static int repeat_add(struct chunk *c, uint32_t item, uint32_t candidate)
     return 0;
 }
 
-/* Pass 1, one token's items in item order: present, token full, or a candidate (BOUND). */
-static int decide_token(struct chunk *c, size_t first, size_t end)
+/*
+ * Sets c->fresh[side] and c->append[side] from the database's last key and
+ * the first key of the app, given the chunk's smallest key on that side.
+ */
+static int probe_side(struct chunk *c, enum side side, const pb_import_entry *smallest)
 {
-    unsigned char buf[PB_LMDB_KEY_BUF];
-    const pb_import_item *head = &c->items[c->by_token[first].index];
-    MDB_val key = {token_key(buf, c->access_id, head->token), buf};
-    size_t count;
-    int rc = read_token_accounts(c, &key, &count);
-    for (size_t i = first; rc == 0 && i < end; i++) {
-        size_t index = c->by_token[i].index;
-        const pb_account *account = &c->items[index].account;
+    unsigned char kbuf[PB_LMDB_KEY_BUF], prefix[PB_LMDB_ID_LEN];
+    MDB_val first = side_key(c, side, &c->items[smallest->index], kbuf), last, dup;
+    MDB_cursor *cursor = c->cursors[side];
+    int rc = mdb_cursor_get(cursor, &last, &dup, MDB_LAST);
+    if (rc == MDB_NOTFOUND) {
+        c->fresh[side] = c->append[side] = true;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    int cmp = memcmp(last.mv_data, first.mv_data, last.mv_size < first.mv_size ? last.mv_size : first.mv_size);
+    c->append[side] = cmp < 0 || (cmp == 0 && last.mv_size < first.mv_size);
+    if (c->append[side]) {
+        c->fresh[side] = true;
+        return 0;
+    }
+    be64_put(prefix, c->access_id);
+    MDB_val at = {sizeof(prefix), prefix};
+    rc = mdb_cursor_get(cursor, &at, &dup, MDB_SET_RANGE);
+    c->fresh[side] = rc == MDB_NOTFOUND || at.mv_size < sizeof(prefix) || memcmp(at.mv_data, prefix, sizeof(prefix)) != 0;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Pass 1, one token's items in item order: present, token full, or a candidate (BOUND). */
+static int decide_token(struct chunk *c, pb_import_entry *run, size_t n)
+{
+    size_t count = 0;
+    int rc = 0;
+    if (!c->fresh[TOKENS_SIDE]) {
+        unsigned char buf[PB_LMDB_KEY_BUF];
+        MDB_val key = side_key(c, TOKENS_SIDE, &c->items[run[0].index], buf);
+        if ((rc = read_token_accounts(c, &key, &count)) != 0)
+            return rc;
+    }
+    if (n == 1 && count == 0) /* the common case, decided without reading the item */
+        return 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const pb_account *account = &c->items[run[i].index].account;
         const struct bound_account *listed = find_bound(c->bound, count, account);
         if (listed != NULL) {
-            c->outcomes[index] = PB_IMPORT_PRESENT;
+            run[i].outcome = PB_IMPORT_PRESENT;
             if (listed->candidate != STORED)
-                rc = repeat_add(c, (uint32_t)index, listed->candidate);
+                rc = repeat_add(c, run[i].index, listed->candidate);
         } else if (count >= c->store->limits.max_accounts_per_token) {
-            c->outcomes[index] = PB_IMPORT_TOKEN_FULL;
+            run[i].outcome = PB_IMPORT_TOKEN_FULL;
         } else if ((rc = bound_reserve(c, count + 1)) == 0) {
-            c->bound[count++] = (struct bound_account){*account, (uint32_t)index};
-            c->outcomes[index] = PB_IMPORT_BOUND;
-            c->by_account[c->n_by_account++] = entry_of(account->name, account->type, index);
+            c->bound[count++] = (struct bound_account){*account, run[i].index};
         }
     }
     return rc;
 }
 
 /* Pass 2, one account's candidates in item order: room left, or account full. */
-static int decide_account(struct chunk *c, size_t first, size_t end)
+static int decide_account(struct chunk *c, pb_import_entry *run, size_t n)
 {
-    unsigned char buf[PB_LMDB_KEY_BUF];
-    MDB_val key = {account_key(buf, c->access_id, &c->items[c->by_account[first].index].account), buf}, dup;
-    size_t count;
-    int rc = pb_lmdb_seek_dups(c->accounts, &key, &dup, &count);
-    for (size_t i = first; rc == 0 && i < end; i++) {
-        size_t index = c->by_account[i].index;
+    size_t count = 0;
+    int rc = 0;
+    if (!c->fresh[ACCOUNTS_SIDE]) {
+        unsigned char buf[PB_LMDB_KEY_BUF];
+        MDB_val key = side_key(c, ACCOUNTS_SIDE, &c->items[run[0].index], buf), dup;
+        if ((rc = pb_lmdb_seek_dups(c->cursors[ACCOUNTS_SIDE], &key, &dup, &count)) != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (run[i].outcome != PB_IMPORT_BOUND)
+            continue;
         if (count >= c->store->limits.max_tokens_per_account)
-            c->outcomes[index] = PB_IMPORT_ACCOUNT_FULL;
+            c->outcomes[run[i].index] = run[i].outcome = PB_IMPORT_ACCOUNT_FULL;
         else
             count++;
     }
     return rc;
 }
 
-/*
- * How far ahead of the loops over sorted entries the items and their strings
- * are fetched: in key order they are read at random, and each read would
- * otherwise be a cache miss the loop waits for.
- */
-#define PREFETCH_ITEM 16
-#define PREFETCH_TEXT 8
-
-static inline void prefetch_ahead(const pb_import_item *items, const struct sort_entry *entries, size_t n, size_t i)
+/* Runs `decide` over each run of equal keys in sorted `entries`. */
+static int for_each_key(struct chunk *c, pb_import_entry *entries, size_t n, bool by_account,
+                        int (*decide)(struct chunk *c, pb_import_entry *run, size_t n))
 {
-    if (i + PREFETCH_ITEM < n)
-        __builtin_prefetch(&items[entries[i + PREFETCH_ITEM].index]);
-    if (i + PREFETCH_TEXT < n) {
-        const pb_import_item *item = &items[entries[i + PREFETCH_TEXT].index];
-        __builtin_prefetch(item->token.base);
-        __builtin_prefetch(item->account.name.base);
-    }
-}
-
-/* Sorts `entries` and runs `decide` over each run of equal keys. */
-static int for_each_key(struct chunk *c, struct sort_entry *entries, size_t n, bool by_account,
-                        int (*decide)(struct chunk *c, size_t first, size_t end))
-{
-    struct sort_context ctx = {c->items, by_account};
-    sort_entries(entries, n, &ctx);
+    pb_import_sort_context ctx = {c->items, by_account};
     int rc = 0;
     for (size_t first = 0, end; rc == 0 && first < n; first = end) {
-        for (end = first + 1; end < n && same_key(&ctx, &entries[first], &entries[end]); end++)
+        for (end = first + 1; end < n && pb_import_same_key(&ctx, &entries[first], &entries[end]); end++)
             ;
-        prefetch_ahead(c->items, entries, n, end);
-        rc = decide(c, first, end);
+        pb_import_prefetch(c->items, entries, n, end);
+        rc = decide(c, &entries[first], end - first);
     }
     return rc;
-}
-
-/* Writes one side of a binding; `flags` as for mdb_cursor_put(). */
-static int put_side(struct chunk *c, bool account_side, const pb_import_item *item, uint64_t seq, unsigned flags)
-{
-    unsigned char kbuf[PB_LMDB_KEY_BUF], dbuf[PB_LMDB_KEY_BUF];
-    MDB_val key, dup;
-    if (account_side) {
-        key = (MDB_val){account_key(kbuf, c->access_id, &item->account), kbuf};
-        dup = (MDB_val){token_dup(dbuf, seq, item->token), dbuf};
-    } else {
-        key = (MDB_val){token_key(kbuf, c->access_id, item->token), kbuf};
-        dup = (MDB_val){account_dup(dbuf, seq, &item->account), dbuf};
-    }
-    return mdb_cursor_put(account_side ? c->accounts : c->tokens, &key, &dup, flags);
-}
-
-/* Whether the database's last key sorts before the key `item` has on this side. */
-static int after_last_key(struct chunk *c, bool account_side, const pb_import_item *item, bool *after)
-{
-    unsigned char kbuf[PB_LMDB_KEY_BUF];
-    MDB_val first = account_side ? (MDB_val){account_key(kbuf, c->access_id, &item->account), kbuf}
-                                 : (MDB_val){token_key(kbuf, c->access_id, item->token), kbuf};
-    MDB_val last, dup;
-    int rc = mdb_cursor_get(account_side ? c->accounts : c->tokens, &last, &dup, MDB_LAST);
-    *after = rc == MDB_NOTFOUND;
-    if (rc != 0)
-        return rc == MDB_NOTFOUND ? 0 : rc;
-    int cmp = memcmp(last.mv_data, first.mv_data, last.mv_size < first.mv_size ? last.mv_size : first.mv_size);
-    *after = cmp < 0 || (cmp == 0 && last.mv_size < first.mv_size);
-    return 0;
 }
 
 /*
- * Writes one side's new bindings in key order. When the first new key sorts
- * after every key already in the database (a migration into a new store, or
- * into the app with the highest AccessId), every put is an append, and LMDB is
- * told so (MDB_APPEND; MDB_APPENDDUP for a key's further dups, whose seqs
- * rise): it then skips the search and fills pages instead of splitting them.
+ * The accounts side is sorted on a thread of its own while the calling
+ * thread sorts and decides the tokens side: the sorts are most of the CPU a
+ * chunk costs before it writes. Every item that fits is sorted, since which
+ * are candidates is known only after pass 1.
  */
-static int write_side(struct chunk *c, const struct sort_entry *entries, size_t n, bool account_side,
-                      const uint64_t *seqs)
+static void *sort_accounts(void *arg)
 {
-    struct sort_context ctx = {c->items, account_side};
-    const struct sort_entry *previous = NULL;
-    bool append = false;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        size_t index = entries[i].index;
-        prefetch_ahead(c->items, entries, n, i);
-        if (c->outcomes[index] != PB_IMPORT_BOUND)
-            continue;
-        if (previous == NULL && (rc = after_last_key(c, account_side, &c->items[index], &append)) != 0)
-            break;
-        unsigned flags = !append ? 0 : previous != NULL && same_key(&ctx, previous, &entries[i]) ? MDB_APPENDDUP
-                                                                                                  : MDB_APPEND;
-        rc = put_side(c, account_side, &c->items[index], seqs[index], flags);
-        previous = &entries[i];
+    struct chunk *c = arg;
+    c->n_by_account = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const pb_import_item *item = &c->items[i];
+        if (item_fits(c->store, item))
+            c->by_account[c->n_by_account++] = pb_import_entry_of(item->account.name, item->account.type, i);
     }
-    return rc;
+    pb_import_sort_context ctx = {c->items, true};
+    pb_import_sort(c->by_account, c->n_by_account, &ctx);
+    return NULL;
 }
 
 /*
@@ -387,8 +282,8 @@ static int apply_in_item_order(struct chunk *c)
         const pb_import_item *item = &c->items[i];
         if (c->outcomes[i] == PB_IMPORT_TOO_LONG)
             continue;
-        unsigned char buf[PB_LMDB_KEY_BUF];
-        MDB_val key = {token_key(buf, c->access_id, item->token), buf}, dup;
+        unsigned char kbuf[PB_LMDB_KEY_BUF], dbuf[PB_LMDB_KEY_BUF];
+        MDB_val key = side_key(c, TOKENS_SIDE, item, kbuf), dup;
         size_t accounts_of_token, tokens_of_account;
         int rc = read_token_accounts(c, &key, &accounts_of_token);
         if (rc != 0)
@@ -401,14 +296,21 @@ static int apply_in_item_order(struct chunk *c)
             c->outcomes[i] = PB_IMPORT_TOKEN_FULL;
             continue;
         }
-        key = (MDB_val){account_key(buf, c->access_id, &item->account), buf};
-        if ((rc = pb_lmdb_seek_dups(c->accounts, &key, &dup, &tokens_of_account)) != 0)
+        key = side_key(c, ACCOUNTS_SIDE, item, kbuf);
+        if ((rc = pb_lmdb_seek_dups(c->cursors[ACCOUNTS_SIDE], &key, &dup, &tokens_of_account)) != 0)
             return rc;
         if (tokens_of_account >= c->store->limits.max_tokens_per_account) {
             c->outcomes[i] = PB_IMPORT_ACCOUNT_FULL;
             continue;
         }
-        if ((rc = put_side(c, false, item, c->next_seq, 0)) != 0 || (rc = put_side(c, true, item, c->next_seq, 0)) != 0)
+        /* MDB_SET_KEY pointed key into the map: each put gets its key rebuilt. */
+        key = side_key(c, TOKENS_SIDE, item, kbuf);
+        dup = (MDB_val){account_dup(dbuf, c->next_seq, &item->account), dbuf};
+        if ((rc = mdb_cursor_put(c->cursors[TOKENS_SIDE], &key, &dup, 0)) != 0)
+            return rc;
+        key = side_key(c, ACCOUNTS_SIDE, item, kbuf);
+        dup = (MDB_val){token_dup(dbuf, c->next_seq, item->token), dbuf};
+        if ((rc = mdb_cursor_put(c->cursors[ACCOUNTS_SIDE], &key, &dup, 0)) != 0)
             return rc;
         c->outcomes[i] = PB_IMPORT_BOUND;
         c->next_seq++;
@@ -417,49 +319,81 @@ static int apply_in_item_order(struct chunk *c)
     return 0;
 }
 
-/* The two passes, then the writes in token order and in account order. */
-static int apply_sorted(struct chunk *c)
+/* Pass 1 on the calling thread, the accounts sort beside it, then pass 2. */
+static int decide(struct chunk *c)
 {
-    size_t n_by_token = 0;
-    bool token_full = false, account_full = false;
+    pthread_t sorter;
+    bool sorting = c->n >= PARALLEL_MIN && pthread_create(&sorter, NULL, sort_accounts, c) == 0;
     for (size_t i = 0; i < c->n; i++) {
         const pb_import_item *item = &c->items[i];
-        if (!pb_lmdb_token_fits(c->store, item->token) || !pb_lmdb_account_fits(c->store, &item->account))
-            c->outcomes[i] = PB_IMPORT_TOO_LONG;
-        else
-            c->by_token[n_by_token++] = entry_of(item->token, 0, i);
+        c->outcomes[i] = item_fits(c->store, item) ? PB_IMPORT_BOUND : PB_IMPORT_TOO_LONG;
+        if (c->outcomes[i] == PB_IMPORT_BOUND)
+            c->by_token[c->n_by_token++] = pb_import_entry_of(item->token, 0, i);
     }
-    int rc = for_each_key(c, c->by_token, n_by_token, false, decide_token);
-    if (rc != 0)
+    pb_import_sort_context ctx = {c->items, false};
+    pb_import_sort(c->by_token, c->n_by_token, &ctx);
+    int rc = c->n_by_token == 0 ? 0 : probe_side(c, TOKENS_SIDE, &c->by_token[0]);
+    if (rc == 0)
+        rc = for_each_key(c, c->by_token, c->n_by_token, false, decide_token);
+    for (size_t i = 0; i < c->n_by_token; i++)
+        c->outcomes[c->by_token[i].index] = c->by_token[i].outcome;
+    if (sorting)
+        pthread_join(sorter, NULL);
+    else
+        sort_accounts(c);
+    if (rc != 0 || c->n_by_account == 0)
         return rc;
-    if ((rc = for_each_key(c, c->by_account, c->n_by_account, true, decide_account)) != 0)
+    for (size_t i = 0; i < c->n_by_account; i++) {
+        if (i + PB_IMPORT_PREFETCH_ITEM < c->n_by_account)
+            __builtin_prefetch(&c->outcomes[c->by_account[i + PB_IMPORT_PREFETCH_ITEM].index]);
+        c->by_account[i].outcome = c->outcomes[c->by_account[i].index];
+    }
+    if ((rc = probe_side(c, ACCOUNTS_SIDE, &c->by_account[0])) != 0 ||
+        (rc = for_each_key(c, c->by_account, c->n_by_account, true, decide_account)) != 0)
         return rc;
     for (size_t i = 0; i < c->n_repeats; i++)
         if (c->outcomes[c->repeats[i].candidate] != PB_IMPORT_BOUND)
             c->outcomes[c->repeats[i].item] = c->outcomes[c->repeats[i].candidate];
+    return 0;
+}
 
+/* The two passes, then the writes in token order and in account order. */
+static int apply_sorted(struct chunk *c)
+{
+    int rc = decide(c);
+    if (rc != 0)
+        return rc;
     uint64_t *seqs = malloc((c->n == 0 ? 1 : c->n) * sizeof(*seqs));
     if (seqs == NULL)
         return ENOMEM;
+    pb_want_huge_pages(seqs, c->n * sizeof(*seqs));
+    bool token_full = false, account_full = false;
     for (size_t i = 0; i < c->n; i++) {
         token_full |= c->outcomes[i] == PB_IMPORT_TOKEN_FULL;
         account_full |= c->outcomes[i] == PB_IMPORT_ACCOUNT_FULL;
-        if (c->outcomes[i] == PB_IMPORT_BOUND)
-            seqs[i] = c->next_seq + c->created++;
+        seqs[i] = c->outcomes[i] == PB_IMPORT_BOUND ? c->next_seq + c->created++ : PB_IMPORT_NOT_BOUND;
     }
     if (token_full && account_full) {
         free(seqs);
         c->created = 0;
         return apply_in_item_order(c);
     }
-    rc = write_side(c, c->by_token, n_by_token, false, seqs);
+    pb_writeback writeback;
+    int fd;
+    bool flushing = c->n >= PARALLEL_MIN && mdb_env_get_fd(c->store->env, &fd) == 0 &&
+                    pb_writeback_start(&writeback, fd, WRITEBACK_EVERY_MS);
+    bool parallel = c->n >= PARALLEL_MIN;
+    pb_import_side tokens = {c->cursors[TOKENS_SIDE], false, c->append[TOKENS_SIDE], c->access_id, c->items, seqs};
+    pb_import_side accounts = {c->cursors[ACCOUNTS_SIDE], true, c->append[ACCOUNTS_SIDE], c->access_id, c->items, seqs};
+    rc = pb_import_side_write(&tokens, c->by_token, c->n_by_token, parallel);
     if (rc == 0)
-        rc = write_side(c, c->by_account, c->n_by_account, true, seqs);
+        rc = pb_import_side_write(&accounts, c->by_account, c->n_by_account, parallel);
+    if (flushing)
+        pb_writeback_stop(&writeback);
     c->next_seq += c->created;
     free(seqs);
     return rc;
 }
-
 int pb_lmdb_import_chunk(pb_lmdb_session *session, uint64_t access_id, const pb_import_item *items, size_t n,
                          pb_import_outcome *outcomes)
 {
@@ -488,8 +422,8 @@ int pb_lmdb_import_chunk(pb_lmdb_session *session, uint64_t access_id, const pb_
         return PB_STORE_ENOTFOUND;
     }
     if (rc != 0 || (rc = pb_lmdb_seq_read(store, c.txn, &c.next_seq)) != 0 ||
-        (rc = mdb_cursor_open(c.txn, store->tokens, &c.tokens)) != 0 ||
-        (rc = mdb_cursor_open(c.txn, store->accounts, &c.accounts)) != 0)
+        (rc = mdb_cursor_open(c.txn, store->tokens, &c.cursors[TOKENS_SIDE])) != 0 ||
+        (rc = mdb_cursor_open(c.txn, store->accounts, &c.cursors[ACCOUNTS_SIDE])) != 0)
         goto fail;
     what = "import: write";
     if ((rc = apply_sorted(&c)) != 0)

@@ -46,7 +46,9 @@ typedef struct pb_import_item {
  * It decides in item order but reads and writes in key order, so that a large
  * chunk touches each page of the store once: that is what makes a bulk load
  * fast. Other writers of the store (the server included) wait while a chunk
- * runs, and `n` entries of about 40 bytes are allocated for the sort.
+ * runs. It allocates about 72 bytes an item (two sort entries and a seq) and
+ * runs two short-lived threads of its own: one sorts the accounts side, one
+ * starts the disk's writeback of the pages written so far.
  *
  * Returns 0 once the chunk is durable, PB_STORE_ENOTFOUND (no such app;
  * nothing changed) or PB_STORE_EIO (nothing changed).
