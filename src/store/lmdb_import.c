@@ -218,15 +218,19 @@ static int decide_token(struct chunk *c, pb_import_entry *run, size_t n)
 /* Pass 2, one account's candidates in item order: room left, or account full. */
 static int decide_account(struct chunk *c, pb_import_entry *run, size_t n)
 {
-    size_t count = 0;
+    size_t count = 0, first = 0;
     int rc = 0;
+    while (first < n && run[first].outcome != PB_IMPORT_BOUND)
+        first++;
+    if (first == n) /* no candidate (a re-run of an import): nothing to count */
+        return 0;
     if (!c->fresh[ACCOUNTS_SIDE]) {
         unsigned char buf[PB_LMDB_KEY_BUF];
-        MDB_val key = side_key(c, ACCOUNTS_SIDE, &c->items[run[0].index], buf), dup;
+        MDB_val key = side_key(c, ACCOUNTS_SIDE, &c->items[run[first].index], buf), dup;
         if ((rc = pb_lmdb_seek_dups(c->cursors[ACCOUNTS_SIDE], &key, &dup, &count)) != 0)
             return rc;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = first; i < n; i++) {
         if (run[i].outcome != PB_IMPORT_BOUND)
             continue;
         if (count >= c->store->limits.max_tokens_per_account)
