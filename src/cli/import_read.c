@@ -19,10 +19,19 @@
 
 #include "api/validate.h"
 #include "cli/import_read.h"
+#include "common/clock.h"
 #include "common/codes.h"
 
 /* Parser threads: one a core, and no more than this. */
 #define MAX_PARSERS 8
+
+/*
+ * How long a block waits for more of a pipe's input once it holds a whole
+ * line: long enough that a fast writer (cat, a decompressor) fills whole
+ * blocks however it is scheduled, short enough that a slow one's lines are
+ * judged at once to a person watching.
+ */
+#define PIPE_WAIT_NS 50000000u
 
 typedef enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_PARSING, SLOT_PARSED } slot_state;
 
@@ -93,22 +102,28 @@ static bool is_blank(const char *text, size_t len)
 
 /* ---- Reading (the caller's thread) ---------------------------------------- */
 
-/* Whether read(2) would return at once: always for a file, when data or EOF is there for a pipe. */
-static bool input_ready(int fd)
+/*
+ * Whether read(2) returns without waiting past `deadline` (pb_clock_ns):
+ * at once for a file; for a pipe, once data or its end comes.
+ */
+static bool input_ready(int fd, uint64_t deadline)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    return poll(&p, 1, 0) == 1;
+    uint64_t now = pb_clock_ns();
+    int ms = now < deadline ? (int)((deadline - now + 999999) / 1000000) : 0;
+    return poll(&p, 1, ms) == 1;
 }
 
 /*
  * Reads the next block into `s`: the carried partial line, then input until
  * the block is full, the input ends, or it holds a whole line and no more
- * input is ready. Cuts after the last newline and carries the rest; at the
- * end of the input everything is the block's. Returns 0, or -1 with
- * r->at_end and r->end set.
+ * input comes within PIPE_WAIT_NS of the start. Cuts after the last newline
+ * and carries the rest; at the end of the input everything is the block's.
+ * Returns 0, or -1 with r->at_end and r->end set.
  */
 static int block_fill(pb_import_reader *r, slot *s)
 {
+    uint64_t deadline = pb_clock_ns() + PIPE_WAIT_NS;
     size_t len = r->carry_len, cut = 0;
     char *data = room_for(s->data, &s->capacity, len > PB_IMPORT_BLOCK_BYTES ? 2 * len : PB_IMPORT_BLOCK_BYTES, 1);
     if (data == NULL)
@@ -137,7 +152,7 @@ static int block_fill(pb_import_reader *r, slot *s)
         len += (size_t)got;
         if (newline != NULL)
             cut = (size_t)(newline - s->data) + 1;
-        if (cut != 0 && !input_ready(r->fd))
+        if (cut != 0 && !input_ready(r->fd, deadline))
             break;
     }
     if ((data = room_for(r->carry, &r->carry_capacity, len - cut, 1)) == NULL)
@@ -313,11 +328,12 @@ const pb_import_block *pb_import_reader_next(pb_import_reader *r)
             return &oldest->parsed;
         }
         bool in_flight = r->returned < r->read;
-        /* With blocks in flight, wait for them rather than for a slow pipe (poll does not block). */
-        if (!r->at_end && r->read - r->returned < PB_IMPORT_BLOCKS && (!in_flight || input_ready(r->fd))) {
+        if (!r->at_end && r->read - r->returned < PB_IMPORT_BLOCKS) {
             slot *s = &r->slots[r->read % PB_IMPORT_BLOCKS];
             pthread_mutex_unlock(&r->lock);
-            bool filled = block_fill(r, s) == 0 && s->len != 0;
+            /* With blocks in flight, a slow pipe must not hold them back. */
+            bool ready = !in_flight || input_ready(r->fd, pb_clock_ns() + PIPE_WAIT_NS);
+            bool filled = ready && block_fill(r, s) == 0 && s->len != 0;
             if (filled)
                 block_decide_format(r, s);
             pthread_mutex_lock(&r->lock);
@@ -326,7 +342,8 @@ const pb_import_block *pb_import_reader_next(pb_import_reader *r)
                 r->read++;
                 pthread_cond_signal(&r->queued);
             }
-            continue;
+            if (ready || oldest->state == SLOT_PARSED)
+                continue;
         }
         if (!in_flight) {
             pthread_mutex_unlock(&r->lock);

@@ -92,8 +92,8 @@ pb_import_reader *pb_import_reader_start(int fd, const pb_api_config *api, bool 
 /*
  * The next block of the input, parsed, in input order: together the blocks
  * cover every byte. Reads as needed, and may block on the input or on the
- * parsers. On a pipe a block also ends where no more input is ready, so a
- * slow writer's lines are not held back. The block is the caller's until the
+ * parsers. On a pipe a block also ends when no more input comes for a
+ * moment (50 ms), so a slow writer's lines are not held back. The block is the caller's until the
  * next call or pb_import_reader_stop(). Returns NULL at the end: see
  * pb_import_reader_end(). One thread only calls it.
  */
