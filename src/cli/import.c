@@ -2,6 +2,7 @@
  * `pushbind import`: bindings from an NDJSON or CSV file straight into the
  * embedded store, in large transactions, under the API's rules.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "auth/auth.h"
 #include "cli/cli.h"
 #include "cli/import_line.h"
+#include "cli/import_read.h"
 #include "cli/progress.h"
 #include "common/codes.h"
 #include "common/hugepages.h"
@@ -32,9 +34,6 @@
  * for its writes while a chunk is written: a live import wants smaller chunks.
  */
 #define PB_IMPORT_DEFAULT_BATCH 10000000
-
-/* How often (in lines) the clock is read for the progress report. */
-#define PROGRESS_EVERY_LINES 4096
 
 static const char import_usage[] =
     "usage: pushbind import --data DIR --access-id ID [options] FILE\n"
@@ -185,31 +184,38 @@ static int chunk_reserve(pending_chunk *chunk, size_t capacity)
     return 0;
 }
 
-/* Copies one valid line into the chunk. Returns 0 or -1 (out of memory). */
-static int chunk_add(pending_chunk *chunk, const pb_import_line *line, uint64_t line_number)
+/*
+ * Appends items first..first+count-1 of `block` (their lines numbered from
+ * `line_base`) to the chunk: their strings are contiguous in the block's
+ * text, so they are copied at once. Returns 0 or -1 (out of memory).
+ */
+static int chunk_append(pending_chunk *chunk, const pb_import_block *block, size_t first, size_t count,
+                        uint64_t line_base)
 {
-    size_t need = line->token.token.len + line->account.account.name.len;
-    if (chunk->n == chunk->capacity && chunk_reserve(chunk, chunk->capacity == 0 ? 4096 : chunk->capacity * 2) != 0)
+    size_t capacity = chunk->capacity == 0 ? 4096 : chunk->capacity;
+    while (capacity < chunk->n + count)
+        capacity *= 2;
+    if (capacity != chunk->capacity && chunk_reserve(chunk, capacity) != 0)
         return -1;
-    if (chunk->text_len + need > chunk->text_capacity) {
-        size_t capacity = (chunk->text_capacity + need) * 2;
-        char *grown = realloc(chunk->text, capacity);
+    size_t from = block->offsets[first];
+    size_t to = first + count < block->n_items ? block->offsets[first + count] : block->text_len;
+    if (chunk->text_len + (to - from) > chunk->text_capacity) {
+        size_t text_capacity = (chunk->text_capacity + (to - from)) * 2;
+        char *grown = realloc(chunk->text, text_capacity);
         if (grown == NULL)
             return -1;
         chunk->text = grown;
-        chunk->text_capacity = capacity;
-        pb_want_huge_pages(grown, capacity);
+        chunk->text_capacity = text_capacity;
+        pb_want_huge_pages(grown, text_capacity);
     }
-    size_t at = chunk->text_len;
-    memcpy(chunk->text + at, line->token.token.base, line->token.token.len);
-    memcpy(chunk->text + at + line->token.token.len, line->account.account.name.base, line->account.account.name.len);
-    chunk->text_len += need;
-    chunk->offsets[chunk->n] = at;
-    chunk->lines[chunk->n] = line_number;
-    chunk->items[chunk->n++] = (pb_import_item){
-        .token = {NULL, line->token.token.len},
-        .account = {{NULL, line->account.account.name.len}, line->account.account.type},
-    };
+    memcpy(chunk->text + chunk->text_len, block->text + from, to - from);
+    size_t shift = chunk->text_len - from;
+    for (size_t i = first; i < first + count; i++, chunk->n++) {
+        chunk->items[chunk->n] = block->items[i];
+        chunk->offsets[chunk->n] = block->offsets[i] + shift;
+        chunk->lines[chunk->n] = line_base + block->item_lines[i] + 1;
+    }
+    chunk->text_len += to - from;
     return 0;
 }
 
@@ -305,6 +311,13 @@ static void writer_stop(chunk_writer *w)
     pthread_mutex_destroy(&w->lock);
 }
 
+/* Reports a refused line, in the form every refusal takes. */
+static void report_line(pb_progress *progress, uint64_t line, const char *reason)
+{
+    pb_progress_clear(progress);
+    fprintf(stderr, "pushbind import: line %llu: %s\n", (unsigned long long)line, reason);
+}
+
 /*
  * Waits for `chunk` to be written, reports its refused lines and empties it.
  * Returns 0, or -1 when the store failed.
@@ -328,8 +341,7 @@ static int chunk_collect(import_args *args, chunk_writer *writer, pending_chunk 
         counts->present += chunk->outcomes[i] == PB_IMPORT_PRESENT;
         if (reason != NULL) {
             counts->rejected++;
-            pb_progress_clear(progress);
-            fprintf(stderr, "pushbind import: line %llu: %s\n", (unsigned long long)chunk->lines[i], reason);
+            report_line(progress, chunk->lines[i], reason);
         }
     }
     chunk->n = 0;
@@ -337,101 +349,121 @@ static int chunk_collect(import_args *args, chunk_writer *writer, pending_chunk 
     return 0;
 }
 
-/* Judges one line by the API's rules. Returns NULL, or why it is refused. */
-static const char *judge_line(const import_args *args, pb_import_format format, const char *text, size_t len,
-                              pb_import_line *line)
-{
-    const char *reason = pb_import_line_parse(format, text, len, line);
-    if (reason != NULL)
-        return reason;
-    if (pb_validate_token(&args->api, &line->token) != PB_OK)
-        return "invalid token (printable ASCII, 1 to --max-token-bytes bytes)";
-    if (pb_validate_account(&args->api, &line->account) != PB_OK)
-        return "invalid account (UTF-8 without control characters, 1 to --max-account-bytes bytes)";
-    return NULL;
-}
+/* The two chunks: one fills while the other is written. */
+typedef struct chunk_pair {
+    pending_chunk chunks[2];
+    pending_chunk *filling, *writing;
+} chunk_pair;
 
-static bool is_blank(const char *text, size_t len)
+/* Hands the full chunk to the writer once the one before is written. Returns 0, or -1 when the store failed. */
+static int chunk_rotate(import_args *args, chunk_writer *writer, chunk_pair *pair, pb_progress *progress,
+                        import_counts *counts)
 {
-    for (size_t i = 0; i < len; i++)
-        if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
-            return false;
-    return true;
+    if (pair->writing != NULL && chunk_collect(args, writer, pair->writing, progress, counts) != 0)
+        return -1;
+    writer_submit(writer, pair->filling);
+    pair->writing = pair->filling;
+    pair->filling = pair->filling == &pair->chunks[0] ? &pair->chunks[1] : &pair->chunks[0];
+    return 0;
 }
 
 /*
- * Reads every line of `in` into the store: chunks fill in turn, one being
+ * Takes in one parsed block, in line order: reports its bad lines, appends
+ * its items to the filling chunk and hands each chunk that fills to the
+ * writer. Returns 0, or -1 when out of memory or (*store_failed) the store
+ * failed; then the lines counted stop at the line it stopped at, as they
+ * would have line by line.
+ */
+static int merge_block(import_args *args, chunk_writer *writer, chunk_pair *pair, const pb_import_block *block,
+                       pb_progress *progress, import_counts *counts, bool *store_failed)
+{
+    uint64_t base = counts->lines;
+    size_t item = 0, bad = 0;
+    counts->bytes += block->bytes;
+    while (item < block->n_items || bad < block->n_bad) {
+        if (bad < block->n_bad && (item == block->n_items || block->bad[bad].line < block->item_lines[item])) {
+            counts->rejected++;
+            report_line(progress, base + block->bad[bad].line + 1, block->bad[bad].reason);
+            bad++;
+            continue;
+        }
+        /* The items before the next bad line, as many as the chunk has room for. */
+        size_t end = item, room = item + (args->batch_size - pair->filling->n);
+        uint64_t next_bad = bad < block->n_bad ? block->bad[bad].line : UINT64_MAX;
+        while (end < block->n_items && end < room && block->item_lines[end] < next_bad)
+            end++;
+        if (chunk_append(pair->filling, block, item, end - item, base) != 0) {
+            counts->lines = base + block->item_lines[item] + 1;
+            fprintf(stderr, "pushbind import: out of memory at line %llu\n", (unsigned long long)counts->lines);
+            return -1;
+        }
+        item = end;
+        if (pair->filling->n == args->batch_size && chunk_rotate(args, writer, pair, progress, counts) != 0) {
+            counts->lines = base + block->item_lines[item - 1] + 1;
+            *store_failed = true;
+            return -1;
+        }
+    }
+    if (block->out_of_memory) {
+        counts->lines = base + block->lines + 1;
+        fprintf(stderr, "pushbind import: out of memory at line %llu\n", (unsigned long long)counts->lines);
+        return -1;
+    }
+    counts->lines = base + block->lines;
+    return 0;
+}
+
+/*
+ * Reads every line of `fd` into the store: chunks fill in turn, one being
  * written while the other fills. Returns 0, or -1 when the store or the input
  * failed.
  */
-static int import_stream(import_args *args, FILE *in, chunk_writer *writer, pb_progress *progress,
+static int import_stream(import_args *args, int fd, chunk_writer *writer, pb_progress *progress,
                          import_counts *counts)
 {
-    pending_chunk chunks[2] = {{0}};
-    pending_chunk *filling = &chunks[0], *writing = NULL;
-    pb_import_line line;
-    char *text = NULL;
-    size_t capacity = 0;
-    ssize_t got;
-    bool decided = args->format_given, store_failed = false;
-    pb_import_format format = args->format;
+    chunk_pair pair = {0};
+    pair.filling = &pair.chunks[0];
+    bool store_failed = false;
     int rc = 0;
 
-    while (rc == 0 && (got = getline(&text, &capacity, in)) != -1) {
-        size_t len = (size_t)got;
-        counts->lines++;
-        counts->bytes += len;
-        if (len > 0 && text[len - 1] == '\n')
-            len--;
-        if (is_blank(text, len))
-            continue;
-        if (!decided) {
-            format = text[0] == '{' ? PB_IMPORT_NDJSON : PB_IMPORT_CSV;
-            decided = true;
-            if (format == PB_IMPORT_CSV && pb_import_line_is_csv_header(text, len))
-                continue;
-        }
-        const char *reason = judge_line(args, format, text, len, &line);
-        if (reason != NULL) {
-            counts->rejected++;
-            pb_progress_clear(progress);
-            fprintf(stderr, "pushbind import: line %llu: %s\n", (unsigned long long)counts->lines, reason);
-        } else if (chunk_add(filling, &line, counts->lines) != 0) {
-            fprintf(stderr, "pushbind import: out of memory at line %llu\n", (unsigned long long)counts->lines);
-            rc = -1;
-        } else if (filling->n == args->batch_size) {
-            if (writing != NULL && (rc = chunk_collect(args, writer, writing, progress, counts)) != 0) {
-                store_failed = true;
-                break;
-            }
-            writer_submit(writer, filling);
-            writing = filling;
-            filling = filling == &chunks[0] ? &chunks[1] : &chunks[0];
-        }
-        if (counts->lines % PROGRESS_EVERY_LINES == 0)
-            pb_progress_update(progress, counts->lines, counts->bound, counts->bytes);
+    pb_import_reader *reader = pb_import_reader_start(fd, &args->api, args->format_given, args->format);
+    if (reader == NULL) {
+        fprintf(stderr, "pushbind import: cannot start the parser threads\n");
+        return -1;
     }
-    if (!store_failed && writing != NULL && chunk_collect(args, writer, writing, progress, counts) != 0)
+    const pb_import_block *block;
+    while (rc == 0 && (block = pb_import_reader_next(reader)) != NULL) {
+        rc = merge_block(args, writer, &pair, block, progress, counts, &store_failed);
+        pb_progress_update(progress, counts->lines, counts->bound, counts->bytes);
+    }
+    pb_import_read_end end = pb_import_reader_end(reader);
+    pb_import_reader_stop(reader);
+    /* Reading is over in seconds; writing the last chunks can take much longer. */
+    if (!store_failed)
+        pb_progress_show(progress, counts->lines, counts->bound, counts->bytes);
+    if (!store_failed && pair.writing != NULL && chunk_collect(args, writer, pair.writing, progress, counts) != 0)
         store_failed = true;
-    if (rc == 0 && ferror(in)) {
+    if (rc == 0 && end != PB_IMPORT_READ_EOF) {
         pb_progress_clear(progress);
-        fprintf(stderr, "pushbind import: read error in %s\n", args->file);
+        if (end == PB_IMPORT_READ_ERROR)
+            fprintf(stderr, "pushbind import: read error in %s\n", args->file);
+        else
+            fprintf(stderr, "pushbind import: out of memory at line %llu\n", (unsigned long long)(counts->lines + 1));
         rc = -1;
     }
     /* What was read before a read error is still imported. */
-    if (!store_failed && filling->n != 0) {
-        writer_submit(writer, filling);
-        store_failed = chunk_collect(args, writer, filling, progress, counts) != 0;
+    if (!store_failed && pair.filling->n != 0) {
+        writer_submit(writer, pair.filling);
+        store_failed = chunk_collect(args, writer, pair.filling, progress, counts) != 0;
     }
     if (store_failed)
         rc = -1;
-    chunk_free(&chunks[0]);
-    chunk_free(&chunks[1]);
-    free(text);
+    chunk_free(&pair.chunks[0]);
+    chunk_free(&pair.chunks[1]);
     return rc;
 }
 
-static int run_import(import_args *args, pb_store_session *session, FILE *in, uint64_t total_bytes)
+static int run_import(import_args *args, pb_store_session *session, int fd, uint64_t total_bytes)
 {
     /* An empty chunk checks that the app exists before any line is read. */
     switch (pb_lmdb_import_chunk(pb_store_session_lmdb(session), args->access_id, NULL, 0, NULL)) {
@@ -452,7 +484,7 @@ static int run_import(import_args *args, pb_store_session *session, FILE *in, ui
     pb_progress progress;
     import_counts counts = {0};
     pb_progress_start(&progress, "import", isatty(STDERR_FILENO), total_bytes);
-    int rc = import_stream(args, in, &writer, &progress, &counts);
+    int rc = import_stream(args, fd, &writer, &progress, &counts);
     writer_stop(&writer);
     pb_progress_clear(&progress);
     double seconds = pb_progress_now() - progress.start;
@@ -480,13 +512,13 @@ int pb_cli_import(int argc, char **argv)
         return exit_code;
 
     bool use_stdin = strcmp(args.file, "-") == 0;
-    FILE *in = use_stdin ? stdin : fopen(args.file, "r");
-    if (in == NULL) {
+    int fd = use_stdin ? STDIN_FILENO : open(args.file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         fprintf(stderr, "pushbind: cannot open %s: %m\n", args.file);
         return PB_EXIT_FAILURE;
     }
     struct stat st;
-    uint64_t total = fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    uint64_t total = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 
     exit_code = PB_EXIT_FAILURE;
     pb_store *store = pb_cli_open_store(args.data_dir, NULL, args.map_size_mib, &args.limits, NULL);
@@ -494,10 +526,10 @@ int pb_cli_import(int argc, char **argv)
     if (store != NULL && session == NULL)
         fprintf(stderr, "pushbind: cannot open a store session\n");
     if (session != NULL)
-        exit_code = run_import(&args, session, in, total);
+        exit_code = run_import(&args, session, fd, total);
     pb_store_session_close(session);
     pb_store_close(store);
     if (!use_stdin)
-        fclose(in);
+        close(fd);
     return exit_code;
 }

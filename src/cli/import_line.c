@@ -2,6 +2,8 @@
  * import_line.c — NDJSON lines with yajl's streaming parser, CSV lines by hand
  * (three fields and RFC 4180 quotes need no library).
  */
+#include <stdint.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #include <yajl/yajl_parse.h>
@@ -13,6 +15,8 @@ typedef enum line_key { KEY_OTHER, KEY_TOKEN, KEY_ACCOUNT, KEY_ACCOUNT_TYPE } li
 
 typedef struct ndjson_state {
     pb_import_line *line;
+    const char *text; /* the line being parsed */
+    size_t len;
     int depth; /* open containers */
     line_key key;
     bool has_token, has_account, type_ok;
@@ -33,12 +37,24 @@ static bool parse_account_type(const char *text, size_t len, uint32_t *type)
     return ok;
 }
 
-static size_t copy_field(char *buf, const unsigned char *s, size_t len)
+static bool points_into(const void *start, size_t len, const void *p)
+{
+    return (uintptr_t)p >= (uintptr_t)start && (uintptr_t)p < (uintptr_t)start + len;
+}
+
+/*
+ * A string value as a field. yajl hands a string without escapes straight
+ * from the text, which outlives the parse: no copy. An escaped one comes from
+ * yajl's own buffer, which dies with the parser: copied to `buf`.
+ */
+static pb_str string_field(const ndjson_state *st, char *buf, const unsigned char *s, size_t len)
 {
     if (len > PB_IMPORT_FIELD_MAX)
         len = PB_IMPORT_FIELD_MAX;
+    if (points_into(st->text, st->len, s))
+        return (pb_str){(const char *)s, len};
     memcpy(buf, s, len);
-    return len;
+    return (pb_str){buf, len};
 }
 
 /* A value that is not a string or an integer: wrong for any known key. */
@@ -106,10 +122,10 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
     if (st->depth != 1)
         return 1;
     if (st->key == KEY_TOKEN) {
-        line->token = (pb_token_item){{line->token_buf, copy_field(line->token_buf, s, len)}, true};
+        line->token = (pb_token_item){string_field(st, line->token_buf, s, len), true};
         st->has_token = true;
     } else if (st->key == KEY_ACCOUNT) {
-        line->account.account.name = (pb_str){line->account_buf, copy_field(line->account_buf, s, len)};
+        line->account.account.name = string_field(st, line->account_buf, s, len);
         line->account.well_typed = true;
         st->has_account = true;
     } else {
@@ -166,10 +182,55 @@ static const yajl_callbacks ndjson_callbacks = {
     .yajl_end_array = on_end,
 };
 
+/*
+ * yajl's allocator: blocks from the line's arena, each after a header with
+ * its size (for realloc), and from malloc once the arena is full. Nothing in
+ * the arena is ever freed: the next parse starts it over.
+ */
+typedef union arena_header {
+    size_t size;
+    max_align_t align;
+} arena_header;
+
+static void *arena_malloc(void *ctx, size_t size)
+{
+    pb_import_line *line = ctx;
+    size_t need = sizeof(arena_header) + (size + sizeof(arena_header) - 1) / sizeof(arena_header) * sizeof(arena_header);
+    if (need > sizeof(line->arena) - line->arena_used)
+        return malloc(size);
+    arena_header *header = (arena_header *)((char *)line->arena + line->arena_used);
+    line->arena_used += need;
+    header->size = size;
+    return header + 1;
+}
+
+static void *arena_realloc(void *ctx, void *ptr, size_t size)
+{
+    pb_import_line *line = ctx;
+    if (ptr != NULL && !points_into(line->arena, sizeof(line->arena), ptr))
+        return realloc(ptr, size);
+    size_t old = ptr != NULL ? ((arena_header *)ptr - 1)->size : 0;
+    if (size <= old)
+        return ptr;
+    void *bigger = arena_malloc(line, size);
+    if (bigger != NULL && old != 0)
+        memcpy(bigger, ptr, old);
+    return bigger;
+}
+
+static void arena_free(void *ctx, void *ptr)
+{
+    pb_import_line *line = ctx;
+    if (!points_into(line->arena, sizeof(line->arena), ptr))
+        free(ptr);
+}
+
 static const char *parse_ndjson(const char *text, size_t len, pb_import_line *line)
 {
-    ndjson_state st = {.line = line, .type_ok = true};
-    yajl_handle parser = yajl_alloc(&ndjson_callbacks, NULL, &st);
+    ndjson_state st = {.line = line, .text = text, .len = len, .type_ok = true};
+    yajl_alloc_funcs funcs = {arena_malloc, arena_realloc, arena_free, line};
+    line->arena_used = 0;
+    yajl_handle parser = yajl_alloc(&ndjson_callbacks, &funcs, &st);
     if (parser == NULL)
         return "out of memory";
     yajl_status status = yajl_parse(parser, (const unsigned char *)text, len);
@@ -190,10 +251,11 @@ static const char *parse_ndjson(const char *text, size_t len, pb_import_line *li
 }
 
 /*
- * Reads one CSV field starting at *pos into buf, leaving *pos on the comma
- * that ends it or at len. Returns the field's length, or -1 for a bad quote.
+ * Reads one CSV field starting at *pos, leaving *pos on the comma that ends
+ * it or at len. A quoted field is unquoted into buf; a plain one is used
+ * where it stands. Returns 0, or -1 for a bad quote.
  */
-static long csv_field(const char *text, size_t len, size_t *pos, char *buf)
+static int csv_field(const char *text, size_t len, size_t *pos, char *buf, pb_str *field)
 {
     size_t i = *pos, out = 0;
     if (i < len && text[i] == '"') {
@@ -212,38 +274,40 @@ static long csv_field(const char *text, size_t len, size_t *pos, char *buf)
         i++; /* the closing quote */
         if (i < len && text[i] != ',')
             return -1;
+        *field = (pb_str){buf, out};
     } else {
-        for (; i < len && text[i] != ','; i++)
-            if (out < PB_IMPORT_FIELD_MAX)
-                buf[out++] = text[i];
+        const char *comma = memchr(text + i, ',', len - i);
+        size_t end = comma != NULL ? (size_t)(comma - text) : len;
+        *field = (pb_str){text + i, end - i < PB_IMPORT_FIELD_MAX ? end - i : PB_IMPORT_FIELD_MAX};
+        i = end;
     }
     *pos = i;
-    return (long)out;
+    return 0;
 }
 
 static const char *parse_csv(const char *text, size_t len, pb_import_line *line)
 {
     char type_buf[PB_IMPORT_FIELD_MAX];
     char *bufs[3] = {line->token_buf, line->account_buf, type_buf};
-    size_t lens[3], n = 0, pos = 0;
+    pb_str fields[3];
+    size_t n = 0, pos = 0;
     for (;;) {
         if (n == 3)
             return "more than three fields";
-        long field_len = csv_field(text, len, &pos, bufs[n]);
-        if (field_len < 0)
+        if (csv_field(text, len, &pos, bufs[n], &fields[n]) != 0)
             return "unbalanced quote";
-        lens[n++] = (size_t)field_len;
+        n++;
         if (pos == len)
             break;
         pos++; /* the comma */
     }
     if (n < 2)
         return "missing account";
-    line->token = (pb_token_item){{line->token_buf, lens[0]}, true};
-    line->account = (pb_account_item){{{line->account_buf, lens[1]}, 0}, true};
+    line->token = (pb_token_item){fields[0], true};
+    line->account = (pb_account_item){{fields[1], 0}, true};
     if (n == 2)
         return NULL;
-    if (!parse_account_type(type_buf, lens[2], &line->account.account.type))
+    if (!parse_account_type(fields[2].base, fields[2].len, &line->account.account.type))
         return "account_type is not an integer in 0..2147483647";
     return NULL;
 }

@@ -22,11 +22,8 @@ static void format_eta(char *buf, size_t size, double seconds)
     snprintf(buf, size, "%lu:%02lu:%02lu", s / 3600, s / 60 % 60, s % 60);
 }
 
-void pb_progress_update(pb_progress *progress, uint64_t lines, uint64_t items, uint64_t bytes)
+static void report(pb_progress *progress, double now, uint64_t lines, uint64_t items, uint64_t bytes)
 {
-    double now = pb_progress_now();
-    if (now - progress->last < (progress->tty ? PB_PROGRESS_TTY_SECONDS : PB_PROGRESS_PLAIN_SECONDS))
-        return;
     progress->last = now;
     double elapsed = now - progress->start;
     double rate = elapsed > 0 ? (double)lines / elapsed : 0;
@@ -58,6 +55,19 @@ void pb_progress_update(pb_progress *progress, uint64_t lines, uint64_t items, u
         fprintf(stderr, "\r\033[K%llu lines  %llu bound  %.0f/s", (unsigned long long)lines,
                 (unsigned long long)items, rate);
     progress->drawn = true;
+}
+
+void pb_progress_update(pb_progress *progress, uint64_t lines, uint64_t items, uint64_t bytes)
+{
+    double now = pb_progress_now();
+    if (now - progress->last >= (progress->tty ? PB_PROGRESS_TTY_SECONDS : PB_PROGRESS_PLAIN_SECONDS))
+        report(progress, now, lines, items, bytes);
+}
+
+void pb_progress_show(pb_progress *progress, uint64_t lines, uint64_t items, uint64_t bytes)
+{
+    if (progress->tty)
+        report(progress, pb_progress_now(), lines, items, bytes);
 }
 
 void pb_progress_clear(pb_progress *progress)

@@ -34,6 +34,13 @@ double pb_progress_now(void);
  */
 void pb_progress_update(pb_progress *progress, uint64_t lines, uint64_t items, uint64_t bytes);
 
+/*
+ * On a terminal, draws the bar now however recent the last one was: what to
+ * keep in view through a long wait with nothing new to report. Elsewhere it
+ * does nothing, so that a log gets its periodic lines only.
+ */
+void pb_progress_show(pb_progress *progress, uint64_t lines, uint64_t items, uint64_t bytes);
+
 /* Clears the bar, if one is drawn, so that the next line starts clean. */
 void pb_progress_clear(pb_progress *progress);
 

@@ -3,6 +3,7 @@
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import unittest
@@ -168,6 +169,76 @@ class ImportTest(StoreToolTestCase):
                      ['export', '--data', self.data]):
             r = run(*args)
             self.assertEqual(r.returncode, 2, r)
+
+
+def varied_rows(n, tag):
+    """n bindings whose lines differ in length, so that block boundaries fall anywhere in a line."""
+    return [('%s-%d-%s' % (tag, i, 'x' * (i * 7 % 41)), 'acc-%d' % (i % 997), i % 3) for i in range(n)]
+
+
+# Lines enough for several MiB of input: more than one block, however the reader cuts them.
+MANY = 60000
+
+
+class ImportLargeInputTest(StoreToolTestCase):
+    def test_bad_lines_far_into_a_large_file_are_reported_in_file_order(self):
+        rows = varied_rows(MANY, 'far')
+        lines = ndjson(rows).splitlines(keepends=True)
+        bad_at = [2, 23456, 40001, MANY - 1]
+        for i in bad_at:
+            lines[i] = 'not json\n' if i % 2 else '{"token":"bad token","account":"a"}\n'
+        text = ''.join(lines)
+        self.assertGreater(len(text), 4 << 20)
+        r = self.import_text(text)
+        self.assertEqual(r.returncode, 1, r)
+        reported = [int(n) for n in re.findall(r'^pushbind import: line (\d+): ', r.stderr, re.M)]
+        self.assertEqual(reported, [i + 1 for i in bad_at])
+        self.assertIn('%d lines: %d bound, 0 already present, 4 rejected' % (MANY, MANY - 4), r.stdout)
+        self.assertEqual(self.export(), [row for i, row in enumerate(rows) if i not in bad_at])
+
+    def test_crlf_lines_and_a_last_line_without_newline_in_a_large_file(self):
+        rows = varied_rows(MANY, 'crlf')
+        text = '\r\n' + ndjson(rows).replace('\n', '\r\n').rstrip('\r\n')
+        r = self.import_text(text)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn('%d lines: %d bound, 0 already present, 0 rejected' % (MANY + 1, MANY), r.stdout)
+        self.assertEqual(self.export(), rows)
+
+    def test_csv_from_stdin_in_several_blocks_skips_a_header_after_blank_lines(self):
+        rows = varied_rows(MANY, 'pipe')
+        text = '\n \ntoken,account,account_type\n' + ''.join('%s,%s,%d\n' % row for row in rows)
+        r = run('import', '--data', self.data, '--access-id', APP_ID, '-', stdin=text)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn('%d lines: %d bound, 0 already present, 0 rejected' % (MANY + 3, MANY), r.stdout)
+        self.assertEqual(self.export(), rows)
+
+    def test_a_line_longer_than_a_block_is_read_whole(self):
+        long_line = json.dumps({'token': 'long', 'account': 'a', 'note': 'n' * (5 << 20)}) + '\n'
+        text = ndjson([('before', 'a', 0)]) + long_line + 'not json\n' + ndjson([('after', 'a', 0)])
+        r = self.import_text(text)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertEqual(re.findall(r'line (\d+): ', r.stderr), ['3'])
+        self.assertIn('4 lines: 3 bound, 0 already present, 1 rejected', r.stdout)
+        self.assertEqual(self.export(), [('before', 'a', 0), ('long', 'a', 0), ('after', 'a', 0)])
+
+    def test_lines_from_a_slow_pipe_are_judged_as_they_come(self):
+        proc = subprocess.Popen([BIN, 'import', '--data', self.data, '--access-id', APP_ID, '-'],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(proc.kill)
+        proc.stdin.write(b'{"token":"t1","account":"a"}\nnot json\n')
+        proc.stdin.flush()
+        seen = b''
+        while b'line 2: ' not in seen:  # with the input still open
+            ready, _, _ = select.select([proc.stderr], [], [], 30)
+            self.assertTrue(ready, 'no report of line 2 while the pipe stays open: %r' % seen)
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            self.assertTrue(chunk, seen)
+            seen += chunk
+        proc.stdin.close()
+        self.assertEqual(proc.wait(timeout=60), 1)
+        self.assertIn(b'2 lines: 1 bound', proc.stdout.read())
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 class ExportTest(StoreToolTestCase):
