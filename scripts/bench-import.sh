@@ -19,7 +19,7 @@ run() { # label, extra import flags...
   rm -rf "$work/data"
   "$bin" app add --data "$work/data" --access-id 1500001048 --secret-key 1452fcebae9f3115ba794fb0fff2fd73 >/dev/null
   echo "$label: load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  /usr/bin/time -o "$work/time" -f "%e s wall, %U s user, %S s sys" \
+  /usr/bin/time -o "$work/time" -f "%e s wall, %U s user, %S s sys, %M KiB peak RSS" \
     "$bin" import --data "$work/data" --access-id 1500001048 "$@" "$file" > "$work/out" 2>/dev/null
   echo "$label: $(cat "$work/out")"
   echo "$label: $(cat "$work/time"), data file $(stat -c %s "$work/data/data.mdb") bytes"

@@ -26,8 +26,8 @@
  * Lines per transaction. A chunk is sorted and written in key order, so each
  * page of the store is written about once per chunk: with random tokens,
  * every chunk rewrites most of the store. Measured on 10 million lines
- * (scripts/bench-import.sh): one chunk took 32 s and left a 1.66 GB file;
- * chunks of 1 million took 117 s and left 6.4 GB (pages freed by each
+ * (scripts/bench-import.sh): one chunk took 10 s and left a 1.66 GB file;
+ * chunks of 1 million took 31 s and left 6.4 GB (pages freed by each
  * rewrite stay in the file for reuse). A
  * chunk holds about 200 bytes a line in memory, and two are in memory at once
  * (one parsed while the other is written). A server sharing the store waits
