@@ -23,20 +23,6 @@ typedef struct ndjson_state {
     const char *error;
 } ndjson_state;
 
-/* An account_type as decimal digits: 0..PB_ACCOUNT_TYPE_MAX, as the API takes it. */
-static bool parse_account_type(const char *text, size_t len, uint32_t *type)
-{
-    unsigned long value = 0;
-    bool ok = len > 0 && len <= 10;
-    for (size_t i = 0; ok && i < len; i++) {
-        ok = text[i] >= '0' && text[i] <= '9';
-        value = value * 10 + (unsigned long)(text[i] - '0');
-    }
-    ok = ok && value <= PB_ACCOUNT_TYPE_MAX;
-    *type = ok ? (uint32_t)value : 0;
-    return ok;
-}
-
 static bool points_into(const void *start, size_t len, const void *p)
 {
     return (uintptr_t)p >= (uintptr_t)start && (uintptr_t)p < (uintptr_t)start + len;
@@ -109,7 +95,7 @@ static int on_number(void *ctx, const char *text, size_t len)
         wrong_type(st);
         return 1;
     }
-    st->type_ok = parse_account_type(text, len, &st->line->account.account.type);
+    st->type_ok = pb_account_type_parse(text, len, &st->line->account.account.type);
     return 1;
 }
 
@@ -307,7 +293,7 @@ static const char *parse_csv(const char *text, size_t len, pb_import_line *line)
     line->account = (pb_account_item){{fields[1], 0}, true};
     if (n == 2)
         return NULL;
-    if (!parse_account_type(fields[2].base, fields[2].len, &line->account.account.type))
+    if (!pb_account_type_parse(fields[2].base, fields[2].len, &line->account.account.type))
         return "account_type is not an integer in 0..2147483647";
     return NULL;
 }

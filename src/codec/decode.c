@@ -240,14 +240,10 @@ static void read_operator_type(pb_operator_type *out, const value *v)
 /* False when "account_type" is not null and not an integer in 0..PB_ACCOUNT_TYPE_MAX. */
 static bool read_account_type(const value *v, uint32_t *type)
 {
-    int64_t n;
     *type = 0;
     if (v->kind == VALUE_NULL)
         return true;
-    if (v->kind != VALUE_NUMBER || !parse_int64(v->text, v->len, &n) || n < 0 || n > PB_ACCOUNT_TYPE_MAX)
-        return false;
-    *type = (uint32_t)n;
-    return true;
+    return v->kind == VALUE_NUMBER && pb_account_type_parse(v->text, v->len, type);
 }
 
 static int root_field(decoder *d, const value *v)

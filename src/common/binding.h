@@ -15,6 +15,30 @@
 /* SPEC: account_type is an integer 0–2147483647. */
 #define PB_ACCOUNT_TYPE_MAX 2147483647u
 
+/*
+ * Reads an account_type written as a decimal integer, as JSON writes one
+ * ("-0" is 0): true, and *type set, when it is one in 0..PB_ACCOUNT_TYPE_MAX.
+ * The one rule for the API's JSON and the import's NDJSON and CSV alike.
+ */
+static inline bool pb_account_type_parse(const char *text, size_t len, uint32_t *type)
+{
+    size_t i = len > 0 && text[0] == '-' ? 1 : 0;
+    uint64_t value = 0;
+    if (i == len)
+        return false;
+    for (; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return false;
+        value = value * 10 + (uint64_t)(text[i] - '0');
+        if (value > PB_ACCOUNT_TYPE_MAX)
+            return false;
+    }
+    if (text[0] == '-' && value != 0)
+        return false;
+    *type = (uint32_t)value;
+    return true;
+}
+
 typedef struct pb_account {
     pb_str name;
     uint32_t type;

@@ -95,6 +95,23 @@ static void csv_shape_errors_are_named(void **state)
     assert_string_equal(parse(PB_IMPORT_CSV, "t1,\"a\"b", &line), "unbalanced quote");
     assert_string_equal(parse(PB_IMPORT_CSV, "t1,a,", &line), "account_type is not an integer in 0..2147483647");
     assert_string_equal(parse(PB_IMPORT_CSV, "t1,a,-1", &line), "account_type is not an integer in 0..2147483647");
+    assert_string_equal(parse(PB_IMPORT_CSV, "t1,a,-", &line), "account_type is not an integer in 0..2147483647");
+    assert_string_equal(parse(PB_IMPORT_CSV, "t1,a,2147483648", &line), "account_type is not an integer in 0..2147483647");
+}
+
+/* One rule with the API's decoder: an integer as JSON writes it, "-0" included. */
+static void account_type_follows_the_apis_rule(void **state)
+{
+    (void)state;
+    pb_import_line line;
+    assert_null(parse(PB_IMPORT_CSV, "t1,a,-0", &line));
+    assert_int_equal(line.account.account.type, 0);
+    assert_null(parse(PB_IMPORT_NDJSON, "{\"token\":\"t\",\"account\":\"a\",\"account_type\":-0}", &line));
+    assert_int_equal(line.account.account.type, 0);
+    assert_null(parse(PB_IMPORT_CSV, "t1,a,2147483647", &line));
+    assert_int_equal(line.account.account.type, 2147483647u);
+    assert_null(parse(PB_IMPORT_CSV, "t1,a,000000000000000000007", &line));
+    assert_int_equal(line.account.account.type, 7);
 }
 
 static void csv_header_is_recognised_in_any_case(void **state)
@@ -148,6 +165,7 @@ int main(void)
         cmocka_unit_test(ndjson_wrong_types_reach_validation_as_invalid),
         cmocka_unit_test(csv_reads_two_or_three_fields_with_quotes),
         cmocka_unit_test(csv_shape_errors_are_named),
+        cmocka_unit_test(account_type_follows_the_apis_rule),
         cmocka_unit_test(csv_header_is_recognised_in_any_case),
         cmocka_unit_test(long_fields_are_cut_at_the_buffer),
         cmocka_unit_test(deep_nesting_and_long_escaped_strings_outgrow_the_arena),
