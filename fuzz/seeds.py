@@ -81,6 +81,23 @@ def store_seeds():
     yield bytes([append | 1 << 4, 0 | 1 << 2, 7, 1 | 1 << 2, 7, clear_account, 0 | 1 << 2, 7])
 
 
+def import_line_seeds():
+    """Lines in fuzz_import_line.c's layout: a format byte (1: CSV), then the line."""
+    ndjson = [
+        '{"token":"t1","account":"alice","account_type":1}',
+        '{"account_type":7,"account":"al\\"ice","token":"t1"}',
+        '{"token":"t","account":"a","account_type":null}\r',
+        '{"token":"t","account":"\\u00e9\\ud83d\\ude00","extra":[1,{"x":2}]}',
+        '{"token":5,"account":"a"}',
+        '{"token":"t","account":"a","account_type":-0}',
+    ]
+    csv = ['t1,alice,1', 't1,"a,""b""",2', 't1,a', 'token,account,account_type', 't1,a,-0']
+    for line in ndjson:
+        yield b'\0' + line.encode()
+    for line in csv:
+        yield b'\1' + line.encode()
+
+
 def main():
     seen = set()
     for body in test_bodies():
@@ -93,6 +110,8 @@ def main():
         write('auth', seed)
     for seed in store_seeds():
         write('store', seed)
+    for seed in import_line_seeds():
+        write('import_line', seed)
     print('%d request bodies from the tests' % len(seen))
 
 
