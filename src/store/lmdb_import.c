@@ -173,8 +173,7 @@ static int probe_side(struct chunk *c, enum side side, const pb_import_entry *sm
     }
     if (rc != 0)
         return rc;
-    int cmp = memcmp(last.mv_data, first.mv_data, last.mv_size < first.mv_size ? last.mv_size : first.mv_size);
-    c->append[side] = cmp < 0 || (cmp == 0 && last.mv_size < first.mv_size);
+    c->append[side] = mdb_cmp(c->txn, mdb_cursor_dbi(cursor), &last, &first) < 0;
     if (c->append[side]) {
         c->fresh[side] = true;
         return 0;
@@ -382,11 +381,11 @@ static int apply_sorted(struct chunk *c)
         c->created = 0;
         return apply_in_item_order(c);
     }
+    bool parallel = c->n >= PARALLEL_MIN;
     pb_writeback writeback;
     int fd;
-    bool flushing = c->n >= PARALLEL_MIN && mdb_env_get_fd(c->store->env, &fd) == 0 &&
+    bool flushing = parallel && mdb_env_get_fd(c->store->env, &fd) == 0 &&
                     pb_writeback_start(&writeback, fd, WRITEBACK_EVERY_MS);
-    bool parallel = c->n >= PARALLEL_MIN;
     pb_import_side tokens = {c->cursors[TOKENS_SIDE], false, c->append[TOKENS_SIDE], c->access_id, c->items, seqs};
     pb_import_side accounts = {c->cursors[ACCOUNTS_SIDE], true, c->append[ACCOUNTS_SIDE], c->access_id, c->items, seqs};
     rc = pb_import_side_write(&tokens, c->by_token, c->n_by_token, parallel);
