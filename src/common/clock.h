@@ -1,6 +1,6 @@
 /*
  * clock.h — the one monotonic clock pushbind measures durations with
- * (latencies, rates, back-off). Never for wall-clock time.
+ * (latencies, rates, back-off), and the deadlines of POSIX timed waits.
  */
 #ifndef PB_CLOCK_H
 #define PB_CLOCK_H
@@ -14,6 +14,24 @@ static inline uint64_t pb_clock_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The time `ms` milliseconds from now on CLOCK_REALTIME, the clock that
+ * pthread_cond_timedwait() (default attributes) and
+ * pthread_rwlock_timedwrlock() take their deadline on.
+ */
+static inline struct timespec pb_clock_deadline_ms(unsigned ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
 }
 
 #endif

@@ -3,8 +3,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/writeback.h"
 
 static void *writeback_main(void *arg)
@@ -12,14 +12,7 @@ static void *writeback_main(void *arg)
     pb_writeback *w = arg;
     pthread_mutex_lock(&w->lock);
     while (!w->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += w->every_ms / 1000;
-        until.tv_nsec += (long)(w->every_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = pb_clock_deadline_ms(w->every_ms);
         if (pthread_cond_timedwait(&w->stop_changed, &w->lock, &until) == ETIMEDOUT && !w->stop) {
             pthread_mutex_unlock(&w->lock);
             sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WRITE); /* advice: a failure changes nothing */

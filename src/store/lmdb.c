@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/codes.h"
 #include "store/lmdb_internal.h"
 
@@ -67,14 +68,7 @@ static int follow_map_growth(pb_lmdb_session *session)
     if (session->map_holds != 1)
         return MDB_MAP_RESIZED;
     map_release(session);
-    struct timespec limit;
-    clock_gettime(CLOCK_REALTIME, &limit);
-    limit.tv_sec += PB_LMDB_REMAP_WAIT_MS / 1000;
-    limit.tv_nsec += (PB_LMDB_REMAP_WAIT_MS % 1000) * 1000000L;
-    if (limit.tv_nsec >= 1000000000L) {
-        limit.tv_sec++;
-        limit.tv_nsec -= 1000000000L;
-    }
+    struct timespec limit = pb_clock_deadline_ms(PB_LMDB_REMAP_WAIT_MS);
     int rc = pthread_rwlock_timedwrlock(&store->map_lock, &limit);
     if (rc == ETIMEDOUT)
         rc = MDB_MAP_RESIZED;
