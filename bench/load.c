@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "common/codes.h"
 #include "store/store.h"
 
 #define TOKENS_PER_ACCOUNT 2
@@ -66,7 +65,7 @@ struct slot {
     char tokens[CHANGES_PER_WRITE][TOKEN_LEN + 1];
     pb_account accounts[ACCOUNTS_PER_WRITE];
     pb_change changes[CHANGES_PER_WRITE];
-    int outcomes[CHANGES_PER_WRITE];
+    pb_change_outcome outcomes[CHANGES_PER_WRITE];
     size_t n;
     pb_pool pool;
 };
@@ -147,7 +146,7 @@ static int fill_store(const char *dir, uint64_t access_id, const char *secret, u
     ok = wait_until(&progress, queued, 0) && ok;
     for (size_t i = 0; i < WINDOW; i++) {
         for (size_t c = 0; ok && c < slots[i].n; c++)
-            ok = slots[i].outcomes[c] == PB_OK;
+            ok = slots[i].outcomes[c] == PB_CHANGE_OK;
         pb_pool_clear(&slots[i].pool);
     }
     if (!ok)

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "api/validate.h"
-#include "cli/import_line.h"
+#include "import/import.h"
 #include "common/codes.h"
 
 #define CHECK(cond)        \

@@ -24,7 +24,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/codes.h"
 #include "store/store.h"
 
 #define CHECK(cond)                                                          \
@@ -94,8 +93,8 @@ static void model_unbind(model *m, int app, int token, int account)
     m->n = kept;
 }
 
-/* store.h: a change that would exceed a limit is refused whole (PB_ERR_PARAM). */
-static int model_apply(model *m, int app, pb_change_kind kind, int token, const int *accounts, size_t n)
+/* store.h: a change that would exceed a limit is refused whole (PB_CHANGE_OVER_LIMIT). */
+static pb_change_outcome model_apply(model *m, int app, pb_change_kind kind, int token, const int *accounts, size_t n)
 {
     size_t added = 0;
     if (kind == PB_CHANGE_APPEND || kind == PB_CHANGE_OVERWRITE) {
@@ -103,18 +102,18 @@ static int model_apply(model *m, int app, pb_change_kind kind, int token, const 
             if (model_bound(m, app, token, accounts[i]))
                 continue;
             if (model_count(m, app, -1, accounts[i]) + 1 > MAX_PER_ACCOUNT)
-                return PB_ERR_PARAM;
+                return PB_CHANGE_OVER_LIMIT;
             added++;
         }
     }
     switch (kind) {
     case PB_CHANGE_APPEND:
         if (added != 0 && model_count(m, app, token, -1) + added > MAX_PER_TOKEN)
-            return PB_ERR_PARAM;
+            return PB_CHANGE_OVER_LIMIT;
         break;
     case PB_CHANGE_OVERWRITE:
         if (n > MAX_PER_TOKEN)
-            return PB_ERR_PARAM;
+            return PB_CHANGE_OVER_LIMIT;
         for (int a = 0; a < N_ACCOUNTS; a++) {
             bool listed = false;
             for (size_t i = 0; i < n; i++)
@@ -126,18 +125,18 @@ static int model_apply(model *m, int app, pb_change_kind kind, int token, const 
     case PB_CHANGE_REMOVE:
         for (size_t i = 0; i < n; i++)
             model_unbind(m, app, token, accounts[i]);
-        return PB_OK;
+        return PB_CHANGE_OK;
     case PB_CHANGE_CLEAR_TOKEN:
         model_unbind(m, app, token, -1);
-        return PB_OK;
+        return PB_CHANGE_OK;
     case PB_CHANGE_CLEAR_ACCOUNT:
         model_unbind(m, app, -1, accounts[0]);
-        return PB_OK;
+        return PB_CHANGE_OK;
     }
     for (size_t i = 0; i < n; i++)
         if (!model_bound(m, app, token, accounts[i]))
             m->b[m->n++] = (binding){app, token, accounts[i]};
-    return PB_OK;
+    return PB_CHANGE_OK;
 }
 
 /* ---- the store --------------------------------------------------------- */
@@ -276,7 +275,7 @@ static size_t run_batch(model *m, const uint8_t *data, size_t size)
         changes[n] = (pb_change){kind, pb_str_from_cstr(token_names[tokens[n]]), listed[n], k};
     }
 
-    int outcomes[MAX_CHANGES];
+    pb_change_outcome outcomes[MAX_CHANGES];
     CHECK(pb_store_apply(h.session, app_ids[app], changes, n, outcomes) == PB_STORE_OK);
     for (size_t i = 0; i < n; i++)
         CHECK(outcomes[i] == model_apply(m, app, kind, tokens[i], listed_idx[i], changes[i].n_accounts));

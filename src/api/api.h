@@ -21,12 +21,16 @@
 #include "common/pool.h"
 #include "store/store.h"
 
-/* The request limits. Defaults are SPEC.md's; every one is a server flag. */
+/*
+ * The request limits. Defaults are docs/API.md's; every one is a server flag.
+ * The binding limits (accounts per token, tokens per account) are the store's
+ * (pb_store_limits_of()): an element naming more distinct accounts than a
+ * token may hold is invalid.
+ */
 typedef struct pb_api_config {
     uint32_t max_query_items;        /* query lists: 1000 */
     uint32_t max_batch_items;        /* batchoperate token_accounts: 20 (TPNS's limit) */
     uint32_t max_list_items;         /* batchoperate token_list / account_list: 100 */
-    uint32_t max_accounts_per_token; /* distinct accounts one element may name: 32 */
     uint32_t max_account_bytes;      /* 128 */
     uint32_t max_token_bytes;        /* 256 */
     bool one_account_per_type;       /* TPNS 2020 mode: op 1 acts as op 2, one account per type */
@@ -35,8 +39,6 @@ typedef struct pb_api_config {
 #define PB_DEFAULT_MAX_QUERY_ITEMS 1000
 #define PB_DEFAULT_MAX_BATCH_ITEMS 20
 #define PB_DEFAULT_MAX_LIST_ITEMS 100
-#define PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN 32
-#define PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT 100
 #define PB_DEFAULT_MAX_ACCOUNT_BYTES 128
 #define PB_DEFAULT_MAX_TOKEN_BYTES 256
 
@@ -48,7 +50,7 @@ typedef struct pb_api_config {
 #define PB_MAX_TOKEN_BYTES_CEILING 400
 #define PB_MAX_ACCOUNT_BYTES_CEILING 400
 
-/* Fills `config` with SPEC.md's defaults. */
+/* Fills `config` with docs/API.md's defaults. */
 void pb_api_config_defaults(pb_api_config *config);
 
 /*

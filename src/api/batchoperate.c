@@ -44,8 +44,8 @@ static void plan_add(batch_plan *plan, size_t i, int code, pb_change change)
  * accounts can never be bound to one token, so such an element is invalid;
  * stopping there also bounds the duplicate search.
  */
-static int collect_accounts(const pb_api_config *config, const pb_account_item_list *list, bool one_per_type,
-                            pb_pool *pool, pb_change *change)
+static int collect_accounts(const pb_api_config *config, uint32_t max_accounts_per_token,
+                            const pb_account_item_list *list, bool one_per_type, pb_pool *pool, pb_change *change)
 {
     if (list->state != PB_FIELD_PRESENT || list->n == 0)
         return PB_ERR_PARAM;
@@ -53,7 +53,7 @@ static int collect_accounts(const pb_api_config *config, const pb_account_item_l
         if (pb_validate_account(config, &list->items[i]) != PB_OK)
             return PB_ERR_PARAM;
 
-    size_t capacity = list->n < config->max_accounts_per_token ? list->n : config->max_accounts_per_token;
+    size_t capacity = list->n < max_accounts_per_token ? list->n : max_accounts_per_token;
     pb_account *accounts = pb_pool_alloc(pool, capacity * sizeof(*accounts));
     size_t n = 0;
     for (size_t i = 0; i < list->n; i++) {
@@ -75,7 +75,7 @@ static int collect_accounts(const pb_api_config *config, const pb_account_item_l
 }
 
 /* Operations 1–3: one change per token_accounts element. */
-static void plan_token_accounts(const pb_api_config *config, pb_change_kind kind,
+static void plan_token_accounts(const pb_api_config *config, const pb_store_limits *limits, pb_change_kind kind,
                                 const pb_token_accounts_list *list, pb_pool *pool, batch_plan *plan)
 {
     bool one_per_type = config->one_account_per_type && kind != PB_CHANGE_REMOVE;
@@ -86,7 +86,8 @@ static void plan_token_accounts(const pb_api_config *config, pb_change_kind kind
         if (item->is_object) {
             code = pb_validate_token(config, &item->token);
             if (code == PB_OK)
-                code = collect_accounts(config, &item->account_list, one_per_type, pool, &change);
+                code = collect_accounts(config, limits->max_accounts_per_token, &item->account_list, one_per_type,
+                                        pool, &change);
         }
         plan_add(plan, i, code, change);
     }
@@ -114,8 +115,8 @@ static void plan_clear_accounts(const pb_api_config *config, const pb_account_it
  * Validates the request level and plans the items. Returns PB_OK, or the
  * request-level error with nothing planned.
  */
-static int plan_request(const pb_api_config *config, const pb_batch_request *request, pb_pool *pool,
-                        batch_plan *plan)
+static int plan_request(const pb_api_config *config, const pb_store_limits *limits, const pb_batch_request *request,
+                        pb_pool *pool, batch_plan *plan)
 {
     int code = pb_validate_operator_type(&request->operator_type, 5);
     if (code == PB_OK)
@@ -135,7 +136,7 @@ static int plan_request(const pb_api_config *config, const pb_batch_request *req
         if ((code = pb_validate_list(list->state, list->n, config->max_batch_items)) != PB_OK)
             return code;
         plan_init(plan, list->n, pool);
-        plan_token_accounts(config, kind, list, pool, plan);
+        plan_token_accounts(config, limits, kind, list, pool, plan);
         return PB_OK;
     }
     case PB_CHANGE_CLEAR_TOKEN: {
@@ -161,11 +162,22 @@ static int plan_request(const pb_api_config *config, const pb_batch_request *req
 /* A batchoperate between handing its changes to the store and its answer. */
 typedef struct batch_call {
     batch_plan plan;
-    int *outcomes;
+    pb_change_outcome *outcomes;
     pb_batch_response *response;
     pb_api_done *done;
     void *arg;
 } batch_call;
+
+/* The TPNS item code of a store outcome. */
+static int outcome_code(pb_change_outcome outcome)
+{
+    switch (outcome) {
+    case PB_CHANGE_OK: return PB_OK;
+    case PB_CHANGE_OVER_LIMIT: return PB_ERR_PARAM; /* SPEC: over a limit is an invalid item */
+    case PB_CHANGE_FAILED: break;
+    }
+    return PB_ERR_STORE;
+}
 
 /* Merges the store's outcomes back into input order. */
 static void on_applied(void *arg, int result)
@@ -180,7 +192,7 @@ static void on_applied(void *arg, int result)
         size_t failed = 0;
         for (size_t i = 0, next = 0; i < plan->n_items; i++) {
             if (plan->item_codes[i] == PB_OK)
-                plan->item_codes[i] = call->outcomes[next++];
+                plan->item_codes[i] = outcome_code(call->outcomes[next++]);
             if (plan->item_codes[i] != PB_OK)
                 failed++;
         }
@@ -197,7 +209,7 @@ void pb_api_batchoperate(const pb_api_config *config, pb_store_session *session,
     memset(response, 0, sizeof(*response));
     batch_call *call = pb_pool_alloc(pool, sizeof(*call));
     *call = (batch_call){.response = response, .done = done, .arg = arg};
-    response->code = plan_request(config, request, pool, &call->plan);
+    response->code = plan_request(config, pb_store_limits_of(session), request, pool, &call->plan);
     if (response->code != PB_OK) {
         done(arg);
         return;

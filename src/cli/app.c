@@ -7,7 +7,7 @@
 
 #include "api/api.h"
 #include "auth/auth.h"
-#include "cli/cli.h"
+#include "cli/options.h"
 
 static const char app_usage[] =
     "usage: pushbind app COMMAND (--data DIR | --store URL) [options]\n"

@@ -1,8 +1,8 @@
 /* `pushbind backup`: a compacted, consistent copy of the store while it serves. */
 #include <stdio.h>
 
-#include "cli/cli.h"
-#include "store/lmdb_tools.h"
+#include "cli/options.h"
+#include "store/lmdb/tools.h"
 
 static const char backup_usage[] =
     "usage: pushbind backup --data DIR DEST\n"
@@ -13,11 +13,10 @@ static const char backup_usage[] =
     "began. The server may keep serving meanwhile. To restore, stop the server and\n"
     "put DEST/data.mdb in place of DIR/data.mdb (remove DIR/lock.mdb).\n";
 
-static int backup(pb_store_session *session, const void *arg)
+static int backup(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
 {
-    const pb_cli_tool_args *args = arg;
-    if (pb_lmdb_backup(pb_store_session_lmdb(session), args->path) != PB_STORE_OK) {
-        fprintf(stderr, "pushbind: cannot back up: %s\n", pb_store_session_error(session));
+    if (pb_lmdb_backup(tool, args->path) != PB_STORE_OK) {
+        fprintf(stderr, "pushbind: cannot back up: %s\n", pb_lmdb_tool_error(tool));
         return PB_EXIT_FAILURE;
     }
     printf("backed up %s to %s/data.mdb\n", args->data_dir, args->path);

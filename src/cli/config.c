@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/options.h"
 #include "cli/config.h"
 
 /* Appends `s` to out's argv; `owned` strings are freed with it. Returns 0 or -1. */

@@ -8,8 +8,8 @@
 
 #include <yajl/yajl_gen.h>
 
-#include "cli/cli.h"
-#include "store/lmdb_tools.h"
+#include "cli/options.h"
+#include "store/lmdb/tools.h"
 
 static const char export_usage[] =
     "usage: pushbind export --data DIR --access-id ID > FILE\n"
@@ -54,11 +54,10 @@ static int write_binding(void *arg, pb_str token, const pb_account *account)
     return 0;
 }
 
-static int export(pb_store_session *session, const void *arg)
+static int export(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
 {
-    const pb_cli_tool_args *args = arg;
     export_state st = {.gen = yajl_gen_alloc(NULL), .out = stdout};
-    int rc = st.gen == NULL ? PB_STORE_EIO : pb_lmdb_export(pb_store_session_lmdb(session), args->access_id, write_binding, &st);
+    int rc = st.gen == NULL ? PB_STORE_EIO : pb_lmdb_export(tool, args->access_id, write_binding, &st);
     if (rc == 0 && fflush(stdout) != 0)
         rc = EXPORT_WRITE_FAILED;
     if (st.gen != NULL)
@@ -74,7 +73,7 @@ static int export(pb_store_session *session, const void *arg)
         fprintf(stderr, "pushbind export: cannot write to stdout: %m\n");
         return PB_EXIT_FAILURE;
     default:
-        fprintf(stderr, "pushbind: cannot export: %s\n", pb_store_session_error(session));
+        fprintf(stderr, "pushbind: cannot export: %s\n", pb_lmdb_tool_error(tool));
         return PB_EXIT_FAILURE;
     }
 }

@@ -8,7 +8,7 @@
 
 #include "api/api.h"
 #include "auth/auth.h"
-#include "cli/cli.h"
+#include "cli/options.h"
 
 int pb_cli_usage_error(const char *command, const char *format, ...)
 {
@@ -141,7 +141,7 @@ int pb_cli_with_session(const char *data_dir, const char *url, int (*run)(pb_sto
 }
 
 int pb_cli_run_tool(const char *command, const char *usage, unsigned wants, int argc, char **argv,
-                    int (*run)(pb_store_session *session, const void *args))
+                    int (*run)(pb_lmdb_tool *tool, const pb_cli_tool_args *args))
 {
     pb_cli_tool_args args;
     bool help = false;
@@ -152,5 +152,19 @@ int pb_cli_run_tool(const char *command, const char *usage, unsigned wants, int 
     }
     if (exit_code != PB_EXIT_OK)
         return exit_code;
-    return pb_cli_with_session(args.data_dir, NULL, run, &args);
+    char *err = NULL;
+    pb_lmdb_tool_config config = {
+        .data_dir = args.data_dir,
+        .map_size = (uint64_t)PB_DEFAULT_MAP_SIZE_MIB * 1024 * 1024,
+        .limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT},
+    };
+    pb_lmdb_tool *tool = pb_lmdb_tool_open(&config, &err);
+    if (tool == NULL) {
+        fprintf(stderr, "pushbind: cannot open the store in %s: %s\n", args.data_dir, err);
+        free(err);
+        return PB_EXIT_FAILURE;
+    }
+    exit_code = run(tool, &args);
+    pb_lmdb_tool_close(tool);
+    return exit_code;
 }

@@ -1,8 +1,8 @@
 /* `pushbind stats`: how many bindings each app holds and how big the store is. */
 #include <stdio.h>
 
-#include "cli/cli.h"
-#include "store/lmdb_tools.h"
+#include "cli/options.h"
+#include "store/lmdb/tools.h"
 
 static const char stats_usage[] =
     "usage: pushbind stats --data DIR\n"
@@ -25,13 +25,13 @@ static void print_app(void *arg, const pb_app_info *app)
     printf("%-18llu  %llu\n", (unsigned long long)app->access_id, (unsigned long long)app->bindings);
 }
 
-static int stats(pb_store_session *session, const void *arg)
+static int stats(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
 {
     totals t = {0};
     pb_lmdb_usage usage;
     printf("%-18s  %s\n", "ACCESS_ID", "BINDINGS");
-    if (pb_store_app_list(session, print_app, &t) != PB_STORE_OK || pb_lmdb_usage_read(pb_store_session_lmdb(session), &usage) != PB_STORE_OK) {
-        fprintf(stderr, "pushbind: cannot read the store: %s\n", pb_store_session_error(session));
+    if (pb_lmdb_tool_app_list(tool, print_app, &t) != PB_STORE_OK || pb_lmdb_usage_read(tool, &usage) != PB_STORE_OK) {
+        fprintf(stderr, "pushbind: cannot read the store: %s\n", pb_lmdb_tool_error(tool));
         return PB_EXIT_FAILURE;
     }
     printf("\napps: %llu\nbindings: %llu\n", (unsigned long long)t.apps, (unsigned long long)usage.bindings);

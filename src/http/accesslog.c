@@ -71,11 +71,11 @@ void pb_accesslog_write(const pb_accesslog *log, const pb_request_record *r)
                        "{\"time\":\"%s\",\"app\":%s%s%s,\"endpoint\":\"%s\",\"op\":%s,\"items\":%" PRIu64
                        ",\"code\":%s,\"status\":%d,\"us\":%" PRIu64 "}\n",
                        time_text, r->access_id ? "\"" : "", r->access_id ? app : "null", r->access_id ? "\"" : "",
-                       r->endpoint, r->operator_type ? op : "null", r->items, r->code >= 0 ? code : "null", r->status,
+                       pb_endpoint_name(r->endpoint), r->operator_type ? op : "null", r->items, r->code >= 0 ? code : "null", r->status,
                        r->micros);
     else
         len = snprintf(line, sizeof(line), "%s app=%s endpoint=%s op=%s items=%" PRIu64 " code=%s status=%d us=%" PRIu64 "\n",
-                       time_text, app, r->endpoint, op, r->items, code, r->status, r->micros);
+                       time_text, app, pb_endpoint_name(r->endpoint), op, r->items, code, r->status, r->micros);
     if (len > 0 && (size_t)len < sizeof(line)) {
         ssize_t ignored = write(log->fd, line, (size_t)len); /* a full disk must not stop the service */
         (void)ignored;

@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include "common/endpoint.h"
+
 typedef enum pb_log_format {
     PB_LOG_TEXT = 0,
     PB_LOG_JSON,
@@ -32,7 +34,7 @@ typedef struct pb_accesslog {
 
 /* What one line says about one request. */
 typedef struct pb_request_record {
-    const char *endpoint;   /* "query", "batchoperate", "healthz", "metrics", "other" */
+    pb_endpoint endpoint;
     uint64_t access_id;     /* 0: not authenticated */
     int64_t operator_type;  /* 0: absent or not an integer in 1..5 */
     uint64_t items;         /* list items in the request */

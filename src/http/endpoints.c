@@ -91,9 +91,8 @@ static int64_t operator_type_of(const pb_operator_type *operator_type)
 static void finish_request(pb_worker *worker, pb_request_record *record, uint64_t started_ns)
 {
     record->micros = (pb_clock_ns() - started_ns) / 1000;
-    if (strcmp(record->endpoint, "query") == 0 || strcmp(record->endpoint, "batchoperate") == 0)
-        pb_metrics_observe_request(record->endpoint[0] == 'q' ? PB_METRICS_QUERY : PB_METRICS_BATCHOPERATE,
-                                   record->operator_type, record->code, record->micros);
+    if (record->endpoint < PB_API_ENDPOINTS)
+        pb_metrics_observe_request(record->endpoint, record->operator_type, record->code, record->micros);
     pb_accesslog_write(worker->accesslog, record);
 }
 
@@ -101,7 +100,7 @@ static void finish_request(pb_worker *worker, pb_request_record *record, uint64_
  * Logs a request that a handler answered with an HTTP-level status. Takes
  * the worker, not the request: once answered, the request belongs to h2o.
  */
-static void finish_http(pb_worker *worker, const char *endpoint, int status, uint64_t started_ns)
+static void finish_http(pb_worker *worker, pb_endpoint endpoint, int status, uint64_t started_ns)
 {
     pb_request_record record = {.endpoint = endpoint, .code = -1, .status = status};
     finish_request(worker, &record, started_ns);
@@ -111,11 +110,11 @@ static int send_not_found(h2o_req_t *req, uint64_t started_ns)
 {
     pb_worker *worker = worker_of(req);
     h2o_send_error_404(req, "Not Found", "not found\n", 0);
-    finish_http(worker, "other", 404, started_ns);
+    finish_http(worker, PB_ENDPOINT_OTHER, 404, started_ns);
     return 0;
 }
 
-static int send_method_not_allowed(h2o_req_t *req, const char *endpoint, const char *allow, uint64_t started_ns)
+static int send_method_not_allowed(h2o_req_t *req, pb_endpoint endpoint, const char *allow, uint64_t started_ns)
 {
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
     pb_worker *worker = worker_of(req);
@@ -172,13 +171,13 @@ static int on_query(h2o_handler_t *self, h2o_req_t *req)
     if (!path_is(req, H2O_STRLIT(QUERY_PATH)))
         return send_not_found(req, started);
     if (!method_is(req, H2O_STRLIT("POST")))
-        return send_method_not_allowed(req, "query", "POST", started);
+        return send_method_not_allowed(req, PB_ENDPOINT_QUERY, "POST", started);
 
     pb_worker *worker = worker_of(req);
     pb_str body = request_body(req);
     pb_query_request request;
     pb_query_response response = {0};
-    pb_request_record record = {.endpoint = "query", .status = 200};
+    pb_request_record record = {.endpoint = PB_ENDPOINT_QUERY, .status = 200};
     uint64_t access_id = 0;
 
     /* One snapshot serves the secret lookup and the query. */
@@ -269,6 +268,9 @@ static void start_write(pb_worker *worker, h2o_req_t *req, uint64_t access_id, c
     pending_write *write = calloc(1, sizeof(*write));
     if (write == NULL) {
         send_json(req, pb_encode_batch(&req->pool, &(pb_batch_response){.code = PB_ERR_STORE}));
+        pb_request_record failed = *record;
+        failed.code = PB_ERR_STORE;
+        finish_request(worker, &failed, started_ns);
         return;
     }
     write->record = *record;
@@ -299,10 +301,10 @@ static int on_batchoperate(h2o_handler_t *self, h2o_req_t *req)
     if (!path_is(req, H2O_STRLIT(BATCH_PATH)))
         return send_not_found(req, started);
     if (!method_is(req, H2O_STRLIT("POST")))
-        return send_method_not_allowed(req, "batchoperate", "POST", started);
+        return send_method_not_allowed(req, PB_ENDPOINT_BATCHOPERATE, "POST", started);
 
     pb_worker *worker = worker_of(req);
-    pb_request_record record = {.endpoint = "batchoperate", .status = 200};
+    pb_request_record record = {.endpoint = PB_ENDPOINT_BATCHOPERATE, .status = 200};
     uint64_t access_id = 0;
     int code = PB_ERR_STORE;
 
@@ -330,15 +332,15 @@ static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
     if (!path_is(req, H2O_STRLIT(HEALTH_PATH)))
         return send_not_found(req, started);
     if (!method_is(req, H2O_STRLIT("GET")) && !method_is(req, H2O_STRLIT("HEAD")))
-        return send_method_not_allowed(req, "healthz", "GET, HEAD", started);
+        return send_method_not_allowed(req, PB_ENDPOINT_HEALTHZ, "GET, HEAD", started);
     pb_worker *worker = worker_of(req);
     if (pb_store_ping(worker->session) != PB_STORE_OK) {
         h2o_send_error_503(req, "Service Unavailable", "store unavailable\n", 0);
-        finish_http(worker, "healthz", 503, started);
+        finish_http(worker, PB_ENDPOINT_HEALTHZ, 503, started);
         return 0;
     }
     send_body(req, 200, "OK", "text/plain; charset=utf-8", PB_STR_LIT("ok\n"));
-    finish_http(worker, "healthz", 200, started);
+    finish_http(worker, PB_ENDPOINT_HEALTHZ, 200, started);
     return 0;
 }
 
@@ -374,7 +376,7 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
     if (!path_is(req, H2O_STRLIT(METRICS_PATH)))
         return send_not_found(req, started);
     if (!method_is(req, H2O_STRLIT("GET")))
-        return send_method_not_allowed(req, "metrics", "GET", started);
+        return send_method_not_allowed(req, PB_ENDPOINT_METRICS, "GET", started);
     pb_worker *worker = worker_of(req);
     app_gather apps = {.pool = &req->pool};
     char *text = NULL;
@@ -385,7 +387,7 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
             fclose(out);
         free(text);
         h2o_send_error_503(req, "Service Unavailable", "store unavailable\n", 0);
-        finish_http(worker, "metrics", 503, started);
+        finish_http(worker, PB_ENDPOINT_METRICS, 503, started);
         return 0;
     }
     pb_metrics_render(worker->metrics, apps.apps, apps.n, out);
@@ -393,7 +395,7 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
     pb_str body = pb_pool_strdup(&req->pool, (pb_str){text, len});
     free(text);
     send_body(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body);
-    finish_http(worker, "metrics", 200, started);
+    finish_http(worker, PB_ENDPOINT_METRICS, 200, started);
     return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "http/endpoints.h"
+#include "http/h2o_private.h"
 #include "http/limits.h"
 #include "http/ratelimit.h"
 #include "http/server.h"
@@ -155,11 +156,6 @@ static void on_stop_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t
     atomic_store(&self->stopping, true);
 }
 
-static bool has_connections(h2o_context_t *ctx)
-{
-    return !h2o_linklist_is_empty(&ctx->http1._conns) || !h2o_linklist_is_empty(&ctx->http2._conns);
-}
-
 /*
  * The worker's thread, from start to end. The h2o context and its queues are
  * made and disposed of here, on the loop's own thread: h2o 2.2.5 recycles a
@@ -189,15 +185,14 @@ static void *worker_main(void *arg)
 
     /* A write handed to the store always comes back, and must find the loop. */
     uint64_t deadline = h2o_now(self->loop) + PB_SHUTDOWN_GRACE_MS;
-    while ((has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.writes_pending != 0)
+    while ((pb_h2o_has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.writes_pending != 0)
         h2o_evloop_run(self->loop, 100);
     /*
      * The shutdown request armed h2o's one-second HTTP/2 GOAWAY timer; with no
      * connection left it has nothing to do, and the context cannot be
      * disposed of while it is armed.
      */
-    if (h2o_timeout_is_linked(&ctx->http2._graceful_shutdown_timeout))
-        h2o_timeout_unlink(&ctx->http2._graceful_shutdown_timeout);
+    pb_h2o_disarm_shutdown_timer(ctx);
     pb_metrics_thread_detach();
     pb_worker_detach(&self->worker);
     h2o_multithread_unregister_receiver(ctx->queue, &self->stop_receiver);
@@ -308,8 +303,10 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
     int exit_code = 1;
     unsigned started = 0;
     uint16_t port;
-    if (workers == NULL)
+    if (workers == NULL) {
+        fprintf(stderr, "pushbind: out of memory for %u threads\n", n);
         return 1;
+    }
     if (shared_init(&shared, config) != 0)
         goto out_free;
     if (open_listeners(config, workers, n, &port) != 0)

@@ -29,7 +29,6 @@ static const int known_codes[] = {PB_OK,        PB_ERR_PARSE,   PB_ERR_MISSING, 
 /* operator_type 1–5, and slot 0 for absent or invalid. */
 #define OPERATOR_SLOTS 6
 
-static const char *const endpoint_names[PB_METRICS_ENDPOINTS] = {"query", "batchoperate"};
 
 typedef _Atomic uint64_t counter;
 
@@ -42,8 +41,8 @@ typedef struct histogram {
 
 /* One thread's counts; aligned so two threads never share a cache line. */
 typedef struct shard {
-    _Alignas(64) counter requests[PB_METRICS_ENDPOINTS][OPERATOR_SLOTS][CODE_SLOTS];
-    histogram request_seconds[PB_METRICS_ENDPOINTS];
+    _Alignas(64) counter requests[PB_API_ENDPOINTS][OPERATOR_SLOTS][CODE_SLOTS];
+    histogram request_seconds[PB_API_ENDPOINTS];
     histogram commit_seconds;
     histogram lookup_seconds;
     histogram commit_batch;
@@ -120,10 +119,10 @@ static size_t code_slot(int code)
     return CODE_SLOTS - 1;
 }
 
-void pb_metrics_observe_request(pb_metrics_endpoint endpoint, int64_t operator_type, int code, uint64_t micros)
+void pb_metrics_observe_request(pb_endpoint endpoint, int64_t operator_type, int code, uint64_t micros)
 {
     shard *s = thread_shard;
-    if (s == NULL || endpoint >= PB_METRICS_ENDPOINTS)
+    if (s == NULL || endpoint >= PB_API_ENDPOINTS)
         return;
     size_t op = operator_type >= 1 && operator_type < OPERATOR_SLOTS ? (size_t)operator_type : 0;
     add(&s->requests[endpoint][op][code_slot(code)], 1);
@@ -218,7 +217,7 @@ static void render_requests(pb_metrics *metrics, FILE *out)
 {
     print_header(out, "pushbind_requests_total", "counter",
                  "API requests answered, by endpoint, operator_type and TPNS ret_code.");
-    for (size_t e = 0; e < PB_METRICS_ENDPOINTS; e++)
+    for (size_t e = 0; e < PB_API_ENDPOINTS; e++)
         for (size_t op = 0; op < OPERATOR_SLOTS; op++)
             for (size_t c = 0; c < CODE_SLOTS; c++) {
                 uint64_t total = 0;
@@ -233,15 +232,15 @@ static void render_requests(pb_metrics *metrics, FILE *out)
                 else
                     snprintf(code_label, sizeof(code_label), "%d", known_codes[c]);
                 fprintf(out, "pushbind_requests_total{endpoint=\"%s\",operator_type=\"%s\",code=\"%s\"} %llu\n",
-                        endpoint_names[e], op_label, code_label, (unsigned long long)total);
+                        pb_endpoint_name((pb_endpoint)e), op_label, code_label, (unsigned long long)total);
             }
     print_header(out, "pushbind_request_duration_seconds", "histogram",
                  "Time from the request's handler start to its answer, by endpoint.");
-    for (size_t e = 0; e < PB_METRICS_ENDPOINTS; e++) {
+    for (size_t e = 0; e < PB_API_ENDPOINTS; e++) {
         histogram_sum h;
         char labels[48];
         sum_histogram(metrics, offsetof(shard, request_seconds) + e * sizeof(histogram), &h);
-        snprintf(labels, sizeof(labels), "endpoint=\"%s\",", endpoint_names[e]);
+        snprintf(labels, sizeof(labels), "endpoint=\"%s\",", pb_endpoint_name((pb_endpoint)e));
         print_histogram(out, "pushbind_request_duration_seconds", labels, &h, latency_bounds, LATENCY_BUCKETS, 1e-9);
     }
 }

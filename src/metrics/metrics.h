@@ -13,7 +13,7 @@
  *                line on the hot path. A scrape sums the shards.
  *
  * The observe functions take no registry argument, so that code far from the
- * server (the store backend, a future group-commit writer thread) can report
+ * server (the store backend and its group-commit writer thread) can report
  * without a handle threaded through every call. A thread that never attached
  * (the command-line tools, unit tests) records nothing: observing is then a
  * no-op, never an error.
@@ -25,14 +25,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/endpoint.h"
+
 /* Threads that may attach to one registry (event loops plus store threads). */
 #define PB_METRICS_MAX_THREADS 128
 
-typedef enum pb_metrics_endpoint {
-    PB_METRICS_QUERY = 0,
-    PB_METRICS_BATCHOPERATE,
-    PB_METRICS_ENDPOINTS
-} pb_metrics_endpoint;
 
 typedef struct pb_metrics pb_metrics;
 
@@ -53,10 +50,11 @@ int pb_metrics_thread_attach(pb_metrics *metrics);
 void pb_metrics_thread_detach(void);
 
 /*
- * One answered API request: its endpoint, operator_type (0 when absent or
- * invalid), the TPNS ret_code it answered, and how long it took.
+ * One answered API request: its endpoint (one of the first PB_API_ENDPOINTS;
+ * others are not counted), operator_type (0 when absent or invalid), the TPNS
+ * ret_code it answered, and how long it took.
  */
-void pb_metrics_observe_request(pb_metrics_endpoint endpoint, int64_t operator_type, int code, uint64_t micros);
+void pb_metrics_observe_request(pb_endpoint endpoint, int64_t operator_type, int code, uint64_t micros);
 
 /* One store write transaction committed (or failed to), and how long the commit took. */
 void pb_metrics_observe_store_commit(uint64_t nanos);
@@ -87,6 +85,5 @@ typedef struct pb_metrics_app {
  * may be a few requests apart). `apps` lists the store's apps.
  */
 void pb_metrics_render(pb_metrics *metrics, const pb_metrics_app *apps, size_t n_apps, FILE *out);
-
 
 #endif

@@ -10,13 +10,14 @@
 
 #include "common/clock.h"
 #include "metrics/metrics.h"
-#include "store/lmdb_backend.h"
-#include "store/redis_backend.h"
+#include "store/lmdb/backend.h"
+#include "store/redis/backend.h"
 
 typedef enum backend_kind { BACKEND_LMDB, BACKEND_REDIS } backend_kind;
 
 struct pb_store {
     backend_kind kind;
+    pb_store_limits limits;
     union {
         pb_lmdb_store *lmdb;
         pb_redis_store *redis;
@@ -33,6 +34,7 @@ struct pb_store_view {
 
 struct pb_store_session {
     backend_kind kind;
+    const pb_store *store;
     union {
         pb_lmdb_session *lmdb;
         pb_redis_session *redis;
@@ -48,6 +50,7 @@ pb_store *pb_store_open(const pb_store_config *config, char **err)
             *err = strdup("out of memory");
         return NULL;
     }
+    store->limits = config->limits;
     if (config->url != NULL) {
         store->kind = BACKEND_REDIS;
         store->impl.redis = pb_redis_open(config, err);
@@ -55,7 +58,7 @@ pb_store *pb_store_open(const pb_store_config *config, char **err)
         store->kind = BACKEND_LMDB;
         store->impl.lmdb = pb_lmdb_open(config, err);
     }
-    if (store->impl.lmdb == NULL && store->impl.redis == NULL) {
+    if (store->impl.lmdb == NULL) { /* the union's members are one pointer */
         free(store);
         return NULL;
     }
@@ -79,12 +82,13 @@ pb_store_session *pb_store_session_open(pb_store *store)
     if (session == NULL)
         return NULL;
     session->kind = store->kind;
+    session->store = store;
     session->view.session = session;
     if (store->kind == BACKEND_REDIS)
         session->impl.redis = pb_redis_session_open(store->impl.redis);
     else
         session->impl.lmdb = pb_lmdb_session_open(store->impl.lmdb);
-    if (session->impl.lmdb == NULL && session->impl.redis == NULL) {
+    if (session->impl.lmdb == NULL) {
         free(session);
         return NULL;
     }
@@ -107,6 +111,11 @@ const char *pb_store_session_error(const pb_store_session *session)
     if (session->kind == BACKEND_REDIS)
         return pb_redis_session_error(session->impl.redis);
     return pb_lmdb_session_error(session->impl.lmdb);
+}
+
+const pb_store_limits *pb_store_limits_of(const pb_store_session *session)
+{
+    return &session->store->limits;
 }
 
 int pb_store_ping(pb_store_session *session)
@@ -163,7 +172,7 @@ int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *
  * writer thread observes its group commits.
  */
 static int redis_apply_observed(pb_redis_session *session, uint64_t access_id, const pb_change *changes, size_t n,
-                                int *outcomes)
+                                pb_change_outcome *outcomes)
 {
     uint64_t started = pb_clock_ns();
     int rc = pb_redis_apply(session, access_id, changes, n, outcomes);
@@ -173,7 +182,7 @@ static int redis_apply_observed(pb_redis_session *session, uint64_t access_id, c
 }
 
 int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
-                   int *outcomes)
+                   pb_change_outcome *outcomes)
 {
     if (session->kind == BACKEND_REDIS)
         return redis_apply_observed(session->impl.redis, access_id, changes, n, outcomes);
@@ -181,7 +190,7 @@ int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_chang
 }
 
 void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
-                          int *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg)
+                          pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg)
 {
     if (session->kind == BACKEND_REDIS) {
         done(arg, redis_apply_observed(session->impl.redis, access_id, changes, n, outcomes));

@@ -2,10 +2,13 @@
  * store.h — where apps and bindings live.
  *
  * This header is the whole contract between the service and a storage
- * backend. The embedded backend (store/lmdb*.c, LMDB on local disk) is the
- * default; the Redis backend (store/redis*.c, one server or a Redis Cluster)
+ * backend. The embedded backend (store/lmdb/, LMDB on local disk) is the
+ * default; the Redis backend (store/redis/, one server or a Redis Cluster)
  * is chosen by pb_store_config.url. store/store.c dispatches between them.
- * No backend type appears here.
+ * No backend type appears here, and the store speaks its own language: its
+ * outcomes are the enums and PB_STORE_E* codes below, never TPNS codes (api/
+ * maps them). The operator's tools that only the embedded backend has are in
+ * store/lmdb/tools.h.
  *
  * Objects and threads
  * -------------------
@@ -69,12 +72,17 @@ typedef struct pb_store_view pb_store_view;
 
 /*
  * How many bindings one token or one account may hold. A change that would
- * exceed either limit fails as a whole (PB_ERR_PARAM) and changes nothing.
+ * exceed either limit fails as a whole (PB_CHANGE_OVER_LIMIT) and changes
+ * nothing. The store is where the limits live: the API reads them back with
+ * pb_store_limits_of() rather than keeping a copy.
  */
 typedef struct pb_store_limits {
-    uint32_t max_accounts_per_token; /* SPEC default 32 */
-    uint32_t max_tokens_per_account; /* SPEC default 100 */
+    uint32_t max_accounts_per_token; /* docs/API.md: 32 by default */
+    uint32_t max_tokens_per_account; /* docs/API.md: 100 by default */
 } pb_store_limits;
+
+#define PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN 32
+#define PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT 100
 
 typedef struct pb_store_config {
     const char *data_dir;   /* created (mode 0700) when missing */
@@ -84,7 +92,7 @@ typedef struct pb_store_config {
      * Redis instead of the embedded store, when not NULL (data_dir and
      * map_size are then unused): "redis://HOST:PORT" or
      * "redis-cluster://HOST:PORT[,HOST:PORT…]", each optionally followed by
-     * "/NAMESPACE" and "?wait=N" (see store/redis.c).
+     * "/NAMESPACE" and "?wait=N" (see store/redis/redis.c).
      */
     const char *url;
     /*
@@ -111,6 +119,9 @@ void pb_store_session_close(pb_store_session *session);
 
 /* A human-readable message for the session's last failure ("" when none). */
 const char *pb_store_session_error(const pb_store_session *session);
+
+/* The limits the store was opened with. */
+const pb_store_limits *pb_store_limits_of(const pb_store_session *session);
 
 /* Returns 0 when the store answers (for health checks). */
 int pb_store_ping(pb_store_session *session);
@@ -167,14 +178,20 @@ typedef struct pb_change {
     size_t n_accounts;
 } pb_change;
 
+/* What pb_store_apply() did with one change. */
+typedef enum pb_change_outcome {
+    PB_CHANGE_OK = 0,     /* applied (unbinding what was not bound included: the end state is there) */
+    PB_CHANGE_OVER_LIMIT, /* a limit would be exceeded; that change did nothing */
+    PB_CHANGE_FAILED,     /* the backend failed for that change: the embedded backend did nothing;
+                             with Redis it may or may not have been applied, never in part visible */
+} pb_change_outcome;
+
 /*
  * Applies `n` changes to app `access_id`, in order, each atomically; a later
- * change sees the earlier ones. outcomes[i] is set to PB_OK, PB_ERR_PARAM (a
- * limit would be exceeded; that change did nothing) or PB_ERR_STORE (the
- * backend failed for that change: the embedded backend did nothing; with
- * Redis the change may or may not have been applied, never in part visible).
+ * change sees the earlier ones, and outcomes[i] says what became of
+ * changes[i].
  *
- * Returns 0 once every change that reports PB_OK is durable;
+ * Returns 0 once every change that reports PB_CHANGE_OK is durable;
  * PB_STORE_ENOTFOUND when the app does not exist (it may have been removed
  * since the request was authenticated), nothing changed; or PB_STORE_EIO when
  * the backend failed (embedded: nothing was changed; Redis: the batch could
@@ -183,7 +200,7 @@ typedef struct pb_change {
  * request-level error.
  */
 int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
-                   int *outcomes);
+                   pb_change_outcome *outcomes);
 
 /* Called once per pb_store_apply_start() with what pb_store_apply() would return. */
 typedef void pb_store_apply_done(void *arg, int result);
@@ -203,7 +220,7 @@ typedef void pb_store_apply_done(void *arg, int result);
  * and return quickly: the next group's commit waits for it.
  */
 void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
-                          int *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg);
+                          pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg);
 
 /* ---- Apps (command line) ---------------------------------------------- */
 

@@ -39,7 +39,6 @@ static int setup(void **state)
     assert_int_equal(pb_store_app_put(f->session, APP, PB_STR_LIT("secret-key-0123456789"), &created), 0);
     assert_int_equal(pb_store_app_put(f->session, OTHER_APP, PB_STR_LIT("secret-key-9876543210"), &created), 0);
     pb_api_config_defaults(&f->config);
-    f->config.max_accounts_per_token = 4;
     pb_pool_init(&f->pool);
     *state = f;
     return 0;

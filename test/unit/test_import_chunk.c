@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/lmdb_tools.h"
+#include "store/lmdb/internal.h" /* a tool over the fixture's session */
 #include "store/store.h"
 
 #define APP 1500001048u
@@ -118,7 +118,7 @@ static void import_random(struct fixture *f, size_t n, unsigned *seed)
         accounts[i] = rand_r(seed) % N_ACCOUNTS;
         items[i] = (pb_import_item){token_str(tokens[i]), account_of(accounts[i])};
     }
-    assert_int_equal(pb_lmdb_import_chunk(pb_store_session_lmdb(f->session), APP, items, n, outcomes), 0);
+    assert_int_equal(pb_lmdb_import_chunk(&(pb_lmdb_tool){.session = pb_store_session_lmdb(f->session)}, APP, items, n, outcomes), 0);
     for (size_t i = 0; i < n; i++) {
         pb_import_outcome want = model_append(&f->model, tokens[i], accounts[i]);
         if (outcomes[i] != want)
@@ -172,7 +172,7 @@ static void fill_other_app(struct fixture *f, uint64_t other)
     for (int t = 0; t < N_TOKENS; t++) {
         pb_account account = account_of(t % N_ACCOUNTS);
         pb_change change = {PB_CHANGE_APPEND, token_str(t), &account, 1};
-        int outcome;
+        pb_change_outcome outcome;
         assert_int_equal(pb_store_apply(f->session, other, &change, 1, &outcome), 0);
         assert_int_equal(outcome, 0);
     }

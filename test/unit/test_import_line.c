@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/import_line.h"
+#include "import/import.h"
 
 static const char *parse(pb_import_format format, const char *text, pb_import_line *line)
 {

@@ -26,7 +26,7 @@ static char *render(pb_metrics *metrics, const pb_metrics_app *apps, size_t n)
 static void observations_without_a_shard_are_ignored(void **state)
 {
     pb_metrics_thread_detach();
-    pb_metrics_observe_request(PB_METRICS_QUERY, 1, 0, 10);
+    pb_metrics_observe_request(PB_ENDPOINT_QUERY, 1, 0, 10);
     pb_metrics_observe_commit_batch(3);
     pb_metrics *metrics = pb_metrics_new();
     char *text = render(metrics, NULL, 0);
@@ -40,10 +40,10 @@ static void requests_are_counted_by_endpoint_operator_type_and_code(void **state
 {
     pb_metrics *metrics = pb_metrics_new();
     assert_int_equal(pb_metrics_thread_attach(metrics), 0);
-    pb_metrics_observe_request(PB_METRICS_BATCHOPERATE, 2, 0, 150);
-    pb_metrics_observe_request(PB_METRICS_BATCHOPERATE, 2, 0, 150);
-    pb_metrics_observe_request(PB_METRICS_QUERY, 9, 1008003, 3000000);
-    pb_metrics_observe_request(PB_METRICS_QUERY, 1, 12345, 1);
+    pb_metrics_observe_request(PB_ENDPOINT_BATCHOPERATE, 2, 0, 150);
+    pb_metrics_observe_request(PB_ENDPOINT_BATCHOPERATE, 2, 0, 150);
+    pb_metrics_observe_request(PB_ENDPOINT_QUERY, 9, 1008003, 3000000);
+    pb_metrics_observe_request(PB_ENDPOINT_QUERY, 1, 12345, 1);
     char *text = render(metrics, NULL, 0);
     assert_non_null(strstr(text, "pushbind_requests_total{endpoint=\"batchoperate\",operator_type=\"2\",code=\"0\"} 2\n"));
     assert_non_null(strstr(text, "pushbind_requests_total{endpoint=\"query\",operator_type=\"none\",code=\"1008003\"} 1\n"));
@@ -88,7 +88,7 @@ static void *observe_many(void *p)
     if (pb_metrics_thread_attach(arg->metrics) != 0)
         return NULL;
     for (int i = 0; i < arg->n; i++) {
-        pb_metrics_observe_request(PB_METRICS_QUERY, 1, 0, 5);
+        pb_metrics_observe_request(PB_ENDPOINT_QUERY, 1, 0, 5);
         pb_metrics_connection_opened();
     }
     pb_metrics_connection_closed();

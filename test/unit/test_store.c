@@ -17,8 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/codes.h"
-#include "store/lmdb_internal.h" /* pb_lmdb_commit_group, for the group commit tests */
+#include "store/lmdb/internal.h" /* pb_lmdb_commit_group, for the group commit tests */
 #include "store/store.h"
 
 #define APP 1500001048u
@@ -150,18 +149,18 @@ static pb_change make_change(struct fixture *f, pb_change_kind kind, const char 
     return change;
 }
 
-/* Applies one change to `app` and returns its outcome (PB_OK, PB_ERR_PARAM …). */
-static int apply_to(struct fixture *f, uint64_t app, pb_change_kind kind, const char *token, const char *accounts)
+/* Applies one change to `app` and returns its outcome (PB_CHANGE_OK, PB_CHANGE_OVER_LIMIT, …). */
+static pb_change_outcome apply_to(struct fixture *f, uint64_t app, pb_change_kind kind, const char *token, const char *accounts)
 {
     pb_change change = make_change(f, kind, token, accounts);
-    int outcome = -1;
+    pb_change_outcome outcome = -1;
     int rc = pb_store_apply(f->session, app, &change, 1, &outcome);
     if (rc != 0)
         fail_msg("pb_store_apply: %d (%s)", rc, pb_store_session_error(f->session));
     return outcome;
 }
 
-static int apply1(struct fixture *f, pb_change_kind kind, const char *token, const char *accounts)
+static pb_change_outcome apply1(struct fixture *f, pb_change_kind kind, const char *token, const char *accounts)
 {
     return apply_to(f, APP, kind, token, accounts);
 }
@@ -244,7 +243,7 @@ static const char *list_apps(struct fixture *f, struct app_rows *rows)
 static void append_binds_accounts_in_list_order(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "c,a,b"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "c,a,b"), PB_CHANGE_OK);
     assert_string_equal(accounts_of(f, "t1"), "c,a,b");
     assert_string_equal(tokens_of(f, "a"), "t1");
 }
@@ -252,9 +251,9 @@ static void append_binds_accounts_in_list_order(void **state)
 static void append_keeps_existing_binding_in_place(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "a"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "c,a"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "a"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "c,a"), PB_CHANGE_OK);
     assert_string_equal(accounts_of(f, "t1"), "a,b,c");
     /* Re-binding a to t1 must not move t1 after t2 in a's list either. */
     assert_string_equal(tokens_of(f, "a"), "t1,t2");
@@ -263,8 +262,8 @@ static void append_keeps_existing_binding_in_place(void **state)
 static void overwrite_replaces_accounts_keeping_order_of_kept_ones(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b,c"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_OVERWRITE, "t1", "e,b,d,a"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b,c"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_OVERWRITE, "t1", "e,b,d,a"), PB_CHANGE_OK);
     assert_string_equal(accounts_of(f, "t1"), "a,b,e,d");
     assert_string_equal(tokens_of(f, "c"), "");
     assert_string_equal(tokens_of(f, "e"), "t1");
@@ -273,10 +272,10 @@ static void overwrite_replaces_accounts_keeping_order_of_kept_ones(void **state)
 static void remove_requires_matching_type(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,a/1,b"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_REMOVE, "t1", "a/2"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,a/1,b"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_REMOVE, "t1", "a/2"), PB_CHANGE_OK);
     assert_string_equal(accounts_of(f, "t1"), "a,a/1,b");
-    assert_int_equal(apply1(f, PB_CHANGE_REMOVE, "t1", "a/1,zz"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_REMOVE, "t1", "a/1,zz"), PB_CHANGE_OK);
     assert_string_equal(accounts_of(f, "t1"), "a,b");
     assert_string_equal(tokens_of(f, "a/1"), "");
     assert_string_equal(tokens_of(f, "a"), "t1");
@@ -285,53 +284,53 @@ static void remove_requires_matching_type(void **state)
 static void clear_token_unbinds_both_sides(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "a"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_CLEAR_TOKEN, "t1", ""), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "a"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_CLEAR_TOKEN, "t1", ""), PB_CHANGE_OK);
     assert_string_equal(accounts_of(f, "t1"), "");
     assert_string_equal(tokens_of(f, "a"), "t2");
     assert_string_equal(tokens_of(f, "b"), "");
-    assert_int_equal(apply1(f, PB_CHANGE_CLEAR_TOKEN, "never-bound", ""), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_CLEAR_TOKEN, "never-bound", ""), PB_CHANGE_OK);
 }
 
 static void clear_account_unbinds_both_sides(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "a/1,a"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_CLEAR_ACCOUNT, "ignored", "a"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "a/1,a"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_CLEAR_ACCOUNT, "ignored", "a"), PB_CHANGE_OK);
     assert_string_equal(tokens_of(f, "a"), "");
     assert_string_equal(accounts_of(f, "t1"), "b");
     assert_string_equal(accounts_of(f, "t2"), "a/1");
-    assert_int_equal(apply1(f, PB_CHANGE_CLEAR_ACCOUNT, "", "never-bound"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_CLEAR_ACCOUNT, "", "never-bound"), PB_CHANGE_OK);
 }
 
 static void token_limit_fails_whole_change_and_changes_nothing(void **state)
 {
     struct fixture *f = *state; /* 3 accounts per token */
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "c,d"), PB_ERR_PARAM);
-    assert_int_equal(apply1(f, PB_CHANGE_OVERWRITE, "t1", "a,c,d,e"), PB_ERR_PARAM);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "c,d"), PB_CHANGE_OVER_LIMIT);
+    assert_int_equal(apply1(f, PB_CHANGE_OVERWRITE, "t1", "a,c,d,e"), PB_CHANGE_OVER_LIMIT);
     assert_string_equal(accounts_of(f, "t1"), "a,b");
     assert_string_equal(tokens_of(f, "c"), "");
     assert_string_equal(tokens_of(f, "d"), "");
     /* Exactly at the limit is allowed. */
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "b,c"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "b,c"), PB_CHANGE_OK);
     assert_string_equal(accounts_of(f, "t1"), "a,b,c");
 }
 
 static void account_limit_fails_whole_change_and_changes_nothing(void **state)
 {
     struct fixture *f = *state; /* 2 tokens per account */
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "a"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t3", "b,a"), PB_ERR_PARAM);
-    assert_int_equal(apply1(f, PB_CHANGE_OVERWRITE, "t3", "b,a"), PB_ERR_PARAM);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "a"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t3", "b,a"), PB_CHANGE_OVER_LIMIT);
+    assert_int_equal(apply1(f, PB_CHANGE_OVERWRITE, "t3", "b,a"), PB_CHANGE_OVER_LIMIT);
     assert_string_equal(accounts_of(f, "t3"), "");
     assert_string_equal(tokens_of(f, "b"), "");
     assert_string_equal(tokens_of(f, "a"), "t1,t2");
     /* An account already bound to the token does not count again. */
-    assert_int_equal(apply1(f, PB_CHANGE_OVERWRITE, "t2", "b,a"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_OVERWRITE, "t2", "b,a"), PB_CHANGE_OK);
     assert_string_equal(accounts_of(f, "t2"), "a,b");
 }
 
@@ -344,12 +343,12 @@ static void failed_change_does_not_undo_earlier_changes_in_same_apply(void **sta
         make_change(f, PB_CHANGE_APPEND, "t2", "d"),
         make_change(f, PB_CHANGE_REMOVE, "t1", "a"),
     };
-    int outcomes[4] = {-1, -1, -1, -1};
+    pb_change_outcome outcomes[4] = {-1, -1, -1, -1};
     assert_int_equal(pb_store_apply(f->session, APP, changes, 4, outcomes), 0);
-    assert_int_equal(outcomes[0], PB_OK);
-    assert_int_equal(outcomes[1], PB_ERR_PARAM);
-    assert_int_equal(outcomes[2], PB_OK);
-    assert_int_equal(outcomes[3], PB_OK);
+    assert_int_equal(outcomes[0], PB_CHANGE_OK);
+    assert_int_equal(outcomes[1], PB_CHANGE_OVER_LIMIT);
+    assert_int_equal(outcomes[2], PB_CHANGE_OK);
+    assert_int_equal(outcomes[3], PB_CHANGE_OK);
     assert_string_equal(accounts_of(f, "t1"), "b");
     assert_string_equal(accounts_of(f, "t2"), "d");
     assert_string_equal(tokens_of(f, "c"), "");
@@ -364,7 +363,7 @@ static void later_change_sees_earlier_one_in_same_apply(void **state)
         make_change(f, PB_CHANGE_APPEND, "t2", "a"),
         make_change(f, PB_CHANGE_APPEND, "t1", "b,a"),
     };
-    int outcomes[3];
+    pb_change_outcome outcomes[3];
     assert_int_equal(pb_store_apply(f->session, APP, changes, 3, outcomes), 0);
     assert_string_equal(accounts_of(f, "t1"), "a,b");
     assert_string_equal(tokens_of(f, "a"), "t1,t2");
@@ -373,8 +372,8 @@ static void later_change_sees_earlier_one_in_same_apply(void **state)
 static void same_name_different_type_are_different_accounts(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "13800000000/1,13800000000"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "13800000000/2"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "13800000000/1,13800000000"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "13800000000/2"), PB_CHANGE_OK);
     assert_string_equal(accounts_of(f, "t1"), "13800000000/1,13800000000");
     assert_string_equal(tokens_of(f, "13800000000"), "t1");
     assert_string_equal(tokens_of(f, "13800000000/1"), "t1");
@@ -385,13 +384,13 @@ static void apps_are_isolated(void **state)
 {
     struct fixture *f = *state;
     create_app(f, OTHER_APP);
-    assert_int_equal(apply_to(f, APP, PB_CHANGE_APPEND, "t1", "a"), PB_OK);
-    assert_int_equal(apply_to(f, OTHER_APP, PB_CHANGE_APPEND, "t1", "b"), PB_OK);
+    assert_int_equal(apply_to(f, APP, PB_CHANGE_APPEND, "t1", "a"), PB_CHANGE_OK);
+    assert_int_equal(apply_to(f, OTHER_APP, PB_CHANGE_APPEND, "t1", "b"), PB_CHANGE_OK);
     assert_string_equal(accounts_in(f, APP, "t1"), "a");
     assert_string_equal(accounts_in(f, OTHER_APP, "t1"), "b");
     assert_string_equal(tokens_in(f, OTHER_APP, "a"), "");
-    assert_int_equal(apply_to(f, OTHER_APP, PB_CHANGE_CLEAR_TOKEN, "t1", ""), PB_OK);
-    assert_int_equal(apply_to(f, OTHER_APP, PB_CHANGE_CLEAR_ACCOUNT, "", "a"), PB_OK);
+    assert_int_equal(apply_to(f, OTHER_APP, PB_CHANGE_CLEAR_TOKEN, "t1", ""), PB_CHANGE_OK);
+    assert_int_equal(apply_to(f, OTHER_APP, PB_CHANGE_CLEAR_ACCOUNT, "", "a"), PB_CHANGE_OK);
     assert_string_equal(accounts_in(f, APP, "t1"), "a");
     assert_string_equal(tokens_in(f, APP, "a"), "t1");
 }
@@ -404,17 +403,17 @@ static void many_to_many_matches_spec_sample(void **state)
         make_change(f, PB_CHANGE_OVERWRITE, "token1", "926@126.com,1527000000"),
         make_change(f, PB_CHANGE_OVERWRITE, "token2", "926@163.com,1527000001"),
     };
-    int outcomes[2];
+    pb_change_outcome outcomes[2];
     assert_int_equal(pb_store_apply(f->session, APP, changes, 2, outcomes), 0);
-    assert_int_equal(outcomes[0], PB_OK);
-    assert_int_equal(outcomes[1], PB_OK);
+    assert_int_equal(outcomes[0], PB_CHANGE_OK);
+    assert_int_equal(outcomes[1], PB_CHANGE_OK);
     assert_string_equal(accounts_of(f, "token1"), "926@126.com,1527000000");
     assert_string_equal(accounts_of(f, "token2"), "926@163.com,1527000001");
 
     /* The query page's by-account sample: token2 under both accounts. */
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "token1", "account1"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "token2", "account1,account2"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "token3", "account2"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "token1", "account1"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "token2", "account1,account2"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "token3", "account2"), PB_CHANGE_OK);
     assert_string_equal(tokens_of(f, "account1"), "token1,token2");
     assert_string_equal(tokens_of(f, "account2"), "token2,token3");
 }
@@ -422,8 +421,8 @@ static void many_to_many_matches_spec_sample(void **state)
 static void lookup_answers_each_item_in_input_order(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "b,a"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "b,a"), PB_CHANGE_OK);
     pb_str tokens[] = {PB_STR_LIT("t2"), PB_STR_LIT("nope"), PB_STR_LIT("t1")};
     pb_account_list lists[3];
     pb_store_view *view = pb_store_view_begin(f->session);
@@ -445,7 +444,7 @@ static void view_is_a_snapshot(void **state)
     assert_non_null(reader);
     pb_store_view *view = pb_store_view_begin(reader);
     assert_non_null(view);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a"), PB_CHANGE_OK);
     pb_str token = PB_STR_LIT("t1");
     pb_account_list list;
     assert_int_equal(pb_store_accounts_of(view, APP, &token, 1, &f->pool, &list), 0);
@@ -486,9 +485,9 @@ static void *bind_on_own_session(void *arg)
     for (int i = 0; i < 20; i++) {
         snprintf(token, sizeof(token), "w%d-%02d", w->no, i);
         pb_change change = {PB_CHANGE_APPEND, pb_str_from_cstr(token), &account, 1};
-        int outcome;
+        pb_change_outcome outcome;
         pb_token_list list;
-        w->failures += pb_store_apply(session, APP, &change, 1, &outcome) != 0 || outcome != PB_OK;
+        w->failures += pb_store_apply(session, APP, &change, 1, &outcome) != 0 || outcome != PB_CHANGE_OK;
         pb_store_view *view = pb_store_view_begin(session);
         w->failures += view == NULL || pb_store_tokens_of(view, APP, &account, 1, &w->pool, &list) != 0 ||
                        list.n != (size_t)i + 1 || !pb_str_eq(list.tokens[i], pb_str_from_cstr(token));
@@ -524,14 +523,14 @@ static void sessions_on_several_threads_share_one_store(void **state)
 static void bindings_survive_reopen(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "a"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "a"), PB_CHANGE_OK);
     close_store(f);
     open_store(f);
     assert_string_equal(accounts_of(f, "t1"), "a,b");
     assert_string_equal(tokens_of(f, "a"), "t1,t2");
     /* The sequence survived too: a new binding sorts after the old ones. */
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t0", "a"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t0", "a"), PB_CHANGE_OK);
     assert_string_equal(tokens_of(f, "a"), "t1,t2,t0");
 }
 
@@ -545,7 +544,7 @@ static void app_put_list_remove(void **state)
     create_app(f, 7);
     assert_int_equal(pb_store_app_put(f->session, APP, PB_STR_LIT("new-secret"), &created), 0);
     assert_false(created);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b"), PB_CHANGE_OK);
     assert_string_equal(list_apps(f, &rows), "7:0;1500001048:2;");
 
     pb_store_view *view = pb_store_view_begin(f->session);
@@ -566,12 +565,12 @@ static void app_list_counts_bindings(void **state)
 {
     struct fixture *f = *state;
     struct app_rows rows;
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b,c"), PB_OK);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "a"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b,c"), PB_CHANGE_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t2", "a"), PB_CHANGE_OK);
     assert_string_equal(list_apps(f, &rows), "1500001048:4;");
-    assert_int_equal(apply1(f, PB_CHANGE_OVERWRITE, "t1", "d"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_OVERWRITE, "t1", "d"), PB_CHANGE_OK);
     assert_string_equal(list_apps(f, &rows), "1500001048:2;");
-    assert_int_equal(apply1(f, PB_CHANGE_CLEAR_ACCOUNT, "", "a"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_CLEAR_ACCOUNT, "", "a"), PB_CHANGE_OK);
     assert_string_equal(list_apps(f, &rows), "1500001048:1;");
 }
 
@@ -590,9 +589,9 @@ static void app_remove_deletes_its_bindings_only(void **state)
     struct fixture *f = *state;
     struct app_rows rows;
     create_app(f, OTHER_APP);
-    assert_int_equal(apply_to(f, APP, PB_CHANGE_APPEND, "t1", "a,b"), PB_OK);
-    assert_int_equal(apply_to(f, APP, PB_CHANGE_APPEND, "t2", "a"), PB_OK);
-    assert_int_equal(apply_to(f, OTHER_APP, PB_CHANGE_APPEND, "t1", "a"), PB_OK);
+    assert_int_equal(apply_to(f, APP, PB_CHANGE_APPEND, "t1", "a,b"), PB_CHANGE_OK);
+    assert_int_equal(apply_to(f, APP, PB_CHANGE_APPEND, "t2", "a"), PB_CHANGE_OK);
+    assert_int_equal(apply_to(f, OTHER_APP, PB_CHANGE_APPEND, "t1", "a"), PB_CHANGE_OK);
 
     uint64_t removed = 0;
     assert_int_equal(pb_store_app_remove(f->session, APP, &removed), 0);
@@ -610,7 +609,7 @@ static void apply_to_unknown_app_changes_nothing(void **state)
 {
     struct fixture *f = *state;
     pb_change change = make_change(f, PB_CHANGE_APPEND, "t1", "a");
-    int outcome;
+    pb_change_outcome outcome;
     assert_int_equal(pb_store_apply(f->session, 42, &change, 1, &outcome), PB_STORE_ENOTFOUND);
     create_app(f, 42);
     assert_string_equal(accounts_in(f, 42, "t1"), "");
@@ -628,13 +627,13 @@ static void long_key_is_an_error_not_a_crash(void **state)
     memset(huge, 'h', 1000);
     huge[1000] = '\0';
 
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, token400, name400), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, token400, name400), PB_CHANGE_OK);
     assert_string_equal(accounts_of(f, token400), name400);
     assert_string_equal(tokens_of(f, name400), token400);
 
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, huge, "a"), PB_ERR_PARAM);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", huge), PB_ERR_PARAM);
-    assert_int_equal(apply1(f, PB_CHANGE_CLEAR_ACCOUNT, "", huge), PB_ERR_PARAM);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, huge, "a"), PB_CHANGE_OVER_LIMIT);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", huge), PB_CHANGE_OVER_LIMIT);
+    assert_int_equal(apply1(f, PB_CHANGE_CLEAR_ACCOUNT, "", huge), PB_CHANGE_OVER_LIMIT);
     assert_string_equal(accounts_of(f, "t1"), "");
     assert_string_equal(accounts_of(f, huge), "");
     assert_string_equal(tokens_of(f, huge), "");
@@ -652,10 +651,10 @@ static void map_full_returns_eio_and_changes_nothing(void **state)
             p += sprintf(p, "%s%0100d", j == 0 ? "" : ",", acked * 16 + j);
         snprintf(token, sizeof(token), "tok-%05d", acked);
         pb_change change = make_change(f, PB_CHANGE_APPEND, token, accounts);
-        int outcome = -1;
+        pb_change_outcome outcome = -1;
         if ((rc = pb_store_apply(f->session, APP, &change, 1, &outcome)) != 0)
             break;
-        assert_int_equal(outcome, PB_OK);
+        assert_int_equal(outcome, PB_CHANGE_OK);
     }
     assert_int_equal(rc, PB_STORE_EIO);
     assert_true(acked > 10);
@@ -693,7 +692,7 @@ static void grow_in_other_process(struct fixture *f, uint64_t map_size, int firs
     int ok = session != NULL;
     for (int batch = 0; ok && batch < batches; batch++) {
         pb_change changes[20];
-        int outcomes[20];
+        pb_change_outcome outcomes[20];
         for (int t = 0; t < 20; t++) {
             int token_no = first + batch * 20 + t;
             char token[32], accounts[30 * 101], *p = accounts;
@@ -703,7 +702,7 @@ static void grow_in_other_process(struct fixture *f, uint64_t map_size, int firs
             changes[t] = make_change(f, PB_CHANGE_APPEND, token, accounts);
             changes[t].token = pb_pool_strdup(&f->pool, changes[t].token);
         }
-        ok = pb_store_apply(session, APP, changes, 20, outcomes) == 0 && outcomes[19] == PB_OK;
+        ok = pb_store_apply(session, APP, changes, 20, outcomes) == 0 && outcomes[19] == PB_CHANGE_OK;
     }
     pb_store_session_close(session);
     pb_store_close(store);
@@ -728,7 +727,7 @@ static pb_lmdb_write *group_write(struct fixture *f, pb_lmdb_write *prev, uint64
                                   size_t n)
 {
     pb_lmdb_write *w = pb_pool_alloc(&f->pool, sizeof(*w));
-    int *outcomes = pb_pool_alloc(&f->pool, n * sizeof(*outcomes));
+    pb_change_outcome *outcomes = pb_pool_alloc(&f->pool, n * sizeof(*outcomes));
     for (size_t i = 0; i < n; i++)
         outcomes[i] = -1;
     *w = (pb_lmdb_write){.access_id = app, .changes = changes, .n = n, .outcomes = outcomes,
@@ -762,11 +761,11 @@ static void group_commit_keeps_each_write_and_change_apart(void **state)
     pb_lmdb_commit_group(pb_store_session_lmdb(f->session), w0);
 
     assert_int_equal(w0->result, PB_STORE_OK);
-    assert_int_equal(w0->outcomes[0], PB_OK);
+    assert_int_equal(w0->outcomes[0], PB_CHANGE_OK);
     assert_int_equal(w1->result, PB_STORE_ENOTFOUND);
     assert_int_equal(w2->result, PB_STORE_OK);
-    assert_int_equal(w2->outcomes[0], PB_OK);
-    assert_int_equal(w2->outcomes[1], PB_ERR_PARAM); /* "a" already has t1 (from w0) and t2 */
+    assert_int_equal(w2->outcomes[0], PB_CHANGE_OK);
+    assert_int_equal(w2->outcomes[1], PB_CHANGE_OVER_LIMIT); /* "a" already has t1 (from w0) and t2 */
     assert_int_equal(w3->result, PB_STORE_OK);
     assert_int_equal(w4->result, PB_STORE_OK);
 
@@ -779,7 +778,7 @@ static void group_commit_keeps_each_write_and_change_apart(void **state)
     assert_string_equal(tokens_in(f, 42, "z"), "");
     struct app_rows rows;
     assert_string_equal(list_apps(f, &rows), "1500001048:4;1500001049:1;");
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t5", "b"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t5", "b"), PB_CHANGE_OK);
     assert_string_equal(tokens_of(f, "b"), "t4,t5");
 }
 
@@ -839,7 +838,7 @@ static void queued_writes_all_finish_durable(void **state)
     struct fixture *f = *state;
     enum { WRITES = 300 };
     struct done_count count = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
-    int *outcomes = pb_pool_alloc(&f->pool, WRITES * sizeof(*outcomes));
+    pb_change_outcome *outcomes = pb_pool_alloc(&f->pool, WRITES * sizeof(*outcomes));
     for (int i = 0; i < WRITES; i++) {
         char token[32];
         snprintf(token, sizeof(token), "q-%03d", i);
@@ -855,7 +854,7 @@ static void queued_writes_all_finish_durable(void **state)
     pthread_mutex_unlock(&count.lock);
     assert_int_equal(count.failed, 0);
     for (int i = 0; i < WRITES; i++)
-        assert_int_equal(outcomes[i], PB_OK);
+        assert_int_equal(outcomes[i], PB_CHANGE_OK);
 
     close_store(f);
     open_store(f);
@@ -877,14 +876,14 @@ static void map_grown_by_another_process_is_followed(void **state)
 {
     struct fixture *f = *state; /* 1 MiB map */
     char account[128];
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t0", "a"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t0", "a"), PB_CHANGE_OK);
 
     grow_and_wait(f, 4 * MIB, 0, 10);
     snprintf(account, sizeof(account), "%0100d", 199 * 30);
     assert_string_equal(tokens_of(f, account), "grown-0199"); /* a view follows */
 
     grow_and_wait(f, 32 * MIB, 200, 20);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t0", "b"), PB_OK); /* a write follows */
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t0", "b"), PB_CHANGE_OK); /* a write follows */
     assert_string_equal(accounts_of(f, "t0"), "a,b");
     snprintf(account, sizeof(account), "%0100d", 599 * 30 + 29);
     assert_string_equal(tokens_of(f, account), "grown-0599");
@@ -903,11 +902,11 @@ static void growth_seen_while_own_view_is_open_fails_then_recovers(void **state)
     assert_non_null(view);
     grow_and_wait(f, 4 * MIB, 0, 10);
     pb_change change = make_change(f, PB_CHANGE_APPEND, "t0", "a");
-    int outcome;
+    pb_change_outcome outcome;
     assert_int_equal(pb_store_apply(f->session, APP, &change, 1, &outcome), PB_STORE_EIO);
     assert_non_null(strstr(pb_store_session_error(f->session), "MDB_MAP_RESIZED"));
     pb_store_view_end(view);
-    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t0", "a"), PB_OK);
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t0", "a"), PB_CHANGE_OK);
     assert_string_equal(accounts_of(f, "t0"), "a");
 }
 
@@ -931,9 +930,9 @@ static void *bind_and_read_until_stopped(void *arg)
     for (; session != NULL && !atomic_load(w->stop) && w->rounds < 5000; w->rounds++) {
         snprintf(token, sizeof(token), "busy%d-%d", w->no, w->rounds % 5);
         pb_change change = {PB_CHANGE_APPEND, pb_str_from_cstr(token), &account, 1};
-        int outcome;
+        pb_change_outcome outcome;
         pb_token_list list;
-        w->failures += pb_store_apply(session, APP, &change, 1, &outcome) != 0 || outcome != PB_OK;
+        w->failures += pb_store_apply(session, APP, &change, 1, &outcome) != 0 || outcome != PB_CHANGE_OK;
         pb_store_view *view = pb_store_view_begin(session);
         w->failures += view == NULL || pb_store_tokens_of(view, APP, &account, 1, &w->pool, &list) != 0 ||
                        list.n != (size_t)(w->rounds < 5 ? w->rounds + 1 : 5);

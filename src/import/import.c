@@ -1,0 +1,389 @@
+/*
+ * import.c — pb_import_run(): parsed blocks gathered into chunks, each chunk
+ * written to the store by a thread of its own while the next one fills.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hugepages.h"
+#include "import/import.h"
+
+static const char *outcome_reason(pb_import_outcome outcome)
+{
+    switch (outcome) {
+    case PB_IMPORT_TOKEN_FULL: return "the token already has --max-accounts-per-token accounts";
+    case PB_IMPORT_ACCOUNT_FULL: return "the account already has --max-tokens-per-account tokens";
+    case PB_IMPORT_TOO_LONG: return "token or account too long for the store";
+    default: return NULL;
+    }
+}
+
+/*
+ * The lines of one chunk on their way to the store. Strings are copied into
+ * `text`, which grows by realloc, so items hold offsets until the chunk is
+ * applied.
+ */
+typedef struct pending_chunk {
+    pb_import_item *items;
+    pb_import_outcome *outcomes;
+    uint64_t *lines;  /* line number of each item */
+    size_t *offsets;  /* token offset of each item; its account follows the token */
+    size_t n, capacity;
+    char *text;
+    size_t text_len, text_capacity;
+} pending_chunk;
+
+static int chunk_reserve(pending_chunk *chunk, size_t capacity)
+{
+    pb_import_item *items = realloc(chunk->items, capacity * sizeof(*items));
+    if (items != NULL)
+        chunk->items = items;
+    pb_import_outcome *outcomes = realloc(chunk->outcomes, capacity * sizeof(*outcomes));
+    if (outcomes != NULL)
+        chunk->outcomes = outcomes;
+    uint64_t *lines = realloc(chunk->lines, capacity * sizeof(*lines));
+    if (lines != NULL)
+        chunk->lines = lines;
+    size_t *offsets = realloc(chunk->offsets, capacity * sizeof(*offsets));
+    if (offsets != NULL)
+        chunk->offsets = offsets;
+    if (items == NULL || outcomes == NULL || lines == NULL || offsets == NULL)
+        return -1;
+    pb_want_huge_pages(chunk->items, capacity * sizeof(*items));
+    pb_want_huge_pages(chunk->outcomes, capacity * sizeof(*outcomes));
+    chunk->capacity = capacity;
+    return 0;
+}
+
+/*
+ * Appends items first..first+count-1 of `block` (their lines numbered from
+ * `line_base`) to the chunk: their strings are contiguous in the block's
+ * text, so they are copied at once. Returns 0 or -1 (out of memory).
+ */
+static int chunk_append(pending_chunk *chunk, const pb_import_block *block, size_t first, size_t count,
+                        uint64_t line_base)
+{
+    size_t capacity = chunk->capacity == 0 ? 4096 : chunk->capacity;
+    while (capacity < chunk->n + count)
+        capacity *= 2;
+    if (capacity != chunk->capacity && chunk_reserve(chunk, capacity) != 0)
+        return -1;
+    size_t from = block->offsets[first];
+    size_t to = first + count < block->n_items ? block->offsets[first + count] : block->text_len;
+    if (chunk->text_len + (to - from) > chunk->text_capacity) {
+        size_t text_capacity = (chunk->text_capacity + (to - from)) * 2;
+        char *grown = realloc(chunk->text, text_capacity);
+        if (grown == NULL)
+            return -1;
+        chunk->text = grown;
+        chunk->text_capacity = text_capacity;
+        pb_want_huge_pages(grown, text_capacity);
+    }
+    memcpy(chunk->text + chunk->text_len, block->text + from, to - from);
+    size_t shift = chunk->text_len - from;
+    for (size_t i = first; i < first + count; i++, chunk->n++) {
+        chunk->items[chunk->n] = block->items[i];
+        chunk->offsets[chunk->n] = block->offsets[i] + shift;
+        chunk->lines[chunk->n] = line_base + block->item_lines[i] + 1;
+    }
+    chunk->text_len += to - from;
+    return 0;
+}
+
+static void chunk_free(pending_chunk *chunk)
+{
+    free(chunk->items);
+    free(chunk->outcomes);
+    free(chunk->lines);
+    free(chunk->offsets);
+    free(chunk->text);
+}
+
+/*
+ * The thread that writes one chunk to the store while the main thread reads
+ * and parses the next: on two cores the parsing costs no time. The store
+ * tool is used by this thread only once it has started.
+ */
+typedef struct chunk_writer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    pending_chunk *chunk; /* handed over; NULL once written */
+    bool stop;
+    int rc; /* of the last chunk written */
+    uint64_t access_id;
+    pb_lmdb_tool *tool;
+} chunk_writer;
+
+static void *writer_main(void *arg)
+{
+    chunk_writer *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->chunk == NULL && !w->stop)
+            pthread_cond_wait(&w->changed, &w->lock);
+        if (w->chunk == NULL)
+            break;
+        pending_chunk *chunk = w->chunk;
+        pthread_mutex_unlock(&w->lock);
+        for (size_t i = 0; i < chunk->n; i++) {
+            chunk->items[i].token.base = chunk->text + chunk->offsets[i];
+            chunk->items[i].account.name.base = chunk->text + chunk->offsets[i] + chunk->items[i].token.len;
+        }
+        int rc = pb_lmdb_import_chunk(w->tool, w->access_id, chunk->items, chunk->n, chunk->outcomes);
+        pthread_mutex_lock(&w->lock);
+        w->rc = rc;
+        w->chunk = NULL;
+        pthread_cond_broadcast(&w->changed);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static int writer_start(chunk_writer *w, uint64_t access_id, pb_lmdb_tool *tool)
+{
+    *w = (chunk_writer){.access_id = access_id, .tool = tool};
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->changed, NULL);
+    if (pthread_create(&w->thread, NULL, writer_main, w) == 0)
+        return 0;
+    pthread_cond_destroy(&w->changed);
+    pthread_mutex_destroy(&w->lock);
+    return -1;
+}
+
+static void writer_submit(chunk_writer *w, pending_chunk *chunk)
+{
+    pthread_mutex_lock(&w->lock);
+    w->chunk = chunk;
+    pthread_cond_broadcast(&w->changed);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Waits for the chunk in hand to be written; returns its pb_lmdb_import_chunk() code. */
+static int writer_wait(chunk_writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    while (w->chunk != NULL)
+        pthread_cond_wait(&w->changed, &w->lock);
+    int rc = w->rc;
+    pthread_mutex_unlock(&w->lock);
+    return rc;
+}
+
+static void writer_stop(chunk_writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_broadcast(&w->changed);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->changed);
+    pthread_mutex_destroy(&w->lock);
+}
+
+static void report_line(const pb_import_observer *observer, uint64_t line, const char *reason)
+{
+    if (observer->refused != NULL)
+        observer->refused(observer->arg, line, reason);
+}
+
+/* Tells the observer why the import stops; `format` is printf's. */
+static void report_failure(const pb_import_observer *observer, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void report_failure(const pb_import_observer *observer, const char *format, ...)
+{
+    char message[512];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, sizeof(message), format, args);
+    va_end(args);
+    if (observer->failed != NULL)
+        observer->failed(observer->arg, message);
+}
+
+static void report_progress(const pb_import_observer *observer, const pb_import_counts *counts, bool waiting)
+{
+    if (observer->progress != NULL)
+        observer->progress(observer->arg, counts, waiting);
+}
+
+/*
+ * Waits for `chunk` to be written, reports its refused lines and empties it.
+ * Returns 0, or -1 when the store failed.
+ */
+static int chunk_collect(const pb_import_config *args, chunk_writer *writer, pending_chunk *chunk, const pb_import_observer *observer,
+                         pb_import_counts *counts)
+{
+    int rc = writer_wait(writer);
+    if (rc != PB_STORE_OK) {
+        if (rc == PB_STORE_ENOTFOUND)
+            report_failure(observer, "app %llu was removed", (unsigned long long)args->access_id);
+        else
+            report_failure(observer, "store failed: %s (lines before line %llu stay imported)",
+                           pb_lmdb_tool_error(writer->tool), (unsigned long long)chunk->lines[0]);
+        return -1;
+    }
+    for (size_t i = 0; i < chunk->n; i++) {
+        const char *reason = outcome_reason(chunk->outcomes[i]);
+        counts->bound += chunk->outcomes[i] == PB_IMPORT_BOUND;
+        counts->present += chunk->outcomes[i] == PB_IMPORT_PRESENT;
+        if (reason != NULL) {
+            counts->rejected++;
+            report_line(observer, chunk->lines[i], reason);
+        }
+    }
+    chunk->n = 0;
+    chunk->text_len = 0;
+    return 0;
+}
+
+/* The two chunks: one fills while the other is written. */
+typedef struct chunk_pair {
+    pending_chunk chunks[2];
+    pending_chunk *filling, *writing;
+} chunk_pair;
+
+/* Hands the full chunk to the writer once the one before is written. Returns 0, or -1 when the store failed. */
+static int chunk_rotate(const pb_import_config *args, chunk_writer *writer, chunk_pair *pair, const pb_import_observer *observer,
+                        pb_import_counts *counts)
+{
+    if (pair->writing != NULL && chunk_collect(args, writer, pair->writing, observer, counts) != 0)
+        return -1;
+    writer_submit(writer, pair->filling);
+    pair->writing = pair->filling;
+    pair->filling = pair->filling == &pair->chunks[0] ? &pair->chunks[1] : &pair->chunks[0];
+    return 0;
+}
+
+/*
+ * Takes in one parsed block, in line order: reports its bad lines, appends
+ * its items to the filling chunk and hands each chunk that fills to the
+ * writer. Returns 0, or -1 when out of memory or (*store_failed) the store
+ * failed; then the lines counted stop at the line it stopped at, as they
+ * would have line by line.
+ */
+static int merge_block(const pb_import_config *args, chunk_writer *writer, chunk_pair *pair, const pb_import_block *block,
+                       const pb_import_observer *observer, pb_import_counts *counts, bool *store_failed)
+{
+    uint64_t base = counts->lines;
+    size_t item = 0, bad = 0;
+    counts->bytes += block->bytes;
+    while (item < block->n_items || bad < block->n_bad) {
+        if (bad < block->n_bad && (item == block->n_items || block->bad[bad].line < block->item_lines[item])) {
+            counts->rejected++;
+            report_line(observer, base + block->bad[bad].line + 1, block->bad[bad].reason);
+            bad++;
+            continue;
+        }
+        /* The items before the next bad line, as many as the chunk has room for. */
+        size_t end = item, room = item + (args->batch_size - pair->filling->n);
+        uint64_t next_bad = bad < block->n_bad ? block->bad[bad].line : UINT64_MAX;
+        while (end < block->n_items && end < room && block->item_lines[end] < next_bad)
+            end++;
+        if (chunk_append(pair->filling, block, item, end - item, base) != 0) {
+            counts->lines = base + block->item_lines[item] + 1;
+            report_failure(observer, "out of memory at line %llu", (unsigned long long)counts->lines);
+            return -1;
+        }
+        item = end;
+        if (pair->filling->n == args->batch_size && chunk_rotate(args, writer, pair, observer, counts) != 0) {
+            counts->lines = base + block->item_lines[item - 1] + 1;
+            *store_failed = true;
+            return -1;
+        }
+    }
+    if (block->out_of_memory) {
+        counts->lines = base + block->lines + 1;
+        report_failure(observer, "out of memory at line %llu", (unsigned long long)counts->lines);
+        return -1;
+    }
+    counts->lines = base + block->lines;
+    return 0;
+}
+
+/*
+ * Reads every line of `fd` into the store: chunks fill in turn, one being
+ * written while the other fills. Returns 0, or -1 when the store or the input
+ * failed.
+ */
+static int import_stream(const pb_import_config *args, int fd, chunk_writer *writer, const pb_import_observer *observer,
+                         pb_import_counts *counts)
+{
+    chunk_pair pair = {0};
+    pair.filling = &pair.chunks[0];
+    bool store_failed = false;
+    int rc = 0;
+
+    pb_import_reader *reader = pb_import_reader_start(fd, &args->api, args->format_given, args->format);
+    if (reader == NULL) {
+        report_failure(observer, "cannot start the parser threads");
+        return -1;
+    }
+    const pb_import_block *block;
+    while (rc == 0 && (block = pb_import_reader_next(reader)) != NULL) {
+        rc = merge_block(args, writer, &pair, block, observer, counts, &store_failed);
+        report_progress(observer, counts, false);
+    }
+    pb_import_read_end end = pb_import_reader_end(reader);
+    pb_import_reader_stop(reader);
+    /* Reading is over in seconds; writing the last chunks can take much longer. */
+    if (!store_failed)
+        report_progress(observer, counts, true);
+    if (!store_failed && pair.writing != NULL && chunk_collect(args, writer, pair.writing, observer, counts) != 0)
+        store_failed = true;
+    if (rc == 0 && end != PB_IMPORT_READ_EOF) {
+        if (end == PB_IMPORT_READ_ERROR)
+            report_failure(observer, "read error in %s", args->input_name);
+        else
+            report_failure(observer, "out of memory at line %llu", (unsigned long long)(counts->lines + 1));
+        rc = -1;
+    }
+    /* What was read before a read error is still imported. */
+    if (!store_failed && pair.filling->n != 0) {
+        writer_submit(writer, pair.filling);
+        store_failed = chunk_collect(args, writer, pair.filling, observer, counts) != 0;
+    }
+    if (store_failed)
+        rc = -1;
+    chunk_free(&pair.chunks[0]);
+    chunk_free(&pair.chunks[1]);
+    return rc;
+}
+
+int pb_import_run(const pb_import_config *config, int fd, const pb_import_observer *observer,
+                  pb_import_counts *counts)
+{
+    *counts = (pb_import_counts){0};
+    char *err = NULL;
+    pb_lmdb_tool *tool = pb_lmdb_tool_open(
+        &(pb_lmdb_tool_config){.data_dir = config->data_dir, .map_size = config->map_size, .limits = config->limits},
+        &err);
+    if (tool == NULL) {
+        report_failure(observer, "cannot open the store in %s: %s", config->data_dir, err);
+        free(err);
+        return -1;
+    }
+    /* An empty chunk checks that the app exists before any line is read. */
+    int rc = pb_lmdb_import_chunk(tool, config->access_id, NULL, 0, NULL);
+    if (rc != PB_STORE_OK) {
+        if (rc != PB_STORE_ENOTFOUND)
+            report_failure(observer, "cannot import: %s", pb_lmdb_tool_error(tool));
+        pb_lmdb_tool_close(tool);
+        return rc == PB_STORE_ENOTFOUND ? PB_STORE_ENOTFOUND : -1;
+    }
+    chunk_writer writer;
+    if (writer_start(&writer, config->access_id, tool) != 0) {
+        report_failure(observer, "cannot start the writer thread");
+        pb_lmdb_tool_close(tool);
+        return -1;
+    }
+    rc = import_stream(config, fd, &writer, observer, counts);
+    writer_stop(&writer);
+    pb_lmdb_tool_close(tool);
+    return rc;
+}

@@ -1,0 +1,316 @@
+/*
+ * import_line.c — NDJSON lines with yajl's streaming parser, CSV lines by hand
+ * (three fields and RFC 4180 quotes need no library).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "import/import.h"
+
+/* The field a value at the top level of the object goes to. */
+typedef enum line_key { KEY_OTHER, KEY_TOKEN, KEY_ACCOUNT, KEY_ACCOUNT_TYPE } line_key;
+
+typedef struct ndjson_state {
+    pb_import_line *line;
+    const char *text; /* the line being parsed */
+    size_t len;
+    int depth; /* open containers */
+    line_key key;
+    bool has_token, has_account, type_ok;
+    const char *error;
+} ndjson_state;
+
+static bool points_into(const void *start, size_t len, const void *p)
+{
+    return (uintptr_t)p >= (uintptr_t)start && (uintptr_t)p < (uintptr_t)start + len;
+}
+
+/*
+ * A string value as a field. yajl hands a string without escapes straight
+ * from the text, which outlives the parse: no copy. An escaped one comes from
+ * yajl's own buffer, which dies with the parser: copied to `buf`.
+ */
+static pb_str string_field(const ndjson_state *st, char *buf, const unsigned char *s, size_t len)
+{
+    if (len > PB_IMPORT_FIELD_MAX)
+        len = PB_IMPORT_FIELD_MAX;
+    if (points_into(st->text, st->len, s))
+        return (pb_str){(const char *)s, len};
+    memcpy(buf, s, len);
+    return (pb_str){buf, len};
+}
+
+/* A value that is not a string or an integer: wrong for any known key. */
+static void wrong_type(ndjson_state *st)
+{
+    if (st->depth != 1)
+        return;
+    if (st->key == KEY_TOKEN)
+        st->line->token.is_string = false, st->has_token = true;
+    else if (st->key == KEY_ACCOUNT)
+        st->line->account.well_typed = false, st->has_account = true;
+    else if (st->key == KEY_ACCOUNT_TYPE)
+        st->type_ok = false;
+}
+
+/* A scalar or container where the top-level object should be. */
+static int top_level_value(ndjson_state *st)
+{
+    if (st->depth != 0)
+        return 1;
+    st->error = "not a JSON object";
+    return 0;
+}
+
+static int on_null(void *ctx)
+{
+    ndjson_state *st = ctx;
+    if (!top_level_value(st))
+        return 0;
+    if (st->depth == 1 && st->key == KEY_ACCOUNT_TYPE) /* null counts as absent, as in the API */
+        st->line->account.account.type = 0, st->type_ok = true;
+    else
+        wrong_type(st);
+    return 1;
+}
+
+static int on_boolean(void *ctx, int value)
+{
+    ndjson_state *st = ctx;
+    if (!top_level_value(st))
+        return 0;
+    wrong_type(st);
+    return 1;
+}
+
+static int on_number(void *ctx, const char *text, size_t len)
+{
+    ndjson_state *st = ctx;
+    if (!top_level_value(st))
+        return 0;
+    if (st->depth != 1 || st->key != KEY_ACCOUNT_TYPE) {
+        wrong_type(st);
+        return 1;
+    }
+    st->type_ok = pb_account_type_parse(text, len, &st->line->account.account.type);
+    return 1;
+}
+
+static int on_string(void *ctx, const unsigned char *s, size_t len)
+{
+    ndjson_state *st = ctx;
+    pb_import_line *line = st->line;
+    if (!top_level_value(st))
+        return 0;
+    if (st->depth != 1)
+        return 1;
+    if (st->key == KEY_TOKEN) {
+        line->token = (pb_token_item){string_field(st, line->token_buf, s, len), true};
+        st->has_token = true;
+    } else if (st->key == KEY_ACCOUNT) {
+        line->account.account.name = string_field(st, line->account_buf, s, len);
+        line->account.well_typed = true;
+        st->has_account = true;
+    } else {
+        wrong_type(st);
+    }
+    return 1;
+}
+
+static int on_map_key(void *ctx, const unsigned char *s, size_t len)
+{
+    ndjson_state *st = ctx;
+    if (st->depth != 1)
+        return 1;
+    st->key = len == 5 && memcmp(s, "token", 5) == 0       ? KEY_TOKEN
+              : len == 7 && memcmp(s, "account", 7) == 0    ? KEY_ACCOUNT
+              : len == 12 && memcmp(s, "account_type", 12) == 0 ? KEY_ACCOUNT_TYPE
+                                                                : KEY_OTHER;
+    return 1;
+}
+
+static int on_start_map(void *ctx)
+{
+    ndjson_state *st = ctx;
+    wrong_type(st);
+    st->depth++;
+    return 1;
+}
+
+static int on_start_array(void *ctx)
+{
+    ndjson_state *st = ctx;
+    if (!top_level_value(st))
+        return 0;
+    wrong_type(st);
+    st->depth++;
+    return 1;
+}
+
+static int on_end(void *ctx)
+{
+    ((ndjson_state *)ctx)->depth--;
+    return 1;
+}
+
+static const yajl_callbacks ndjson_callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_boolean,
+    .yajl_number = on_number,
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_map_key,
+    .yajl_end_map = on_end,
+    .yajl_start_array = on_start_array,
+    .yajl_end_array = on_end,
+};
+
+/*
+ * yajl's allocator: blocks from the line's arena, each after a header with
+ * its size (for realloc), and from malloc once the arena is full. Nothing in
+ * the arena is ever freed: the next parse starts it over.
+ */
+typedef union arena_header {
+    size_t size;
+    max_align_t align;
+} arena_header;
+
+static void *arena_malloc(void *ctx, size_t size)
+{
+    pb_import_line *line = ctx;
+    size_t need = sizeof(arena_header) + (size + sizeof(arena_header) - 1) / sizeof(arena_header) * sizeof(arena_header);
+    if (need > sizeof(line->arena) - line->arena_used)
+        return malloc(size);
+    arena_header *header = (arena_header *)((char *)line->arena + line->arena_used);
+    line->arena_used += need;
+    header->size = size;
+    return header + 1;
+}
+
+static void *arena_realloc(void *ctx, void *ptr, size_t size)
+{
+    pb_import_line *line = ctx;
+    if (ptr != NULL && !points_into(line->arena, sizeof(line->arena), ptr))
+        return realloc(ptr, size);
+    size_t old = ptr != NULL ? ((arena_header *)ptr - 1)->size : 0;
+    if (size <= old)
+        return ptr;
+    void *bigger = arena_malloc(line, size);
+    if (bigger != NULL && old != 0)
+        memcpy(bigger, ptr, old);
+    return bigger;
+}
+
+static void arena_free(void *ctx, void *ptr)
+{
+    pb_import_line *line = ctx;
+    if (!points_into(line->arena, sizeof(line->arena), ptr))
+        free(ptr);
+}
+
+static const char *parse_ndjson(const char *text, size_t len, pb_import_line *line)
+{
+    ndjson_state st = {.line = line, .text = text, .len = len, .type_ok = true};
+    yajl_alloc_funcs funcs = {arena_malloc, arena_realloc, arena_free, line};
+    line->arena_used = 0;
+    yajl_handle parser = yajl_alloc(&ndjson_callbacks, &funcs, &st);
+    if (parser == NULL)
+        return "out of memory";
+    yajl_status status = yajl_parse(parser, (const unsigned char *)text, len);
+    if (status == yajl_status_ok)
+        status = yajl_complete_parse(parser);
+    yajl_free(parser);
+    if (st.error != NULL)
+        return st.error;
+    if (status != yajl_status_ok)
+        return "not valid JSON";
+    if (!st.has_token)
+        return "missing token";
+    if (!st.has_account)
+        return "missing account";
+    if (!st.type_ok)
+        return "account_type is not an integer in 0..2147483647";
+    return NULL;
+}
+
+/*
+ * Reads one CSV field starting at *pos, leaving *pos on the comma that ends
+ * it or at len. A quoted field is unquoted into buf; a plain one is used
+ * where it stands. Returns 0, or -1 for a bad quote.
+ */
+static int csv_field(const char *text, size_t len, size_t *pos, char *buf, pb_str *field)
+{
+    size_t i = *pos, out = 0;
+    if (i < len && text[i] == '"') {
+        for (i++;; i++) {
+            if (i >= len)
+                return -1;
+            if (text[i] == '"') {
+                if (i + 1 < len && text[i + 1] == '"')
+                    i++;
+                else
+                    break;
+            }
+            if (out < PB_IMPORT_FIELD_MAX)
+                buf[out++] = text[i];
+        }
+        i++; /* the closing quote */
+        if (i < len && text[i] != ',')
+            return -1;
+        *field = (pb_str){buf, out};
+    } else {
+        const char *comma = memchr(text + i, ',', len - i);
+        size_t end = comma != NULL ? (size_t)(comma - text) : len;
+        *field = (pb_str){text + i, end - i < PB_IMPORT_FIELD_MAX ? end - i : PB_IMPORT_FIELD_MAX};
+        i = end;
+    }
+    *pos = i;
+    return 0;
+}
+
+static const char *parse_csv(const char *text, size_t len, pb_import_line *line)
+{
+    char type_buf[PB_IMPORT_FIELD_MAX];
+    char *bufs[3] = {line->token_buf, line->account_buf, type_buf};
+    pb_str fields[3];
+    size_t n = 0, pos = 0;
+    for (;;) {
+        if (n == 3)
+            return "more than three fields";
+        if (csv_field(text, len, &pos, bufs[n], &fields[n]) != 0)
+            return "unbalanced quote";
+        n++;
+        if (pos == len)
+            break;
+        pos++; /* the comma */
+    }
+    if (n < 2)
+        return "missing account";
+    line->token = (pb_token_item){fields[0], true};
+    line->account = (pb_account_item){{fields[1], 0}, true};
+    if (n == 2)
+        return NULL;
+    if (!pb_account_type_parse(fields[2].base, fields[2].len, &line->account.account.type))
+        return "account_type is not an integer in 0..2147483647";
+    return NULL;
+}
+
+const char *pb_import_line_parse(pb_import_format format, const char *text, size_t len, pb_import_line *line)
+{
+    if (len > 0 && text[len - 1] == '\r')
+        len--;
+    line->token = (pb_token_item){{line->token_buf, 0}, false};
+    line->account = (pb_account_item){{{line->account_buf, 0}, 0}, false};
+    return format == PB_IMPORT_NDJSON ? parse_ndjson(text, len, line) : parse_csv(text, len, line);
+}
+
+bool pb_import_line_is_csv_header(const char *text, size_t len)
+{
+    if (len > 0 && text[len - 1] == '\r')
+        len--;
+    return (len == 13 && strncasecmp(text, "token,account", 13) == 0) ||
+           (len == 26 && strncasecmp(text, "token,account,account_type", 26) == 0);
+}

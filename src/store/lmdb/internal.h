@@ -1,0 +1,169 @@
+/*
+ * store/lmdb/internal.h — state shared by the embedded store's source files:
+ * env.c (environment, sessions, views, lookups, apps), apply.c (batches of
+ * binding changes), writer.c (the group-commit writer thread), tools.c and
+ * import*.c (the operator's tools). Private to store/lmdb/.
+ */
+#ifndef PB_STORE_LMDB_INTERNAL_H
+#define PB_STORE_LMDB_INTERNAL_H
+
+#include <pthread.h>
+
+#include <lmdb.h>
+
+#include "store/lmdb/backend.h"
+#include "store/lmdb/keys.h"
+#include "store/lmdb/tools.h"
+
+/*
+ * Longest secret an app may have. A batch rewrites its app's record (the
+ * bindings count) from a stack copy, because a pointer LMDB handed out in a
+ * write transaction must not be the source of a put into the same record.
+ * TPNS secrets are 32 characters.
+ */
+#define PB_STORE_SECRET_MAX 256
+
+/*
+ * One pb_store_apply_start() call on its way through the writer thread. The
+ * record lives in the caller's pool; `next` chains the writer's queue.
+ */
+typedef struct pb_lmdb_write {
+    uint64_t access_id;
+    const pb_change *changes;
+    size_t n;
+    pb_change_outcome *outcomes;
+    pb_store_apply_done *done;
+    void *arg;
+    int result;       /* what done() gets: 0 or a negative PB_STORE_E* */
+    char error[160];  /* why, when result is PB_STORE_EIO */
+    struct pb_lmdb_write *next;
+} pb_lmdb_write;
+
+/*
+ * Most writes one group commit takes. Bounds the transaction's dirty pages
+ * (LMDB refuses more than 128K) and the latency of the last write in a group.
+ */
+#define PB_LMDB_GROUP_MAX 128
+
+/* The writer thread and its queue (writer.c). */
+struct pb_lmdb_writer {
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards queue, queue_tail and stopping */
+    pthread_cond_t wake;
+    pb_lmdb_write *queue, *queue_tail;
+    bool stopping;
+    pb_lmdb_session *session; /* used by the writer thread only */
+    pb_metrics *metrics;         /* NULL: the writer reports nothing */
+};
+
+struct pb_lmdb_store {
+    MDB_env *env;
+    MDB_dbi apps, meta, tokens, accounts;
+    pb_store_limits limits;
+    size_t max_key; /* mdb_env_get_maxkeysize(), at most PB_LMDB_KEY_BUF */
+    /*
+     * MDB_MAP_RESIZED (another process grew the file past our mapping) is cured
+     * by remapping, which unmaps the memory every live transaction of this
+     * process reads. So each transaction holds this lock shared, and a remap
+     * holds it exclusive.
+     */
+    pthread_rwlock_t map_lock;
+    struct pb_lmdb_writer writer;
+};
+
+struct pb_lmdb_view {
+    pb_lmdb_session *session;
+};
+
+struct pb_lmdb_session {
+    pb_lmdb_store *store;
+    /* Reset between views and renewed by the next: no allocation per view. */
+    MDB_txn *read_txn;
+    MDB_cursor *tokens_cursor; /* renewed with read_txn */
+    MDB_cursor *accounts_cursor;
+    bool view_open;
+    pb_lmdb_view view;
+    unsigned map_holds; /* shared holds of store->map_lock taken through this session */
+    char error[160];
+};
+
+/* What a pb_lmdb_tool is: the store opened on its own, and one session. */
+struct pb_lmdb_tool {
+    pb_lmdb_store *store;
+    pb_lmdb_session *session;
+};
+
+/* Keeps "<what>: <mdb_strerror(rc)>" as the session's last error. */
+void pb_lmdb_set_error(pb_lmdb_session *session, const char *what, int rc);
+
+/*
+ * Begins a top-level transaction (flags 0 or MDB_RDONLY) and holds the map
+ * lock shared until pb_lmdb_txn_done(). Follows a map grown by another
+ * process once. Returns 0 or an LMDB error (nothing held).
+ */
+int pb_lmdb_txn_start(pb_lmdb_session *session, unsigned flags, MDB_txn **txn);
+
+/* Commits (when `commit`) or aborts `txn`, then releases the map lock. */
+int pb_lmdb_txn_done(pb_lmdb_session *session, MDB_txn *txn, bool commit);
+
+/*
+ * Reads app `access_id` in `txn`, copying its record into `buf` (room for
+ * PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX) so *app survives later writes.
+ * Returns 0, MDB_NOTFOUND or an LMDB error.
+ */
+int pb_lmdb_app_read(const pb_lmdb_store *store, MDB_txn *txn, uint64_t access_id, unsigned char *buf,
+                     struct app_record *app);
+
+/* Writes app `access_id`'s record. Returns 0 or an LMDB error. */
+int pb_lmdb_app_write(const pb_lmdb_store *store, MDB_txn *txn, uint64_t access_id, const struct app_record *app);
+
+/* Reads the next binding seq (1 in a new store). Returns 0 or an LMDB error. */
+int pb_lmdb_seq_read(const pb_lmdb_store *store, MDB_txn *txn, uint64_t *seq);
+
+/* Records `seq` as the next binding seq. Returns 0 or an LMDB error. */
+int pb_lmdb_seq_write(const pb_lmdb_store *store, MDB_txn *txn, uint64_t seq);
+
+/*
+ * Applies the chain of writes starting at `writes` in one write transaction
+ * and one commit: each write in a child transaction (so a write for a missing
+ * app, or one that hits an LMDB error, is undone alone), each of its changes
+ * in a grandchild (pb_store_apply()'s per-change atomicity). Sets every
+ * write's result and outcomes; a failed commit makes every write that would
+ * have changed something PB_STORE_EIO. Calls no done().
+ */
+void pb_lmdb_commit_group(pb_lmdb_session *session, pb_lmdb_write *writes);
+
+/* Starts the writer thread of `store`. Returns 0 or an errno value. */
+int pb_lmdb_writer_start(pb_lmdb_store *store);
+
+/* Lets the writer finish what is queued, then joins it. */
+void pb_lmdb_writer_stop(pb_lmdb_store *store);
+
+/* Whether a token's key and dup fit LMDB's size limit (and it is not empty). */
+static inline bool pb_lmdb_token_fits(const pb_lmdb_store *store, pb_str token)
+{
+    return token.len != 0 && token.len <= store->max_key - PB_LMDB_TOKEN_OVERHEAD;
+}
+
+/* The same for an account. */
+static inline bool pb_lmdb_account_fits(const pb_lmdb_store *store, const pb_account *account)
+{
+    return account->name.len != 0 && account->name.len <= store->max_key - PB_LMDB_ACCOUNT_OVERHEAD;
+}
+
+/*
+ * Positions `cursor` on `key` (its first dup in *first) and counts the key's
+ * dups; *count is 0 when the key is absent. Returns 0 or an LMDB error.
+ */
+static inline int pb_lmdb_seek_dups(MDB_cursor *cursor, MDB_val *key, MDB_val *first, size_t *count)
+{
+    *count = 0;
+    int rc = mdb_cursor_get(cursor, key, first, MDB_SET_KEY);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    return mdb_cursor_count(cursor, count);
+}
+
+#endif

@@ -1,0 +1,128 @@
+/*
+ * store/lmdb/tools.h — the embedded store as the operator's commands (import,
+ * export, backup, stats) see it: the whole interface they need, and all they
+ * may include of the embedded backend, as LMDB's own mdb_copy and mdb_stat
+ * need nothing beyond lmdb.h.
+ *
+ * These are LMDB-specific on purpose: a bulk load that bypasses per-request
+ * transactions, a copy of the environment, the size of its file. The service
+ * itself never calls them; store.h stays the contract between the service and
+ * any backend.
+ *
+ * Objects and threads
+ * -------------------
+ *   pb_lmdb_tool  the store in one data directory, opened for a tool. The
+ *                 server may have the same directory open meanwhile: LMDB's
+ *                 lock file coordinates the processes. One thread uses a tool
+ *                 at a time (import hands it to its writer thread, and back).
+ *
+ * Errors: 0 or a negative PB_STORE_E* value (store/store.h), the message in
+ * pb_lmdb_tool_error().
+ */
+#ifndef PB_STORE_LMDB_TOOLS_H
+#define PB_STORE_LMDB_TOOLS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+typedef struct pb_lmdb_tool pb_lmdb_tool;
+
+typedef struct pb_lmdb_tool_config {
+    const char *data_dir; /* created (mode 0700) when missing */
+    uint64_t map_size;    /* bytes of address space to reserve, as pb_store_config's */
+    pb_store_limits limits; /* what import enforces */
+} pb_lmdb_tool_config;
+
+/*
+ * Opens (creating when needed) the store in config->data_dir. On failure
+ * returns NULL and points *err at a malloc'ed message the caller frees.
+ */
+pb_lmdb_tool *pb_lmdb_tool_open(const pb_lmdb_tool_config *config, char **err);
+
+/* Closes the tool; NULL is allowed. */
+void pb_lmdb_tool_close(pb_lmdb_tool *tool);
+
+/* A human-readable message for the tool's last failure ("" when none). */
+const char *pb_lmdb_tool_error(const pb_lmdb_tool *tool);
+
+/*
+ * Calls `visit` for each app in increasing access_id order, as
+ * pb_store_app_list() does. Returns 0 or PB_STORE_EIO.
+ */
+int pb_lmdb_tool_app_list(pb_lmdb_tool *tool, void (*visit)(void *arg, const pb_app_info *app), void *arg);
+
+/* ---- Import ------------------------------------------------------------ */
+
+/* What pb_lmdb_import_chunk() did with one binding. */
+typedef enum pb_import_outcome {
+    PB_IMPORT_BOUND = 0,      /* created, after every binding created before it */
+    PB_IMPORT_PRESENT,        /* already bound: nothing changed (re-running an import is a no-op) */
+    PB_IMPORT_TOKEN_FULL,     /* the token already has max_accounts_per_token accounts */
+    PB_IMPORT_ACCOUNT_FULL,   /* the account already has max_tokens_per_account tokens */
+    PB_IMPORT_TOO_LONG,       /* the token or account does not fit an LMDB key */
+} pb_import_outcome;
+
+/* One binding to import: `account` bound to `token`. */
+typedef struct pb_import_item {
+    pb_str token;
+    pb_account account;
+} pb_import_item;
+
+/*
+ * Binds items[0..n-1] in app `access_id`, in one write transaction, with
+ * exactly the outcome each would have had as an APPEND of one account sent
+ * one after the other in item order, under the limits the store was opened
+ * with: outcomes[i] says what happened to items[i]. New bindings are created
+ * in item order (their place in every list follows it).
+ *
+ * It decides in item order but reads and writes in key order, so that a large
+ * chunk touches each page of the store once: that is what makes a bulk load
+ * fast. Other writers of the store (the server included) wait while a chunk
+ * runs. It allocates about 72 bytes an item (two sort entries and a seq) and
+ * runs two short-lived threads of its own: one sorts the accounts side, one
+ * starts the disk's writeback of the pages written so far.
+ *
+ * Returns 0 once the chunk is durable, PB_STORE_ENOTFOUND (no such app;
+ * nothing changed) or PB_STORE_EIO (nothing changed).
+ */
+int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import_item *items, size_t n,
+                         pb_import_outcome *outcomes);
+
+/* ---- Export ------------------------------------------------------------ */
+
+/*
+ * Calls `visit` for every binding of app `access_id`, in creation order, from
+ * one snapshot. The strings are valid during the call only. A non-zero return
+ * from `visit` stops the walk and is returned. Holds one 32-byte entry per
+ * binding in memory to sort them. Returns 0, PB_STORE_ENOTFOUND,
+ * PB_STORE_EIO, or the visitor's code.
+ */
+int pb_lmdb_export(pb_lmdb_tool *tool, uint64_t access_id,
+                   int (*visit)(void *arg, pb_str token, const pb_account *account), void *arg);
+
+/* ---- Backup ------------------------------------------------------------ */
+
+/*
+ * Writes a compacted copy of the whole store (every app) into directory
+ * `dest_dir` (created mode 0700; it must not exist or be empty) as
+ * dest_dir/data.mdb, from one snapshot: the copy holds every write committed
+ * before the call and none after. Writers go on meanwhile. Returns 0,
+ * PB_STORE_EINVAL (dest_dir is not usable) or PB_STORE_EIO.
+ */
+int pb_lmdb_backup(pb_lmdb_tool *tool, const char *dest_dir);
+
+/* ---- Statistics -------------------------------------------------------- */
+
+typedef struct pb_lmdb_usage {
+    uint64_t file_bytes;   /* size of data.mdb on disk */
+    uint64_t used_bytes;   /* pages in use, free pages included */
+    uint64_t map_bytes;    /* the address space reserved: the most the data may grow to */
+    uint64_t bindings;     /* account–token pairs, every app */
+} pb_lmdb_usage;
+
+/* Fills *usage from one snapshot. Returns 0 or PB_STORE_EIO. */
+int pb_lmdb_usage_read(pb_lmdb_tool *tool, pb_lmdb_usage *usage);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * writer.c — the embedded store's writer thread: every binding change
+ * goes through it, so that one commit (one fsync) makes many requests
+ * durable.
+ *
+ * Callers queue a write and either wait (pb_store_apply) or go on with other
+ * work (pb_store_apply_start). The writer takes everything queued (up to
+ * PB_LMDB_GROUP_MAX writes), commits it as one group, calls each write's
+ * done(), and starts again. There is no timer: the writes that arrive while a
+ * group is being committed form the next group, so a lone write is committed
+ * at once and a busy server gets bigger groups by itself.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "metrics/metrics.h"
+#include "store/lmdb/internal.h"
+
+/* Takes up to PB_LMDB_GROUP_MAX writes off the queue; NULL once stopping with nothing left. */
+static pb_lmdb_write *take_group(struct pb_lmdb_writer *writer)
+{
+    pthread_mutex_lock(&writer->lock);
+    while (writer->queue == NULL && !writer->stopping)
+        pthread_cond_wait(&writer->wake, &writer->lock);
+    pb_lmdb_write *group = writer->queue, *last = group;
+    for (int n = 1; last != NULL && last->next != NULL && n < PB_LMDB_GROUP_MAX; n++)
+        last = last->next;
+    if (last != NULL) {
+        writer->queue = last->next;
+        if (writer->queue == NULL)
+            writer->queue_tail = NULL;
+        last->next = NULL;
+    }
+    pthread_mutex_unlock(&writer->lock);
+    return group;
+}
+
+static void *writer_main(void *arg)
+{
+    pb_lmdb_store *store = arg;
+    pb_lmdb_write *group;
+    if (store->writer.metrics != NULL)
+        pb_metrics_thread_attach(store->writer.metrics);
+    while ((group = take_group(&store->writer)) != NULL) {
+        pb_lmdb_commit_group(store->writer.session, group);
+        while (group != NULL) {
+            pb_lmdb_write *next = group->next; /* done() may free the record */
+            group->done(group->arg, group->result);
+            group = next;
+        }
+    }
+    pb_metrics_thread_detach();
+    return NULL;
+}
+
+int pb_lmdb_writer_start(pb_lmdb_store *store)
+{
+    struct pb_lmdb_writer *writer = &store->writer;
+    int rc;
+    if ((writer->session = pb_lmdb_session_open(store)) == NULL)
+        return ENOMEM;
+    if ((rc = pthread_mutex_init(&writer->lock, NULL)) != 0)
+        goto fail_session;
+    if ((rc = pthread_cond_init(&writer->wake, NULL)) != 0)
+        goto fail_lock;
+    /*
+     * The thread blocks every signal, so that a process taking SIGTERM with
+     * sigwait() (the server) never has it delivered here.
+     */
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    rc = pthread_create(&writer->thread, NULL, writer_main, store);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    if (rc != 0)
+        goto fail_cond;
+    return 0;
+
+fail_cond:
+    pthread_cond_destroy(&writer->wake);
+fail_lock:
+    pthread_mutex_destroy(&writer->lock);
+fail_session:
+    pb_lmdb_session_close(writer->session);
+    return rc;
+}
+
+void pb_lmdb_writer_stop(pb_lmdb_store *store)
+{
+    struct pb_lmdb_writer *writer = &store->writer;
+    pthread_mutex_lock(&writer->lock);
+    writer->stopping = true;
+    pthread_cond_signal(&writer->wake);
+    pthread_mutex_unlock(&writer->lock);
+    pthread_join(writer->thread, NULL);
+    pthread_cond_destroy(&writer->wake);
+    pthread_mutex_destroy(&writer->lock);
+    pb_lmdb_session_close(writer->session);
+}
+
+static void enqueue(struct pb_lmdb_writer *writer, pb_lmdb_write *write)
+{
+    pthread_mutex_lock(&writer->lock);
+    if (writer->queue_tail != NULL)
+        writer->queue_tail->next = write;
+    else
+        writer->queue = write;
+    writer->queue_tail = write;
+    pthread_cond_signal(&writer->wake);
+    pthread_mutex_unlock(&writer->lock);
+}
+
+void pb_lmdb_apply_start(pb_lmdb_session *session, uint64_t access_id, const pb_change *changes, size_t n,
+                          pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg)
+{
+    pb_lmdb_write *write = pb_pool_alloc(pool, sizeof(*write));
+    *write = (pb_lmdb_write){access_id, changes, n, outcomes, done, arg, PB_STORE_EIO, "", NULL};
+    enqueue(&session->store->writer, write);
+}
+
+/* What pb_store_apply() waits on. */
+struct apply_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t finished_cond;
+    bool finished;
+};
+
+static void apply_finished(void *arg, int result)
+{
+    struct apply_wait *wait = arg;
+    pthread_mutex_lock(&wait->lock);
+    wait->finished = true;
+    pthread_cond_signal(&wait->finished_cond);
+    pthread_mutex_unlock(&wait->lock);
+}
+
+/* The record is on our stack: the writer lets go of it before calling done(). */
+int pb_lmdb_apply(pb_lmdb_session *session, uint64_t access_id, const pb_change *changes, size_t n,
+                   pb_change_outcome *outcomes)
+{
+    struct apply_wait wait = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    pb_lmdb_write write = {access_id, changes, n, outcomes, apply_finished, &wait, PB_STORE_EIO, "", NULL};
+    enqueue(&session->store->writer, &write);
+    pthread_mutex_lock(&wait.lock);
+    while (!wait.finished)
+        pthread_cond_wait(&wait.finished_cond, &wait.lock);
+    pthread_mutex_unlock(&wait.lock);
+    if (write.result == PB_STORE_EIO)
+        snprintf(session->error, sizeof(session->error), "%s", write.error);
+    return write.result;
+}

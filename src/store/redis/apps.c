@@ -1,0 +1,234 @@
+/*
+ * apps.c — apps in the Redis backend (the command line's side):
+ * create or update, list, remove with every binding.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "store/redis/internal.h"
+
+static pb_str apps_key(pb_pool *pool, const pb_redis_store *store)
+{
+    size_t room = strlen(store->prefix) + 8;
+    char *key = pb_pool_alloc(pool, room);
+    return (pb_str){key, (size_t)snprintf(key, room, "%s:apps", store->prefix)};
+}
+
+/* Runs one command; returns its reply (the caller frees it) or NULL after setting the error. */
+static redisReply *run_one(pb_redis_session *session, pb_redis_cmd *cmd, const char *what)
+{
+    if (pb_redis_run(&session->conn, cmd, 1) != 0 || pb_redis_reply_failed(&session->conn, cmd->reply, what)) {
+        pb_redis_release(cmd, 1);
+        return NULL;
+    }
+    redisReply *reply = cmd->reply;
+    cmd->reply = NULL;
+    return reply;
+}
+
+/* SADD/SREM the app's id in the apps set. Returns 0 or -1. */
+static int apps_set(pb_redis_session *session, const char *verb, uint64_t access_id)
+{
+    pb_pool *pool = &session->pool;
+    pb_str key = apps_key(pool, session->store), id = pb_redis_decimal(pool, access_id);
+    pb_redis_cmd cmd;
+    pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(key), true, 3);
+    pb_redis_cmd_arg(&cmd, 0, verb, strlen(verb));
+    pb_redis_cmd_arg(&cmd, 1, key.base, key.len);
+    pb_redis_cmd_arg(&cmd, 2, id.base, id.len);
+    redisReply *reply = run_one(session, &cmd, verb);
+    if (reply == NULL)
+        return -1;
+    freeReplyObject(reply);
+    return 0;
+}
+
+/* The set entry goes first: `app list` skips an id whose record is missing. */
+int pb_redis_app_put(pb_redis_session *session, uint64_t access_id, pb_str secret, bool *created)
+{
+    pb_pool *pool = &session->pool;
+    int rc = PB_STORE_EIO;
+    if (apps_set(session, "SADD", access_id) != 0)
+        goto done;
+    pb_str key = pb_redis_app_key(pool, session->store, "app", access_id);
+    pb_str now = pb_redis_decimal(pool, (uint64_t)time(NULL));
+    pb_redis_cmd cmd;
+    pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(key), true, 6);
+    pb_redis_cmd_arg(&cmd, 0, "EVALSHA", 7);
+    pb_redis_cmd_arg(&cmd, 1, session->store->scripts.app_put.sha1, 40);
+    pb_redis_cmd_arg(&cmd, 2, "1", 1);
+    pb_redis_cmd_arg(&cmd, 3, key.base, key.len);
+    pb_redis_cmd_arg(&cmd, 4, secret.base, secret.len);
+    pb_redis_cmd_arg(&cmd, 5, now.base, now.len);
+    cmd.script = &session->store->scripts.app_put;
+    redisReply *reply = run_one(session, &cmd, "app put");
+    if (reply == NULL)
+        goto done;
+    if (reply->type == REDIS_REPLY_INTEGER) {
+        *created = reply->integer == 1;
+        rc = 0;
+    }
+    freeReplyObject(reply);
+done:
+    pb_pool_clear(pool);
+    return rc;
+}
+
+/* What app_remove() deletes on each primary. */
+struct app_sweep {
+    const char *patterns[2]; /* token records, account indexes */
+    uint64_t bindings;       /* members of the token records deleted */
+};
+
+/* SCANs one primary for the app's keys and deletes them, counting the token records' members. */
+static int sweep_node(void *arg, redisContext *ctx)
+{
+    struct app_sweep *sweep = arg;
+    for (int p = 0; p < 2; p++) {
+        char cursor[32] = "0";
+        do {
+            redisReply *page = redisCommand(ctx, "SCAN %s MATCH %s COUNT 1000", cursor, sweep->patterns[p]);
+            if (page == NULL || page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
+                page->element[0]->type != REDIS_REPLY_STRING || page->element[1]->type != REDIS_REPLY_ARRAY) {
+                if (page != NULL)
+                    freeReplyObject(page);
+                return -1;
+            }
+            snprintf(cursor, sizeof(cursor), "%s", page->element[0]->str);
+            const redisReply *keys = page->element[1];
+            for (size_t i = 0; i < keys->elements; i++) {
+                if (p == 0)
+                    redisAppendCommand(ctx, "ZCARD %b", keys->element[i]->str, keys->element[i]->len);
+                redisAppendCommand(ctx, "UNLINK %b", keys->element[i]->str, keys->element[i]->len);
+            }
+            size_t replies = keys->elements * (p == 0 ? 2 : 1);
+            int rc = 0;
+            for (size_t i = 0; i < replies; i++) {
+                redisReply *reply = NULL;
+                if (redisGetReply(ctx, (void **)&reply) != REDIS_OK) {
+                    rc = -1;
+                    break;
+                }
+                if (p == 0 && i % 2 == 0 && reply->type == REDIS_REPLY_INTEGER)
+                    sweep->bindings += (uint64_t)reply->integer;
+                freeReplyObject(reply);
+            }
+            freeReplyObject(page);
+            if (rc != 0)
+                return rc;
+        } while (strcmp(cursor, "0") != 0);
+    }
+    return 0;
+}
+
+/*
+ * The app's record goes first, so requests stop authenticating at once; then
+ * its bindings on every primary; the set entry last. An interruption leaves
+ * keys no request can reach (the app no longer authenticates); running the
+ * remove again finishes it.
+ */
+int pb_redis_app_remove(pb_redis_session *session, uint64_t access_id, uint64_t *bindings_removed)
+{
+    pb_pool *pool = &session->pool;
+    const pb_redis_store *store = session->store;
+    int rc = PB_STORE_EIO;
+    pb_str app = pb_redis_app_key(pool, store, "app", access_id), seq = pb_redis_app_key(pool, store, "seq", access_id);
+    pb_redis_cmd cmd;
+    pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(app), true, 3);
+    pb_redis_cmd_arg(&cmd, 0, "DEL", 3);
+    pb_redis_cmd_arg(&cmd, 1, app.base, app.len);
+    pb_redis_cmd_arg(&cmd, 2, seq.base, seq.len);
+    redisReply *reply = run_one(session, &cmd, "app remove");
+    if (reply == NULL)
+        goto done;
+    bool existed = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+    freeReplyObject(reply);
+
+    struct app_sweep sweep = {.bindings = 0};
+    char *patterns[2] = {NULL, NULL};
+    if (asprintf(&patterns[0], "%s:t:{%llu:*", store->prefix, (unsigned long long)access_id) < 0 ||
+        asprintf(&patterns[1], "%s:a:{%llu:*", store->prefix, (unsigned long long)access_id) < 0) {
+        free(patterns[0]);
+        goto done;
+    }
+    sweep.patterns[0] = patterns[0];
+    sweep.patterns[1] = patterns[1];
+    int swept = pb_redis_each_primary(&session->conn, sweep_node, &sweep);
+    free(patterns[0]);
+    free(patterns[1]);
+    if (swept != 0) {
+        if (session->conn.error[0] == '\0')
+            snprintf(session->conn.error, sizeof(session->conn.error), "app remove: deleting the bindings failed");
+        goto done;
+    }
+    if (apps_set(session, "SREM", access_id) != 0)
+        goto done;
+    *bindings_removed = sweep.bindings;
+    rc = existed ? 0 : PB_STORE_ENOTFOUND;
+done:
+    pb_pool_clear(pool);
+    return rc;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int pb_redis_app_list(pb_redis_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg)
+{
+    pb_pool *pool = &session->pool;
+    const pb_redis_store *store = session->store;
+    int rc = PB_STORE_EIO;
+    pb_redis_cmd *cmds = NULL;
+    size_t n = 0;
+    pb_str key = apps_key(pool, store);
+    pb_redis_cmd members;
+    pb_redis_cmd_init(&members, pool, pb_redis_slot_of(key), false, 2);
+    pb_redis_cmd_arg(&members, 0, "SMEMBERS", 8);
+    pb_redis_cmd_arg(&members, 1, key.base, key.len);
+    redisReply *set = run_one(session, &members, "app list");
+    if (set == NULL)
+        goto done;
+    uint64_t *ids = pb_pool_alloc(pool, set->elements * sizeof(*ids));
+    for (size_t i = 0; i < set->elements; i++)
+        if (set->element[i]->type == REDIS_REPLY_STRING &&
+            pb_redis_parse_u64(set->element[i]->str, set->element[i]->len, &ids[n]))
+            n++;
+    freeReplyObject(set);
+    qsort(ids, n, sizeof(*ids), compare_ids);
+
+    cmds = pb_pool_alloc(pool, n * sizeof(*cmds));
+    for (size_t i = 0; i < n; i++) {
+        pb_str app = pb_redis_app_key(pool, store, "app", ids[i]);
+        pb_redis_cmd_init(&cmds[i], pool, pb_redis_slot_of(app), false, 4);
+        pb_redis_cmd_arg(&cmds[i], 0, "HMGET", 5);
+        pb_redis_cmd_arg(&cmds[i], 1, app.base, app.len);
+        pb_redis_cmd_arg(&cmds[i], 2, "created", 7);
+        pb_redis_cmd_arg(&cmds[i], 3, "bindings", 8);
+    }
+    if (n != 0 && pb_redis_run(&session->conn, cmds, n) != 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *reply = cmds[i].reply;
+        if (pb_redis_reply_failed(&session->conn, reply, "app list"))
+            goto done;
+        uint64_t created, bindings = 0;
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 || reply->element[0]->type != REDIS_REPLY_STRING ||
+            !pb_redis_parse_u64(reply->element[0]->str, reply->element[0]->len, &created))
+            continue; /* listed but not (or no longer) recorded */
+        /* The count is kept by HINCRBY and may dip below zero after a lost update. */
+        if (reply->element[1]->type == REDIS_REPLY_STRING)
+            pb_redis_parse_u64(reply->element[1]->str, reply->element[1]->len, &bindings);
+        pb_app_info info = {ids[i], (int64_t)created, bindings};
+        visit(arg, &info);
+    }
+    rc = 0;
+done:
+    if (cmds != NULL)
+        pb_redis_release(cmds, n);
+    pb_pool_clear(pool);
+    return rc;
+}

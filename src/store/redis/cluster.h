@@ -1,0 +1,136 @@
+/*
+ * store/redis/cluster.h — talking to one Redis server or a Redis Cluster through
+ * hiredis, which speaks the protocol but knows nothing of clusters.
+ *
+ * A pb_redis_conn is one thread's set of connections (one per node, opened
+ * when first needed and reopened after a failure) plus its own copy of the
+ * slot map. It is never shared between threads, so nothing here locks.
+ *
+ * A node that fails is left alone for a second by this thread (requests
+ * needing it answer an error at once), so a host that vanished costs one
+ * timeout, not one per request.
+ *
+ * Commands are run in batches: pb_redis_run() sends every command of a batch
+ * to the node that owns its slot, pipelined per node, all nodes written before
+ * any is read, then follows redirects:
+ *   MOVED     the map is stale: reload it (CLUSTER SLOTS) and resend;
+ *   ASK       resend that one command once to the node named, after ASKING;
+ *   NOSCRIPT  the node has not seen the script: resend it as EVAL.
+ * A command is resent only when it cannot have run (a redirect, a refused
+ * connection). One whose reply was lost after it was sent is never resent: it
+ * may have run, and the caller must treat its outcome as unknown.
+ */
+#ifndef PB_STORE_REDIS_CLUSTER_H
+#define PB_STORE_REDIS_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/pool.h"
+
+/* Where the data lives: fixed for the life of a store, shared by its sessions. */
+typedef struct pb_redis_target {
+    bool cluster;        /* redis-cluster:// (slot map) or redis:// (one server owns every slot) */
+    size_t n_seeds;
+    char **seed_hosts;   /* malloc'ed */
+    uint16_t *seed_ports;
+    unsigned timeout_ms; /* connect and per-reply timeout */
+} pb_redis_target;
+
+/* A Lua script run by EVALSHA, with its body at hand for EVAL on NOSCRIPT. */
+typedef struct pb_redis_script {
+    const char *body;
+    char sha1[41];
+} pb_redis_script;
+
+/*
+ * One command of a batch. The caller fills slot, argc, argv, argvlen (all
+ * living until the batch is released) and, for a script, `script` with
+ * argv[0] = "EVALSHA" and argv[1] = its sha1. `write` marks commands that
+ * change data (they make their node owe a WAIT).
+ *
+ * After pb_redis_run(): `reply` is the node's answer (possibly an error
+ * reply) or NULL when none came; `sent` tells whether the command may have
+ * reached a node (a NULL reply with sent == false certainly did not run).
+ */
+typedef struct pb_redis_cmd {
+    unsigned slot;
+    int argc;
+    const char **argv;
+    size_t *argvlen;
+    const pb_redis_script *script;
+    bool write;
+    redisReply *reply;
+    bool sent;
+    /* Private to pb_redis_run(). */
+    int node;
+    int ask_node;
+} pb_redis_cmd;
+
+typedef struct pb_redis_node {
+    char *host; /* malloc'ed */
+    uint16_t port;
+    redisContext *ctx; /* NULL until connected, and after a failure */
+    bool owes_wait;    /* written since the last WAIT */
+    uint64_t down_until_ms; /* CLOCK_MONOTONIC: no connection attempt before then */
+} pb_redis_node;
+
+typedef struct pb_redis_conn {
+    const pb_redis_target *target;
+    pb_redis_node *nodes;
+    size_t n_nodes, cap_nodes;
+    uint16_t *slot_node; /* PB_REDIS_SLOTS entries: index into nodes */
+    bool *used;          /* cap_nodes entries: the nodes a round of pb_redis_run() wrote to */
+    bool map_ready;
+    bool wait_lost; /* a node owing a WAIT was disconnected since the last pb_redis_wait() */
+    char error[200];
+} pb_redis_conn;
+
+/* Prepares `conn` for `target` (connects nothing yet). Returns 0 or -1 (out of memory). */
+int pb_redis_conn_init(pb_redis_conn *conn, const pb_redis_target *target);
+
+/* Closes every connection and frees what the conn holds. */
+void pb_redis_conn_free(pb_redis_conn *conn);
+
+/*
+ * Runs the batch (see the top of this file). Returns 0 when every command got
+ * a reply — an error reply included — or -1 when some did not (conn->error
+ * says why). Either way, release the replies with pb_redis_release().
+ */
+int pb_redis_run(pb_redis_conn *conn, pb_redis_cmd *cmds, size_t n);
+
+/* Frees the replies of a batch and readies it to be run again. */
+void pb_redis_release(pb_redis_cmd *cmds, size_t n);
+
+/*
+ * Waits until `replicas` replicas of every node written since the last call
+ * acknowledge those writes (WAIT), for at most `timeout_ms` (keep it below
+ * the target's timeout_ms, the reply's own timeout). Returns 0, or -1 when a
+ * node answered fewer, or when a node written since the last call lost its
+ * connection (conn->error says which).
+ */
+int pb_redis_wait(pb_redis_conn *conn, unsigned replicas, unsigned timeout_ms);
+
+/*
+ * Calls `visit` with a connection to every primary in turn (the slot map's
+ * owners; the one server outside a cluster). Stops at the first non-zero
+ * return. Returns 0, the visitor's code, or -1 when a primary is unreachable.
+ */
+int pb_redis_each_primary(pb_redis_conn *conn, int (*visit)(void *arg, redisContext *ctx), void *arg);
+
+/* Readies `cmd` for `argc` arguments allocated from `pool`; set them with pb_redis_cmd_arg(). */
+void pb_redis_cmd_init(pb_redis_cmd *cmd, pb_pool *pool, unsigned slot, bool write, int argc);
+
+/* Sets argument `i` to the bytes [base, base + len), which must outlive the batch. */
+static inline void pb_redis_cmd_arg(pb_redis_cmd *cmd, int i, const void *base, size_t len)
+{
+    cmd->argv[i] = base;
+    cmd->argvlen[i] = len;
+}
+
+/* Whether `reply` is an error reply, or missing; a message for conn->error when it is. */
+bool pb_redis_reply_failed(pb_redis_conn *conn, const redisReply *reply, const char *what);
+
+#endif
