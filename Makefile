@@ -73,7 +73,7 @@ deb:
 # Installs build-deb/pushbind_*.deb on this machine (as root), runs the
 # installed binary, removes and purges the package: see test/package/test_deb.py.
 test-deb: deb
-	/usr/bin/python3 test/package/test_deb.py -v
+	PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/package/test_deb.py -v
 
 clean:
 	rm -rf build build-asan build-fuzz build-bench build-deb
