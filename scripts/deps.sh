@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pushbind needs to build, test and run (and, with
-# `bench`, to benchmark), when any is missing. Quiet and quick when everything is already there.
+# `bench`, to benchmark; with `deb`, to build the Debian package), when any is
+# missing. Quiet and quick when everything is already there.
 set -euo pipefail
 
 packages=(
@@ -14,6 +15,11 @@ packages=(
 # is measured against (wrk and Redis are needed by the tests already).
 if [[ "${1:-}" == "bench" ]]; then
   packages+=(nginx-light)
+fi
+# `scripts/deps.sh deb` (make deb) adds the tools that build and check the
+# Debian package; the build dependencies themselves are in the list above.
+if [[ "${1:-}" == "deb" ]]; then
+  packages+=(debhelper dpkg-dev fakeroot lintian)
 fi
 
 missing=()
