@@ -8,6 +8,7 @@ packages=(
   build-essential cmake pkg-config
   libh2o-evloop-dev libhiredis-dev liblmdb-dev libssl-dev libyajl-dev
   libcmocka-dev python3 curl openssl
+  python3-yaml python3-jsonschema  # the black-box tests check every answer against docs/openapi.yaml
   redis-server redis-tools wrk
   clang libclang-rt-14-dev llvm  # make fuzz / fuzz-smoke: libFuzzer runtime and symbolizer
 )
@@ -21,16 +22,26 @@ fi
 if [[ "${1:-}" == "deb" ]]; then
   packages+=(debhelper dpkg-dev fakeroot lintian)
 fi
+# The OpenAPI linter (tools/openapi, test openapi_lint) is an npm package; a
+# machine with a Node.js of its own keeps it, another gets Debian's npm.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -ne 0 ]]; then
+  echo "pushbind: installing ${missing[*]}" >&2
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-echo "pushbind: installing ${missing[*]}" >&2
-sudo=""
-[[ $(id -u) -eq 0 ]] || sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The pinned linter, from tools/openapi/package-lock.json.
+tools=$(dirname "$0")/../tools/openapi
+if [[ ! -x "$tools/node_modules/.bin/redocly" ]]; then
+  echo "pushbind: installing tools/openapi (npm ci)" >&2
+  npm ci --prefix "$tools" --no-audit --no-fund --loglevel=error >/dev/null
+fi

@@ -1,6 +1,8 @@
 """Black-box harness for pushbind: start the real binary, speak HTTP to it.
 
-Standard library only. A test gets a server with
+Standard library, plus openapi_check (PyYAML, jsonschema), which checks
+every answer Server.request reads against docs/openapi.yaml. A test gets a
+server with
 
     srv = pbtest.Server.for_test(self, apps=[APP], args=['--max-batch-items', '3'])
 
@@ -36,6 +38,8 @@ import tempfile
 import threading
 import time
 import unittest
+
+import openapi_check
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.abspath(os.environ.get('PUSHBIND_BIN') or os.path.join(HERE, '..', '..', 'build', 'pushbind'))
@@ -407,6 +411,7 @@ class Server(object):
                 self.conn.request(method, path, body=data, headers=hdrs)
                 resp = self.conn.getresponse()
                 raw = resp.read()
+                openapi_check.check(method, path, resp.status, resp.getheader('Content-Type'), raw)
                 return resp.status, resp.headers, raw
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
                     http.client.CannotSendRequest, http.client.ResponseNotReady):
