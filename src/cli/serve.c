@@ -44,6 +44,7 @@ static const char serve_usage[] =
     "  --tls-key FILE              PEM private key of --tls-cert\n"
     "  --log-format text|json|off  access log: one line per request (default text)\n"
     "  --log-file PATH             access log file, reopened on SIGHUP (default stderr)\n"
+    "  --console on|off            the web console at /console/ (default on)\n"
     "  --config FILE               settings as 'key = value' lines, keys as these flags;\n"
     "                              flags on the command line win\n"
     "  --help                      this text\n";
@@ -73,6 +74,7 @@ enum {
     OPT_TLS_KEY,
     OPT_LOG_FORMAT,
     OPT_LOG_FILE,
+    OPT_CONSOLE,
     OPT_CONFIG,
     OPT_HELP,
 };
@@ -102,6 +104,7 @@ static const struct option serve_options[] = {
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"log-file", required_argument, NULL, OPT_LOG_FILE},
+    {"console", required_argument, NULL, OPT_CONSOLE},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -208,6 +211,11 @@ static int serve(int argc, char **argv)
         case OPT_LOG_FILE:
             config.log_file = optarg;
             continue;
+        case OPT_CONSOLE:
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+                return pb_cli_usage_error("serve", "--console: '%s' is not on or off", optarg);
+            config.console_off = strcmp(optarg, "off") == 0;
+            continue;
         case OPT_CONFIG: /* spliced in by pb_cli_config_apply() */
             continue;
         case '?':
@@ -251,6 +259,7 @@ static int serve(int argc, char **argv)
     if (pb_cli_parse_listen(listen, &host, &config.listen_port) != 0)
         return pb_cli_usage_error("serve", "--listen: '%s' is not HOST:PORT", listen);
     config.listen_host = host;
+    config.store_limits = limits;
 
     int exit_code = PB_EXIT_FAILURE;
     /* Created first and freed last: the store's writer thread reports into it too. */
