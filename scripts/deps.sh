@@ -9,6 +9,7 @@ packages=(
   libcmocka-dev python3 curl openssl
   redis-server redis-tools wrk
   clang libclang-rt-14-dev llvm  # make fuzz / fuzz-smoke: libFuzzer runtime and symbolizer
+  chromium chromium-driver python3-selenium  # the console's browser tests (test/browser)
 )
 # `scripts/deps.sh bench` (make bench) adds nginx, the HTTP ceiling pushbind
 # is measured against (wrk and Redis are needed by the tests already).

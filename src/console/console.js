@@ -315,6 +315,7 @@ async function find(event) {
     render();
     const found = shown.entries.filter((e) => e.code === 0).length;
     setMessage(status, plural(items.length, kind, kind + 's') + ' looked up; ' + number(found) + ' with bindings.');
+    status.scrollIntoView({block: 'nearest'});
   } catch (e) {
     setMessage(status, e.message, 'error');
   } finally {
