@@ -11,6 +11,7 @@ packages=(
   python3-yaml python3-jsonschema  # the black-box tests check every answer against docs/openapi.yaml
   redis-server redis-tools wrk
   clang libclang-rt-14-dev llvm  # make fuzz / fuzz-smoke: libFuzzer runtime and symbolizer
+  chromium chromium-driver python3-selenium  # the console's browser tests (test/browser)
 )
 # `scripts/deps.sh bench` (make bench) adds nginx, the HTTP ceiling pushbind
 # is measured against (wrk and Redis are needed by the tests already).

@@ -14,6 +14,7 @@
 
 typedef struct serve_settings {
     const char *data_dir, *url, *listen;
+    int console; /* CONSOLE_ON or CONSOLE_OFF */
     uint64_t map_size_mib;
     pb_store_limits limits;
     pb_server_config server;
@@ -23,6 +24,9 @@ _Static_assert(sizeof(pb_log_format) == sizeof(int), "--log-format is stored as 
 
 static const char *const log_formats[] = {[PB_LOG_TEXT] = "text", [PB_LOG_JSON] = "json", [PB_LOG_OFF] = "off",
                                           NULL};
+
+enum { CONSOLE_ON, CONSOLE_OFF };
+static const char *const console_modes[] = {[CONSOLE_ON] = "on", [CONSOLE_OFF] = "off", NULL};
 
 #define S serve_settings
 /* Every setting of `serve`, once. 0 is never a useful limit, so ranges start at 1. */
@@ -71,6 +75,8 @@ static const pb_setting serve_rows[] = {
     {.name = "log-format", .arg = "text|json|off", .type = PB_SETTING_CHOICE, .offset = offsetof(S, server.log_format),
      .choices = log_formats, .help = "access log: one line per request", .default_text = "text"},
     PB_SETTING_S("log-file", "PATH", S, server.log_file, "access log file, reopened on SIGHUP", "stderr"),
+    {.name = "console", .arg = "on|off", .type = PB_SETTING_CHOICE, .offset = offsetof(S, console),
+     .choices = console_modes, .help = "the web console at /console/", .default_text = "on"},
 };
 #undef S
 
@@ -96,6 +102,7 @@ static int check_settings(serve_settings *s)
         return pb_cli_usage_error("serve", "--rate-burst needs --rate-limit");
     if (s->server.rate_burst == 0)
         s->server.rate_burst = s->server.rate_limit;
+    s->server.console_off = s->console == CONSOLE_OFF;
     if (s->server.threads == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         s->server.threads = cpus < 1 ? 1 : cpus > 64 ? 64 : (unsigned)cpus;

@@ -9,6 +9,7 @@ typedef enum pb_endpoint {
     /* The TPNS API endpoints come first: metrics count requests for these. */
     PB_ENDPOINT_QUERY = 0,   /* POST /v3/device/account/query */
     PB_ENDPOINT_BATCHOPERATE, /* POST /v3/device/account/batchoperate */
+    PB_ENDPOINT_APP,          /* GET /pushbind/v1/app (an extension) */
     PB_ENDPOINT_HEALTHZ,      /* GET /healthz */
     PB_ENDPOINT_METRICS,      /* GET /metrics */
     PB_ENDPOINT_OTHER,        /* any other path (answered 404) */
@@ -18,11 +19,12 @@ typedef enum pb_endpoint {
 /* The endpoints counted in pushbind_requests_total: the API's. */
 #define PB_API_ENDPOINTS (PB_ENDPOINT_BATCHOPERATE + 1)
 
-/* The endpoint's name: "query", "batchoperate", "healthz", "metrics", "other". */
+/* The endpoint's name: "query", "batchoperate", "app", "healthz", "metrics", "other". */
 static inline const char *pb_endpoint_name(pb_endpoint endpoint)
 {
     static const char *const names[PB_ENDPOINTS] = {
         [PB_ENDPOINT_QUERY] = "query",     [PB_ENDPOINT_BATCHOPERATE] = "batchoperate",
+        [PB_ENDPOINT_APP] = "app",
         [PB_ENDPOINT_HEALTHZ] = "healthz", [PB_ENDPOINT_METRICS] = "metrics",
         [PB_ENDPOINT_OTHER] = "other",
     };

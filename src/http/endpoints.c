@@ -16,10 +16,12 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "api/app_info.h"
 #include "auth/auth.h"
 #include "codec/codec.h"
 #include "common/clock.h"
 #include "common/codes.h"
+#include "http/console.h"
 #include "http/endpoints.h"
 #include "http/limits.h"
 
@@ -27,6 +29,7 @@
 #define BATCH_PATH "/v3/device/account/batchoperate"
 #define HEALTH_PATH "/healthz"
 #define METRICS_PATH "/metrics"
+#define APP_PATH "/pushbind/v1/app"
 
 static pb_worker *worker_of(h2o_req_t *req)
 {
@@ -326,6 +329,39 @@ static int on_batchoperate(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/*
+ * GET /pushbind/v1/app (a pushbind extension): authenticated like the API,
+ * a Signature then covering the empty body; answered 200 with the code in
+ * the body like the API.
+ */
+static int on_app(h2o_handler_t *self, h2o_req_t *req)
+{
+    uint64_t started = pb_clock_ns();
+    if (!path_is(req, H2O_STRLIT(APP_PATH)))
+        return send_not_found(req, started);
+    if (!method_is(req, H2O_STRLIT("GET")))
+        return send_method_not_allowed(req, PB_ENDPOINT_APP, "GET", started);
+
+    pb_worker *worker = worker_of(req);
+    pb_request_record record = {.endpoint = PB_ENDPOINT_APP, .status = 200};
+    pb_app_info_response response = {.code = PB_ERR_STORE};
+    uint64_t access_id = 0;
+    pb_store_view *view = pb_store_view_begin(worker->session);
+    if (view != NULL) {
+        response.code = authenticate(worker, req, view, &access_id);
+        pb_store_view_end(view);
+    }
+    if (response.code == PB_OK)
+        response.code = check_rate(worker, access_id);
+    if (response.code == PB_OK)
+        pb_api_app_info(&worker->config->api, worker->session, access_id, &response);
+    send_json(req, pb_encode_app_info(&req->pool, &response));
+    record.access_id = access_id;
+    record.code = response.code;
+    finish_request(worker, &record, started);
+    return 0;
+}
+
 static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
 {
     uint64_t started = pb_clock_ns();
@@ -418,6 +454,8 @@ void pb_endpoints_register(h2o_hostconf_t *host)
     register_handler(host, BATCH_PATH, on_batchoperate);
     register_handler(host, HEALTH_PATH, on_healthz);
     register_handler(host, METRICS_PATH, on_metrics);
+    register_handler(host, APP_PATH, on_app);
+    pb_console_register(host);
     register_handler(host, "/", on_unknown_path);
 }
 

@@ -9,6 +9,7 @@
 #ifndef PB_SERVER_H
 #define PB_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,7 @@ typedef struct pb_server_config {
     pb_log_format log_format; /* the access log's */
     const char *log_file;     /* NULL: stderr */
     pb_metrics *metrics;      /* what GET /metrics serves; the caller owns it and gives it to the store too */
+    bool console_off;             /* serve --console off: /console/ answers 404 */
 } pb_server_config;
 
 /*

@@ -15,6 +15,7 @@ Needs PyYAML and jsonschema (Debian: python3-yaml, python3-jsonschema).
 """
 
 import json
+import re
 import os
 import threading
 import urllib.parse
@@ -75,6 +76,11 @@ def _response_for(method, path, status):
     """(where, response object) the document gives for this answer; AssertionError when none."""
     doc = document()
     item = doc['paths'].get(path)
+    if item is None:  # a templated path: /console/{asset}
+        for template, candidate in doc['paths'].items():
+            if '{' in template and re.fullmatch(re.sub(r'\\\{[^/]+?\\\}', '[^/]+', re.escape(template)), path):
+                path, item = template, candidate
+                break
     if item is None:
         if status != 404:
             raise AssertionError('%s %s answered %d, but the path is not in %s: an unknown path must be '

@@ -19,8 +19,11 @@ import time
 # inside Linux's ephemeral range where a client's socket may already hold it;
 # it is put at port + BUS_OFFSET instead (cluster-port).
 BUS_OFFSET = 500
-SINGLE_PORT = 30001
-CLUSTER_PORTS = tuple(range(30011, 30017))
+# PB_TEST_PORT_BASE (default 30000) moves them all, so that two checkouts can
+# run their suites on one machine at once.
+PORT_BASE = int(os.environ.get('PB_TEST_PORT_BASE', '30000'))
+SINGLE_PORT = PORT_BASE + 1
+CLUSTER_PORTS = tuple(range(PORT_BASE + 11, PORT_BASE + 17))
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 

@@ -18,9 +18,9 @@ import pbredis
 import pbtest
 from pbtest import APP, BATCH, E_STORE, QUERY, acc, acc_list, batch_error, query_error, run_cli, uniq
 
-UNREACHABLE_PORT = 30041
-CLUSTER_PORTS = tuple(range(30021, 30027))
-FAILOVER_PORTS = tuple(range(30031, 30037))
+UNREACHABLE_PORT = pbredis.PORT_BASE + 41
+CLUSTER_PORTS = tuple(range(pbredis.PORT_BASE + 21, pbredis.PORT_BASE + 27))
+FAILOVER_PORTS = tuple(range(pbredis.PORT_BASE + 31, pbredis.PORT_BASE + 37))
 
 
 def post(conn, path, body):

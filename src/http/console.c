@@ -1,0 +1,122 @@
+/*
+ * Serving the console's embedded files.
+ *
+ * The answers are built for a page that holds an app's SecretKey in memory:
+ * the Content-Security-Policy lets it run only its own script and talk only
+ * to this origin (an injected string can neither run nor send the key
+ * elsewhere), frames are refused (no clickjacking of the unbind buttons) and
+ * no Referer leaves the page. Files are revalidated on every load
+ * (no-cache + ETag, 304 when unchanged), so an upgraded server never pairs a
+ * new page with an old script.
+ */
+#include <string.h>
+
+#include "http/console.h"
+#include "http/endpoints.h"
+#include "http/limits.h"
+
+#define CONSOLE_PATH "/console"
+#define CONSOLE_INDEX "index.html"
+
+static const char console_csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                                  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+static const pb_console_asset *find_asset(const char *name, size_t len)
+{
+    for (size_t i = 0; i < pb_console_asset_count; i++)
+        if (h2o_memis(name, len, pb_console_assets[i].path, strlen(pb_console_assets[i].path)))
+            return &pb_console_assets[i];
+    return NULL;
+}
+
+static void add_header(h2o_req_t *req, const char *name, const char *value)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, value, strlen(value));
+}
+
+static void add_security_headers(h2o_req_t *req)
+{
+    add_header(req, "content-security-policy", console_csp);
+    add_header(req, "x-content-type-options", "nosniff");
+    add_header(req, "referrer-policy", "no-referrer");
+    add_header(req, "x-frame-options", "DENY");
+}
+
+/* Whether the request's If-None-Match names `etag` (or is "*"). */
+static bool etag_matches(h2o_req_t *req, const char *etag)
+{
+    ssize_t index = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (index == -1)
+        return false;
+    h2o_iovec_t value = req->headers.entries[index].value;
+    if (h2o_memis(value.base, value.len, H2O_STRLIT("*")))
+        return true;
+    return h2o_strstr(value.base, value.len, etag, strlen(etag)) != SIZE_MAX;
+}
+
+static int send_asset(h2o_req_t *req, const pb_console_asset *asset)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    add_security_headers(req);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, asset->etag, strlen(asset->etag));
+    if (etag_matches(req, asset->etag)) {
+        req->res.status = 304;
+        req->res.reason = "Not Modified";
+        h2o_start_response(req, &generator);
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return 0;
+    }
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = asset->len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, asset->content_type,
+                   strlen(asset->content_type));
+    h2o_start_response(req, &generator);
+    h2o_iovec_t body = h2o_iovec_init(asset->bytes, asset->len);
+    h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+    return 0;
+}
+
+static int send_not_found(h2o_req_t *req)
+{
+    add_security_headers(req);
+    h2o_send_error_404(req, "Not Found", "not found\n", H2O_SEND_ERROR_KEEP_HEADERS);
+    return 0;
+}
+
+static int on_console(h2o_handler_t *self, h2o_req_t *req)
+{
+    pb_worker *worker = H2O_STRUCT_FROM_MEMBER(pb_worker, h2o_ctx, req->conn->ctx);
+    h2o_iovec_t path = req->path_normalized;
+    if (worker->config->console_off)
+        return send_not_found(req);
+    /* h2o hands over every path that starts with the registered one, "/consolex" too. */
+    bool bare = h2o_memis(path.base, path.len, H2O_STRLIT(CONSOLE_PATH));
+    if (!bare && (path.len <= sizeof(CONSOLE_PATH) - 1 || path.base[sizeof(CONSOLE_PATH) - 1] != '/'))
+        return send_not_found(req);
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        add_security_headers(req);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+        h2o_send_error_405(req, "Method Not Allowed", "method not allowed\n", H2O_SEND_ERROR_KEEP_HEADERS);
+        return 0;
+    }
+    if (bare) {
+        add_security_headers(req);
+        h2o_send_redirect(req, 301, "Moved Permanently", H2O_STRLIT(CONSOLE_PATH "/"));
+        return 0;
+    }
+    const char *name = path.base + sizeof(CONSOLE_PATH);
+    size_t name_len = path.len - sizeof(CONSOLE_PATH);
+    const pb_console_asset *asset = name_len == 0 ? find_asset(H2O_STRLIT(CONSOLE_INDEX)) : find_asset(name, name_len);
+    return asset == NULL ? send_not_found(req) : send_asset(req, asset);
+}
+
+void pb_console_register(h2o_hostconf_t *host)
+{
+    h2o_pathconf_t *pathconf = h2o_config_register_path(host, CONSOLE_PATH, 0);
+    pb_header_limit_register(pathconf);
+    h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler));
+    handler->on_req = on_console;
+}
