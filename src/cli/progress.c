@@ -34,13 +34,16 @@ static void report(pb_progress *progress, double now, uint64_t lines, uint64_t i
     if (fraction > 0)
         format_eta(eta, sizeof(eta), elapsed / fraction - elapsed);
 
+    char errors[40] = "";
+    if (progress->errors != 0)
+        snprintf(errors, sizeof(errors), ", %llu errors", (unsigned long long)progress->errors);
     if (!progress->tty) {
         if (fraction >= 0)
-            fprintf(stderr, "pushbind %s: %llu lines, %llu bound, %.0f lines/s, %.0f%%, ETA %s\n", progress->what,
-                    (unsigned long long)lines, (unsigned long long)items, rate, fraction * 100, eta);
+            fprintf(stderr, "pushbind %s: %llu lines, %llu bound, %.0f lines/s, %.0f%%, ETA %s%s\n", progress->what,
+                    (unsigned long long)lines, (unsigned long long)items, rate, fraction * 100, eta, errors);
         else
-            fprintf(stderr, "pushbind %s: %llu lines, %llu bound, %.0f lines/s\n", progress->what,
-                    (unsigned long long)lines, (unsigned long long)items, rate);
+            fprintf(stderr, "pushbind %s: %llu lines, %llu bound, %.0f lines/s%s\n", progress->what,
+                    (unsigned long long)lines, (unsigned long long)items, rate, errors);
         return;
     }
     char bar[BAR_WIDTH + 1];
@@ -49,11 +52,11 @@ static void report(pb_progress *progress, double now, uint64_t lines, uint64_t i
         bar[i] = i < filled ? '#' : fraction >= 0 ? '.' : ' ';
     bar[BAR_WIDTH] = '\0';
     if (fraction >= 0)
-        fprintf(stderr, "\r\033[K[%s] %3.0f%%  %llu lines  %.0f/s  ETA %s", bar, fraction * 100,
-                (unsigned long long)lines, rate, eta);
+        fprintf(stderr, "\r\033[K[%s] %3.0f%%  %llu lines  %llu bound  %.0f/s  ETA %s%s", bar, fraction * 100,
+                (unsigned long long)lines, (unsigned long long)items, rate, eta, errors);
     else
-        fprintf(stderr, "\r\033[K%llu lines  %llu bound  %.0f/s", (unsigned long long)lines,
-                (unsigned long long)items, rate);
+        fprintf(stderr, "\r\033[K%llu lines  %llu bound  %.0f/s%s", (unsigned long long)lines,
+                (unsigned long long)items, rate, errors);
     progress->drawn = true;
 }
 

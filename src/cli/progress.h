@@ -20,6 +20,7 @@ typedef struct pb_progress {
     uint64_t total_bytes; /* 0: unknown (a pipe), no percent or ETA */
     double start, last;   /* monotonic seconds */
     bool drawn;           /* a bar is on the terminal's last line */
+    uint64_t errors;      /* shown when not 0; the caller keeps it current */
 } pb_progress;
 
 /* Starts the clock. `tty` says whether stderr is a terminal. */
