@@ -53,7 +53,7 @@ void pb_pull_config_defaults(pb_pull_config *config)
         .rate = PB_PULL_DEFAULT_RATE,
         .batch = PB_PULL_DEFAULT_BATCH,
         .max_tries = PB_PULL_DEFAULT_TRIES,
-        .backoff_ms = 200,
+        .backoff_ms = 100,
         .store = {.limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT}},
     };
 }
