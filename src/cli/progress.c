@@ -51,12 +51,16 @@ static void report(pb_progress *progress, double now, uint64_t lines, uint64_t i
     for (int i = 0; i < BAR_WIDTH; i++)
         bar[i] = i < filled ? '#' : fraction >= 0 ? '.' : ' ';
     bar[BAR_WIDTH] = '\0';
-    if (fraction >= 0)
-        fprintf(stderr, "\r\033[K[%s] %3.0f%%  %llu lines  %llu bound  %.0f/s  ETA %s%s", bar, fraction * 100,
-                (unsigned long long)lines, (unsigned long long)items, rate, eta, errors);
-    else
+    if (fraction >= 0) {
+        char done[40] = "";
+        if (progress->show_items)
+            snprintf(done, sizeof(done), "  %llu bound", (unsigned long long)items);
+        fprintf(stderr, "\r\033[K[%s] %3.0f%%  %llu lines%s  %.0f/s  ETA %s%s", bar, fraction * 100,
+                (unsigned long long)lines, done, rate, eta, errors);
+    } else {
         fprintf(stderr, "\r\033[K%llu lines  %llu bound  %.0f/s%s", (unsigned long long)lines,
                 (unsigned long long)items, rate, errors);
+    }
     progress->drawn = true;
 }
 

@@ -21,6 +21,7 @@ typedef struct pb_progress {
     double start, last;   /* monotonic seconds */
     bool drawn;           /* a bar is on the terminal's last line */
     uint64_t errors;      /* shown when not 0; the caller keeps it current */
+    bool show_items;      /* the bar with a percent shows the items done too */
 } pb_progress;
 
 /* Starts the clock. `tty` says whether stderr is a terminal. */

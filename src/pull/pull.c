@@ -427,6 +427,7 @@ pb_pull_result pb_pull_run(const pb_pull_config *config, pb_pull_counts *counts)
     uint64_t total = run.input != stdin && fstat(fileno(run.input), &st) == 0 && S_ISREG(st.st_mode)
                          ? (uint64_t)st.st_size : 0;
     pb_progress_start(&run.progress, "pull", config->tty, total);
+    run.progress.show_items = true;
     pb_pull_line *lines = calloc(config->batch, sizeof(*lines));
     pb_pool pool;
     pb_pool_init(&pool);
