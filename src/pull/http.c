@@ -148,6 +148,9 @@ int pb_pull_http_post(pb_pull_http *http, const char *body, size_t len, pb_pull_
     CURLcode rc = curl_easy_perform(http->curl);
     curl_easy_setopt(http->curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
+    curl_off_t pretransfer_us = 0;
+    if (curl_easy_getinfo(http->curl, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us) == CURLE_OK && pretransfer_us > 0)
+        reply->send_delay_ns = (uint64_t)pretransfer_us * 1000u;
     if (rc != CURLE_OK) {
         if (http->too_large)
             snprintf(reply->error, sizeof(reply->error), "answer larger than %u MiB", PB_PULL_MAX_ANSWER_BYTES >> 20);

@@ -28,6 +28,7 @@ typedef struct pb_pull_reply {
     const char *body; /* the answer's body (status != 0) */
     size_t len;
     char error[256];  /* what went wrong (status == 0) */
+    uint64_t send_delay_ns; /* from the call to the request's first byte out: connecting, TLS */
 } pb_pull_reply;
 
 /*

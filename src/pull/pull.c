@@ -156,7 +156,7 @@ static void sleep_ns(uint64_t ns)
  * the one before. A bucket holding more would let a pull that waited (a
  * retry's back-off) send a burst, and a second see more than `rate`.
  */
-static void pace(pull_run *run)
+static uint64_t pace(pull_run *run)
 {
     uint64_t now = pb_clock_ns();
     if (run->next_send_ns > now) {
@@ -165,6 +165,19 @@ static void pace(pull_run *run)
         now = run->next_send_ns;
     }
     run->next_send_ns = now + (uint64_t)(1e9 / run->config->rate);
+    return now;
+}
+
+/*
+ * A request that had to connect first left later than pace() let it: the
+ * next one is spaced from when it really went, or the two would reach the
+ * source closer together than the rate allows.
+ */
+static void paced_from(pull_run *run, uint64_t start_ns, const pb_pull_reply *reply)
+{
+    uint64_t next = start_ns + reply->send_delay_ns + (uint64_t)(1e9 / run->config->rate);
+    if (next > run->next_send_ns)
+        run->next_send_ns = next;
 }
 
 static void stop_on_auth(pull_run *run)
@@ -194,10 +207,12 @@ static query_outcome query(pull_run *run, const pb_pull_line *lines, size_t n, p
     for (uint32_t attempt = 1; attempt <= run->config->max_tries; attempt++) {
         if (attempt > 1)
             sleep_ns((uint64_t)run->config->backoff_ms * 1000000u << (attempt - 2 < 16 ? attempt - 2 : 16));
-        pace(run);
+        uint64_t start_ns = pace(run);
         run->counts.requests++;
         pb_pull_reply reply;
-        if (pb_pull_http_post(run->http, body.base, body.len, &reply) != 0) {
+        int posted = pb_pull_http_post(run->http, body.base, body.len, &reply);
+        paced_from(run, start_ns, &reply);
+        if (posted != 0) {
             snprintf(run->reason, sizeof(run->reason), "no answer after %u tries: %s", attempt, reply.error);
             continue;
         }

@@ -57,7 +57,8 @@ static int load(pb_pull_resume *resume, FILE *in)
     free(line);
     if (ferror(in))
         return -1;
-    qsort(resume->ranges, resume->n, sizeof(*resume->ranges), by_first);
+    if (resume->n > 0)
+        qsort(resume->ranges, resume->n, sizeof(*resume->ranges), by_first);
     size_t merged = 0;
     for (size_t i = 0; i < resume->n; i++) {
         if (merged > 0 && resume->ranges[i].first <= resume->ranges[merged - 1].last + 1) {
