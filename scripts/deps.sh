@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libh2o-evloop-dev libhiredis-dev liblmdb-dev libssl-dev libyajl-dev
-  libcmocka-dev python3 curl openssl
+  libcmocka-dev libcurl4-openssl-dev python3 curl openssl
   python3-yaml python3-jsonschema  # the black-box tests check every answer against docs/openapi.yaml
   redis-server redis-tools wrk
   clang libclang-rt-14-dev llvm  # make fuzz / fuzz-smoke: libFuzzer runtime and symbolizer

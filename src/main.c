@@ -15,6 +15,7 @@ static const char usage[] =
     "  app     add, list or remove apps     (pushbind app --help)\n"
     "  import  load bindings (NDJSON, CSV)  (pushbind import --help)\n"
     "  export  write an app's bindings      (pushbind export --help)\n"
+    "  pull    bindings from a live TPNS    (pushbind pull --help)\n"
     "  backup  copy the store while it runs (pushbind backup --help)\n"
     "  stats   bindings per app, store size (pushbind stats --help)\n";
 
@@ -24,6 +25,7 @@ static const struct {
 } commands[] = {
     {"serve", pb_cli_serve}, {"app", pb_cli_app},       {"import", pb_cli_import},
     {"export", pb_cli_export}, {"backup", pb_cli_backup}, {"stats", pb_cli_stats},
+    {"pull", pb_cli_pull},
 };
 
 int main(int argc, char **argv)

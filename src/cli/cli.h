@@ -25,6 +25,9 @@ int pb_cli_import(int argc, char **argv);
 /* `pushbind export …`: an app's bindings as NDJSON, in creation order. */
 int pb_cli_export(int argc, char **argv);
 
+/* `pushbind pull …`: bindings from a live TPNS-compatible service (pull/pull.h). */
+int pb_cli_pull(int argc, char **argv);
+
 /* `pushbind backup …`: a compacted, consistent copy of the store. */
 int pb_cli_backup(int argc, char **argv);
 

@@ -9,7 +9,7 @@
 
 #include "auth/auth.h"
 #include "cli/options.h"
-#include "cli/progress.h"
+#include "common/progress.h"
 #include "import/import.h"
 
 static const char import_usage[] =

@@ -1,5 +1,5 @@
 /*
- * progress.h — how far a long command has come, on stderr.
+ * common/progress.h — how far a long command (import, pull) has come, on stderr.
  *
  * On a terminal a bar redrawn in place: done, rate, percent and ETA (when the
  * total is known). Elsewhere (a log, a pipe) one plain line every
@@ -20,6 +20,8 @@ typedef struct pb_progress {
     uint64_t total_bytes; /* 0: unknown (a pipe), no percent or ETA */
     double start, last;   /* monotonic seconds */
     bool drawn;           /* a bar is on the terminal's last line */
+    uint64_t errors;      /* shown when not 0; the caller keeps it current */
+    bool show_items;      /* the bar with a percent shows the items done too */
 } pb_progress;
 
 /* Starts the clock. `tty` says whether stderr is a terminal. */

@@ -1,6 +1,6 @@
 #include <stdio.h>
 
-#include "cli/progress.h"
+#include "common/progress.h"
 #include "common/clock.h"
 
 #define BAR_WIDTH 30
@@ -34,13 +34,16 @@ static void report(pb_progress *progress, double now, uint64_t lines, uint64_t i
     if (fraction > 0)
         format_eta(eta, sizeof(eta), elapsed / fraction - elapsed);
 
+    char errors[40] = "";
+    if (progress->errors != 0)
+        snprintf(errors, sizeof(errors), ", %llu errors", (unsigned long long)progress->errors);
     if (!progress->tty) {
         if (fraction >= 0)
-            fprintf(stderr, "pushbind %s: %llu lines, %llu bound, %.0f lines/s, %.0f%%, ETA %s\n", progress->what,
-                    (unsigned long long)lines, (unsigned long long)items, rate, fraction * 100, eta);
+            fprintf(stderr, "pushbind %s: %llu lines, %llu bound, %.0f lines/s, %.0f%%, ETA %s%s\n", progress->what,
+                    (unsigned long long)lines, (unsigned long long)items, rate, fraction * 100, eta, errors);
         else
-            fprintf(stderr, "pushbind %s: %llu lines, %llu bound, %.0f lines/s\n", progress->what,
-                    (unsigned long long)lines, (unsigned long long)items, rate);
+            fprintf(stderr, "pushbind %s: %llu lines, %llu bound, %.0f lines/s%s\n", progress->what,
+                    (unsigned long long)lines, (unsigned long long)items, rate, errors);
         return;
     }
     char bar[BAR_WIDTH + 1];
@@ -48,12 +51,16 @@ static void report(pb_progress *progress, double now, uint64_t lines, uint64_t i
     for (int i = 0; i < BAR_WIDTH; i++)
         bar[i] = i < filled ? '#' : fraction >= 0 ? '.' : ' ';
     bar[BAR_WIDTH] = '\0';
-    if (fraction >= 0)
-        fprintf(stderr, "\r\033[K[%s] %3.0f%%  %llu lines  %.0f/s  ETA %s", bar, fraction * 100,
-                (unsigned long long)lines, rate, eta);
-    else
-        fprintf(stderr, "\r\033[K%llu lines  %llu bound  %.0f/s", (unsigned long long)lines,
-                (unsigned long long)items, rate);
+    if (fraction >= 0) {
+        char done[40] = "";
+        if (progress->show_items)
+            snprintf(done, sizeof(done), "  %llu bound", (unsigned long long)items);
+        fprintf(stderr, "\r\033[K[%s] %3.0f%%  %llu lines%s  %.0f/s  ETA %s%s", bar, fraction * 100,
+                (unsigned long long)lines, done, rate, eta, errors);
+    } else {
+        fprintf(stderr, "\r\033[K%llu lines  %llu bound  %.0f/s%s", (unsigned long long)lines,
+                (unsigned long long)items, rate, errors);
+    }
     progress->drawn = true;
 }
 

@@ -1,0 +1,54 @@
+/*
+ * answer.h — the source's answer to a query, decoded strictly into bindings.
+ *
+ * The answer must be a JSON object with an integer retCode or ret_code (TPNS
+ * sends the first, some services the second, pushbind both: when both are
+ * there they must agree). When that code is 0, 1008026 or 1008027 it must
+ * also hold `result` (one decimal string per item sent) and account_tokens
+ * (by account) or token_accounts (by token) with one entry per item sent, in
+ * the order sent, each echoing the item it answers. Anything else is a
+ * malformed answer: the batch is not bound at all.
+ *
+ * The "with_info" details (SPEC.md "Binding details") are read when present
+ * and must then be well formed: by account, `token_info` beside each
+ * token_list, item for item; by token, `platform` on the entry and
+ * `bind_time` / `last_bind_time` on each account.
+ */
+#ifndef PB_PULL_ANSWER_H
+#define PB_PULL_ANSWER_H
+
+#include <stdint.h>
+
+#include "common/pool.h"
+#include "pull/input.h"
+
+/* One binding as the source answered it. */
+typedef struct pb_pull_binding {
+    pb_str token;
+    pb_account account;
+    int64_t bind_time;      /* Unix seconds; 0: the source did not say */
+    int64_t last_bind_time; /* Unix seconds; 0: the source did not say */
+    pb_str platform;        /* the token's ("android", "ios"); empty: not known */
+} pb_pull_binding;
+
+/* The answer for one item: its code and its bindings, oldest first. */
+typedef struct pb_pull_entry {
+    int code;
+    pb_pull_binding *bindings;
+    size_t n;
+} pb_pull_entry;
+
+typedef struct pb_pull_answer {
+    int code;              /* the top-level code */
+    pb_pull_entry *entries; /* n_sent of them when code is 0, 1008026 or 1008027; else NULL */
+} pb_pull_answer;
+
+/*
+ * Decodes `body` (`len` bytes; it need not end in NUL), the answer to a query
+ * `kind` about items sent[0..n_sent-1]. Everything in *answer is allocated
+ * from `pool`. Returns NULL, or a short reason the answer is malformed.
+ */
+const char *pb_pull_answer_parse(pb_pull_kind kind, const char *body, size_t len, const pb_pull_item *sent,
+                                 size_t n_sent, pb_pool *pool, pb_pull_answer *answer);
+
+#endif

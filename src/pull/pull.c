@@ -1,0 +1,470 @@
+/*
+ * pull.c — the pull's run: read a batch of lines, ask the source about them
+ * (paced, retried), bind what it answers, record the finished lines.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "api/validate.h"
+#include "common/progress.h"
+#include "common/clock.h"
+#include "common/codes.h"
+#include "pull/answer.h"
+#include "pull/group.h"
+#include "pull/http.h"
+#include "pull/input.h"
+#include "pull/pull.h"
+#include "pull/resume.h"
+
+typedef struct pull_run {
+    const pb_pull_config *config;
+    pb_api_config api;
+    pb_store *store;
+    pb_store_session *session;
+    pb_pull_http *http;
+    pb_pull_resume resume;
+    FILE *input, *report;
+    pb_progress progress;
+    pb_pull_counts counts;
+    uint64_t bytes_read;
+    uint64_t line_number;
+    char *line;
+    size_t line_capacity;
+    bool eof;
+    uint64_t next_send_ns; /* the pacing bucket: when the next request may go */
+    unsigned failed_in_a_row;
+    char reason[400]; /* why the batch in hand failed */
+} pull_run;
+
+typedef enum query_outcome { QUERY_OK, QUERY_FAILED, QUERY_STOP } query_outcome;
+
+void pb_pull_config_defaults(pb_pull_config *config)
+{
+    *config = (pb_pull_config){
+        .auth = PB_PULL_AUTH_SIGNATURE,
+        .kind = PB_PULL_BY_ACCOUNT,
+        .rate = PB_PULL_DEFAULT_RATE,
+        .batch = PB_PULL_DEFAULT_BATCH,
+        .max_tries = PB_PULL_DEFAULT_TRIES,
+        .backoff_ms = 100,
+        .store = {.limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT}},
+    };
+}
+
+/* A failed line: on stderr unless `quiet` (its batch said it once), and in the report. */
+static void fail_line(pull_run *run, uint64_t number, pb_str text, const char *reason, bool quiet)
+{
+    run->counts.failed++;
+    run->progress.errors = run->counts.failed;
+    if (!quiet) {
+        pb_progress_clear(&run->progress);
+        fprintf(stderr, "pushbind pull: line %" PRIu64 ": %s\n", number, reason);
+    }
+    if (run->report != NULL)
+        fprintf(run->report, "%" PRIu64 "\t%s\t%.*s\n", number, reason, (int)text.len, text.base);
+}
+
+/* Reads up to config->batch lines to ask about; bad ones are failed on the way. */
+static size_t fill_batch(pull_run *run, pb_pull_line *lines, pb_pool *pool)
+{
+    size_t n = 0;
+    while (n < run->config->batch && !run->eof) {
+        ssize_t len = getline(&run->line, &run->line_capacity, run->input);
+        if (len < 0) {
+            run->eof = true;
+            break;
+        }
+        run->bytes_read += (uint64_t)len;
+        run->line_number++;
+        if (len > 0 && run->line[len - 1] == '\n')
+            len--;
+        if (len > 0 && run->line[len - 1] == '\r')
+            len--;
+        if (len == 0)
+            continue;
+        run->counts.lines++;
+        if (pb_pull_resume_done(&run->resume, run->line_number)) {
+            run->counts.skipped++;
+            continue;
+        }
+        pb_pull_line *line = &lines[n];
+        *line = (pb_pull_line){.number = run->line_number};
+        line->text = pb_pool_strdup(pool, (pb_str){run->line, (size_t)len});
+        const char *reason = pb_pull_input_parse(run->config->kind, &run->api, run->line, (size_t)len, pool, &line->item);
+        if (reason != NULL)
+            fail_line(run, line->number, line->text, reason, false);
+        else
+            n++;
+    }
+    return n;
+}
+
+static void gen_string(yajl_gen gen, pb_str s)
+{
+    yajl_gen_string(gen, (const unsigned char *)s.base, s.len);
+}
+
+/* {"operator_type":K,"account_list"|"token_list":[…],"with_info":true} */
+static pb_str query_body(pull_run *run, yajl_gen gen, const pb_pull_line *lines, size_t n)
+{
+    bool by_account = run->config->kind == PB_PULL_BY_ACCOUNT;
+    yajl_gen_map_open(gen);
+    gen_string(gen, PB_STR_LIT("operator_type"));
+    yajl_gen_integer(gen, run->config->kind);
+    gen_string(gen, by_account ? PB_STR_LIT("account_list") : PB_STR_LIT("token_list"));
+    yajl_gen_array_open(gen);
+    for (size_t i = 0; i < n; i++) {
+        if (!by_account) {
+            gen_string(gen, lines[i].item.token);
+            continue;
+        }
+        yajl_gen_map_open(gen);
+        gen_string(gen, PB_STR_LIT("account"));
+        gen_string(gen, lines[i].item.account.name);
+        if (lines[i].item.account.type != 0) {
+            gen_string(gen, PB_STR_LIT("account_type"));
+            yajl_gen_integer(gen, lines[i].item.account.type);
+        }
+        yajl_gen_map_close(gen);
+    }
+    yajl_gen_array_close(gen);
+    gen_string(gen, PB_STR_LIT("with_info"));
+    yajl_gen_bool(gen, 1);
+    yajl_gen_map_close(gen);
+    const unsigned char *text;
+    size_t len;
+    yajl_gen_get_buf(gen, &text, &len);
+    return (pb_str){(const char *)text, len};
+}
+
+static void sleep_ns(uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/*
+ * A token bucket that holds one request: a request waits until 1/rate after
+ * the one before. A bucket holding more would let a pull that waited (a
+ * retry's back-off) send a burst, and a second see more than `rate`.
+ */
+static uint64_t pace(pull_run *run)
+{
+    uint64_t now = pb_clock_ns();
+    if (run->next_send_ns > now) {
+        pb_progress_show(&run->progress, run->counts.lines, run->counts.bindings, run->bytes_read);
+        sleep_ns(run->next_send_ns - now);
+        now = run->next_send_ns;
+    }
+    run->next_send_ns = now + (uint64_t)(1e9 / run->config->rate);
+    return now;
+}
+
+/*
+ * A request that had to connect first left later than pace() let it: the
+ * next one is spaced from when it really went, or the two would reach the
+ * source closer together than the rate allows.
+ */
+static void paced_from(pull_run *run, uint64_t start_ns, const pb_pull_reply *reply)
+{
+    uint64_t next = start_ns + reply->send_delay_ns + (uint64_t)(1e9 / run->config->rate);
+    if (next > run->next_send_ns)
+        run->next_send_ns = next;
+}
+
+static void stop_on_auth(pull_run *run)
+{
+    pb_progress_clear(&run->progress);
+    fprintf(stderr,
+            "pushbind pull: the source refused the credentials (1008003 auth failure): the AccessId or SecretKey is "
+            "wrong, or %s; nothing was written for this batch\n",
+            run->config->auth == PB_PULL_AUTH_SIGNATURE
+                ? "this machine's clock is too far from the source's for a Signature (TPNS allows 600 s: check NTP)"
+                : "the source takes Signature authentication only (try --auth signature)");
+}
+
+/* Asks the source about lines[0..n-1], retrying what may pass later. */
+static query_outcome query(pull_run *run, const pb_pull_line *lines, size_t n, pb_pool *pool, pb_pull_answer *answer)
+{
+    yajl_gen gen = yajl_gen_alloc(NULL);
+    if (gen == NULL) {
+        snprintf(run->reason, sizeof(run->reason), "out of memory");
+        return QUERY_FAILED;
+    }
+    pb_str body = query_body(run, gen, lines, n);
+    pb_pull_item *sent = pb_pool_alloc(pool, n * sizeof(*sent));
+    for (size_t i = 0; i < n; i++)
+        sent[i] = lines[i].item;
+    query_outcome outcome = QUERY_FAILED;
+    for (uint32_t attempt = 1; attempt <= run->config->max_tries; attempt++) {
+        if (attempt > 1)
+            sleep_ns((uint64_t)run->config->backoff_ms * 1000000u << (attempt - 2 < 16 ? attempt - 2 : 16));
+        uint64_t start_ns = pace(run);
+        run->counts.requests++;
+        pb_pull_reply reply;
+        int posted = pb_pull_http_post(run->http, body.base, body.len, &reply);
+        paced_from(run, start_ns, &reply);
+        if (posted != 0) {
+            snprintf(run->reason, sizeof(run->reason), "no answer after %u tries: %s", attempt, reply.error);
+            continue;
+        }
+        if (reply.status >= 500) {
+            snprintf(run->reason, sizeof(run->reason), "HTTP %ld after %u tries", reply.status, attempt);
+            continue;
+        }
+        if (reply.status != 200) {
+            snprintf(run->reason, sizeof(run->reason), "the source answered HTTP %ld", reply.status);
+            break;
+        }
+        const char *malformed = pb_pull_answer_parse(run->config->kind, reply.body, reply.len, sent, n, pool, answer);
+        if (malformed != NULL) {
+            snprintf(run->reason, sizeof(run->reason), "malformed answer: %s", malformed);
+            break;
+        }
+        if (answer->code == PB_ERR_AUTH) {
+            outcome = QUERY_STOP;
+            stop_on_auth(run);
+            break;
+        }
+        if (answer->code == PB_ERR_STORE || answer->code == PB_ERR_RATE) {
+            snprintf(run->reason, sizeof(run->reason), "the source answered %d (%s) after %u tries", answer->code,
+                     pb_code_message(answer->code), attempt);
+            continue;
+        }
+        if (answer->entries == NULL) {
+            snprintf(run->reason, sizeof(run->reason), "the source answered %d (%s)", answer->code,
+                     pb_code_message(answer->code));
+            break;
+        }
+        outcome = QUERY_OK;
+        break;
+    }
+    yajl_gen_free(gen);
+    return outcome;
+}
+
+/* Judges each answer: an empty one is finished, an item error or a binding this store cannot hold fails. */
+static void judge_entries(pull_run *run, pb_pull_line *lines, size_t n, const pb_pull_answer *answer, pb_pool *pool)
+{
+    for (size_t i = 0; i < n; i++) {
+        const pb_pull_entry *e = &answer->entries[i];
+        lines[i].entry = e;
+        if (e->code != PB_OK && e->code != PB_ERR_NO_BINDING) {
+            char *reason = pb_pool_alloc(pool, 96);
+            snprintf(reason, 96, "the source answered item code %d (%s)", e->code, pb_code_message(e->code));
+            lines[i].failure = reason;
+            continue;
+        }
+        for (size_t j = 0; j < e->n && lines[i].failure == NULL; j++) {
+            pb_token_item token = {e->bindings[j].token, true};
+            pb_account_item account = {e->bindings[j].account, true};
+            if (pb_validate_token(&run->api, &token) != PB_OK)
+                lines[i].failure = "the source answered a token this store does not take (--max-token-bytes)";
+            else if (pb_validate_account(&run->api, &account) != PB_OK)
+                lines[i].failure = "the source answered an account this store does not take (--max-account-bytes)";
+        }
+    }
+}
+
+/*
+ * Binds the answered lines. The changes carry token and accounts only:
+ * pb_change has no place yet for the bind times and platforms the source
+ * gave (lines[i].entry->bindings hold them), so until store.h takes them
+ * this is where they stop, and the local bindings get the local time and
+ * no platform. Returns 0, or -1 when the store failed (the run stops).
+ */
+static int bind(pull_run *run, pb_pull_line *lines, size_t n, pb_pool *pool)
+{
+    pb_pull_changes changes;
+    pb_pull_group(run->config->kind, lines, n, pool, &changes);
+    if (changes.n == 0)
+        return 0;
+    pb_change_outcome *outcomes = pb_pool_alloc(pool, changes.n * sizeof(*outcomes));
+    int rc = pb_store_apply(run->session, run->config->access_id, changes.changes, changes.n, outcomes);
+    if (rc != PB_STORE_OK) {
+        pb_progress_clear(&run->progress);
+        if (rc == PB_STORE_ENOTFOUND)
+            fprintf(stderr, "pushbind pull: app %" PRIu64 " was removed from the local store\n", run->config->access_id);
+        else
+            fprintf(stderr, "pushbind pull: the local store failed: %s (lines %" PRIu64 "-%" PRIu64 " not bound)\n",
+                    pb_store_session_error(run->session), lines[0].number, lines[n - 1].number);
+        return -1;
+    }
+    for (size_t c = 0; c < changes.n; c++) {
+        if (outcomes[c] == PB_CHANGE_OK) {
+            run->counts.bindings += changes.changes[c].n_accounts;
+            continue;
+        }
+        const char *reason = outcomes[c] == PB_CHANGE_OVER_LIMIT
+                                 ? "over a local limit (--max-accounts-per-token or --max-tokens-per-account)"
+                                 : "the local store failed for it";
+        for (size_t k = 0; k < changes.n_lines[c]; k++)
+            lines[changes.lines_of[c][k]].failure = reason;
+    }
+    return 0;
+}
+
+/* One batch, from the query to the resume record. Returns -1 when the run must stop. */
+static int pull_batch(pull_run *run, pb_pull_line *lines, size_t n, pb_pool *pool)
+{
+    pb_pull_answer answer;
+    query_outcome outcome = query(run, lines, n, pool, &answer);
+    if (outcome == QUERY_STOP)
+        return -1;
+    if (outcome == QUERY_FAILED) {
+        pb_progress_clear(&run->progress);
+        fprintf(stderr, "pushbind pull: lines %" PRIu64 "-%" PRIu64 " (%zu asked): %s; nothing written for them\n",
+                lines[0].number, lines[n - 1].number, n, run->reason);
+        for (size_t i = 0; i < n; i++)
+            fail_line(run, lines[i].number, lines[i].text, run->reason, true);
+        if (++run->failed_in_a_row >= PB_PULL_FAILED_IN_A_ROW) {
+            fprintf(stderr, "pushbind pull: %u batches in a row failed; stopping (run again with --resume to go on)\n",
+                    run->failed_in_a_row);
+            return -1;
+        }
+        return 0;
+    }
+    run->failed_in_a_row = 0;
+    judge_entries(run, lines, n, &answer, pool);
+    if (bind(run, lines, n, pool) != 0)
+        return -1;
+    uint64_t *finished = pb_pool_alloc(pool, n * sizeof(uint64_t));
+    size_t n_finished = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (lines[i].failure != NULL) {
+            fail_line(run, lines[i].number, lines[i].text, lines[i].failure, false);
+            continue;
+        }
+        finished[n_finished++] = lines[i].number;
+        if (lines[i].entry->n == 0)
+            run->counts.empty++;
+        else
+            run->counts.pulled++;
+    }
+    if (pb_pull_resume_record(&run->resume, finished, n_finished) != 0) {
+        pb_progress_clear(&run->progress);
+        fprintf(stderr, "pushbind pull: cannot write the resume file %s: %m\n", run->config->resume_path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens the store and checks the app is there. Returns 0, or -1 after saying why. */
+static int open_store(pull_run *run)
+{
+    char *err = NULL;
+    run->store = pb_store_open(&run->config->store, &err);
+    if (run->store == NULL) {
+        fprintf(stderr, "pushbind pull: cannot open the local store: %s\n", err != NULL ? err : "unknown error");
+        free(err);
+        return -1;
+    }
+    run->session = pb_store_session_open(run->store);
+    pb_store_view *view = run->session != NULL ? pb_store_view_begin(run->session) : NULL;
+    if (view == NULL) {
+        fprintf(stderr, "pushbind pull: cannot read the local store\n");
+        return -1;
+    }
+    pb_str secret;
+    int rc = pb_store_app_secret(view, run->config->access_id, &secret);
+    pb_store_view_end(view);
+    if (rc == PB_STORE_ENOTFOUND)
+        fprintf(stderr,
+                "pushbind pull: no app %" PRIu64 " in the local store: create it first with "
+                "'pushbind app add --access-id %" PRIu64 " --secret-key KEY' (the same key as on the source keeps "
+                "the back ends working)\n",
+                run->config->access_id, run->config->access_id);
+    else if (rc != PB_STORE_OK)
+        fprintf(stderr, "pushbind pull: cannot read the local store: %s\n", pb_store_session_error(run->session));
+    return rc == PB_STORE_OK ? 0 : -1;
+}
+
+static int open_files(pull_run *run)
+{
+    const pb_pull_config *c = run->config;
+    bool use_stdin = strcmp(c->input_path, "-") == 0;
+    run->input = use_stdin ? stdin : fopen(c->input_path, "re");
+    if (run->input == NULL) {
+        fprintf(stderr, "pushbind pull: cannot open %s: %m\n", c->input_path);
+        return -1;
+    }
+    if (c->report_path != NULL && (run->report = fopen(c->report_path, "we")) == NULL) {
+        fprintf(stderr, "pushbind pull: cannot write the report %s: %m\n", c->report_path);
+        return -1;
+    }
+    return pb_pull_resume_open(&run->resume, c->resume_path);
+}
+
+static void close_run(pull_run *run)
+{
+    pb_pull_http_close(run->http);
+    pb_pull_resume_close(&run->resume);
+    if (run->report != NULL && fclose(run->report) != 0)
+        fprintf(stderr, "pushbind pull: cannot write the report %s: %m\n", run->config->report_path);
+    if (run->input != NULL && run->input != stdin)
+        fclose(run->input);
+    free(run->line);
+    if (run->session != NULL)
+        pb_store_session_close(run->session);
+    if (run->store != NULL)
+        pb_store_close(run->store);
+}
+
+static void print_summary(const pull_run *run, bool stopped)
+{
+    const pb_pull_counts *c = &run->counts;
+    double seconds = pb_progress_now() - run->progress.start;
+    printf("pushbind pull: %" PRIu64 " lines: %" PRIu64 " pulled (%" PRIu64 " bindings), %" PRIu64
+           " empty on the source, %" PRIu64 " skipped (finished before), %" PRIu64 " failed; %" PRIu64
+           " requests in %.1f s%s\n",
+           c->lines, c->pulled, c->bindings, c->empty, c->skipped, c->failed, c->requests, seconds,
+           stopped ? "; stopped before the end of the input" : "");
+}
+
+pb_pull_result pb_pull_run(const pb_pull_config *config, pb_pull_counts *counts)
+{
+    pull_run run = {.config = config, .resume = {.fd = -1}};
+    pb_api_config_defaults(&run.api);
+    pb_pull_result result = PB_PULL_STOPPED;
+    if (open_store(&run) != 0 || open_files(&run) != 0 || (run.http = pb_pull_http_open(config)) == NULL) {
+        close_run(&run);
+        return result;
+    }
+    struct stat st;
+    uint64_t total = run.input != stdin && fstat(fileno(run.input), &st) == 0 && S_ISREG(st.st_mode)
+                         ? (uint64_t)st.st_size : 0;
+    pb_progress_start(&run.progress, "pull", config->tty, total);
+    run.progress.show_items = true;
+    pb_pull_line *lines = calloc(config->batch, sizeof(*lines));
+    pb_pool pool;
+    pb_pool_init(&pool);
+    bool stopped = lines == NULL;
+    while (!stopped && !run.eof) {
+        size_t n = fill_batch(&run, lines, &pool);
+        if (n > 0 && pull_batch(&run, lines, n, &pool) != 0)
+            stopped = true;
+        pb_pool_clear(&pool);
+        pb_progress_update(&run.progress, run.counts.lines, run.counts.bindings, run.bytes_read);
+    }
+    if (!stopped && ferror(run.input)) {
+        fprintf(stderr, "pushbind pull: read error in %s\n", config->input_path);
+        stopped = true;
+    }
+    pb_progress_clear(&run.progress);
+    free(lines);
+    print_summary(&run, stopped);
+    close_run(&run);
+    if (counts != NULL)
+        *counts = run.counts;
+    if (!stopped)
+        result = run.counts.failed == 0 ? PB_PULL_OK : PB_PULL_INCOMPLETE;
+    return result;
+}

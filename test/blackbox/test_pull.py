@@ -1,0 +1,272 @@
+"""pushbind pull: a second pushbind is the source, the local store the target."""
+
+import collections
+import datetime
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+import pbtest
+from pbtest import APP, E_PARAM
+
+# Bound on the source in this order, so that the lists have an order to keep.
+# tokens of a: t1 t3 t0; of b (type 1): t1 t2; of c: t0. accounts of t0: c a.
+SOURCE_OPS = [
+    ('t1', ['a', ('b', 1)]),
+    ('t2', [('b', 1)]),
+    ('t3', ['a']),
+    ('t0', ['c', 'a']),
+]
+ACCOUNTS = [('c', 0), ('a', 0), ('b', 1)]
+TOKENS = ['t0', 't1', 't2', 't3']
+
+
+def account_line(name, account_type):
+    return json.dumps({'account': name, 'account_type': account_type}) if account_type else name
+
+
+class PullTestCase(unittest.TestCase):
+
+    def setUp(self):
+        self.dir = pbtest.new_temp_dir(self.addCleanup)
+        self.log = os.path.join(self.dir, 'source.log')
+        self.dst = os.path.join(self.dir, 'dst-%s' % pbtest.uniq('d'))
+        os.mkdir(self.dst)
+        pbtest.app_add(self.dst, APP[0], APP[1])
+
+    def source(self, *args):
+        return pbtest.Server.for_test(self, args=['--log-format', 'json', '--log-file', self.log] + list(args))
+
+    def names(self, suffix):
+        """Per-test names, so that the Redis namespaces of parallel runs never meet."""
+        return lambda name: '%s-%s' % (name, suffix)
+
+    def fill_source(self, src, n):
+        for token, accounts in SOURCE_OPS:
+            src.bind(n(token), *[(n(a), 0) if isinstance(a, str) else (n(a[0]), a[1]) for a in accounts])
+
+    def write(self, name, lines):
+        path = os.path.join(self.dir, name)
+        with open(path, 'w') as f:
+            f.write(''.join(line + '\n' for line in lines))
+        return path
+
+    def pull(self, src, *args, timeout=60):
+        return pbtest.run_cli('pull', '--from', 'http://127.0.0.1:%d' % src.port, '--access-id', APP[0],
+                              '--secret-key', APP[1], '--data', self.dst, *args, timeout=timeout)
+
+    def local(self):
+        """A server on the local store, to read what the pull wrote."""
+        srv = pbtest.Server.for_test(self, apps=(), data_dir=self.dst)
+        srv.default_app = APP  # added by setUp already
+        return srv
+
+    def query_records(self):
+        with open(self.log) as f:
+            return [r for r in map(json.loads, f) if r['endpoint'] == 'query']
+
+    def report(self, path):
+        with open(path) as f:
+            return [line.rstrip('\n').split('\t') for line in f]
+
+
+class PullOrderTest(PullTestCase):
+
+    def check_by_account(self, auth, batch):
+        src = self.source()
+        n = self.names(pbtest.uniq('o'))
+        self.fill_source(src, n)
+        accounts = self.write('accounts', [account_line(n(a), t) for a, t in ACCOUNTS] + [n('nobody')])
+        r = self.pull(src, '--accounts', accounts, '--auth', auth, '--batch', batch)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn('3 pulled (6 bindings), 1 empty on the source', r.stdout)
+        local = self.local()
+        for name, account_type in ACCOUNTS:
+            self.assertEqual(local.tokens_of(n(name), account_type), src.tokens_of(n(name), account_type), name)
+        self.assertEqual(local.accounts_of(n('t0')), src.accounts_of(n('t0')))
+
+    def test_by_account_with_signature_keeps_each_accounts_order(self):
+        self.check_by_account('signature', 100)
+
+    def test_by_account_with_basic_one_per_request_keeps_each_accounts_order(self):
+        self.check_by_account('basic', 1)
+
+    def check_by_token(self, auth):
+        src = self.source()
+        n = self.names(pbtest.uniq('o'))
+        self.fill_source(src, n)
+        src.bind(n('t1'), n('z'), n('y'))  # appended after a and b
+        tokens = self.write('tokens', [n(t) for t in TOKENS] + [n('unbound')])
+        r = self.pull(src, '--tokens', tokens, '--auth', auth, '--batch', 2)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn('4 pulled (8 bindings), 1 empty on the source', r.stdout)
+        local = self.local()
+        for token in TOKENS:
+            self.assertEqual(local.accounts_of(n(token)), src.accounts_of(n(token)), token)
+
+    def test_by_token_with_signature_keeps_each_tokens_order(self):
+        self.check_by_token('signature')
+
+    def test_by_token_with_basic_keeps_each_tokens_order(self):
+        self.check_by_token('basic')
+
+    def test_a_second_run_changes_nothing(self):
+        src = self.source()
+        n = self.names(pbtest.uniq('o'))
+        self.fill_source(src, n)
+        accounts = self.write('accounts', [account_line(n(a), t) for a, t in ACCOUNTS])
+        for _ in range(2):
+            r = self.pull(src, '--accounts', accounts)
+            self.assertEqual(r.returncode, 0, r)
+        local = self.local()
+        self.assertEqual(local.tokens_of(n('a')), [n('t1'), n('t3'), n('t0')])
+
+
+class PullFailureTest(PullTestCase):
+
+    def test_wrong_key_stops_with_one_line_and_writes_nothing(self):
+        src = self.source()
+        n = self.names(pbtest.uniq('k'))
+        self.fill_source(src, n)
+        accounts = self.write('accounts', [n('a'), n('c')])
+        r = pbtest.run_cli('pull', '--from', 'http://127.0.0.1:%d' % src.port, '--access-id', APP[0],
+                           '--secret-key', 'not-the-key-not-the-key', '--data', self.dst, '--accounts', accounts)
+        self.assertEqual(r.returncode, 1, r)
+        lines = r.stderr.splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertIn('1008003', lines[0])
+        self.assertIn('SecretKey is wrong', lines[0])
+        self.assertIn('clock', lines[0])
+        self.assertEqual(len(self.query_records()), 1)
+        local = self.local()
+        self.assertEqual(local.tokens_of(n('a')), [])
+
+    def test_no_local_app_says_how_to_create_it(self):
+        src = self.source()
+        other = os.path.join(self.dir, 'other-%s' % pbtest.uniq('d'))
+        os.mkdir(other)
+        pbtest.app_add(other, pbtest.APP2[0], pbtest.APP2[1])
+        accounts = self.write('accounts', ['a'])
+        r = pbtest.run_cli('pull', '--from', 'http://127.0.0.1:%d' % src.port, '--access-id', APP[0],
+                           '--secret-key', APP[1], '--data', other, '--accounts', accounts)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn('no app %s in the local store' % APP[0], r.stderr)
+        self.assertIn('pushbind app add', r.stderr)
+        self.assertEqual(self.query_records() if os.path.exists(self.log) else [], [])
+
+    def test_bad_lines_are_reported_with_their_numbers(self):
+        src = self.source('--max-account-bytes', 16)
+        n = self.names(pbtest.uniq('b'))
+        self.fill_source(src, n)
+        long_one = 'l' * 20  # taken here, refused by the source
+        accounts = self.write('accounts', [n('a'), '{"account": 5}', '', '{broken', long_one, 'x' * 129,
+                                           '{"account":"q","account_type":-1}', n('c')])
+        report = os.path.join(self.dir, 'report.tsv')
+        r = self.pull(src, '--accounts', accounts, '--report', report)
+        self.assertEqual(r.returncode, 1, r)
+        rows = self.report(report)
+        self.assertEqual([row[2] for row in sorted(rows, key=lambda row: int(row[0]))],
+                         ['{"account": 5}', '{broken', long_one, 'x' * 129, '{"account":"q","account_type":-1}'])
+        by_line = {row[0]: row[1] for row in rows}
+        self.assertEqual(sorted(by_line, key=int), ['2', '4', '5', '6', '7'])
+        self.assertEqual(by_line['2'], 'account is not a string')
+        self.assertEqual(by_line['4'], 'not valid JSON')
+        self.assertIn('item code %d' % E_PARAM, by_line['5'])
+        self.assertIn('invalid account', by_line['6'])
+        self.assertIn('account_type', by_line['7'])
+        for number in ('2', '4', '5', '6', '7'):
+            self.assertIn('line %s: ' % number, r.stderr)
+        self.assertIn('2 pulled', r.stdout)
+        local = self.local()
+        self.assertEqual(local.tokens_of(n('c')), [n('t0')])
+
+
+class PullRateTest(PullTestCase):
+
+    def test_rate_holds_in_every_second_of_the_sources_log(self):
+        src = self.source()
+        accounts = self.write('accounts', ['r-%d' % i for i in range(14)])
+        r = self.pull(src, '--accounts', accounts, '--batch', 1, '--rate', 4)
+        self.assertEqual(r.returncode, 0, r)
+        records = self.query_records()
+        self.assertEqual(len(records), 14)
+        # Counted by arrival (the log's time is the answer's, `us` later), as a source's limit counts them.
+        arrivals = [datetime.datetime.strptime(rec['time'], '%Y-%m-%dT%H:%M:%S.%fZ').timestamp() - rec['us'] / 1e6
+                    for rec in records]
+        per_second = collections.Counter(int(t) for t in arrivals)
+        self.assertLessEqual(max(per_second.values()), 4, per_second)
+        # And it went at that rate, not slower: 14 requests over more than 3 seconds, fewer than 5.
+        self.assertIn(len(per_second), (4, 5), per_second)
+
+
+class PullResumeTest(PullTestCase):
+
+    def test_a_source_killed_midway_then_resume_pulls_every_line_once(self):
+        src = self.source()
+        n = self.names(pbtest.uniq('r'))
+        names = [n('k%02d' % i) for i in range(24)]
+        for i, name in enumerate(names):
+            src.bind(n('tok%d' % (i % 5)), name)
+        accounts = self.write('accounts', names)
+        resume = os.path.join(self.dir, 'resume')
+        report = os.path.join(self.dir, 'report.tsv')
+        argv = [pbtest.BIN, 'pull', '--from', 'http://127.0.0.1:%d' % src.port, '--access-id', APP[0],
+                '--secret-key', APP[1], '--accounts', accounts, '--batch', 2, '--rate', 5, '--resume', resume,
+                '--report', report] + pbtest.store_args(self.dst)
+        proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        deadline = time.time() + 20
+        while time.time() < deadline and (not os.path.exists(self.log) or len(self.query_records()) < 4):
+            time.sleep(0.02)
+        src.kill()
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 1, err)
+        self.assertIn(b'in a row failed', err)
+        first_run = sum(rec['items'] for rec in self.query_records())
+        self.assertTrue(4 <= first_run < len(names), first_run)
+        self.assertTrue(self.report(report))
+
+        os.remove(self.log)
+        src.start()
+        r = self.pull(src, '--accounts', accounts, '--batch', 2, '--resume', resume)
+        self.assertEqual(r.returncode, 0, r)
+        second_run = sum(rec['items'] for rec in self.query_records())
+        # None twice: the second run asks only about what the first did not finish.
+        finished = set()
+        with open(resume) as f:
+            for line in f:
+                if line[0].isdigit():
+                    first, _, last = line.strip().partition('-')
+                    span = set(range(int(first), int(last or first) + 1))
+                    self.assertFalse(span & finished, line)
+                    finished |= span
+        self.assertEqual(finished, set(range(1, len(names) + 1)))
+        self.assertIn('skipped (finished before)', r.stdout)
+        skipped = int(r.stdout.split(' skipped')[0].rsplit(', ', 1)[1])
+        self.assertEqual(skipped + second_run, len(names))
+        local = self.local()
+        for i in range(5):
+            self.assertEqual(local.accounts_of(n('tok%d' % i)), src.accounts_of(n('tok%d' % i)))
+
+
+class PullTlsTest(PullTestCase):
+
+    def test_an_https_source_with_its_ca(self):
+        from test_tls import make_self_signed
+        cert, key = make_self_signed(self.dir)
+        src = self.source()
+        n = self.names(pbtest.uniq('s'))
+        self.fill_source(src, n)
+        src.restart(args=['--tls-cert', cert, '--tls-key', key])
+        accounts = self.write('accounts', [n('a')])
+        r = pbtest.run_cli('pull', '--from', 'https://127.0.0.1:%d' % src.port, '--access-id', APP[0],
+                           '--secret-key', APP[1], '--data', self.dst, '--accounts', accounts, '--cacert', cert)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn('1 pulled (3 bindings)', r.stdout)
+
+
+if __name__ == '__main__':
+    unittest.main()
