@@ -173,7 +173,7 @@ static int outcome_code(pb_change_outcome outcome)
 {
     switch (outcome) {
     case PB_CHANGE_OK: return PB_OK;
-    case PB_CHANGE_OVER_LIMIT: return PB_ERR_PARAM; /* SPEC: over a limit is an invalid item */
+    case PB_CHANGE_OVER_LIMIT: return PB_ERR_PARAM; /* docs/API.md: over a limit is an invalid item */
     case PB_CHANGE_FAILED: break;
     }
     return PB_ERR_STORE;

@@ -12,7 +12,7 @@
 
 #include "common/str.h"
 
-/* SPEC: account_type is an integer 0–2147483647. */
+/* docs/API.md: account_type is an integer 0–2147483647. */
 #define PB_ACCOUNT_TYPE_MAX 2147483647u
 
 /*

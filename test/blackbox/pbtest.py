@@ -67,7 +67,7 @@ BATCH = '/v3/device/account/batchoperate'
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 
-# The SPEC's code table.
+# docs/API.md's code table.
 OK = 0
 E_PARSE = 1008001
 E_MISSING = 1008002
@@ -116,7 +116,7 @@ def uniq_digits(width=11):
 # ---- Signing ---------------------------------------------------------------
 
 def sign_message(secret, message):
-    """SPEC: base64(hex_lowercase(HMAC-SHA256(key=secret, message)))."""
+    """docs/API.md: base64(hex_lowercase(HMAC-SHA256(key=secret, message)))."""
     if isinstance(secret, str):
         secret = secret.encode('utf-8')
     if isinstance(message, str):

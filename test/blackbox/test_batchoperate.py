@@ -1,4 +1,4 @@
-"""POST /v3/device/account/batchoperate — bind and unbind (SPEC)."""
+"""POST /v3/device/account/batchoperate — bind and unbind (docs/API.md)."""
 
 import unittest
 

@@ -1,7 +1,7 @@
-"""docs/openapi.yaml against SPEC.md's own answers, and the check against drift.
+"""docs/openapi.yaml against docs/API.md's own answers, and the check against drift.
 
 The rest of the suite validates what the server answers; this file checks that
-the document also takes the answers SPEC.md gives (extensions included) and
+the document also takes the answers docs/API.md gives (extensions included) and
 that the check rejects answers the document does not describe. No server.
 """
 

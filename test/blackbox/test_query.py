@@ -1,4 +1,4 @@
-"""POST /v3/device/account/query — who is bound to what (SPEC, query page)."""
+"""POST /v3/device/account/query — who is bound to what (docs/API.md, and the TPNS query page)."""
 
 import json
 import unittest
@@ -7,8 +7,8 @@ import pbtest
 from pbtest import (APP, APP2, E_MISSING, E_NO_BINDING, E_PARAM, E_PARSE, E_TOKEN, acc, query_answer,
                     query_error, uniq)
 
-# The SPEC's overwrite example, byte for byte.
-SPEC_OVERWRITE_EXAMPLE = (
+# docs/API.md's overwrite example, byte for byte.
+API_OVERWRITE_EXAMPLE = (
     b'{"operator_type": 2, "platform": "android",\n'
     b' "token_accounts": [{"token": "token1", "account_list": [{"account": "926@126.com"}, '
     b'{"account": "1527000000"}]},\n'
@@ -65,7 +65,7 @@ class ReferenceSamplesTest(pbtest.ServerTestCase):
     APPS = (APP, APP2)
 
     def test_overwrite_example_then_query_by_token_returns_reference_sample(self):
-        status, resp = self.srv.batch(SPEC_OVERWRITE_EXAMPLE, app=APP)
+        status, resp = self.srv.batch(API_OVERWRITE_EXAMPLE, app=APP)
         self.assertEqual((status, resp), (200, {'ret_code': 0, 'err_msg': 'ok', 'result': ['0', '0']}))
         status, resp = self.srv.query(PAGE_QUERY_BY_TOKEN, app=APP)
         self.assertEqual(status, 200)

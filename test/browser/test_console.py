@@ -166,7 +166,7 @@ class TestConsole(ConsoleTestCase):
         self.srv.bind('tok-t1', 'ivy')
         self.srv.bind('tok-t2', 'ivy')
         self.sign_in()
-        # The query's with_info fields, as SPEC.md gives them, added to the server's answer.
+        # The query's with_info fields, as docs/API.md gives them, added to the server's answer.
         self.driver.execute_script("""
             const real = window.fetch;
             window.fetch = async (path, init) => {

@@ -1,6 +1,6 @@
 /*
  * test_store.c — the embedded store (store/lmdb.c) against store.h's contract
- * and SPEC.md's batchoperate rules. Each test gets its own data directory.
+ * and docs/API.md's batchoperate rules. Each test gets its own data directory.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -395,7 +395,7 @@ static void apps_are_isolated(void **state)
     assert_string_equal(tokens_in(f, APP, "a"), "t1");
 }
 
-/* SPEC: the overwrite example, then the query-by-token sample of the TPNS page. */
+/* docs/API.md: the overwrite example, then the query-by-token sample of the TPNS page. */
 static void many_to_many_matches_spec_sample(void **state)
 {
     struct fixture *f = *state;
