@@ -162,9 +162,9 @@ bool pb_import_line_is_csv_header(const char *text, size_t len);
  * counts as a line and yields nothing.
  *
  * The format is the one given, or else decided by the first non-blank line:
- * NDJSON when it starts with '{', otherwise CSV, and then that line is
- * skipped when it is a header (pb_import_line_is_csv_header). A given format
- * skips no header.
+ * NDJSON when it starts with '{', otherwise CSV. In CSV, given or decided,
+ * that first line is skipped when it is a header
+ * (pb_import_line_is_csv_header).
  */
 
 /*
