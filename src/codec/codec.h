@@ -14,6 +14,7 @@
 #ifndef PB_CODEC_H
 #define PB_CODEC_H
 
+#include "api/app_info.h"
 #include "api/messages.h"
 #include "common/pool.h"
 
@@ -44,5 +45,12 @@ pb_str pb_encode_query(pb_pool *pool, const pb_query_response *response);
 
 /* Encodes a batchoperate answer: ret_code, err_msg, result. */
 pb_str pb_encode_batch(pb_pool *pool, const pb_batch_response *response);
+
+/*
+ * Encodes the answer of GET /pushbind/v1/app (codec/encode_app_info.c):
+ * {"ret_code":0,"err_msg":"ok","access_id":N,"bindings":N,"limits":{…}}, or
+ * only ret_code and err_msg when response->code is not PB_OK.
+ */
+pb_str pb_encode_app_info(pb_pool *pool, const pb_app_info_response *response);
 
 #endif
