@@ -94,7 +94,7 @@ static void finish_request(pb_worker *worker, pb_request_record *record, uint64_
     if (strcmp(record->endpoint, "query") == 0 || strcmp(record->endpoint, "batchoperate") == 0)
         pb_metrics_observe_request(record->endpoint[0] == 'q' ? PB_METRICS_QUERY : PB_METRICS_BATCHOPERATE,
                                    record->operator_type, record->code, record->micros);
-    pb_accesslog_write(worker->accesslog, record);
+    pb_log_buffer_add(&worker->log, record);
 }
 
 /*
