@@ -13,7 +13,7 @@ packages=(
 # `scripts/deps.sh bench` (make bench) adds nginx, the HTTP ceiling pushbind
 # is measured against (wrk and Redis are needed by the tests already).
 if [[ "${1:-}" == "bench" ]]; then
-  packages+=(nginx-light)
+  packages+=(nginx-light nghttp2-client)
 fi
 
 missing=()
