@@ -13,6 +13,7 @@ import base64
 import ssl
 import os
 import re
+import shlex
 import shutil
 import signal
 import statistics
@@ -236,7 +237,8 @@ def h2load(port, body_file, seconds=SECONDS):
     argv = ['h2load', '-t2', '-c%d' % H2_CLIENTS, '-m%d' % H2_STREAMS, '-D', str(seconds), '-d', body_file,
             '-H', 'content-type: application/json', '-H', 'authorization: ' + BASIC,
             'https://127.0.0.1:%d%s' % (port, QUERY)]
-    shown = ["'authorization: Basic <base64 of id:secret>'" if a.startswith('authorization: ') else a for a in argv]
+    shown = [shlex.quote('authorization: Basic <base64 of id:secret>' if a.startswith('authorization: ') else
+                         '<%s>' % os.path.basename(a) if a == body_file else a) for a in argv]
     out = run(argv, shown_argv=shown).stdout
     rps = float(re.search(r'finished in [\d.]+s, ([\d.]+) req/s', out).group(1))
     done = re.search(r'requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded', out)
