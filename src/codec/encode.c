@@ -1,25 +1,21 @@
 /*
- * encode.c — typed responses to JSON, with yajl's generator.
+ * encode.c — typed responses to JSON, written directly.
  *
- * yajl_gen hands its output to a print callback that appends to a growing
- * buffer in the pool; the generator's own memory comes from the pool too, so
- * the encoder leaves nothing to free. Output is compact, '/' is not escaped,
- * and strings are written as they are given: they come from decoded requests
- * or from the store, both already checked to be UTF-8.
- *
- * yajl_gen calls can fail only when called out of order (a bug here, which
- * the tests would show) or with yajl_gen_validate_utf8, which is off; so their
- * statuses are not checked one by one.
+ * The two answers have a fixed shape, so the encoder writes their text itself
+ * into a growing buffer in the pool: keys are literals with their quotes and
+ * separators, and only strings from the request or the store go through the
+ * escaper. Output is compact, '/' is not escaped, and strings are written as
+ * they are given: they come from decoded requests or from the store, both
+ * already checked to be UTF-8. Escapes are those yajl_gen writes (this
+ * encoder replaced it): \" \\ \b \f \n \r \t, and \u00XX (upper-case hex) for
+ * the other control characters.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
-
 #include "codec/codec.h"
-#include "codec/yajl_alloc.h"
 #include "common/codes.h"
 
 /* Room for the response before the buffer first grows: a small answer fits. */
@@ -33,166 +29,212 @@ typedef struct output {
     size_t capacity;
 } output;
 
-/* yajl_gen's print callback: appends, doubling the buffer when it is full. */
-static void output_append(void *ctx, const char *s, size_t len)
+static void output_open(output *out, pb_pool *pool)
 {
-    output *out = ctx;
-    if (out->capacity - out->len < len) {
-        size_t capacity = out->capacity * 2;
-        while (capacity - out->len < len)
-            capacity *= 2;
-        char *bigger = pb_pool_alloc(out->pool, capacity);
-        memcpy(bigger, out->bytes, out->len);
-        out->bytes = bigger;
-        out->capacity = capacity;
-    }
-    memcpy(out->bytes + out->len, s, len);
+    *out = (output){pool, pb_pool_alloc(pool, OUTPUT_INITIAL_CAPACITY), 0, OUTPUT_INITIAL_CAPACITY};
+}
+
+/* Makes room for `len` more bytes, doubling the buffer as often as needed. */
+static void reserve(output *out, size_t len)
+{
+    if (out->capacity - out->len >= len)
+        return;
+    size_t capacity = out->capacity * 2;
+    while (capacity - out->len < len)
+        capacity *= 2;
+    char *bigger = pb_pool_alloc(out->pool, capacity);
+    memcpy(bigger, out->bytes, out->len);
+    out->bytes = bigger;
+    out->capacity = capacity;
+}
+
+static void put_raw(output *out, const char *s, size_t len)
+{
+    reserve(out, len);
+    if (len != 0)
+        memcpy(out->bytes + out->len, s, len);
     out->len += len;
 }
 
-/* A compact generator writing into `out`. */
-static yajl_gen gen_open(pb_pool *pool, output *out)
+/* A literal piece of the answer's frame: keys, brackets, separators. */
+#define put_lit(out, s) put_raw((out), (s), sizeof(s) - 1)
+
+static void put_char(output *out, char c)
 {
-    *out = (output){pool, pb_pool_alloc(pool, OUTPUT_INITIAL_CAPACITY), 0, OUTPUT_INITIAL_CAPACITY};
-    yajl_alloc_funcs funcs = pb_yajl_pool_funcs(pool);
-    yajl_gen gen = yajl_gen_alloc(&funcs); /* never NULL: the pool aborts instead */
-    yajl_gen_config(gen, yajl_gen_print_callback, output_append, out);
-    /* yajl's defaults, spelled out because the wire format depends on them */
-    yajl_gen_config(gen, yajl_gen_beautify, 0);
-    yajl_gen_config(gen, yajl_gen_escape_solidus, 0);
-    yajl_gen_config(gen, yajl_gen_validate_utf8, 0);
-    return gen;
+    reserve(out, 1);
+    out->bytes[out->len++] = c;
 }
 
-static pb_str gen_close(yajl_gen gen, const output *out)
+static void put_escape(output *out, unsigned char c)
 {
-    yajl_gen_free(gen);
-    return (pb_str){out->bytes, out->len};
+    static const char hex[] = "0123456789ABCDEF";
+    char escaped[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    size_t len = 2;
+    switch (c) {
+    case '"': escaped[1] = '"'; break;
+    case '\\': escaped[1] = '\\'; break;
+    case '\b': escaped[1] = 'b'; break;
+    case '\f': escaped[1] = 'f'; break;
+    case '\n': escaped[1] = 'n'; break;
+    case '\r': escaped[1] = 'r'; break;
+    case '\t': escaped[1] = 't'; break;
+    default: len = 6;
+    }
+    put_raw(out, escaped, len);
 }
 
-static void gen_str(yajl_gen gen, pb_str s)
+/* A JSON string: runs that need no escape are copied whole. */
+static void put_string(output *out, const char *s, size_t len)
 {
-    yajl_gen_string(gen, (const unsigned char *)(s.base != NULL ? s.base : ""), s.len);
+    put_char(out, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put_raw(out, s + run, i - run);
+        put_escape(out, c);
+        run = i + 1;
+    }
+    put_raw(out, s + run, len - run);
+    put_char(out, '"');
 }
 
-static void gen_cstr(yajl_gen gen, const char *s)
+static void put_str(output *out, pb_str s)
 {
-    yajl_gen_string(gen, (const unsigned char *)s, strlen(s));
+    put_string(out, s.base, s.base != NULL ? s.len : 0);
 }
 
-/* An item code as TPNS sends it in `result`: a decimal string ("0", "1008007"). */
-static void gen_code_string(yajl_gen gen, int code)
+/* Decimal digits of `v`, with its sign; `quoted` writes them as a JSON string. */
+static void put_int(output *out, int64_t v, bool quoted)
 {
-    char digits[12]; /* "-2147483648" */
-    char *p = digits + sizeof(digits);
-    unsigned magnitude = code < 0 ? 0u - (unsigned)code : (unsigned)code;
+    char digits[22]; /* '"', "-9223372036854775808", '"' */
+    char *end = digits + sizeof(digits), *p = end;
+    uint64_t magnitude = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    if (quoted)
+        *--p = '"';
     do {
         *--p = (char)('0' + magnitude % 10);
         magnitude /= 10;
     } while (magnitude != 0);
-    if (code < 0)
+    if (v < 0)
         *--p = '-';
-    yajl_gen_string(gen, (const unsigned char *)p, (size_t)(digits + sizeof(digits) - p));
+    if (quoted)
+        *--p = '"';
+    put_raw(out, p, (size_t)(end - p));
 }
 
-/* {"account":"...","account_type":N}, the type only when not 0. Leaves the object open. */
-static void gen_account_fields(yajl_gen gen, const pb_account *account)
+/* "account":"...","account_type":N, the type only when not 0. */
+static void put_account_fields(output *out, const pb_account *account)
 {
-    gen_cstr(gen, "account");
-    gen_str(gen, account->name);
+    put_lit(out, "\"account\":");
+    put_str(out, account->name);
     if (account->type != 0) {
-        gen_cstr(gen, "account_type");
-        yajl_gen_integer(gen, account->type);
+        put_lit(out, ",\"account_type\":");
+        put_int(out, account->type, false);
     }
 }
 
-static void gen_account_tokens(yajl_gen gen, const pb_account_tokens *entries, size_t n)
+static void put_account_tokens(output *out, const pb_account_tokens *entries, size_t n)
 {
-    gen_cstr(gen, "account_tokens");
-    yajl_gen_array_open(gen);
+    put_lit(out, ",\"account_tokens\":[");
     for (size_t i = 0; i < n; i++) {
-        yajl_gen_map_open(gen);
-        gen_account_fields(gen, &entries[i].account);
-        gen_cstr(gen, "token_list");
-        yajl_gen_array_open(gen);
-        for (size_t j = 0; j < entries[i].tokens.n; j++)
-            gen_str(gen, entries[i].tokens.tokens[j]);
-        yajl_gen_array_close(gen);
-        yajl_gen_map_close(gen);
-    }
-    yajl_gen_array_close(gen);
-}
-
-static void gen_token_accounts(yajl_gen gen, const pb_token_accounts *entries, size_t n)
-{
-    gen_cstr(gen, "token_accounts");
-    yajl_gen_array_open(gen);
-    for (size_t i = 0; i < n; i++) {
-        yajl_gen_map_open(gen);
-        gen_cstr(gen, "token");
-        gen_str(gen, entries[i].token);
-        gen_cstr(gen, "account_list");
-        yajl_gen_array_open(gen);
-        for (size_t j = 0; j < entries[i].accounts.n; j++) {
-            yajl_gen_map_open(gen);
-            gen_account_fields(gen, &entries[i].accounts.accounts[j]);
-            yajl_gen_map_close(gen);
+        if (i != 0)
+            put_char(out, ',');
+        put_char(out, '{');
+        put_account_fields(out, &entries[i].account);
+        put_lit(out, ",\"token_list\":[");
+        for (size_t j = 0; j < entries[i].tokens.n; j++) {
+            if (j != 0)
+                put_char(out, ',');
+            put_str(out, entries[i].tokens.tokens[j]);
         }
-        yajl_gen_array_close(gen);
-        yajl_gen_map_close(gen);
+        put_lit(out, "]}");
     }
-    yajl_gen_array_close(gen);
+    put_char(out, ']');
 }
 
-/* The top-level code and its message, under the key names of the endpoint (TPNS spells them two ways). */
-static void gen_code_and_message(yajl_gen gen, const char *code_key, const char *message_key, int code)
+static void put_token_accounts(output *out, const pb_token_accounts *entries, size_t n)
 {
-    gen_cstr(gen, code_key);
-    yajl_gen_integer(gen, code);
-    gen_cstr(gen, message_key);
-    gen_cstr(gen, pb_code_message(code));
+    put_lit(out, ",\"token_accounts\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i != 0)
+            put_char(out, ',');
+        put_lit(out, "{\"token\":");
+        put_str(out, entries[i].token);
+        put_lit(out, ",\"account_list\":[");
+        for (size_t j = 0; j < entries[i].accounts.n; j++) {
+            if (j != 0)
+                put_char(out, ',');
+            put_char(out, '{');
+            put_account_fields(out, &entries[i].accounts.accounts[j]);
+            put_char(out, '}');
+        }
+        put_lit(out, "]}");
+    }
+    put_char(out, ']');
+}
+
+/*
+ * {"<code key>":N,"<message key>":"...","result":[ — the top-level code and
+ * its message, under the key names of the endpoint (TPNS spells them two
+ * ways). Leaves the result list open.
+ */
+#define put_head(out, code_key, message_key, code) \
+    put_head_((out), code_key, sizeof(code_key) - 1, message_key, sizeof(message_key) - 1, (code))
+
+static void put_head_(output *out, const char *code_key, size_t code_key_len, const char *message_key,
+                      size_t message_key_len, int code)
+{
+    put_raw(out, code_key, code_key_len);
+    put_int(out, code, false);
+    put_raw(out, message_key, message_key_len);
+    const char *message = pb_code_message(code);
+    put_string(out, message, strlen(message));
+    put_lit(out, ",\"result\":[");
+}
+
+/* An item code as TPNS sends it in `result`: a decimal string ("0", "1008007"). */
+static void put_item_code(output *out, size_t i, int code)
+{
+    if (i != 0)
+        put_char(out, ',');
+    put_int(out, code, true);
 }
 
 pb_str pb_encode_query(pb_pool *pool, const pb_query_response *response)
 {
     output out;
-    yajl_gen gen = gen_open(pool, &out);
+    output_open(&out, pool);
     bool by_account = response->operator_type == 1;
     size_t n = response->n;
     /* An answer without its entries can only say what went wrong: encode it as request-level. */
     if (by_account ? response->by_account == NULL : response->by_token == NULL)
         n = 0;
 
-    yajl_gen_map_open(gen);
-    gen_code_and_message(gen, "retCode", "errMsg", response->code);
-    gen_cstr(gen, "result");
-    yajl_gen_array_open(gen);
+    put_head(&out, "{\"retCode\":", ",\"errMsg\":", response->code);
     for (size_t i = 0; i < n; i++)
-        gen_code_string(gen, by_account ? response->by_account[i].code : response->by_token[i].code);
-    yajl_gen_array_close(gen);
+        put_item_code(&out, i, by_account ? response->by_account[i].code : response->by_token[i].code);
+    put_char(&out, ']');
     if (n != 0) {
         if (by_account)
-            gen_account_tokens(gen, response->by_account, n);
+            put_account_tokens(&out, response->by_account, n);
         else
-            gen_token_accounts(gen, response->by_token, n);
+            put_token_accounts(&out, response->by_token, n);
     }
-    yajl_gen_map_close(gen);
-    return gen_close(gen, &out);
+    put_char(&out, '}');
+    return (pb_str){out.bytes, out.len};
 }
 
 pb_str pb_encode_batch(pb_pool *pool, const pb_batch_response *response)
 {
     output out;
-    yajl_gen gen = gen_open(pool, &out);
+    output_open(&out, pool);
     size_t n = response->item_codes != NULL ? response->n : 0;
 
-    yajl_gen_map_open(gen);
-    gen_code_and_message(gen, "ret_code", "err_msg", response->code);
-    gen_cstr(gen, "result");
-    yajl_gen_array_open(gen);
+    put_head(&out, "{\"ret_code\":", ",\"err_msg\":", response->code);
     for (size_t i = 0; i < n; i++)
-        gen_code_string(gen, response->item_codes[i]);
-    yajl_gen_array_close(gen);
-    yajl_gen_map_close(gen);
-    return gen_close(gen, &out);
+        put_item_code(&out, i, response->item_codes[i]);
+    put_lit(&out, "]}");
+    return (pb_str){out.bytes, out.len};
 }
