@@ -272,7 +272,8 @@ static void init_globalconf(h2o_globalconf_t *globalconf, const pb_server_config
     globalconf->http1.req_timeout = timeout_ms;
     globalconf->http2.idle_timeout = timeout_ms;
     globalconf->handshake_timeout = timeout_ms;
-    globalconf->server_name = h2o_iovec_init(H2O_STRLIT("pushbind"));
+    /* No Server header: h2o formats it with sprintf on every HTTP/1 answer, and no client reads it. */
+    globalconf->server_name = h2o_iovec_init(NULL, 0);
     h2o_hostconf_t *host = h2o_config_register_host(globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     pb_endpoints_register(host);
 }
