@@ -1,4 +1,3 @@
-#include <ctype.h>
 #include <limits.h>
 #include <stdint.h>
 #include <strings.h>
@@ -38,7 +37,7 @@ static int base64_decode(pb_str in, unsigned char *out, size_t cap, size_t *out_
         return -1;
     size_t pad = in.base[in.len - 1] == '=' ? (in.base[in.len - 2] == '=' ? 2 : 1) : 0;
     for (size_t i = 0; i < in.len - pad; i++)
-        if (in.base[i] == '=' || isspace((unsigned char)in.base[i]))
+        if (in.base[i] == '=' || in.base[i] == ' ' || (in.base[i] >= '\t' && in.base[i] <= '\r')) /* isspace() */
             return -1;
     int n = EVP_DecodeBlock(out, (const unsigned char *)in.base, (int)in.len);
     if (n < 0)

@@ -83,14 +83,24 @@ static void put_escape(output *out, unsigned char c)
     put_raw(out, escaped, len);
 }
 
+/* The bytes a JSON string cannot hold as they are: control characters, '"' and '\\'. */
+static const bool needs_escape[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1, [0x07] = 1,
+    [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1,
+    [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+    [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1,
+    ['"'] = 1,  ['\\'] = 1,
+};
+
 /* A JSON string: runs that need no escape are copied whole. */
 static void put_string(output *out, const char *s, size_t len)
 {
-    put_char(out, '"');
+    reserve(out, len + 2); /* the whole string when nothing needs escaping */
+    out->bytes[out->len++] = '"';
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (!needs_escape[c])
             continue;
         put_raw(out, s + run, i - run);
         put_escape(out, c);
