@@ -1,5 +1,5 @@
 /*
- * codec.h — JSON in, JSON out, for the two endpoints (yajl underneath).
+ * codec.h — JSON in, JSON out, for the two endpoints (yajl's parser in, answers written directly out).
  *
  * Decoding is streaming: yajl's callbacks fill the typed request directly,
  * with no document tree in between. Everything decoded is allocated from the
