@@ -390,8 +390,9 @@ def main():
             results.append(('3. 100 accounts per query (lookups/s)', pb, 'redis SMEMBERS -P 100', rd, 1.0))
 
             # 5: scale, 10M against 10k.
-            big, small, _, _ = alternate('5', lambda r: wrk('query.lua', PORTS['pb_10m'], {'PB_ACCOUNTS': str(SETS['10m'])}),
-                                         lambda r: wrk('query.lua', PORTS['pb_10k'], {'PB_ACCOUNTS': str(SETS['10k'])}))
+            big, small, _, _ = alternate(
+                '5', lambda r: wrk('query.lua', PORTS['pb_10m'], {'PB_ACCOUNTS': str(SETS['10m'])}),
+                lambda r: wrk('query.lua', PORTS['pb_10k'], {'PB_ACCOUNTS': str(SETS['10k'])}))
             results.append(('5. query 1 account on 10M bindings (req/s)', big, 'same on 10k', small, 0.9))
             rss_10m = peak_rss_kib(pb_10m_proc)
 
@@ -401,7 +402,8 @@ def main():
                 return rps * 20, p50, p99
             pb, rd, _, _ = alternate('4', pbbind, lambda r: redis_benchmark(
                 PORTS['redis_fsync'], ['-n', '150000', '-r', '100000000', 'SADD', '__rand_int__', '__rand_int__']))
-            results.append(('4. durable binds, 20 per request (bindings/s)', pb, 'redis SADD appendfsync always', rd, 1.0))
+            results.append(('4. durable binds, 20 per request (bindings/s)', pb, 'redis SADD appendfsync always',
+                            rd, 1.0))
     finally:
         for p in procs:
             if p.poll() is None:
