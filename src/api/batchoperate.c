@@ -121,6 +121,8 @@ static int plan_request(const pb_api_config *config, const pb_store_limits *limi
     int code = pb_validate_operator_type(&request->operator_type, 5);
     if (code == PB_OK)
         code = pb_validate_platform(request->platform_state, request->platform);
+    if (code == PB_OK && request->account_type.state == PB_FIELD_WRONG_TYPE)
+        code = PB_ERR_PARAM;
     if (code != PB_OK)
         return code;
 

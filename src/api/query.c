@@ -100,6 +100,9 @@ void pb_api_query(const pb_api_config *config, pb_store_view *view, uint64_t acc
 {
     memset(response, 0, sizeof(*response));
     response->code = pb_validate_operator_type(&request->operator_type, 2);
+    if (response->code == PB_OK && (request->account_type.state == PB_FIELD_WRONG_TYPE ||
+                                    request->with_info_state == PB_FIELD_WRONG_TYPE))
+        response->code = PB_ERR_PARAM;
     if (response->code != PB_OK)
         return;
     if (request->operator_type.value == 1)

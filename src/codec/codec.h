@@ -38,7 +38,8 @@ int pb_decode_batch(pb_pool *pool, const char *body, size_t len, pb_batch_reques
 
 /*
  * Encodes a query answer with the keys TPNS uses on that endpoint: retCode,
- * errMsg, result, then account_tokens or token_accounts. An entry carries
+ * errMsg, then the same two values as ret_code and err_msg (published clients
+ * read those), result, then account_tokens or token_accounts. An entry carries
  * "account_type" only when it is not 0. Returns the JSON text.
  */
 pb_str pb_encode_query(pb_pool *pool, const pb_query_response *response);

@@ -164,7 +164,9 @@ pb_str pb_encode_query(pb_pool *pool, const pb_query_response *response)
         n = 0;
 
     yajl_gen_map_open(gen);
+    /* Published clients read the snake_case pair on this endpoint too: without it a failure reads as 0. */
     gen_code_and_message(gen, "retCode", "errMsg", response->code);
+    gen_code_and_message(gen, "ret_code", "err_msg", response->code);
     gen_cstr(gen, "result");
     yajl_gen_array_open(gen);
     for (size_t i = 0; i < n; i++)

@@ -518,7 +518,7 @@ def acc_list(*accounts):
 
 def query_error(code):
     """The whole body of a request-level error on /query."""
-    return {'retCode': code, 'errMsg': MESSAGES[code], 'result': []}
+    return {'retCode': code, 'errMsg': MESSAGES[code], 'ret_code': code, 'err_msg': MESSAGES[code], 'result': []}
 
 
 def batch_error(code):
@@ -542,7 +542,8 @@ def top_code(item_codes):
 def query_answer(key, entries, item_codes):
     """The whole body of a query answer: key is 'account_tokens' or 'token_accounts'."""
     top = top_code(item_codes)
-    return {'retCode': top, 'errMsg': MESSAGES[top], 'result': [str(c) for c in item_codes], key: entries}
+    return {'retCode': top, 'errMsg': MESSAGES[top], 'ret_code': top, 'err_msg': MESSAGES[top],
+            'result': [str(c) for c in item_codes], key: entries}
 
 
 def raw_exchange(port, head, body=b'', read_timeout=10.0):
