@@ -143,13 +143,14 @@ typedef struct pb_token_accounts {
 
 /*
  * The answer to a query. When `code` is a request-level error, `n` is 0 and
- * only the code and message (both spellings) and an empty result are sent. Otherwise exactly one of
- * `by_account` (operator_type 1) or `by_token` (operator_type 2) holds `n`
- * entries in input order.
+ * only the code and message (both spellings) and an empty result are sent.
+ * Otherwise exactly one of `by_account` (operator_type 1) or `by_token`
+ * (operator_type 2) holds `n` entries in input order.
  */
 typedef struct pb_query_response {
     int code;
     int operator_type;
+    bool with_info; /* the extension's fields: token_info, platform, bind times */
     size_t n;
     pb_account_tokens *by_account;
     pb_token_accounts *by_token;

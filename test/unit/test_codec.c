@@ -944,8 +944,8 @@ static void encode_query_by_token_matches_spec_sample(void **state)
     pb_account first[] = {{PB_STR_LIT("926@126.com"), 0}, {PB_STR_LIT("1527000000"), 1}};
     pb_account second[] = {{PB_STR_LIT("926@163.com"), 0}};
     pb_token_accounts entries[] = {
-        {PB_OK, PB_STR_LIT("token1"), {first, 2}},
-        {PB_OK, PB_STR_LIT("token2"), {second, 1}},
+        {PB_OK, PB_STR_LIT("token1"), {.accounts = first, .n = 2}},
+        {PB_OK, PB_STR_LIT("token2"), {.accounts = second, .n = 1}},
     };
     pb_query_response response = {.code = PB_OK, .operator_type = 2, .n = 2, .by_token = entries};
     assert_pb_str(pb_encode_query(*state, &response),
@@ -960,8 +960,8 @@ static void encode_query_by_account_matches_spec_sample(void **state)
     pb_str first[] = {PB_STR_LIT("token1"), PB_STR_LIT("token2")};
     pb_str second[] = {PB_STR_LIT("token3")};
     pb_account_tokens entries[] = {
-        {PB_OK, {PB_STR_LIT("account1"), 0}, {first, 2}},
-        {PB_OK, {PB_STR_LIT("13800000000"), 1}, {second, 1}},
+        {PB_OK, {PB_STR_LIT("account1"), 0}, {.tokens = first, .n = 2}},
+        {PB_OK, {PB_STR_LIT("13800000000"), 1}, {.tokens = second, .n = 1}},
     };
     pb_query_response response = {.code = PB_OK, .operator_type = 1, .n = 2, .by_account = entries};
     assert_json(*state, pb_encode_query(*state, &response),
@@ -973,14 +973,14 @@ static void encode_query_by_account_matches_spec_sample(void **state)
 static void encode_omits_zero_account_type(void **state)
 {
     pb_account accounts[] = {{PB_STR_LIT("x"), 0}, {PB_STR_LIT("y"), 2147483647u}, {PB_STR_LIT("z"), 0}};
-    pb_token_accounts by_token[] = {{PB_OK, PB_STR_LIT("t"), {accounts, 3}}};
+    pb_token_accounts by_token[] = {{PB_OK, PB_STR_LIT("t"), {.accounts = accounts, .n = 3}}};
     pb_query_response r2 = {.code = PB_OK, .operator_type = 2, .n = 1, .by_token = by_token};
     assert_json(*state, pb_encode_query(*state, &r2),
                 "{'retCode':0,'errMsg':'ok','ret_code':0,'err_msg':'ok','result':['0'],'token_accounts':[{'token':'t','account_list':"
                 "[{'account':'x'},{'account':'y','account_type':2147483647},{'account':'z'}]}]}");
 
-    pb_account_tokens by_account[] = {{PB_OK, {PB_STR_LIT("x"), 0}, {NULL, 0}},
-                                      {PB_OK, {PB_STR_LIT("x"), 5}, {NULL, 0}}};
+    pb_account_tokens by_account[] = {{PB_OK, {PB_STR_LIT("x"), 0}, {.n = 0}},
+                                      {PB_OK, {PB_STR_LIT("x"), 5}, {.n = 0}}};
     pb_query_response r1 = {.code = PB_OK, .operator_type = 1, .n = 2, .by_account = by_account};
     assert_json(*state, pb_encode_query(*state, &r1),
                 "{'retCode':0,'errMsg':'ok','ret_code':0,'err_msg':'ok','result':['0','0'],'account_tokens':["
@@ -991,9 +991,9 @@ static void encode_items_without_bindings_have_empty_lists(void **state)
 {
     pb_str tokens[] = {PB_STR_LIT("t1")};
     pb_account_tokens entries[] = {
-        {PB_OK, {PB_STR_LIT("a"), 0}, {tokens, 1}},
-        {PB_ERR_NO_BINDING, {PB_STR_LIT("b"), 1}, {NULL, 0}},
-        {PB_ERR_PARAM, {{"", 0}, 0}, {NULL, 0}},
+        {PB_OK, {PB_STR_LIT("a"), 0}, {.tokens = tokens, .n = 1}},
+        {PB_ERR_NO_BINDING, {PB_STR_LIT("b"), 1}, {.n = 0}},
+        {PB_ERR_PARAM, {{"", 0}, 0}, {.n = 0}},
     };
     pb_query_response response = {.code = PB_ERR_PARTIAL, .operator_type = 1, .n = 3, .by_account = entries};
     assert_json(*state, pb_encode_query(*state, &response),
@@ -1001,11 +1001,51 @@ static void encode_items_without_bindings_have_empty_lists(void **state)
                 "'account_tokens':[{'account':'a','token_list':['t1']},"
                 "{'account':'b','account_type':1,'token_list':[]},{'account':'','token_list':[]}]}");
 
-    pb_token_accounts by_token[] = {{PB_ERR_TOKEN, {NULL, 0}, {NULL, 0}}};
+    pb_token_accounts by_token[] = {{PB_ERR_TOKEN, {NULL, 0}, {.n = 0}}};
     pb_query_response r2 = {.code = PB_ERR_TOTAL, .operator_type = 2, .n = 1, .by_token = by_token};
     assert_json(*state, pb_encode_query(*state, &r2),
                 "{'retCode':1008027,'errMsg':'batch op, total error','ret_code':1008027,'err_msg':'batch op, total error','result':['1008006'],"
                 "'token_accounts':[{'token':'','account_list':[]}]}");
+}
+
+static void encode_with_info_adds_platforms_and_times(void **state)
+{
+    pb_str tokens[] = {PB_STR_LIT("t1"), PB_STR_LIT("t2")};
+    pb_binding_times times[] = {{1764570000, 1764570500}, {1764570100, 1764570100}};
+    pb_platform platforms[] = {PB_PLATFORM_ANDROID, PB_PLATFORM_NONE};
+    pb_account_tokens by_account[] = {
+        {PB_OK, {PB_STR_LIT("a"), 1}, {.tokens = tokens, .times = times, .platforms = platforms, .n = 2}},
+        {PB_ERR_NO_BINDING, {PB_STR_LIT("b"), 0}, {.n = 0}},
+    };
+    pb_query_response r1 = {.code = PB_ERR_PARTIAL, .operator_type = 1, .with_info = true, .n = 2,
+                            .by_account = by_account};
+    assert_json(*state, pb_encode_query(*state, &r1),
+                "{'retCode':1008026,'errMsg':'batch op, partly error','ret_code':1008026,"
+                "'err_msg':'batch op, partly error','result':['0','10110008'],'account_tokens':["
+                "{'account':'a','account_type':1,'token_list':['t1','t2'],'token_info':["
+                "{'token':'t1','platform':'android','bind_time':1764570000,'last_bind_time':1764570500},"
+                "{'token':'t2','bind_time':1764570100,'last_bind_time':1764570100}]},"
+                "{'account':'b','token_list':[],'token_info':[]}]}");
+
+    pb_account accounts[] = {{PB_STR_LIT("a"), 0}, {PB_STR_LIT("b"), 2}};
+    pb_token_accounts by_token[] = {
+        {PB_OK, PB_STR_LIT("t"), {.accounts = accounts, .times = times, .platform = PB_PLATFORM_IOS, .n = 2}},
+        {PB_OK, PB_STR_LIT("u"), {.accounts = accounts, .times = times, .n = 1}},
+    };
+    pb_query_response r2 = {.code = PB_OK, .operator_type = 2, .with_info = true, .n = 2, .by_token = by_token};
+    assert_json(*state, pb_encode_query(*state, &r2),
+                "{'retCode':0,'errMsg':'ok','ret_code':0,'err_msg':'ok','result':['0','0'],'token_accounts':["
+                "{'token':'t','platform':'ios','account_list':["
+                "{'account':'a','bind_time':1764570000,'last_bind_time':1764570500},"
+                "{'account':'b','account_type':2,'bind_time':1764570100,'last_bind_time':1764570100}]},"
+                "{'token':'u','account_list':[{'account':'a','bind_time':1764570000,'last_bind_time':1764570500}]}]}");
+
+    /* the same lists without with_info: the TPNS answer, whatever the lookup gave */
+    r2.with_info = false;
+    assert_json(*state, pb_encode_query(*state, &r2),
+                "{'retCode':0,'errMsg':'ok','ret_code':0,'err_msg':'ok','result':['0','0'],'token_accounts':["
+                "{'token':'t','account_list':[{'account':'a'},{'account':'b','account_type':2}]},"
+                "{'token':'u','account_list':[{'account':'a'}]}]}");
 }
 
 static void encode_request_level_error_has_empty_result(void **state)
@@ -1037,7 +1077,7 @@ static void encode_batch_keys_are_snake_case(void **state)
 static void encode_escapes_quotes_and_control_chars(void **state)
 {
     pb_str tokens[] = {{"t\"\\\b\f\n\r\t\x01\x1f\x7f", 11}, {"nul\0x", 5}};
-    pb_account_tokens entries[] = {{PB_OK, {PB_STR_LIT("a\"b\\c"), 0}, {tokens, 2}}};
+    pb_account_tokens entries[] = {{PB_OK, {PB_STR_LIT("a\"b\\c"), 0}, {.tokens = tokens, .n = 2}}};
     pb_query_response response = {.code = PB_OK, .operator_type = 1, .n = 1, .by_account = entries};
     assert_pb_str(pb_encode_query(*state, &response),
                   "{\"retCode\":0,\"errMsg\":\"ok\",\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\"],\"account_tokens\":[{\"account\":"
@@ -1048,7 +1088,7 @@ static void encode_escapes_quotes_and_control_chars(void **state)
 static void encode_keeps_solidus_and_utf8_as_is(void **state)
 {
     pb_str tokens[] = {PB_STR_LIT("a/b")};
-    pb_account_tokens entries[] = {{PB_OK, {PB_STR_LIT("\xc3\xa9\xf0\x9f\x98\x80"), 0}, {tokens, 1}}};
+    pb_account_tokens entries[] = {{PB_OK, {PB_STR_LIT("\xc3\xa9\xf0\x9f\x98\x80"), 0}, {.tokens = tokens, .n = 1}}};
     pb_query_response response = {.code = PB_OK, .operator_type = 1, .n = 1, .by_account = entries};
     assert_json(*state, pb_encode_query(*state, &response),
                 "{'retCode':0,'errMsg':'ok','ret_code':0,'err_msg':'ok','result':['0'],"
@@ -1074,7 +1114,7 @@ static void encode_large_response_is_complete(void **state)
         char *token_text = pb_pool_alloc(pool, 48);
         entries[i] = (pb_account_tokens){i % 3 ? PB_OK : PB_ERR_NO_BINDING,
                                          {{name, (size_t)sprintf(name, "user%d@example.com", i)}, (uint32_t)(i % 2)},
-                                         {token, i % 3 ? 1 : 0}};
+                                         {.tokens = token, .n = i % 3 ? 1 : 0}};
         *token = (pb_str){token_text, (size_t)sprintf(token_text, "token-%d-0123456789abcdef", i)};
         if (i == 1) /* longer than the whole buffer so far: one append grows it more than twice */
             *token = (pb_str){long_token, LONG};
@@ -1148,6 +1188,7 @@ int main(void)
         T(encode_query_by_account_matches_spec_sample),
         T(encode_omits_zero_account_type),
         T(encode_items_without_bindings_have_empty_lists),
+        T(encode_with_info_adds_platforms_and_times),
         T(encode_request_level_error_has_empty_result),
         T(encode_batch_keys_are_snake_case),
         T(encode_escapes_quotes_and_control_chars),

@@ -156,6 +156,7 @@ pb_lmdb_store *pb_lmdb_open(const pb_store_config *config, char **err)
     if ((store = calloc(1, sizeof(*store))) == NULL)
         goto fail;
     store->limits = config->limits;
+    store->binding_ttl = config->binding_ttl_seconds > 0 ? config->binding_ttl_seconds : 0;
     store->writer.metrics = config->metrics;
     what = "map lock";
     if ((rc = init_map_lock(&store->map_lock)) != 0)
@@ -334,17 +335,21 @@ int pb_lmdb_app_secret(pb_lmdb_view *view, uint64_t access_id, pb_str *secret)
 /*
  * Both lookups copy nothing: the strings point into the map, which the view's
  * snapshot keeps stable, and mdb_cursor_count() sizes each answer's array so
- * it is one allocation from the pool.
+ * it is one allocation from the pool. Times and platforms are on the tokens
+ * side (store/lmdb_keys.h), so by account they cost one more lookup per
+ * token, made only when asked for or when bindings can expire.
  */
 int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
-                       pb_pool *pool, pb_token_list *out)
+                       bool with_info, pb_pool *pool, pb_token_list *out)
 {
     pb_lmdb_session *session = view->session;
-    unsigned char buf[PB_LMDB_KEY_BUF];
+    int64_t ttl = session->store->binding_ttl, now = (int64_t)time(NULL);
+    bool need_info = with_info || ttl > 0;
+    unsigned char buf[PB_LMDB_KEY_BUF], tbuf[PB_LMDB_KEY_BUF];
     int rc = 0;
 
     for (size_t i = 0; i < n; i++) {
-        out[i] = (pb_token_list){NULL, 0};
+        out[i] = (pb_token_list){.n = 0};
         /* A key LMDB cannot store is bound to nothing. */
         if (!pb_lmdb_account_fits(session->store, &accounts[i]))
             continue;
@@ -354,17 +359,42 @@ int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *
             goto fail;
         if (count == 0)
             continue;
-        pb_str *tokens = pb_pool_alloc(pool, count * sizeof(*tokens));
+        pb_token_list list = {.tokens = pb_pool_alloc(pool, count * sizeof(*list.tokens))};
+        if (with_info) {
+            list.times = pb_pool_alloc(pool, count * sizeof(*list.times));
+            list.platforms = pb_pool_alloc(pool, count * sizeof(*list.platforms));
+        }
         for (size_t j = 0; j < count; j++) {
             uint64_t seq;
+            pb_str token;
             if (j != 0 && (rc = mdb_cursor_get(session->accounts_cursor, &key, &dup, MDB_NEXT_DUP)) != 0)
                 goto fail;
-            if (!token_dup_parse(dup.mv_data, dup.mv_size, &seq, &tokens[j])) {
+            if (!token_dup_parse(dup.mv_data, dup.mv_size, &seq, &token)) {
                 rc = MDB_CORRUPTED;
                 goto fail;
             }
+            if (need_info) {
+                MDB_val tkey = {token_key(tbuf, access_id, token), tbuf}, tdup;
+                struct binding_info info;
+                pb_account bound;
+                uint64_t tseq;
+                rc = pb_lmdb_seek_binding(session->tokens_cursor, &tkey, seq, &tdup);
+                if (rc == MDB_NOTFOUND)
+                    continue; /* half of a binding: not one */
+                if (rc != 0 || !account_dup_parse(tdup.mv_data, tdup.mv_size, &tseq, &info, &bound)) {
+                    rc = rc != 0 ? rc : MDB_CORRUPTED;
+                    goto fail;
+                }
+                if (binding_expired(info.last_bind_time, ttl, now))
+                    continue;
+                if (with_info) {
+                    list.times[list.n] = (pb_binding_times){info.bind_time, info.last_bind_time};
+                    list.platforms[list.n] = info.platform;
+                }
+            }
+            list.tokens[list.n++] = token;
         }
-        out[i] = (pb_token_list){tokens, count};
+        out[i] = list;
     }
     return 0;
 
@@ -374,14 +404,15 @@ fail:
 }
 
 int pb_lmdb_accounts_of(pb_lmdb_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
-                         pb_pool *pool, pb_account_list *out)
+                         bool with_info, pb_pool *pool, pb_account_list *out)
 {
     pb_lmdb_session *session = view->session;
+    int64_t ttl = session->store->binding_ttl, now = (int64_t)time(NULL);
     unsigned char buf[PB_LMDB_KEY_BUF];
     int rc = 0;
 
     for (size_t i = 0; i < n; i++) {
-        out[i] = (pb_account_list){NULL, 0};
+        out[i] = (pb_account_list){.n = 0};
         if (!pb_lmdb_token_fits(session->store, tokens[i]))
             continue;
         MDB_val key = {token_key(buf, access_id, tokens[i]), buf}, dup;
@@ -390,17 +421,27 @@ int pb_lmdb_accounts_of(pb_lmdb_view *view, uint64_t access_id, const pb_str *to
             goto fail;
         if (count == 0)
             continue;
-        pb_account *accounts = pb_pool_alloc(pool, count * sizeof(*accounts));
+        pb_account_list list = {.accounts = pb_pool_alloc(pool, count * sizeof(*list.accounts))};
+        if (with_info)
+            list.times = pb_pool_alloc(pool, count * sizeof(*list.times));
         for (size_t j = 0; j < count; j++) {
             uint64_t seq;
+            struct binding_info info;
             if (j != 0 && (rc = mdb_cursor_get(session->tokens_cursor, &key, &dup, MDB_NEXT_DUP)) != 0)
                 goto fail;
-            if (!account_dup_parse(dup.mv_data, dup.mv_size, &seq, &accounts[j])) {
+            if (!account_dup_parse(dup.mv_data, dup.mv_size, &seq, &info, &list.accounts[list.n])) {
                 rc = MDB_CORRUPTED;
                 goto fail;
             }
+            if (binding_expired(info.last_bind_time, ttl, now))
+                continue;
+            if (with_info) {
+                list.times[list.n] = (pb_binding_times){info.bind_time, info.last_bind_time};
+                list.platform = info.platform;
+            }
+            list.n++;
         }
-        out[i] = (pb_account_list){accounts, count};
+        out[i] = list;
     }
     return 0;
 

@@ -35,6 +35,7 @@ typedef struct pb_lmdb_write {
     pb_store_apply_done *done;
     void *arg;
     int result;       /* what done() gets: 0 or a negative PB_STORE_E* */
+    uint64_t expired; /* expired bindings the write met and deleted (counted once committed) */
     char error[160];  /* why, when result is PB_STORE_EIO */
     struct pb_lmdb_write *next;
 } pb_lmdb_write;
@@ -60,6 +61,7 @@ struct pb_lmdb_store {
     MDB_env *env;
     MDB_dbi apps, meta, tokens, accounts;
     pb_store_limits limits;
+    int64_t binding_ttl; /* seconds; 0: bindings never expire */
     size_t max_key; /* mdb_env_get_maxkeysize(), at most PB_LMDB_KEY_BUF */
     /*
      * MDB_MAP_RESIZED (another process grew the file past our mapping) is cured
@@ -139,6 +141,13 @@ int pb_lmdb_writer_start(pb_lmdb_store *store);
 /* Lets the writer finish what is queued, then joins it. */
 void pb_lmdb_writer_stop(pb_lmdb_store *store);
 
+/*
+ * Positions `tokens` (a cursor on the tokens database) on the dup of binding
+ * `seq` under `key`, found by its seq prefix, into *dup. Returns 0,
+ * MDB_NOTFOUND, or an LMDB error.
+ */
+int pb_lmdb_seek_binding(MDB_cursor *tokens, MDB_val *key, uint64_t seq, MDB_val *dup);
+
 /* Whether a token's key and dup fit LMDB's size limit (and it is not empty). */
 static inline bool pb_lmdb_token_fits(const pb_lmdb_store *store, pb_str token)
 {
@@ -148,7 +157,7 @@ static inline bool pb_lmdb_token_fits(const pb_lmdb_store *store, pb_str token)
 /* The same for an account. */
 static inline bool pb_lmdb_account_fits(const pb_lmdb_store *store, const pb_account *account)
 {
-    return account->name.len != 0 && account->name.len <= store->max_key - PB_LMDB_ACCOUNT_OVERHEAD;
+    return account->name.len != 0 && account->name.len <= store->max_key - PB_LMDB_ACCOUNT_DUP_HEAD;
 }
 
 /*

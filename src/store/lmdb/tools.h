@@ -64,10 +64,16 @@ typedef enum pb_import_outcome {
     PB_IMPORT_TOO_LONG,       /* the token or account does not fit an LMDB key */
 } pb_import_outcome;
 
-/* One binding to import: `account` bound to `token`. */
+/*
+ * One binding to import: `account` bound to `token`, with the times and the
+ * platform the line gave (last_bind_time 0: none, the import's own time;
+ * bind_time 0: last_bind_time). A binding already present is left as it is.
+ */
 typedef struct pb_import_item {
     pb_str token;
     pb_account account;
+    pb_binding_times times;
+    pb_platform platform;
 } pb_import_item;
 
 /*

@@ -115,7 +115,7 @@ void pb_lmdb_apply_start(pb_lmdb_session *session, uint64_t access_id, const pb_
                           pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg)
 {
     pb_lmdb_write *write = pb_pool_alloc(pool, sizeof(*write));
-    *write = (pb_lmdb_write){access_id, changes, n, outcomes, done, arg, PB_STORE_EIO, "", NULL};
+    *write = (pb_lmdb_write){access_id, changes, n, outcomes, done, arg, PB_STORE_EIO, 0, "", NULL};
     enqueue(&session->store->writer, write);
 }
 
@@ -140,7 +140,7 @@ int pb_lmdb_apply(pb_lmdb_session *session, uint64_t access_id, const pb_change 
                    pb_change_outcome *outcomes)
 {
     struct apply_wait wait = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
-    pb_lmdb_write write = {access_id, changes, n, outcomes, apply_finished, &wait, PB_STORE_EIO, "", NULL};
+    pb_lmdb_write write = {access_id, changes, n, outcomes, apply_finished, &wait, PB_STORE_EIO, 0, "", NULL};
     enqueue(&session->store->writer, &write);
     pthread_mutex_lock(&wait.lock);
     while (!wait.finished)
