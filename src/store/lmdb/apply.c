@@ -139,17 +139,6 @@ static int bind_pair(struct writer *w, pb_str token, const pb_account *account, 
     return 0;
 }
 
-int pb_lmdb_seek_binding(MDB_cursor *tokens, MDB_val *key, uint64_t seq, MDB_val *dup)
-{
-    unsigned char prefix[PB_LMDB_SEQ_LEN];
-    be64_put(prefix, seq);
-    *dup = (MDB_val){sizeof(prefix), prefix};
-    int rc = mdb_cursor_get(tokens, key, dup, MDB_GET_BOTH_RANGE);
-    if (rc == 0 && (dup->mv_size < PB_LMDB_SEQ_LEN || be64_get(dup->mv_data) != seq))
-        rc = MDB_NOTFOUND;
-    return rc;
-}
-
 /*
  * Deletes both sides of binding `seq`. A side already missing is not an error:
  * the end state is the one asked for, and the survivor gets cleaned up.

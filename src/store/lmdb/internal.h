@@ -46,6 +46,17 @@ typedef struct pb_lmdb_write {
  */
 #define PB_LMDB_GROUP_MAX 128
 
+/* Token keys one background expiry step walks (expiry.c). */
+#define PB_LMDB_SWEEP_KEYS 256
+
+/* Where the background expiry stopped: the last tokens key it walked. */
+struct pb_lmdb_sweep {
+    unsigned char last[PB_LMDB_KEY_BUF];
+    size_t last_len; /* 0: at the start */
+    bool again;      /* `last` still has dups to walk: start at it, not after it */
+    bool wrapped;    /* set when a step reached the end of the database */
+};
+
 /* The writer thread and its queue (writer.c). */
 struct pb_lmdb_writer {
     pthread_t thread;
@@ -54,6 +65,7 @@ struct pb_lmdb_writer {
     pb_lmdb_write *queue, *queue_tail;
     bool stopping;
     pb_lmdb_session *session; /* used by the writer thread only */
+    struct pb_lmdb_sweep sweep; /* the writer thread's, when bindings expire */
     pb_metrics *metrics;         /* NULL: the writer reports nothing */
 };
 
@@ -134,6 +146,15 @@ int pb_lmdb_seq_write(const pb_lmdb_store *store, MDB_txn *txn, uint64_t seq);
  * have changed something PB_STORE_EIO. Calls no done().
  */
 void pb_lmdb_commit_group(pb_lmdb_session *session, pb_lmdb_write *writes);
+
+/*
+ * One background expiry step in its own write transaction: deletes the
+ * expired bindings among the next PB_LMDB_SWEEP_KEYS token keys after
+ * `sweep`'s position (both sides, and the apps' counts), commits, and sets
+ * *expired to how many. Returns 0 or an LMDB error / ENOMEM (nothing
+ * deleted). Writer thread only.
+ */
+int pb_lmdb_sweep_step(pb_lmdb_session *session, struct pb_lmdb_sweep *sweep, uint64_t *expired);
 
 /* Starts the writer thread of `store`. Returns 0 or an errno value. */
 int pb_lmdb_writer_start(pb_lmdb_store *store);
