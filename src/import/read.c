@@ -239,6 +239,8 @@ static int add_item(slot *s, const pb_import_line *line, size_t index)
     b->items[b->n_items++] = (pb_import_item){
         .token = {NULL, token.len},
         .account = {{NULL, account.len}, line->account.account.type},
+        .times = line->times,
+        .platform = line->platform,
     };
     return 0;
 }

@@ -35,7 +35,8 @@ class SpecAnswersTest(unittest.TestCase):
 
     def test_query_by_account_with_info(self):
         check('POST', QUERY, 200, JSON, body({
-            'retCode': 1008026, 'errMsg': 'batch op, partly error', 'result': ['0', '10110008'],
+            'retCode': 1008026, 'errMsg': 'batch op, partly error', 'ret_code': 1008026,
+            'err_msg': 'batch op, partly error', 'result': ['0', '10110008'],
             'account_tokens': [
                 {'account': 'a', 'token_list': ['t1', 't2'],
                  'token_info': [{'token': 't1', 'platform': 'ios', 'bind_time': 1, 'last_bind_time': 2},

@@ -98,15 +98,18 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
 
 /* ---- Export ------------------------------------------------------------ */
 
+/* One exported binding: its token and account, its times, and the token's platform (NONE: never given). */
+typedef int pb_lmdb_export_visit(void *arg, pb_str token, const pb_account *account, const pb_binding_times *times,
+                                 pb_platform platform);
+
 /*
  * Calls `visit` for every binding of app `access_id`, in creation order, from
- * one snapshot. The strings are valid during the call only. A non-zero return
+ * one snapshot, expired ones included. The strings are valid during the call only. A non-zero return
  * from `visit` stops the walk and is returned. Holds one 32-byte entry per
  * binding in memory to sort them. Returns 0, PB_STORE_ENOTFOUND,
  * PB_STORE_EIO, or the visitor's code.
  */
-int pb_lmdb_export(pb_lmdb_tool *tool, uint64_t access_id,
-                   int (*visit)(void *arg, pb_str token, const pb_account *account), void *arg);
+int pb_lmdb_export(pb_lmdb_tool *tool, uint64_t access_id, pb_lmdb_export_visit *visit, void *arg);
 
 /* ---- Backup ------------------------------------------------------------ */
 
