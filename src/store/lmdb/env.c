@@ -108,6 +108,30 @@ int pb_lmdb_txn_done(pb_lmdb_session *session, MDB_txn *txn, bool commit)
 
 /* ---- Opening and closing ---------------------------------------------- */
 
+/*
+ * The key layout's version (store/lmdb/keys.h), kept in meta "layout": a
+ * store without one is new (it gets this one) or from before bind times,
+ * whose tokens dups this build would misread: refused with
+ * MDB_VERSION_MISMATCH.
+ */
+static int check_layout(pb_lmdb_store *store, MDB_txn *txn)
+{
+    MDB_val key = {6, (void *)"layout"}, value;
+    int rc = mdb_get(txn, store->meta, &key, &value);
+    if (rc == 0)
+        return value.mv_size == 1 && *(unsigned char *)value.mv_data == PB_LMDB_LAYOUT ? 0 : MDB_VERSION_MISMATCH;
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    MDB_stat stat;
+    if ((rc = mdb_stat(txn, store->tokens, &stat)) != 0)
+        return rc;
+    if (stat.ms_entries != 0)
+        return MDB_VERSION_MISMATCH;
+    unsigned char layout = PB_LMDB_LAYOUT;
+    value = (MDB_val){1, &layout};
+    return mdb_put(txn, store->meta, &key, &value, 0);
+}
+
 static int open_databases(pb_lmdb_store *store)
 {
     MDB_txn *txn;
@@ -117,7 +141,8 @@ static int open_databases(pb_lmdb_store *store)
     if ((rc = mdb_dbi_open(txn, "apps", MDB_CREATE, &store->apps)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &store->meta)) != 0 ||
         (rc = mdb_dbi_open(txn, "tokens", MDB_CREATE | MDB_DUPSORT, &store->tokens)) != 0 ||
-        (rc = mdb_dbi_open(txn, "accounts", MDB_CREATE | MDB_DUPSORT, &store->accounts)) != 0) {
+        (rc = mdb_dbi_open(txn, "accounts", MDB_CREATE | MDB_DUPSORT, &store->accounts)) != 0 ||
+        (rc = check_layout(store, txn)) != 0) {
         mdb_txn_abort(txn);
         return rc;
     }
@@ -183,8 +208,11 @@ pb_lmdb_store *pb_lmdb_open(const pb_store_config *config, char **err)
     if ((rc = mdb_reader_check(store->env, &dead)) != 0)
         goto fail;
     what = "opening the databases";
-    if ((rc = open_databases(store)) != 0)
+    if ((rc = open_databases(store)) != 0) {
+        if (rc == MDB_VERSION_MISMATCH)
+            what = "written by an earlier pushbind (no bind times): export it with that version and import here";
         goto fail;
+    }
     store->max_key = (size_t)mdb_env_get_maxkeysize(store->env);
     if (store->max_key > PB_LMDB_KEY_BUF)
         store->max_key = PB_LMDB_KEY_BUF;

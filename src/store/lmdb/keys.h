@@ -17,6 +17,10 @@
  *             value the next binding sequence number (8). One counter for the
  *             whole store, advanced in the write transaction for each new
  *             binding; a binding keeps its seq for life.
+ *             key   "layout"
+ *             value PB_LMDB_LAYOUT (1): the version of this layout. A store
+ *             with bindings and no "layout" predates bind times and is
+ *             refused at open (its tokens dups would be misread).
  *
  *   tokens    key   access_id (8) | token                         MDB_DUPSORT
  *             dup   seq (8) | last_bind_time (4) | bind_time (4) | platform (1) |
@@ -61,6 +65,9 @@
 #include <string.h>
 
 #include "common/binding.h"
+
+/* This layout's version, in meta "layout". 2: tokens dups carry bind times and platform. */
+#define PB_LMDB_LAYOUT 2
 
 /* Room for any key or dup LMDB accepts (maxkeysize is 511 in default builds). */
 #define PB_LMDB_KEY_BUF 512
