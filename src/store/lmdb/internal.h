@@ -142,7 +142,8 @@ void pb_lmdb_writer_stop(pb_lmdb_store *store);
 
 /*
  * The reserve binds leave free for deletes (space.c): 5 % of the map, at
- * least 1 MiB. docs/design.md says why.
+ * least 1 MiB, at most half the map (maps under 2 MiB are for tests).
+ * docs/design.md says why.
  */
 #define PB_LMDB_RESERVE_PERCENT 5
 #define PB_LMDB_RESERVE_MIN (1024 * 1024)

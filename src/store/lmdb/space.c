@@ -21,8 +21,10 @@
 
 uint64_t pb_lmdb_reserve_for(uint64_t map_size)
 {
-    uint64_t share = map_size / 100 * PB_LMDB_RESERVE_PERCENT;
-    return share > PB_LMDB_RESERVE_MIN ? share : PB_LMDB_RESERVE_MIN;
+    uint64_t reserve = map_size / 100 * PB_LMDB_RESERVE_PERCENT;
+    if (reserve < PB_LMDB_RESERVE_MIN)
+        reserve = PB_LMDB_RESERVE_MIN;
+    return reserve < map_size / 2 ? reserve : map_size / 2;
 }
 
 /*
