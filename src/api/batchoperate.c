@@ -188,6 +188,7 @@ static int outcome_code(pb_change_outcome outcome)
     case PB_CHANGE_OK: return PB_OK;
     case PB_CHANGE_OVER_LIMIT: return PB_ERR_PARAM; /* docs/API.md: over a limit is an invalid item */
     case PB_CHANGE_FAILED: break;
+    case PB_CHANGE_NO_SPACE: break; /* docs/API.md: the store failed for that item */
     }
     return PB_ERR_STORE;
 }

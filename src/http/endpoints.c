@@ -427,6 +427,11 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     pb_metrics_render(worker->metrics, apps.apps, apps.n, out);
+    pb_metrics_render_process(out);
+    pb_store_space space; /* a store without a capacity of its own (Redis) has no such series */
+    if (pb_store_space_of(worker->session, &space) == PB_STORE_OK)
+        pb_metrics_render_space(&(pb_metrics_space){space.size_bytes, space.capacity_bytes, space.reserve_bytes},
+                                out);
     fclose(out);
     pb_str body = pb_pool_strdup(&req->pool, (pb_str){text, len});
     free(text);

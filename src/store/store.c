@@ -125,6 +125,13 @@ int pb_store_ping(pb_store_session *session)
     return pb_lmdb_ping(session->impl.lmdb);
 }
 
+int pb_store_space_of(pb_store_session *session, pb_store_space *space)
+{
+    if (session->kind == BACKEND_REDIS)
+        return PB_STORE_EINVAL;
+    return pb_lmdb_space_of(session->impl.lmdb, space);
+}
+
 pb_store_view *pb_store_view_begin(pb_store_session *session)
 {
     pb_store_view *view = &session->view;

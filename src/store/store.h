@@ -206,6 +206,8 @@ typedef enum pb_change_outcome {
     PB_CHANGE_OVER_LIMIT, /* a limit would be exceeded; that change did nothing */
     PB_CHANGE_FAILED,     /* the backend failed for that change: the embedded backend did nothing;
                              with Redis it may or may not have been applied, never in part visible */
+    PB_CHANGE_NO_SPACE,   /* a bind that would eat into the store's reserve (pb_store_space): that
+                             change did nothing. Unbinds are never refused so. Embedded backend only. */
 } pb_change_outcome;
 
 /*
@@ -243,6 +245,28 @@ typedef void pb_store_apply_done(void *arg, int result);
  */
 void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                           pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg);
+
+/* ---- Space ------------------------------------------------------------ */
+
+/*
+ * How full a store with a fixed capacity is (the embedded backend: its LMDB
+ * map). Binds (APPEND, OVERWRITE, import) that would leave less than
+ * reserve_bytes free are refused (PB_CHANGE_NO_SPACE); unbinds and
+ * `app remove` run with the whole capacity, so that a full store can still
+ * be emptied. docs/design.md says why the reserve is what it is.
+ */
+typedef struct pb_store_space {
+    uint64_t size_bytes;     /* pages holding data, the free list's own pages included, × page size */
+    uint64_t capacity_bytes; /* the most the data may grow to (the map size) */
+    uint64_t reserve_bytes;  /* kept free for deletes: binds stop at capacity_bytes - reserve_bytes */
+} pb_store_space;
+
+/*
+ * Fills *space from the last committed state. Returns 0; PB_STORE_EINVAL
+ * when the backend has no capacity of its own (Redis: its maxmemory is
+ * Redis's to report), *space untouched; or PB_STORE_EIO.
+ */
+int pb_store_space_of(pb_store_session *session, pb_store_space *space);
 
 /* ---- Apps (command line) ---------------------------------------------- */
 

@@ -514,7 +514,17 @@ static int apply_change(struct writer *batch, const pb_change *change, pb_change
     int rc = mdb_txn_begin(mdb_txn_env(batch->txn), batch->txn, 0, &w.txn);
     if (rc != 0)
         return rc;
+    /* Binds stop short of the reserve; unbinds may use all of it (space.c). */
+    uint64_t pages_before;
+    bool binds = change->kind == PB_CHANGE_APPEND || change->kind == PB_CHANGE_OVERWRITE, room = true;
+    if (binds && (rc = pb_lmdb_pages_used(w.txn, &pages_before)) != 0) {
+        mdb_txn_abort(w.txn);
+        return rc;
+    }
     rc = run_change(&w, change, outcome);
+    if (rc == 0 && *outcome == PB_CHANGE_OK && binds &&
+        (rc = pb_lmdb_space_check(w.store, w.txn, pages_before, &room)) == 0 && !room)
+        *outcome = PB_CHANGE_NO_SPACE;
     if (rc != 0 || *outcome != PB_CHANGE_OK) {
         mdb_txn_abort(w.txn);
         return rc;

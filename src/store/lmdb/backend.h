@@ -32,6 +32,7 @@ void pb_lmdb_apply_start(pb_lmdb_session *session, uint64_t access_id, const pb_
                          pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg);
 int pb_lmdb_app_put(pb_lmdb_session *session, uint64_t access_id, pb_str secret, bool *created);
 int pb_lmdb_app_remove(pb_lmdb_session *session, uint64_t access_id, uint64_t *bindings_removed);
+int pb_lmdb_space_of(pb_lmdb_session *session, pb_store_space *space);
 int pb_lmdb_app_list(pb_lmdb_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg);
 
 /*

@@ -431,7 +431,10 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
         free(c.by_account);
         return PB_STORE_ENOTFOUND;
     }
-    if (rc != 0 || (rc = pb_lmdb_seq_read(store, c.txn, &c.next_seq)) != 0 ||
+    uint64_t pages_before;
+    bool room;
+    if (rc != 0 || (rc = pb_lmdb_pages_used(c.txn, &pages_before)) != 0 ||
+        (rc = pb_lmdb_seq_read(store, c.txn, &c.next_seq)) != 0 ||
         (rc = mdb_cursor_open(c.txn, store->tokens, &c.cursors[TOKENS_SIDE])) != 0 ||
         (rc = mdb_cursor_open(c.txn, store->accounts, &c.cursors[ACCOUNTS_SIDE])) != 0)
         goto fail;
@@ -443,6 +446,14 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
         if ((rc = pb_lmdb_app_write(store, c.txn, access_id, &app)) != 0 ||
             (rc = pb_lmdb_seq_write(store, c.txn, c.next_seq)) != 0)
             goto fail;
+    }
+    /* Binds stop short of the reserve that keeps unbinds working (space.c). */
+    what = "import: store full, chunk not written (raise --map-size-mib)";
+    if ((rc = pb_lmdb_space_check(store, c.txn, pages_before, &room)) != 0)
+        goto fail;
+    if (!room) {
+        rc = MDB_MAP_FULL;
+        goto fail;
     }
     what = "import: commit";
     rc = pb_lmdb_txn_done(session, c.txn, true); /* a write transaction's cursors end with it */

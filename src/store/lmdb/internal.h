@@ -83,6 +83,7 @@ struct pb_lmdb_store {
      */
     pthread_rwlock_t map_lock;
     struct pb_lmdb_writer writer;
+    _Atomic uint64_t full_logged_ns; /* when "store full" was last logged (space.c); 0: never */
 };
 
 struct pb_lmdb_view {
@@ -168,6 +169,32 @@ void pb_lmdb_writer_stop(pb_lmdb_store *store);
  * MDB_NOTFOUND, or an LMDB error.
  */
 int pb_lmdb_seek_binding(MDB_cursor *tokens, MDB_val *key, uint64_t seq, MDB_val *dup);
+
+/*
+ * The reserve binds leave free for deletes (space.c): 5 % of the map, at
+ * least 1 MiB, at most half the map (maps under 2 MiB are for tests).
+ * docs/design.md says why.
+ */
+#define PB_LMDB_RESERVE_PERCENT 5
+#define PB_LMDB_RESERVE_MIN (1024 * 1024)
+
+/* The reserve of a map of `map_size` bytes. */
+uint64_t pb_lmdb_reserve_for(uint64_t map_size);
+
+/*
+ * Pages the data in `txn` holds: every database's (the free list's
+ * included) and the meta pages. Free pages are not counted. Returns 0 or an
+ * LMDB error.
+ */
+int pb_lmdb_pages_used(MDB_txn *txn, uint64_t *pages);
+
+/*
+ * After a bind in `txn`: *room is false when the data grew past
+ * pb_lmdb_pages_used() = `pages_before` and now leaves less than the reserve
+ * free, and then says so on stderr (at most once a second). A bind that did
+ * not grow the data always has room. Returns 0 or an LMDB error.
+ */
+int pb_lmdb_space_check(const pb_lmdb_store *store, MDB_txn *txn, uint64_t pages_before, bool *room);
 
 /* Whether a token's key and dup fit LMDB's size limit (and it is not empty). */
 static inline bool pb_lmdb_token_fits(const pb_lmdb_store *store, pb_str token)
