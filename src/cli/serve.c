@@ -36,7 +36,7 @@ static const pb_setting serve_rows[] = {
                  "Redis instead: redis://HOST:PORT or redis-cluster://HOST:PORT[,...][/NAMESPACE][?wait=N]", NULL),
     PB_SETTING_S("listen", "HOST:PORT", S, listen, "address to listen on; port 0 picks a free port", NULL),
     PB_SETTING_S("admin-listen", "HOST:PORT", S, admin_listen,
-                 "operator's address: /console/, /metrics and /healthz move there from --listen", "none"),
+                 "operator's address: /console/, /metrics, /healthz move there from --listen", NULL),
     PB_SETTING_U("threads", "N", S, server.threads, 1, 64, 0, "event-loop threads", "one per CPU"),
     PB_SETTING_U("max-query-items", "N", S, server.api.max_query_items, 1, 100000, PB_DEFAULT_MAX_QUERY_ITEMS,
                  "items in a query list", NULL),

@@ -80,6 +80,24 @@ static int open_listener(const struct sockaddr *addr, socklen_t addrlen)
     return fd;
 }
 
+/*
+ * Whether a socket without SO_REUSEPORT cannot bind `addr` because something
+ * listens there. SO_REUSEPORT would let the operator's sockets share the
+ * API's address, and the kernel would then spread connections between the
+ * two listeners at random: the operator's address is checked with this first.
+ */
+static bool address_in_use(const struct sockaddr *addr, socklen_t addrlen)
+{
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        return false; /* the real bind will say why */
+    int on = 1; /* a port left in TIME_WAIT by an earlier run is not in use */
+    bool in_use = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0 && bind(fd, addr, addrlen) != 0 &&
+                  errno == EADDRINUSE;
+    close(fd);
+    return in_use;
+}
+
 /* Closes the worker's listening sockets that are still open. */
 static void close_listen_fds(worker_thread *self)
 {
@@ -112,6 +130,11 @@ static int open_listeners(const char *host, uint16_t port, int which, worker_thr
     socklen_t addrlen = found->ai_addrlen;
     memcpy(&addr, found->ai_addr, addrlen);
     freeaddrinfo(found);
+    if (which == ADMIN_LISTENER && port != 0 && address_in_use((struct sockaddr *)&addr, addrlen)) {
+        fprintf(stderr, "pushbind: cannot listen on %s:%u for --admin-listen: in use (by --listen?)\n", host,
+                (unsigned)port);
+        return -1;
+    }
 
     for (unsigned i = 0; i < n; i++) {
         workers[i].listen_fd[which] = open_listener((struct sockaddr *)&addr, addrlen);
