@@ -15,7 +15,7 @@ import pbtest
 from pbtest import APP, BATCH, QUERY, acc, uniq
 from test_tls import make_self_signed
 
-OPERATOR_PATHS = ['/healthz', '/metrics', '/console/', '/console/console.js']
+OPERATOR_PATHS = ['/healthz', '/metrics', '/console/', '/console/api.js', '/console/console.js']
 APP_PATH = '/pushbind/v1/app'
 
 
