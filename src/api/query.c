@@ -12,7 +12,8 @@
 #include "common/codes.h"
 
 static void query_by_account(const pb_api_config *config, pb_store_view *view, uint64_t access_id,
-                             const pb_account_item_list *list, pb_pool *pool, pb_query_response *response)
+                             const pb_account_item_list *list, bool with_info, pb_pool *pool,
+                             pb_query_response *response)
 {
     int code = pb_validate_list(list->state, list->n, config->max_query_items);
     if (code != PB_OK) {
@@ -33,7 +34,7 @@ static void query_by_account(const pb_api_config *config, pb_store_view *view, u
     }
 
     pb_token_list *found = pb_pool_alloc(pool, n_valid * sizeof(*found));
-    if (n_valid != 0 && pb_store_tokens_of(view, access_id, valid, n_valid, pool, found) != PB_STORE_OK) {
+    if (n_valid != 0 && pb_store_tokens_of(view, access_id, valid, n_valid, with_info, pool, found) != PB_STORE_OK) {
         response->code = PB_ERR_STORE;
         return;
     }
@@ -50,12 +51,14 @@ static void query_by_account(const pb_api_config *config, pb_store_view *view, u
     }
     *response = (pb_query_response){.code = pb_code_for_failures(failed, list->n),
                                      .operator_type = 1,
+                                     .with_info = with_info,
                                      .n = list->n,
                                      .by_account = entries};
 }
 
 static void query_by_token(const pb_api_config *config, pb_store_view *view, uint64_t access_id,
-                           const pb_token_item_list *list, pb_pool *pool, pb_query_response *response)
+                           const pb_token_item_list *list, bool with_info, pb_pool *pool,
+                           pb_query_response *response)
 {
     int code = pb_validate_list(list->state, list->n, config->max_query_items);
     if (code != PB_OK) {
@@ -74,7 +77,7 @@ static void query_by_token(const pb_api_config *config, pb_store_view *view, uin
     }
 
     pb_account_list *found = pb_pool_alloc(pool, n_valid * sizeof(*found));
-    if (n_valid != 0 && pb_store_accounts_of(view, access_id, valid, n_valid, pool, found) != PB_STORE_OK) {
+    if (n_valid != 0 && pb_store_accounts_of(view, access_id, valid, n_valid, with_info, pool, found) != PB_STORE_OK) {
         response->code = PB_ERR_STORE;
         return;
     }
@@ -91,6 +94,7 @@ static void query_by_token(const pb_api_config *config, pb_store_view *view, uin
     }
     *response = (pb_query_response){.code = pb_code_for_failures(failed, list->n),
                                      .operator_type = 2,
+                                     .with_info = with_info,
                                      .n = list->n,
                                      .by_token = entries};
 }
@@ -100,10 +104,13 @@ void pb_api_query(const pb_api_config *config, pb_store_view *view, uint64_t acc
 {
     memset(response, 0, sizeof(*response));
     response->code = pb_validate_operator_type(&request->operator_type, 2);
+    if (response->code == PB_OK && (request->account_type.state == PB_FIELD_WRONG_TYPE ||
+                                    request->with_info_state == PB_FIELD_WRONG_TYPE))
+        response->code = PB_ERR_PARAM;
     if (response->code != PB_OK)
         return;
     if (request->operator_type.value == 1)
-        query_by_account(config, view, access_id, &request->account_list, pool, response);
+        query_by_account(config, view, access_id, &request->account_list, request->with_info, pool, response);
     else
-        query_by_token(config, view, access_id, &request->token_list, pool, response);
+        query_by_token(config, view, access_id, &request->token_list, request->with_info, pool, response);
 }

@@ -9,6 +9,7 @@
 #include "cli/options.h"
 #include "cli/config.h"
 #include "cli/settings.h"
+#include "common/duration.h"
 #include "http/server.h"
 #include "metrics/metrics.h"
 
@@ -17,6 +18,7 @@ typedef struct serve_settings {
     int console; /* CONSOLE_ON or CONSOLE_OFF */
     uint64_t map_size_mib;
     pb_store_limits limits;
+    int64_t binding_ttl_seconds; /* 0: off */
     pb_server_config server;
 } serve_settings;
 
@@ -27,6 +29,12 @@ static const char *const log_formats[] = {[PB_LOG_TEXT] = "text", [PB_LOG_JSON] 
 
 enum { CONSOLE_ON, CONSOLE_OFF };
 static const char *const console_modes[] = {[CONSOLE_ON] = "on", [CONSOLE_OFF] = "off", NULL};
+
+/* --binding-ttl: common/duration.h's form (30s, 45m, 12h, 270d). */
+static const char *parse_binding_ttl(const char *text, void *field)
+{
+    return pb_duration_parse(text, field);
+}
 
 #define S serve_settings
 /* Every setting of `serve`, once. 0 is never a useful limit, so ranges start at 1. */
@@ -58,6 +66,9 @@ static const pb_setting serve_rows[] = {
                  PB_AUTH_DEFAULT_WINDOW_SECONDS, "seconds a Signature's TimeStamp may differ from the clock", NULL),
     PB_SETTING_F("one-account-per-type", S, server.api.one_account_per_type,
                  "TPNS 2020 mode: one account per type per token, append acts as overwrite"),
+    {.name = "binding-ttl", .arg = "DURATION", .type = PB_SETTING_CUSTOM, .offset = offsetof(S, binding_ttl_seconds),
+     .parse = parse_binding_ttl,
+     .help = "bindings not re-bound for this long expire (30s, 45m, 12h, 270d; at most 3650d)", .default_text = "off"},
     PB_SETTING_U("map-size-mib", "N", S, map_size_mib, 1, 1u << 24, PB_DEFAULT_MAP_SIZE_MIB,
                  "address space reserved for the embedded store's data, in MiB", NULL),
     PB_SETTING_U("max-connections", "N", S, server.max_connections, 1, 1000000, PB_DEFAULT_MAX_CONNECTIONS,
@@ -142,7 +153,8 @@ static int serve(int argc, char **argv)
     s.server.metrics = pb_metrics_new();
     pb_store *store = s.server.metrics == NULL
                           ? NULL
-                          : pb_cli_open_store(s.data_dir, s.url, s.map_size_mib, &s.limits, s.server.metrics);
+                          : pb_cli_open_store(s.data_dir, s.url, s.map_size_mib, &s.limits, s.binding_ttl_seconds,
+                                              s.server.metrics);
     if (store != NULL) {
         exit_code = pb_server_run(&s.server, store);
         pb_store_close(store);

@@ -32,7 +32,7 @@ async function importKey(secret) {
                                  false, ['sign']);
 }
 
-/* SPEC: Sign = base64(hex_lowercase(HMAC-SHA256(SecretKey, TimeStamp + AccessId + body))). */
+/* docs/API.md: Sign = base64(hex_lowercase(HMAC-SHA256(SecretKey, TimeStamp + AccessId + body))). */
 async function signature(key, timestamp, accessId, body) {
   const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(timestamp + accessId + body));
   return btoa(hex(mac));

@@ -96,7 +96,7 @@ static void finish_request(pb_worker *worker, pb_request_record *record, uint64_
     record->micros = (pb_clock_ns() - started_ns) / 1000;
     if (record->endpoint < PB_API_ENDPOINTS)
         pb_metrics_observe_request(record->endpoint, record->operator_type, record->code, record->micros);
-    pb_accesslog_write(worker->accesslog, record);
+    pb_log_buffer_add(&worker->log, record);
 }
 
 void pb_endpoints_log_http(pb_worker *worker, pb_endpoint endpoint, int status, uint64_t started_ns)

@@ -9,7 +9,7 @@
 
 #include <h2o.h>
 
-#include "http/accesslog.h"
+#include "http/logbuffer.h"
 #include "http/ratelimit.h"
 #include "http/server.h"
 #include "metrics/metrics.h"
@@ -20,12 +20,12 @@ typedef struct pb_worker {
     const pb_server_config *config;
     pb_store_session *session;
     pb_rate_limiter *rate_limiter; /* shared by all workers; NULL: no rate limit */
-    const pb_accesslog *accesslog; /* shared by every worker */
     pb_metrics *metrics;           /* the registry; this thread observes into its own shard */
     /* Finished writes come back to the loop through these (from the store's writer thread). */
     h2o_multithread_queue_t *writes_queue;
     h2o_multithread_receiver_t writes_done;
     size_t writes_pending; /* handed to the store and not yet back; loop thread only */
+    pb_log_buffer log;     /* this loop's access-log lines; last, for its size */
 } pb_worker;
 
 /*

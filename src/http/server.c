@@ -42,6 +42,7 @@ typedef struct server_shared {
     /* NULL-terminated, one host each: what a connection accepted on each listener reaches. */
     h2o_hostconf_t *hosts[LISTENERS][2];
     sem_t ready; /* posted by each worker once its loop can take a stop message */
+    sem_t log_flushed; /* posted by each worker once it wrote its log buffer for a SIGHUP */
 } server_shared;
 
 typedef struct worker_thread {
@@ -229,6 +230,7 @@ static void *worker_main(void *arg)
         h2o_socket_read_start(self->listener[which], on_accept);
     }
     pb_worker_attach(&self->worker);
+    pb_log_buffer_attach(&self->worker.log, &self->shared->accesslog, ctx, &self->shared->log_flushed);
     if (pb_metrics_thread_attach(self->worker.metrics) != 0)
         fprintf(stderr, "pushbind: metrics: too many threads, this one is not counted\n");
     sem_post(&self->shared->ready);
@@ -240,6 +242,7 @@ static void *worker_main(void *arg)
     uint64_t deadline = h2o_now(self->loop) + PB_SHUTDOWN_GRACE_MS;
     while ((pb_h2o_has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.writes_pending != 0)
         h2o_evloop_run(self->loop, 100);
+    pb_log_buffer_detach(&self->worker.log, ctx); /* every answered request has its line now */
     /*
      * The shutdown request armed h2o's one-second HTTP/2 GOAWAY timer; with no
      * connection left it has nothing to do, and the context cannot be
@@ -263,7 +266,6 @@ static int worker_start(worker_thread *self, const pb_server_config *config, h2o
 {
     self->worker.config = config;
     self->worker.rate_limiter = shared->rate_limiter;
-    self->worker.accesslog = &shared->accesslog;
     self->worker.metrics = shared->metrics;
     self->shared = shared;
     self->globalconf = globalconf;
@@ -285,10 +287,13 @@ static int worker_start(worker_thread *self, const pb_server_config *config, h2o
 
 /*
  * Blocks until SIGTERM or SIGINT, reopening the access log on each SIGHUP
- * meanwhile. The signals are blocked in every thread.
+ * meanwhile. The signals are blocked in every thread. Before a reopen, every
+ * loop writes its buffer, so the lines of requests answered before the
+ * signal all go to the old file.
  */
-static void wait_for_stop_signal(const sigset_t *signals, pb_accesslog *accesslog)
+static void wait_for_stop_signal(const sigset_t *signals, server_shared *shared, worker_thread *workers, unsigned n)
 {
+    pb_accesslog *accesslog = &shared->accesslog;
     for (;;) {
         int signal_number = 0;
         if (sigwait(signals, &signal_number) != 0)
@@ -298,6 +303,10 @@ static void wait_for_stop_signal(const sigset_t *signals, pb_accesslog *accesslo
                     signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
             return;
         }
+        for (unsigned i = 0; i < n; i++)
+            pb_log_buffer_request_flush(&workers[i].worker.log);
+        for (unsigned i = 0; i < n; i++)
+            sem_wait(&shared->log_flushed);
         if (pb_accesslog_reopen(accesslog) != 0)
             fprintf(stderr, "pushbind: cannot reopen %s: %s\n", accesslog->path, strerror(errno));
     }
@@ -315,7 +324,8 @@ static void init_globalconf(h2o_globalconf_t *globalconf, const pb_server_config
     globalconf->http1.req_timeout = timeout_ms;
     globalconf->http2.idle_timeout = timeout_ms;
     globalconf->handshake_timeout = timeout_ms;
-    globalconf->server_name = h2o_iovec_init(H2O_STRLIT("pushbind"));
+    /* No Server header: h2o formats it with sprintf on every HTTP/1 answer, and no client reads it. */
+    globalconf->server_name = h2o_iovec_init(NULL, 0);
     bool admin = config->admin_host != NULL;
     h2o_hostconf_t *host = h2o_config_register_host(globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     pb_endpoints_register(host, !admin);
@@ -340,6 +350,7 @@ static int shared_init(server_shared *shared, const pb_server_config *config)
 {
     *shared = (server_shared){.accesslog = {.fd = -1}};
     sem_init(&shared->ready, 0, 0);
+    sem_init(&shared->log_flushed, 0, 0);
     shared->metrics = config->metrics;
     if (pb_accesslog_open(&shared->accesslog, config->log_format, config->log_file) != 0) {
         fprintf(stderr, "pushbind: cannot open %s: %s\n", config->log_file, strerror(errno));
@@ -360,6 +371,7 @@ static int shared_init(server_shared *shared, const pb_server_config *config)
 static void shared_dispose(server_shared *shared)
 {
     sem_destroy(&shared->ready);
+    sem_destroy(&shared->log_flushed);
     pb_accesslog_close(&shared->accesslog);
     pb_rate_limiter_free(shared->rate_limiter);
     if (shared->ssl_ctx != NULL)
@@ -413,7 +425,7 @@ int pb_server_run(const pb_server_config *config, pb_store *store)
         char threads[32];
         snprintf(threads, sizeof(threads), " (%u threads)", n);
         print_listening("", shared.ssl_ctx != NULL, config->listen_host, port, threads);
-        wait_for_stop_signal(&signals, &shared.accesslog);
+        wait_for_stop_signal(&signals, &shared, workers, n);
         exit_code = 0;
     }
 

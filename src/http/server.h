@@ -17,7 +17,7 @@
 #include "http/accesslog.h"
 #include "store/store.h"
 
-/* SPEC: a body over 1 MiB is answered 413. */
+/* docs/API.md: a body over 1 MiB is answered 413. */
 #define PB_DEFAULT_MAX_BODY_BYTES (1024 * 1024)
 
 /* How long a shutdown waits for open connections to finish. */

@@ -70,6 +70,9 @@ void pb_metrics_observe_store_lookup(uint64_t nanos);
 void pb_metrics_observe_commit_batch(size_t requests);
 
 /* A client connection was accepted / has closed. */
+/* Counts bindings deleted by expiry (--binding-ttl), once their deletion is committed. */
+void pb_metrics_count_expired(uint64_t bindings);
+
 void pb_metrics_connection_opened(void);
 void pb_metrics_connection_closed(void);
 

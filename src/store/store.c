@@ -152,19 +152,19 @@ int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret)
 }
 
 int pb_store_tokens_of(pb_store_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
-                       pb_pool *pool, pb_token_list *out)
+                       bool with_info, pb_pool *pool, pb_token_list *out)
 {
     if (view->session->kind == BACKEND_REDIS)
-        return pb_redis_tokens_of(view->impl.redis, access_id, accounts, n, pool, out);
-    return pb_lmdb_tokens_of(view->impl.lmdb, access_id, accounts, n, pool, out);
+        return pb_redis_tokens_of(view->impl.redis, access_id, accounts, n, with_info, pool, out);
+    return pb_lmdb_tokens_of(view->impl.lmdb, access_id, accounts, n, with_info, pool, out);
 }
 
 int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
-                         pb_pool *pool, pb_account_list *out)
+                         bool with_info, pb_pool *pool, pb_account_list *out)
 {
     if (view->session->kind == BACKEND_REDIS)
-        return pb_redis_accounts_of(view->impl.redis, access_id, tokens, n, pool, out);
-    return pb_lmdb_accounts_of(view->impl.lmdb, access_id, tokens, n, pool, out);
+        return pb_redis_accounts_of(view->impl.redis, access_id, tokens, n, with_info, pool, out);
+    return pb_lmdb_accounts_of(view->impl.lmdb, access_id, tokens, n, with_info, pool, out);
 }
 
 /*

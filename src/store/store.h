@@ -88,6 +88,7 @@ typedef struct pb_store_config {
     const char *data_dir;   /* created (mode 0700) when missing */
     uint64_t map_size;      /* bytes of address space to reserve; the data may grow to this */
     pb_store_limits limits;
+    int64_t binding_ttl_seconds; /* 0: bindings never expire */
     /*
      * Redis instead of the embedded store, when not NULL (data_dir and
      * map_size are then unused): "redis://HOST:PORT" or
@@ -143,15 +144,21 @@ int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret)
 /*
  * For each of the `n` accounts, the tokens bound to it in app `access_id`,
  * oldest binding first, into out[0..n-1] (an account with none gets n = 0).
- * Arrays are allocated from `pool`; strings live until the view ends.
- * Returns 0 or PB_STORE_EIO.
+ * With `with_info`, out[i].times and out[i].platforms say when each binding
+ * was made and last confirmed and each token's platform; without it they are
+ * NULL and a backend may skip those reads. Expired bindings (see
+ * binding_ttl_seconds) are never returned. Arrays are allocated from `pool`;
+ * strings live until the view ends. Returns 0 or PB_STORE_EIO.
  */
 int pb_store_tokens_of(pb_store_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
-                       pb_pool *pool, pb_token_list *out);
+                       bool with_info, pb_pool *pool, pb_token_list *out);
 
-/* The same, by token: the accounts bound to each of `n` tokens. */
+/*
+ * The same, by token: the accounts bound to each of `n` tokens; with
+ * `with_info`, out[i].times per account and out[i].platform for the token.
+ */
 int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
-                         pb_pool *pool, pb_account_list *out);
+                         bool with_info, pb_pool *pool, pb_account_list *out);
 
 /* ---- Writing ---------------------------------------------------------- */
 
@@ -170,12 +177,27 @@ typedef enum pb_change_kind {
  * OVERWRITE, new bindings are created in the order of `accounts`; a binding
  * that already exists keeps its place in every list. For CLEAR_ACCOUNT,
  * `token` is ignored and n_accounts is 1.
+ *
+ * Times: a new binding gets bind_time = last_bind_time = now (the backend's
+ * clock, read once per pb_store_apply() call), or the given times. Re-binding
+ * a pair (APPEND or OVERWRITE naming it) sets its last_bind_time to now
+ * (given: the later of the stored and the given one; bind_time the earlier)
+ * without moving it. A change with platform != NONE sets the token's
+ * platform; REMOVE and CLEAR_* never change it; a token that loses its last
+ * binding forgets it.
+ *
+ * Expiry (binding_ttl_seconds > 0): a binding whose last_bind_time + ttl <=
+ * now is gone for every read and limit, and a re-bind creates it anew; a
+ * change deletes the expired bindings of what it touches first.
  */
 typedef struct pb_change {
     pb_change_kind kind;
     pb_str token;
     const pb_account *accounts;
     size_t n_accounts;
+    pb_platform platform;          /* APPEND / OVERWRITE: the token's platform from now on; NONE leaves it */
+    const pb_binding_times *times; /* NULL: now. Else times[i] for accounts[i]: a binding copied from
+                                      elsewhere (import, pull) keeps its times */
 } pb_change;
 
 /* What pb_store_apply() did with one change. */

@@ -67,7 +67,7 @@ BATCH = '/v3/device/account/batchoperate'
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 
-# The SPEC's code table.
+# docs/API.md's code table.
 OK = 0
 E_PARSE = 1008001
 E_MISSING = 1008002
@@ -118,7 +118,7 @@ def uniq_digits(width=11):
 # ---- Signing ---------------------------------------------------------------
 
 def sign_message(secret, message):
-    """SPEC: base64(hex_lowercase(HMAC-SHA256(key=secret, message)))."""
+    """docs/API.md: base64(hex_lowercase(HMAC-SHA256(key=secret, message)))."""
     if isinstance(secret, str):
         secret = secret.encode('utf-8')
     if isinstance(message, str):
@@ -539,7 +539,7 @@ def acc_list(*accounts):
 
 def query_error(code):
     """The whole body of a request-level error on /query."""
-    return {'retCode': code, 'errMsg': MESSAGES[code], 'result': []}
+    return {'retCode': code, 'errMsg': MESSAGES[code], 'ret_code': code, 'err_msg': MESSAGES[code], 'result': []}
 
 
 def batch_error(code):
@@ -563,7 +563,8 @@ def top_code(item_codes):
 def query_answer(key, entries, item_codes):
     """The whole body of a query answer: key is 'account_tokens' or 'token_accounts'."""
     top = top_code(item_codes)
-    return {'retCode': top, 'errMsg': MESSAGES[top], 'result': [str(c) for c in item_codes], key: entries}
+    return {'retCode': top, 'errMsg': MESSAGES[top], 'ret_code': top, 'err_msg': MESSAGES[top],
+            'result': [str(c) for c in item_codes], key: entries}
 
 
 def raw_exchange(port, head, body=b'', read_timeout=10.0):

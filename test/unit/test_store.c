@@ -1,6 +1,6 @@
 /*
  * test_store.c — the embedded store (store/lmdb.c) against store.h's contract
- * and SPEC.md's batchoperate rules. Each test gets its own data directory.
+ * and docs/API.md's batchoperate rules. Each test gets its own data directory.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,7 +172,7 @@ static const char *accounts_in(struct fixture *f, uint64_t app, const char *toke
     assert_non_null(view);
     pb_str t = pb_str_from_cstr(token);
     pb_account_list list;
-    assert_int_equal(pb_store_accounts_of(view, app, &t, 1, &f->pool, &list), 0);
+    assert_int_equal(pb_store_accounts_of(view, app, &t, 1, false, &f->pool, &list), 0);
     size_t size = 1;
     for (size_t i = 0; i < list.n; i++)
         size += list.accounts[i].name.len + 16;
@@ -201,7 +201,7 @@ static const char *tokens_in(struct fixture *f, uint64_t app, const char *accoun
     pb_store_view *view = pb_store_view_begin(f->session);
     assert_non_null(view);
     pb_token_list list;
-    assert_int_equal(pb_store_tokens_of(view, app, a, 1, &f->pool, &list), 0);
+    assert_int_equal(pb_store_tokens_of(view, app, a, 1, false, &f->pool, &list), 0);
     size_t size = 1;
     for (size_t i = 0; i < list.n; i++)
         size += list.tokens[i].len + 1;
@@ -395,7 +395,7 @@ static void apps_are_isolated(void **state)
     assert_string_equal(tokens_in(f, APP, "a"), "t1");
 }
 
-/* SPEC: the overwrite example, then the query-by-token sample of the TPNS page. */
+/* docs/API.md: the overwrite example, then the query-by-token sample of the TPNS page. */
 static void many_to_many_matches_spec_sample(void **state)
 {
     struct fixture *f = *state;
@@ -427,7 +427,7 @@ static void lookup_answers_each_item_in_input_order(void **state)
     pb_account_list lists[3];
     pb_store_view *view = pb_store_view_begin(f->session);
     assert_non_null(view);
-    assert_int_equal(pb_store_accounts_of(view, APP, tokens, 3, &f->pool, lists), 0);
+    assert_int_equal(pb_store_accounts_of(view, APP, tokens, 3, false, &f->pool, lists), 0);
     assert_int_equal(lists[0].n, 2);
     assert_true(pb_str_eq(lists[0].accounts[0].name, PB_STR_LIT("b")));
     assert_true(pb_str_eq(lists[0].accounts[1].name, PB_STR_LIT("a")));
@@ -447,13 +447,13 @@ static void view_is_a_snapshot(void **state)
     assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a"), PB_CHANGE_OK);
     pb_str token = PB_STR_LIT("t1");
     pb_account_list list;
-    assert_int_equal(pb_store_accounts_of(view, APP, &token, 1, &f->pool, &list), 0);
+    assert_int_equal(pb_store_accounts_of(view, APP, &token, 1, false, &f->pool, &list), 0);
     assert_int_equal(list.n, 0);
     pb_store_view_end(view);
     /* A view begun after apply() returned sees it (same reused read txn). */
     view = pb_store_view_begin(reader);
     assert_non_null(view);
-    assert_int_equal(pb_store_accounts_of(view, APP, &token, 1, &f->pool, &list), 0);
+    assert_int_equal(pb_store_accounts_of(view, APP, &token, 1, false, &f->pool, &list), 0);
     assert_int_equal(list.n, 1);
     pb_store_view_end(view);
     pb_store_session_close(reader);
@@ -484,12 +484,12 @@ static void *bind_on_own_session(void *arg)
     pb_account account = {pb_str_from_cstr(name), 0};
     for (int i = 0; i < 20; i++) {
         snprintf(token, sizeof(token), "w%d-%02d", w->no, i);
-        pb_change change = {PB_CHANGE_APPEND, pb_str_from_cstr(token), &account, 1};
+        pb_change change = {.kind = PB_CHANGE_APPEND, .token = pb_str_from_cstr(token), .accounts = &account, .n_accounts = 1};
         pb_change_outcome outcome;
         pb_token_list list;
         w->failures += pb_store_apply(session, APP, &change, 1, &outcome) != 0 || outcome != PB_CHANGE_OK;
         pb_store_view *view = pb_store_view_begin(session);
-        w->failures += view == NULL || pb_store_tokens_of(view, APP, &account, 1, &w->pool, &list) != 0 ||
+        w->failures += view == NULL || pb_store_tokens_of(view, APP, &account, 1, false, &w->pool, &list) != 0 ||
                        list.n != (size_t)i + 1 || !pb_str_eq(list.tokens[i], pb_str_from_cstr(token));
         if (view != NULL)
             pb_store_view_end(view);
@@ -929,12 +929,12 @@ static void *bind_and_read_until_stopped(void *arg)
     pb_account account = {pb_str_from_cstr(name), 0};
     for (; session != NULL && !atomic_load(w->stop) && w->rounds < 5000; w->rounds++) {
         snprintf(token, sizeof(token), "busy%d-%d", w->no, w->rounds % 5);
-        pb_change change = {PB_CHANGE_APPEND, pb_str_from_cstr(token), &account, 1};
+        pb_change change = {.kind = PB_CHANGE_APPEND, .token = pb_str_from_cstr(token), .accounts = &account, .n_accounts = 1};
         pb_change_outcome outcome;
         pb_token_list list;
         w->failures += pb_store_apply(session, APP, &change, 1, &outcome) != 0 || outcome != PB_CHANGE_OK;
         pb_store_view *view = pb_store_view_begin(session);
-        w->failures += view == NULL || pb_store_tokens_of(view, APP, &account, 1, &w->pool, &list) != 0 ||
+        w->failures += view == NULL || pb_store_tokens_of(view, APP, &account, 1, false, &w->pool, &list) != 0 ||
                        list.n != (size_t)(w->rounds < 5 ? w->rounds + 1 : 5);
         if (view != NULL)
             pb_store_view_end(view);

@@ -23,9 +23,9 @@ pb_lmdb_view *pb_lmdb_view_begin(pb_lmdb_session *session);
 void pb_lmdb_view_end(pb_lmdb_view *view);
 int pb_lmdb_app_secret(pb_lmdb_view *view, uint64_t access_id, pb_str *secret);
 int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
-                      pb_pool *pool, pb_token_list *out);
+                      bool with_info, pb_pool *pool, pb_token_list *out);
 int pb_lmdb_accounts_of(pb_lmdb_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
-                        pb_pool *pool, pb_account_list *out);
+                        bool with_info, pb_pool *pool, pb_account_list *out);
 int pb_lmdb_apply(pb_lmdb_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                   pb_change_outcome *outcomes);
 void pb_lmdb_apply_start(pb_lmdb_session *session, uint64_t access_id, const pb_change *changes, size_t n,
