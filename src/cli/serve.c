@@ -14,7 +14,7 @@
 #include "metrics/metrics.h"
 
 typedef struct serve_settings {
-    const char *data_dir, *url, *listen;
+    const char *data_dir, *url, *listen, *admin_listen;
     int console; /* CONSOLE_ON or CONSOLE_OFF */
     uint64_t map_size_mib;
     pb_store_limits limits;
@@ -43,6 +43,8 @@ static const pb_setting serve_rows[] = {
     PB_SETTING_S("store", "URL", S, url,
                  "Redis instead: redis://HOST:PORT or redis-cluster://HOST:PORT[,...][/NAMESPACE][?wait=N]", NULL),
     PB_SETTING_S("listen", "HOST:PORT", S, listen, "address to listen on; port 0 picks a free port", NULL),
+    PB_SETTING_S("admin-listen", "HOST:PORT", S, admin_listen,
+                 "operator's address: /console/, /metrics, /healthz move there from --listen", NULL),
     PB_SETTING_U("threads", "N", S, server.threads, 1, 64, 0, "event-loop threads", "one per CPU"),
     PB_SETTING_U("max-query-items", "N", S, server.api.max_query_items, 1, 100000, PB_DEFAULT_MAX_QUERY_ITEMS,
                  "items in a query list", NULL),
@@ -139,6 +141,12 @@ static int serve(int argc, char **argv)
     if (pb_cli_parse_listen(s.listen, &host, &s.server.listen_port) != 0)
         return pb_cli_usage_error("serve", "--listen: '%s' is not HOST:PORT", s.listen);
     s.server.listen_host = host;
+    char *admin_host = NULL;
+    if (s.admin_listen != NULL && pb_cli_parse_listen(s.admin_listen, &admin_host, &s.server.admin_port) != 0) {
+        free(host);
+        return pb_cli_usage_error("serve", "--admin-listen: '%s' is not HOST:PORT", s.admin_listen);
+    }
+    s.server.admin_host = admin_host;
 
     exit_code = PB_EXIT_FAILURE;
     /* Created first and freed last: the store's writer thread reports into it too. */
@@ -152,6 +160,7 @@ static int serve(int argc, char **argv)
         pb_store_close(store);
     }
     pb_metrics_free(s.server.metrics);
+    free(admin_host);
     free(host);
     return exit_code;
 }

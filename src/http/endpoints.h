@@ -28,8 +28,19 @@ typedef struct pb_worker {
     pb_log_buffer log;     /* this loop's access-log lines; last, for its size */
 } pb_worker;
 
-/* Registers the API paths, /healthz, /metrics and a 404 for everything else. */
-void pb_endpoints_register(h2o_hostconf_t *host);
+/*
+ * Registers on `host` the API paths (the TPNS endpoints and
+ * /pushbind/v1/app), with operator_paths /healthz, /metrics and /console
+ * too, and a 404 for everything else.
+ */
+void pb_endpoints_register(h2o_hostconf_t *host, bool operator_paths);
+
+/*
+ * Writes the access-log line of a request answered with an HTTP-level
+ * status (no API code), `started_ns` (pb_clock_ns()) ago. Takes the worker,
+ * not the request: once answered, the request belongs to h2o.
+ */
+void pb_endpoints_log_http(pb_worker *worker, pb_endpoint endpoint, int status, uint64_t started_ns);
 
 /*
  * Gives a worker whose h2o context is initialised the queue its finished

@@ -68,6 +68,21 @@ class AccessLogTest(unittest.TestCase):
         self.assertIsInstance(records[0]['us'], int)
         self.assertRegex(records[0]['time'], r'Z$')
 
+    def test_console_files_get_lines_like_healthz(self):
+        srv = self.start()
+        srv.request('GET', '/console/')
+        _, headers, _ = srv.request('GET', '/console/console.css')
+        srv.request('GET', '/console/console.css', headers={'If-None-Match': headers['ETag']})
+        srv.request('GET', '/console')
+        srv.request('GET', '/console/missing.js')
+        srv.request('GET', '/consolex')
+        lines = wait_for_lines(self.log, 6)
+        fields = [TEXT_LINE.match(l) for l in lines]
+        self.assertTrue(all(fields), lines)
+        self.assertEqual([(f.group(2), f.group(3), f.group(6), f.group(7)) for f in fields], [
+            ('-', 'console', '-', '200'), ('-', 'console', '-', '200'), ('-', 'console', '-', '304'),
+            ('-', 'console', '-', '301'), ('-', 'console', '-', '404'), ('-', 'other', '-', '404')])
+
     def test_sighup_reopens_the_file_for_logrotate(self):
         srv = self.start()
         srv.bind('rot-1', 'a')
