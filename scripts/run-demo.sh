@@ -29,5 +29,7 @@ Bind account "alice" to device token "token-1", then ask which devices alice has
 
 Signature authentication: see docs/API.md and tools/tpns-sign.
 
+The console: http://127.0.0.1:$port/console/ (sign in with AccessId $access_id and the secret key above).
+
 EOT
 exec build/pushbind serve --data "$data" --listen "127.0.0.1:$port"
