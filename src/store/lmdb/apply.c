@@ -21,6 +21,8 @@ struct writer {
     int64_t delta;    /* bindings created minus bindings removed */
     int64_t now;      /* read once per write (pb_store_apply() call) */
     uint64_t expired; /* expired bindings deleted */
+    uint64_t grown;   /* bytes the change's new bindings added (space.c) */
+    pb_lmdb_space *space; /* the group's room for binds */
 };
 
 /* A binding found on a token's side, copied out so it survives later writes. */
@@ -136,6 +138,7 @@ static int bind_pair(struct writer *w, pb_str token, const pb_account *account, 
         return rc;
     w->next_seq++;
     w->delta++;
+    w->grown += pb_lmdb_binding_bytes(token.len, account->name.len);
     return 0;
 }
 
@@ -479,6 +482,11 @@ static bool change_fits(const pb_lmdb_store *store, const pb_change *change)
     return true;
 }
 
+static bool is_bind(const pb_change *change)
+{
+    return change->kind == PB_CHANGE_APPEND || change->kind == PB_CHANGE_OVERWRITE;
+}
+
 static int run_change(struct writer *w, const pb_change *change, pb_change_outcome *outcome)
 {
     switch (change->kind) {
@@ -509,21 +517,21 @@ static int apply_change(struct writer *batch, const pb_change *change, pb_change
         *outcome = PB_CHANGE_OVER_LIMIT;
         return 0;
     }
+    bool binds = is_bind(change), room = true;
+    if (binds && batch->space->refuse_binds) {
+        *outcome = PB_CHANGE_NO_SPACE;
+        return pb_lmdb_space_check(batch->store, batch->space, 1, &room);
+    }
     struct writer w = *batch;
     w.delta = 0;
+    w.grown = 0;
     int rc = mdb_txn_begin(mdb_txn_env(batch->txn), batch->txn, 0, &w.txn);
     if (rc != 0)
         return rc;
     /* Binds stop short of the reserve; unbinds may use all of it (space.c). */
-    uint64_t pages_before;
-    bool binds = change->kind == PB_CHANGE_APPEND || change->kind == PB_CHANGE_OVERWRITE, room = true;
-    if (binds && (rc = pb_lmdb_pages_used(w.txn, &pages_before)) != 0) {
-        mdb_txn_abort(w.txn);
-        return rc;
-    }
     rc = run_change(&w, change, outcome);
     if (rc == 0 && *outcome == PB_CHANGE_OK && binds &&
-        (rc = pb_lmdb_space_check(w.store, w.txn, pages_before, &room)) == 0 && !room)
+        (rc = pb_lmdb_space_check(w.store, w.space, w.grown, &room)) == 0 && !room)
         *outcome = PB_CHANGE_NO_SPACE;
     if (rc != 0 || *outcome != PB_CHANGE_OK) {
         mdb_txn_abort(w.txn);
@@ -574,14 +582,18 @@ int pb_lmdb_seq_write(const pb_lmdb_store *store, MDB_txn *txn, uint64_t seq)
  * PB_STORE_ENOTFOUND, nothing changed), or an LMDB error after undoing the
  * write's changes, with *what saying where.
  */
-static int apply_write(const pb_lmdb_store *store, MDB_txn *group_txn, uint64_t *next_seq, pb_lmdb_write *write,
-                       const char **what)
+static int apply_write(const pb_lmdb_store *store, MDB_txn *group_txn, pb_lmdb_space *space, uint64_t *next_seq,
+                       pb_lmdb_write *write, const char **what)
 {
     unsigned char app_buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     struct app_record app;
-    struct writer batch = {
-        .store = store, .access_id = write->access_id, .next_seq = *next_seq, .now = (int64_t)time(NULL)};
+    struct writer batch = {.store = store,
+                           .access_id = write->access_id,
+                           .next_seq = *next_seq,
+                           .now = (int64_t)time(NULL),
+                           .space = space};
 
+    write->expired = 0;
     *what = "begin write";
     int rc = mdb_txn_begin(mdb_txn_env(group_txn), group_txn, 0, &batch.txn);
     if (rc != 0)
@@ -630,55 +642,84 @@ static size_t group_size(const pb_lmdb_write *writes)
     return n;
 }
 
+static bool group_binds(const pb_lmdb_write *writes)
+{
+    for (; writes != NULL; writes = writes->next)
+        for (size_t i = 0; i < writes->n; i++)
+            if (is_bind(&writes->changes[i]))
+                return true;
+    return false;
+}
+
 /*
- * The seq counter is read once and written once per group: each write
- * continues where the previous one stopped, and a write that is undone gives
- * its numbers back.
+ * One run of the group in one write transaction. The seq counter is read
+ * once and written once: each write continues where the previous one
+ * stopped, and a write that is undone gives its numbers back. Returns 0, or
+ * the LMDB error that undid the whole group (*what says where). A write that
+ * hits MDB_MAP_FULL while binds are allowed undoes the group too, so that it
+ * can run again with them refused.
  */
-void pb_lmdb_commit_group(pb_lmdb_session *session, pb_lmdb_write *writes)
+static int run_group(pb_lmdb_session *session, pb_lmdb_write *writes, pb_lmdb_space *space, const char **what)
 {
     const pb_lmdb_store *store = session->store;
-    const char *what = "begin write";
     uint64_t first_seq, next_seq;
     bool changed = false;
     MDB_txn *txn;
 
+    *what = "begin write";
     int rc = pb_lmdb_txn_start(session, 0, &txn);
     if (rc != 0)
-        goto fail;
-    what = "read seq";
-    if ((rc = pb_lmdb_seq_read(store, txn, &first_seq)) != 0) {
-        pb_lmdb_txn_done(session, txn, false);
-        goto fail;
-    }
+        return rc;
+    *what = "read seq";
+    if ((rc = pb_lmdb_seq_read(store, txn, &first_seq)) != 0)
+        goto abort;
     next_seq = first_seq;
     for (pb_lmdb_write *w = writes; w != NULL; w = w->next) {
-        if ((rc = apply_write(store, txn, &next_seq, w, &what)) != 0)
-            fail_write(w, what, rc);
+        if ((rc = apply_write(store, txn, space, &next_seq, w, what)) == MDB_MAP_FULL && !space->refuse_binds)
+            goto abort;
+        if (rc != 0)
+            fail_write(w, *what, rc);
         changed |= w->result == PB_STORE_OK;
     }
     if (!changed) {
         pb_lmdb_txn_done(session, txn, false);
-        return;
+        return 0;
     }
-    what = "write seq";
-    if (next_seq != first_seq && (rc = pb_lmdb_seq_write(store, txn, next_seq)) != 0) {
-        pb_lmdb_txn_done(session, txn, false);
-        goto fail;
-    }
-    what = "commit";
+    *what = "write seq";
+    if (next_seq != first_seq && (rc = pb_lmdb_seq_write(store, txn, next_seq)) != 0)
+        goto abort;
+    *what = "commit";
     uint64_t commit_started = pb_clock_ns();
     rc = pb_lmdb_txn_done(session, txn, true);
     pb_metrics_observe_store_commit(pb_clock_ns() - commit_started);
     pb_metrics_observe_commit_batch(group_size(writes));
-    if (rc != 0)
-        goto fail;
+    return rc;
+
+abort:
+    pb_lmdb_txn_done(session, txn, false);
+    return rc;
+}
+
+/*
+ * The reserve's count is an estimate (space.c): when the map fills anyway,
+ * the group runs again with its binds refused, so that its unbinds still
+ * commit and no request is failed whole for space.
+ */
+void pb_lmdb_commit_group(pb_lmdb_session *session, pb_lmdb_write *writes)
+{
+    pb_lmdb_space space = {0};
+    const char *what;
+    int rc = run_group(session, writes, &space, &what);
+    if (rc == MDB_MAP_FULL && group_binds(writes)) {
+        space = (pb_lmdb_space){.refuse_binds = true};
+        rc = run_group(session, writes, &space, &what);
+    }
+    if (rc != 0) {
+        for (pb_lmdb_write *w = writes; w != NULL; w = w->next)
+            if (w->result != PB_STORE_ENOTFOUND)
+                fail_write(w, what, rc);
+        return;
+    }
     for (pb_lmdb_write *w = writes; w != NULL; w = w->next)
         pb_metrics_count_expired(w->expired);
-    return;
-
-fail:
-    for (pb_lmdb_write *w = writes; w != NULL; w = w->next)
-        if (w->result != PB_STORE_ENOTFOUND)
-            fail_write(w, what, rc);
 }

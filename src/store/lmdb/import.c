@@ -402,6 +402,16 @@ static int apply_sorted(struct chunk *c)
     free(seqs);
     return rc;
 }
+/* The bytes the chunk's new bindings added, for the reserve. */
+static uint64_t grown_bytes(const struct chunk *c)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->outcomes[i] == PB_IMPORT_BOUND)
+            bytes += pb_lmdb_binding_bytes(c->items[i].token.len, c->items[i].account.name.len);
+    return bytes;
+}
+
 int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import_item *items, size_t n,
                          pb_import_outcome *outcomes)
 {
@@ -431,10 +441,9 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
         free(c.by_account);
         return PB_STORE_ENOTFOUND;
     }
-    uint64_t pages_before;
+    pb_lmdb_space space = {0};
     bool room;
-    if (rc != 0 || (rc = pb_lmdb_pages_used(c.txn, &pages_before)) != 0 ||
-        (rc = pb_lmdb_seq_read(store, c.txn, &c.next_seq)) != 0 ||
+    if (rc != 0 || (rc = pb_lmdb_seq_read(store, c.txn, &c.next_seq)) != 0 ||
         (rc = mdb_cursor_open(c.txn, store->tokens, &c.cursors[TOKENS_SIDE])) != 0 ||
         (rc = mdb_cursor_open(c.txn, store->accounts, &c.cursors[ACCOUNTS_SIDE])) != 0)
         goto fail;
@@ -449,7 +458,7 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
     }
     /* Binds stop short of the reserve that keeps unbinds working (space.c). */
     what = "import: store full, chunk not written (raise --map-size-mib)";
-    if ((rc = pb_lmdb_space_check(store, c.txn, pages_before, &room)) != 0)
+    if ((rc = pb_lmdb_space_check(store, &space, grown_bytes(&c), &room)) != 0)
         goto fail;
     if (!room) {
         rc = MDB_MAP_FULL;

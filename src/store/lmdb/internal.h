@@ -182,19 +182,31 @@ int pb_lmdb_seek_binding(MDB_cursor *tokens, MDB_val *key, uint64_t seq, MDB_val
 uint64_t pb_lmdb_reserve_for(uint64_t map_size);
 
 /*
- * Pages the data in `txn` holds: every database's (the free list's
- * included) and the meta pages. Free pages are not counted. Returns 0 or an
- * LMDB error.
+ * What a group commit (or an import chunk) knows of its room, for the
+ * reserve (space.c). Zero it before the transaction; pb_lmdb_space_check()
+ * fills it on the first bind.
  */
-int pb_lmdb_pages_used(MDB_txn *txn, uint64_t *pages);
+typedef struct pb_lmdb_space {
+    bool measured;     /* room, map and psize are read */
+    bool refuse_binds; /* a commit with binds hit MDB_MAP_FULL: this run refuses every bind */
+    uint64_t room;     /* pages LMDB could give the transaction when it began */
+    uint64_t charged;  /* bytes its binds are counted to have taken since */
+    uint64_t map, psize;
+} pb_lmdb_space;
+
+/* The bytes one new binding adds to both sides, nodes included. */
+uint64_t pb_lmdb_binding_bytes(size_t token_len, size_t account_len);
 
 /*
- * After a bind in `txn`: *room is false when the data grew past
- * pb_lmdb_pages_used() = `pages_before` and now leaves less than the reserve
- * free, and then says so on stderr (at most once a second). A bind that did
- * not grow the data always has room. Returns 0 or an LMDB error.
+ * After a bind that added `grown` bytes (pb_lmdb_binding_bytes()
+ * summed): *room is false when the transaction's binds so far, this one
+ * included, would leave less than the reserve of the pages LMDB had free
+ * when it began, or when `space` refuses every bind; it then says so on
+ * stderr (at most once a second). A bind that grew nothing always has room.
+ * On room, the bind's pages stay counted in `space`. Returns 0 or an LMDB
+ * error.
  */
-int pb_lmdb_space_check(const pb_lmdb_store *store, MDB_txn *txn, uint64_t pages_before, bool *room);
+int pb_lmdb_space_check(const pb_lmdb_store *store, pb_lmdb_space *space, uint64_t grown, bool *room);
 
 /* Whether a token's key and dup fit LMDB's size limit (and it is not empty). */
 static inline bool pb_lmdb_token_fits(const pb_lmdb_store *store, pb_str token)
