@@ -10,6 +10,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "common/codes.h"
 #include "pull/group.h"
@@ -83,29 +85,85 @@ static bool answered(const pb_pull_line *line)
     return line->failure == NULL && line->entry != NULL && line->entry->code == PB_OK && line->entry->n > 0;
 }
 
+/* The platform a source names (any case, as the API takes it); anything else is not known. */
+static pb_platform platform_named(pb_str name)
+{
+    if (name.len == 7 && strncasecmp(name.base, "android", 7) == 0)
+        return PB_PLATFORM_ANDROID;
+    if (name.len == 3 && strncasecmp(name.base, "ios", 3) == 0)
+        return PB_PLATFORM_IOS;
+    return PB_PLATFORM_NONE;
+}
+
+/* A change's accounts as they are collected, with their times and the token's platform. */
+typedef struct collected {
+    pb_account *accounts;
+    pb_binding_times *times;
+    size_t n;
+    bool timed; /* some binding came with a time: the change carries them */
+    pb_platform platform;
+} collected;
+
+static void collect_start(collected *c, size_t capacity, pb_pool *pool)
+{
+    *c = (collected){pb_pool_alloc(pool, capacity * sizeof(pb_account)),
+                     pb_pool_alloc(pool, capacity * sizeof(pb_binding_times)), 0, false, PB_PLATFORM_NONE};
+}
+
+/*
+ * Adds a binding once per account; the same pair answered twice keeps the
+ * earliest bind_time and the latest last_bind_time, as a re-bind would. A
+ * missing time is read as an import reads it (import/import.h): the last one
+ * now, the first one the last one; now is only used when another binding of
+ * the change has times (else the change carries none and the store uses its
+ * own clock).
+ */
+static void collect(collected *c, const pb_pull_binding *b, int64_t now)
+{
+    int64_t last = b->last_bind_time > 0 ? b->last_bind_time : now;
+    pb_binding_times t = {b->bind_time > 0 && b->bind_time <= last ? b->bind_time : last, last};
+    c->timed |= b->bind_time > 0 || b->last_bind_time > 0;
+    if (c->platform == PB_PLATFORM_NONE)
+        c->platform = platform_named(b->platform);
+    size_t seen = 0;
+    while (seen < c->n && !pb_account_eq(&c->accounts[seen], &b->account))
+        seen++;
+    if (seen == c->n) {
+        c->accounts[c->n] = b->account;
+        c->times[c->n++] = t;
+        return;
+    }
+    if (t.bind_time < c->times[seen].bind_time)
+        c->times[seen].bind_time = t.bind_time;
+    if (t.last_bind_time > c->times[seen].last_bind_time)
+        c->times[seen].last_bind_time = t.last_bind_time;
+}
+
+static pb_change collected_append(const collected *c, pb_str token)
+{
+    return (pb_change){.kind = PB_CHANGE_APPEND, .token = token, .accounts = c->accounts, .n_accounts = c->n,
+                       .platform = c->platform, .times = c->timed ? c->times : NULL};
+}
+
 static void group_by_token(const pb_pull_line *lines, size_t n, pb_pool *pool, pb_pull_changes *out)
 {
     out->changes = pb_pool_alloc(pool, n * sizeof(*out->changes));
     out->lines_of = pb_pool_alloc(pool, n * sizeof(*out->lines_of));
     out->n_lines = pb_pool_alloc(pool, n * sizeof(*out->n_lines));
+    int64_t now = time(NULL);
     for (size_t i = 0; i < n; i++) {
         if (!answered(&lines[i]))
             continue;
         const pb_pull_entry *e = lines[i].entry;
-        pb_account *accounts = pb_pool_alloc(pool, e->n * sizeof(*accounts));
-        size_t k = 0;
-        for (size_t j = 0; j < e->n; j++) {
-            size_t seen = 0;
-            while (seen < k && !pb_account_eq(&accounts[seen], &e->bindings[j].account))
-                seen++;
-            if (seen == k)
-                accounts[k++] = e->bindings[j].account;
-        }
+        collected c;
+        collect_start(&c, e->n, pool);
+        for (size_t j = 0; j < e->n; j++)
+            collect(&c, &e->bindings[j], now);
         out->lines_of[out->n] = pb_pool_alloc(pool, sizeof(size_t));
         out->lines_of[out->n][0] = i;
         out->n_lines[out->n] = 1;
-        out->changes[out->n++] = (pb_change){.kind = PB_CHANGE_APPEND, .token = lines[i].item.token, .accounts = accounts, .n_accounts = k};
-        out->pairs += k;
+        out->changes[out->n++] = collected_append(&c, lines[i].item.token);
+        out->pairs += c.n;
     }
 }
 
@@ -202,6 +260,7 @@ static void group_by_account(const pb_pull_line *lines, size_t n, pb_pool *pool,
     out->changes = pb_pool_alloc(pool, table.n * sizeof(*out->changes));
     out->lines_of = pb_pool_alloc(pool, table.n * sizeof(*out->lines_of));
     out->n_lines = pb_pool_alloc(pool, table.n * sizeof(*out->n_lines));
+    int64_t now = time(NULL);
     for (size_t o = 0; o < table.n; o++) {
         size_t t = order[o];
         pair *group = &by_token[start[t]];
@@ -210,22 +269,17 @@ static void group_by_account(const pb_pull_line *lines, size_t n, pb_pool *pool,
             timed += group[i].binding->bind_time > 0;
         if (timed == count)
             qsort(group, count, sizeof(pair), by_bind_time);
-        pb_account *accounts = pb_pool_alloc(pool, count * sizeof(*accounts));
+        collected c;
+        collect_start(&c, count, pool);
         size_t *line_ids = pb_pool_alloc(pool, count * sizeof(size_t));
-        size_t n_accounts = 0;
         for (size_t i = 0; i < count; i++) {
-            size_t seen = 0;
             line_ids[i] = group[i].line;
-            while (seen < n_accounts && !pb_account_eq(&accounts[seen], &group[i].binding->account))
-                seen++;
-            if (seen == n_accounts)
-                accounts[n_accounts++] = group[i].binding->account;
+            collect(&c, group[i].binding, now);
         }
         out->lines_of[out->n] = line_ids;
         out->n_lines[out->n] = count;
-        out->changes[out->n++] = (pb_change){
-            .kind = PB_CHANGE_APPEND, .token = table.tokens[t], .accounts = accounts, .n_accounts = n_accounts};
-        out->pairs += n_accounts;
+        out->changes[out->n++] = collected_append(&c, table.tokens[t]);
+        out->pairs += c.n;
     }
 }
 

@@ -39,7 +39,9 @@ typedef struct pb_pull_changes {
  * order that keeps every account's tokens in the source's order (first
  * appearance breaks ties), each token's accounts by bind time when the
  * source gave all of them one, else in input order. An account appears once
- * per change.
+ * per change. A change carries the source's times for its bindings when the
+ * source gave any (pb_change.times), and the token's platform when it named
+ * one ("android" or "ios", any case; anything else is not known).
  */
 void pb_pull_group(pb_pull_kind kind, const pb_pull_line *lines, size_t n, pb_pool *pool, pb_pull_changes *out);
 

@@ -275,11 +275,8 @@ static void judge_entries(pull_run *run, pb_pull_line *lines, size_t n, const pb
 }
 
 /*
- * Binds the answered lines. The changes carry token and accounts only:
- * pb_change has no place yet for the bind times and platforms the source
- * gave (lines[i].entry->bindings hold them), so until store.h takes them
- * this is where they stop, and the local bindings get the local time and
- * no platform. Returns 0, or -1 when the store failed (the run stops).
+ * Binds the answered lines, with the times and platforms the source gave
+ * (pull/group.h). Returns 0, or -1 when the store failed (the run stops).
  */
 static int bind(pull_run *run, pb_pull_line *lines, size_t n, pb_pool *pool)
 {

@@ -31,10 +31,12 @@
  * ---------------
  * The query carries "with_info": true (TPNS ignores unknown fields); a source
  * that answers with it (pushbind, docs/API.md "Binding details") gives each
- * binding's bind_time, last_bind_time and its token's platform. They are
- * parsed and kept with each binding (pb_pull_binding, pull/answer.h) up to
- * the one place that builds the store's changes, which do not take them yet:
- * the local bindings get the local time and no platform.
+ * binding's bind_time, last_bind_time and its token's platform, and the
+ * local bindings keep them (pb_change.times and .platform): a pair already
+ * bound locally keeps the earlier bind_time and the later last_bind_time of
+ * the two. A source that gives none (TPNS) leaves the local time and no
+ * platform; a binding answered without a time among others with one is read
+ * as the import reads it (last_bind_time now, bind_time the last one).
  *
  * Politeness
  * ----------

@@ -234,9 +234,12 @@ def new_temp_dir(register_cleanup):
 class Server(object):
     """One `pushbind serve` process on 127.0.0.1 with a port it picked."""
 
-    def __init__(self, apps=(APP,), args=(), data_dir=None, store_url=None):
-        """store_url: serve this Redis URL instead of the suite's store (tests of Redis itself)."""
+    def __init__(self, apps=(APP,), args=(), data_dir=None, store_url=None, embedded=False):
+        """store_url: serve this Redis URL instead of the suite's store (tests of Redis itself).
+        embedded: serve data_dir's LMDB store whatever the suite's store (a store filled by import);
+        apps must then be empty (add them with the embedded store's own tools)."""
         self.store_url = store_url
+        self.embedded = embedded
         self.apps = [tuple(a) for a in apps]
         self.default_app = self.apps[0] if self.apps else None
         self.args = [str(a) for a in args]
@@ -303,7 +306,8 @@ class Server(object):
             raise AssertionError('server already running')
         with self._stderr_lock:
             self._stderr_lines.append('---- start %s\n' % ' '.join(self.args))
-        where = ['--store', self.store_url] if self.store_url else store_args(self.data_dir)
+        where = (['--store', self.store_url] if self.store_url else
+                 ['--data', self.data_dir] if self.embedded else store_args(self.data_dir))
         argv = [BIN, 'serve'] + where + ['--listen', '127.0.0.1:0'] + self.args
         self._close_conn()
         if self._stdout_file is not None:

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/codes.h"
 #include "pull/answer.h"
@@ -217,6 +218,29 @@ static void group_skips_failed_and_empty_lines(void **state)
     assert_int_equal(changes.lines_of[0][0], 1);
 }
 
+static void group_carries_the_sources_times_and_platform(void **state)
+{
+    pb_pull_line lines[3] = {answered("x", (const char *[]){"t", NULL}, (int64_t[]){20}),
+                             answered("y", (const char *[]){"t", NULL}, (int64_t[]){10}),
+                             answered("z", (const char *[]){"u", NULL}, NULL)};
+    lines[0].entry->bindings[0].last_bind_time = 30;
+    lines[1].entry->bindings[0].platform = PB_STR_LIT("IOS");
+    pb_pull_changes changes;
+    pb_pull_group(PB_PULL_BY_ACCOUNT, lines, 3, &pool, &changes);
+    assert_int_equal(changes.n, 2);
+    const pb_change *t = &changes.changes[0], *u = &changes.changes[1];
+    assert_int_equal(t->platform, PB_PLATFORM_IOS);
+    assert_non_null(t->times);
+    /* y's last_bind_time was not given: now, as an import reads it. */
+    assert_int_equal(t->times[0].bind_time, 10);
+    assert_true(t->times[0].last_bind_time >= time(NULL) - 5);
+    assert_int_equal(t->times[1].bind_time, 20);
+    assert_int_equal(t->times[1].last_bind_time, 30);
+    /* A source without times (TPNS): the store's own clock. */
+    assert_null(u->times);
+    assert_int_equal(u->platform, PB_PLATFORM_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +255,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(group_by_account_orders_a_tokens_accounts_by_bind_time, setup, teardown),
         cmocka_unit_test_setup_teardown(group_survives_a_source_that_contradicts_itself, setup, teardown),
         cmocka_unit_test_setup_teardown(group_skips_failed_and_empty_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(group_carries_the_sources_times_and_platform, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "store/lmdb/internal.h"
+#include "store/lmdb/upgrade.h"
 
 #define PB_STORE_MAX_DBS 4 /* apps, meta, tokens, accounts */
 
@@ -110,11 +111,11 @@ int pb_lmdb_txn_done(pb_lmdb_session *session, MDB_txn *txn, bool commit)
 
 /*
  * The key layout's version (store/lmdb/keys.h), kept in meta "layout": a
- * store without one is new (it gets this one) or from before bind times,
- * whose tokens dups this build would misread: refused with
- * MDB_VERSION_MISMATCH.
+ * store without one is new (it gets this one) or from before bind times
+ * (*upgrade: store/lmdb/upgrade.h rewrites it). A layout this build does not
+ * know is refused with MDB_VERSION_MISMATCH.
  */
-static int check_layout(pb_lmdb_store *store, MDB_txn *txn)
+static int check_layout(pb_lmdb_store *store, MDB_txn *txn, bool *upgrade)
 {
     MDB_val key = {6, (void *)"layout"}, value;
     int rc = mdb_get(txn, store->meta, &key, &value);
@@ -122,17 +123,16 @@ static int check_layout(pb_lmdb_store *store, MDB_txn *txn)
         return value.mv_size == 1 && *(unsigned char *)value.mv_data == PB_LMDB_LAYOUT ? 0 : MDB_VERSION_MISMATCH;
     if (rc != MDB_NOTFOUND)
         return rc;
-    MDB_stat stat;
-    if ((rc = mdb_stat(txn, store->tokens, &stat)) != 0)
-        return rc;
-    if (stat.ms_entries != 0)
-        return MDB_VERSION_MISMATCH;
+    if ((rc = pb_lmdb_upgrade_needed(store, txn)) != 0) {
+        *upgrade = rc == 1;
+        return rc == 1 ? 0 : rc;
+    }
     unsigned char layout = PB_LMDB_LAYOUT;
     value = (MDB_val){1, &layout};
     return mdb_put(txn, store->meta, &key, &value, 0);
 }
 
-static int open_databases(pb_lmdb_store *store)
+static int open_databases(pb_lmdb_store *store, bool *upgrade)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(store->env, NULL, 0, &txn);
@@ -142,7 +142,7 @@ static int open_databases(pb_lmdb_store *store)
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &store->meta)) != 0 ||
         (rc = mdb_dbi_open(txn, "tokens", MDB_CREATE | MDB_DUPSORT, &store->tokens)) != 0 ||
         (rc = mdb_dbi_open(txn, "accounts", MDB_CREATE | MDB_DUPSORT, &store->accounts)) != 0 ||
-        (rc = check_layout(store, txn)) != 0) {
+        (rc = check_layout(store, txn, upgrade)) != 0) {
         mdb_txn_abort(txn);
         return rc;
     }
@@ -208,14 +208,19 @@ pb_lmdb_store *pb_lmdb_open(const pb_store_config *config, char **err)
     if ((rc = mdb_reader_check(store->env, &dead)) != 0)
         goto fail;
     what = "opening the databases";
-    if ((rc = open_databases(store)) != 0) {
+    bool upgrade = false;
+    if ((rc = open_databases(store, &upgrade)) != 0) {
         if (rc == MDB_VERSION_MISMATCH)
-            what = "written by an earlier pushbind (no bind times): export it with that version and import here";
+            what = "written by a later pushbind (a layout this one does not know): run that version";
         goto fail;
     }
     store->max_key = (size_t)mdb_env_get_maxkeysize(store->env);
     if (store->max_key > PB_LMDB_KEY_BUF)
         store->max_key = PB_LMDB_KEY_BUF;
+    /* Before the writer thread: nothing else of this process may write meanwhile. */
+    what = "upgrading the data directory (what is done stays done: open it again to go on)";
+    if (upgrade && (rc = pb_lmdb_upgrade(store, time(NULL))) != 0)
+        goto fail;
     what = "starting the writer thread";
     if ((rc = pb_lmdb_writer_start(store)) != 0)
         goto fail;

@@ -18,9 +18,12 @@
  *             whole store, advanced in the write transaction for each new
  *             binding; a binding keeps its seq for life.
  *             key   "layout"
- *             value PB_LMDB_LAYOUT (1): the version of this layout. A store
- *             with bindings and no "layout" predates bind times and is
- *             refused at open (its tokens dups would be misread).
+ *             value PB_LMDB_LAYOUT (1 byte): the version of this layout. A
+ *             store with bindings and no "layout" predates bind times (layout
+ *             1) and is upgraded at open (store/lmdb/upgrade.c).
+ *             key   "upgrade"
+ *             value the last tokens key an interrupted upgrade rewrote; only
+ *             while an upgrade is under way.
  *
  *   tokens    key   access_id (8) | token                         MDB_DUPSORT
  *             dup   seq (8) | last_bind_time (4) | bind_time (4) | platform (1) |
