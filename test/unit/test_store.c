@@ -683,6 +683,13 @@ static void full_store_refuses_binds_and_changes_nothing(void **state)
  * map of `map_size` and binds 30 accounts of 100 bytes to each of 20 tokens
  * per batch, `batches` times from token `first`. Exits 0 on success.
  */
+/*
+ * In a child process: opens the store with a map of `map_size` and binds
+ * batches × 20 tokens of 30 long accounts in one commit, then exits 0 when
+ * every change was applied. One commit, so that the data jumps past the
+ * parent's map at once: the parent sees no moment where another process's
+ * data sits in its reserve (space.c) without its map having grown.
+ */
 static void grow_in_other_process(struct fixture *f, uint64_t map_size, int first, int batches)
 {
     pb_store_config config = f->config;
@@ -690,20 +697,21 @@ static void grow_in_other_process(struct fixture *f, uint64_t map_size, int firs
     pb_store *store = pb_store_open(&config, NULL);
     pb_store_session *session = store != NULL ? pb_store_session_open(store) : NULL;
     int ok = session != NULL;
-    for (int batch = 0; ok && batch < batches; batch++) {
-        pb_change changes[20];
-        pb_change_outcome outcomes[20];
-        for (int t = 0; t < 20; t++) {
-            int token_no = first + batch * 20 + t;
-            char token[32], accounts[30 * 101], *p = accounts;
-            for (int j = 0; j < 30; j++)
-                p += sprintf(p, "%s%0100d", j == 0 ? "" : ",", token_no * 30 + j);
-            snprintf(token, sizeof(token), "grown-%04d", token_no);
-            changes[t] = make_change(f, PB_CHANGE_APPEND, token, accounts);
-            changes[t].token = pb_pool_strdup(&f->pool, changes[t].token);
-        }
-        ok = pb_store_apply(session, APP, changes, 20, outcomes) == 0 && outcomes[19] == PB_CHANGE_OK;
+    size_t n = (size_t)batches * 20;
+    pb_change *changes = pb_pool_alloc(&f->pool, n * sizeof(*changes));
+    pb_change_outcome *outcomes = pb_pool_alloc(&f->pool, n * sizeof(*outcomes));
+    for (size_t i = 0; ok && i < n; i++) {
+        int token_no = first + (int)i;
+        char token[32], accounts[30 * 101], *p = accounts;
+        for (int j = 0; j < 30; j++)
+            p += sprintf(p, "%s%0100d", j == 0 ? "" : ",", token_no * 30 + j);
+        snprintf(token, sizeof(token), "grown-%04d", token_no);
+        changes[i] = make_change(f, PB_CHANGE_APPEND, token, accounts);
+        changes[i].token = pb_pool_strdup(&f->pool, changes[i].token);
     }
+    ok = ok && pb_store_apply(session, APP, changes, n, outcomes) == 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = outcomes[i] == PB_CHANGE_OK;
     pb_store_session_close(session);
     pb_store_close(store);
     _exit(ok ? 0 : 1);
