@@ -167,6 +167,41 @@ int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *
     return pb_lmdb_accounts_of(view->impl.lmdb, access_id, tokens, n, pool, out);
 }
 
+/* The synchronous reads in one view; what every backend does today. */
+static void lookup_in_view(pb_store_view *view, pb_store_lookup *lookup, pb_pool *pool)
+{
+    switch (lookup->kind) {
+    case PB_LOOKUP_SECRET:
+        lookup->result = pb_store_app_secret(view, lookup->access_id, &lookup->secret);
+        return;
+    case PB_LOOKUP_TOKENS_OF:
+        lookup->token_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->token_lists));
+        lookup->result = pb_store_tokens_of(view, lookup->access_id, lookup->accounts, lookup->n, pool,
+                                            lookup->token_lists);
+        return;
+    case PB_LOOKUP_ACCOUNTS_OF:
+        lookup->account_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->account_lists));
+        lookup->result = pb_store_accounts_of(view, lookup->access_id, lookup->tokens, lookup->n, pool,
+                                              lookup->account_lists);
+        return;
+    }
+    lookup->result = PB_STORE_EINVAL;
+}
+
+void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, pb_pool *pool,
+                           pb_store_lookup_done *done, void *arg)
+{
+    pb_store_view *view = pb_store_view_begin(session);
+    if (view == NULL) {
+        lookup->result = PB_STORE_EIO;
+        done(arg, lookup);
+        return;
+    }
+    lookup_in_view(view, lookup, pool);
+    done(arg, lookup); /* the strings may point into the view: it ends after done() */
+    pb_store_view_end(view);
+}
+
 /*
  * A Redis write is its own "commit": observed here, as the embedded backend's
  * writer thread observes its group commits.

@@ -153,6 +153,53 @@ int pb_store_tokens_of(pb_store_view *view, uint64_t access_id, const pb_account
 int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
                          pb_pool *pool, pb_account_list *out);
 
+/* ---- Reading without waiting ------------------------------------------ */
+
+typedef enum pb_lookup_kind {
+    PB_LOOKUP_SECRET = 0,      /* the app's secret (pb_store_app_secret()) */
+    PB_LOOKUP_TOKENS_OF = 1,   /* pb_store_tokens_of() of accounts[0..n-1] */
+    PB_LOOKUP_ACCOUNTS_OF = 2, /* pb_store_accounts_of() of tokens[0..n-1] */
+} pb_lookup_kind;
+
+/*
+ * One read that does not wait: the caller fills the inputs, the backend the
+ * outputs, before calling done().
+ */
+typedef struct pb_store_lookup {
+    pb_lookup_kind kind;
+    uint64_t access_id;
+    const pb_account *accounts; /* TOKENS_OF */
+    const pb_str *tokens;       /* ACCOUNTS_OF */
+    size_t n;
+    /* outputs */
+    int result;                     /* what the synchronous call would return */
+    pb_str secret;                  /* SECRET, when result is 0 */
+    pb_token_list *token_lists;     /* TOKENS_OF: n lists, from `pool` */
+    pb_account_list *account_lists; /* ACCOUNTS_OF: n lists, from `pool` */
+} pb_store_lookup;
+
+/* Called once per pb_store_lookup_start(), on the session's thread. */
+typedef void pb_store_lookup_done(void *arg, pb_store_lookup *lookup);
+
+/*
+ * The read `lookup` names, without waiting for the store: done(arg, lookup)
+ * is called when its outputs are filled (or lookup->result says it failed).
+ * The twin of pb_store_apply_start(), for an event loop that must not block
+ * in a network round trip.
+ *
+ * The embedded backend reads at once and calls done() before this returns.
+ * A networked backend may do the same, or call done() later from the event
+ * loop of the calling thread; either way done() runs on the session's
+ * thread, and no view of the session may be open meanwhile.
+ *
+ * `lookup`, what its inputs point to, and `pool` must stay valid until done()
+ * is called. The outputs' arrays are from `pool`; their strings are valid
+ * until done() returns (they may point into a snapshot that ends then): copy
+ * what must live longer, or encode the answer inside done().
+ */
+void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, pb_pool *pool,
+                           pb_store_lookup_done *done, void *arg);
+
 /* ---- Writing ---------------------------------------------------------- */
 
 typedef enum pb_change_kind {
