@@ -183,9 +183,10 @@ static void *worker_main(void *arg)
     while (!atomic_load(&self->stopping))
         h2o_evloop_run(self->loop, INT32_MAX);
 
-    /* A write handed to the store always comes back, and must find the loop. */
+    /* A write or a read handed to the store always comes back, and must find the loop. */
     uint64_t deadline = h2o_now(self->loop) + PB_SHUTDOWN_GRACE_MS;
-    while ((pb_h2o_has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.writes_pending != 0)
+    while ((pb_h2o_has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.writes_pending != 0 ||
+           self->worker.lookups_pending != 0)
         h2o_evloop_run(self->loop, 100);
     /*
      * The shutdown request armed h2o's one-second HTTP/2 GOAWAY timer; with no

@@ -198,7 +198,15 @@ void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, p
         return;
     }
     lookup_in_view(view, lookup, pool);
-    done(arg, lookup); /* the strings may point into the view: it ends after done() */
+    if (lookup->kind == PB_LOOKUP_SECRET) {
+        /* copied, so that done() may start the request's next lookup */
+        if (lookup->result == PB_STORE_OK)
+            lookup->secret = pb_pool_strdup(pool, lookup->secret);
+        pb_store_view_end(view);
+        done(arg, lookup);
+        return;
+    }
+    done(arg, lookup); /* the lists' strings may point into the view: it ends after done() */
     pb_store_view_end(view);
 }
 

@@ -193,9 +193,11 @@ typedef void pb_store_lookup_done(void *arg, pb_store_lookup *lookup);
  * thread, and no view of the session may be open meanwhile.
  *
  * `lookup`, what its inputs point to, and `pool` must stay valid until done()
- * is called. The outputs' arrays are from `pool`; their strings are valid
- * until done() returns (they may point into a snapshot that ends then): copy
- * what must live longer, or encode the answer inside done().
+ * is called. The outputs' arrays are from `pool`. The secret is in `pool`
+ * too, and done() of a SECRET lookup may start the request's next lookup.
+ * The lists' strings are valid until done() returns (they may point into a
+ * snapshot that ends then): copy what must live longer, or encode the answer
+ * inside done(); done() of a list lookup starts no other lookup.
  */
 void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, pb_pool *pool,
                            pb_store_lookup_done *done, void *arg);
