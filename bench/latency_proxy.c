@@ -17,7 +17,6 @@
  * chunk of the same direction; a direction whose peer does not drain stops
  * being read (EPOLLIN off) until its backlog falls under PROXY_MAX_BACKLOG.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
