@@ -176,6 +176,9 @@ static void *worker_main(void *arg)
     self->listener->data = self;
     h2o_socket_read_start(self->listener, on_accept);
     pb_worker_attach(&self->worker);
+    if (pb_store_session_attach_loop(self->worker.session, self->loop) != PB_STORE_OK)
+        fprintf(stderr, "pushbind: this thread's store session waits for the store: %s\n",
+                pb_store_session_error(self->worker.session));
     if (pb_metrics_thread_attach(self->worker.metrics) != 0)
         fprintf(stderr, "pushbind: metrics: too many threads, this one is not counted\n");
     sem_post(&self->shared->ready);
@@ -194,6 +197,8 @@ static void *worker_main(void *arg)
      * disposed of while it is armed.
      */
     pb_h2o_disarm_shutdown_timer(ctx);
+    pb_store_session_detach_loop(self->worker.session);
+    h2o_evloop_run(self->loop, 0); /* the connections' sockets are freed by the loop */
     pb_metrics_thread_detach();
     pb_worker_detach(&self->worker);
     h2o_multithread_unregister_receiver(ctx->queue, &self->stop_receiver);

@@ -188,9 +188,26 @@ static void lookup_in_view(pb_store_view *view, pb_store_lookup *lookup, pb_pool
     lookup->result = PB_STORE_EINVAL;
 }
 
+int pb_store_session_attach_loop(pb_store_session *session, void *loop)
+{
+    if (session->kind == BACKEND_REDIS)
+        return pb_redis_session_attach_loop(session->impl.redis, loop);
+    return PB_STORE_OK;
+}
+
+void pb_store_session_detach_loop(pb_store_session *session)
+{
+    if (session->kind == BACKEND_REDIS)
+        pb_redis_session_detach_loop(session->impl.redis);
+}
+
 void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, pb_pool *pool,
                            pb_store_lookup_done *done, void *arg)
 {
+    if (session->kind == BACKEND_REDIS && pb_redis_session_bound(session->impl.redis)) {
+        pb_redis_lookup_start(session->impl.redis, lookup, pool, done, arg);
+        return;
+    }
     pb_store_view *view = pb_store_view_begin(session);
     if (view == NULL) {
         lookup->result = PB_STORE_EIO;
@@ -235,6 +252,10 @@ int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_chang
 void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                           pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg)
 {
+    if (session->kind == BACKEND_REDIS && pb_redis_session_bound(session->impl.redis)) {
+        pb_redis_apply_start(session->impl.redis, access_id, changes, n, outcomes, pool, done, arg);
+        return;
+    }
     if (session->kind == BACKEND_REDIS) {
         done(arg, redis_apply_observed(session->impl.redis, access_id, changes, n, outcomes));
         return;

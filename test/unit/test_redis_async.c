@@ -1,5 +1,5 @@
 /* hiredis's async API on an h2o event loop, against a real redis-server this
- * test starts on a port of its own (PB_TEST_REDIS_ASYNC_PORT, default 31730). */
+ * test starts on a port of its own (PB_TEST_REDIS_ASYNC_PORT, default 31730; the build sets PB_TEST_PORT_BASE + 501). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

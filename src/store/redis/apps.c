@@ -68,6 +68,7 @@ int pb_redis_app_put(pb_redis_session *session, uint64_t access_id, pb_str secre
     if (reply->type == REDIS_REPLY_INTEGER) {
         *created = reply->integer == 1;
         rc = 0;
+        pb_redis_apps_publish(session, access_id);
     }
     freeReplyObject(reply);
 done:
@@ -144,6 +145,7 @@ int pb_redis_app_remove(pb_redis_session *session, uint64_t access_id, uint64_t 
         goto done;
     bool existed = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
     freeReplyObject(reply);
+    pb_redis_apps_publish(session, access_id);
 
     struct app_sweep sweep = {.bindings = 0};
     char *patterns[2] = {NULL, NULL};

@@ -33,6 +33,8 @@
 #ifndef PB_STORE_REDIS_INTERNAL_H
 #define PB_STORE_REDIS_INTERNAL_H
 
+#include <pthread.h>
+
 #include "store/redis/backend.h"
 #include "store/redis/cluster.h"
 
@@ -49,12 +51,21 @@ typedef struct pb_redis_scripts {
     pb_redis_script app_put;     /* create or update an app */
 } pb_redis_scripts;
 
+typedef struct pb_redis_writers pb_redis_writers;     /* writers.c */
+typedef struct pb_redis_apps_watch pb_redis_apps_watch; /* apps_watch.c */
+typedef struct pb_redis_aconn pb_redis_aconn;           /* async_cluster.h */
+typedef struct pb_redis_secret_cache pb_redis_secret_cache; /* read_async.c */
+
 struct pb_redis_store {
     pb_redis_target target;
     char *prefix; /* the namespace, malloc'ed */
     pb_store_limits limits;
     unsigned wait_replicas; /* WAIT for this many replicas after each batch (0: don't) */
     pb_redis_scripts scripts;
+    pb_metrics *metrics;
+    pthread_mutex_t lazy_lock;   /* guards starting the two below */
+    pb_redis_writers *writers;   /* started by the first session bound to a loop */
+    pb_redis_apps_watch *watch;  /* likewise */
 };
 
 struct pb_redis_view {
@@ -67,7 +78,84 @@ struct pb_redis_session {
     pb_pool pool; /* scratch for one call, and the strings of the open view */
     bool view_open;
     pb_redis_view view;
+    /* Bound to an event loop (pb_redis_session_attach_loop()): */
+    pb_redis_aconn *aconn;          /* the loop's connections; NULL when not bound */
+    pb_redis_secret_cache *secrets; /* apps' secrets read lately by this thread */
 };
+
+/* ---- Lookups, built and read by read.c, carried by pb_redis_run() or pb_redis_arun() ---- */
+
+/* One index member awaiting confirmation by its token's record. */
+typedef struct pb_redis_candidate {
+    size_t account; /* which input account */
+    uint64_t seq;
+    pb_str token;
+} pb_redis_candidate;
+
+/* The second round of a lookup by account: checks[k] confirms candidates[k]. */
+typedef struct pb_redis_candidates {
+    pb_redis_candidate *candidates;
+    pb_redis_cmd *checks;
+    size_t n;
+} pb_redis_candidates;
+
+/* HGET of the app's secret; the parse returns what pb_redis_app_secret() does, the secret in `pool`. */
+void pb_redis_secret_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id);
+int pb_redis_secret_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, pb_pool *pool, pb_str *secret);
+
+/* By token: one command per token; the parse fills out[0..n-1] from `pool` (0 or PB_STORE_EIO). */
+void pb_redis_accounts_cmds(pb_redis_cmd *cmds, pb_pool *pool, const pb_redis_store *store, uint64_t access_id,
+                            const pb_str *tokens, size_t n);
+int pb_redis_accounts_parse(pb_redis_conn *conn, const pb_redis_cmd *cmds, size_t n, pb_pool *pool,
+                            pb_account_list *out);
+
+/* By account: the indexes (first round), their checks (second round), then the lists. */
+void pb_redis_tokens_cmds(pb_redis_cmd *cmds, pb_pool *pool, const pb_redis_store *store, uint64_t access_id,
+                          const pb_account *accounts, size_t n);
+int pb_redis_tokens_checks(pb_redis_conn *conn, const pb_redis_store *store, uint64_t access_id,
+                           const pb_account *accounts, const pb_redis_cmd *cmds, size_t n, pb_pool *pool,
+                           pb_redis_candidates *out);
+int pb_redis_tokens_parse(pb_redis_conn *conn, const pb_redis_cmd *cmds, size_t n, const pb_redis_candidates *found,
+                          pb_pool *pool, pb_token_list *out);
+
+/*
+ * The secret cache of a session bound to a loop (read_async.c): whether app
+ * `access_id`'s secret was read lately (true: *rc and, when 0, *secret in
+ * `pool`); and remembering one read when the apps epoch was `epoch`.
+ * Without a loop, nothing is cached.
+ */
+bool pb_redis_secret_cached(pb_redis_session *session, uint64_t access_id, pb_pool *pool, int *rc, pb_str *secret);
+void pb_redis_secret_remember(pb_redis_session *session, uint64_t access_id, uint64_t epoch, int rc, pb_str secret);
+
+/* ---- Writers (writers.c): pb_redis_apply() on threads of their own, for the loops ---- */
+
+/* Starts `n` writer threads, each with a session of `store`. NULL when it cannot. */
+pb_redis_writers *pb_redis_writers_start(pb_redis_store *store, unsigned n);
+
+/* Finishes the writes queued, then stops the threads. */
+void pb_redis_writers_stop(pb_redis_writers *writers);
+
+/* Queues the write; done() is called from a writer thread (record from `pool`). */
+void pb_redis_writers_queue(pb_redis_writers *writers, uint64_t access_id, const pb_change *changes, size_t n,
+                            pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg);
+
+/* ---- Apps changing (apps_watch.c): one SUBSCRIBE per process ---- */
+
+/* The channel `app add` and `app remove` PUBLISH an access id on, in `pool`. */
+pb_str pb_redis_apps_channel(pb_pool *pool, const pb_redis_store *store);
+
+/* Tells the processes listening that app `access_id` changed; a failure is only noted (the TTL bounds it). */
+void pb_redis_apps_publish(pb_redis_session *session, uint64_t access_id);
+
+/* Starts the thread that listens; NULL when it cannot. */
+pb_redis_apps_watch *pb_redis_apps_watch_start(pb_redis_store *store);
+void pb_redis_apps_watch_stop(pb_redis_apps_watch *watch);
+
+/*
+ * Changes whenever an app may have changed (a message came, or the listening
+ * connection was lost and messages may have been missed); 0 without a watch.
+ */
+uint64_t pb_redis_apps_epoch(const pb_redis_apps_watch *watch);
 
 /* Fills in each script's body and SHA1. */
 void pb_redis_scripts_init(pb_redis_scripts *scripts);

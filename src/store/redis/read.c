@@ -1,33 +1,48 @@
 /*
  * read.c — lookups for the Redis backend: an app's secret, and the
  * bindings by token or by account, each request's keys pipelined per node.
+ * The commands are built and their replies read by the functions below,
+ * shared with the loop's lookups (read_async.c); pb_redis_run() carries
+ * them here, waiting.
  */
 #include <stdio.h>
 
 #include "store/redis/internal.h"
 
+void pb_redis_secret_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id)
+{
+    pb_str key = pb_redis_app_key(pool, store, "app", access_id);
+    pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), false, 3);
+    pb_redis_cmd_arg(cmd, 0, "HGET", 4);
+    pb_redis_cmd_arg(cmd, 1, key.base, key.len);
+    pb_redis_cmd_arg(cmd, 2, "secret", 6);
+}
+
+int pb_redis_secret_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, pb_pool *pool, pb_str *secret)
+{
+    if (pb_redis_reply_failed(conn, cmd->reply, "app secret"))
+        return PB_STORE_EIO;
+    if (cmd->reply->type == REDIS_REPLY_NIL)
+        return PB_STORE_ENOTFOUND;
+    if (cmd->reply->type != REDIS_REPLY_STRING)
+        return PB_STORE_EIO;
+    *secret = pb_pool_strdup(pool, (pb_str){cmd->reply->str, cmd->reply->len});
+    return 0;
+}
+
 int pb_redis_app_secret(pb_redis_view *view, uint64_t access_id, pb_str *secret)
 {
     pb_redis_session *session = view->session;
-    pb_pool *pool = &session->pool;
-    pb_str key = pb_redis_app_key(pool, session->store, "app", access_id);
-    pb_redis_cmd cmd;
-    pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(key), false, 3);
-    pb_redis_cmd_arg(&cmd, 0, "HGET", 4);
-    pb_redis_cmd_arg(&cmd, 1, key.base, key.len);
-    pb_redis_cmd_arg(&cmd, 2, "secret", 6);
-
     int rc = PB_STORE_EIO;
-    if (pb_redis_run(&session->conn, &cmd, 1) != 0 || pb_redis_reply_failed(&session->conn, cmd.reply, "app secret"))
-        goto done;
-    if (cmd.reply->type == REDIS_REPLY_NIL) {
-        rc = PB_STORE_ENOTFOUND;
-    } else if (cmd.reply->type == REDIS_REPLY_STRING) {
-        *secret = pb_pool_strdup(pool, (pb_str){cmd.reply->str, cmd.reply->len});
-        rc = 0;
-    }
-done:
+    if (pb_redis_secret_cached(session, access_id, &session->pool, &rc, secret))
+        return rc;
+    uint64_t epoch = pb_redis_apps_epoch(session->store->watch);
+    pb_redis_cmd cmd;
+    pb_redis_secret_cmd(&cmd, &session->pool, session->store, access_id);
+    if (pb_redis_run(&session->conn, &cmd, 1) == 0)
+        rc = pb_redis_secret_parse(&session->conn, &cmd, &session->pool, secret);
     pb_redis_release(&cmd, 1);
+    pb_redis_secret_remember(session, access_id, epoch, rc, rc == 0 ? *secret : (pb_str){NULL, 0});
     return rc;
 }
 
@@ -54,21 +69,20 @@ static bool is_string_array(const redisReply *reply, bool pairs)
     return true;
 }
 
-int pb_redis_accounts_of(pb_redis_view *view, uint64_t access_id, const pb_str *tokens, size_t n, pb_pool *pool,
-                         pb_account_list *out)
+void pb_redis_accounts_cmds(pb_redis_cmd *cmds, pb_pool *pool, const pb_redis_store *store, uint64_t access_id,
+                            const pb_str *tokens, size_t n)
 {
-    pb_redis_session *session = view->session;
-    pb_redis_cmd *cmds = pb_pool_alloc(pool, n * sizeof(*cmds));
     for (size_t i = 0; i < n; i++)
-        zrange_cmd(&cmds[i], pool, pb_redis_token_key(pool, session->store, access_id, tokens[i]), false);
+        zrange_cmd(&cmds[i], pool, pb_redis_token_key(pool, store, access_id, tokens[i]), false);
+}
 
-    int rc = PB_STORE_EIO;
-    if (pb_redis_run(&session->conn, cmds, n) != 0)
-        goto done;
+int pb_redis_accounts_parse(pb_redis_conn *conn, const pb_redis_cmd *cmds, size_t n, pb_pool *pool,
+                            pb_account_list *out)
+{
     for (size_t i = 0; i < n; i++) {
         const redisReply *reply = cmds[i].reply;
-        if (pb_redis_reply_failed(&session->conn, reply, "accounts of token"))
-            goto done;
+        if (pb_redis_reply_failed(conn, reply, "accounts of token"))
+            return PB_STORE_EIO;
         if (!is_string_array(reply, false))
             goto malformed;
         out[i] = (pb_account_list){pb_pool_alloc(pool, reply->elements * sizeof(pb_account)), reply->elements};
@@ -78,95 +92,120 @@ int pb_redis_accounts_of(pb_redis_view *view, uint64_t access_id, const pb_str *
                 goto malformed;
         }
     }
-    rc = 0;
-    goto done;
+    return 0;
 malformed:
-    snprintf(session->conn.error, sizeof(session->conn.error), "accounts of token: malformed token record");
-done:
+    snprintf(conn->error, sizeof(conn->error), "accounts of token: malformed token record");
+    return PB_STORE_EIO;
+}
+
+int pb_redis_accounts_of(pb_redis_view *view, uint64_t access_id, const pb_str *tokens, size_t n, pb_pool *pool,
+                         pb_account_list *out)
+{
+    pb_redis_session *session = view->session;
+    pb_redis_cmd *cmds = pb_pool_alloc(pool, n * sizeof(*cmds));
+    pb_redis_accounts_cmds(cmds, pool, session->store, access_id, tokens, n);
+    int rc = PB_STORE_EIO;
+    if (pb_redis_run(&session->conn, cmds, n) == 0)
+        rc = pb_redis_accounts_parse(&session->conn, cmds, n, pool, out);
     pb_redis_release(cmds, n);
     return rc;
 }
 
-/* One index member awaiting confirmation by its token's record. */
-struct candidate {
-    size_t account; /* which input account */
-    uint64_t seq;
-    pb_str token;
-};
-
 /*
- * Two pipelined rounds: every account's index, then one ZSCORE per index
- * member on the token's record. A member shows only when the record holds
- * the account with the member's seq, so a binding being written (index
- * first) or being removed (record first) never shows half-made.
+ * By account, two pipelined rounds: every account's index, then one ZSCORE
+ * per index member on the token's record. A member shows only when the
+ * record holds the account with the member's seq, so a binding being written
+ * (index first) or being removed (record first) never shows half-made.
  */
-int pb_redis_tokens_of(pb_redis_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
-                       pb_pool *pool, pb_token_list *out)
+void pb_redis_tokens_cmds(pb_redis_cmd *cmds, pb_pool *pool, const pb_redis_store *store, uint64_t access_id,
+                          const pb_account *accounts, size_t n)
 {
-    pb_redis_session *session = view->session;
-    const pb_redis_store *store = session->store;
-    pb_redis_cmd *cmds = pb_pool_alloc(pool, n * sizeof(*cmds)), *checks = NULL;
-    struct candidate *candidates = NULL;
-    size_t n_candidates = 0;
     for (size_t i = 0; i < n; i++)
         zrange_cmd(&cmds[i], pool, pb_redis_account_key(pool, store, access_id, &accounts[i]), true);
+}
 
-    int rc = PB_STORE_EIO;
-    if (pb_redis_run(&session->conn, cmds, n) != 0)
-        goto done;
+int pb_redis_tokens_checks(pb_redis_conn *conn, const pb_redis_store *store, uint64_t access_id,
+                           const pb_account *accounts, const pb_redis_cmd *cmds, size_t n, pb_pool *pool,
+                           pb_redis_candidates *out)
+{
+    size_t n_candidates = 0;
     for (size_t i = 0; i < n; i++) {
-        if (pb_redis_reply_failed(&session->conn, cmds[i].reply, "tokens of account"))
-            goto done;
+        if (pb_redis_reply_failed(conn, cmds[i].reply, "tokens of account"))
+            return PB_STORE_EIO;
         if (!is_string_array(cmds[i].reply, true))
             goto malformed;
         n_candidates += cmds[i].reply->elements / 2;
     }
-    candidates = pb_pool_alloc(pool, n_candidates * sizeof(*candidates));
-    checks = pb_pool_alloc(pool, n_candidates * sizeof(*checks));
-    n_candidates = 0;
+    out->candidates = pb_pool_alloc(pool, n_candidates * sizeof(*out->candidates));
+    out->checks = pb_pool_alloc(pool, n_candidates * sizeof(*out->checks));
+    out->n = 0;
     for (size_t i = 0; i < n; i++) {
         const redisReply *reply = cmds[i].reply;
         pb_str member = pb_redis_account_member(pool, &accounts[i]);
         for (size_t j = 0; j < reply->elements; j += 2) {
-            struct candidate *c = &candidates[n_candidates];
+            pb_redis_candidate *c = &out->candidates[out->n];
             pb_str index_member = pb_pool_strdup(pool, (pb_str){reply->element[j]->str, reply->element[j]->len});
             if (!pb_redis_index_parse(index_member, &c->seq, &c->token))
                 goto malformed;
             c->account = i;
             pb_str key = pb_redis_token_key(pool, store, access_id, c->token);
-            pb_redis_cmd *check = &checks[n_candidates++];
+            pb_redis_cmd *check = &out->checks[out->n++];
             pb_redis_cmd_init(check, pool, pb_redis_slot_of(key), false, 3);
             pb_redis_cmd_arg(check, 0, "ZSCORE", 6);
             pb_redis_cmd_arg(check, 1, key.base, key.len);
             pb_redis_cmd_arg(check, 2, member.base, member.len);
         }
     }
-    if (n_candidates != 0 && pb_redis_run(&session->conn, checks, n_candidates) != 0)
-        goto done;
+    return 0;
+malformed:
+    snprintf(conn->error, sizeof(conn->error), "tokens of account: malformed index");
+    return PB_STORE_EIO;
+}
 
+int pb_redis_tokens_parse(pb_redis_conn *conn, const pb_redis_cmd *cmds, size_t n, const pb_redis_candidates *found,
+                          pb_pool *pool, pb_token_list *out)
+{
     for (size_t i = 0; i < n; i++)
         out[i] = (pb_token_list){pb_pool_alloc(pool, cmds[i].reply->elements / 2 * sizeof(pb_str)), 0};
-    for (size_t k = 0; k < n_candidates; k++) {
-        const redisReply *reply = checks[k].reply;
+    for (size_t k = 0; k < found->n; k++) {
+        const redisReply *reply = found->checks[k].reply;
         uint64_t seq;
-        if (pb_redis_reply_failed(&session->conn, reply, "tokens of account: confirm"))
-            goto done;
+        if (pb_redis_reply_failed(conn, reply, "tokens of account: confirm"))
+            return PB_STORE_EIO;
         if (reply->type == REDIS_REPLY_NIL)
             continue;
-        if (reply->type != REDIS_REPLY_STRING)
-            goto malformed;
-        if (pb_redis_parse_u64(reply->str, reply->len, &seq) && seq == candidates[k].seq) {
-            pb_token_list *list = &out[candidates[k].account];
-            list->tokens[list->n++] = candidates[k].token;
+        if (reply->type != REDIS_REPLY_STRING) {
+            snprintf(conn->error, sizeof(conn->error), "tokens of account: malformed token record");
+            return PB_STORE_EIO;
+        }
+        if (pb_redis_parse_u64(reply->str, reply->len, &seq) && seq == found->candidates[k].seq) {
+            pb_token_list *list = &out[found->candidates[k].account];
+            list->tokens[list->n++] = found->candidates[k].token;
         }
     }
-    rc = 0;
-    goto done;
-malformed:
-    snprintf(session->conn.error, sizeof(session->conn.error), "tokens of account: malformed index");
+    return 0;
+}
+
+int pb_redis_tokens_of(pb_redis_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
+                       pb_pool *pool, pb_token_list *out)
+{
+    pb_redis_session *session = view->session;
+    pb_redis_cmd *cmds = pb_pool_alloc(pool, n * sizeof(*cmds));
+    pb_redis_candidates found = {0};
+    pb_redis_tokens_cmds(cmds, pool, session->store, access_id, accounts, n);
+
+    int rc = PB_STORE_EIO;
+    if (pb_redis_run(&session->conn, cmds, n) != 0)
+        goto done;
+    if ((rc = pb_redis_tokens_checks(&session->conn, session->store, access_id, accounts, cmds, n, pool, &found)) != 0)
+        goto done;
+    rc = PB_STORE_EIO;
+    if (found.n != 0 && pb_redis_run(&session->conn, found.checks, found.n) != 0)
+        goto done;
+    rc = pb_redis_tokens_parse(&session->conn, cmds, n, &found, pool, out);
 done:
     pb_redis_release(cmds, n);
-    if (checks != NULL)
-        pb_redis_release(checks, n_candidates);
+    if (found.checks != NULL)
+        pb_redis_release(found.checks, found.n);
     return rc;
 }

@@ -147,11 +147,13 @@ pb_redis_store *pb_redis_open(const pb_store_config *config, char **err)
         what = "out of memory";
         goto fail;
     }
+    pthread_mutex_init(&store->lazy_lock, NULL);
     if (config->limits.max_accounts_per_token == 0 || config->limits.max_tokens_per_account == 0) {
         what = "invalid limits";
         goto fail;
     }
     store->limits = config->limits;
+    store->metrics = config->metrics;
     store->target.timeout_ms = PB_REDIS_DEFAULT_TIMEOUT_MS;
     if ((what = parse_url(store, config->url)) != NULL)
         goto fail;
@@ -180,6 +182,9 @@ void pb_redis_close(pb_redis_store *store)
 {
     if (store == NULL)
         return;
+    pb_redis_writers_stop(store->writers); /* finishes what the loops queued */
+    pb_redis_apps_watch_stop(store->watch);
+    pthread_mutex_destroy(&store->lazy_lock);
     target_free(&store->target);
     free(store->prefix);
     free(store);
