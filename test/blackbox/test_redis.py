@@ -165,6 +165,22 @@ class UnreachableRedisTest(unittest.TestCase):
         srv.bind('t2', 'a')
         self.assertEqual(srv.tokens_of('a'), ['t1', 't2'])
 
+    def test_a_removed_app_or_a_new_key_is_refused_at_once(self):
+        # Each thread keeps the secrets it read for a second; `app add` and
+        # `app remove` publish the change, and the servers drop them at once.
+        url = 'redis://127.0.0.1:%d/%s' % (UNREACHABLE_PORT, uniq('ns'))
+        srv = pbtest.Server.for_test(self, apps=[APP], store_url=url)
+        body = {'operator_type': 2, 'token_list': ['t1']}
+        for _ in range(8):  # every thread caches the secret
+            self.assertEqual(srv.query(body)[1]['retCode'], pbtest.E_TOTAL)
+        new_key = (APP[0], 'ab' * 16)
+        pbtest.app_add(None, APP[0], new_key[1], store_url=url)
+        self.assertEqual(srv.query(body), (200, query_error(pbtest.E_AUTH)))
+        self.assertEqual(srv.query(body, app=new_key)[1]['retCode'], pbtest.E_TOTAL)
+        r = run_cli('app', 'remove', '--store', url, '--access-id', APP[0])
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(srv.query(body, app=new_key), (200, query_error(pbtest.E_AUTH)))
+
     def test_namespaces_do_not_see_each_other(self):
         first = 'redis://127.0.0.1:%d/%s' % (UNREACHABLE_PORT, uniq('ns'))
         second = 'redis://127.0.0.1:%d/%s' % (UNREACHABLE_PORT, uniq('ns'))
