@@ -6,11 +6,14 @@ servers on 127.0.0.1:31000-31199, then runs every scenario as A B A B ... for
 ROUNDS rounds and reports medians. Prints one table and writes it, with the
 exact commands, to bench/results/latest.md. Expects build-bench/ to hold a
 release build (the Makefile's bench target does that and installs the tools).
+PB_BENCH_ONLY=http runs the HTTP rows alone (scenarios 1 and 2, on the 1M set).
 """
 
 import base64
+import ssl
 import os
 import re
+import shlex
 import shutil
 import signal
 import statistics
@@ -28,7 +31,9 @@ BIN = os.path.join(ROOT, 'build-bench', 'pushbind')
 LOAD = os.path.join(ROOT, 'build-bench', 'bench_load')
 WRK_DIR = os.path.join(ROOT, 'bench', 'wrk')
 DATA = os.environ.get('PB_BENCH_DATA', os.path.join(ROOT, 'build-bench', 'data'))
-RESULTS = os.path.join(ROOT, 'bench', 'results', 'latest.md')
+ONLY = os.environ.get('PB_BENCH_ONLY', '')
+# A partial run (PB_BENCH_ONLY) does not replace the whole run's table.
+RESULTS = os.path.join(ROOT, 'bench', 'results', (ONLY or 'latest') + '.md')
 
 ACCESS_ID = '1500001048'
 SECRET = '1452fcebae9f3115ba794fb0fff2fd73'
@@ -38,7 +43,12 @@ QUERY = '/v3/device/account/query'
 ROUNDS = int(os.environ.get('PB_BENCH_ROUNDS', '3'))
 SECONDS = int(os.environ.get('PB_BENCH_SECONDS', '5'))
 CONNECTIONS = 64
-PORTS = {'nginx': 31001, 'redis': 31002, 'redis_fsync': 31003, 'pb_1m': 31010, 'pb_10k': 31011, 'pb_10m': 31012}
+PORTS = {'nginx': 31001, 'redis': 31002, 'redis_fsync': 31003, 'nginx_log': 31004, 'nginx_tls': 31005,
+         'pb_1m': 31010, 'pb_10k': 31011, 'pb_10m': 31012, 'pb_1m_log': 31013, 'pb_1m_tls': 31014}
+# HTTP/2: connections and concurrent streams on each (h2load -c, -m).
+H2_CLIENTS = 16
+H2_STREAMS = 16
+ONE_ACCOUNT_BODY = b'{"operator_type":1,"account_list":[{"account":"000000000000"}]}'
 # Accounts per data set; each account has 2 tokens.
 SETS = {'10k': 5000, '1m': 500000, '10m': 5000000}
 
@@ -50,10 +60,11 @@ def log(msg):
     print('bench: ' + msg, file=sys.stderr, flush=True)
 
 
-def run(argv, env=None, shown_env=None, **kw):
-    """Runs a load command, recording it (with the variables it was given) for the report."""
+def run(argv, env=None, shown_env=None, shown_argv=None, **kw):
+    """Runs a load command, recording it (with the variables it was given) for the report;
+    shown_argv, when given, is recorded instead of argv (to keep a credential out)."""
     shown = ' '.join('%s=%s' % (k, v) for k, v in sorted((shown_env or {}).items()))
-    commands.append((shown + ' ' if shown else '') + ' '.join(argv))
+    commands.append((shown + ' ' if shown else '') + ' '.join(shown_argv or argv))
     return subprocess.run(argv, env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
@@ -63,11 +74,12 @@ def start(argv, **kw):
     return p
 
 
-def wait_http(port, path='/healthz', timeout=60):
+def wait_http(port, path='/healthz', timeout=60, scheme='http'):
     deadline = time.time() + timeout
+    context = ssl._create_unverified_context() if scheme == 'https' else None  # the run's own certificate
     while time.time() < deadline:
         try:
-            urllib.request.urlopen('http://127.0.0.1:%d%s' % (port, path), timeout=1).read()
+            urllib.request.urlopen('%s://127.0.0.1:%d%s' % (scheme, port, path), timeout=1, context=context).read()
             return
         except Exception:
             time.sleep(0.1)
@@ -103,17 +115,26 @@ def data_bytes(path):
 
 # ---- servers ----------------------------------------------------------------
 
-def start_pushbind(key, path, tmp=None):
+def start_pushbind(key, path, tmp=None, args=('--log-format', 'off'), scheme='http'):
     """Serves data set `path`; on a copy in `tmp` when the run writes to it, so
-    that the kept set stays as loaded."""
+    that the kept set stays as loaded. Access log off unless `args` say
+    otherwise: each baseline runs nginx with its access log as pushbind's."""
     db = os.path.join(path, 'db')
     if tmp is not None:
         copy = os.path.join(tmp, key)
         shutil.copytree(db, copy)
         db = copy
-    # Access logs off on both sides: nginx's baseline runs with access_log off.
-    start([BIN, 'serve', '--data', db, '--listen', '127.0.0.1:%d' % PORTS[key], '--log-format', 'off'])
-    wait_http(PORTS[key])
+    start([BIN, 'serve', '--data', db, '--listen', '127.0.0.1:%d' % PORTS[key]] + list(args))
+    wait_http(PORTS[key], scheme=scheme)
+
+
+def make_certificate(tmp):
+    """A self-signed P-256 certificate for 127.0.0.1, served by pushbind and nginx alike."""
+    cert, key = os.path.join(tmp, 'cert.pem'), os.path.join(tmp, 'key.pem')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+                    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1'],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
 
 
 def peak_rss_kib(proc):
@@ -123,7 +144,9 @@ def peak_rss_kib(proc):
     return 0
 
 
-def start_nginx(tmp, body):
+def start_nginx(tmp, body, cert, key):
+    """nginx answering `body` on the query path: without access log, with one
+    (to a file, its default format) and over TLS (HTTP/1.1 and HTTP/2)."""
     conf = os.path.join(tmp, 'nginx.conf')
     with open(conf, 'w') as f:
         f.write('''worker_processes 2;
@@ -133,6 +156,8 @@ error_log %(tmp)s/nginx-error.log;
 events { worker_connections 1024; }
 http {
     access_log off;
+    # Also HTTP/2's limit since nginx 1.19.7 (http2_max_requests before): h2load
+    # does not reconnect, so the default 1000 would end a run early.
     keepalive_requests 10000000;
     client_body_temp_path %(tmp)s;
     proxy_temp_path %(tmp)s;
@@ -146,10 +171,30 @@ http {
             return 200 '%(body)s';
         }
     }
+    server {
+        listen 127.0.0.1:%(port_log)d reuseport;
+        access_log %(tmp)s/nginx-access.log;
+        location = %(path)s {
+            default_type "application/json; charset=utf-8";
+            return 200 '%(body)s';
+        }
+    }
+    server {
+        listen 127.0.0.1:%(port_tls)d ssl http2 reuseport;
+        ssl_certificate %(cert)s;
+        ssl_certificate_key %(key)s;
+        location = %(path)s {
+            default_type "application/json; charset=utf-8";
+            return 200 '%(body)s';
+        }
+    }
 }
-''' % {'tmp': tmp, 'port': PORTS['nginx'], 'path': QUERY, 'body': body})
+''' % {'tmp': tmp, 'port': PORTS['nginx'], 'port_log': PORTS['nginx_log'], 'port_tls': PORTS['nginx_tls'],
+       'cert': cert, 'key': key, 'path': QUERY, 'body': body})
     start(['nginx', '-c', conf, '-p', tmp])
     wait_http(PORTS['nginx'], QUERY)
+    wait_http(PORTS['nginx_log'], QUERY)
+    wait_http(PORTS['nginx_tls'], QUERY, scheme='https')
 
 
 def start_redis(tmp, key, fsync):
@@ -170,10 +215,10 @@ def start_redis(tmp, key, fsync):
 
 # ---- load generators ----------------------------------------------------------
 
-def wrk(script, port, env_extra, seconds=SECONDS):
+def wrk(script, port, env_extra, seconds=SECONDS, scheme='http'):
     env = dict(os.environ, PB_WRK_DIR=WRK_DIR, PB_BASIC=BASIC, **env_extra)
     argv = ['wrk', '-t2', '-c%d' % CONNECTIONS, '-d%ds' % seconds, '--latency', '-s',
-            os.path.join(WRK_DIR, script), 'http://127.0.0.1:%d' % port]
+            os.path.join(WRK_DIR, script), '%s://127.0.0.1:%d' % (scheme, port)]
     shown = dict(env_extra, PB_WRK_DIR='bench/wrk', PB_BASIC="'Basic <base64 of id:secret>'")
     out = run(argv, env=env, shown_env=shown).stdout
     rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
@@ -183,6 +228,25 @@ def wrk(script, port, env_extra, seconds=SECONDS):
     if errors or (bad and int(bad.group(1))) or 'Socket errors' in out:
         log('wrk reported errors:\n' + out)
     return rps, lat['50'], lat['99']
+
+
+def h2load(port, body_file, seconds=SECONDS):
+    """HTTP/2 over TLS: H2_CLIENTS connections with H2_STREAMS streams each,
+    all posting the one-account query in `body_file`. h2load prints no
+    percentiles, so the latencies are None."""
+    argv = ['h2load', '-t2', '-c%d' % H2_CLIENTS, '-m%d' % H2_STREAMS, '-D', str(seconds), '-d', body_file,
+            '-H', 'content-type: application/json', '-H', 'authorization: ' + BASIC,
+            'https://127.0.0.1:%d%s' % (port, QUERY)]
+    shown = [shlex.quote('authorization: Basic <base64 of id:secret>' if a.startswith('authorization: ') else
+                         '<%s>' % os.path.basename(a) if a == body_file else a) for a in argv]
+    out = run(argv, shown_argv=shown).stdout
+    rps = float(re.search(r'finished in [\d.]+s, ([\d.]+) req/s', out).group(1))
+    done = re.search(r'requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded', out)
+    ok = re.search(r'status codes: (\d+) 2xx', out)
+    if 'Application protocol: h2' not in out or done is None or ok is None or \
+            int(done.group(2)) != int(done.group(1)) or int(ok.group(1)) != int(done.group(1)):
+        log('h2load reported errors:\n' + out)
+    return rps, None, None
 
 
 def parse_ms(text):
@@ -240,37 +304,54 @@ def main():
     t0 = time.time()
     tmp = tempfile.mkdtemp(prefix='pushbind-bench-')
     results = []
+    http_only = ONLY == 'http'
+    bytes_10m = rss_10m = None
     try:
         sets, load_seconds = {}, {}
-        for name in ('10k', '1m', '10m'):
+        for name in ('1m',) if http_only else ('10k', '1m', '10m'):
             sets[name], load_seconds[name] = load_set(name)
-        bytes_10m = data_bytes(sets['10m'])
+        cert, key = make_certificate(tmp)
         start_pushbind('pb_1m', sets['1m'], tmp)  # scenario 4 writes to it
-        start_pushbind('pb_10k', sets['10k'])
-        start_pushbind('pb_10m', sets['10m'])
-        pb_10m_proc = procs[-1]
+        # The same set, read only: with the access log on (to a file), and over TLS.
+        start_pushbind('pb_1m_log', sets['1m'], args=('--log-file', os.path.join(tmp, 'pushbind-access.log')))
+        start_pushbind('pb_1m_tls', sets['1m'], args=('--log-format', 'off', '--tls-cert', cert, '--tls-key', key),
+                       scheme='https')
+        if not http_only:
+            bytes_10m = data_bytes(sets['10m'])
+            start_pushbind('pb_10k', sets['10k'])
+            start_pushbind('pb_10m', sets['10m'])
+            pb_10m_proc = procs[-1]
 
         # nginx answers the exact bytes pushbind answers for one account.
         req = urllib.request.Request('http://127.0.0.1:%d%s' % (PORTS['pb_1m'], QUERY),
-                                     data=b'{"operator_type":1,"account_list":[{"account":"000000000000"}]}',
-                                     headers={'Authorization': BASIC})
+                                     data=ONE_ACCOUNT_BODY, headers={'Authorization': BASIC})
         canned = urllib.request.urlopen(req).read().decode()
         assert "'" not in canned and '"retCode":0' in canned, canned
-        start_nginx(tmp, canned)
+        start_nginx(tmp, canned, cert, key)
+        body_file = os.path.join(tmp, 'one-account.json')
+        with open(body_file, 'wb') as f:
+            f.write(ONE_ACCOUNT_BODY)
 
-        start_redis(tmp, 'redis', fsync=False)
-        start_redis(tmp, 'redis_fsync', fsync=True)
-        log('loading Redis with the 1M data set')
-        commands.append('%s resp %d | redis-cli -p %d --pipe' % (LOAD, SETS['1m'], PORTS['redis']))
-        subprocess.run('%s resp %d | redis-cli -p %d --pipe >/dev/null' % (LOAD, SETS['1m'], PORTS['redis']),
-                       shell=True, check=True)
+        if not http_only:
+            start_redis(tmp, 'redis', fsync=False)
+            start_redis(tmp, 'redis_fsync', fsync=True)
+            log('loading Redis with the 1M data set')
+            commands.append('%s resp %d | redis-cli -p %d --pipe' % (LOAD, SETS['1m'], PORTS['redis']))
+            subprocess.run('%s resp %d | redis-cli -p %d --pipe >/dev/null' % (LOAD, SETS['1m'], PORTS['redis']),
+                           shell=True, check=True)
 
         signed = signed_queries(tmp, SETS['1m'])
         one = {'PB_ACCOUNTS': str(SETS['1m'])}
         # Warm-up: page cache and connections, not measured.
-        for key, accounts in (('pb_1m', SETS['1m']), ('pb_10k', SETS['10k']), ('pb_10m', SETS['10m'])):
+        warm = [('pb_1m', SETS['1m']), ('pb_1m_log', SETS['1m'])]
+        if not http_only:
+            warm += [('pb_10k', SETS['10k']), ('pb_10m', SETS['10m'])]
+        for key, accounts in warm:
             wrk('query.lua', PORTS[key], {'PB_ACCOUNTS': str(accounts)}, seconds=2)
-        wrk('query.lua', PORTS['nginx'], one, seconds=1)
+        for key in ('nginx', 'nginx_log'):
+            wrk('query.lua', PORTS[key], one, seconds=1)
+        for key in ('pb_1m_tls', 'nginx_tls'):
+            wrk('query.lua', PORTS[key], one, seconds=1, scheme='https')
 
         # 1 and 2: one round runs nginx, Basic and Signature.
         ng, basic, sig = [], [], []
@@ -284,30 +365,45 @@ def main():
                     sig.append(wrk('query_sign.lua', PORTS['pb_1m'], {'PB_SIGNED': signed}))
             log('1/2 round %d: nginx %.0f, basic %.0f, signature %.0f' % (r + 1, ng[-1][0], basic[-1][0], sig[-1][0]))
         ng, basic, sig = median_run(ng), median_run(basic), median_run(sig)
-        results.append(('1. query 1 account, Basic auth (req/s)', basic, 'nginx canned', ng, 0.8))
+        results.append(('1. query 1 account, Basic auth, access logs off (req/s)', basic, 'nginx canned', ng, 0.95))
         results.append(('2. same, Signature auth (req/s)', sig, 'scenario 1', basic, 0.9))
 
-        # 3: account lookups per second.
-        def pb100(r):
-            rps, p50, p99 = wrk('query.lua', PORTS['pb_1m'], dict(one, PB_PER_QUERY='100'))
-            return rps * 100, p50, p99
-        pb, rd, _, _ = alternate('3', pb100, lambda r: redis_benchmark(
-            PORTS['redis'], ['-P', '100', '-n', '4000000', '-r', str(SETS['1m']), 'SMEMBERS', '__rand_int__']))
-        results.append(('3. 100 accounts per query (lookups/s)', pb, 'redis SMEMBERS -P 100', rd, 1.0))
+        # 1b: both access logs on, to a file. 1c, 1d: HTTPS, access logs off.
+        pb, base, _, _ = alternate('1b', lambda r: wrk('query.lua', PORTS['pb_1m_log'], one),
+                                   lambda r: wrk('query.lua', PORTS['nginx_log'], one))
+        results.append(('1b. same as 1, access logs on (req/s)', pb, 'nginx canned, access_log on', base, 0.9))
+        pb, base, _, _ = alternate('1c', lambda r: wrk('query.lua', PORTS['pb_1m_tls'], one, scheme='https'),
+                                   lambda r: wrk('query.lua', PORTS['nginx_tls'], one, scheme='https'))
+        results.append(('1c. same as 1, HTTPS HTTP/1.1 (req/s)', pb, 'nginx canned, TLS', base, 0.85))
+        pb, base, _, _ = alternate('1d', lambda r: h2load(PORTS['pb_1m_tls'], body_file),
+                                   lambda r: h2load(PORTS['nginx_tls'], body_file))
+        results.append(('1d. account 0 over HTTPS HTTP/2, %d streams x %d connections (req/s)' % (
+            H2_STREAMS, H2_CLIENTS), pb, 'nginx canned, TLS, HTTP/2', base, 0.85))
 
-        # 5: scale, 10M against 10k.
-        big, small, _, _ = alternate('5', lambda r: wrk('query.lua', PORTS['pb_10m'], {'PB_ACCOUNTS': str(SETS['10m'])}),
-                                     lambda r: wrk('query.lua', PORTS['pb_10k'], {'PB_ACCOUNTS': str(SETS['10k'])}))
-        results.append(('5. query 1 account on 10M bindings (req/s)', big, 'same on 10k', small, 0.9))
-        rss_10m = peak_rss_kib(pb_10m_proc)
+        if not http_only:
+            # 3: account lookups per second.
+            def pb100(r):
+                rps, p50, p99 = wrk('query.lua', PORTS['pb_1m'], dict(one, PB_PER_QUERY='100'))
+                return rps * 100, p50, p99
+            pb, rd, _, _ = alternate('3', pb100, lambda r: redis_benchmark(
+                PORTS['redis'], ['-P', '100', '-n', '4000000', '-r', str(SETS['1m']), 'SMEMBERS', '__rand_int__']))
+            results.append(('3. 100 accounts per query (lookups/s)', pb, 'redis SMEMBERS -P 100', rd, 1.0))
 
-        # 4: durable binds, last (it grows the 1M set).
-        def pbbind(r):
-            rps, p50, p99 = wrk('bind.lua', PORTS['pb_1m'], {'PB_RUN': '%d%d' % (int(t0) % 100000, r)})
-            return rps * 20, p50, p99
-        pb, rd, _, _ = alternate('4', pbbind, lambda r: redis_benchmark(
-            PORTS['redis_fsync'], ['-n', '150000', '-r', '100000000', 'SADD', '__rand_int__', '__rand_int__']))
-        results.append(('4. durable binds, 20 per request (bindings/s)', pb, 'redis SADD appendfsync always', rd, 1.0))
+            # 5: scale, 10M against 10k.
+            big, small, _, _ = alternate(
+                '5', lambda r: wrk('query.lua', PORTS['pb_10m'], {'PB_ACCOUNTS': str(SETS['10m'])}),
+                lambda r: wrk('query.lua', PORTS['pb_10k'], {'PB_ACCOUNTS': str(SETS['10k'])}))
+            results.append(('5. query 1 account on 10M bindings (req/s)', big, 'same on 10k', small, 0.9))
+            rss_10m = peak_rss_kib(pb_10m_proc)
+
+            # 4: durable binds, last (it grows the 1M set).
+            def pbbind(r):
+                rps, p50, p99 = wrk('bind.lua', PORTS['pb_1m'], {'PB_RUN': '%d%d' % (int(t0) % 100000, r)})
+                return rps * 20, p50, p99
+            pb, rd, _, _ = alternate('4', pbbind, lambda r: redis_benchmark(
+                PORTS['redis_fsync'], ['-n', '150000', '-r', '100000000', 'SADD', '__rand_int__', '__rand_int__']))
+            results.append(('4. durable binds, 20 per request (bindings/s)', pb, 'redis SADD appendfsync always',
+                            rd, 1.0))
     finally:
         for p in procs:
             if p.poll() is None:
@@ -325,22 +421,29 @@ def main():
 def report(results, bytes_10m, rss_10m, load_seconds, elapsed):
     lines = ['| scenario | pushbind | baseline | baseline figure | ratio | goal | pushbind p50/p99 ms | baseline p50/p99 ms |',
              '|---|---|---|---|---|---|---|---|']
+
+    def latencies(run):
+        return '- / -' if run[1] is None else '%.2f / %.2f' % (run[1], run[2])
+
     for name, pb, base_name, base, goal in sorted(results, key=lambda r: r[0]):
         ratio = pb[0] / base[0]
-        lines.append('| %s | %.0f | %s | %.0f | %.2f | >= %.1f %s | %.2f / %.2f | %.2f / %.2f |' % (
+        lines.append('| %s | %.0f | %s | %.0f | %.2f | >= %g %s | %s | %s |' % (
             name, pb[0], base_name, base[0], ratio, goal, 'met' if ratio >= goal else 'NOT met',
-            pb[1], pb[2], base[1], base[2]))
-    per_binding = bytes_10m / (SETS['10m'] * 2)
-    extra = [
-        '',
-        '- data directory at 10M bindings: %d bytes, %.0f bytes per binding (goal <= 200: %s)' % (
-            bytes_10m, per_binding, 'met' if per_binding <= 200 else 'NOT met'),
-        '- peak RSS of the server holding 10M bindings (VmHWM): %.0f MiB' % (rss_10m / 1024),
+            latencies(pb), latencies(base)))
+    extra = ['']
+    if bytes_10m is not None:
+        per_binding = bytes_10m / (SETS['10m'] * 2)
+        extra += [
+            '- data directory at 10M bindings: %d bytes, %.0f bytes per binding (goal <= 200: %s)' % (
+                bytes_10m, per_binding, 'met' if per_binding <= 200 else 'NOT met'),
+            '- peak RSS of the server holding 10M bindings (VmHWM): %.0f MiB' % (rss_10m / 1024),
+        ]
+    extra += [
         '- data sets loaded in this run (seconds): %s' % ', '.join(
             '%s %.0f' % (k, v) for k, v in load_seconds.items() if v is not None) if any(
             v is not None for v in load_seconds.values()) else '- data sets reused from an earlier run',
-        '- %d rounds, A B A B, median; wrk runs %d s with %d connections; whole run %.0f s' % (
-            ROUNDS, SECONDS, CONNECTIONS, elapsed),
+        '- %d rounds, A B A B, median; wrk runs %d s with %d connections, h2load %d s with %d x %d streams; '
+        'whole run %.0f s' % (ROUNDS, SECONDS, CONNECTIONS, SECONDS, H2_CLIENTS, H2_STREAMS, elapsed),
     ]
     table = '\n'.join(lines + extra)
     print(table)

@@ -108,7 +108,8 @@ static void fill_slot(struct slot *slot, uint64_t first, uint64_t accounts)
         for (unsigned j = 0; j < TOKENS_PER_ACCOUNT; j++, slot->n++) {
             make_token(slot->tokens[slot->n], i, j);
             slot->changes[slot->n] =
-                (pb_change){PB_CHANGE_APPEND, {slot->tokens[slot->n], TOKEN_LEN}, &slot->accounts[k], 1};
+                (pb_change){.kind = PB_CHANGE_APPEND, .token = {slot->tokens[slot->n], TOKEN_LEN},
+                            .accounts = &slot->accounts[k], .n_accounts = 1};
         }
     }
 }

@@ -68,7 +68,7 @@ static int authenticate(pb_str authorization, pb_str access_id, pb_str timestamp
     return code;
 }
 
-/* base64(hex(HMAC-SHA256(SECRET, a + b + body))), the SPEC's formula, into out[89]. */
+/* base64(hex(HMAC-SHA256(SECRET, a + b + body))), docs/API.md's formula, into out[89]. */
 static void reference_sign(pb_str a, pb_str b, pb_str body, char out[89])
 {
     unsigned char mac[32];

@@ -208,8 +208,8 @@ static void compare(const model *m)
     for (int app = 0; app < N_APPS; app++) {
         pb_account_list by_token[N_TOKENS];
         pb_token_list by_account[N_ACCOUNTS];
-        CHECK(pb_store_accounts_of(view, app_ids[app], tokens, N_TOKENS, &pool, by_token) == PB_STORE_OK);
-        CHECK(pb_store_tokens_of(view, app_ids[app], accounts, N_ACCOUNTS, &pool, by_account) == PB_STORE_OK);
+        CHECK(pb_store_accounts_of(view, app_ids[app], tokens, N_TOKENS, false, &pool, by_token) == PB_STORE_OK);
+        CHECK(pb_store_tokens_of(view, app_ids[app], accounts, N_ACCOUNTS, false, &pool, by_account) == PB_STORE_OK);
         for (int t = 0; t < N_TOKENS; t++) {
             size_t k = 0;
             for (size_t i = 0; i < m->n; i++) {

@@ -16,7 +16,7 @@ packages=(
 # `scripts/deps.sh bench` (make bench) adds nginx, the HTTP ceiling pushbind
 # is measured against (wrk and Redis are needed by the tests already).
 if [[ "${1:-}" == "bench" ]]; then
-  packages+=(nginx-light)
+  packages+=(nginx-light nghttp2-client)
 fi
 # `scripts/deps.sh deb` (make deb) adds the tools that build and check the
 # Debian package; the build dependencies themselves are in the list above.

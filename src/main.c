@@ -17,7 +17,9 @@ static const char usage[] =
     "  export  write an app's bindings      (pushbind export --help)\n"
     "  pull    bindings from a live TPNS    (pushbind pull --help)\n"
     "  backup  copy the store while it runs (pushbind backup --help)\n"
-    "  stats   bindings per app, store size (pushbind stats --help)\n";
+    "  stats   bindings per app, store size (pushbind stats --help)\n"
+    "\n"
+    "pushbind --version prints the version.\n";
 
 static const struct {
     const char *name;
@@ -37,6 +39,10 @@ int main(int argc, char **argv)
     const char *command = argv[1];
     if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 || strcmp(command, "help") == 0) {
         fputs(usage, stdout);
+        return PB_EXIT_OK;
+    }
+    if (strcmp(command, "--version") == 0 || strcmp(command, "version") == 0) {
+        puts("pushbind " PB_VERSION);
         return PB_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -42,11 +42,4 @@ typedef struct pb_app_info_response {
 void pb_api_app_info(const pb_api_config *config, pb_store_session *session,
                      uint64_t access_id, pb_app_info_response *response);
 
-/*
- * The JSON answer (codec/encode_app_info.c), allocated from `pool`:
- * {"ret_code":0,"err_msg":"ok","access_id":N,"bindings":N,"limits":{…}}, or
- * only ret_code and err_msg when response->code is not PB_OK.
- */
-pb_str pb_encode_app_info(pb_pool *pool, const pb_app_info_response *response);
-
 #endif

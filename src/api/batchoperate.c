@@ -76,12 +76,15 @@ static int collect_accounts(const pb_api_config *config, uint32_t max_accounts_p
 
 /* Operations 1–3: one change per token_accounts element. */
 static void plan_token_accounts(const pb_api_config *config, const pb_store_limits *limits, pb_change_kind kind,
+                                pb_platform platform,
                                 const pb_token_accounts_list *list, pb_pool *pool, batch_plan *plan)
 {
     bool one_per_type = config->one_account_per_type && kind != PB_CHANGE_REMOVE;
     for (size_t i = 0; i < list->n; i++) {
         const pb_token_accounts_item *item = &list->items[i];
         pb_change change = {.kind = kind, .token = item->token.token};
+        if (kind != PB_CHANGE_REMOVE)
+            change.platform = platform;
         int code = PB_ERR_PARAM;
         if (item->is_object) {
             code = pb_validate_token(config, &item->token);
@@ -111,6 +114,14 @@ static void plan_clear_accounts(const pb_api_config *config, const pb_account_it
     }
 }
 
+/* The request's platform (already validated), NONE when it has none. */
+static pb_platform platform_of(const pb_batch_request *request)
+{
+    if (request->platform_state != PB_FIELD_PRESENT)
+        return PB_PLATFORM_NONE;
+    return (request->platform.base[0] | 0x20) == 'a' ? PB_PLATFORM_ANDROID : PB_PLATFORM_IOS;
+}
+
 /*
  * Validates the request level and plans the items. Returns PB_OK, or the
  * request-level error with nothing planned.
@@ -121,6 +132,8 @@ static int plan_request(const pb_api_config *config, const pb_store_limits *limi
     int code = pb_validate_operator_type(&request->operator_type, 5);
     if (code == PB_OK)
         code = pb_validate_platform(request->platform_state, request->platform);
+    if (code == PB_OK && request->account_type.state == PB_FIELD_WRONG_TYPE)
+        code = PB_ERR_PARAM;
     if (code != PB_OK)
         return code;
 
@@ -136,7 +149,7 @@ static int plan_request(const pb_api_config *config, const pb_store_limits *limi
         if ((code = pb_validate_list(list->state, list->n, config->max_batch_items)) != PB_OK)
             return code;
         plan_init(plan, list->n, pool);
-        plan_token_accounts(config, limits, kind, list, pool, plan);
+        plan_token_accounts(config, limits, kind, platform_of(request), list, pool, plan);
         return PB_OK;
     }
     case PB_CHANGE_CLEAR_TOKEN: {
@@ -173,8 +186,9 @@ static int outcome_code(pb_change_outcome outcome)
 {
     switch (outcome) {
     case PB_CHANGE_OK: return PB_OK;
-    case PB_CHANGE_OVER_LIMIT: return PB_ERR_PARAM; /* SPEC: over a limit is an invalid item */
+    case PB_CHANGE_OVER_LIMIT: return PB_ERR_PARAM; /* docs/API.md: over a limit is an invalid item */
     case PB_CHANGE_FAILED: break;
+    case PB_CHANGE_NO_SPACE: break; /* docs/API.md: the store failed for that item */
     }
     return PB_ERR_STORE;
 }

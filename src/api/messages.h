@@ -39,8 +39,9 @@ typedef struct pb_token_item {
  *
  * `well_typed` is false when the element was not an object, had no "account",
  * had an "account" that was not a string, or had an "account_type" that was
- * not an integer in 0..PB_ACCOUNT_TYPE_MAX (JSON null counts as absent, so
- * the default 0). `account.name` holds the string that was sent whenever
+ * not an integer in 0..PB_ACCOUNT_TYPE_MAX, as a JSON number or a string of
+ * decimal digits (JSON null counts as absent). An element without a type of
+ * its own takes the request's top-level "account_type", else 0. `account.name` holds the string that was sent whenever
  * "account" was a string, even when `well_typed` is false, so that the answer
  * can echo it. Length and character checks are the endpoint's, not the
  * decoder's.
@@ -81,17 +82,36 @@ typedef struct pb_token_accounts_list {
 } pb_token_accounts_list;
 
 /*
- * `operator_type` as sent. PB_FIELD_WRONG_TYPE also covers numbers that are
- * not integers (1.5, 1e3) and integers outside int64_t.
+ * `operator_type` as sent, a JSON number or a string of decimal digits ("1").
+ * PB_FIELD_WRONG_TYPE also covers numbers that are not integers (1.5, 1e3),
+ * integers outside int64_t and any other string.
  */
 typedef struct pb_operator_type {
     pb_field_state state;
     int64_t value;
 } pb_operator_type;
 
+/*
+ * The top-level `account_type`, the type of every account element that has
+ * none of its own. PB_FIELD_WRONG_TYPE: not an integer in
+ * 0..PB_ACCOUNT_TYPE_MAX (number or decimal string); the decoder then leaves
+ * the elements alone and the endpoint refuses the request.
+ */
+typedef struct pb_default_account_type {
+    pb_field_state state;
+    uint32_t value;
+} pb_default_account_type;
+
 /* POST /v3/device/account/query */
 typedef struct pb_query_request {
     pb_operator_type operator_type;
+    pb_default_account_type account_type;
+    /*
+     * Extension: "with_info": true or 1 asks for bind times and platforms.
+     * false, 0, null or absent: off. PB_FIELD_WRONG_TYPE: anything else.
+     */
+    pb_field_state with_info_state;
+    bool with_info;
     pb_account_item_list account_list; /* operator_type 1 */
     pb_token_item_list token_list;     /* operator_type 2 */
 } pb_query_request;
@@ -99,6 +119,7 @@ typedef struct pb_query_request {
 /* POST /v3/device/account/batchoperate */
 typedef struct pb_batch_request {
     pb_operator_type operator_type;
+    pb_default_account_type account_type;
     pb_field_state platform_state; /* PB_FIELD_WRONG_TYPE: not a string */
     pb_str platform;
     pb_token_accounts_list token_accounts; /* operator_type 1–3 */
@@ -122,13 +143,14 @@ typedef struct pb_token_accounts {
 
 /*
  * The answer to a query. When `code` is a request-level error, `n` is 0 and
- * only retCode, errMsg and an empty result are sent. Otherwise exactly one of
- * `by_account` (operator_type 1) or `by_token` (operator_type 2) holds `n`
- * entries in input order.
+ * only the code and message (both spellings) and an empty result are sent.
+ * Otherwise exactly one of `by_account` (operator_type 1) or `by_token`
+ * (operator_type 2) holds `n` entries in input order.
  */
 typedef struct pb_query_response {
     int code;
     int operator_type;
+    bool with_info; /* the extension's fields: token_info, platform, bind times */
     size_t n;
     pb_account_tokens *by_account;
     pb_token_accounts *by_token;

@@ -17,7 +17,7 @@
 
 /* Validates each account; the valid ones become the plan's lookup. */
 static int plan_by_account(const pb_api_config *config, uint64_t access_id, const pb_account_item_list *list,
-                           pb_pool *pool, pb_query_plan *plan)
+                           bool with_info, pb_pool *pool, pb_query_plan *plan)
 {
     int code = pb_validate_list(list->state, list->n, config->max_query_items);
     if (code != PB_OK)
@@ -37,7 +37,7 @@ static int plan_by_account(const pb_api_config *config, uint64_t access_id, cons
     plan->n = list->n;
     plan->by_account = entries;
     plan->lookup = (pb_store_lookup){
-        .kind = PB_LOOKUP_TOKENS_OF, .access_id = access_id, .accounts = valid, .n = n_valid};
+        .kind = PB_LOOKUP_TOKENS_OF, .access_id = access_id, .accounts = valid, .n = n_valid, .with_info = with_info};
     return PB_OK;
 }
 
@@ -56,13 +56,14 @@ static void merge_by_account(const pb_query_plan *plan, pb_query_response *respo
     }
     *response = (pb_query_response){.code = pb_code_for_failures(failed, plan->n),
                                      .operator_type = 1,
+                                     .with_info = plan->lookup.with_info,
                                      .n = plan->n,
                                      .by_account = entries};
 }
 
 /* Validates each token; the valid ones become the plan's lookup. */
 static int plan_by_token(const pb_api_config *config, uint64_t access_id, const pb_token_item_list *list,
-                         pb_pool *pool, pb_query_plan *plan)
+                         bool with_info, pb_pool *pool, pb_query_plan *plan)
 {
     int code = pb_validate_list(list->state, list->n, config->max_query_items);
     if (code != PB_OK)
@@ -80,7 +81,7 @@ static int plan_by_token(const pb_api_config *config, uint64_t access_id, const 
     plan->n = list->n;
     plan->by_token = entries;
     plan->lookup = (pb_store_lookup){
-        .kind = PB_LOOKUP_ACCOUNTS_OF, .access_id = access_id, .tokens = valid, .n = n_valid};
+        .kind = PB_LOOKUP_ACCOUNTS_OF, .access_id = access_id, .tokens = valid, .n = n_valid, .with_info = with_info};
     return PB_OK;
 }
 
@@ -99,6 +100,7 @@ static void merge_by_token(const pb_query_plan *plan, pb_query_response *respons
     }
     *response = (pb_query_response){.code = pb_code_for_failures(failed, plan->n),
                                      .operator_type = 2,
+                                     .with_info = plan->lookup.with_info,
                                      .n = plan->n,
                                      .by_token = entries};
 }
@@ -110,10 +112,12 @@ int pb_api_query_plan(const pb_api_config *config, uint64_t access_id, const pb_
     int code = pb_validate_operator_type(&request->operator_type, 2);
     if (code != PB_OK)
         return code;
+    if (request->account_type.state == PB_FIELD_WRONG_TYPE || request->with_info_state == PB_FIELD_WRONG_TYPE)
+        return PB_ERR_PARAM;
     plan->operator_type = request->operator_type.value;
     if (plan->operator_type == 1)
-        return plan_by_account(config, access_id, &request->account_list, pool, plan);
-    return plan_by_token(config, access_id, &request->token_list, pool, plan);
+        return plan_by_account(config, access_id, &request->account_list, request->with_info, pool, plan);
+    return plan_by_token(config, access_id, &request->token_list, request->with_info, pool, plan);
 }
 
 void pb_api_query_merge(const pb_query_plan *plan, pb_query_response *response)
@@ -138,12 +142,12 @@ static void lookup_sync(pb_store_view *view, pb_query_plan *plan, pb_pool *pool)
         return;
     if (lookup->kind == PB_LOOKUP_TOKENS_OF) {
         lookup->token_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->token_lists));
-        lookup->result = pb_store_tokens_of(view, lookup->access_id, lookup->accounts, lookup->n, pool,
-                                            lookup->token_lists);
+        lookup->result = pb_store_tokens_of(view, lookup->access_id, lookup->accounts, lookup->n, lookup->with_info,
+                                            pool, lookup->token_lists);
     } else {
         lookup->account_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->account_lists));
-        lookup->result = pb_store_accounts_of(view, lookup->access_id, lookup->tokens, lookup->n, pool,
-                                              lookup->account_lists);
+        lookup->result = pb_store_accounts_of(view, lookup->access_id, lookup->tokens, lookup->n, lookup->with_info,
+                                              pool, lookup->account_lists);
     }
 }
 

@@ -1,5 +1,5 @@
 /*
- * validate.h — the value rules of SPEC.md, one function per rule.
+ * validate.h — the value rules of docs/API.md, one function per rule.
  *
  * Each returns PB_OK or the code the rule prescribes, so the endpoints read as
  * a list of checks. The decoder has already judged JSON types; these judge

@@ -21,7 +21,7 @@
 
 #include "common/str.h"
 
-/* SPEC: a timestamp further than 600 s from the server clock fails. */
+/* docs/API.md: a timestamp further than 600 s from the server clock fails. */
 #define PB_AUTH_DEFAULT_WINDOW_SECONDS 600
 
 /*

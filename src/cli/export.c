@@ -16,7 +16,8 @@ static const char export_usage[] =
     "\n"
     "Writes every binding of app ID to stdout as NDJSON, oldest first, from one\n"
     "consistent snapshot (the server may keep running):\n"
-    "  {\"token\":\"T\",\"account\":\"A\",\"account_type\":0}\n"
+    "  {\"token\":\"T\",\"account\":\"A\",\"account_type\":0,\"bind_time\":S,\"last_bind_time\":S,\"platform\":\"ios\"}\n"
+    "(platform when known; times in Unix seconds).\n"
     "'pushbind import' reads it back to the same state.\n";
 
 /* The visitor's code for a failed write to stdout. */
@@ -34,7 +35,14 @@ static void gen_key_string(yajl_gen gen, const char *key, pb_str value)
     yajl_gen_string(gen, (const unsigned char *)value.base, value.len);
 }
 
-static int write_binding(void *arg, pb_str token, const pb_account *account)
+static void gen_key_integer(yajl_gen gen, const char *key, long long value)
+{
+    yajl_gen_string(gen, (const unsigned char *)key, strlen(key));
+    yajl_gen_integer(gen, value);
+}
+
+static int write_binding(void *arg, pb_str token, const pb_account *account, const pb_binding_times *times,
+                         pb_platform platform)
 {
     export_state *st = arg;
     const unsigned char *json;
@@ -43,8 +51,11 @@ static int write_binding(void *arg, pb_str token, const pb_account *account)
     yajl_gen_map_open(st->gen);
     gen_key_string(st->gen, "token", token);
     gen_key_string(st->gen, "account", account->name);
-    yajl_gen_string(st->gen, (const unsigned char *)"account_type", 12);
-    yajl_gen_integer(st->gen, account->type);
+    gen_key_integer(st->gen, "account_type", account->type);
+    gen_key_integer(st->gen, "bind_time", times->bind_time);
+    gen_key_integer(st->gen, "last_bind_time", times->last_bind_time);
+    if (pb_platform_name(platform) != NULL)
+        gen_key_string(st->gen, "platform", pb_str_from_cstr(pb_platform_name(platform)));
     yajl_gen_map_close(st->gen);
     yajl_gen_get_buf(st->gen, &json, &len);
     if (fwrite(json, 1, len, st->out) != len || putc('\n', st->out) == EOF)

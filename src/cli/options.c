@@ -64,10 +64,11 @@ int pb_cli_check_store_flags(const char *command, const char *data_dir, const ch
 }
 
 pb_store *pb_cli_open_store(const char *data_dir, const char *url, uint64_t map_size_mib,
-                            const pb_store_limits *limits, pb_metrics *metrics)
+                            const pb_store_limits *limits, int64_t binding_ttl_seconds, pb_metrics *metrics)
 {
     pb_store_config config = {
         .metrics = metrics,
+        .binding_ttl_seconds = binding_ttl_seconds,
         .url = url,
         .data_dir = data_dir,
         .map_size = map_size_mib * 1024 * 1024,
@@ -125,7 +126,7 @@ int pb_cli_with_session(const char *data_dir, const char *url, int (*run)(pb_sto
                         const void *arg)
 {
     pb_store_limits limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT};
-    pb_store *store = pb_cli_open_store(data_dir, url, PB_DEFAULT_MAP_SIZE_MIB, &limits, NULL);
+    pb_store *store = pb_cli_open_store(data_dir, url, PB_DEFAULT_MAP_SIZE_MIB, &limits, 0, NULL);
     if (store == NULL)
         return PB_EXIT_FAILURE;
     int exit_code = PB_EXIT_FAILURE;

@@ -35,7 +35,7 @@ int pb_cli_parse_listen(const char *text, char **host, uint16_t *port);
  * store's commit timings. Returns NULL after printing why.
  */
 pb_store *pb_cli_open_store(const char *data_dir, const char *url, uint64_t map_size_mib,
-                            const pb_store_limits *limits, pb_metrics *metrics);
+                            const pb_store_limits *limits, int64_t binding_ttl_seconds, pb_metrics *metrics);
 
 /*
  * Checks that exactly one of --data DIR and --store URL was given. Returns

@@ -9,14 +9,16 @@
 #include "cli/options.h"
 #include "cli/config.h"
 #include "cli/settings.h"
+#include "common/duration.h"
 #include "http/server.h"
 #include "metrics/metrics.h"
 
 typedef struct serve_settings {
-    const char *data_dir, *url, *listen;
+    const char *data_dir, *url, *listen, *admin_listen;
     int console; /* CONSOLE_ON or CONSOLE_OFF */
     uint64_t map_size_mib;
     pb_store_limits limits;
+    int64_t binding_ttl_seconds; /* 0: off */
     pb_server_config server;
 } serve_settings;
 
@@ -28,6 +30,12 @@ static const char *const log_formats[] = {[PB_LOG_TEXT] = "text", [PB_LOG_JSON] 
 enum { CONSOLE_ON, CONSOLE_OFF };
 static const char *const console_modes[] = {[CONSOLE_ON] = "on", [CONSOLE_OFF] = "off", NULL};
 
+/* --binding-ttl: common/duration.h's form (30s, 45m, 12h, 270d). */
+static const char *parse_binding_ttl(const char *text, void *field)
+{
+    return pb_duration_parse(text, field);
+}
+
 #define S serve_settings
 /* Every setting of `serve`, once. 0 is never a useful limit, so ranges start at 1. */
 static const pb_setting serve_rows[] = {
@@ -35,6 +43,8 @@ static const pb_setting serve_rows[] = {
     PB_SETTING_S("store", "URL", S, url,
                  "Redis instead: redis://HOST:PORT or redis-cluster://HOST:PORT[,...][/NAMESPACE][?wait=N]", NULL),
     PB_SETTING_S("listen", "HOST:PORT", S, listen, "address to listen on; port 0 picks a free port", NULL),
+    PB_SETTING_S("admin-listen", "HOST:PORT", S, admin_listen,
+                 "operator's address: /console/, /metrics, /healthz move there from --listen", NULL),
     PB_SETTING_U("threads", "N", S, server.threads, 1, 64, 0, "event-loop threads", "one per CPU"),
     PB_SETTING_U("max-query-items", "N", S, server.api.max_query_items, 1, 100000, PB_DEFAULT_MAX_QUERY_ITEMS,
                  "items in a query list", NULL),
@@ -56,6 +66,9 @@ static const pb_setting serve_rows[] = {
                  PB_AUTH_DEFAULT_WINDOW_SECONDS, "seconds a Signature's TimeStamp may differ from the clock", NULL),
     PB_SETTING_F("one-account-per-type", S, server.api.one_account_per_type,
                  "TPNS 2020 mode: one account per type per token, append acts as overwrite"),
+    {.name = "binding-ttl", .arg = "DURATION", .type = PB_SETTING_CUSTOM, .offset = offsetof(S, binding_ttl_seconds),
+     .parse = parse_binding_ttl,
+     .help = "bindings not re-bound for this long expire (30s, 45m, 12h, 270d; at most 3650d)", .default_text = "off"},
     PB_SETTING_U("map-size-mib", "N", S, map_size_mib, 1, 1u << 24, PB_DEFAULT_MAP_SIZE_MIB,
                  "address space reserved for the embedded store's data, in MiB", NULL),
     PB_SETTING_U("max-connections", "N", S, server.max_connections, 1, 1000000, PB_DEFAULT_MAX_CONNECTIONS,
@@ -128,18 +141,26 @@ static int serve(int argc, char **argv)
     if (pb_cli_parse_listen(s.listen, &host, &s.server.listen_port) != 0)
         return pb_cli_usage_error("serve", "--listen: '%s' is not HOST:PORT", s.listen);
     s.server.listen_host = host;
+    char *admin_host = NULL;
+    if (s.admin_listen != NULL && pb_cli_parse_listen(s.admin_listen, &admin_host, &s.server.admin_port) != 0) {
+        free(host);
+        return pb_cli_usage_error("serve", "--admin-listen: '%s' is not HOST:PORT", s.admin_listen);
+    }
+    s.server.admin_host = admin_host;
 
     exit_code = PB_EXIT_FAILURE;
     /* Created first and freed last: the store's writer thread reports into it too. */
     s.server.metrics = pb_metrics_new();
     pb_store *store = s.server.metrics == NULL
                           ? NULL
-                          : pb_cli_open_store(s.data_dir, s.url, s.map_size_mib, &s.limits, s.server.metrics);
+                          : pb_cli_open_store(s.data_dir, s.url, s.map_size_mib, &s.limits, s.binding_ttl_seconds,
+                                              s.server.metrics);
     if (store != NULL) {
         exit_code = pb_server_run(&s.server, store);
         pb_store_close(store);
     }
     pb_metrics_free(s.server.metrics);
+    free(admin_host);
     free(host);
     return exit_code;
 }

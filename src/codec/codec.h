@@ -14,6 +14,7 @@
 #ifndef PB_CODEC_H
 #define PB_CODEC_H
 
+#include "api/app_info.h"
 #include "api/messages.h"
 #include "common/pool.h"
 
@@ -37,12 +38,25 @@ int pb_decode_batch(pb_pool *pool, const char *body, size_t len, pb_batch_reques
 
 /*
  * Encodes a query answer with the keys TPNS uses on that endpoint: retCode,
- * errMsg, result, then account_tokens or token_accounts. An entry carries
- * "account_type" only when it is not 0. Returns the JSON text.
+ * errMsg, then the same two values as ret_code and err_msg (published clients
+ * read those), result, then account_tokens or token_accounts. An entry carries
+ * "account_type" only when it is not 0. With response->with_info, each
+ * account_tokens entry ends with "token_info" (token, platform when known,
+ * bind_time and last_bind_time when the lookup gave times), each
+ * token_accounts entry gets "platform" after "token" when known, and each of
+ * its accounts the two times; without it, nothing of that is written.
+ * Returns the JSON text.
  */
 pb_str pb_encode_query(pb_pool *pool, const pb_query_response *response);
 
 /* Encodes a batchoperate answer: ret_code, err_msg, result. */
 pb_str pb_encode_batch(pb_pool *pool, const pb_batch_response *response);
+
+/*
+ * Encodes the answer of GET /pushbind/v1/app (codec/encode_app_info.c):
+ * {"ret_code":0,"err_msg":"ok","access_id":N,"bindings":N,"limits":{…}}, or
+ * only ret_code and err_msg when response->code is not PB_OK.
+ */
+pb_str pb_encode_app_info(pb_pool *pool, const pb_app_info_response *response);
 
 #endif

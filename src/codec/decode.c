@@ -44,7 +44,8 @@ typedef enum known_key {
     KEY_TOKEN_ACCOUNTS,
     KEY_ACCOUNT,
     KEY_ACCOUNT_TYPE,
-    KEY_TOKEN
+    KEY_TOKEN,
+    KEY_WITH_INFO
 } known_key;
 
 /*
@@ -86,6 +87,9 @@ typedef struct decoder {
 
     /* Where the top-level fields go; NULL for a field the request does not have. */
     pb_operator_type *operator_type;
+    pb_default_account_type *account_type;
+    pb_field_state *with_info_state; /* and with_info: query only */
+    bool *with_info;
     pb_field_state *platform_state;
     pb_str *platform;
     pb_account_item_list *account_list;
@@ -105,6 +109,13 @@ typedef struct decoder {
 } decoder;
 
 static const pb_str empty = {"", 0};
+
+/*
+ * An account element's type while the body is parsed, until it is known
+ * whether it had one of its own: the top-level account_type may come after
+ * the lists. Above PB_ACCOUNT_TYPE_MAX, so no sent type can look like it.
+ */
+#define TYPE_NOT_GIVEN UINT32_MAX
 
 /*
  * Reads a JSON number as written into *out. Returns false when it is not an
@@ -175,7 +186,7 @@ static pb_account_item *append_account(pb_pool *pool, pb_account_item_list *list
 {
     list->items = grow(pool, list->items, list->n, sizeof(*list->items));
     pb_account_item *item = &list->items[list->n++];
-    *item = (pb_account_item){.account = {.name = empty, .type = 0}, .well_typed = false};
+    *item = (pb_account_item){.account = {.name = empty, .type = TYPE_NOT_GIVEN}, .well_typed = false};
     return item;
 }
 
@@ -226,12 +237,29 @@ static pb_token_item read_token(decoder *d, const value *v)
     return (pb_token_item){.token = keep_string(d, v), .is_string = true};
 }
 
+/*
+ * Whether `v` may stand for an integer: a JSON number, or a string of decimal
+ * digits only, as form-driven PHP clients send integers ("1"). A sign, a
+ * space or an empty string make the string just a string.
+ */
+static bool is_integer_text(const value *v)
+{
+    if (v->kind == VALUE_NUMBER)
+        return true;
+    if (v->kind != VALUE_STRING || v->len == 0)
+        return false;
+    for (size_t i = 0; i < v->len; i++)
+        if (v->text[i] < '0' || v->text[i] > '9')
+            return false;
+    return true;
+}
+
 static void read_operator_type(pb_operator_type *out, const value *v)
 {
     *out = (pb_operator_type){PB_FIELD_ABSENT, 0};
     if (v->kind == VALUE_NULL)
         return;
-    if (v->kind == VALUE_NUMBER && parse_int64(v->text, v->len, &out->value))
+    if (is_integer_text(v) && parse_int64(v->text, v->len, &out->value))
         out->state = PB_FIELD_PRESENT;
     else
         out->state = PB_FIELD_WRONG_TYPE;
@@ -243,7 +271,26 @@ static bool read_account_type(const value *v, uint32_t *type)
     *type = 0;
     if (v->kind == VALUE_NULL)
         return true;
-    return v->kind == VALUE_NUMBER && pb_account_type_parse(v->text, v->len, type);
+    return is_integer_text(v) && pb_account_type_parse(v->text, v->len, type);
+}
+
+static void read_default_account_type(pb_default_account_type *out, const value *v)
+{
+    *out = (pb_default_account_type){PB_FIELD_ABSENT, 0};
+    if (v->kind == VALUE_NULL)
+        return;
+    out->state = read_account_type(v, &out->value) ? PB_FIELD_PRESENT : PB_FIELD_WRONG_TYPE;
+}
+
+/* true or 1 turn it on; false, 0 and null leave it off; anything else is the wrong type. */
+static void read_with_info(decoder *d, const value *v)
+{
+    bool number = v->kind == VALUE_NUMBER && v->len == 1 && (v->text[0] == '0' || v->text[0] == '1');
+    *d->with_info = (v->kind == VALUE_BOOL && v->len == 1) || (number && v->text[0] == '1');
+    if (v->kind == VALUE_NULL)
+        *d->with_info_state = PB_FIELD_ABSENT;
+    else
+        *d->with_info_state = v->kind == VALUE_BOOL || number ? PB_FIELD_PRESENT : PB_FIELD_WRONG_TYPE;
 }
 
 static int root_field(decoder *d, const value *v)
@@ -251,6 +298,12 @@ static int root_field(decoder *d, const value *v)
     switch (d->key) {
     case KEY_OPERATOR_TYPE:
         read_operator_type(d->operator_type, v);
+        return skip(d, v);
+    case KEY_ACCOUNT_TYPE:
+        read_default_account_type(d->account_type, v);
+        return skip(d, v);
+    case KEY_WITH_INFO:
+        read_with_info(d, v);
         return skip(d, v);
     case KEY_PLATFORM:
         *d->platform = empty;
@@ -287,6 +340,8 @@ static int account_field(decoder *d, pb_account_item *item, const value *v)
         break;
     case KEY_ACCOUNT_TYPE:
         d->account_type_ok = read_account_type(v, &item->account.type);
+        if (v->kind == VALUE_NULL)
+            item->account.type = TYPE_NOT_GIVEN;
         break;
     default:
         break;
@@ -355,6 +410,10 @@ static known_key key_for(const decoder *d, frame_kind kind, pb_str name)
     case FRAME_ROOT:
         if (pb_str_eq(name, PB_STR_LIT("operator_type")))
             return KEY_OPERATOR_TYPE;
+        if (pb_str_eq(name, PB_STR_LIT("account_type")))
+            return KEY_ACCOUNT_TYPE;
+        if (d->with_info != NULL && pb_str_eq(name, PB_STR_LIT("with_info")))
+            return KEY_WITH_INFO;
         if (pb_str_eq(name, PB_STR_LIT("account_list")))
             return KEY_ACCOUNT_LIST;
         if (pb_str_eq(name, PB_STR_LIT("token_list")))
@@ -388,9 +447,10 @@ static int on_null(void *ctx)
     return on_value(ctx, &(value){.kind = VALUE_NULL});
 }
 
+/* A boolean's `len` is its value, so that with_info can tell true from false. */
 static int on_boolean(void *ctx, int boolean)
 {
-    return on_value(ctx, &(value){.kind = VALUE_BOOL});
+    return on_value(ctx, &(value){.kind = VALUE_BOOL, .len = boolean != 0});
 }
 
 static int on_number(void *ctx, const char *text, size_t len)
@@ -520,6 +580,19 @@ static int decode(decoder *d, pb_pool *pool, const char *body, size_t len)
     return status == yajl_status_ok ? PB_OK : PB_ERR_PARSE;
 }
 
+/*
+ * Gives the elements of `list` that have no type of their own the top-level
+ * account_type, or 0 without one (or with an unacceptable one, which the
+ * endpoint refuses anyway).
+ */
+static void apply_default_type(const pb_default_account_type *type, pb_account_item_list *list)
+{
+    uint32_t fallback = type->state == PB_FIELD_PRESENT ? type->value : 0;
+    for (size_t i = 0; i < list->n; i++)
+        if (list->items[i].account.type == TYPE_NOT_GIVEN)
+            list->items[i].account.type = fallback;
+}
+
 static void query_init(pb_query_request *out)
 {
     *out = (pb_query_request){0};
@@ -536,6 +609,9 @@ int pb_decode_query(pb_pool *pool, const char *body, size_t len, pb_query_reques
 {
     decoder d = {
         .operator_type = &out->operator_type,
+        .account_type = &out->account_type,
+        .with_info_state = &out->with_info_state,
+        .with_info = &out->with_info,
         .account_list = &out->account_list,
         .token_list = &out->token_list,
     };
@@ -543,6 +619,8 @@ int pb_decode_query(pb_pool *pool, const char *body, size_t len, pb_query_reques
     int code = decode(&d, pool, body, len);
     if (code != PB_OK)
         query_init(out);
+    else
+        apply_default_type(&out->account_type, &out->account_list);
     return code;
 }
 
@@ -550,6 +628,7 @@ int pb_decode_batch(pb_pool *pool, const char *body, size_t len, pb_batch_reques
 {
     decoder d = {
         .operator_type = &out->operator_type,
+        .account_type = &out->account_type,
         .platform_state = &out->platform_state,
         .platform = &out->platform,
         .account_list = &out->account_list,
@@ -558,7 +637,12 @@ int pb_decode_batch(pb_pool *pool, const char *body, size_t len, pb_batch_reques
     };
     batch_init(out);
     int code = decode(&d, pool, body, len);
-    if (code != PB_OK)
+    if (code != PB_OK) {
         batch_init(out);
+        return code;
+    }
+    apply_default_type(&out->account_type, &out->account_list);
+    for (size_t i = 0; i < out->token_accounts.n; i++)
+        apply_default_type(&out->account_type, &out->token_accounts.items[i].account_list);
     return code;
 }

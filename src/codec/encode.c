@@ -106,7 +106,45 @@ static void gen_account_fields(yajl_gen gen, const pb_account *account)
     }
 }
 
-static void gen_account_tokens(yajl_gen gen, const pb_account_tokens *entries, size_t n)
+/* "bind_time":N,"last_bind_time":N into an open object, when the lookup gave times. */
+static void gen_times(yajl_gen gen, const pb_binding_times *times, size_t i)
+{
+    if (times == NULL)
+        return;
+    gen_cstr(gen, "bind_time");
+    yajl_gen_integer(gen, times[i].bind_time);
+    gen_cstr(gen, "last_bind_time");
+    yajl_gen_integer(gen, times[i].last_bind_time);
+}
+
+/* "platform":"android" into an open object, when the platform is known. */
+static void gen_platform(yajl_gen gen, pb_platform platform)
+{
+    const char *name = pb_platform_name(platform);
+    if (name == NULL)
+        return;
+    gen_cstr(gen, "platform");
+    gen_cstr(gen, name);
+}
+
+/* Extension: one object per token, in token_list's order, with its platform and the binding's times. */
+static void gen_token_info(yajl_gen gen, const pb_token_list *tokens)
+{
+    gen_cstr(gen, "token_info");
+    yajl_gen_array_open(gen);
+    for (size_t j = 0; j < tokens->n; j++) {
+        yajl_gen_map_open(gen);
+        gen_cstr(gen, "token");
+        gen_str(gen, tokens->tokens[j]);
+        if (tokens->platforms != NULL)
+            gen_platform(gen, tokens->platforms[j]);
+        gen_times(gen, tokens->times, j);
+        yajl_gen_map_close(gen);
+    }
+    yajl_gen_array_close(gen);
+}
+
+static void gen_account_tokens(yajl_gen gen, const pb_account_tokens *entries, size_t n, bool with_info)
 {
     gen_cstr(gen, "account_tokens");
     yajl_gen_array_open(gen);
@@ -118,12 +156,14 @@ static void gen_account_tokens(yajl_gen gen, const pb_account_tokens *entries, s
         for (size_t j = 0; j < entries[i].tokens.n; j++)
             gen_str(gen, entries[i].tokens.tokens[j]);
         yajl_gen_array_close(gen);
+        if (with_info)
+            gen_token_info(gen, &entries[i].tokens);
         yajl_gen_map_close(gen);
     }
     yajl_gen_array_close(gen);
 }
 
-static void gen_token_accounts(yajl_gen gen, const pb_token_accounts *entries, size_t n)
+static void gen_token_accounts(yajl_gen gen, const pb_token_accounts *entries, size_t n, bool with_info)
 {
     gen_cstr(gen, "token_accounts");
     yajl_gen_array_open(gen);
@@ -131,11 +171,15 @@ static void gen_token_accounts(yajl_gen gen, const pb_token_accounts *entries, s
         yajl_gen_map_open(gen);
         gen_cstr(gen, "token");
         gen_str(gen, entries[i].token);
+        if (with_info)
+            gen_platform(gen, entries[i].accounts.platform);
         gen_cstr(gen, "account_list");
         yajl_gen_array_open(gen);
         for (size_t j = 0; j < entries[i].accounts.n; j++) {
             yajl_gen_map_open(gen);
             gen_account_fields(gen, &entries[i].accounts.accounts[j]);
+            if (with_info)
+                gen_times(gen, entries[i].accounts.times, j);
             yajl_gen_map_close(gen);
         }
         yajl_gen_array_close(gen);
@@ -164,7 +208,9 @@ pb_str pb_encode_query(pb_pool *pool, const pb_query_response *response)
         n = 0;
 
     yajl_gen_map_open(gen);
+    /* Published clients read the snake_case pair on this endpoint too: without it a failure reads as 0. */
     gen_code_and_message(gen, "retCode", "errMsg", response->code);
+    gen_code_and_message(gen, "ret_code", "err_msg", response->code);
     gen_cstr(gen, "result");
     yajl_gen_array_open(gen);
     for (size_t i = 0; i < n; i++)
@@ -172,9 +218,9 @@ pb_str pb_encode_query(pb_pool *pool, const pb_query_response *response)
     yajl_gen_array_close(gen);
     if (n != 0) {
         if (by_account)
-            gen_account_tokens(gen, response->by_account, n);
+            gen_account_tokens(gen, response->by_account, n, response->with_info);
         else
-            gen_token_accounts(gen, response->by_token, n);
+            gen_token_accounts(gen, response->by_token, n, response->with_info);
     }
     yajl_gen_map_close(gen);
     return gen_close(gen, &out);

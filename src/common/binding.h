@@ -12,7 +12,7 @@
 
 #include "common/str.h"
 
-/* SPEC: account_type is an integer 0–2147483647. */
+/* docs/API.md: account_type is an integer 0–2147483647. */
 #define PB_ACCOUNT_TYPE_MAX 2147483647u
 
 /*
@@ -49,16 +49,39 @@ static inline bool pb_account_eq(const pb_account *a, const pb_account *b)
     return a->type == b->type && pb_str_eq(a->name, b->name);
 }
 
+/* SPEC: platform is android or ios; a token remembers the latest one given. */
+typedef enum pb_platform {
+    PB_PLATFORM_NONE = 0, /* never given */
+    PB_PLATFORM_ANDROID = 1,
+    PB_PLATFORM_IOS = 2,
+} pb_platform;
+
+/* When a binding was first made and last confirmed (op 1 / op 2 / import), Unix seconds. */
+typedef struct pb_binding_times {
+    int64_t bind_time;
+    int64_t last_bind_time;
+} pb_binding_times;
+
 /* The tokens bound to one account, oldest binding first. */
 typedef struct pb_token_list {
     pb_str *tokens;
+    pb_binding_times *times; /* times[i] is tokens[i]'s binding; NULL unless the lookup asked for info */
+    pb_platform *platforms;  /* platforms[i] is tokens[i]'s platform; NULL unless the lookup asked for info */
     size_t n;
 } pb_token_list;
 
 /* The accounts bound to one token, oldest binding first. */
 typedef struct pb_account_list {
     pb_account *accounts;
+    pb_binding_times *times; /* times[i] is accounts[i]'s binding; NULL unless the lookup asked for info */
+    pb_platform platform;    /* the token's; PB_PLATFORM_NONE unless asked for info (or never given) */
     size_t n;
 } pb_account_list;
+
+/* "android" or "ios"; NULL for PB_PLATFORM_NONE (or anything else). */
+static inline const char *pb_platform_name(pb_platform platform)
+{
+    return platform == PB_PLATFORM_ANDROID ? "android" : platform == PB_PLATFORM_IOS ? "ios" : NULL;
+}
 
 #endif

@@ -12,6 +12,7 @@ typedef enum pb_endpoint {
     PB_ENDPOINT_APP,          /* GET /pushbind/v1/app (an extension) */
     PB_ENDPOINT_HEALTHZ,      /* GET /healthz */
     PB_ENDPOINT_METRICS,      /* GET /metrics */
+    PB_ENDPOINT_CONSOLE,      /* GET /console/ and its files */
     PB_ENDPOINT_OTHER,        /* any other path (answered 404) */
     PB_ENDPOINTS
 } pb_endpoint;
@@ -19,14 +20,14 @@ typedef enum pb_endpoint {
 /* The endpoints counted in pushbind_requests_total: the API's. */
 #define PB_API_ENDPOINTS (PB_ENDPOINT_BATCHOPERATE + 1)
 
-/* The endpoint's name: "query", "batchoperate", "app", "healthz", "metrics", "other". */
+/* The endpoint's name: "query", "batchoperate", "app", "healthz", "metrics", "console", "other". */
 static inline const char *pb_endpoint_name(pb_endpoint endpoint)
 {
     static const char *const names[PB_ENDPOINTS] = {
         [PB_ENDPOINT_QUERY] = "query",     [PB_ENDPOINT_BATCHOPERATE] = "batchoperate",
         [PB_ENDPOINT_APP] = "app",
         [PB_ENDPOINT_HEALTHZ] = "healthz", [PB_ENDPOINT_METRICS] = "metrics",
-        [PB_ENDPOINT_OTHER] = "other",
+        [PB_ENDPOINT_CONSOLE] = "console", [PB_ENDPOINT_OTHER] = "other",
     };
     return (unsigned)endpoint < PB_ENDPOINTS ? names[endpoint] : "other";
 }

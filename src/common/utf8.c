@@ -35,6 +35,10 @@ bool pb_utf8_is_valid(const char *s, size_t len)
 {
     const unsigned char *bytes = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
+        if (bytes[i] < 0x80) { /* keys, accounts and tokens are mostly ASCII: no call per byte */
+            i++;
+            continue;
+        }
         size_t n = pb_utf8_sequence_length(bytes + i, len - i);
         if (n == 0)
             return false;

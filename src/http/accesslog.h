@@ -7,16 +7,24 @@
  * microseconds the request took. Never a secret, a signature, a token or an
  * account: nothing from the request's headers or body but the numbers above.
  *
+ * This module formats lines and writes whole buffers of them; the buffering
+ * per event loop (and when a buffer is written) is logbuffer.h's.
+ *
  * Threads: pb_accesslog_write() may be called from every event-loop thread at
- * once; each line is one write(2) on an O_APPEND descriptor, so lines never
+ * once; each buffer is one write(2) on an O_APPEND descriptor, so lines never
  * interleave. pb_accesslog_reopen() may run on another thread meanwhile: it
  * swaps the file under the same descriptor number with dup2(), so a writer
- * never sees a closed descriptor.
+ * never sees a closed descriptor. A pb_accesslog_clock belongs to one thread.
  */
 #ifndef PB_ACCESSLOG_H
 #define PB_ACCESSLOG_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+
+/* The longest line pb_accesslog_format() writes (every field at its widest fits). */
+#define PB_ACCESSLOG_MAX_LINE 384
 
 #include "common/endpoint.h"
 
@@ -44,21 +52,44 @@ typedef struct pb_request_record {
 } pb_request_record;
 
 /*
+ * The formatted current second, "2026-11-27T01:23:45", kept by one thread so
+ * that a line formats only its milliseconds while the second lasts.
+ * Zero-initialise before the first use.
+ */
+typedef struct pb_accesslog_clock {
+    time_t second;
+    char text[24];
+} pb_accesslog_clock;
+
+/*
  * Opens the log: `path` (appended to, created mode 0640) or stderr when NULL.
  * Returns 0, or -1 with errno set.
  */
 int pb_accesslog_open(pb_accesslog *log, pb_log_format format, const char *path);
 
 /*
- * Reopens `path` (after logrotate moved it): later lines go to the new file.
+ * Reopens `path` (after logrotate moved it): later writes go to the new file.
  * A no-op for stderr. Returns 0, or -1 with errno set (the old file stays in
- * use).
+ * use). Lines still buffered by the loops are not the log's to flush: the
+ * caller has them written first (logbuffer.h) when they belong to the old file.
  */
 int pb_accesslog_reopen(pb_accesslog *log);
 
 void pb_accesslog_close(pb_accesslog *log);
 
-/* Writes one line for `record` (nothing when the format is PB_LOG_OFF). */
-void pb_accesslog_write(const pb_accesslog *log, const pb_request_record *record);
+/*
+ * Formats the line for `record`, stamped with the current time, into `out`
+ * (room for PB_ACCESSLOG_MAX_LINE bytes) and returns its length, the
+ * newline included. The log's format must not be PB_LOG_OFF.
+ */
+size_t pb_accesslog_format(const pb_accesslog *log, pb_accesslog_clock *clock, const pb_request_record *record,
+                           char *out);
+
+/*
+ * Writes `len` bytes of whole lines with one write(2) (more only when the
+ * kernel takes part of them, as a full pipe on stderr may). Errors are
+ * dropped: a full disk must not stop the service.
+ */
+void pb_accesslog_write(const pb_accesslog *log, const char *lines, size_t len);
 
 #endif

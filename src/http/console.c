@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "common/clock.h"
 #include "http/console.h"
 #include "http/endpoints.h"
 #include "http/limits.h"
@@ -54,6 +55,7 @@ static bool etag_matches(h2o_req_t *req, const char *etag)
     return h2o_strstr(value.base, value.len, etag, strlen(etag)) != SIZE_MAX;
 }
 
+/* Sends the asset; returns the status sent. */
 static int send_asset(h2o_req_t *req, const pb_console_asset *asset)
 {
     static h2o_generator_t generator = {NULL, NULL};
@@ -65,7 +67,7 @@ static int send_asset(h2o_req_t *req, const pb_console_asset *asset)
         req->res.reason = "Not Modified";
         h2o_start_response(req, &generator);
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
-        return 0;
+        return 304;
     }
     req->res.status = 200;
     req->res.reason = "OK";
@@ -75,42 +77,58 @@ static int send_asset(h2o_req_t *req, const pb_console_asset *asset)
     h2o_start_response(req, &generator);
     h2o_iovec_t body = h2o_iovec_init(asset->bytes, asset->len);
     h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
-    return 0;
+    return 200;
 }
 
 static int send_not_found(h2o_req_t *req)
 {
     add_security_headers(req);
     h2o_send_error_404(req, "Not Found", "not found\n", H2O_SEND_ERROR_KEEP_HEADERS);
-    return 0;
+    return 404;
 }
 
-static int on_console(h2o_handler_t *self, h2o_req_t *req)
+/*
+ * Answers the request; returns the status sent, and sets *endpoint to
+ * PB_ENDPOINT_OTHER when the path is not the console's after all.
+ */
+static int answer(const pb_worker *worker, h2o_req_t *req, pb_endpoint *endpoint)
 {
-    pb_worker *worker = H2O_STRUCT_FROM_MEMBER(pb_worker, h2o_ctx, req->conn->ctx);
     h2o_iovec_t path = req->path_normalized;
     if (worker->config->console_off)
         return send_not_found(req);
     /* h2o hands over every path that starts with the registered one, "/consolex" too. */
     bool bare = h2o_memis(path.base, path.len, H2O_STRLIT(CONSOLE_PATH));
-    if (!bare && (path.len <= sizeof(CONSOLE_PATH) - 1 || path.base[sizeof(CONSOLE_PATH) - 1] != '/'))
+    if (!bare && (path.len <= sizeof(CONSOLE_PATH) - 1 || path.base[sizeof(CONSOLE_PATH) - 1] != '/')) {
+        *endpoint = PB_ENDPOINT_OTHER;
         return send_not_found(req);
+    }
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
         !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
         add_security_headers(req);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
         h2o_send_error_405(req, "Method Not Allowed", "method not allowed\n", H2O_SEND_ERROR_KEEP_HEADERS);
-        return 0;
+        return 405;
     }
     if (bare) {
         add_security_headers(req);
         h2o_send_redirect(req, 301, "Moved Permanently", H2O_STRLIT(CONSOLE_PATH "/"));
-        return 0;
+        return 301;
     }
     const char *name = path.base + sizeof(CONSOLE_PATH);
     size_t name_len = path.len - sizeof(CONSOLE_PATH);
     const pb_console_asset *asset = name_len == 0 ? find_asset(H2O_STRLIT(CONSOLE_INDEX)) : find_asset(name, name_len);
     return asset == NULL ? send_not_found(req) : send_asset(req, asset);
+}
+
+/* Every answer gets its access-log line, like /healthz's and /metrics'. */
+static int on_console(h2o_handler_t *self, h2o_req_t *req)
+{
+    uint64_t started = pb_clock_ns();
+    pb_worker *worker = H2O_STRUCT_FROM_MEMBER(pb_worker, h2o_ctx, req->conn->ctx);
+    pb_endpoint endpoint = PB_ENDPOINT_CONSOLE;
+    int status = answer(worker, req, &endpoint);
+    pb_endpoints_log_http(worker, endpoint, status, started);
+    return 0;
 }
 
 void pb_console_register(h2o_hostconf_t *host)

@@ -17,7 +17,7 @@
 
 /* One file of the console, as the build embedded it. Static data: never freed. */
 typedef struct pb_console_asset {
-    const char *path;         /* the name under /console/: "index.html", "console.js" */
+    const char *path;         /* the name under /console/: "index.html", "api.js" */
     const char *content_type; /* from the file name's extension */
     const unsigned char *bytes;
     size_t len;

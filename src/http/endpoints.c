@@ -96,14 +96,10 @@ static void finish_request(pb_worker *worker, pb_request_record *record, uint64_
     record->micros = (pb_clock_ns() - started_ns) / 1000;
     if (record->endpoint < PB_API_ENDPOINTS)
         pb_metrics_observe_request(record->endpoint, record->operator_type, record->code, record->micros);
-    pb_accesslog_write(worker->accesslog, record);
+    pb_log_buffer_add(&worker->log, record);
 }
 
-/*
- * Logs a request that a handler answered with an HTTP-level status. Takes
- * the worker, not the request: once answered, the request belongs to h2o.
- */
-static void finish_http(pb_worker *worker, pb_endpoint endpoint, int status, uint64_t started_ns)
+void pb_endpoints_log_http(pb_worker *worker, pb_endpoint endpoint, int status, uint64_t started_ns)
 {
     pb_request_record record = {.endpoint = endpoint, .code = -1, .status = status};
     finish_request(worker, &record, started_ns);
@@ -113,7 +109,7 @@ static int send_not_found(h2o_req_t *req, uint64_t started_ns)
 {
     pb_worker *worker = worker_of(req);
     h2o_send_error_404(req, "Not Found", "not found\n", 0);
-    finish_http(worker, PB_ENDPOINT_OTHER, 404, started_ns);
+    pb_endpoints_log_http(worker, PB_ENDPOINT_OTHER, 404, started_ns);
     return 0;
 }
 
@@ -122,7 +118,7 @@ static int send_method_not_allowed(h2o_req_t *req, pb_endpoint endpoint, const c
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
     pb_worker *worker = worker_of(req);
     h2o_send_error_405(req, "Method Not Allowed", "method not allowed\n", H2O_SEND_ERROR_KEEP_HEADERS);
-    finish_http(worker, endpoint, 405, started_ns);
+    pb_endpoints_log_http(worker, endpoint, 405, started_ns);
     return 0;
 }
 
@@ -516,11 +512,11 @@ static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
     pb_worker *worker = worker_of(req);
     if (pb_store_ping(worker->session) != PB_STORE_OK) {
         h2o_send_error_503(req, "Service Unavailable", "store unavailable\n", 0);
-        finish_http(worker, PB_ENDPOINT_HEALTHZ, 503, started);
+        pb_endpoints_log_http(worker, PB_ENDPOINT_HEALTHZ, 503, started);
         return 0;
     }
     send_body(req, 200, "OK", "text/plain; charset=utf-8", PB_STR_LIT("ok\n"));
-    finish_http(worker, PB_ENDPOINT_HEALTHZ, 200, started);
+    pb_endpoints_log_http(worker, PB_ENDPOINT_HEALTHZ, 200, started);
     return 0;
 }
 
@@ -567,15 +563,20 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
             fclose(out);
         free(text);
         h2o_send_error_503(req, "Service Unavailable", "store unavailable\n", 0);
-        finish_http(worker, PB_ENDPOINT_METRICS, 503, started);
+        pb_endpoints_log_http(worker, PB_ENDPOINT_METRICS, 503, started);
         return 0;
     }
     pb_metrics_render(worker->metrics, apps.apps, apps.n, out);
+    pb_metrics_render_process(out);
+    pb_store_space space; /* a store without a capacity of its own (Redis) has no such series */
+    if (pb_store_space_of(worker->session, &space) == PB_STORE_OK)
+        pb_metrics_render_space(&(pb_metrics_space){space.size_bytes, space.capacity_bytes, space.reserve_bytes},
+                                out);
     fclose(out);
     pb_str body = pb_pool_strdup(&req->pool, (pb_str){text, len});
     free(text);
     send_body(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body);
-    finish_http(worker, PB_ENDPOINT_METRICS, 200, started);
+    pb_endpoints_log_http(worker, PB_ENDPOINT_METRICS, 200, started);
     return 0;
 }
 
@@ -592,14 +593,16 @@ static void register_handler(h2o_hostconf_t *host, const char *path, int (*on_re
     handler->on_req = on_req;
 }
 
-void pb_endpoints_register(h2o_hostconf_t *host)
+void pb_endpoints_register(h2o_hostconf_t *host, bool operator_paths)
 {
     register_handler(host, QUERY_PATH, on_query);
     register_handler(host, BATCH_PATH, on_batchoperate);
-    register_handler(host, HEALTH_PATH, on_healthz);
-    register_handler(host, METRICS_PATH, on_metrics);
     register_handler(host, APP_PATH, on_app);
-    pb_console_register(host);
+    if (operator_paths) {
+        register_handler(host, HEALTH_PATH, on_healthz);
+        register_handler(host, METRICS_PATH, on_metrics);
+        pb_console_register(host);
+    }
     register_handler(host, "/", on_unknown_path);
 }
 

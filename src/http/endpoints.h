@@ -9,7 +9,7 @@
 
 #include <h2o.h>
 
-#include "http/accesslog.h"
+#include "http/logbuffer.h"
 #include "http/ratelimit.h"
 #include "http/server.h"
 #include "metrics/metrics.h"
@@ -20,17 +20,28 @@ typedef struct pb_worker {
     const pb_server_config *config;
     pb_store_session *session;
     pb_rate_limiter *rate_limiter; /* shared by all workers; NULL: no rate limit */
-    const pb_accesslog *accesslog; /* shared by every worker */
     pb_metrics *metrics;           /* the registry; this thread observes into its own shard */
     /* Finished writes come back to the loop through these (from the store's writer thread). */
     h2o_multithread_queue_t *writes_queue;
     h2o_multithread_receiver_t writes_done;
     size_t writes_pending; /* handed to the store and not yet back; loop thread only */
     size_t lookups_pending; /* queries waiting for a read of the store; loop thread only */
+    pb_log_buffer log;     /* this loop's access-log lines; last, for its size */
 } pb_worker;
 
-/* Registers the API paths, /healthz, /metrics and a 404 for everything else. */
-void pb_endpoints_register(h2o_hostconf_t *host);
+/*
+ * Registers on `host` the API paths (the TPNS endpoints and
+ * /pushbind/v1/app), with operator_paths /healthz, /metrics and /console
+ * too, and a 404 for everything else.
+ */
+void pb_endpoints_register(h2o_hostconf_t *host, bool operator_paths);
+
+/*
+ * Writes the access-log line of a request answered with an HTTP-level
+ * status (no API code), `started_ns` (pb_clock_ns()) ago. Takes the worker,
+ * not the request: once answered, the request belongs to h2o.
+ */
+void pb_endpoints_log_http(pb_worker *worker, pb_endpoint endpoint, int status, uint64_t started_ns);
 
 /*
  * Gives a worker whose h2o context is initialised the queue its finished

@@ -1,5 +1,5 @@
 /*
- * ratelimit.h — per-app request rate limiting (SPEC: 1008028, request too
+ * ratelimit.h — per-app request rate limiting (docs/API.md: 1008028, request too
  * fast; off unless configured).
  *
  * Each app has one budget shared by every event-loop thread, so the rate

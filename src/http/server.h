@@ -17,7 +17,7 @@
 #include "http/accesslog.h"
 #include "store/store.h"
 
-/* SPEC: a body over 1 MiB is answered 413. */
+/* docs/API.md: a body over 1 MiB is answered 413. */
 #define PB_DEFAULT_MAX_BODY_BYTES (1024 * 1024)
 
 /* How long a shutdown waits for open connections to finish. */
@@ -63,13 +63,21 @@ typedef struct pb_server_config {
     const char *log_file;     /* NULL: stderr */
     pb_metrics *metrics;      /* what GET /metrics serves; the caller owns it and gives it to the store too */
     bool console_off;             /* serve --console off: /console/ answers 404 */
+    /*
+     * The operator's listener (serve --admin-listen): NULL, none. When set,
+     * /console/, /metrics and /healthz are served there (with the API the
+     * console calls) and answer 404 on listen_host.
+     */
+    const char *admin_host;
+    uint16_t admin_port; /* 0: the kernel picks one */
 } pb_server_config;
 
 /*
  * Serves until SIGTERM or SIGINT, then stops accepting, lets open connections
  * finish (up to PB_SHUTDOWN_GRACE_MS) and returns 0. Prints
  * "pushbind: listening on http://HOST:PORT" (https:// with TLS) on stderr once
- * it accepts connections. Returns 1, after printing why, when it cannot start.
+ * it accepts connections, preceded by "pushbind: admin listening on
+ * http://HOST:PORT" when config->admin_host is set (TLS covers both). Returns 1, after printing why, when it cannot start.
  * The caller keeps `store` open until it returns. SIGHUP reopens
  * config->log_file (for logrotate); GET /metrics serves the counters of this run.
  */

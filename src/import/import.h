@@ -129,6 +129,8 @@ int pb_import_run(const pb_import_config *config, int fd, const pb_import_observ
 typedef struct pb_import_line {
     pb_token_item token;
     pb_account_item account;
+    pb_binding_times times; /* 0: not on the line (the import's own time) */
+    pb_platform platform;   /* NONE: not on the line */
     char token_buf[PB_IMPORT_FIELD_MAX];
     char account_buf[PB_IMPORT_FIELD_MAX];
     size_t arena_used; /* yajl's memory during a parse (line.c) */
@@ -143,7 +145,10 @@ typedef struct pb_import_line {
  */
 const char *pb_import_line_parse(pb_import_format format, const char *text, size_t len, pb_import_line *line);
 
-/* Whether a CSV line is the header "token,account[,account_type]" (any case). */
+/*
+ * Whether a CSV line is the header "token,account[,account_type[,bind_time[,
+ * last_bind_time[,platform]]]]" (any case).
+ */
 bool pb_import_line_is_csv_header(const char *text, size_t len);
 
 /* ---- The input, in blocks ----------------------------------------------- */
@@ -162,9 +167,9 @@ bool pb_import_line_is_csv_header(const char *text, size_t len);
  * counts as a line and yields nothing.
  *
  * The format is the one given, or else decided by the first non-blank line:
- * NDJSON when it starts with '{', otherwise CSV, and then that line is
- * skipped when it is a header (pb_import_line_is_csv_header). A given format
- * skips no header.
+ * NDJSON when it starts with '{', otherwise CSV. In CSV, given or decided,
+ * that first line is skipped when it is a header
+ * (pb_import_line_is_csv_header).
  */
 
 /*

@@ -1,6 +1,10 @@
 /*
  * import_line.c — NDJSON lines with yajl's streaming parser, CSV lines by hand
- * (three fields and RFC 4180 quotes need no library).
+ * (six fields and RFC 4180 quotes need no library).
+ *
+ * Besides token, account and account_type a line may carry what export
+ * writes: bind_time and last_bind_time (Unix seconds, 0..4294967295) and
+ * platform ("android" or "ios", any case); CSV columns 4–6, each may be empty.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,7 +15,47 @@
 #include "import/import.h"
 
 /* The field a value at the top level of the object goes to. */
-typedef enum line_key { KEY_OTHER, KEY_TOKEN, KEY_ACCOUNT, KEY_ACCOUNT_TYPE } line_key;
+typedef enum line_key {
+    KEY_OTHER,
+    KEY_TOKEN,
+    KEY_ACCOUNT,
+    KEY_ACCOUNT_TYPE,
+    KEY_BIND_TIME,
+    KEY_LAST_BIND_TIME,
+    KEY_PLATFORM
+} line_key;
+
+/* A bind time as a line writes it: digits only, at most UINT32_MAX (times are stored in 32 bits). */
+static bool time_parse(const char *text, size_t len, int64_t *out)
+{
+    int64_t value = 0;
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return false;
+        value = value * 10 + (text[i] - '0');
+        if (value > (int64_t)UINT32_MAX)
+            return false;
+    }
+    *out = value;
+    return true;
+}
+
+/* "android" or "ios" in any case. */
+static bool platform_parse(const char *text, size_t len, pb_platform *out)
+{
+    if (len == 7 && strncasecmp(text, "android", 7) == 0)
+        *out = PB_PLATFORM_ANDROID;
+    else if (len == 3 && strncasecmp(text, "ios", 3) == 0)
+        *out = PB_PLATFORM_IOS;
+    else
+        return false;
+    return true;
+}
+
+static const char bad_time[] = "bind_time / last_bind_time is not an integer in 0..4294967295";
+static const char bad_platform[] = "platform is not android or ios";
 
 typedef struct ndjson_state {
     pb_import_line *line;
@@ -21,6 +65,7 @@ typedef struct ndjson_state {
     line_key key;
     bool has_token, has_account, type_ok;
     const char *error;
+    const char *value_error; /* a known key's value is wrong (reported after the shape) */
 } ndjson_state;
 
 static bool points_into(const void *start, size_t len, const void *p)
@@ -54,6 +99,10 @@ static void wrong_type(ndjson_state *st)
         st->line->account.well_typed = false, st->has_account = true;
     else if (st->key == KEY_ACCOUNT_TYPE)
         st->type_ok = false;
+    else if (st->key == KEY_BIND_TIME || st->key == KEY_LAST_BIND_TIME)
+        st->value_error = bad_time;
+    else if (st->key == KEY_PLATFORM)
+        st->value_error = bad_platform;
 }
 
 /* A scalar or container where the top-level object should be. */
@@ -72,6 +121,12 @@ static int on_null(void *ctx)
         return 0;
     if (st->depth == 1 && st->key == KEY_ACCOUNT_TYPE) /* null counts as absent, as in the API */
         st->line->account.account.type = 0, st->type_ok = true;
+    else if (st->depth == 1 && st->key == KEY_PLATFORM)
+        st->line->platform = PB_PLATFORM_NONE;
+    else if (st->depth == 1 && st->key == KEY_BIND_TIME)
+        st->line->times.bind_time = 0;
+    else if (st->depth == 1 && st->key == KEY_LAST_BIND_TIME)
+        st->line->times.last_bind_time = 0;
     else
         wrong_type(st);
     return 1;
@@ -91,6 +146,12 @@ static int on_number(void *ctx, const char *text, size_t len)
     ndjson_state *st = ctx;
     if (!top_level_value(st))
         return 0;
+    if (st->depth == 1 && (st->key == KEY_BIND_TIME || st->key == KEY_LAST_BIND_TIME)) {
+        int64_t *field = st->key == KEY_BIND_TIME ? &st->line->times.bind_time : &st->line->times.last_bind_time;
+        if (!time_parse(text, len, field))
+            st->value_error = bad_time;
+        return 1;
+    }
     if (st->depth != 1 || st->key != KEY_ACCOUNT_TYPE) {
         wrong_type(st);
         return 1;
@@ -114,6 +175,9 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
         line->account.account.name = string_field(st, line->account_buf, s, len);
         line->account.well_typed = true;
         st->has_account = true;
+    } else if (st->key == KEY_PLATFORM) {
+        if (!platform_parse((const char *)s, len, &line->platform))
+            st->value_error = bad_platform;
     } else {
         wrong_type(st);
     }
@@ -128,6 +192,9 @@ static int on_map_key(void *ctx, const unsigned char *s, size_t len)
     st->key = len == 5 && memcmp(s, "token", 5) == 0       ? KEY_TOKEN
               : len == 7 && memcmp(s, "account", 7) == 0    ? KEY_ACCOUNT
               : len == 12 && memcmp(s, "account_type", 12) == 0 ? KEY_ACCOUNT_TYPE
+              : len == 9 && memcmp(s, "bind_time", 9) == 0 ? KEY_BIND_TIME
+              : len == 14 && memcmp(s, "last_bind_time", 14) == 0 ? KEY_LAST_BIND_TIME
+              : len == 8 && memcmp(s, "platform", 8) == 0 ? KEY_PLATFORM
                                                                 : KEY_OTHER;
     return 1;
 }
@@ -233,7 +300,7 @@ static const char *parse_ndjson(const char *text, size_t len, pb_import_line *li
         return "missing account";
     if (!st.type_ok)
         return "account_type is not an integer in 0..2147483647";
-    return NULL;
+    return st.value_error;
 }
 
 /*
@@ -271,15 +338,19 @@ static int csv_field(const char *text, size_t len, size_t *pos, char *buf, pb_st
     return 0;
 }
 
+/* CSV: token,account[,account_type[,bind_time[,last_bind_time[,platform]]]]. */
+#define CSV_FIELDS 6
+
 static const char *parse_csv(const char *text, size_t len, pb_import_line *line)
 {
-    char type_buf[PB_IMPORT_FIELD_MAX];
-    char *bufs[3] = {line->token_buf, line->account_buf, type_buf};
-    pb_str fields[3];
+    char extra_bufs[CSV_FIELDS - 2][PB_IMPORT_FIELD_MAX];
+    char *bufs[CSV_FIELDS] = {line->token_buf, line->account_buf, extra_bufs[0], extra_bufs[1], extra_bufs[2],
+                              extra_bufs[3]};
+    pb_str fields[CSV_FIELDS];
     size_t n = 0, pos = 0;
     for (;;) {
-        if (n == 3)
-            return "more than three fields";
+        if (n == CSV_FIELDS)
+            return "more than six fields";
         if (csv_field(text, len, &pos, bufs[n], &fields[n]) != 0)
             return "unbalanced quote";
         n++;
@@ -295,6 +366,12 @@ static const char *parse_csv(const char *text, size_t len, pb_import_line *line)
         return NULL;
     if (!pb_account_type_parse(fields[2].base, fields[2].len, &line->account.account.type))
         return "account_type is not an integer in 0..2147483647";
+    if (n > 3 && fields[3].len != 0 && !time_parse(fields[3].base, fields[3].len, &line->times.bind_time))
+        return bad_time;
+    if (n > 4 && fields[4].len != 0 && !time_parse(fields[4].base, fields[4].len, &line->times.last_bind_time))
+        return bad_time;
+    if (n > 5 && fields[5].len != 0 && !platform_parse(fields[5].base, fields[5].len, &line->platform))
+        return bad_platform;
     return NULL;
 }
 
@@ -304,6 +381,8 @@ const char *pb_import_line_parse(pb_import_format format, const char *text, size
         len--;
     line->token = (pb_token_item){{line->token_buf, 0}, false};
     line->account = (pb_account_item){{{line->account_buf, 0}, 0}, false};
+    line->times = (pb_binding_times){0, 0};
+    line->platform = PB_PLATFORM_NONE;
     return format == PB_IMPORT_NDJSON ? parse_ndjson(text, len, line) : parse_csv(text, len, line);
 }
 
@@ -311,6 +390,10 @@ bool pb_import_line_is_csv_header(const char *text, size_t len)
 {
     if (len > 0 && text[len - 1] == '\r')
         len--;
-    return (len == 13 && strncasecmp(text, "token,account", 13) == 0) ||
-           (len == 26 && strncasecmp(text, "token,account,account_type", 26) == 0);
+    static const char full[] = "token,account,account_type,bind_time,last_bind_time,platform";
+    static const size_t lengths[] = {13, 26, 36, 51, sizeof(full) - 1};
+    for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++)
+        if (len == lengths[i] && strncasecmp(text, full, len) == 0)
+            return true;
+    return false;
 }

@@ -48,7 +48,8 @@ typedef struct slot {
 struct pb_import_reader {
     int fd;
     const pb_api_config *api;
-    bool decided;
+    bool format_given;    /* else the first non-blank line decides it */
+    bool first_line_seen; /* the header check is done */
     pb_import_format format;
     char *carry; /* the partial line after the last block */
     size_t carry_len, carry_capacity;
@@ -168,16 +169,21 @@ nomem:
     return -1;
 }
 
-/* Gives `s` the format, deciding it by the input's first non-blank line when it is not given. */
+/*
+ * Gives `s` the format. The input's first non-blank line decides it when it
+ * was not given, and is skipped when the format is CSV and it is a header,
+ * whether the format was given or decided.
+ */
 static void block_decide_format(pb_import_reader *r, slot *s)
 {
     s->header = SIZE_MAX;
-    for (size_t at = 0, index = 0; !r->decided && at < s->len; index++) {
+    for (size_t at = 0, index = 0; !r->first_line_seen && at < s->len; index++) {
         pb_str line = take_line(s->data, s->len, &at);
         if (is_blank(line.base, line.len))
             continue;
-        r->decided = true;
-        r->format = line.base[0] == '{' ? PB_IMPORT_NDJSON : PB_IMPORT_CSV;
+        r->first_line_seen = true;
+        if (!r->format_given)
+            r->format = line.base[0] == '{' ? PB_IMPORT_NDJSON : PB_IMPORT_CSV;
         if (r->format == PB_IMPORT_CSV && pb_import_line_is_csv_header(line.base, line.len))
             s->header = index;
     }
@@ -233,6 +239,8 @@ static int add_item(slot *s, const pb_import_line *line, size_t index)
     b->items[b->n_items++] = (pb_import_item){
         .token = {NULL, token.len},
         .account = {{NULL, account.len}, line->account.account.type},
+        .times = line->times,
+        .platform = line->platform,
     };
     return 0;
 }
@@ -298,7 +306,7 @@ pb_import_reader *pb_import_reader_start(int fd, const pb_api_config *api, bool 
         return NULL;
     r->fd = fd;
     r->api = api;
-    r->decided = format_given;
+    r->format_given = format_given;
     r->format = format;
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->queued, NULL);

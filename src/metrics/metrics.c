@@ -48,6 +48,7 @@ typedef struct shard {
     histogram commit_batch;
     counter connections_opened;
     counter connections_closed;
+    counter bindings_expired;
 } shard;
 
 struct pb_metrics {
@@ -145,6 +146,12 @@ void pb_metrics_observe_commit_batch(size_t requests)
 {
     if (thread_shard != NULL)
         observe(&thread_shard->commit_batch, batch_bounds, BATCH_BUCKETS, (double)requests, requests);
+}
+
+void pb_metrics_count_expired(uint64_t bindings)
+{
+    if (thread_shard != NULL && bindings != 0)
+        add(&thread_shard->bindings_expired, bindings);
 }
 
 void pb_metrics_connection_opened(void)
@@ -260,6 +267,12 @@ static void render_store(pb_metrics *metrics, FILE *out)
                  "Write requests carried by one store commit (group commit).");
     sum_histogram(metrics, offsetof(shard, commit_batch), &h);
     print_histogram(out, "pushbind_store_commit_batch_size", "", &h, batch_bounds, BATCH_BUCKETS, 1.0);
+    uint64_t expired = 0;
+    FOR_EACH_SHARD(metrics, s)
+    expired += load(&s->bindings_expired);
+    print_header(out, "pushbind_bindings_expired_total", "counter",
+                 "Bindings deleted because their last_bind_time was older than --binding-ttl.");
+    fprintf(out, "pushbind_bindings_expired_total %llu\n", (unsigned long long)expired);
 }
 
 void pb_metrics_render(pb_metrics *metrics, const pb_metrics_app *apps, size_t n_apps, FILE *out)

@@ -70,6 +70,9 @@ void pb_metrics_observe_store_lookup(uint64_t nanos);
 void pb_metrics_observe_commit_batch(size_t requests);
 
 /* A client connection was accepted / has closed. */
+/* Counts bindings deleted by expiry (--binding-ttl), once their deletion is committed. */
+void pb_metrics_count_expired(uint64_t bindings);
+
 void pb_metrics_connection_opened(void);
 void pb_metrics_connection_closed(void);
 
@@ -85,5 +88,23 @@ typedef struct pb_metrics_app {
  * may be a few requests apart). `apps` lists the store's apps.
  */
 void pb_metrics_render(pb_metrics *metrics, const pb_metrics_app *apps, size_t n_apps, FILE *out);
+
+/*
+ * Writes the process_* series of the Prometheus client libraries (CPU time,
+ * resident and virtual memory, open and maximum descriptors, start time;
+ * each omitted when /proc cannot tell) and pushbind_build_info{version}.
+ * Needs no registry: it reads the process itself.
+ */
+void pb_metrics_render_process(FILE *out);
+
+/* The embedded store's space at scrape time (store.h's pb_store_space). */
+typedef struct pb_metrics_space {
+    uint64_t size_bytes;
+    uint64_t capacity_bytes;
+    uint64_t reserve_bytes;
+} pb_metrics_space;
+
+/* Writes pushbind_store_size_bytes, _capacity_bytes and _reserve_bytes. */
+void pb_metrics_render_space(const pb_metrics_space *space, FILE *out);
 
 #endif

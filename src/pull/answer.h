@@ -9,7 +9,7 @@
  * the order sent, each echoing the item it answers. Anything else is a
  * malformed answer: the batch is not bound at all.
  *
- * The "with_info" details (SPEC.md "Binding details") are read when present
+ * The "with_info" details (docs/API.md "Binding details") are read when present
  * and must then be well formed: by account, `token_info` beside each
  * token_list, item for item; by token, `platform` on the entry and
  * `bind_time` / `last_bind_time` on each account.

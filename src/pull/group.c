@@ -104,7 +104,7 @@ static void group_by_token(const pb_pull_line *lines, size_t n, pb_pool *pool, p
         out->lines_of[out->n] = pb_pool_alloc(pool, sizeof(size_t));
         out->lines_of[out->n][0] = i;
         out->n_lines[out->n] = 1;
-        out->changes[out->n++] = (pb_change){PB_CHANGE_APPEND, lines[i].item.token, accounts, k};
+        out->changes[out->n++] = (pb_change){.kind = PB_CHANGE_APPEND, .token = lines[i].item.token, .accounts = accounts, .n_accounts = k};
         out->pairs += k;
     }
 }
@@ -223,7 +223,8 @@ static void group_by_account(const pb_pull_line *lines, size_t n, pb_pool *pool,
         }
         out->lines_of[out->n] = line_ids;
         out->n_lines[out->n] = count;
-        out->changes[out->n++] = (pb_change){PB_CHANGE_APPEND, table.tokens[t], accounts, n_accounts};
+        out->changes[out->n++] = (pb_change){
+            .kind = PB_CHANGE_APPEND, .token = table.tokens[t], .accounts = accounts, .n_accounts = n_accounts};
         out->pairs += n_accounts;
     }
 }

@@ -305,7 +305,8 @@ static int bind(pull_run *run, pb_pull_line *lines, size_t n, pb_pool *pool)
         }
         const char *reason = outcomes[c] == PB_CHANGE_OVER_LIMIT
                                  ? "over a local limit (--max-accounts-per-token or --max-tokens-per-account)"
-                                 : "the local store failed for it";
+                             : outcomes[c] == PB_CHANGE_NO_SPACE ? "the local store is full (--map-size-mib)"
+                                                                 : "the local store failed for it";
         for (size_t k = 0; k < changes.n_lines[c]; k++)
             lines[changes.lines_of[c][k]].failure = reason;
     }

@@ -30,7 +30,7 @@
  * Binding details
  * ---------------
  * The query carries "with_info": true (TPNS ignores unknown fields); a source
- * that answers with it (pushbind, SPEC.md "Binding details") gives each
+ * that answers with it (pushbind, docs/API.md "Binding details") gives each
  * binding's bind_time, last_bind_time and its token's platform. They are
  * parsed and kept with each binding (pb_pull_binding, pull/answer.h) up to
  * the one place that builds the store's changes, which do not take them yet:
@@ -100,7 +100,7 @@ typedef struct pb_pull_config {
     bool tty;                /* draw a progress bar (stderr is a terminal) */
 } pb_pull_config;
 
-/* Fills `config` with the defaults above (and SPEC.md's store limits). */
+/* Fills `config` with the defaults above (and docs/API.md's store limits). */
 void pb_pull_config_defaults(pb_pull_config *config);
 
 typedef struct pb_pull_counts {

@@ -125,6 +125,13 @@ int pb_store_ping(pb_store_session *session)
     return pb_lmdb_ping(session->impl.lmdb);
 }
 
+int pb_store_space_of(pb_store_session *session, pb_store_space *space)
+{
+    if (session->kind == BACKEND_REDIS)
+        return PB_STORE_EINVAL;
+    return pb_lmdb_space_of(session->impl.lmdb, space);
+}
+
 pb_store_view *pb_store_view_begin(pb_store_session *session)
 {
     pb_store_view *view = &session->view;
@@ -152,19 +159,19 @@ int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret)
 }
 
 int pb_store_tokens_of(pb_store_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
-                       pb_pool *pool, pb_token_list *out)
+                       bool with_info, pb_pool *pool, pb_token_list *out)
 {
     if (view->session->kind == BACKEND_REDIS)
-        return pb_redis_tokens_of(view->impl.redis, access_id, accounts, n, pool, out);
-    return pb_lmdb_tokens_of(view->impl.lmdb, access_id, accounts, n, pool, out);
+        return pb_redis_tokens_of(view->impl.redis, access_id, accounts, n, with_info, pool, out);
+    return pb_lmdb_tokens_of(view->impl.lmdb, access_id, accounts, n, with_info, pool, out);
 }
 
 int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
-                         pb_pool *pool, pb_account_list *out)
+                         bool with_info, pb_pool *pool, pb_account_list *out)
 {
     if (view->session->kind == BACKEND_REDIS)
-        return pb_redis_accounts_of(view->impl.redis, access_id, tokens, n, pool, out);
-    return pb_lmdb_accounts_of(view->impl.lmdb, access_id, tokens, n, pool, out);
+        return pb_redis_accounts_of(view->impl.redis, access_id, tokens, n, with_info, pool, out);
+    return pb_lmdb_accounts_of(view->impl.lmdb, access_id, tokens, n, with_info, pool, out);
 }
 
 /* The synchronous reads in one view; what every backend does today. */
@@ -176,13 +183,13 @@ static void lookup_in_view(pb_store_view *view, pb_store_lookup *lookup, pb_pool
         return;
     case PB_LOOKUP_TOKENS_OF:
         lookup->token_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->token_lists));
-        lookup->result = pb_store_tokens_of(view, lookup->access_id, lookup->accounts, lookup->n, pool,
-                                            lookup->token_lists);
+        lookup->result = pb_store_tokens_of(view, lookup->access_id, lookup->accounts, lookup->n, lookup->with_info,
+                                            pool, lookup->token_lists);
         return;
     case PB_LOOKUP_ACCOUNTS_OF:
         lookup->account_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->account_lists));
-        lookup->result = pb_store_accounts_of(view, lookup->access_id, lookup->tokens, lookup->n, pool,
-                                              lookup->account_lists);
+        lookup->result = pb_store_accounts_of(view, lookup->access_id, lookup->tokens, lookup->n, lookup->with_info,
+                                              pool, lookup->account_lists);
         return;
     }
     lookup->result = PB_STORE_EINVAL;

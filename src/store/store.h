@@ -91,6 +91,7 @@ typedef struct pb_store_config {
     const char *data_dir;   /* created (mode 0700) when missing */
     uint64_t map_size;      /* bytes of address space to reserve; the data may grow to this */
     pb_store_limits limits;
+    int64_t binding_ttl_seconds; /* 0: bindings never expire */
     /*
      * Redis instead of the embedded store, when not NULL (data_dir and
      * map_size are then unused): "redis://HOST:PORT" or
@@ -162,15 +163,21 @@ int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret)
 /*
  * For each of the `n` accounts, the tokens bound to it in app `access_id`,
  * oldest binding first, into out[0..n-1] (an account with none gets n = 0).
- * Arrays are allocated from `pool`; strings live until the view ends.
- * Returns 0 or PB_STORE_EIO.
+ * With `with_info`, out[i].times and out[i].platforms say when each binding
+ * was made and last confirmed and each token's platform; without it they are
+ * NULL and a backend may skip those reads. Expired bindings (see
+ * binding_ttl_seconds) are never returned. Arrays are allocated from `pool`;
+ * strings live until the view ends. Returns 0 or PB_STORE_EIO.
  */
 int pb_store_tokens_of(pb_store_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
-                       pb_pool *pool, pb_token_list *out);
+                       bool with_info, pb_pool *pool, pb_token_list *out);
 
-/* The same, by token: the accounts bound to each of `n` tokens. */
+/*
+ * The same, by token: the accounts bound to each of `n` tokens; with
+ * `with_info`, out[i].times per account and out[i].platform for the token.
+ */
 int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
-                         pb_pool *pool, pb_account_list *out);
+                         bool with_info, pb_pool *pool, pb_account_list *out);
 
 /* ---- Reading without waiting ------------------------------------------ */
 
@@ -190,6 +197,7 @@ typedef struct pb_store_lookup {
     const pb_account *accounts; /* TOKENS_OF */
     const pb_str *tokens;       /* ACCOUNTS_OF */
     size_t n;
+    bool with_info;             /* list lookups: times and platforms too (see pb_store_tokens_of()) */
     /* outputs */
     int result;                     /* what the synchronous call would return */
     pb_str secret;                  /* SECRET, when result is 0 */
@@ -238,12 +246,27 @@ typedef enum pb_change_kind {
  * OVERWRITE, new bindings are created in the order of `accounts`; a binding
  * that already exists keeps its place in every list. For CLEAR_ACCOUNT,
  * `token` is ignored and n_accounts is 1.
+ *
+ * Times: a new binding gets bind_time = last_bind_time = now (the backend's
+ * clock, read once per pb_store_apply() call), or the given times. Re-binding
+ * a pair (APPEND or OVERWRITE naming it) sets its last_bind_time to now
+ * (given: the later of the stored and the given one; bind_time the earlier)
+ * without moving it. A change with platform != NONE sets the token's
+ * platform; REMOVE and CLEAR_* never change it; a token that loses its last
+ * binding forgets it.
+ *
+ * Expiry (binding_ttl_seconds > 0): a binding whose last_bind_time + ttl <=
+ * now is gone for every read and limit, and a re-bind creates it anew; a
+ * change deletes the expired bindings of what it touches first.
  */
 typedef struct pb_change {
     pb_change_kind kind;
     pb_str token;
     const pb_account *accounts;
     size_t n_accounts;
+    pb_platform platform;          /* APPEND / OVERWRITE: the token's platform from now on; NONE leaves it */
+    const pb_binding_times *times; /* NULL: now. Else times[i] for accounts[i]: a binding copied from
+                                      elsewhere (import, pull) keeps its times */
 } pb_change;
 
 /* What pb_store_apply() did with one change. */
@@ -252,6 +275,8 @@ typedef enum pb_change_outcome {
     PB_CHANGE_OVER_LIMIT, /* a limit would be exceeded; that change did nothing */
     PB_CHANGE_FAILED,     /* the backend failed for that change: the embedded backend did nothing;
                              with Redis it may or may not have been applied, never in part visible */
+    PB_CHANGE_NO_SPACE,   /* a bind that would eat into the store's reserve (pb_store_space): that
+                             change did nothing. Unbinds are never refused so. Embedded backend only. */
 } pb_change_outcome;
 
 /*
@@ -289,6 +314,28 @@ typedef void pb_store_apply_done(void *arg, int result);
  */
 void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                           pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg);
+
+/* ---- Space ------------------------------------------------------------ */
+
+/*
+ * How full a store with a fixed capacity is (the embedded backend: its LMDB
+ * map). Binds (APPEND, OVERWRITE, import) that would leave less than
+ * reserve_bytes free are refused (PB_CHANGE_NO_SPACE); unbinds and
+ * `app remove` run with the whole capacity, so that a full store can still
+ * be emptied. docs/design.md says why the reserve is what it is.
+ */
+typedef struct pb_store_space {
+    uint64_t size_bytes;     /* pages holding data, the free list's own pages included, × page size */
+    uint64_t capacity_bytes; /* the most the data may grow to (the map size) */
+    uint64_t reserve_bytes;  /* kept free for deletes: binds stop at capacity_bytes - reserve_bytes */
+} pb_store_space;
+
+/*
+ * Fills *space from the last committed state. Returns 0; PB_STORE_EINVAL
+ * when the backend has no capacity of its own (Redis: its maxmemory is
+ * Redis's to report), *space untouched; or PB_STORE_EIO.
+ */
+int pb_store_space_of(pb_store_session *session, pb_store_space *space);
 
 /* ---- Apps (command line) ---------------------------------------------- */
 

@@ -67,7 +67,7 @@ BATCH = '/v3/device/account/batchoperate'
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 
-# The SPEC's code table.
+# docs/API.md's code table.
 OK = 0
 E_PARSE = 1008001
 E_MISSING = 1008002
@@ -98,7 +98,9 @@ APP = ('1500001048', '1452fcebae9f3115ba794fb0fff2fd73')
 APP2 = ('1500001049', '9f0e1d2c3b4a59687766554433221100')
 APP3 = ('1500001050', 'c0ffee00c0ffee00c0ffee00c0ffee00')
 
-LISTEN_RE = re.compile(r'listening on https?://127\.0\.0\.1:(\d+)')
+LISTEN_RE = re.compile(r'^pushbind: listening on https?://127\.0\.0\.1:(\d+)')
+# serve --admin-listen prints this line before LISTEN_RE's.
+ADMIN_LISTEN_RE = re.compile(r'^pushbind: admin listening on https?://127\.0\.0\.1:(\d+)')
 
 _counter = itertools.count(1)
 
@@ -116,7 +118,7 @@ def uniq_digits(width=11):
 # ---- Signing ---------------------------------------------------------------
 
 def sign_message(secret, message):
-    """SPEC: base64(hex_lowercase(HMAC-SHA256(key=secret, message)))."""
+    """docs/API.md: base64(hex_lowercase(HMAC-SHA256(key=secret, message)))."""
     if isinstance(secret, str):
         secret = secret.encode('utf-8')
     if isinstance(message, str):
@@ -242,6 +244,7 @@ class Server(object):
         self.data_dir = data_dir or tempfile.mkdtemp(prefix='pushbind-bb-')
         self.proc = None
         self.port = None
+        self.admin_port = None  # with --admin-listen: the operator's listener
         self.conn = None
         self._stderr_lines = []
         self._stderr_lock = threading.Lock()
@@ -281,6 +284,9 @@ class Server(object):
             line = raw.decode('utf-8', 'replace')
             with self._stderr_lock:
                 self._stderr_lines.append(line)
+            m = ADMIN_LISTEN_RE.search(line)
+            if m and holder.get('port') is None:
+                holder['admin_port'] = int(m.group(1))
             if holder.get('port') is None:
                 m = LISTEN_RE.search(line)
                 if m:
@@ -306,7 +312,7 @@ class Server(object):
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._stdout_file,
                                      stderr=subprocess.PIPE)
         found = threading.Event()
-        holder = {'port': None}
+        holder = {'port': None, 'admin_port': None}
         self._reader = threading.Thread(target=self._read_stderr, args=(self.proc.stderr, found, holder),
                                         daemon=True)
         self._reader.start()
@@ -318,6 +324,7 @@ class Server(object):
                                  'within %.0f s (exit status %r); argv=%r; stderr:\n%s'
                                  % (START_TIMEOUT, exited, argv, self.stderr_text))
         self.port = holder['port']
+        self.admin_port = holder['admin_port']
         self.conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=10)
         return self
 
@@ -396,6 +403,20 @@ class Server(object):
 
     def new_connection(self, timeout=10):
         return http.client.HTTPConnection('127.0.0.1', self.port, timeout=timeout)
+
+    def admin_request(self, method, path, body=None, headers=None):
+        """One request on its own connection to the operator's listener
+        (--admin-listen), checked like request(). Returns (status, headers, raw body)."""
+        conn = http.client.HTTPConnection('127.0.0.1', self.admin_port, timeout=10)
+        try:
+            conn.request(method, path, body=encode_body(body) if body is not None else None,
+                         headers=dict(headers or {}))
+            resp = conn.getresponse()
+            raw = resp.read()
+            openapi_check.check(method, path, resp.status, resp.getheader('Content-Type'), raw)
+            return resp.status, resp.headers, raw
+        finally:
+            conn.close()
 
     def request(self, method, path, body=None, headers=None):
         """Any request on the keep-alive connection. Returns (status, headers, raw body).
@@ -518,7 +539,7 @@ def acc_list(*accounts):
 
 def query_error(code):
     """The whole body of a request-level error on /query."""
-    return {'retCode': code, 'errMsg': MESSAGES[code], 'result': []}
+    return {'retCode': code, 'errMsg': MESSAGES[code], 'ret_code': code, 'err_msg': MESSAGES[code], 'result': []}
 
 
 def batch_error(code):
@@ -542,7 +563,8 @@ def top_code(item_codes):
 def query_answer(key, entries, item_codes):
     """The whole body of a query answer: key is 'account_tokens' or 'token_accounts'."""
     top = top_code(item_codes)
-    return {'retCode': top, 'errMsg': MESSAGES[top], 'result': [str(c) for c in item_codes], key: entries}
+    return {'retCode': top, 'errMsg': MESSAGES[top], 'ret_code': top, 'err_msg': MESSAGES[top],
+            'result': [str(c) for c in item_codes], key: entries}
 
 
 def raw_exchange(port, head, body=b'', read_timeout=10.0):

@@ -1,4 +1,4 @@
-"""Authentication: Basic and Signature, both message orders, timestamp window (SPEC)."""
+"""Authentication: Basic and Signature, both message orders, timestamp window (docs/API.md)."""
 
 import base64
 import signal
@@ -12,7 +12,7 @@ from pbtest import (APP, APP2, E_AUTH, E_MISSING, QUERY, BATCH, acc, acc_list, b
 # A secret made of every kind of printable ASCII, including ':' (Basic splits at the first one).
 COLON_APP = ('1500001051', 'colon:secret:with!"#$%&\'()*+,-./;<=>?@[\\]^_`{|}~')
 
-# The documentation's test vector (SPEC).
+# The documentation's test vector (docs/API.md).
 VECTOR_TIMESTAMP = '1565314789'
 VECTOR_ACCESS_ID = '1500001048'
 VECTOR_SECRET = '1452fcebae9f3115ba794fb0fff2fd73'
@@ -29,7 +29,7 @@ def probe_body(token):
 
 
 class SignHelperTest(unittest.TestCase):
-    """The harness itself: its Sign reproduces the SPEC's test vector."""
+    """The harness itself: its Sign reproduces docs/API.md's test vector."""
 
     def test_harness_sign_reproduces_the_documented_test_vector(self):
         self.assertEqual(base64.b64decode(VECTOR_SIGN).decode('ascii'), VECTOR_HEX)

@@ -1,4 +1,4 @@
-"""POST /v3/device/account/batchoperate — bind and unbind (SPEC)."""
+"""POST /v3/device/account/batchoperate — bind and unbind (docs/API.md)."""
 
 import unittest
 
@@ -18,7 +18,7 @@ BAD_ACCOUNTS = [
     'just-a-string',
     None,
     [{'account': 'a'}],
-    {'account': 'ok-name', 'account_type': '1'},
+    {'account': 'ok-name', 'account_type': '1 '},
     {'account': 'ok-name', 'account_type': -1},
     {'account': 'ok-name', 'account_type': 2147483648},
     {'account': 'ok-name', 'account_type': 1.5},
@@ -284,7 +284,7 @@ class BatchOperateTest(pbtest.ServerTestCase):
 
     def test_operator_type_of_wrong_type_or_out_of_range_is_invalid_parameter(self):
         t = uniq('tok')
-        for op in (0, 6, -1, 7, 4294967297, 18446744073709551617, '1', 1.5, True, [1], {'v': 1}):
+        for op in (0, 6, -1, 7, 4294967297, 18446744073709551617, '+1', ' 1', '6', 1.5, True, [1], {'v': 1}):
             self.assertBatch({'operator_type': op, 'token_accounts': [{'token': t, 'account_list': acc_list('a')}],
                               'token_list': [t], 'account_list': acc_list('a')},
                              batch_error(E_PARAM))

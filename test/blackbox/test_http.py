@@ -104,7 +104,7 @@ class HttpTest(pbtest.ServerTestCase):
         conn.request('POST', QUERY, body=b'{"operator_type": 2, "token_list": ["a b"]}', headers=self.auth())
         r3 = conn.getresponse()
         self.assertEqual((r3.status, pbtest.parse_json(r3.read())),
-                         (200, {'retCode': 1008027, 'errMsg': 'batch op, total error', 'result': ['1008006'],
+                         (200, {'retCode': 1008027, 'errMsg': 'batch op, total error', 'ret_code': 1008027, 'err_msg': 'batch op, total error', 'result': ['1008006'],
                                 'token_accounts': [{'token': 'a b', 'account_list': []}]}))
         self.assertEqual(conn.sock.getsockname()[1], port)
 
@@ -134,7 +134,7 @@ class HttpTest(pbtest.ServerTestCase):
         self.addCleanup(s.close)
         s.sendall(data)
         want = [query_answer('token_accounts', [{'token': t, 'account_list': [acc('pipe')]}], [0]),
-                {'retCode': 1008027, 'errMsg': 'batch op, total error', 'result': ['1008006'],
+                {'retCode': 1008027, 'errMsg': 'batch op, total error', 'ret_code': 1008027, 'err_msg': 'batch op, total error', 'result': ['1008006'],
                  'token_accounts': [{'token': 'a b', 'account_list': []}]},
                 query_answer('account_tokens', [{'account': 'pipe', 'token_list': [t]}], [0])]
         got = []

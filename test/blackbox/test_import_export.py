@@ -72,6 +72,12 @@ class ImportTest(StoreToolTestCase):
         self.assertEqual(r.returncode, 0, r)
         self.assertEqual(self.export(), [('t1', 'a', 0)])
 
+    def test_format_flag_csv_skips_a_header_line(self):
+        r = self.import_text('\nToken,Account,Account_Type\nt1,a,1\n', '--format', 'csv', name='in.csv')
+        self.assertEqual(r.returncode, 0, r)
+        self.assertNotIn('line 2', r.stderr)
+        self.assertEqual(self.export(), [('t1', 'a', 1)])
+
     def test_bad_lines_are_reported_with_their_number_and_skipped(self):
         text = ('{"token":"t1","account":"a"}\n'
                 'not json\n'

@@ -188,7 +188,7 @@ class LimitChecks(object):
 
 
 class DefaultLimitsTest(LimitChecks, pbtest.ServerTestCase):
-    """The SPEC's defaults: 1000 / 20 / 100 items, 32 accounts per token, 100 tokens
+    """docs/API.md's defaults: 1000 / 20 / 100 items, 32 accounts per token, 100 tokens
     per account, 128-byte accounts, 256-byte tokens."""
 
     QUERY_ITEMS, BATCH_ITEMS, LIST_ITEMS = 1000, 20, 100

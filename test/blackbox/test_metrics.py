@@ -1,6 +1,7 @@
 """GET /metrics: Prometheus text format, counted requests, histograms, store gauges."""
 
 import re
+import time
 import unittest
 
 import pbtest
@@ -83,7 +84,7 @@ class MetricsTest(unittest.TestCase):
         for name, kind in want.items():
             self.assertEqual(types.get(name), kind, name)
         for (name, _), _ in samples.items():
-            self.assertTrue(name.startswith('pushbind_'), name)
+            self.assertTrue(name.startswith(('pushbind_', 'process_')), name)
         self.assertGreaterEqual(self.value(samples, 'pushbind_open_connections'), 1)
         self.assertGreaterEqual(self.value(samples, 'pushbind_store_commit_batch_size_count'), 1)
         self.assertEqual(self.value(samples, 'pushbind_store_commit_batch_size_sum'),
@@ -112,6 +113,59 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(self.value(samples, 'pushbind_app_bindings', access_id=APP[0]), 2)
         self.assertEqual(self.value(samples, 'pushbind_app_bindings', access_id=APP2[0]), 1)
         self.assertEqual(self.value(samples, 'pushbind_bindings'), 3)
+
+    def test_process_series_are_the_prometheus_clients_ones(self):
+        types, samples = self.scrape()
+        want = {
+            'process_cpu_seconds_total': 'counter',
+            'process_resident_memory_bytes': 'gauge',
+            'process_virtual_memory_bytes': 'gauge',
+            'process_open_fds': 'gauge',
+            'process_max_fds': 'gauge',
+            'process_start_time_seconds': 'gauge',
+        }
+        for name, kind in want.items():
+            self.assertEqual(types.get(name), kind, name)
+        self.assertGreater(self.value(samples, 'process_open_fds'), 0)
+        self.assertGreaterEqual(self.value(samples, 'process_max_fds'), self.value(samples, 'process_open_fds'))
+        self.assertGreater(self.value(samples, 'process_resident_memory_bytes'), 0)
+        self.assertGreaterEqual(self.value(samples, 'process_virtual_memory_bytes'),
+                                self.value(samples, 'process_resident_memory_bytes'))
+        self.assertGreaterEqual(self.value(samples, 'process_cpu_seconds_total'), 0)
+        started = self.value(samples, 'process_start_time_seconds')
+        self.assertLess(abs(started - time.time()), 600)
+
+    def test_build_info_carries_the_version_of_pushbind_version(self):
+        types, samples = self.scrape()
+        self.assertEqual(types.get('pushbind_build_info'), 'gauge')
+        r = pbtest.run_cli('--version')
+        self.assertEqual(r.returncode, 0, r)
+        version = r.stdout.split()[-1]
+        self.assertEqual(self.value(samples, 'pushbind_build_info', version=version), 1)
+        self.assertEqual([n for (n, _) in samples if n == 'pushbind_build_info'], ['pushbind_build_info'])
+
+    @pbtest.lmdb_only('the store size and capacity are the embedded store\'s')
+    def test_store_size_grows_with_binds_and_stays_under_its_capacity(self):
+        types, before = self.scrape()
+        for name in ('size', 'capacity', 'reserve'):
+            self.assertEqual(types.get('pushbind_store_%s_bytes' % name), 'gauge', name)
+        for i in range(10):
+            self.srv.ok_batch({'operator_type': 1, 'token_accounts': [
+                {'token': 'size-t%d-%d' % (i, j), 'account_list': acc_list('size-account-%d-%d' % (i, j))}
+                for j in range(20)]})
+        _, after = self.scrape()
+        self.assertGreater(self.value(after, 'pushbind_store_size_bytes'),
+                           self.value(before, 'pushbind_store_size_bytes'))
+        capacity = self.value(after, 'pushbind_store_capacity_bytes')
+        self.assertGreater(capacity, 0)
+        self.assertLess(self.value(after, 'pushbind_store_reserve_bytes'), capacity)
+        self.assertLess(self.value(after, 'pushbind_store_size_bytes'), capacity)
+
+    @unittest.skipIf(pbtest.STORE_KIND == 'lmdb', 'Redis only')
+    def test_redis_has_no_store_size_series(self):
+        types, _ = self.scrape()
+        self.assertNotIn('pushbind_store_size_bytes', types)
+        self.assertNotIn('pushbind_store_capacity_bytes', types)
 
     def test_only_get_is_allowed(self):
         status, _, _ = self.srv.request('POST', '/metrics', b'')

@@ -1,7 +1,7 @@
-"""docs/openapi.yaml against SPEC.md's own answers, and the check against drift.
+"""docs/openapi.yaml against docs/API.md's own answers, and the check against drift.
 
 The rest of the suite validates what the server answers; this file checks that
-the document also takes the answers SPEC.md gives (extensions included) and
+the document also takes the answers docs/API.md gives (extensions included) and
 that the check rejects answers the document does not describe. No server.
 """
 
@@ -35,7 +35,8 @@ class SpecAnswersTest(unittest.TestCase):
 
     def test_query_by_account_with_info(self):
         check('POST', QUERY, 200, JSON, body({
-            'retCode': 1008026, 'errMsg': 'batch op, partly error', 'result': ['0', '10110008'],
+            'retCode': 1008026, 'errMsg': 'batch op, partly error', 'ret_code': 1008026,
+            'err_msg': 'batch op, partly error', 'result': ['0', '10110008'],
             'account_tokens': [
                 {'account': 'a', 'token_list': ['t1', 't2'],
                  'token_info': [{'token': 't1', 'platform': 'ios', 'bind_time': 1, 'last_bind_time': 2},

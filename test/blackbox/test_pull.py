@@ -65,6 +65,7 @@ class PullTestCase(unittest.TestCase):
         return srv
 
     def query_records(self):
+        """The source's query lines. Its log is buffered (up to 100 ms): stop the source first."""
         with open(self.log) as f:
             return [r for r in map(json.loads, f) if r['endpoint'] == 'query']
 
@@ -140,6 +141,7 @@ class PullFailureTest(PullTestCase):
         self.assertIn('1008003', lines[0])
         self.assertIn('SecretKey is wrong', lines[0])
         self.assertIn('clock', lines[0])
+        src.stop()
         self.assertEqual(len(self.query_records()), 1)
         local = self.local()
         self.assertEqual(local.tokens_of(n('a')), [])
@@ -191,6 +193,7 @@ class PullRateTest(PullTestCase):
         accounts = self.write('accounts', ['r-%d' % i for i in range(14)])
         r = self.pull(src, '--accounts', accounts, '--batch', 1, '--rate', 4)
         self.assertEqual(r.returncode, 0, r)
+        src.stop()
         records = self.query_records()
         self.assertEqual(len(records), 14)
         # Counted by arrival (the log's time is the answer's, `us` later), as a source's limit counts them.
@@ -221,7 +224,7 @@ class PullResumeTest(PullTestCase):
         deadline = time.time() + 20
         while time.time() < deadline and (not os.path.exists(self.log) or len(self.query_records()) < 4):
             time.sleep(0.02)
-        src.kill()
+        src.stop()  # in the middle of the run; a stop writes out the log's last lines, a kill -9 would not
         out, err = proc.communicate(timeout=60)
         self.assertEqual(proc.returncode, 1, err)
         self.assertIn(b'in a row failed', err)
@@ -233,6 +236,7 @@ class PullResumeTest(PullTestCase):
         src.start()
         r = self.pull(src, '--accounts', accounts, '--batch', 2, '--resume', resume)
         self.assertEqual(r.returncode, 0, r)
+        src.stop()
         second_run = sum(rec['items'] for rec in self.query_records())
         # None twice: the second run asks only about what the first did not finish.
         finished = set()
@@ -247,6 +251,7 @@ class PullResumeTest(PullTestCase):
         self.assertIn('skipped (finished before)', r.stdout)
         skipped = int(r.stdout.split(' skipped')[0].rsplit(', ', 1)[1])
         self.assertEqual(skipped + second_run, len(names))
+        src.start()
         local = self.local()
         for i in range(5):
             self.assertEqual(local.accounts_of(n('tok%d' % i)), src.accounts_of(n('tok%d' % i)))

@@ -1,4 +1,4 @@
-"""POST /v3/device/account/query — who is bound to what (SPEC, query page)."""
+"""POST /v3/device/account/query — who is bound to what (docs/API.md, and the TPNS query page)."""
 
 import json
 import unittest
@@ -7,8 +7,8 @@ import pbtest
 from pbtest import (APP, APP2, E_MISSING, E_NO_BINDING, E_PARAM, E_PARSE, E_TOKEN, acc, query_answer,
                     query_error, uniq)
 
-# The SPEC's overwrite example, byte for byte.
-SPEC_OVERWRITE_EXAMPLE = (
+# docs/API.md's overwrite example, byte for byte.
+API_OVERWRITE_EXAMPLE = (
     b'{"operator_type": 2, "platform": "android",\n'
     b' "token_accounts": [{"token": "token1", "account_list": [{"account": "926@126.com"}, '
     b'{"account": "1527000000"}]},\n'
@@ -40,6 +40,8 @@ PAGE_QUERY_BY_TOKEN = b'''{
 PAGE_ANSWER_BY_ACCOUNT = json.loads('''{
 "retCode": 0,
 "errMsg": "ok",
+"ret_code": 0,
+"err_msg": "ok",
 "result": ["0", "0"],
 "account_tokens": [
 {"account": "account1", "token_list": ["token1", "token2"]},
@@ -50,6 +52,8 @@ PAGE_ANSWER_BY_ACCOUNT = json.loads('''{
 PAGE_ANSWER_BY_TOKEN = json.loads('''{
 "retCode": 0,
 "errMsg": "ok",
+"ret_code": 0,
+"err_msg": "ok",
 "result": ["0", "0"],
 "token_accounts": [
 {"token": "token1", "account_list": [{"account": "926@126.com"}, {"account": "1527000000"}]},
@@ -65,13 +69,13 @@ class ReferenceSamplesTest(pbtest.ServerTestCase):
     APPS = (APP, APP2)
 
     def test_overwrite_example_then_query_by_token_returns_reference_sample(self):
-        status, resp = self.srv.batch(SPEC_OVERWRITE_EXAMPLE, app=APP)
+        status, resp = self.srv.batch(API_OVERWRITE_EXAMPLE, app=APP)
         self.assertEqual((status, resp), (200, {'ret_code': 0, 'err_msg': 'ok', 'result': ['0', '0']}))
         status, resp = self.srv.query(PAGE_QUERY_BY_TOKEN, app=APP)
         self.assertEqual(status, 200)
         self.assertEqual(resp, PAGE_ANSWER_BY_TOKEN)
         # Same keys in the same order as the page, too (clients may be picky).
-        self.assertEqual(list(resp.keys()), ['retCode', 'errMsg', 'result', 'token_accounts'])
+        self.assertEqual(list(resp.keys()), ['retCode', 'errMsg', 'ret_code', 'err_msg', 'result', 'token_accounts'])
 
     def test_bindings_built_by_append_make_query_by_account_return_reference_sample(self):
         self.srv.bind('token1', 'account1', app=APP2)
@@ -80,7 +84,7 @@ class ReferenceSamplesTest(pbtest.ServerTestCase):
         status, resp = self.srv.query(PAGE_QUERY_BY_ACCOUNT, app=APP2)
         self.assertEqual(status, 200)
         self.assertEqual(resp, PAGE_ANSWER_BY_ACCOUNT)
-        self.assertEqual(list(resp.keys()), ['retCode', 'errMsg', 'result', 'account_tokens'])
+        self.assertEqual(list(resp.keys()), ['retCode', 'errMsg', 'ret_code', 'err_msg', 'result', 'account_tokens'])
 
 
 class QueryTest(pbtest.ServerTestCase):
@@ -135,7 +139,7 @@ class QueryTest(pbtest.ServerTestCase):
     def test_unbound_accounts_get_empty_entries_with_10110008_and_total_error(self):
         a, b = uniq('nobody'), uniq('nobody')
         self.assertQuery({'operator_type': 1, 'account_list': [{'account': a}, {'account': b, 'account_type': 1}]},
-                         {'retCode': 1008027, 'errMsg': 'batch op, total error',
+                         {'retCode': 1008027, 'errMsg': 'batch op, total error', 'ret_code': 1008027, 'err_msg': 'batch op, total error',
                           'result': ['10110008', '10110008'],
                           'account_tokens': [{'account': a, 'token_list': []},
                                              {'account': b, 'account_type': 1, 'token_list': []}]})
@@ -143,7 +147,7 @@ class QueryTest(pbtest.ServerTestCase):
     def test_unbound_tokens_get_empty_entries_with_10110008_and_total_error(self):
         t = uniq('notok')
         self.assertQuery({'operator_type': 2, 'token_list': [t]},
-                         {'retCode': 1008027, 'errMsg': 'batch op, total error', 'result': ['10110008'],
+                         {'retCode': 1008027, 'errMsg': 'batch op, total error', 'ret_code': 1008027, 'err_msg': 'batch op, total error', 'result': ['10110008'],
                           'token_accounts': [{'token': t, 'account_list': []}]})
 
     def test_mix_of_bound_and_unbound_items_is_partly_error(self):
@@ -151,11 +155,11 @@ class QueryTest(pbtest.ServerTestCase):
         a = uniq('acct')
         self.srv.bind(t, a)
         self.assertQuery({'operator_type': 2, 'token_list': [unbound, t]},
-                         {'retCode': 1008026, 'errMsg': 'batch op, partly error', 'result': ['10110008', '0'],
+                         {'retCode': 1008026, 'errMsg': 'batch op, partly error', 'ret_code': 1008026, 'err_msg': 'batch op, partly error', 'result': ['10110008', '0'],
                           'token_accounts': [{'token': unbound, 'account_list': []},
                                              {'token': t, 'account_list': [acc(a)]}]})
         self.assertQuery({'operator_type': 1, 'account_list': [{'account': a}, {'account': a, 'account_type': 7}]},
-                         {'retCode': 1008026, 'errMsg': 'batch op, partly error', 'result': ['0', '10110008'],
+                         {'retCode': 1008026, 'errMsg': 'batch op, partly error', 'ret_code': 1008026, 'err_msg': 'batch op, partly error', 'result': ['0', '10110008'],
                           'account_tokens': [{'account': a, 'token_list': [t]},
                                              {'account': a, 'account_type': 7, 'token_list': []}]})
 
@@ -270,7 +274,7 @@ class QueryTest(pbtest.ServerTestCase):
 
     def test_only_invalid_tokens_is_total_error(self):
         self.assertQuery({'operator_type': 2, 'token_list': ['has space']},
-                         {'retCode': 1008027, 'errMsg': 'batch op, total error', 'result': ['1008006'],
+                         {'retCode': 1008027, 'errMsg': 'batch op, total error', 'ret_code': 1008027, 'err_msg': 'batch op, total error', 'result': ['1008006'],
                           'token_accounts': [{'token': 'has space', 'account_list': []}]})
 
     def test_invalid_accounts_are_item_1008007_echoing_strings(self):
@@ -296,7 +300,7 @@ class QueryTest(pbtest.ServerTestCase):
         a = uniq('acct')
         t = uniq('tok')
         self.srv.bind(t, a)
-        bad_types = ['1', -1, 2147483648, 4294967296, 1.5, True, [1], {'t': 1}]
+        bad_types = ['-1', -1, 2147483648, 4294967296, 1.5, True, [1], {'t': 1}]
         status, resp = self.srv.query({'operator_type': 1,
                                        'account_list': [{'account': a, 'account_type': v} for v in bad_types]})
         self.assertEqual(status, 200)
@@ -313,7 +317,7 @@ class QueryTest(pbtest.ServerTestCase):
             self.assertQuery(body, query_error(E_MISSING))
 
     def test_operator_type_of_wrong_json_type_is_invalid_parameter(self):
-        for op in ('1', '2', 1.5, True, [2], {'v': 2}):
+        for op in ('+1', '2 ', 1.5, True, [2], {'v': 2}):
             self.assertQuery({'operator_type': op, 'token_list': ['t'], 'account_list': [{'account': 'a'}]},
                              query_error(E_PARAM))
 
@@ -363,7 +367,7 @@ class QueryTest(pbtest.ServerTestCase):
     def test_request_level_errors_are_http_200_with_only_code_message_and_empty_result(self):
         status, resp = self.srv.query(b'{')
         self.assertEqual(status, 200)
-        self.assertEqual(resp, {'retCode': 1008001, 'errMsg': 'parameter parse error', 'result': []})
+        self.assertEqual(resp, {'retCode': 1008001, 'errMsg': 'parameter parse error', 'ret_code': 1008001, 'err_msg': 'parameter parse error', 'result': []})
 
 
 if __name__ == '__main__':

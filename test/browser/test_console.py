@@ -50,10 +50,11 @@ def new_browser(width=1200, height=900):
 
 class ConsoleTestCase(unittest.TestCase):
     width = 1200
+    server_args = ()
 
     def setUp(self):
-        self.srv = pbtest.Server.for_test(self, apps=[pbtest.APP, pbtest.APP2])
-        self.base = 'http://127.0.0.1:%d' % self.srv.port
+        self.srv = pbtest.Server.for_test(self, apps=[pbtest.APP, pbtest.APP2], args=self.server_args)
+        self.base = 'http://127.0.0.1:%d' % (self.srv.admin_port or self.srv.port)
         self.driver, profile = new_browser(width=self.width)
         self.addCleanup(shutil.rmtree, profile, True)
         self.addCleanup(self.driver.quit)
@@ -166,7 +167,7 @@ class TestConsole(ConsoleTestCase):
         self.srv.bind('tok-t1', 'ivy')
         self.srv.bind('tok-t2', 'ivy')
         self.sign_in()
-        # The query's with_info fields, as SPEC.md gives them, added to the server's answer.
+        # The query's with_info fields, as docs/API.md gives them, added to the server's answer.
         self.driver.execute_script("""
             const real = window.fetch;
             window.fetch = async (path, init) => {
@@ -278,8 +279,10 @@ class TestConsole(ConsoleTestCase):
         csv = self.driver.execute_script('return csv()')
         lines = csv.split('\r\n')
         self.assertEqual(lines[0], 'account,account_type,token,platform,bind_time,last_bind_time,status')
-        self.assertEqual(lines[1], '"\'=HYPERLINK(""x"")",0,tok-csv,,,,0')
-        self.assertEqual(lines[2], 'plain,0,tok-csv,,,,0')
+        # the server sends bind times (with_info): ISO timestamps, no platform given
+        iso = r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z'
+        self.assertRegex(lines[1], r'^"\'=HYPERLINK\(""x""\)",0,tok-csv,,%s,%s,0$' % (iso, iso))
+        self.assertRegex(lines[2], r'^plain,0,tok-csv,,%s,%s,0$' % (iso, iso))
 
     def test_xss_probes_are_shown_as_text(self):
         self.srv.bind('tok-xss', *XSS_PROBES)
@@ -338,6 +341,24 @@ class TestConsoleNarrow(ConsoleTestCase):
         self.shot('narrow_360_dark')
 
 
+class TestConsoleOnAdminListener(ConsoleTestCase):
+    """Served on --admin-listen, the page calls the API on its own origin."""
+    server_args = ('--admin-listen', '127.0.0.1:0')
+
+    def test_sign_in_find_and_unbind_through_the_admin_listener(self):
+        self.srv.bind('tok-adm', 'adm-user')
+        self.sign_in()
+        self.wait_text('who', '1 binding')
+        self.find('adm-user')
+        self.assertEqual(self.cells(), ['tok-adm'])
+        self.driver.find_element(By.CSS_SELECTOR, '#results td button').click()
+        self.wait_for(EC.element_to_be_clickable((By.ID, 'confirm-ok'))).click()
+        self.wait_text('status', 'Unbound')
+        self.assertEqual(self.srv.tokens_of('adm-user'), [])
+        self.assert_no_alert()
+        self.shot('admin_listener')
+
+
 class TestConsoleHttp(unittest.TestCase):
     """The console's HTTP answers, without a browser."""
 
@@ -346,6 +367,7 @@ class TestConsoleHttp(unittest.TestCase):
         status, headers, body = srv.request('GET', '/console/')
         self.assertEqual(status, 200)
         self.assertIn(b'console.js', body)
+        self.assertIn(b'api.js', body)
         self.assertEqual(headers['Content-Type'], 'text/html; charset=utf-8')
         self.assertIn("default-src 'none'", headers['Content-Security-Policy'])
         self.assertIn("frame-ancestors 'none'", headers['Content-Security-Policy'])
@@ -354,8 +376,9 @@ class TestConsoleHttp(unittest.TestCase):
         self.assertEqual(headers['Cache-Control'], 'no-cache')
         status, again, _ = srv.request('GET', '/console/', headers={'If-None-Match': headers['ETag']})
         self.assertEqual(status, 304)
-        status, headers, _ = srv.request('GET', '/console/console.js')
-        self.assertEqual((status, headers['Content-Type']), (200, 'text/javascript; charset=utf-8'))
+        for script in ('/console/api.js', '/console/console.js'):
+            status, headers, _ = srv.request('GET', script)
+            self.assertEqual((status, headers['Content-Type']), (200, 'text/javascript; charset=utf-8'), script)
         status, headers, _ = srv.request('GET', '/console')
         self.assertEqual((status, headers['Location']), (301, '/console/'))
         self.assertEqual(srv.request('GET', '/console/missing.js')[0], 404)

@@ -174,6 +174,7 @@ class DebianPackageTest(unittest.TestCase):
         self.assertIn('ExecStart=/usr/bin/pushbind serve --config %s --data %s\n' % (CONFIG, DATA), unit)
         self.assertIn('Documentation=file:///usr/share/doc/pushbind/operations.md\n', unit)
         for path in ('/usr/lib/sysusers.d/pushbind.conf', '/usr/share/doc/pushbind/operations.md',
+                     '/usr/share/doc/pushbind/openapi.yaml',
                      '/usr/share/doc/pushbind/copyright', '/usr/share/doc/pushbind/changelog.Debian.gz'):
             self.assertTrue(os.path.isfile(path), path)
         # dh_installsystemd's postinst enables the unit even with no systemd running.
@@ -198,6 +199,9 @@ class DebianPackageTest(unittest.TestCase):
     def check_the_installed_binary_serves(self):
         r = run('/usr/bin/pushbind', '--help')
         self.assertIn('serve', r.stdout)
+        # One version: the package's upstream part is the binary's (CMake's project VERSION).
+        version = run('dpkg-query', '-W', '-f=${Version}', PACKAGE).stdout.rsplit('-', 1)[0]
+        self.assertEqual(run('/usr/bin/pushbind', '--version').stdout, 'pushbind %s\n' % version)
         data = tempfile.mkdtemp(prefix='pushbind-deb-')
         self.addCleanup(run, 'rm', '-rf', data)
         srv = pbtest.Server(apps=[pbtest.APP], data_dir=data,

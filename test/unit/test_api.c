@@ -139,7 +139,7 @@ static void spec_overwrite_then_query_by_token_gives_reference_sample(void **sta
                  "{\"token\": \"token2\", \"account_list\": [{\"account\": \"926@163.com\"}, {\"account\": \"1527000001\"}]}]}"),
         "{\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\",\"0\"]}");
     assert_string_equal(query(f, "{\"operator_type\": 2, \"token_list\": [\"token1\", \"token2\"]}"),
-                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\",\"0\"],\"token_accounts\":["
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\",\"0\"],\"token_accounts\":["
                         "{\"token\":\"token1\",\"account_list\":[{\"account\":\"926@126.com\"},{\"account\":\"1527000000\"}]},"
                         "{\"token\":\"token2\",\"account_list\":[{\"account\":\"926@163.com\"},{\"account\":\"1527000001\"}]}]}");
 }
@@ -151,7 +151,7 @@ static void query_by_account_answers_every_item_in_input_order(void **state)
     assert_string_equal(
         query(f, "{\"operator_type\":1,\"account_list\":[{\"account\":\"nobody\"},{\"account\":\"13800000000\",\"account_type\":1},"
                  "{\"account\":\"13800000000\"},{\"account\":7},\"bare\"]}"),
-        "{\"retCode\":1008026,\"errMsg\":\"batch op, partly error\",\"result\":[\"10110008\",\"0\",\"10110008\",\"1008007\",\"1008007\"],"
+        "{\"retCode\":1008026,\"errMsg\":\"batch op, partly error\",\"ret_code\":1008026,\"err_msg\":\"batch op, partly error\",\"result\":[\"10110008\",\"0\",\"10110008\",\"1008007\",\"1008007\"],"
         "\"account_tokens\":[{\"account\":\"nobody\",\"token_list\":[]},"
         "{\"account\":\"13800000000\",\"account_type\":1,\"token_list\":[\"t1\"]},"
         "{\"account\":\"13800000000\",\"token_list\":[]},{\"account\":\"\",\"token_list\":[]},{\"account\":\"\",\"token_list\":[]}]}");
@@ -161,7 +161,7 @@ static void query_by_token_marks_invalid_tokens(void **state)
 {
     fixture *f = *state;
     assert_string_equal(query(f, "{\"operator_type\":2,\"token_list\":[\"has space\",5,\"\"]}"),
-                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"1008006\",\"1008006\",\"1008006\"],"
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"ret_code\":1008027,\"err_msg\":\"batch op, total error\",\"result\":[\"1008006\",\"1008006\",\"1008006\"],"
                         "\"token_accounts\":[{\"token\":\"has space\",\"account_list\":[]},{\"token\":\"\",\"account_list\":[]},"
                         "{\"token\":\"\",\"account_list\":[]}]}");
 }
@@ -170,23 +170,23 @@ static void query_request_level_errors(void **state)
 {
     fixture *f = *state;
     assert_string_equal(query(f, "{\"account_list\":[{\"account\":\"a\"}]}"),
-                        "{\"retCode\":1008002,\"errMsg\":\"missing parameter\",\"result\":[]}");
+                        "{\"retCode\":1008002,\"errMsg\":\"missing parameter\",\"ret_code\":1008002,\"err_msg\":\"missing parameter\",\"result\":[]}");
     assert_string_equal(query(f, "{\"operator_type\":1,\"account_list\":[]}"),
-                        "{\"retCode\":1008002,\"errMsg\":\"missing parameter\",\"result\":[]}");
+                        "{\"retCode\":1008002,\"errMsg\":\"missing parameter\",\"ret_code\":1008002,\"err_msg\":\"missing parameter\",\"result\":[]}");
     assert_string_equal(query(f, "{\"operator_type\":3,\"token_list\":[\"a\"]}"),
-                        "{\"retCode\":1008007,\"errMsg\":\"invalid parameter\",\"result\":[]}");
+                        "{\"retCode\":1008007,\"errMsg\":\"invalid parameter\",\"ret_code\":1008007,\"err_msg\":\"invalid parameter\",\"result\":[]}");
     assert_string_equal(query(f, "{\"operator_type\":2,\"token_list\":\"t1\"}"),
-                        "{\"retCode\":1008007,\"errMsg\":\"invalid parameter\",\"result\":[]}");
+                        "{\"retCode\":1008007,\"errMsg\":\"invalid parameter\",\"ret_code\":1008007,\"err_msg\":\"invalid parameter\",\"result\":[]}");
     f->config.max_query_items = 2;
     assert_string_equal(query(f, "{\"operator_type\":2,\"token_list\":[\"a\",\"b\",\"c\"]}"),
-                        "{\"retCode\":1008007,\"errMsg\":\"invalid parameter\",\"result\":[]}");
+                        "{\"retCode\":1008007,\"errMsg\":\"invalid parameter\",\"ret_code\":1008007,\"err_msg\":\"invalid parameter\",\"result\":[]}");
 }
 
 static void query_ignores_the_other_operations_list(void **state)
 {
     fixture *f = *state;
     assert_string_equal(query(f, "{\"operator_type\":2,\"token_list\":[\"t9\"],\"account_list\":\"garbage\"}"),
-                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"10110008\"],"
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"ret_code\":1008027,\"err_msg\":\"batch op, total error\",\"result\":[\"10110008\"],"
                         "\"token_accounts\":[{\"token\":\"t9\",\"account_list\":[]}]}");
 }
 
@@ -196,7 +196,7 @@ static void append_keeps_order_and_ignores_repeats(void **state)
     batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t\",\"account_list\":[{\"account\":\"b\"},{\"account\":\"a\"},{\"account\":\"b\"}]}]}");
     batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t\",\"account_list\":[{\"account\":\"c\"},{\"account\":\"b\"}]}]}");
     assert_string_equal(accounts_of(f, "t"),
-                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t\",\"account_list\":"
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t\",\"account_list\":"
                         "[{\"account\":\"b\"},{\"account\":\"a\"},{\"account\":\"c\"}]}]}");
 }
 
@@ -214,7 +214,7 @@ static void batch_items_fail_alone(void **state)
         "{\"ret_code\":1008026,\"err_msg\":\"batch op, partly error\",\"result\":[\"0\",\"1008006\",\"1008007\",\"1008007\",\"1008007\",\"1008006\"]}");
     /* ok3 named a bad account, so even its good account "a" was not bound. */
     assert_string_equal(query(f, "{\"operator_type\":1,\"account_list\":[{\"account\":\"a\"}]}"),
-                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\"],\"account_tokens\":[{\"account\":\"a\",\"token_list\":[\"ok1\"]}]}");
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\"],\"account_tokens\":[{\"account\":\"a\",\"token_list\":[\"ok1\"]}]}");
 }
 
 static void limit_exceeded_fails_the_item_and_changes_nothing(void **state)
@@ -225,7 +225,7 @@ static void limit_exceeded_fails_the_item_and_changes_nothing(void **state)
                  "{\"account\":\"1\"},{\"account\":\"2\"},{\"account\":\"3\"},{\"account\":\"4\"},{\"account\":\"5\"}]}]}"),
         "{\"ret_code\":1008027,\"err_msg\":\"batch op, total error\",\"result\":[\"1008007\"]}");
     assert_string_equal(accounts_of(f, "t"),
-                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"10110008\"],"
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"ret_code\":1008027,\"err_msg\":\"batch op, total error\",\"result\":[\"10110008\"],"
                         "\"token_accounts\":[{\"token\":\"t\",\"account_list\":[]}]}");
     /* Repeats do not count against the limit. */
     assert_string_equal(
@@ -247,11 +247,11 @@ static void one_account_per_type_mode_replaces_by_type(void **state)
     batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t\",\"account_list\":["
              "{\"account\":\"a\"},{\"account\":\"p\",\"account_type\":1},{\"account\":\"b\"}]}]}");
     assert_string_equal(accounts_of(f, "t"),
-                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t\",\"account_list\":"
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t\",\"account_list\":"
                         "[{\"account\":\"p\",\"account_type\":1},{\"account\":\"b\"}]}]}");
     batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t\",\"account_list\":[{\"account\":\"c\"}]}]}");
     assert_string_equal(accounts_of(f, "t"),
-                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t\",\"account_list\":"
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t\",\"account_list\":"
                         "[{\"account\":\"c\"}]}]}");
 }
 
@@ -264,19 +264,19 @@ static void unbind_operations(void **state)
     assert_string_equal(batch(f, "{\"operator_type\":3,\"token_accounts\":[{\"token\":\"t1\",\"account_list\":[{\"account\":\"a\",\"account_type\":2},{\"account\":\"zz\"}]}]}"),
                         "{\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\"]}");
     assert_string_equal(accounts_of(f, "t1"),
-                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t1\",\"account_list\":"
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t1\",\"account_list\":"
                         "[{\"account\":\"a\"},{\"account\":\"b\"}]}]}");
     /* op 5 clears account b everywhere */
     assert_string_equal(batch(f, "{\"operator_type\":5,\"account_list\":[{\"account\":\"b\"},{\"account\":\"\"}]}"),
                         "{\"ret_code\":1008026,\"err_msg\":\"batch op, partly error\",\"result\":[\"0\",\"1008007\"]}");
     assert_string_equal(query(f, "{\"operator_type\":1,\"account_list\":[{\"account\":\"b\"}]}"),
-                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"10110008\"],"
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"ret_code\":1008027,\"err_msg\":\"batch op, total error\",\"result\":[\"10110008\"],"
                         "\"account_tokens\":[{\"account\":\"b\",\"token_list\":[]}]}");
     /* op 4 clears token t1 */
     assert_string_equal(batch(f, "{\"operator_type\":4,\"token_list\":[\"t1\",\"never-bound\"]}"),
                         "{\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\",\"0\"]}");
     assert_string_equal(query(f, "{\"operator_type\":1,\"account_list\":[{\"account\":\"a\"}]}"),
-                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"10110008\"],"
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"ret_code\":1008027,\"err_msg\":\"batch op, total error\",\"result\":[\"10110008\"],"
                         "\"account_tokens\":[{\"account\":\"a\",\"token_list\":[]}]}");
 }
 
@@ -287,7 +287,9 @@ static void batch_request_level_errors_change_nothing(void **state)
     assert_string_equal(batch(f, bind), "{\"ret_code\":1008007,\"err_msg\":\"invalid parameter\",\"result\":[]}");
     assert_string_equal(batch(f, "{\"operator_type\":6,\"token_list\":[\"t\"]}"),
                         "{\"ret_code\":1008007,\"err_msg\":\"invalid parameter\",\"result\":[]}");
-    assert_string_equal(batch(f, "{\"operator_type\":\"1\",\"token_list\":[\"t\"]}"),
+    assert_string_equal(batch(f, "{\"operator_type\":\"one\",\"token_list\":[\"t\"]}"),
+                        "{\"ret_code\":1008007,\"err_msg\":\"invalid parameter\",\"result\":[]}");
+    assert_string_equal(batch(f, "{\"operator_type\":\"5\",\"account_type\":-1,\"account_list\":[{\"account\":\"a\"}]}"),
                         "{\"ret_code\":1008007,\"err_msg\":\"invalid parameter\",\"result\":[]}");
     assert_string_equal(batch(f, "{\"operator_type\":4}"), "{\"ret_code\":1008002,\"err_msg\":\"missing parameter\",\"result\":[]}");
     assert_string_equal(batch(f, "{\"operator_type\":4,\"token_list\":null}"),
@@ -297,7 +299,7 @@ static void batch_request_level_errors_change_nothing(void **state)
                                  "{\"token\":\"u\",\"account_list\":[{\"account\":\"a\"}]}]}"),
                         "{\"ret_code\":1008007,\"err_msg\":\"invalid parameter\",\"result\":[]}");
     assert_string_equal(accounts_of(f, "t"),
-                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"10110008\"],"
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"ret_code\":1008027,\"err_msg\":\"batch op, total error\",\"result\":[\"10110008\"],"
                         "\"token_accounts\":[{\"token\":\"t\",\"account_list\":[]}]}");
 }
 
@@ -306,10 +308,10 @@ static void apps_do_not_see_each_other(void **state)
     fixture *f = *state;
     batch_as(f, OTHER_APP, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t\",\"account_list\":[{\"account\":\"a\"}]}]}");
     assert_string_equal(accounts_of(f, "t"),
-                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"result\":[\"10110008\"],"
+                        "{\"retCode\":1008027,\"errMsg\":\"batch op, total error\",\"ret_code\":1008027,\"err_msg\":\"batch op, total error\",\"result\":[\"10110008\"],"
                         "\"token_accounts\":[{\"token\":\"t\",\"account_list\":[]}]}");
     assert_string_equal(query_as(f, OTHER_APP, "{\"operator_type\":2,\"token_list\":[\"t\"]}"),
-                        "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t\",\"account_list\":"
+                        "{\"retCode\":0,\"errMsg\":\"ok\",\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\"],\"token_accounts\":[{\"token\":\"t\",\"account_list\":"
                         "[{\"account\":\"a\"}]}]}");
 }
 

@@ -12,7 +12,7 @@
 #include "auth/auth.h"
 #include "common/codes.h"
 
-/* The test vector from SPEC.md ("Apps and authentication"). */
+/* The test vector from docs/API.md ("Apps and authentication"). */
 #define VEC_ID "1500001048"
 #define VEC_TS "1565314789"
 #define VEC_NOW ((time_t)1565314789)

@@ -289,7 +289,11 @@ static void operator_type_float_is_wrong_type(void **state)
 static void operator_type_non_number_is_wrong_type(void **state)
 {
     static const char *const bodies[] = {
-        "{'operator_type': '1', 'token_list': ['t']}",
+        "{'operator_type': '+1', 'token_list': ['t']}",
+        "{'operator_type': ' 1', 'token_list': ['t']}",
+        "{'operator_type': '', 'token_list': ['t']}",
+        "{'operator_type': '1.0', 'token_list': ['t']}",
+        "{'operator_type': '99999999999999999999', 'token_list': ['t']}",
         "{'operator_type': true, 'token_list': ['t']}",
         "{'operator_type': [1], 'token_list': ['t']}",
         "{'operator_type': {'token_list': []}, 'token_list': ['t']}",
@@ -354,7 +358,7 @@ static void account_type_out_of_range_marks_item(void **state)
     assert_int_equal(query(*state,
                            "{'account_list': [{'account': 'a', 'account_type': 2147483648},"
                            " {'account': 'b', 'account_type': -1}, {'account': 'c', 'account_type': 1.0},"
-                           " {'account': 'd', 'account_type': 1e2}, {'account': 'e', 'account_type': '1'},"
+                           " {'account': 'd', 'account_type': 1e2}, {'account': 'e', 'account_type': '-1'},"
                            " {'account': 'f', 'account_type': true}, {'account': 'g', 'account_type': [1]},"
                            " {'account': 'h', 'account_type': 99999999999999999999999},"
                            " {'account': 'i', 'account_type': 2147483647}, {'account': 'j', 'account_type': 0}]}",
@@ -366,6 +370,92 @@ static void account_type_out_of_range_marks_item(void **state)
         assert_account(&r.account_list.items[i], bad[i], 0, false); /* the name is kept for the echo */
     assert_account(&r.account_list.items[8], "i", 2147483647u, true);
     assert_account(&r.account_list.items[9], "j", 0, true);
+}
+
+static void integers_may_be_decimal_strings(void **state)
+{
+    pb_query_request r;
+    assert_int_equal(query(*state,
+                           "{'operator_type': '2', 'account_list': [{'account': 'a', 'account_type': '1'},"
+                           " {'account': 'b', 'account_type': '2147483647'}, {'account': 'c', 'account_type': '0'},"
+                           " {'account': 'd', 'account_type': '2147483648'}, {'account': 'e', 'account_type': ''}]}",
+                           &r),
+                     PB_OK);
+    assert_int_equal(r.operator_type.state, PB_FIELD_PRESENT);
+    assert_int_equal(r.operator_type.value, 2);
+    assert_account(&r.account_list.items[0], "a", 1, true);
+    assert_account(&r.account_list.items[1], "b", 2147483647u, true);
+    assert_account(&r.account_list.items[2], "c", 0, true);
+    assert_account(&r.account_list.items[3], "d", 0, false);
+    assert_account(&r.account_list.items[4], "e", 0, false);
+}
+
+static void top_level_account_type_fills_elements_without_one(void **state)
+{
+    pb_query_request r;
+    /* the top-level field after the list, as well as before it */
+    assert_int_equal(query(*state,
+                           "{'account_list': [{'account': 'a'}, {'account': 'b', 'account_type': 0},"
+                           " {'account': 'c', 'account_type': null}, {'account': 'd', 'account_type': 'x'}],"
+                           " 'account_type': '1'}",
+                           &r),
+                     PB_OK);
+    assert_int_equal(r.account_type.state, PB_FIELD_PRESENT);
+    assert_account(&r.account_list.items[0], "a", 1, true);
+    assert_account(&r.account_list.items[1], "b", 0, true);
+    assert_account(&r.account_list.items[2], "c", 1, true);
+    assert_account(&r.account_list.items[3], "d", 0, false);
+
+    pb_batch_request b;
+    assert_int_equal(batch(*state,
+                           "{'account_type': 2, 'token_accounts': [{'token': 't', 'account_list': [{'account': 'a'},"
+                           " {'account': 'b', 'account_type': 1}]}], 'account_list': [{'account': 'c'}]}",
+                           &b),
+                     PB_OK);
+    assert_account(&b.token_accounts.items[0].account_list.items[0], "a", 2, true);
+    assert_account(&b.token_accounts.items[0].account_list.items[1], "b", 1, true);
+    assert_account(&b.account_list.items[0], "c", 2, true);
+}
+
+static void top_level_account_type_wrong_type_leaves_elements_at_zero(void **state)
+{
+    static const char *const bodies[] = {
+        "{'account_type': -1, 'account_list': [{'account': 'a'}]}",
+        "{'account_type': '1 ', 'account_list': [{'account': 'a'}]}",
+        "{'account_type': 2147483648, 'account_list': [{'account': 'a'}]}",
+        "{'account_type': [1], 'account_list': [{'account': 'a'}]}",
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        pb_query_request r;
+        assert_int_equal(query(*state, bodies[i], &r), PB_OK);
+        assert_int_equal(r.account_type.state, PB_FIELD_WRONG_TYPE);
+        assert_account(&r.account_list.items[0], "a", 0, true);
+    }
+    pb_query_request r;
+    assert_int_equal(query(*state, "{'account_type': null, 'account_list': [{'account': 'a'}]}", &r), PB_OK);
+    assert_int_equal(r.account_type.state, PB_FIELD_ABSENT);
+    assert_account(&r.account_list.items[0], "a", 0, true);
+}
+
+static void with_info_is_true_or_one(void **state)
+{
+    static const struct {
+        const char *body;
+        pb_field_state state;
+        bool on;
+    } cases[] = {
+        {"{'with_info': true}", PB_FIELD_PRESENT, true},  {"{'with_info': 1}", PB_FIELD_PRESENT, true},
+        {"{'with_info': false}", PB_FIELD_PRESENT, false}, {"{'with_info': 0}", PB_FIELD_PRESENT, false},
+        {"{'with_info': null}", PB_FIELD_ABSENT, false},   {"{}", PB_FIELD_ABSENT, false},
+        {"{'with_info': 'true'}", PB_FIELD_WRONG_TYPE, false}, {"{'with_info': 2}", PB_FIELD_WRONG_TYPE, false},
+        {"{'with_info': 1.0}", PB_FIELD_WRONG_TYPE, false}, {"{'with_info': {}}", PB_FIELD_WRONG_TYPE, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pb_query_request r;
+        assert_int_equal(query(*state, cases[i].body, &r), PB_OK);
+        assert_int_equal(r.with_info_state, cases[i].state);
+        assert_int_equal(r.with_info, cases[i].on);
+    }
 }
 
 static void account_type_null_is_zero(void **state)
@@ -854,12 +944,12 @@ static void encode_query_by_token_matches_spec_sample(void **state)
     pb_account first[] = {{PB_STR_LIT("926@126.com"), 0}, {PB_STR_LIT("1527000000"), 1}};
     pb_account second[] = {{PB_STR_LIT("926@163.com"), 0}};
     pb_token_accounts entries[] = {
-        {PB_OK, PB_STR_LIT("token1"), {first, 2}},
-        {PB_OK, PB_STR_LIT("token2"), {second, 1}},
+        {PB_OK, PB_STR_LIT("token1"), {.accounts = first, .n = 2}},
+        {PB_OK, PB_STR_LIT("token2"), {.accounts = second, .n = 1}},
     };
     pb_query_response response = {.code = PB_OK, .operator_type = 2, .n = 2, .by_token = entries};
     assert_pb_str(pb_encode_query(*state, &response),
-                  "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\",\"0\"],"
+                  "{\"retCode\":0,\"errMsg\":\"ok\",\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\",\"0\"],"
                   "\"token_accounts\":[{\"token\":\"token1\",\"account_list\":[{\"account\":\"926@126.com\"},"
                   "{\"account\":\"1527000000\",\"account_type\":1}]},"
                   "{\"token\":\"token2\",\"account_list\":[{\"account\":\"926@163.com\"}]}]}");
@@ -870,12 +960,12 @@ static void encode_query_by_account_matches_spec_sample(void **state)
     pb_str first[] = {PB_STR_LIT("token1"), PB_STR_LIT("token2")};
     pb_str second[] = {PB_STR_LIT("token3")};
     pb_account_tokens entries[] = {
-        {PB_OK, {PB_STR_LIT("account1"), 0}, {first, 2}},
-        {PB_OK, {PB_STR_LIT("13800000000"), 1}, {second, 1}},
+        {PB_OK, {PB_STR_LIT("account1"), 0}, {.tokens = first, .n = 2}},
+        {PB_OK, {PB_STR_LIT("13800000000"), 1}, {.tokens = second, .n = 1}},
     };
     pb_query_response response = {.code = PB_OK, .operator_type = 1, .n = 2, .by_account = entries};
     assert_json(*state, pb_encode_query(*state, &response),
-                "{'retCode':0,'errMsg':'ok','result':['0','0'],"
+                "{'retCode':0,'errMsg':'ok','ret_code':0,'err_msg':'ok','result':['0','0'],"
                 "'account_tokens':[{'account':'account1','token_list':['token1','token2']},"
                 "{'account':'13800000000','account_type':1,'token_list':['token3']}]}");
 }
@@ -883,17 +973,17 @@ static void encode_query_by_account_matches_spec_sample(void **state)
 static void encode_omits_zero_account_type(void **state)
 {
     pb_account accounts[] = {{PB_STR_LIT("x"), 0}, {PB_STR_LIT("y"), 2147483647u}, {PB_STR_LIT("z"), 0}};
-    pb_token_accounts by_token[] = {{PB_OK, PB_STR_LIT("t"), {accounts, 3}}};
+    pb_token_accounts by_token[] = {{PB_OK, PB_STR_LIT("t"), {.accounts = accounts, .n = 3}}};
     pb_query_response r2 = {.code = PB_OK, .operator_type = 2, .n = 1, .by_token = by_token};
     assert_json(*state, pb_encode_query(*state, &r2),
-                "{'retCode':0,'errMsg':'ok','result':['0'],'token_accounts':[{'token':'t','account_list':"
+                "{'retCode':0,'errMsg':'ok','ret_code':0,'err_msg':'ok','result':['0'],'token_accounts':[{'token':'t','account_list':"
                 "[{'account':'x'},{'account':'y','account_type':2147483647},{'account':'z'}]}]}");
 
-    pb_account_tokens by_account[] = {{PB_OK, {PB_STR_LIT("x"), 0}, {NULL, 0}},
-                                      {PB_OK, {PB_STR_LIT("x"), 5}, {NULL, 0}}};
+    pb_account_tokens by_account[] = {{PB_OK, {PB_STR_LIT("x"), 0}, {.n = 0}},
+                                      {PB_OK, {PB_STR_LIT("x"), 5}, {.n = 0}}};
     pb_query_response r1 = {.code = PB_OK, .operator_type = 1, .n = 2, .by_account = by_account};
     assert_json(*state, pb_encode_query(*state, &r1),
-                "{'retCode':0,'errMsg':'ok','result':['0','0'],'account_tokens':["
+                "{'retCode':0,'errMsg':'ok','ret_code':0,'err_msg':'ok','result':['0','0'],'account_tokens':["
                 "{'account':'x','token_list':[]},{'account':'x','account_type':5,'token_list':[]}]}");
 }
 
@@ -901,32 +991,72 @@ static void encode_items_without_bindings_have_empty_lists(void **state)
 {
     pb_str tokens[] = {PB_STR_LIT("t1")};
     pb_account_tokens entries[] = {
-        {PB_OK, {PB_STR_LIT("a"), 0}, {tokens, 1}},
-        {PB_ERR_NO_BINDING, {PB_STR_LIT("b"), 1}, {NULL, 0}},
-        {PB_ERR_PARAM, {{"", 0}, 0}, {NULL, 0}},
+        {PB_OK, {PB_STR_LIT("a"), 0}, {.tokens = tokens, .n = 1}},
+        {PB_ERR_NO_BINDING, {PB_STR_LIT("b"), 1}, {.n = 0}},
+        {PB_ERR_PARAM, {{"", 0}, 0}, {.n = 0}},
     };
     pb_query_response response = {.code = PB_ERR_PARTIAL, .operator_type = 1, .n = 3, .by_account = entries};
     assert_json(*state, pb_encode_query(*state, &response),
-                "{'retCode':1008026,'errMsg':'batch op, partly error','result':['0','10110008','1008007'],"
+                "{'retCode':1008026,'errMsg':'batch op, partly error','ret_code':1008026,'err_msg':'batch op, partly error','result':['0','10110008','1008007'],"
                 "'account_tokens':[{'account':'a','token_list':['t1']},"
                 "{'account':'b','account_type':1,'token_list':[]},{'account':'','token_list':[]}]}");
 
-    pb_token_accounts by_token[] = {{PB_ERR_TOKEN, {NULL, 0}, {NULL, 0}}};
+    pb_token_accounts by_token[] = {{PB_ERR_TOKEN, {NULL, 0}, {.n = 0}}};
     pb_query_response r2 = {.code = PB_ERR_TOTAL, .operator_type = 2, .n = 1, .by_token = by_token};
     assert_json(*state, pb_encode_query(*state, &r2),
-                "{'retCode':1008027,'errMsg':'batch op, total error','result':['1008006'],"
+                "{'retCode':1008027,'errMsg':'batch op, total error','ret_code':1008027,'err_msg':'batch op, total error','result':['1008006'],"
                 "'token_accounts':[{'token':'','account_list':[]}]}");
+}
+
+static void encode_with_info_adds_platforms_and_times(void **state)
+{
+    pb_str tokens[] = {PB_STR_LIT("t1"), PB_STR_LIT("t2")};
+    pb_binding_times times[] = {{1764570000, 1764570500}, {1764570100, 1764570100}};
+    pb_platform platforms[] = {PB_PLATFORM_ANDROID, PB_PLATFORM_NONE};
+    pb_account_tokens by_account[] = {
+        {PB_OK, {PB_STR_LIT("a"), 1}, {.tokens = tokens, .times = times, .platforms = platforms, .n = 2}},
+        {PB_ERR_NO_BINDING, {PB_STR_LIT("b"), 0}, {.n = 0}},
+    };
+    pb_query_response r1 = {.code = PB_ERR_PARTIAL, .operator_type = 1, .with_info = true, .n = 2,
+                            .by_account = by_account};
+    assert_json(*state, pb_encode_query(*state, &r1),
+                "{'retCode':1008026,'errMsg':'batch op, partly error','ret_code':1008026,"
+                "'err_msg':'batch op, partly error','result':['0','10110008'],'account_tokens':["
+                "{'account':'a','account_type':1,'token_list':['t1','t2'],'token_info':["
+                "{'token':'t1','platform':'android','bind_time':1764570000,'last_bind_time':1764570500},"
+                "{'token':'t2','bind_time':1764570100,'last_bind_time':1764570100}]},"
+                "{'account':'b','token_list':[],'token_info':[]}]}");
+
+    pb_account accounts[] = {{PB_STR_LIT("a"), 0}, {PB_STR_LIT("b"), 2}};
+    pb_token_accounts by_token[] = {
+        {PB_OK, PB_STR_LIT("t"), {.accounts = accounts, .times = times, .platform = PB_PLATFORM_IOS, .n = 2}},
+        {PB_OK, PB_STR_LIT("u"), {.accounts = accounts, .times = times, .n = 1}},
+    };
+    pb_query_response r2 = {.code = PB_OK, .operator_type = 2, .with_info = true, .n = 2, .by_token = by_token};
+    assert_json(*state, pb_encode_query(*state, &r2),
+                "{'retCode':0,'errMsg':'ok','ret_code':0,'err_msg':'ok','result':['0','0'],'token_accounts':["
+                "{'token':'t','platform':'ios','account_list':["
+                "{'account':'a','bind_time':1764570000,'last_bind_time':1764570500},"
+                "{'account':'b','account_type':2,'bind_time':1764570100,'last_bind_time':1764570100}]},"
+                "{'token':'u','account_list':[{'account':'a','bind_time':1764570000,'last_bind_time':1764570500}]}]}");
+
+    /* the same lists without with_info: the TPNS answer, whatever the lookup gave */
+    r2.with_info = false;
+    assert_json(*state, pb_encode_query(*state, &r2),
+                "{'retCode':0,'errMsg':'ok','ret_code':0,'err_msg':'ok','result':['0','0'],'token_accounts':["
+                "{'token':'t','account_list':[{'account':'a'},{'account':'b','account_type':2}]},"
+                "{'token':'u','account_list':[{'account':'a'}]}]}");
 }
 
 static void encode_request_level_error_has_empty_result(void **state)
 {
     pb_query_response response = {.code = PB_ERR_PARSE, .operator_type = 0, .n = 0};
     assert_json(*state, pb_encode_query(*state, &response),
-                "{'retCode':1008001,'errMsg':'parameter parse error','result':[]}");
+                "{'retCode':1008001,'errMsg':'parameter parse error','ret_code':1008001,'err_msg':'parameter parse error','result':[]}");
 
     pb_query_response by_token = {.code = PB_ERR_MISSING, .operator_type = 2, .n = 0};
     assert_json(*state, pb_encode_query(*state, &by_token),
-                "{'retCode':1008002,'errMsg':'missing parameter','result':[]}");
+                "{'retCode':1008002,'errMsg':'missing parameter','ret_code':1008002,'err_msg':'missing parameter','result':[]}");
 
     pb_batch_response batch_response = {.code = PB_ERR_AUTH, .n = 0, .item_codes = NULL};
     assert_json(*state, pb_encode_batch(*state, &batch_response),
@@ -947,10 +1077,10 @@ static void encode_batch_keys_are_snake_case(void **state)
 static void encode_escapes_quotes_and_control_chars(void **state)
 {
     pb_str tokens[] = {{"t\"\\\b\f\n\r\t\x01\x1f\x7f", 11}, {"nul\0x", 5}};
-    pb_account_tokens entries[] = {{PB_OK, {PB_STR_LIT("a\"b\\c"), 0}, {tokens, 2}}};
+    pb_account_tokens entries[] = {{PB_OK, {PB_STR_LIT("a\"b\\c"), 0}, {.tokens = tokens, .n = 2}}};
     pb_query_response response = {.code = PB_OK, .operator_type = 1, .n = 1, .by_account = entries};
     assert_pb_str(pb_encode_query(*state, &response),
-                  "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[\"0\"],\"account_tokens\":[{\"account\":"
+                  "{\"retCode\":0,\"errMsg\":\"ok\",\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[\"0\"],\"account_tokens\":[{\"account\":"
                   "\"a\\\"b\\\\c\",\"token_list\":[\"t\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001F\x7f\","
                   "\"nul\\u0000x\"]}]}");
 }
@@ -958,10 +1088,10 @@ static void encode_escapes_quotes_and_control_chars(void **state)
 static void encode_keeps_solidus_and_utf8_as_is(void **state)
 {
     pb_str tokens[] = {PB_STR_LIT("a/b")};
-    pb_account_tokens entries[] = {{PB_OK, {PB_STR_LIT("\xc3\xa9\xf0\x9f\x98\x80"), 0}, {tokens, 1}}};
+    pb_account_tokens entries[] = {{PB_OK, {PB_STR_LIT("\xc3\xa9\xf0\x9f\x98\x80"), 0}, {.tokens = tokens, .n = 1}}};
     pb_query_response response = {.code = PB_OK, .operator_type = 1, .n = 1, .by_account = entries};
     assert_json(*state, pb_encode_query(*state, &response),
-                "{'retCode':0,'errMsg':'ok','result':['0'],"
+                "{'retCode':0,'errMsg':'ok','ret_code':0,'err_msg':'ok','result':['0'],"
                 "'account_tokens':[{'account':'\xc3\xa9\xf0\x9f\x98\x80','token_list':['a/b']}]}");
 }
 
@@ -974,7 +1104,7 @@ static void encode_large_response_is_complete(void **state)
     long_token[LONG] = '\0';
     pb_account_tokens *entries = pb_pool_alloc(pool, N * sizeof(*entries));
     char *expected = malloc(N * 128 + LONG + 256);
-    size_t len = (size_t)sprintf(expected, "{\"retCode\":0,\"errMsg\":\"ok\",\"result\":[");
+    size_t len = (size_t)sprintf(expected, "{\"retCode\":0,\"errMsg\":\"ok\",\"ret_code\":0,\"err_msg\":\"ok\",\"result\":[");
     for (int i = 0; i < N; i++)
         len += (size_t)sprintf(expected + len, "%s\"%s\"", i ? "," : "", i % 3 ? "0" : "10110008");
     len += (size_t)sprintf(expected + len, "],\"account_tokens\":[");
@@ -984,7 +1114,7 @@ static void encode_large_response_is_complete(void **state)
         char *token_text = pb_pool_alloc(pool, 48);
         entries[i] = (pb_account_tokens){i % 3 ? PB_OK : PB_ERR_NO_BINDING,
                                          {{name, (size_t)sprintf(name, "user%d@example.com", i)}, (uint32_t)(i % 2)},
-                                         {token, i % 3 ? 1 : 0}};
+                                         {.tokens = token, .n = i % 3 ? 1 : 0}};
         *token = (pb_str){token_text, (size_t)sprintf(token_text, "token-%d-0123456789abcdef", i)};
         if (i == 1) /* longer than the whole buffer so far: one append grows it more than twice */
             *token = (pb_str){long_token, LONG};
@@ -1022,6 +1152,10 @@ int main(void)
         T(operator_type_reads_any_int64),
         T(huge_integer_is_wrong_type_not_parse_error),
         T(account_type_out_of_range_marks_item),
+        T(integers_may_be_decimal_strings),
+        T(top_level_account_type_fills_elements_without_one),
+        T(top_level_account_type_wrong_type_leaves_elements_at_zero),
+        T(with_info_is_true_or_one),
         T(account_type_null_is_zero),
         T(account_not_string_marks_item),
         T(non_object_element_marks_item_and_keeps_others),
@@ -1054,6 +1188,7 @@ int main(void)
         T(encode_query_by_account_matches_spec_sample),
         T(encode_omits_zero_account_type),
         T(encode_items_without_bindings_have_empty_lists),
+        T(encode_with_info_adds_platforms_and_times),
         T(encode_request_level_error_has_empty_result),
         T(encode_batch_keys_are_snake_case),
         T(encode_escapes_quotes_and_control_chars),

@@ -1,4 +1,4 @@
-/* The code table: every SPEC code has its message; top-level codes follow the items. */
+/* The code table: every code of docs/API.md has its message; top-level codes follow the items. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -116,7 +116,7 @@ static void import_random(struct fixture *f, size_t n, unsigned *seed)
     for (size_t i = 0; i < n; i++) {
         tokens[i] = rand_r(seed) % N_TOKENS;
         accounts[i] = rand_r(seed) % N_ACCOUNTS;
-        items[i] = (pb_import_item){token_str(tokens[i]), account_of(accounts[i])};
+        items[i] = (pb_import_item){.token = token_str(tokens[i]), .account = account_of(accounts[i])};
     }
     assert_int_equal(pb_lmdb_import_chunk(&(pb_lmdb_tool){.session = pb_store_session_lmdb(f->session)}, APP, items, n, outcomes), 0);
     for (size_t i = 0; i < n; i++) {
@@ -146,8 +146,8 @@ static void assert_store_is_model(struct fixture *f)
         tokens[t] = token_str(t);
     for (int a = 0; a < N_ACCOUNTS; a++)
         accounts[a] = account_of(a);
-    assert_int_equal(pb_store_accounts_of(view, APP, tokens, N_TOKENS, &pool, by_token), 0);
-    assert_int_equal(pb_store_tokens_of(view, APP, accounts, N_ACCOUNTS, &pool, by_account), 0);
+    assert_int_equal(pb_store_accounts_of(view, APP, tokens, N_TOKENS, false, &pool, by_token), 0);
+    assert_int_equal(pb_store_tokens_of(view, APP, accounts, N_ACCOUNTS, false, &pool, by_account), 0);
     for (int t = 0; t < N_TOKENS; t++) {
         assert_int_equal(by_token[t].n, f->model.n_accounts_of[t]);
         for (size_t i = 0; i < by_token[t].n; i++) {
@@ -171,7 +171,7 @@ static void fill_other_app(struct fixture *f, uint64_t other)
     assert_int_equal(pb_store_app_put(f->session, other, PB_STR_LIT(SECRET), &created), 0);
     for (int t = 0; t < N_TOKENS; t++) {
         pb_account account = account_of(t % N_ACCOUNTS);
-        pb_change change = {PB_CHANGE_APPEND, token_str(t), &account, 1};
+        pb_change change = {.kind = PB_CHANGE_APPEND, .token = token_str(t), .accounts = &account, .n_accounts = 1};
         pb_change_outcome outcome;
         assert_int_equal(pb_store_apply(f->session, other, &change, 1, &outcome), 0);
         assert_int_equal(outcome, 0);
@@ -241,7 +241,7 @@ static void an_import_leaves_other_apps_alone(void **state)
         pb_str token = token_str(t);
         pb_account_list list;
         pb_account want = account_of(t % N_ACCOUNTS);
-        assert_int_equal(pb_store_accounts_of(view, HIGHER_APP, &token, 1, &pool, &list), 0);
+        assert_int_equal(pb_store_accounts_of(view, HIGHER_APP, &token, 1, false, &pool, &list), 0);
         assert_int_equal(list.n, 1);
         assert_true(pb_account_eq(&list.accounts[0], &want));
     }

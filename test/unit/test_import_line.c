@@ -90,7 +90,7 @@ static void csv_shape_errors_are_named(void **state)
 {
     pb_import_line line;
     assert_string_equal(parse(PB_IMPORT_CSV, "t1", &line), "missing account");
-    assert_string_equal(parse(PB_IMPORT_CSV, "t1,a,1,x", &line), "more than three fields");
+    assert_string_equal(parse(PB_IMPORT_CSV, "t1,a,1,1,2,ios,x", &line), "more than six fields");
     assert_string_equal(parse(PB_IMPORT_CSV, "t1,\"a", &line), "unbalanced quote");
     assert_string_equal(parse(PB_IMPORT_CSV, "t1,\"a\"b", &line), "unbalanced quote");
     assert_string_equal(parse(PB_IMPORT_CSV, "t1,a,", &line), "account_type is not an integer in 0..2147483647");
@@ -114,11 +114,47 @@ static void account_type_follows_the_apis_rule(void **state)
     assert_int_equal(line.account.account.type, 7);
 }
 
+static void times_and_platform_are_read_when_given(void **state)
+{
+    pb_import_line line;
+    assert_null(parse(PB_IMPORT_NDJSON,
+                      "{\"token\":\"t\",\"account\":\"a\",\"bind_time\":100,\"last_bind_time\":4294967295,"
+                      "\"platform\":\"IOS\"}",
+                      &line));
+    assert_int_equal(line.times.bind_time, 100);
+    assert_int_equal(line.times.last_bind_time, 4294967295LL);
+    assert_int_equal(line.platform, PB_PLATFORM_IOS);
+    assert_null(parse(PB_IMPORT_NDJSON, "{\"token\":\"t\",\"account\":\"a\"}", &line));
+    assert_int_equal(line.times.bind_time, 0);
+    assert_int_equal(line.platform, PB_PLATFORM_NONE);
+    assert_string_equal(parse(PB_IMPORT_NDJSON, "{\"token\":\"t\",\"account\":\"a\",\"bind_time\":-1}", &line),
+                        "bind_time / last_bind_time is not an integer in 0..4294967295");
+    assert_string_equal(parse(PB_IMPORT_NDJSON, "{\"token\":\"t\",\"account\":\"a\",\"last_bind_time\":4294967296}",
+                              &line),
+                        "bind_time / last_bind_time is not an integer in 0..4294967295");
+    assert_string_equal(parse(PB_IMPORT_NDJSON, "{\"token\":\"t\",\"account\":\"a\",\"platform\":\"web\"}", &line),
+                        "platform is not android or ios");
+
+    assert_null(parse(PB_IMPORT_CSV, "t,a,1,100,200,android", &line));
+    assert_binding(&line, "t", "a", 1);
+    assert_int_equal(line.times.bind_time, 100);
+    assert_int_equal(line.times.last_bind_time, 200);
+    assert_int_equal(line.platform, PB_PLATFORM_ANDROID);
+    assert_null(parse(PB_IMPORT_CSV, "t,a,1,,,", &line));
+    assert_int_equal(line.times.last_bind_time, 0);
+    assert_int_equal(line.platform, PB_PLATFORM_NONE);
+    assert_string_equal(parse(PB_IMPORT_CSV, "t,a,1,1.5", &line),
+                        "bind_time / last_bind_time is not an integer in 0..4294967295");
+    assert_string_equal(parse(PB_IMPORT_CSV, "t,a,1,1,2,web", &line), "platform is not android or ios");
+}
+
 static void csv_header_is_recognised_in_any_case(void **state)
 {
     assert_true(pb_import_line_is_csv_header("token,account,account_type", 26));
     assert_true(pb_import_line_is_csv_header("TOKEN,Account\r", 14));
     assert_false(pb_import_line_is_csv_header("token,alice", 11));
+    assert_true(pb_import_line_is_csv_header("token,account,account_type,bind_time,last_bind_time,platform", 60));
+    assert_true(pb_import_line_is_csv_header("token,account,account_type,bind_time", 36));
 }
 
 static void long_fields_are_cut_at_the_buffer(void **state)
@@ -166,6 +202,7 @@ int main(void)
         cmocka_unit_test(csv_reads_two_or_three_fields_with_quotes),
         cmocka_unit_test(csv_shape_errors_are_named),
         cmocka_unit_test(account_type_follows_the_apis_rule),
+        cmocka_unit_test(times_and_platform_are_read_when_given),
         cmocka_unit_test(csv_header_is_recognised_in_any_case),
         cmocka_unit_test(long_fields_are_cut_at_the_buffer),
         cmocka_unit_test(deep_nesting_and_long_escaped_strings_outgrow_the_arena),

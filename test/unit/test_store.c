@@ -1,6 +1,6 @@
 /*
  * test_store.c — the embedded store (store/lmdb.c) against store.h's contract
- * and SPEC.md's batchoperate rules. Each test gets its own data directory.
+ * and docs/API.md's batchoperate rules. Each test gets its own data directory.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,7 +172,7 @@ static const char *accounts_in(struct fixture *f, uint64_t app, const char *toke
     assert_non_null(view);
     pb_str t = pb_str_from_cstr(token);
     pb_account_list list;
-    assert_int_equal(pb_store_accounts_of(view, app, &t, 1, &f->pool, &list), 0);
+    assert_int_equal(pb_store_accounts_of(view, app, &t, 1, false, &f->pool, &list), 0);
     size_t size = 1;
     for (size_t i = 0; i < list.n; i++)
         size += list.accounts[i].name.len + 16;
@@ -201,7 +201,7 @@ static const char *tokens_in(struct fixture *f, uint64_t app, const char *accoun
     pb_store_view *view = pb_store_view_begin(f->session);
     assert_non_null(view);
     pb_token_list list;
-    assert_int_equal(pb_store_tokens_of(view, app, a, 1, &f->pool, &list), 0);
+    assert_int_equal(pb_store_tokens_of(view, app, a, 1, false, &f->pool, &list), 0);
     size_t size = 1;
     for (size_t i = 0; i < list.n; i++)
         size += list.tokens[i].len + 1;
@@ -395,7 +395,7 @@ static void apps_are_isolated(void **state)
     assert_string_equal(tokens_in(f, APP, "a"), "t1");
 }
 
-/* SPEC: the overwrite example, then the query-by-token sample of the TPNS page. */
+/* docs/API.md: the overwrite example, then the query-by-token sample of the TPNS page. */
 static void many_to_many_matches_spec_sample(void **state)
 {
     struct fixture *f = *state;
@@ -427,7 +427,7 @@ static void lookup_answers_each_item_in_input_order(void **state)
     pb_account_list lists[3];
     pb_store_view *view = pb_store_view_begin(f->session);
     assert_non_null(view);
-    assert_int_equal(pb_store_accounts_of(view, APP, tokens, 3, &f->pool, lists), 0);
+    assert_int_equal(pb_store_accounts_of(view, APP, tokens, 3, false, &f->pool, lists), 0);
     assert_int_equal(lists[0].n, 2);
     assert_true(pb_str_eq(lists[0].accounts[0].name, PB_STR_LIT("b")));
     assert_true(pb_str_eq(lists[0].accounts[1].name, PB_STR_LIT("a")));
@@ -447,13 +447,13 @@ static void view_is_a_snapshot(void **state)
     assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a"), PB_CHANGE_OK);
     pb_str token = PB_STR_LIT("t1");
     pb_account_list list;
-    assert_int_equal(pb_store_accounts_of(view, APP, &token, 1, &f->pool, &list), 0);
+    assert_int_equal(pb_store_accounts_of(view, APP, &token, 1, false, &f->pool, &list), 0);
     assert_int_equal(list.n, 0);
     pb_store_view_end(view);
     /* A view begun after apply() returned sees it (same reused read txn). */
     view = pb_store_view_begin(reader);
     assert_non_null(view);
-    assert_int_equal(pb_store_accounts_of(view, APP, &token, 1, &f->pool, &list), 0);
+    assert_int_equal(pb_store_accounts_of(view, APP, &token, 1, false, &f->pool, &list), 0);
     assert_int_equal(list.n, 1);
     pb_store_view_end(view);
     pb_store_session_close(reader);
@@ -484,12 +484,12 @@ static void *bind_on_own_session(void *arg)
     pb_account account = {pb_str_from_cstr(name), 0};
     for (int i = 0; i < 20; i++) {
         snprintf(token, sizeof(token), "w%d-%02d", w->no, i);
-        pb_change change = {PB_CHANGE_APPEND, pb_str_from_cstr(token), &account, 1};
+        pb_change change = {.kind = PB_CHANGE_APPEND, .token = pb_str_from_cstr(token), .accounts = &account, .n_accounts = 1};
         pb_change_outcome outcome;
         pb_token_list list;
         w->failures += pb_store_apply(session, APP, &change, 1, &outcome) != 0 || outcome != PB_CHANGE_OK;
         pb_store_view *view = pb_store_view_begin(session);
-        w->failures += view == NULL || pb_store_tokens_of(view, APP, &account, 1, &w->pool, &list) != 0 ||
+        w->failures += view == NULL || pb_store_tokens_of(view, APP, &account, 1, false, &w->pool, &list) != 0 ||
                        list.n != (size_t)i + 1 || !pb_str_eq(list.tokens[i], pb_str_from_cstr(token));
         if (view != NULL)
             pb_store_view_end(view);
@@ -639,11 +639,13 @@ static void long_key_is_an_error_not_a_crash(void **state)
     assert_string_equal(tokens_of(f, huge), "");
 }
 
-static void map_full_returns_eio_and_changes_nothing(void **state)
+/* Binds refused at the reserve (store/lmdb/space.c) change nothing; the ones before stay whole. */
+static void full_store_refuses_binds_and_changes_nothing(void **state)
 {
     struct fixture *f = *state; /* 1 MiB map */
     char token[32], accounts[16 * 120];
     int acked = 0, rc = 0;
+    pb_change_outcome outcome = -1;
 
     for (; acked < 10000; acked++) {
         char *p = accounts;
@@ -651,14 +653,12 @@ static void map_full_returns_eio_and_changes_nothing(void **state)
             p += sprintf(p, "%s%0100d", j == 0 ? "" : ",", acked * 16 + j);
         snprintf(token, sizeof(token), "tok-%05d", acked);
         pb_change change = make_change(f, PB_CHANGE_APPEND, token, accounts);
-        pb_change_outcome outcome = -1;
-        if ((rc = pb_store_apply(f->session, APP, &change, 1, &outcome)) != 0)
+        if ((rc = pb_store_apply(f->session, APP, &change, 1, &outcome)) != 0 || outcome != PB_CHANGE_OK)
             break;
-        assert_int_equal(outcome, PB_CHANGE_OK);
     }
-    assert_int_equal(rc, PB_STORE_EIO);
+    assert_int_equal(rc, PB_STORE_OK);
+    assert_int_equal(outcome, PB_CHANGE_NO_SPACE);
     assert_true(acked > 10);
-    assert_non_null(strstr(pb_store_session_error(f->session), "MDB_MAP_FULL"));
 
     for (int i = 0; i <= acked; i++) {
         snprintf(token, sizeof(token), "tok-%05d", i);
@@ -782,8 +782,8 @@ static void group_commit_keeps_each_write_and_change_apart(void **state)
     assert_string_equal(tokens_of(f, "b"), "t4,t5");
 }
 
-/* One write of a group runs out of room: it alone is undone and fails. */
-static void group_commit_failure_undoes_only_that_write(void **state)
+/* One write of a group runs into the reserve: its binds past it are refused, the rest commits. */
+static void group_commit_refuses_only_the_binds_past_the_reserve(void **state)
 {
     struct fixture *f = *state; /* 1 MiB map */
     enum { HUGE_CHANGES = 400, ACCOUNTS = 16 };
@@ -804,13 +804,20 @@ static void group_commit_failure_undoes_only_that_write(void **state)
     pb_lmdb_commit_group(pb_store_session_lmdb(f->session), w0);
 
     assert_int_equal(w0->result, PB_STORE_OK);
-    assert_int_equal(w1->result, PB_STORE_EIO);
-    assert_non_null(strstr(w1->error, "MDB_MAP_FULL"));
+    assert_int_equal(w1->result, PB_STORE_OK);
     assert_int_equal(w2->result, PB_STORE_OK);
+    int bound = 0;
+    while (bound < HUGE_CHANGES && w1->outcomes[bound] == PB_CHANGE_OK)
+        bound++;
+    assert_true(bound > 0 && bound < HUGE_CHANGES);
+    for (int i = bound; i < HUGE_CHANGES; i++)
+        assert_int_equal(w1->outcomes[i], PB_CHANGE_NO_SPACE);
     assert_string_equal(tokens_of(f, "a"), "before,after");
-    assert_string_equal(accounts_of(f, "huge-000"), "");
+    assert_string_equal(accounts_of(f, "huge-399"), "");
     struct app_rows rows;
-    assert_string_equal(list_apps(f, &rows), "1500001048:2;");
+    char expected[64];
+    snprintf(expected, sizeof(expected), "%u:%d;", APP, 2 + bound * ACCOUNTS);
+    assert_string_equal(list_apps(f, &rows), expected);
 }
 
 struct done_count {
@@ -929,12 +936,12 @@ static void *bind_and_read_until_stopped(void *arg)
     pb_account account = {pb_str_from_cstr(name), 0};
     for (; session != NULL && !atomic_load(w->stop) && w->rounds < 5000; w->rounds++) {
         snprintf(token, sizeof(token), "busy%d-%d", w->no, w->rounds % 5);
-        pb_change change = {PB_CHANGE_APPEND, pb_str_from_cstr(token), &account, 1};
+        pb_change change = {.kind = PB_CHANGE_APPEND, .token = pb_str_from_cstr(token), .accounts = &account, .n_accounts = 1};
         pb_change_outcome outcome;
         pb_token_list list;
         w->failures += pb_store_apply(session, APP, &change, 1, &outcome) != 0 || outcome != PB_CHANGE_OK;
         pb_store_view *view = pb_store_view_begin(session);
-        w->failures += view == NULL || pb_store_tokens_of(view, APP, &account, 1, &w->pool, &list) != 0 ||
+        w->failures += view == NULL || pb_store_tokens_of(view, APP, &account, 1, false, &w->pool, &list) != 0 ||
                        list.n != (size_t)(w->rounds < 5 ? w->rounds + 1 : 5);
         if (view != NULL)
             pb_store_view_end(view);
@@ -1034,12 +1041,12 @@ int main(void)
         TEST(app_remove_deletes_its_bindings_only),
         TEST(apply_to_unknown_app_changes_nothing),
         TEST(long_key_is_an_error_not_a_crash),
-        TEST_SMALL_MAP(map_full_returns_eio_and_changes_nothing),
+        TEST_SMALL_MAP(full_store_refuses_binds_and_changes_nothing),
         TEST_SMALL_MAP(map_grown_by_another_process_is_followed),
         TEST_SMALL_MAP(growth_seen_while_own_view_is_open_fails_then_recovers),
         TEST_SMALL_MAP(map_growth_is_followed_while_threads_are_busy),
         TEST_LIMITS(group_commit_keeps_each_write_and_change_apart),
-        TEST_SMALL_MAP(group_commit_failure_undoes_only_that_write),
+        TEST_SMALL_MAP(group_commit_refuses_only_the_binds_past_the_reserve),
         TEST(queued_writes_all_finish_durable),
         TEST(ping_answers),
         cmocka_unit_test(open_reports_unusable_directory),

@@ -1,4 +1,4 @@
-/* The value rules of SPEC.md, one test per rule. */
+/* The value rules of docs/API.md, one test per rule. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -6,6 +6,7 @@
  * store/lmdb/keys.h.
  */
 #include <stdio.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "metrics/metrics.h"
@@ -17,21 +18,24 @@ struct writer {
     MDB_txn *txn;
     uint64_t access_id;
     uint64_t next_seq;
-    int64_t delta; /* bindings created minus bindings removed */
+    int64_t delta;    /* bindings created minus bindings removed */
+    int64_t now;      /* read once per write (pb_store_apply() call) */
+    uint64_t expired; /* expired bindings deleted */
 };
 
 /* A binding found on a token's side, copied out so it survives later writes. */
 struct found_binding {
     uint64_t seq;
+    struct binding_info info;
     pb_account account;
     char name[PB_LMDB_KEY_BUF];
 };
 
-typedef bool binding_filter(const pb_account *bound, const void *arg);
+typedef bool binding_filter(const struct found_binding *bound, const void *arg);
 
-static bool is_account(const pb_account *bound, const void *want)
+static bool is_account(const struct found_binding *bound, const void *want)
 {
-    return pb_account_eq(bound, want);
+    return pb_account_eq(&bound->account, want);
 }
 
 struct account_set {
@@ -39,13 +43,19 @@ struct account_set {
     size_t n;
 };
 
-static bool not_in_set(const pb_account *bound, const void *arg)
+static bool not_in_set(const struct found_binding *bound, const void *arg)
 {
     const struct account_set *set = arg;
     for (size_t i = 0; i < set->n; i++)
-        if (pb_account_eq(bound, &set->accounts[i]))
+        if (pb_account_eq(&bound->account, &set->accounts[i]))
             return false;
     return true;
+}
+
+static bool is_expired(const struct found_binding *bound, const void *arg)
+{
+    const struct writer *w = arg;
+    return binding_expired(bound->info.last_bind_time, w->store->binding_ttl, w->now);
 }
 
 /*
@@ -64,11 +74,11 @@ static int find_binding(struct writer *w, pb_str token, binding_filter *filter, 
         return rc;
     for (rc = mdb_cursor_get(cursor, &key, &dup, MDB_SET_KEY); rc == 0;
          rc = mdb_cursor_get(cursor, &key, &dup, MDB_NEXT_DUP)) {
-        if (!account_dup_parse(dup.mv_data, dup.mv_size, &found->seq, &found->account)) {
+        if (!account_dup_parse(dup.mv_data, dup.mv_size, &found->seq, &found->info, &found->account)) {
             rc = MDB_CORRUPTED;
             break;
         }
-        if (filter(&found->account, arg)) {
+        if (filter(found, arg)) {
             memcpy(found->name, found->account.name.base, found->account.name.len);
             found->account.name.base = found->name;
             break;
@@ -111,12 +121,12 @@ static int accounts_of_token(struct writer *w, pb_str token, size_t *count)
 }
 
 /* Writes both sides of a new binding under the next seq. */
-static int bind_pair(struct writer *w, pb_str token, const pb_account *account)
+static int bind_pair(struct writer *w, pb_str token, const pb_account *account, const struct binding_info *info)
 {
     unsigned char kbuf[PB_LMDB_KEY_BUF], dbuf[PB_LMDB_KEY_BUF];
     uint64_t seq = w->next_seq;
     MDB_val key = {token_key(kbuf, w->access_id, token), kbuf};
-    MDB_val dup = {account_dup(dbuf, seq, account), dbuf};
+    MDB_val dup = {account_dup(dbuf, seq, info, account), dbuf};
     int rc = mdb_put(w->txn, w->store->tokens, &key, &dup, 0);
     if (rc != 0)
         return rc;
@@ -136,9 +146,15 @@ static int bind_pair(struct writer *w, pb_str token, const pb_account *account)
 static int unbind_pair(struct writer *w, pb_str token, const pb_account *account, uint64_t seq)
 {
     unsigned char kbuf[PB_LMDB_KEY_BUF], dbuf[PB_LMDB_KEY_BUF];
-    MDB_val key = {token_key(kbuf, w->access_id, token), kbuf};
-    MDB_val dup = {account_dup(dbuf, seq, account), dbuf};
-    int rc = mdb_del(w->txn, w->store->tokens, &key, &dup);
+    MDB_val key = {token_key(kbuf, w->access_id, token), kbuf}, dup;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open(w->txn, w->store->tokens, &cursor);
+    if (rc != 0)
+        return rc;
+    rc = pb_lmdb_seek_binding(cursor, &key, seq, &dup);
+    if (rc == 0)
+        rc = mdb_cursor_del(cursor, 0);
+    mdb_cursor_close(cursor);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     bool existed = rc == 0;
@@ -152,14 +168,166 @@ static int unbind_pair(struct writer *w, pb_str token, const pb_account *account
     return 0;
 }
 
-/* Unbinds, oldest first, every account of `token` that passes `filter`. */
-static int unbind_matching(struct writer *w, pb_str token, binding_filter *filter, const void *arg)
+/* Unbinds, oldest first, every account of `token` that passes `filter`; *count counts them. */
+static int unbind_matching(struct writer *w, pb_str token, binding_filter *filter, const void *arg,
+                           uint64_t *count)
 {
     struct found_binding found;
     int rc;
-    while ((rc = find_binding(w, token, filter, arg, &found)) == 0)
+    while ((rc = find_binding(w, token, filter, arg, &found)) == 0) {
         if ((rc = unbind_pair(w, token, &found.account, found.seq)) != 0)
             return rc;
+        if (count != NULL)
+            (*count)++;
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Expiry, for the token a change touches: its expired bindings are deleted
+ * before anything is counted or found, so that limits, re-binds and answers
+ * see only live ones. Nothing to do without a TTL.
+ */
+static int purge_token(struct writer *w, pb_str token)
+{
+    if (w->store->binding_ttl <= 0)
+        return 0;
+    return unbind_matching(w, token, is_expired, w, &w->expired);
+}
+
+/*
+ * The same for an account about to gain a token: its bindings' times are on
+ * the tokens side, so each of its tokens is looked up there (at most
+ * max_tokens_per_account of them, and only with a TTL).
+ */
+static int purge_account(struct writer *w, const pb_account *account)
+{
+    if (w->store->binding_ttl <= 0)
+        return 0;
+    unsigned char kbuf[PB_LMDB_KEY_BUF], tbuf[PB_LMDB_KEY_BUF];
+    char token_copy[PB_LMDB_KEY_BUF];
+    MDB_cursor *accounts, *tokens;
+    int rc = mdb_cursor_open(w->txn, w->store->accounts, &accounts);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(w->txn, w->store->tokens, &tokens)) != 0) {
+        mdb_cursor_close(accounts);
+        return rc;
+    }
+    for (;;) {
+        MDB_val key = {account_key(kbuf, w->access_id, account), kbuf}, dup;
+        uint64_t seq = 0;
+        pb_str token = {NULL, 0};
+        bool found = false;
+        for (rc = mdb_cursor_get(accounts, &key, &dup, MDB_SET_KEY); rc == 0 && !found;
+             rc = mdb_cursor_get(accounts, &key, &dup, MDB_NEXT_DUP)) {
+            if (!token_dup_parse(dup.mv_data, dup.mv_size, &seq, &token)) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            MDB_val tkey = {token_key(tbuf, w->access_id, token), tbuf}, tdup;
+            struct binding_info info;
+            pb_account bound;
+            uint64_t tseq;
+            int trc = pb_lmdb_seek_binding(tokens, &tkey, seq, &tdup);
+            if (trc == MDB_NOTFOUND)
+                continue;
+            if (trc != 0 || !account_dup_parse(tdup.mv_data, tdup.mv_size, &tseq, &info, &bound)) {
+                rc = trc != 0 ? trc : MDB_CORRUPTED;
+                break;
+            }
+            if (binding_expired(info.last_bind_time, w->store->binding_ttl, w->now)) {
+                memcpy(token_copy, token.base, token.len);
+                token.base = token_copy;
+                found = true;
+            }
+        }
+        if (!found)
+            break;
+        if ((rc = unbind_pair(w, token, account, seq)) != 0)
+            break;
+        w->expired++;
+    }
+    mdb_cursor_close(tokens);
+    mdb_cursor_close(accounts);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* The token's platform now: the one its dups carry, NONE when it has none. */
+static int token_platform(struct writer *w, pb_str token, pb_platform *platform)
+{
+    struct found_binding found;
+    struct account_set none = {NULL, 0};
+    int rc = find_binding(w, token, not_in_set, &none, &found);
+    *platform = rc == 0 ? found.info.platform : PB_PLATFORM_NONE;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* The index of `account` in the change's list, or n_accounts. */
+static size_t listed_at(const pb_change *change, const pb_account *account)
+{
+    size_t i = 0;
+    while (i < change->n_accounts && !pb_account_eq(&change->accounts[i], account))
+        i++;
+    return i;
+}
+
+/*
+ * What a binding of the change's list is after the change: confirmed now, or
+ * as given (the latest last_bind_time and the earliest bind_time of the two);
+ * `was` is its info before (the new binding's own for one just made).
+ */
+static struct binding_info confirmed(const struct writer *w, const pb_change *change, size_t i,
+                                     struct binding_info was, pb_platform platform)
+{
+    struct binding_info now = was;
+    if (change->times == NULL) {
+        now.last_bind_time = stored_time(w->now);
+    } else {
+        uint32_t last = stored_time(change->times[i].last_bind_time);
+        uint32_t bind = stored_time(change->times[i].bind_time);
+        now.last_bind_time = last > was.last_bind_time ? last : was.last_bind_time;
+        now.bind_time = bind < was.bind_time ? bind : was.bind_time;
+    }
+    now.platform = platform;
+    return now;
+}
+
+/*
+ * Rewrites the token's dups in place after an APPEND or OVERWRITE: the listed
+ * accounts confirmed (last_bind_time), every dup given the token's platform.
+ * Same size and same leading seq, so MDB_CURRENT overwrites without moving.
+ */
+static int refresh_token(struct writer *w, const pb_change *change, pb_platform platform)
+{
+    unsigned char kbuf[PB_LMDB_KEY_BUF], dbuf[PB_LMDB_KEY_BUF];
+    MDB_val key = {token_key(kbuf, w->access_id, change->token), kbuf}, dup;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open(w->txn, w->store->tokens, &cursor);
+    if (rc != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cursor, &key, &dup, MDB_SET_KEY); rc == 0;
+         rc = mdb_cursor_get(cursor, &key, &dup, MDB_NEXT_DUP)) {
+        struct binding_info info, next;
+        pb_account account;
+        uint64_t seq;
+        if (!account_dup_parse(dup.mv_data, dup.mv_size, &seq, &info, &account)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        size_t i = listed_at(change, &account);
+        next = info;
+        next.platform = platform;
+        if (i < change->n_accounts)
+            next = confirmed(w, change, i, info, platform);
+        if (memcmp(&next, &info, sizeof(info)) == 0)
+            continue;
+        MDB_val replaced = {account_dup(dbuf, seq, &next, &account), dbuf};
+        MDB_val same_key = {token_key(kbuf, w->access_id, change->token), kbuf};
+        if ((rc = mdb_cursor_put(cursor, &same_key, &replaced, MDB_CURRENT)) != 0)
+            break;
+    }
+    mdb_cursor_close(cursor);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -179,7 +347,8 @@ static int count_new_accounts(struct writer *w, const pb_change *change, size_t 
         int rc = find_pair(w, change->token, account);
         if (rc == 0)
             continue;
-        if (rc != MDB_NOTFOUND || (rc = tokens_of_account(w, account, &tokens)) != 0)
+        if (rc != MDB_NOTFOUND || (rc = purge_account(w, account)) != 0 ||
+            (rc = tokens_of_account(w, account, &tokens)) != 0)
             return rc;
         if (tokens + 1 > w->store->limits.max_tokens_per_account) {
             *refused = true;
@@ -190,24 +359,40 @@ static int count_new_accounts(struct writer *w, const pb_change *change, size_t 
     return 0;
 }
 
-/* Binds, in list order, the listed accounts not yet bound to the token. */
+/*
+ * Binds, in list order, the listed accounts not yet bound to the token, then
+ * confirms the ones it had and gives every binding of the token its platform
+ * (the change's, else the one it had).
+ */
 static int bind_missing(struct writer *w, const pb_change *change)
 {
+    pb_platform platform = change->platform;
+    int rc;
+    if (platform == PB_PLATFORM_NONE && (rc = token_platform(w, change->token, &platform)) != 0)
+        return rc;
     for (size_t i = 0; i < change->n_accounts; i++) {
-        int rc = find_pair(w, change->token, &change->accounts[i]);
-        if (rc == MDB_NOTFOUND)
-            rc = bind_pair(w, change->token, &change->accounts[i]);
+        rc = find_pair(w, change->token, &change->accounts[i]);
+        if (rc == MDB_NOTFOUND) {
+            uint32_t now = stored_time(w->now);
+            struct binding_info info = {now, now, platform};
+            if (change->times != NULL)
+                info = (struct binding_info){stored_time(change->times[i].last_bind_time),
+                                             stored_time(change->times[i].bind_time), platform};
+            rc = bind_pair(w, change->token, &change->accounts[i], &info);
+        }
         if (rc != 0)
             return rc;
     }
-    return 0;
+    return refresh_token(w, change, platform);
 }
 
 static int append_accounts(struct writer *w, const pb_change *change, pb_change_outcome *outcome)
 {
     size_t bound, added;
     bool refused;
-    int rc = accounts_of_token(w, change->token, &bound);
+    int rc = purge_token(w, change->token);
+    if (rc == 0)
+        rc = accounts_of_token(w, change->token, &bound);
     if (rc != 0 || (rc = count_new_accounts(w, change, &added, &refused)) != 0)
         return rc;
     /* A token already over a lowered limit may still be re-sent what it has. */
@@ -225,14 +410,14 @@ static int overwrite_accounts(struct writer *w, const pb_change *change, pb_chan
     struct account_set listed = {change->accounts, change->n_accounts};
     size_t added;
     bool refused;
-    int rc = count_new_accounts(w, change, &added, &refused);
-    if (rc != 0)
+    int rc = purge_token(w, change->token);
+    if (rc != 0 || (rc = count_new_accounts(w, change, &added, &refused)) != 0)
         return rc;
     if (refused || change->n_accounts > w->store->limits.max_accounts_per_token) {
         *outcome = PB_CHANGE_OVER_LIMIT;
         return 0;
     }
-    if ((rc = unbind_matching(w, change->token, not_in_set, &listed)) != 0)
+    if ((rc = unbind_matching(w, change->token, not_in_set, &listed, NULL)) != 0)
         return rc;
     return bind_missing(w, change);
 }
@@ -240,7 +425,7 @@ static int overwrite_accounts(struct writer *w, const pb_change *change, pb_chan
 static int remove_accounts(struct writer *w, const pb_change *change)
 {
     for (size_t i = 0; i < change->n_accounts; i++) {
-        int rc = unbind_matching(w, change->token, is_account, &change->accounts[i]);
+        int rc = unbind_matching(w, change->token, is_account, &change->accounts[i], NULL);
         if (rc != 0)
             return rc;
     }
@@ -250,7 +435,7 @@ static int remove_accounts(struct writer *w, const pb_change *change)
 static int clear_token(struct writer *w, pb_str token)
 {
     struct account_set none = {NULL, 0};
-    return unbind_matching(w, token, not_in_set, &none);
+    return unbind_matching(w, token, not_in_set, &none, NULL);
 }
 
 /* Unbinds every token of `account`, taking the oldest each time. */
@@ -329,7 +514,17 @@ static int apply_change(struct writer *batch, const pb_change *change, pb_change
     int rc = mdb_txn_begin(mdb_txn_env(batch->txn), batch->txn, 0, &w.txn);
     if (rc != 0)
         return rc;
+    /* Binds stop short of the reserve; unbinds may use all of it (space.c). */
+    uint64_t pages_before;
+    bool binds = change->kind == PB_CHANGE_APPEND || change->kind == PB_CHANGE_OVERWRITE, room = true;
+    if (binds && (rc = pb_lmdb_pages_used(w.txn, &pages_before)) != 0) {
+        mdb_txn_abort(w.txn);
+        return rc;
+    }
     rc = run_change(&w, change, outcome);
+    if (rc == 0 && *outcome == PB_CHANGE_OK && binds &&
+        (rc = pb_lmdb_space_check(w.store, w.txn, pages_before, &room)) == 0 && !room)
+        *outcome = PB_CHANGE_NO_SPACE;
     if (rc != 0 || *outcome != PB_CHANGE_OK) {
         mdb_txn_abort(w.txn);
         return rc;
@@ -338,6 +533,7 @@ static int apply_change(struct writer *batch, const pb_change *change, pb_change
         return rc;
     batch->next_seq = w.next_seq;
     batch->delta += w.delta;
+    batch->expired += w.expired;
     return 0;
 }
 
@@ -383,7 +579,8 @@ static int apply_write(const pb_lmdb_store *store, MDB_txn *group_txn, uint64_t 
 {
     unsigned char app_buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     struct app_record app;
-    struct writer batch = {.store = store, .access_id = write->access_id, .next_seq = *next_seq};
+    struct writer batch = {
+        .store = store, .access_id = write->access_id, .next_seq = *next_seq, .now = (int64_t)time(NULL)};
 
     *what = "begin write";
     int rc = mdb_txn_begin(mdb_txn_env(group_txn), group_txn, 0, &batch.txn);
@@ -410,6 +607,7 @@ static int apply_write(const pb_lmdb_store *store, MDB_txn *group_txn, uint64_t 
     if ((rc = mdb_txn_commit(batch.txn)) != 0)
         return rc;
     *next_seq = batch.next_seq;
+    write->expired = batch.expired;
     write->result = PB_STORE_OK;
     return 0;
 
@@ -475,6 +673,8 @@ void pb_lmdb_commit_group(pb_lmdb_session *session, pb_lmdb_write *writes)
     pb_metrics_observe_commit_batch(group_size(writes));
     if (rc != 0)
         goto fail;
+    for (pb_lmdb_write *w = writes; w != NULL; w = w->next)
+        pb_metrics_count_expired(w->expired);
     return;
 
 fail:

@@ -23,15 +23,16 @@ pb_lmdb_view *pb_lmdb_view_begin(pb_lmdb_session *session);
 void pb_lmdb_view_end(pb_lmdb_view *view);
 int pb_lmdb_app_secret(pb_lmdb_view *view, uint64_t access_id, pb_str *secret);
 int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
-                      pb_pool *pool, pb_token_list *out);
+                      bool with_info, pb_pool *pool, pb_token_list *out);
 int pb_lmdb_accounts_of(pb_lmdb_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
-                        pb_pool *pool, pb_account_list *out);
+                        bool with_info, pb_pool *pool, pb_account_list *out);
 int pb_lmdb_apply(pb_lmdb_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                   pb_change_outcome *outcomes);
 void pb_lmdb_apply_start(pb_lmdb_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                          pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg);
 int pb_lmdb_app_put(pb_lmdb_session *session, uint64_t access_id, pb_str secret, bool *created);
 int pb_lmdb_app_remove(pb_lmdb_session *session, uint64_t access_id, uint64_t *bindings_removed);
+int pb_lmdb_space_of(pb_lmdb_session *session, pb_store_space *space);
 int pb_lmdb_app_list(pb_lmdb_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg);
 
 /*

@@ -108,6 +108,30 @@ int pb_lmdb_txn_done(pb_lmdb_session *session, MDB_txn *txn, bool commit)
 
 /* ---- Opening and closing ---------------------------------------------- */
 
+/*
+ * The key layout's version (store/lmdb/keys.h), kept in meta "layout": a
+ * store without one is new (it gets this one) or from before bind times,
+ * whose tokens dups this build would misread: refused with
+ * MDB_VERSION_MISMATCH.
+ */
+static int check_layout(pb_lmdb_store *store, MDB_txn *txn)
+{
+    MDB_val key = {6, (void *)"layout"}, value;
+    int rc = mdb_get(txn, store->meta, &key, &value);
+    if (rc == 0)
+        return value.mv_size == 1 && *(unsigned char *)value.mv_data == PB_LMDB_LAYOUT ? 0 : MDB_VERSION_MISMATCH;
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    MDB_stat stat;
+    if ((rc = mdb_stat(txn, store->tokens, &stat)) != 0)
+        return rc;
+    if (stat.ms_entries != 0)
+        return MDB_VERSION_MISMATCH;
+    unsigned char layout = PB_LMDB_LAYOUT;
+    value = (MDB_val){1, &layout};
+    return mdb_put(txn, store->meta, &key, &value, 0);
+}
+
 static int open_databases(pb_lmdb_store *store)
 {
     MDB_txn *txn;
@@ -117,7 +141,8 @@ static int open_databases(pb_lmdb_store *store)
     if ((rc = mdb_dbi_open(txn, "apps", MDB_CREATE, &store->apps)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &store->meta)) != 0 ||
         (rc = mdb_dbi_open(txn, "tokens", MDB_CREATE | MDB_DUPSORT, &store->tokens)) != 0 ||
-        (rc = mdb_dbi_open(txn, "accounts", MDB_CREATE | MDB_DUPSORT, &store->accounts)) != 0) {
+        (rc = mdb_dbi_open(txn, "accounts", MDB_CREATE | MDB_DUPSORT, &store->accounts)) != 0 ||
+        (rc = check_layout(store, txn)) != 0) {
         mdb_txn_abort(txn);
         return rc;
     }
@@ -156,6 +181,7 @@ pb_lmdb_store *pb_lmdb_open(const pb_store_config *config, char **err)
     if ((store = calloc(1, sizeof(*store))) == NULL)
         goto fail;
     store->limits = config->limits;
+    store->binding_ttl = config->binding_ttl_seconds > 0 ? config->binding_ttl_seconds : 0;
     store->writer.metrics = config->metrics;
     what = "map lock";
     if ((rc = init_map_lock(&store->map_lock)) != 0)
@@ -182,8 +208,11 @@ pb_lmdb_store *pb_lmdb_open(const pb_store_config *config, char **err)
     if ((rc = mdb_reader_check(store->env, &dead)) != 0)
         goto fail;
     what = "opening the databases";
-    if ((rc = open_databases(store)) != 0)
+    if ((rc = open_databases(store)) != 0) {
+        if (rc == MDB_VERSION_MISMATCH)
+            what = "written by an earlier pushbind (no bind times): export it with that version and import here";
         goto fail;
+    }
     store->max_key = (size_t)mdb_env_get_maxkeysize(store->env);
     if (store->max_key > PB_LMDB_KEY_BUF)
         store->max_key = PB_LMDB_KEY_BUF;
@@ -334,17 +363,21 @@ int pb_lmdb_app_secret(pb_lmdb_view *view, uint64_t access_id, pb_str *secret)
 /*
  * Both lookups copy nothing: the strings point into the map, which the view's
  * snapshot keeps stable, and mdb_cursor_count() sizes each answer's array so
- * it is one allocation from the pool.
+ * it is one allocation from the pool. Times and platforms are on the tokens
+ * side (store/lmdb_keys.h), so by account they cost one more lookup per
+ * token, made only when asked for or when bindings can expire.
  */
 int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
-                       pb_pool *pool, pb_token_list *out)
+                       bool with_info, pb_pool *pool, pb_token_list *out)
 {
     pb_lmdb_session *session = view->session;
-    unsigned char buf[PB_LMDB_KEY_BUF];
+    int64_t ttl = session->store->binding_ttl, now = (int64_t)time(NULL);
+    bool need_info = with_info || ttl > 0;
+    unsigned char buf[PB_LMDB_KEY_BUF], tbuf[PB_LMDB_KEY_BUF];
     int rc = 0;
 
     for (size_t i = 0; i < n; i++) {
-        out[i] = (pb_token_list){NULL, 0};
+        out[i] = (pb_token_list){.n = 0};
         /* A key LMDB cannot store is bound to nothing. */
         if (!pb_lmdb_account_fits(session->store, &accounts[i]))
             continue;
@@ -354,17 +387,42 @@ int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *
             goto fail;
         if (count == 0)
             continue;
-        pb_str *tokens = pb_pool_alloc(pool, count * sizeof(*tokens));
+        pb_token_list list = {.tokens = pb_pool_alloc(pool, count * sizeof(*list.tokens))};
+        if (with_info) {
+            list.times = pb_pool_alloc(pool, count * sizeof(*list.times));
+            list.platforms = pb_pool_alloc(pool, count * sizeof(*list.platforms));
+        }
         for (size_t j = 0; j < count; j++) {
             uint64_t seq;
+            pb_str token;
             if (j != 0 && (rc = mdb_cursor_get(session->accounts_cursor, &key, &dup, MDB_NEXT_DUP)) != 0)
                 goto fail;
-            if (!token_dup_parse(dup.mv_data, dup.mv_size, &seq, &tokens[j])) {
+            if (!token_dup_parse(dup.mv_data, dup.mv_size, &seq, &token)) {
                 rc = MDB_CORRUPTED;
                 goto fail;
             }
+            if (need_info) {
+                MDB_val tkey = {token_key(tbuf, access_id, token), tbuf}, tdup;
+                struct binding_info info;
+                pb_account bound;
+                uint64_t tseq;
+                rc = pb_lmdb_seek_binding(session->tokens_cursor, &tkey, seq, &tdup);
+                if (rc == MDB_NOTFOUND)
+                    continue; /* half of a binding: not one */
+                if (rc != 0 || !account_dup_parse(tdup.mv_data, tdup.mv_size, &tseq, &info, &bound)) {
+                    rc = rc != 0 ? rc : MDB_CORRUPTED;
+                    goto fail;
+                }
+                if (binding_expired(info.last_bind_time, ttl, now))
+                    continue;
+                if (with_info) {
+                    list.times[list.n] = (pb_binding_times){info.bind_time, info.last_bind_time};
+                    list.platforms[list.n] = info.platform;
+                }
+            }
+            list.tokens[list.n++] = token;
         }
-        out[i] = (pb_token_list){tokens, count};
+        out[i] = list;
     }
     return 0;
 
@@ -374,14 +432,15 @@ fail:
 }
 
 int pb_lmdb_accounts_of(pb_lmdb_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
-                         pb_pool *pool, pb_account_list *out)
+                         bool with_info, pb_pool *pool, pb_account_list *out)
 {
     pb_lmdb_session *session = view->session;
+    int64_t ttl = session->store->binding_ttl, now = (int64_t)time(NULL);
     unsigned char buf[PB_LMDB_KEY_BUF];
     int rc = 0;
 
     for (size_t i = 0; i < n; i++) {
-        out[i] = (pb_account_list){NULL, 0};
+        out[i] = (pb_account_list){.n = 0};
         if (!pb_lmdb_token_fits(session->store, tokens[i]))
             continue;
         MDB_val key = {token_key(buf, access_id, tokens[i]), buf}, dup;
@@ -390,17 +449,27 @@ int pb_lmdb_accounts_of(pb_lmdb_view *view, uint64_t access_id, const pb_str *to
             goto fail;
         if (count == 0)
             continue;
-        pb_account *accounts = pb_pool_alloc(pool, count * sizeof(*accounts));
+        pb_account_list list = {.accounts = pb_pool_alloc(pool, count * sizeof(*list.accounts))};
+        if (with_info)
+            list.times = pb_pool_alloc(pool, count * sizeof(*list.times));
         for (size_t j = 0; j < count; j++) {
             uint64_t seq;
+            struct binding_info info;
             if (j != 0 && (rc = mdb_cursor_get(session->tokens_cursor, &key, &dup, MDB_NEXT_DUP)) != 0)
                 goto fail;
-            if (!account_dup_parse(dup.mv_data, dup.mv_size, &seq, &accounts[j])) {
+            if (!account_dup_parse(dup.mv_data, dup.mv_size, &seq, &info, &list.accounts[list.n])) {
                 rc = MDB_CORRUPTED;
                 goto fail;
             }
+            if (binding_expired(info.last_bind_time, ttl, now))
+                continue;
+            if (with_info) {
+                list.times[list.n] = (pb_binding_times){info.bind_time, info.last_bind_time};
+                list.platform = info.platform;
+            }
+            list.n++;
         }
-        out[i] = (pb_account_list){accounts, count};
+        out[i] = list;
     }
     return 0;
 

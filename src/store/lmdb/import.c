@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/hugepages.h"
 #include "common/writeback.h"
@@ -69,6 +70,7 @@ struct chunk {
     MDB_txn *txn;
     MDB_cursor *cursors[2]; /* by side */
     uint64_t access_id;
+    int64_t now; /* read once per chunk */
     const pb_import_item *items;
     size_t n;
     pb_import_outcome *outcomes;
@@ -128,7 +130,7 @@ static int read_token_accounts(struct chunk *c, MDB_val *key, size_t *count)
         uint64_t seq;
         if (i != 0 && (rc = mdb_cursor_get(c->cursors[TOKENS_SIDE], key, &dup, MDB_NEXT_DUP)) != 0)
             return rc;
-        if (!account_dup_parse(dup.mv_data, dup.mv_size, &seq, &c->bound[i].account))
+        if (!account_dup_parse(dup.mv_data, dup.mv_size, &seq, NULL, &c->bound[i].account))
             return MDB_CORRUPTED;
         c->bound[i].candidate = STORED;
     }
@@ -308,7 +310,8 @@ static int apply_in_item_order(struct chunk *c)
         }
         /* MDB_SET_KEY pointed key into the map: each put gets its key rebuilt. */
         key = side_key(c, TOKENS_SIDE, item, kbuf);
-        dup = (MDB_val){account_dup(dbuf, c->next_seq, &item->account), dbuf};
+        struct binding_info info = import_info(&item->times, item->platform, c->now);
+        dup = (MDB_val){account_dup(dbuf, c->next_seq, &info, &item->account), dbuf};
         if ((rc = mdb_cursor_put(c->cursors[TOKENS_SIDE], &key, &dup, 0)) != 0)
             return rc;
         key = side_key(c, ACCOUNTS_SIDE, item, kbuf);
@@ -386,8 +389,10 @@ static int apply_sorted(struct chunk *c)
     int fd;
     bool flushing = parallel && mdb_env_get_fd(c->store->env, &fd) == 0 &&
                     pb_writeback_start(&writeback, fd, WRITEBACK_EVERY_MS);
-    pb_import_side tokens = {c->cursors[TOKENS_SIDE], false, c->append[TOKENS_SIDE], c->access_id, c->items, seqs};
-    pb_import_side accounts = {c->cursors[ACCOUNTS_SIDE], true, c->append[ACCOUNTS_SIDE], c->access_id, c->items, seqs};
+    pb_import_side tokens = {c->cursors[TOKENS_SIDE], false, c->append[TOKENS_SIDE], c->access_id, c->items, seqs,
+                             c->now};
+    pb_import_side accounts = {c->cursors[ACCOUNTS_SIDE], true, c->append[ACCOUNTS_SIDE], c->access_id, c->items,
+                               seqs, c->now};
     rc = pb_import_side_write(&tokens, c->by_token, c->n_by_token, parallel);
     if (rc == 0)
         rc = pb_import_side_write(&accounts, c->by_account, c->n_by_account, parallel);
@@ -404,7 +409,8 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
     pb_lmdb_store *store = session->store;
     unsigned char app_buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     struct app_record app;
-    struct chunk c = {.store = store, .access_id = access_id, .items = items, .n = n, .outcomes = outcomes};
+    struct chunk c = {
+        .store = store, .access_id = access_id, .items = items, .n = n, .outcomes = outcomes, .now = time(NULL)};
     const char *what = "import: out of memory";
     int rc = ENOMEM;
 
@@ -425,7 +431,10 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
         free(c.by_account);
         return PB_STORE_ENOTFOUND;
     }
-    if (rc != 0 || (rc = pb_lmdb_seq_read(store, c.txn, &c.next_seq)) != 0 ||
+    uint64_t pages_before;
+    bool room;
+    if (rc != 0 || (rc = pb_lmdb_pages_used(c.txn, &pages_before)) != 0 ||
+        (rc = pb_lmdb_seq_read(store, c.txn, &c.next_seq)) != 0 ||
         (rc = mdb_cursor_open(c.txn, store->tokens, &c.cursors[TOKENS_SIDE])) != 0 ||
         (rc = mdb_cursor_open(c.txn, store->accounts, &c.cursors[ACCOUNTS_SIDE])) != 0)
         goto fail;
@@ -437,6 +446,14 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
         if ((rc = pb_lmdb_app_write(store, c.txn, access_id, &app)) != 0 ||
             (rc = pb_lmdb_seq_write(store, c.txn, c.next_seq)) != 0)
             goto fail;
+    }
+    /* Binds stop short of the reserve that keeps unbinds working (space.c). */
+    what = "import: store full, chunk not written (raise --map-size-mib)";
+    if ((rc = pb_lmdb_space_check(store, c.txn, pages_before, &room)) != 0)
+        goto fail;
+    if (!room) {
+        rc = MDB_MAP_FULL;
+        goto fail;
     }
     what = "import: commit";
     rc = pb_lmdb_txn_done(session, c.txn, true); /* a write transaction's cursors end with it */

@@ -109,6 +109,7 @@ typedef struct pb_import_side {
     uint64_t access_id;
     const pb_import_item *items;
     const uint64_t *seqs;        /* per item: its new binding's seq, or PB_IMPORT_NOT_BOUND */
+    int64_t now;                 /* the time of a binding whose item gives none */
 } pb_import_side;
 
 /*

@@ -55,7 +55,8 @@ static void gather_block(struct gather *g, struct write_block *block)
         size_t key_len, dup_len;
         if (!side->account_side) {
             key_len = token_key(key, side->access_id, item->token);
-            dup_len = account_dup(key + key_len, seq, &item->account);
+            struct binding_info info = import_info(&item->times, item->platform, side->now);
+            dup_len = account_dup(key + key_len, seq, &info, &item->account);
         } else {
             key_len = account_key(key, side->access_id, &item->account);
             dup_len = token_dup(key + key_len, seq, item->token);

@@ -35,6 +35,7 @@ typedef struct pb_lmdb_write {
     pb_store_apply_done *done;
     void *arg;
     int result;       /* what done() gets: 0 or a negative PB_STORE_E* */
+    uint64_t expired; /* expired bindings the write met and deleted (counted once committed) */
     char error[160];  /* why, when result is PB_STORE_EIO */
     struct pb_lmdb_write *next;
 } pb_lmdb_write;
@@ -45,6 +46,17 @@ typedef struct pb_lmdb_write {
  */
 #define PB_LMDB_GROUP_MAX 128
 
+/* Token keys one background expiry step walks (expiry.c). */
+#define PB_LMDB_SWEEP_KEYS 256
+
+/* Where the background expiry stopped: the last tokens key it walked. */
+struct pb_lmdb_sweep {
+    unsigned char last[PB_LMDB_KEY_BUF];
+    size_t last_len; /* 0: at the start */
+    bool again;      /* `last` still has dups to walk: start at it, not after it */
+    bool wrapped;    /* set when a step reached the end of the database */
+};
+
 /* The writer thread and its queue (writer.c). */
 struct pb_lmdb_writer {
     pthread_t thread;
@@ -53,6 +65,7 @@ struct pb_lmdb_writer {
     pb_lmdb_write *queue, *queue_tail;
     bool stopping;
     pb_lmdb_session *session; /* used by the writer thread only */
+    struct pb_lmdb_sweep sweep; /* the writer thread's, when bindings expire */
     pb_metrics *metrics;         /* NULL: the writer reports nothing */
 };
 
@@ -60,6 +73,7 @@ struct pb_lmdb_store {
     MDB_env *env;
     MDB_dbi apps, meta, tokens, accounts;
     pb_store_limits limits;
+    int64_t binding_ttl; /* seconds; 0: bindings never expire */
     size_t max_key; /* mdb_env_get_maxkeysize(), at most PB_LMDB_KEY_BUF */
     /*
      * MDB_MAP_RESIZED (another process grew the file past our mapping) is cured
@@ -69,6 +83,7 @@ struct pb_lmdb_store {
      */
     pthread_rwlock_t map_lock;
     struct pb_lmdb_writer writer;
+    _Atomic uint64_t full_logged_ns; /* when "store full" was last logged (space.c); 0: never */
 };
 
 struct pb_lmdb_view {
@@ -133,11 +148,53 @@ int pb_lmdb_seq_write(const pb_lmdb_store *store, MDB_txn *txn, uint64_t seq);
  */
 void pb_lmdb_commit_group(pb_lmdb_session *session, pb_lmdb_write *writes);
 
+/*
+ * One background expiry step in its own write transaction: deletes the
+ * expired bindings among the next PB_LMDB_SWEEP_KEYS token keys after
+ * `sweep`'s position (both sides, and the apps' counts), commits, and sets
+ * *expired to how many. Returns 0 or an LMDB error / ENOMEM (nothing
+ * deleted). Writer thread only.
+ */
+int pb_lmdb_sweep_step(pb_lmdb_session *session, struct pb_lmdb_sweep *sweep, uint64_t *expired);
+
 /* Starts the writer thread of `store`. Returns 0 or an errno value. */
 int pb_lmdb_writer_start(pb_lmdb_store *store);
 
 /* Lets the writer finish what is queued, then joins it. */
 void pb_lmdb_writer_stop(pb_lmdb_store *store);
+
+/*
+ * Positions `tokens` (a cursor on the tokens database) on the dup of binding
+ * `seq` under `key`, found by its seq prefix, into *dup. Returns 0,
+ * MDB_NOTFOUND, or an LMDB error.
+ */
+int pb_lmdb_seek_binding(MDB_cursor *tokens, MDB_val *key, uint64_t seq, MDB_val *dup);
+
+/*
+ * The reserve binds leave free for deletes (space.c): 5 % of the map, at
+ * least 1 MiB, at most half the map (maps under 2 MiB are for tests).
+ * docs/design.md says why.
+ */
+#define PB_LMDB_RESERVE_PERCENT 5
+#define PB_LMDB_RESERVE_MIN (1024 * 1024)
+
+/* The reserve of a map of `map_size` bytes. */
+uint64_t pb_lmdb_reserve_for(uint64_t map_size);
+
+/*
+ * Pages the data in `txn` holds: every database's (the free list's
+ * included) and the meta pages. Free pages are not counted. Returns 0 or an
+ * LMDB error.
+ */
+int pb_lmdb_pages_used(MDB_txn *txn, uint64_t *pages);
+
+/*
+ * After a bind in `txn`: *room is false when the data grew past
+ * pb_lmdb_pages_used() = `pages_before` and now leaves less than the reserve
+ * free, and then says so on stderr (at most once a second). A bind that did
+ * not grow the data always has room. Returns 0 or an LMDB error.
+ */
+int pb_lmdb_space_check(const pb_lmdb_store *store, MDB_txn *txn, uint64_t pages_before, bool *room);
 
 /* Whether a token's key and dup fit LMDB's size limit (and it is not empty). */
 static inline bool pb_lmdb_token_fits(const pb_lmdb_store *store, pb_str token)
@@ -148,7 +205,7 @@ static inline bool pb_lmdb_token_fits(const pb_lmdb_store *store, pb_str token)
 /* The same for an account. */
 static inline bool pb_lmdb_account_fits(const pb_lmdb_store *store, const pb_account *account)
 {
-    return account->name.len != 0 && account->name.len <= store->max_key - PB_LMDB_ACCOUNT_OVERHEAD;
+    return account->name.len != 0 && account->name.len <= store->max_key - PB_LMDB_ACCOUNT_DUP_HEAD;
 }
 
 /*

@@ -17,16 +17,35 @@
  *             value the next binding sequence number (8). One counter for the
  *             whole store, advanced in the write transaction for each new
  *             binding; a binding keeps its seq for life.
+ *             key   "layout"
+ *             value PB_LMDB_LAYOUT (1): the version of this layout. A store
+ *             with bindings and no "layout" predates bind times and is
+ *             refused at open (its tokens dups would be misread).
  *
  *   tokens    key   access_id (8) | token                         MDB_DUPSORT
- *             dup   seq (8) | account_type (4) | account name
+ *             dup   seq (8) | last_bind_time (4) | bind_time (4) | platform (1) |
+ *                   account_type (4) | account name
  *
  *   accounts  key   access_id (8) | account_type (4) | account name  MDB_DUPSORT
  *             dup   seq (8) | token
  *
- * A binding is written twice, once per side, under the same seq. Each side's
- * dup holds what is needed to rebuild the other side's key and dup exactly, so
- * an unbind found from either side deletes its mirror with mdb_del(key, dup).
+ * A binding is written twice, once per side, under the same seq. The accounts
+ * side's dup holds what rebuilds the tokens side's key; the tokens side's dup
+ * holds what rebuilds the accounts side's key and dup exactly. So an unbind
+ * found from the token deletes its mirror with mdb_del(key, dup), and one
+ * found from the account finds its mirror by seq (MDB_GET_BOTH_RANGE on the
+ * 8-byte prefix: seqs are unique, so the first dup at or after it is it).
+ *
+ * Times and platform live on the tokens side only, 9 bytes per binding: the
+ * goal is bytes per binding, and the by-token read (the hot one for a push
+ * sender routing a token) then gets them from the dups it reads anyway.
+ * Times are unsigned 32-bit Unix seconds (until 2106). The platform is the
+ * token's, repeated in each of its dups (at most max_accounts_per_token of
+ * them, rewritten together when it changes), so it costs one byte per binding
+ * instead of a record per token, and goes with the token's last binding. A
+ * re-bind rewrites its dup in place (MDB_CURRENT: same size, same seq, so it
+ * sorts where it was): the binding keeps its place.
+ *
  * Dups sort by their leading seq, so a token's accounts (and an account's
  * tokens) come out oldest binding first with no sorting; the variable-length
  * tail after the fixed fields needs no length prefix because LMDB keeps each
@@ -36,7 +55,7 @@
  *
  * LMDB caps keys and DUPSORT values at mdb_env_get_maxkeysize() (511 bytes
  * here). A token fits when 8 + its length does (its key and its accounts-side
- * dup); an account when 12 + its name's length does.
+ * dup); an account when 25 + its name's length does (its tokens-side dup).
  */
 #ifndef PB_STORE_LMDB_KEYS_H
 #define PB_STORE_LMDB_KEYS_H
@@ -47,12 +66,18 @@
 
 #include "common/binding.h"
 
+/* This layout's version, in meta "layout". 2: tokens dups carry bind times and platform. */
+#define PB_LMDB_LAYOUT 2
+
 /* Room for any key or dup LMDB accepts (maxkeysize is 511 in default builds). */
 #define PB_LMDB_KEY_BUF 512
 
 #define PB_LMDB_ID_LEN 8
 #define PB_LMDB_SEQ_LEN 8
 #define PB_LMDB_TYPE_LEN 4
+/* In a tokens dup after seq: last_bind_time (4), bind_time (4), platform (1). */
+#define PB_LMDB_INFO_LEN 9
+#define PB_LMDB_ACCOUNT_DUP_HEAD (PB_LMDB_SEQ_LEN + PB_LMDB_INFO_LEN + PB_LMDB_TYPE_LEN)
 /* Bytes before a token in its tokens key (access_id) and in its accounts dup
  * (seq); before an account name in its accounts key and its tokens dup. */
 #define PB_LMDB_TOKEN_OVERHEAD PB_LMDB_ID_LEN
@@ -109,12 +134,29 @@ static inline size_t account_key(unsigned char *buf, uint64_t access_id, const p
     return bytes_put(buf, PB_LMDB_ACCOUNT_OVERHEAD, account->name.base, account->name.len);
 }
 
-/* tokens dup: seq | account_type | name. */
-static inline size_t account_dup(unsigned char *buf, uint64_t seq, const pb_account *account)
+/* What a tokens dup says about its binding besides the account. */
+struct binding_info {
+    uint32_t last_bind_time;
+    uint32_t bind_time;
+    pb_platform platform;
+};
+
+/* Unix seconds as stored: clamped to 0..UINT32_MAX. */
+static inline uint32_t stored_time(int64_t t)
+{
+    return t < 0 ? 0 : t > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+}
+
+/* tokens dup: seq | last_bind_time | bind_time | platform | account_type | name. */
+static inline size_t account_dup(unsigned char *buf, uint64_t seq, const struct binding_info *info,
+                                 const pb_account *account)
 {
     be64_put(buf, seq);
-    be32_put(buf + PB_LMDB_SEQ_LEN, account->type);
-    return bytes_put(buf, PB_LMDB_SEQ_LEN + PB_LMDB_TYPE_LEN, account->name.base, account->name.len);
+    be32_put(buf + PB_LMDB_SEQ_LEN, info->last_bind_time);
+    be32_put(buf + PB_LMDB_SEQ_LEN + 4, info->bind_time);
+    buf[PB_LMDB_SEQ_LEN + 8] = (unsigned char)info->platform;
+    be32_put(buf + PB_LMDB_SEQ_LEN + PB_LMDB_INFO_LEN, account->type);
+    return bytes_put(buf, PB_LMDB_ACCOUNT_DUP_HEAD, account->name.base, account->name.len);
 }
 
 /* accounts dup: seq | token. */
@@ -124,17 +166,37 @@ static inline size_t token_dup(unsigned char *buf, uint64_t seq, pb_str token)
     return bytes_put(buf, PB_LMDB_SEQ_LEN, token.base, token.len);
 }
 
-/* Reads a tokens dup; the name points into `dup`. False when it is too short. */
-static inline bool account_dup_parse(const void *dup, size_t size, uint64_t *seq, pb_account *account)
+/*
+ * Reads a tokens dup; the name points into `dup`; `info` may be NULL. False
+ * when it is too short or its platform is unknown.
+ */
+static inline bool account_dup_parse(const void *dup, size_t size, uint64_t *seq, struct binding_info *info,
+                                     pb_account *account)
 {
     const unsigned char *p = dup;
-    if (size <= PB_LMDB_SEQ_LEN + PB_LMDB_TYPE_LEN)
+    if (size <= PB_LMDB_ACCOUNT_DUP_HEAD || p[PB_LMDB_SEQ_LEN + 8] > PB_PLATFORM_IOS)
         return false;
     *seq = be64_get(p);
-    account->type = be32_get(p + PB_LMDB_SEQ_LEN);
-    account->name = (pb_str){(const char *)p + PB_LMDB_SEQ_LEN + PB_LMDB_TYPE_LEN,
-                             size - PB_LMDB_SEQ_LEN - PB_LMDB_TYPE_LEN};
+    if (info != NULL)
+        *info = (struct binding_info){be32_get(p + PB_LMDB_SEQ_LEN), be32_get(p + PB_LMDB_SEQ_LEN + 4),
+                                      (pb_platform)p[PB_LMDB_SEQ_LEN + 8]};
+    account->type = be32_get(p + PB_LMDB_SEQ_LEN + PB_LMDB_INFO_LEN);
+    account->name = (pb_str){(const char *)p + PB_LMDB_ACCOUNT_DUP_HEAD, size - PB_LMDB_ACCOUNT_DUP_HEAD};
     return true;
+}
+
+/* The info of an imported binding: the line's times, else `now`. */
+static inline struct binding_info import_info(const pb_binding_times *times, pb_platform platform, int64_t now)
+{
+    int64_t last = times->last_bind_time != 0 ? times->last_bind_time : now;
+    int64_t bind = times->bind_time != 0 ? times->bind_time : last;
+    return (struct binding_info){stored_time(last), stored_time(bind < last ? bind : last), platform};
+}
+
+/* Whether a binding last confirmed at `last` is gone under `ttl` (0: never) at `now`. */
+static inline bool binding_expired(uint32_t last, int64_t ttl, int64_t now)
+{
+    return ttl > 0 && (int64_t)last + ttl <= now;
 }
 
 /* Reads an accounts dup; the token points into `dup`. */

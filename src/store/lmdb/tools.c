@@ -105,15 +105,14 @@ static int export_collect(MDB_cursor *cursor, const unsigned char *prefix, struc
  * no index in creation order across tokens, and one sort of the whole app is
  * cheaper than merging its per-key lists.
  */
-int pb_lmdb_export(pb_lmdb_tool *tool, uint64_t access_id,
-                   int (*visit)(void *arg, pb_str token, const pb_account *account), void *arg)
+int pb_lmdb_export(pb_lmdb_tool *tool, uint64_t access_id, pb_lmdb_export_visit *visit, void *arg)
 {
     pb_lmdb_session *session = tool->session;
     pb_lmdb_store *store = session->store;
     unsigned char prefix[PB_LMDB_ID_LEN], app_buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     struct app_record app;
     struct export_list list = {NULL, 0, 0};
-    MDB_cursor *cursor = NULL;
+    MDB_cursor *cursor = NULL, *tokens = NULL;
     MDB_txn *txn;
     int result = PB_STORE_EIO;
 
@@ -126,21 +125,38 @@ int pb_lmdb_export(pb_lmdb_tool *tool, uint64_t access_id,
         goto out;
     }
     if (rc != 0 || (rc = mdb_cursor_open(txn, store->accounts, &cursor)) != 0 ||
-        (rc = export_collect(cursor, prefix, &list)) != 0)
+        (rc = export_collect(cursor, prefix, &list)) != 0 || (rc = mdb_cursor_open(txn, store->tokens, &tokens)) != 0)
         goto out;
     qsort(list.entries, list.n, sizeof(*list.entries), by_seq);
     result = 0;
     for (size_t i = 0; i < list.n && result == 0; i++) {
+        unsigned char kbuf[PB_LMDB_KEY_BUF];
         const struct export_entry *e = &list.entries[i];
         pb_account account = {
             .name = {(const char *)e->key + PB_LMDB_ACCOUNT_OVERHEAD, e->key_len - PB_LMDB_ACCOUNT_OVERHEAD},
             .type = be32_get(e->key + PB_LMDB_ID_LEN),
         };
         pb_str token = {(const char *)e->dup + PB_LMDB_SEQ_LEN, e->dup_len - PB_LMDB_SEQ_LEN};
-        result = visit(arg, token, &account);
+        /* The times and platform are on the tokens side; a binding missing there is half of one: skipped. */
+        MDB_val key = {token_key(kbuf, access_id, token), kbuf}, dup;
+        struct binding_info info;
+        pb_account bound;
+        uint64_t seq;
+        if ((rc = pb_lmdb_seek_binding(tokens, &key, e->seq, &dup)) == MDB_NOTFOUND)
+            continue;
+        if (rc == 0 && !account_dup_parse(dup.mv_data, dup.mv_size, &seq, &info, &bound))
+            rc = MDB_CORRUPTED;
+        if (rc != 0) {
+            result = PB_STORE_EIO;
+            break;
+        }
+        pb_binding_times times = {info.bind_time, info.last_bind_time};
+        result = visit(arg, token, &account, &times, info.platform);
     }
 
 out:
+    if (tokens != NULL)
+        mdb_cursor_close(tokens);
     if (cursor != NULL)
         mdb_cursor_close(cursor);
     pb_lmdb_txn_done(session, txn, false);

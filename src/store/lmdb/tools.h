@@ -64,10 +64,16 @@ typedef enum pb_import_outcome {
     PB_IMPORT_TOO_LONG,       /* the token or account does not fit an LMDB key */
 } pb_import_outcome;
 
-/* One binding to import: `account` bound to `token`. */
+/*
+ * One binding to import: `account` bound to `token`, with the times and the
+ * platform the line gave (last_bind_time 0: none, the import's own time;
+ * bind_time 0: last_bind_time). A binding already present is left as it is.
+ */
 typedef struct pb_import_item {
     pb_str token;
     pb_account account;
+    pb_binding_times times;
+    pb_platform platform;
 } pb_import_item;
 
 /*
@@ -92,15 +98,18 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
 
 /* ---- Export ------------------------------------------------------------ */
 
+/* One exported binding: its token and account, its times, and the token's platform (NONE: never given). */
+typedef int pb_lmdb_export_visit(void *arg, pb_str token, const pb_account *account, const pb_binding_times *times,
+                                 pb_platform platform);
+
 /*
  * Calls `visit` for every binding of app `access_id`, in creation order, from
- * one snapshot. The strings are valid during the call only. A non-zero return
+ * one snapshot, expired ones included. The strings are valid during the call only. A non-zero return
  * from `visit` stops the walk and is returned. Holds one 32-byte entry per
  * binding in memory to sort them. Returns 0, PB_STORE_ENOTFOUND,
  * PB_STORE_EIO, or the visitor's code.
  */
-int pb_lmdb_export(pb_lmdb_tool *tool, uint64_t access_id,
-                   int (*visit)(void *arg, pb_str token, const pb_account *account), void *arg);
+int pb_lmdb_export(pb_lmdb_tool *tool, uint64_t access_id, pb_lmdb_export_visit *visit, void *arg);
 
 /* ---- Backup ------------------------------------------------------------ */
 

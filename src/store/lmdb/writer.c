@@ -11,18 +11,43 @@
  * at once and a busy server gets bigger groups by itself.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 
+#include "common/clock.h"
 #include "metrics/metrics.h"
 #include "store/lmdb/internal.h"
 
-/* Takes up to PB_LMDB_GROUP_MAX writes off the queue; NULL once stopping with nothing left. */
-static pb_lmdb_write *take_group(struct pb_lmdb_writer *writer)
+/* take_group()'s wait when bindings never expire: until a write comes. */
+#define WAIT_FOREVER UINT_MAX
+
+/* How long the background expiry rests after a pass over the whole store that found nothing left. */
+#define SWEEP_REST_MS 1000
+
+/*
+ * Takes up to PB_LMDB_GROUP_MAX writes off the queue, waiting up to `wait_ms`
+ * for one. NULL with *idle set when none came; NULL once stopping with
+ * nothing left.
+ */
+static pb_lmdb_write *take_group(struct pb_lmdb_writer *writer, unsigned wait_ms, bool *idle)
 {
+    *idle = false;
     pthread_mutex_lock(&writer->lock);
-    while (writer->queue == NULL && !writer->stopping)
-        pthread_cond_wait(&writer->wake, &writer->lock);
+    if (wait_ms == WAIT_FOREVER) {
+        while (writer->queue == NULL && !writer->stopping)
+            pthread_cond_wait(&writer->wake, &writer->lock);
+    } else if (wait_ms != 0) {
+        struct timespec deadline = pb_clock_deadline_ms(wait_ms);
+        while (writer->queue == NULL && !writer->stopping &&
+               pthread_cond_timedwait(&writer->wake, &writer->lock, &deadline) != ETIMEDOUT)
+            ;
+    }
+    if (writer->queue == NULL && !writer->stopping) {
+        pthread_mutex_unlock(&writer->lock);
+        *idle = true;
+        return NULL;
+    }
     pb_lmdb_write *group = writer->queue, *last = group;
     for (int n = 1; last != NULL && last->next != NULL && n < PB_LMDB_GROUP_MAX; n++)
         last = last->next;
@@ -36,13 +61,29 @@ static pb_lmdb_write *take_group(struct pb_lmdb_writer *writer)
     return group;
 }
 
+/*
+ * With a binding TTL the writer deletes expired bindings whenever nothing is
+ * queued, one bounded step at a time (expiry.c), and checks the queue between
+ * steps: writes wait for one step at most.
+ */
 static void *writer_main(void *arg)
 {
     pb_lmdb_store *store = arg;
+    struct pb_lmdb_writer *writer = &store->writer;
+    unsigned wait_ms = store->binding_ttl > 0 ? 0 : WAIT_FOREVER;
     pb_lmdb_write *group;
-    if (store->writer.metrics != NULL)
-        pb_metrics_thread_attach(store->writer.metrics);
-    while ((group = take_group(&store->writer)) != NULL) {
+    bool idle;
+    if (writer->metrics != NULL)
+        pb_metrics_thread_attach(writer->metrics);
+    while ((group = take_group(writer, wait_ms, &idle)) != NULL || idle) {
+        if (idle) {
+            uint64_t expired;
+            writer->sweep.wrapped = false;
+            int rc = pb_lmdb_sweep_step(writer->session, &writer->sweep, &expired);
+            pb_metrics_count_expired(expired);
+            wait_ms = rc != 0 || (writer->sweep.wrapped && expired == 0) ? SWEEP_REST_MS : 0;
+            continue;
+        }
         pb_lmdb_commit_group(store->writer.session, group);
         while (group != NULL) {
             pb_lmdb_write *next = group->next; /* done() may free the record */
@@ -115,7 +156,7 @@ void pb_lmdb_apply_start(pb_lmdb_session *session, uint64_t access_id, const pb_
                           pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg)
 {
     pb_lmdb_write *write = pb_pool_alloc(pool, sizeof(*write));
-    *write = (pb_lmdb_write){access_id, changes, n, outcomes, done, arg, PB_STORE_EIO, "", NULL};
+    *write = (pb_lmdb_write){access_id, changes, n, outcomes, done, arg, PB_STORE_EIO, 0, "", NULL};
     enqueue(&session->store->writer, write);
 }
 
@@ -140,7 +181,7 @@ int pb_lmdb_apply(pb_lmdb_session *session, uint64_t access_id, const pb_change 
                    pb_change_outcome *outcomes)
 {
     struct apply_wait wait = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
-    pb_lmdb_write write = {access_id, changes, n, outcomes, apply_finished, &wait, PB_STORE_EIO, "", NULL};
+    pb_lmdb_write write = {access_id, changes, n, outcomes, apply_finished, &wait, PB_STORE_EIO, 0, "", NULL};
     enqueue(&session->store->writer, &write);
     pthread_mutex_lock(&wait.lock);
     while (!wait.finished)

@@ -23,9 +23,9 @@ pb_redis_view *pb_redis_view_begin(pb_redis_session *session);
 void pb_redis_view_end(pb_redis_view *view);
 int pb_redis_app_secret(pb_redis_view *view, uint64_t access_id, pb_str *secret);
 int pb_redis_tokens_of(pb_redis_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
-                      pb_pool *pool, pb_token_list *out);
+                      bool with_info, pb_pool *pool, pb_token_list *out);
 int pb_redis_accounts_of(pb_redis_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
-                        pb_pool *pool, pb_account_list *out);
+                        bool with_info, pb_pool *pool, pb_account_list *out);
 int pb_redis_session_attach_loop(pb_redis_session *session, void *loop);
 void pb_redis_session_detach_loop(pb_redis_session *session);
 void pb_redis_lookup_start(pb_redis_session *session, pb_store_lookup *lookup, pb_pool *pool,

@@ -85,7 +85,8 @@ int pb_redis_accounts_parse(pb_redis_conn *conn, const pb_redis_cmd *cmds, size_
             return PB_STORE_EIO;
         if (!is_string_array(reply, false))
             goto malformed;
-        out[i] = (pb_account_list){pb_pool_alloc(pool, reply->elements * sizeof(pb_account)), reply->elements};
+        out[i] = (pb_account_list){.accounts = pb_pool_alloc(pool, reply->elements * sizeof(pb_account)),
+                                   .n = reply->elements};
         for (size_t j = 0; j < reply->elements; j++) {
             pb_str member = pb_pool_strdup(pool, (pb_str){reply->element[j]->str, reply->element[j]->len});
             if (!pb_redis_account_parse(member, &out[i].accounts[j]))
@@ -98,8 +99,8 @@ malformed:
     return PB_STORE_EIO;
 }
 
-int pb_redis_accounts_of(pb_redis_view *view, uint64_t access_id, const pb_str *tokens, size_t n, pb_pool *pool,
-                         pb_account_list *out)
+int pb_redis_accounts_of(pb_redis_view *view, uint64_t access_id, const pb_str *tokens, size_t n, bool with_info,
+                         pb_pool *pool, pb_account_list *out)
 {
     pb_redis_session *session = view->session;
     pb_redis_cmd *cmds = pb_pool_alloc(pool, n * sizeof(*cmds));
@@ -166,7 +167,7 @@ int pb_redis_tokens_parse(pb_redis_conn *conn, const pb_redis_cmd *cmds, size_t 
                           pb_pool *pool, pb_token_list *out)
 {
     for (size_t i = 0; i < n; i++)
-        out[i] = (pb_token_list){pb_pool_alloc(pool, cmds[i].reply->elements / 2 * sizeof(pb_str)), 0};
+        out[i] = (pb_token_list){.tokens = pb_pool_alloc(pool, cmds[i].reply->elements / 2 * sizeof(pb_str))};
     for (size_t k = 0; k < found->n; k++) {
         const redisReply *reply = found->checks[k].reply;
         uint64_t seq;
@@ -187,7 +188,7 @@ int pb_redis_tokens_parse(pb_redis_conn *conn, const pb_redis_cmd *cmds, size_t 
 }
 
 int pb_redis_tokens_of(pb_redis_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
-                       pb_pool *pool, pb_token_list *out)
+                       bool with_info, pb_pool *pool, pb_token_list *out)
 {
     pb_redis_session *session = view->session;
     pb_redis_cmd *cmds = pb_pool_alloc(pool, n * sizeof(*cmds));
