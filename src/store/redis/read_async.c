@@ -45,7 +45,8 @@ typedef struct aread {
     uint64_t epoch; /* the apps epoch when a secret was asked for */
     pb_redis_abatch batch;
     pb_redis_cmd *cmds;
-    size_t n;
+    size_t n, n_cmds; /* items; commands (more with details) */
+    pb_redis_read how;
     pb_redis_candidates found;
 } aread;
 
@@ -54,7 +55,7 @@ static uint64_t now_ms(void)
     return pb_clock_ns() / 1000000;
 }
 
-/* Lazily, once per store: the writer threads and the apps watch the loops' sessions share. */
+/* Lazily, once per store: the writer threads, the apps watch and the sweeper the loops' sessions share. */
 static int start_shared(pb_redis_store *store)
 {
     int rc = 0;
@@ -63,7 +64,9 @@ static int start_shared(pb_redis_store *store)
         store->writers = pb_redis_writers_start(store, PB_REDIS_WRITER_THREADS);
     if (store->watch == NULL)
         store->watch = pb_redis_apps_watch_start(store);
-    if (store->writers == NULL || store->watch == NULL)
+    if (store->sweeper == NULL && store->binding_ttl > 0)
+        store->sweeper = pb_redis_sweeper_start(store);
+    if (store->writers == NULL || store->watch == NULL || (store->sweeper == NULL && store->binding_ttl > 0))
         rc = -1;
     pthread_mutex_unlock(&store->lazy_lock);
     return rc;
@@ -150,9 +153,9 @@ static void finish(aread *read, int rc)
     read->lookup->result = rc;
     if (rc == PB_STORE_EIO)
         snprintf(session->conn.error, sizeof(session->conn.error), "%s", pb_redis_aconn_error(session->aconn));
-    pb_redis_release(read->cmds, read->n);
+    pb_redis_release(read->cmds, read->n_cmds);
     if (read->found.checks != NULL)
-        pb_redis_release(read->found.checks, read->found.n);
+        pb_redis_release(read->found.checks, read->found.n_checks);
     read->done(read->arg, read->lookup);
 }
 
@@ -174,8 +177,8 @@ static void on_accounts(void *arg, int rc)
     aread *read = arg;
     pb_store_lookup *lookup = read->lookup;
     if (rc == 0)
-        rc = pb_redis_accounts_parse(pb_redis_aconn_map(read->session->aconn), read->cmds, read->n, read->pool,
-                                     lookup->account_lists);
+        rc = pb_redis_accounts_parse(pb_redis_aconn_map(read->session->aconn), read->session->store, read->cmds,
+                                     read->n, &read->how, read->pool, lookup->account_lists);
     finish(read, rc == 0 ? 0 : PB_STORE_EIO);
 }
 
@@ -183,8 +186,8 @@ static void on_checks(void *arg, int rc)
 {
     aread *read = arg;
     if (rc == 0)
-        rc = pb_redis_tokens_parse(pb_redis_aconn_map(read->session->aconn), read->cmds, read->n, &read->found,
-                                   read->pool, read->lookup->token_lists);
+        rc = pb_redis_tokens_parse(pb_redis_aconn_map(read->session->aconn), read->session->store, read->cmds,
+                                   read->n, &read->found, &read->how, read->pool, read->lookup->token_lists);
     finish(read, rc == 0 ? 0 : PB_STORE_EIO);
 }
 
@@ -195,7 +198,7 @@ static void on_indexes(void *arg, int rc)
     pb_store_lookup *lookup = read->lookup;
     pb_redis_conn *map = pb_redis_aconn_map(session->aconn);
     if (rc != 0 || pb_redis_tokens_checks(map, session->store, lookup->access_id, lookup->accounts, read->cmds,
-                                          read->n, read->pool, &read->found) != 0) {
+                                          read->n, &read->how, read->pool, &read->found) != 0) {
         finish(read, PB_STORE_EIO);
         return;
     }
@@ -203,7 +206,7 @@ static void on_indexes(void *arg, int rc)
         on_checks(read, 0);
         return;
     }
-    pb_redis_arun(session->aconn, &read->batch, read->found.checks, read->found.n, on_checks, read);
+    pb_redis_arun(session->aconn, &read->batch, read->found.checks, read->found.n_checks, on_checks, read);
 }
 
 void pb_redis_lookup_start(pb_redis_session *session, pb_store_lookup *lookup, pb_pool *pool,
@@ -219,20 +222,23 @@ void pb_redis_lookup_start(pb_redis_session *session, pb_store_lookup *lookup, p
             return;
         }
         read->epoch = pb_redis_apps_epoch(store->watch);
-        read->n = 1;
+        read->n = read->n_cmds = 1;
         read->cmds = pb_pool_alloc(pool, sizeof(*read->cmds));
         pb_redis_secret_cmd(read->cmds, pool, store, lookup->access_id);
         pb_redis_arun(session->aconn, &read->batch, read->cmds, 1, on_secret, read);
         return;
     case PB_LOOKUP_ACCOUNTS_OF:
+        read->how = pb_redis_read_of(store, lookup->with_info);
         read->n = lookup->n;
-        read->cmds = pb_pool_alloc(pool, lookup->n * sizeof(*read->cmds));
+        read->n_cmds = lookup->n * (1 + read->how.details);
+        read->cmds = pb_pool_alloc(pool, read->n_cmds * sizeof(*read->cmds));
         lookup->account_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->account_lists));
-        pb_redis_accounts_cmds(read->cmds, pool, store, lookup->access_id, lookup->tokens, lookup->n);
-        pb_redis_arun(session->aconn, &read->batch, read->cmds, read->n, on_accounts, read);
+        pb_redis_accounts_cmds(read->cmds, pool, store, lookup->access_id, lookup->tokens, lookup->n, &read->how);
+        pb_redis_arun(session->aconn, &read->batch, read->cmds, read->n_cmds, on_accounts, read);
         return;
     case PB_LOOKUP_TOKENS_OF:
-        read->n = lookup->n;
+        read->how = pb_redis_read_of(store, lookup->with_info);
+        read->n = read->n_cmds = lookup->n;
         read->cmds = pb_pool_alloc(pool, lookup->n * sizeof(*read->cmds));
         lookup->token_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->token_lists));
         pb_redis_tokens_cmds(read->cmds, pool, store, lookup->access_id, lookup->accounts, lookup->n);
