@@ -60,6 +60,32 @@ void pb_api_config_defaults(pb_api_config *config);
 void pb_api_query(const pb_api_config *config, pb_store_view *view, uint64_t access_id,
                   const pb_query_request *request, pb_pool *pool, pb_query_response *response);
 
+/*
+ * The query in two halves around its one store lookup, for a caller that
+ * must not wait for the store (an event loop with pb_store_lookup_start()).
+ *
+ * pb_api_query_plan validates the request and each item. It returns PB_OK
+ * and fills *plan, whose `lookup` the caller then runs (skip it when
+ * lookup.n is 0: every item was invalid, and merge needs no outputs), or a
+ * request-level code to answer at once. Arrays are from `pool`, which with
+ * `request` must stay valid until the merge.
+ *
+ * pb_api_query_merge, once the lookup is done, fills *response as
+ * pb_api_query would; its strings are the lookup's, so encode the response
+ * while they are valid (inside the lookup's done()).
+ */
+typedef struct pb_query_plan {
+    int64_t operator_type;
+    size_t n;                      /* input items */
+    pb_account_tokens *by_account; /* operator_type 1: one entry per input item */
+    pb_token_accounts *by_token;   /* operator_type 2 */
+    pb_store_lookup lookup;        /* the valid items */
+} pb_query_plan;
+
+int pb_api_query_plan(const pb_api_config *config, uint64_t access_id, const pb_query_request *request,
+                      pb_pool *pool, pb_query_plan *plan);
+void pb_api_query_merge(const pb_query_plan *plan, pb_query_response *response);
+
 /* Called once per pb_api_batchoperate(), when its *response is filled. */
 typedef void pb_api_done(void *arg);
 

@@ -4,6 +4,10 @@
  * Shape: operator_type → list → validate each item → one store lookup for
  * the valid items → merge back in input order. Every input item gets an
  * entry, valid or not, so clients can zip `result` with their request.
+ *
+ * The lookup is the only step that may wait, so the endpoint comes in two
+ * halves around it (pb_api_query_plan, pb_api_query_merge) for a caller on an
+ * event loop; pb_api_query runs both with a synchronous lookup between.
  */
 #include <string.h>
 
@@ -11,15 +15,13 @@
 #include "api/validate.h"
 #include "common/codes.h"
 
-static void query_by_account(const pb_api_config *config, pb_store_view *view, uint64_t access_id,
-                             const pb_account_item_list *list, bool with_info, pb_pool *pool,
-                             pb_query_response *response)
+/* Validates each account; the valid ones become the plan's lookup. */
+static int plan_by_account(const pb_api_config *config, uint64_t access_id, const pb_account_item_list *list,
+                           bool with_info, pb_pool *pool, pb_query_plan *plan)
 {
     int code = pb_validate_list(list->state, list->n, config->max_query_items);
-    if (code != PB_OK) {
-        response->code = code;
-        return;
-    }
+    if (code != PB_OK)
+        return code;
 
     pb_account_tokens *entries = pb_pool_alloc(pool, list->n * sizeof(*entries));
     pb_account *valid = pb_pool_alloc(pool, list->n * sizeof(*valid));
@@ -32,39 +34,40 @@ static void query_by_account(const pb_api_config *config, pb_store_view *view, u
         if (entries[i].code == PB_OK)
             valid[n_valid++] = item->account;
     }
+    plan->n = list->n;
+    plan->by_account = entries;
+    plan->lookup = (pb_store_lookup){
+        .kind = PB_LOOKUP_TOKENS_OF, .access_id = access_id, .accounts = valid, .n = n_valid, .with_info = with_info};
+    return PB_OK;
+}
 
-    pb_token_list *found = pb_pool_alloc(pool, n_valid * sizeof(*found));
-    if (n_valid != 0 && pb_store_tokens_of(view, access_id, valid, n_valid, with_info, pool, found) != PB_STORE_OK) {
-        response->code = PB_ERR_STORE;
-        return;
-    }
-
+static void merge_by_account(const pb_query_plan *plan, pb_query_response *response)
+{
+    pb_account_tokens *entries = plan->by_account;
     size_t failed = 0;
-    for (size_t i = 0, next = 0; i < list->n; i++) {
+    for (size_t i = 0, next = 0; i < plan->n; i++) {
         if (entries[i].code == PB_OK) {
-            entries[i].tokens = found[next++];
+            entries[i].tokens = plan->lookup.token_lists[next++];
             if (entries[i].tokens.n == 0)
                 entries[i].code = PB_ERR_NO_BINDING;
         }
         if (entries[i].code != PB_OK)
             failed++;
     }
-    *response = (pb_query_response){.code = pb_code_for_failures(failed, list->n),
+    *response = (pb_query_response){.code = pb_code_for_failures(failed, plan->n),
                                      .operator_type = 1,
-                                     .with_info = with_info,
-                                     .n = list->n,
+                                     .with_info = plan->lookup.with_info,
+                                     .n = plan->n,
                                      .by_account = entries};
 }
 
-static void query_by_token(const pb_api_config *config, pb_store_view *view, uint64_t access_id,
-                           const pb_token_item_list *list, bool with_info, pb_pool *pool,
-                           pb_query_response *response)
+/* Validates each token; the valid ones become the plan's lookup. */
+static int plan_by_token(const pb_api_config *config, uint64_t access_id, const pb_token_item_list *list,
+                         bool with_info, pb_pool *pool, pb_query_plan *plan)
 {
     int code = pb_validate_list(list->state, list->n, config->max_query_items);
-    if (code != PB_OK) {
-        response->code = code;
-        return;
-    }
+    if (code != PB_OK)
+        return code;
 
     pb_token_accounts *entries = pb_pool_alloc(pool, list->n * sizeof(*entries));
     pb_str *valid = pb_pool_alloc(pool, list->n * sizeof(*valid));
@@ -75,42 +78,89 @@ static void query_by_token(const pb_api_config *config, pb_store_view *view, uin
         if (entries[i].code == PB_OK)
             valid[n_valid++] = item->token;
     }
+    plan->n = list->n;
+    plan->by_token = entries;
+    plan->lookup = (pb_store_lookup){
+        .kind = PB_LOOKUP_ACCOUNTS_OF, .access_id = access_id, .tokens = valid, .n = n_valid, .with_info = with_info};
+    return PB_OK;
+}
 
-    pb_account_list *found = pb_pool_alloc(pool, n_valid * sizeof(*found));
-    if (n_valid != 0 && pb_store_accounts_of(view, access_id, valid, n_valid, with_info, pool, found) != PB_STORE_OK) {
-        response->code = PB_ERR_STORE;
-        return;
-    }
-
+static void merge_by_token(const pb_query_plan *plan, pb_query_response *response)
+{
+    pb_token_accounts *entries = plan->by_token;
     size_t failed = 0;
-    for (size_t i = 0, next = 0; i < list->n; i++) {
+    for (size_t i = 0, next = 0; i < plan->n; i++) {
         if (entries[i].code == PB_OK) {
-            entries[i].accounts = found[next++];
+            entries[i].accounts = plan->lookup.account_lists[next++];
             if (entries[i].accounts.n == 0)
                 entries[i].code = PB_ERR_NO_BINDING;
         }
         if (entries[i].code != PB_OK)
             failed++;
     }
-    *response = (pb_query_response){.code = pb_code_for_failures(failed, list->n),
+    *response = (pb_query_response){.code = pb_code_for_failures(failed, plan->n),
                                      .operator_type = 2,
-                                     .with_info = with_info,
-                                     .n = list->n,
+                                     .with_info = plan->lookup.with_info,
+                                     .n = plan->n,
                                      .by_token = entries};
+}
+
+int pb_api_query_plan(const pb_api_config *config, uint64_t access_id, const pb_query_request *request,
+                      pb_pool *pool, pb_query_plan *plan)
+{
+    memset(plan, 0, sizeof(*plan));
+    int code = pb_validate_operator_type(&request->operator_type, 2);
+    if (code != PB_OK)
+        return code;
+    if (request->account_type.state == PB_FIELD_WRONG_TYPE || request->with_info_state == PB_FIELD_WRONG_TYPE)
+        return PB_ERR_PARAM;
+    plan->operator_type = request->operator_type.value;
+    if (plan->operator_type == 1)
+        return plan_by_account(config, access_id, &request->account_list, request->with_info, pool, plan);
+    return plan_by_token(config, access_id, &request->token_list, request->with_info, pool, plan);
+}
+
+void pb_api_query_merge(const pb_query_plan *plan, pb_query_response *response)
+{
+    memset(response, 0, sizeof(*response));
+    if (plan->lookup.n != 0 && plan->lookup.result != PB_STORE_OK) {
+        response->code = PB_ERR_STORE;
+        return;
+    }
+    if (plan->operator_type == 1)
+        merge_by_account(plan, response);
+    else
+        merge_by_token(plan, response);
+}
+
+/* An empty lookup (every item invalid) reads nothing. */
+static void lookup_sync(pb_store_view *view, pb_query_plan *plan, pb_pool *pool)
+{
+    pb_store_lookup *lookup = &plan->lookup;
+    lookup->result = PB_STORE_OK;
+    if (lookup->n == 0)
+        return;
+    if (lookup->kind == PB_LOOKUP_TOKENS_OF) {
+        lookup->token_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->token_lists));
+        lookup->result = pb_store_tokens_of(view, lookup->access_id, lookup->accounts, lookup->n, lookup->with_info,
+                                            pool, lookup->token_lists);
+    } else {
+        lookup->account_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->account_lists));
+        lookup->result = pb_store_accounts_of(view, lookup->access_id, lookup->tokens, lookup->n, lookup->with_info,
+                                              pool, lookup->account_lists);
+    }
 }
 
 void pb_api_query(const pb_api_config *config, pb_store_view *view, uint64_t access_id,
                   const pb_query_request *request, pb_pool *pool, pb_query_response *response)
 {
-    memset(response, 0, sizeof(*response));
-    response->code = pb_validate_operator_type(&request->operator_type, 2);
-    if (response->code == PB_OK && (request->account_type.state == PB_FIELD_WRONG_TYPE ||
-                                    request->with_info_state == PB_FIELD_WRONG_TYPE))
-        response->code = PB_ERR_PARAM;
-    if (response->code != PB_OK)
+    pb_query_plan plan;
+    int code = pb_api_query_plan(config, access_id, request, pool, &plan);
+    if (code != PB_OK) {
+        memset(response, 0, sizeof(*response));
+        response->code = code;
         return;
-    if (request->operator_type.value == 1)
-        query_by_account(config, view, access_id, &request->account_list, request->with_info, pool, response);
-    else
-        query_by_token(config, view, access_id, &request->token_list, request->with_info, pool, response);
+    }
+    lookup_sync(view, &plan, pool);
+    pb_api_query_merge(&plan, response);
 }

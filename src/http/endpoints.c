@@ -164,6 +164,153 @@ static int check_rate(pb_worker *worker, uint64_t access_id)
     return pb_rate_limiter_allow(worker->rate_limiter, access_id, pb_clock_ns()) ? PB_OK : PB_ERR_RATE;
 }
 
+/*
+ * A query waiting for the store: first for its app's secret, then for its
+ * lookup. Like a pending_write (below) it owns copies of what it needs — the
+ * body, the credentials, everything decoded — because the request may be
+ * disposed of while the store answers (an HTTP/2 stream reset, a closed
+ * connection); `req` is then cleared and the answer is dropped. A backend
+ * that reads at once calls back before pb_store_lookup_start() returns, and
+ * the whole query then runs inside on_query.
+ */
+typedef struct pending_query {
+    pb_worker *worker;
+    h2o_req_t *req;
+    struct pending_query **req_link; /* lives in req's pool; points back here */
+    pb_pool pool;
+    pb_auth_request credentials;
+    /* the apps the credentials name (Basic and Signature may name two) and their secrets */
+    uint64_t apps[2];
+    int secret_rc[2];
+    pb_str secrets[2];
+    size_t n_apps, n_looked_up;
+    pb_store_lookup secret_lookup;
+    pb_query_request request;
+    pb_query_plan plan;
+    pb_request_record record;
+    uint64_t started_ns, lookup_started_ns;
+} pending_query;
+
+static void on_query_disposed(void *link)
+{
+    pending_query **query = link;
+    if (*query != NULL)
+        (*query)->req = NULL;
+}
+
+/* Answers (when the request is still there), logs and frees the query. */
+static void finish_query(pending_query *query, const pb_query_response *response)
+{
+    if (query->req != NULL) {
+        *query->req_link = NULL; /* sending may dispose of the request */
+        send_json(query->req, pb_encode_query(&query->req->pool, response));
+    }
+    query->record.items = response->n;
+    query->record.code = response->code;
+    finish_request(query->worker, &query->record, query->started_ns);
+    query->worker->lookups_pending--;
+    pb_pool_clear(&query->pool);
+    free(query);
+}
+
+/* The first pass of authentication only learns which apps it needs. */
+static int note_app(void *arg, uint64_t access_id, pb_str *secret)
+{
+    pending_query *query = arg;
+    if (query->n_apps < 2 && (query->n_apps == 0 || query->apps[0] != access_id))
+        query->apps[query->n_apps++] = access_id;
+    return -1;
+}
+
+/* The second pass reads the secrets the store gave. */
+static int looked_up_secret(void *arg, uint64_t access_id, pb_str *secret)
+{
+    pending_query *query = arg;
+    for (size_t i = 0; i < query->n_looked_up; i++)
+        if (query->apps[i] == access_id && query->secret_rc[i] == PB_STORE_OK) {
+            *secret = query->secrets[i];
+            return 0;
+        }
+    return -1;
+}
+
+static void on_query_looked_up(void *arg, pb_store_lookup *lookup)
+{
+    pending_query *query = arg;
+    pb_metrics_observe_store_lookup(pb_clock_ns() - query->lookup_started_ns);
+    pb_query_response response;
+    pb_api_query_merge(&query->plan, &response);
+    finish_query(query, &response); /* encodes while the lookup's strings are valid */
+}
+
+/* Authenticated: rate, decode, validate, then the one lookup. */
+static void query_authenticated(pending_query *query, uint64_t access_id)
+{
+    pb_worker *worker = query->worker;
+    query->record.access_id = access_id;
+    pb_query_response response = {0};
+    if (check_rate(worker, access_id) != PB_OK) {
+        response.code = PB_ERR_RATE;
+        finish_query(query, &response);
+        return;
+    }
+    pb_str body = query->credentials.body;
+    if (pb_decode_query(&query->pool, body.base, body.len, &query->request) != PB_OK) {
+        response.code = PB_ERR_PARSE;
+        finish_query(query, &response);
+        return;
+    }
+    query->record.operator_type = operator_type_of(&query->request.operator_type);
+    int code = pb_api_query_plan(&worker->config->api, access_id, &query->request, &query->pool, &query->plan);
+    if (code != PB_OK || query->plan.lookup.n == 0) {
+        if (code == PB_OK)
+            pb_api_query_merge(&query->plan, &response);
+        else
+            response.code = code;
+        finish_query(query, &response);
+        return;
+    }
+    query->lookup_started_ns = pb_clock_ns();
+    pb_store_lookup_start(worker->session, &query->plan.lookup, &query->pool, on_query_looked_up, query);
+}
+
+static void look_up_next_secret(pending_query *query);
+
+static void on_query_secret(void *arg, pb_store_lookup *lookup)
+{
+    pending_query *query = arg;
+    size_t i = query->n_looked_up++;
+    query->secret_rc[i] = lookup->result;
+    query->secrets[i] = lookup->secret; /* in our pool */
+    look_up_next_secret(query);
+}
+
+/* Looks up the apps' secrets one after the other, then authenticates. */
+static void look_up_next_secret(pending_query *query)
+{
+    if (query->n_looked_up < query->n_apps) {
+        query->secret_lookup = (pb_store_lookup){.kind = PB_LOOKUP_SECRET, .access_id = query->apps[query->n_looked_up]};
+        pb_store_lookup_start(query->worker->session, &query->secret_lookup, &query->pool, on_query_secret, query);
+        return;
+    }
+    uint64_t access_id = 0;
+    int code = pb_auth_authenticate(&query->credentials, looked_up_secret, query, &access_id);
+    if (code == PB_OK) {
+        query_authenticated(query, access_id);
+        return;
+    }
+    /* a store that could not say whether an app exists is the store's failure, not the caller's */
+    for (size_t i = 0; i < query->n_looked_up; i++)
+        if (query->secret_rc[i] == PB_STORE_EIO)
+            code = PB_ERR_STORE;
+    finish_query(query, &(pb_query_response){.code = code});
+}
+
+static pb_str copy_header(pb_pool *pool, h2o_req_t *req, const char *name, size_t len)
+{
+    return pb_pool_strdup(pool, header_value(req, name, len));
+}
+
 static int on_query(h2o_handler_t *self, h2o_req_t *req)
 {
     uint64_t started = pb_clock_ns();
@@ -173,37 +320,34 @@ static int on_query(h2o_handler_t *self, h2o_req_t *req)
         return send_method_not_allowed(req, PB_ENDPOINT_QUERY, "POST", started);
 
     pb_worker *worker = worker_of(req);
-    pb_str body = request_body(req);
-    pb_query_request request;
-    pb_query_response response = {0};
-    pb_request_record record = {.endpoint = PB_ENDPOINT_QUERY, .status = 200};
-    uint64_t access_id = 0;
-
-    /* One snapshot serves the secret lookup and the query. */
-    pb_store_view *view = pb_store_view_begin(worker->session);
-    int code = view == NULL ? PB_ERR_STORE : authenticate(worker, req, view, &access_id);
-    if (code != PB_OK)
-        response.code = code;
-    else if (check_rate(worker, access_id) != PB_OK)
-        response.code = PB_ERR_RATE;
-    else if (pb_decode_query(&req->pool, body.base, body.len, &request) != PB_OK)
-        response.code = PB_ERR_PARSE;
-    else {
-        uint64_t lookup_started = pb_clock_ns();
-        pb_api_query(&worker->config->api, view, access_id, &request, &req->pool, &response);
-        pb_metrics_observe_store_lookup(pb_clock_ns() - lookup_started);
-        record.operator_type = operator_type_of(&request.operator_type);
+    pending_query *query = calloc(1, sizeof(*query));
+    if (query == NULL) {
+        send_json(req, pb_encode_query(&req->pool, &(pb_query_response){.code = PB_ERR_STORE}));
+        pb_request_record failed = {.endpoint = PB_ENDPOINT_QUERY, .status = 200, .code = PB_ERR_STORE};
+        finish_request(worker, &failed, started);
+        return 0;
     }
-    record.access_id = access_id;
-
-    /* The answer's strings may point into the snapshot: encode before ending it. */
-    pb_str json = pb_encode_query(&req->pool, &response);
-    if (view != NULL)
-        pb_store_view_end(view);
-    send_json(req, json);
-    record.items = response.n;
-    record.code = response.code;
-    finish_request(worker, &record, started);
+    query->worker = worker;
+    query->req = req;
+    query->req_link = h2o_mem_alloc_shared(&req->pool, sizeof(*query->req_link), on_query_disposed);
+    *query->req_link = query;
+    query->record = (pb_request_record){.endpoint = PB_ENDPOINT_QUERY, .status = 200};
+    query->started_ns = started;
+    pb_pool_init(&query->pool);
+    worker->lookups_pending++;
+    pb_pool *pool = &query->pool;
+    query->credentials = (pb_auth_request){
+        .authorization = copy_header(pool, req, H2O_STRLIT("authorization")),
+        .access_id = copy_header(pool, req, H2O_STRLIT("accessid")),
+        .timestamp = copy_header(pool, req, H2O_STRLIT("timestamp")),
+        .sign = copy_header(pool, req, H2O_STRLIT("sign")),
+        .body = pb_pool_strdup(pool, request_body(req)),
+        .now = time(NULL),
+        .window_seconds = worker->config->timestamp_window,
+    };
+    uint64_t unused;
+    pb_auth_authenticate(&query->credentials, note_app, query, &unused);
+    look_up_next_secret(query);
     return 0;
 }
 

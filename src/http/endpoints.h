@@ -25,6 +25,7 @@ typedef struct pb_worker {
     h2o_multithread_queue_t *writes_queue;
     h2o_multithread_receiver_t writes_done;
     size_t writes_pending; /* handed to the store and not yet back; loop thread only */
+    size_t lookups_pending; /* queries waiting for a read of the store; loop thread only */
     pb_log_buffer log;     /* this loop's access-log lines; last, for its size */
 } pb_worker;
 

@@ -230,6 +230,9 @@ static void *worker_main(void *arg)
         h2o_socket_read_start(self->listener[which], on_accept);
     }
     pb_worker_attach(&self->worker);
+    if (pb_store_session_attach_loop(self->worker.session, self->loop) != PB_STORE_OK)
+        fprintf(stderr, "pushbind: this thread's store session waits for the store: %s\n",
+                pb_store_session_error(self->worker.session));
     pb_log_buffer_attach(&self->worker.log, &self->shared->accesslog, ctx, &self->shared->log_flushed);
     if (pb_metrics_thread_attach(self->worker.metrics) != 0)
         fprintf(stderr, "pushbind: metrics: too many threads, this one is not counted\n");
@@ -238,9 +241,10 @@ static void *worker_main(void *arg)
     while (!atomic_load(&self->stopping))
         h2o_evloop_run(self->loop, INT32_MAX);
 
-    /* A write handed to the store always comes back, and must find the loop. */
+    /* A write or a read handed to the store always comes back, and must find the loop. */
     uint64_t deadline = h2o_now(self->loop) + PB_SHUTDOWN_GRACE_MS;
-    while ((pb_h2o_has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.writes_pending != 0)
+    while ((pb_h2o_has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.writes_pending != 0 ||
+           self->worker.lookups_pending != 0)
         h2o_evloop_run(self->loop, 100);
     pb_log_buffer_detach(&self->worker.log, ctx); /* every answered request has its line now */
     /*
@@ -249,6 +253,8 @@ static void *worker_main(void *arg)
      * disposed of while it is armed.
      */
     pb_h2o_disarm_shutdown_timer(ctx);
+    pb_store_session_detach_loop(self->worker.session);
+    h2o_evloop_run(self->loop, 0); /* the connections' sockets are freed by the loop */
     pb_metrics_thread_detach();
     pb_worker_detach(&self->worker);
     h2o_multithread_unregister_receiver(ctx->queue, &self->stop_receiver);

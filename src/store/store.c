@@ -174,6 +174,66 @@ int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *
     return pb_lmdb_accounts_of(view->impl.lmdb, access_id, tokens, n, with_info, pool, out);
 }
 
+/* The synchronous reads in one view; what every backend does today. */
+static void lookup_in_view(pb_store_view *view, pb_store_lookup *lookup, pb_pool *pool)
+{
+    switch (lookup->kind) {
+    case PB_LOOKUP_SECRET:
+        lookup->result = pb_store_app_secret(view, lookup->access_id, &lookup->secret);
+        return;
+    case PB_LOOKUP_TOKENS_OF:
+        lookup->token_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->token_lists));
+        lookup->result = pb_store_tokens_of(view, lookup->access_id, lookup->accounts, lookup->n, lookup->with_info,
+                                            pool, lookup->token_lists);
+        return;
+    case PB_LOOKUP_ACCOUNTS_OF:
+        lookup->account_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->account_lists));
+        lookup->result = pb_store_accounts_of(view, lookup->access_id, lookup->tokens, lookup->n, lookup->with_info,
+                                              pool, lookup->account_lists);
+        return;
+    }
+    lookup->result = PB_STORE_EINVAL;
+}
+
+int pb_store_session_attach_loop(pb_store_session *session, void *loop)
+{
+    if (session->kind == BACKEND_REDIS)
+        return pb_redis_session_attach_loop(session->impl.redis, loop);
+    return PB_STORE_OK;
+}
+
+void pb_store_session_detach_loop(pb_store_session *session)
+{
+    if (session->kind == BACKEND_REDIS)
+        pb_redis_session_detach_loop(session->impl.redis);
+}
+
+void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, pb_pool *pool,
+                           pb_store_lookup_done *done, void *arg)
+{
+    if (session->kind == BACKEND_REDIS && pb_redis_session_bound(session->impl.redis)) {
+        pb_redis_lookup_start(session->impl.redis, lookup, pool, done, arg);
+        return;
+    }
+    pb_store_view *view = pb_store_view_begin(session);
+    if (view == NULL) {
+        lookup->result = PB_STORE_EIO;
+        done(arg, lookup);
+        return;
+    }
+    lookup_in_view(view, lookup, pool);
+    if (lookup->kind == PB_LOOKUP_SECRET) {
+        /* copied, so that done() may start the request's next lookup */
+        if (lookup->result == PB_STORE_OK)
+            lookup->secret = pb_pool_strdup(pool, lookup->secret);
+        pb_store_view_end(view);
+        done(arg, lookup);
+        return;
+    }
+    done(arg, lookup); /* the lists' strings may point into the view: it ends after done() */
+    pb_store_view_end(view);
+}
+
 /*
  * A Redis write is its own "commit": observed here, as the embedded backend's
  * writer thread observes its group commits.
@@ -199,6 +259,10 @@ int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_chang
 void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                           pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg)
 {
+    if (session->kind == BACKEND_REDIS && pb_redis_session_bound(session->impl.redis)) {
+        pb_redis_apply_start(session->impl.redis, access_id, changes, n, outcomes, pool, done, arg);
+        return;
+    }
     if (session->kind == BACKEND_REDIS) {
         done(arg, redis_apply_observed(session->impl.redis, access_id, changes, n, outcomes));
         return;

@@ -44,9 +44,12 @@
  * writes queued while it commits go together into its next transaction (group
  * commit), so one fsync makes a whole group durable. pb_store_apply_start()
  * queues without waiting, for callers that must not block (an event loop);
- * pb_store_apply() queues and waits. The Redis backend has no writer thread:
- * pb_store_apply_start() applies on the calling thread and calls done()
- * before it returns.
+ * pb_store_apply() queues and waits. The Redis backend, in a session bound
+ * to an event loop (pb_store_session_attach_loop()), hands
+ * pb_store_apply_start() to writer threads of its own and sends
+ * pb_store_lookup_start() on the loop's connections, answering from their
+ * replies; in a session without a loop it applies and reads on the calling
+ * thread, waiting, and calls done() before it returns.
  */
 #ifndef PB_STORE_H
 #define PB_STORE_H
@@ -118,6 +121,22 @@ void pb_store_close(pb_store *store);
 pb_store_session *pb_store_session_open(pb_store *store);
 void pb_store_session_close(pb_store_session *session);
 
+/*
+ * Binds the session to the calling thread's event loop: `loop` is an
+ * h2o_evloop_t * (no h2o type in this header), run by this thread. A
+ * networked backend then never waits for the network in
+ * pb_store_lookup_start() or pb_store_apply_start(): it sends on its own
+ * connections, watched by the loop, and calls back from the loop (or, for a
+ * write, from a thread of its own). Returns 0 or PB_STORE_EIO (the session
+ * still works, waiting); the embedded backend has nothing to bind.
+ *
+ * pb_store_session_detach_loop() undoes it, on the loop's thread, once no
+ * lookup is in flight and before the loop is destroyed: it closes the
+ * session's connections on the loop.
+ */
+int pb_store_session_attach_loop(pb_store_session *session, void *loop);
+void pb_store_session_detach_loop(pb_store_session *session);
+
 /* A human-readable message for the session's last failure ("" when none). */
 const char *pb_store_session_error(const pb_store_session *session);
 
@@ -159,6 +178,56 @@ int pb_store_tokens_of(pb_store_view *view, uint64_t access_id, const pb_account
  */
 int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
                          bool with_info, pb_pool *pool, pb_account_list *out);
+
+/* ---- Reading without waiting ------------------------------------------ */
+
+typedef enum pb_lookup_kind {
+    PB_LOOKUP_SECRET = 0,      /* the app's secret (pb_store_app_secret()) */
+    PB_LOOKUP_TOKENS_OF = 1,   /* pb_store_tokens_of() of accounts[0..n-1] */
+    PB_LOOKUP_ACCOUNTS_OF = 2, /* pb_store_accounts_of() of tokens[0..n-1] */
+} pb_lookup_kind;
+
+/*
+ * One read that does not wait: the caller fills the inputs, the backend the
+ * outputs, before calling done().
+ */
+typedef struct pb_store_lookup {
+    pb_lookup_kind kind;
+    uint64_t access_id;
+    const pb_account *accounts; /* TOKENS_OF */
+    const pb_str *tokens;       /* ACCOUNTS_OF */
+    size_t n;
+    bool with_info;             /* list lookups: times and platforms too (see pb_store_tokens_of()) */
+    /* outputs */
+    int result;                     /* what the synchronous call would return */
+    pb_str secret;                  /* SECRET, when result is 0 */
+    pb_token_list *token_lists;     /* TOKENS_OF: n lists, from `pool` */
+    pb_account_list *account_lists; /* ACCOUNTS_OF: n lists, from `pool` */
+} pb_store_lookup;
+
+/* Called once per pb_store_lookup_start(), on the session's thread. */
+typedef void pb_store_lookup_done(void *arg, pb_store_lookup *lookup);
+
+/*
+ * The read `lookup` names, without waiting for the store: done(arg, lookup)
+ * is called when its outputs are filled (or lookup->result says it failed).
+ * The twin of pb_store_apply_start(), for an event loop that must not block
+ * in a network round trip.
+ *
+ * The embedded backend reads at once and calls done() before this returns.
+ * A networked backend may do the same, or call done() later from the event
+ * loop of the calling thread; either way done() runs on the session's
+ * thread, and no view of the session may be open meanwhile.
+ *
+ * `lookup`, what its inputs point to, and `pool` must stay valid until done()
+ * is called. The outputs' arrays are from `pool`. The secret is in `pool`
+ * too, and done() of a SECRET lookup may start the request's next lookup.
+ * The lists' strings are valid until done() returns (they may point into a
+ * snapshot that ends then): copy what must live longer, or encode the answer
+ * inside done(); done() of a list lookup starts no other lookup.
+ */
+void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, pb_pool *pool,
+                           pb_store_lookup_done *done, void *arg);
 
 /* ---- Writing ---------------------------------------------------------- */
 

@@ -186,8 +186,6 @@ class TimesSurviveTest(unittest.TestCase):
 TTL = 2
 
 
-@unittest.skipIf(pbtest.STORE_KIND != 'lmdb', 'the Redis backend does not expire bindings yet (--binding-ttl is '
-                 'implemented by the embedded store only)')
 class ExpiryTest(pbtest.ServerTestCase):
     ARGS = ('--binding-ttl', '%ds' % TTL, '--max-accounts-per-token', '2')
 

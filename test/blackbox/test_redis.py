@@ -165,6 +165,22 @@ class UnreachableRedisTest(unittest.TestCase):
         srv.bind('t2', 'a')
         self.assertEqual(srv.tokens_of('a'), ['t1', 't2'])
 
+    def test_a_removed_app_or_a_new_key_is_refused_at_once(self):
+        # Each thread keeps the secrets it read for a second; `app add` and
+        # `app remove` publish the change, and the servers drop them at once.
+        url = 'redis://127.0.0.1:%d/%s' % (UNREACHABLE_PORT, uniq('ns'))
+        srv = pbtest.Server.for_test(self, apps=[APP], store_url=url)
+        body = {'operator_type': 2, 'token_list': ['t1']}
+        for _ in range(8):  # every thread caches the secret
+            self.assertEqual(srv.query(body)[1]['retCode'], pbtest.E_TOTAL)
+        new_key = (APP[0], 'ab' * 16)
+        pbtest.app_add(None, APP[0], new_key[1], store_url=url)
+        self.assertEqual(srv.query(body), (200, query_error(pbtest.E_AUTH)))
+        self.assertEqual(srv.query(body, app=new_key)[1]['retCode'], pbtest.E_TOTAL)
+        r = run_cli('app', 'remove', '--store', url, '--access-id', APP[0])
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(srv.query(body, app=new_key), (200, query_error(pbtest.E_AUTH)))
+
     def test_namespaces_do_not_see_each_other(self):
         first = 'redis://127.0.0.1:%d/%s' % (UNREACHABLE_PORT, uniq('ns'))
         second = 'redis://127.0.0.1:%d/%s' % (UNREACHABLE_PORT, uniq('ns'))
@@ -317,6 +333,36 @@ class FailoverTest(unittest.TestCase):
         self.assertEqual(load.unexpected, [])
         self.assertGreater(load.failures, 0, 'the failover was not noticed: is the test killing a primary?')
         assert_all_bound(self, srv, load.acknowledged, load.uncertain)
+
+    def test_first_read_of_a_second_process_after_a_failover_is_answered(self):
+        # `two` only reads: its connections to the victim die unseen, and its
+        # first read through one must find the new primary, not answer 1008004.
+        url = self.cluster.url(uniq('ns'))
+        one = pbtest.Server.for_test(self, apps=[APP], store_url=url)
+        two = pbtest.Server.for_test(self, apps=[], store_url=url)
+        two.default_app = APP
+        tokens = ['after-failover-%d' % i for i in range(30)]
+        for i, token in enumerate(tokens):
+            one.bind(token, 'acct-%d' % i)
+        for i, token in enumerate(tokens):
+            self.assertEqual(two.accounts_of(token), [acc('acct-%d' % i)])
+        # a replica that has not finished its first sync cannot be promoted
+        deadline = time.time() + 30
+        while any('master_link_status:up' not in pbredis.cli(p, 'INFO', 'replication')
+                  for p in set(self.cluster.ports) - set(self.cluster.primaries())):
+            self.assertLess(time.time(), deadline, 'the replicas did not finish their first sync')
+            time.sleep(0.1)
+        victim = sorted(self.cluster.primaries())[0]
+        self.cluster.nodes[victim].kill()
+        survivors = [p for p in self.cluster.ports if p != victim]
+        deadline = time.time() + 60
+        while victim in self.cluster.primaries() or len(self.cluster.primaries()) != 3:
+            self.assertLess(time.time(), deadline, 'no replica took over from %d' % victim)
+            time.sleep(0.1)
+        self.cluster.wait_ok(ports=survivors)
+        for i, token in enumerate(tokens):
+            self.assertEqual(two.accounts_of(token), [acc('acct-%d' % i)])
+            self.assertEqual(two.tokens_of('acct-%d' % i), [token])
 
 
 if __name__ == '__main__':

@@ -68,6 +68,7 @@ int pb_redis_app_put(pb_redis_session *session, uint64_t access_id, pb_str secre
     if (reply->type == REDIS_REPLY_INTEGER) {
         *created = reply->integer == 1;
         rc = 0;
+        pb_redis_apps_publish(session, access_id);
     }
     freeReplyObject(reply);
 done:
@@ -77,7 +78,7 @@ done:
 
 /* What app_remove() deletes on each primary. */
 struct app_sweep {
-    const char *patterns[2]; /* token records, account indexes */
+    const char *patterns[4]; /* token records, account indexes, token details, expiry index */
     uint64_t bindings;       /* members of the token records deleted */
 };
 
@@ -85,7 +86,7 @@ struct app_sweep {
 static int sweep_node(void *arg, redisContext *ctx)
 {
     struct app_sweep *sweep = arg;
-    for (int p = 0; p < 2; p++) {
+    for (int p = 0; p < 4; p++) {
         char cursor[32] = "0";
         do {
             redisReply *page = redisCommand(ctx, "SCAN %s MATCH %s COUNT 1000", cursor, sweep->patterns[p]);
@@ -144,19 +145,24 @@ int pb_redis_app_remove(pb_redis_session *session, uint64_t access_id, uint64_t 
         goto done;
     bool existed = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
     freeReplyObject(reply);
+    pb_redis_apps_publish(session, access_id);
 
     struct app_sweep sweep = {.bindings = 0};
-    char *patterns[2] = {NULL, NULL};
-    if (asprintf(&patterns[0], "%s:t:{%llu:*", store->prefix, (unsigned long long)access_id) < 0 ||
-        asprintf(&patterns[1], "%s:a:{%llu:*", store->prefix, (unsigned long long)access_id) < 0) {
-        free(patterns[0]);
-        goto done;
+    static const char *const kinds[4] = {"t", "a", "ti", "exp"};
+    char *patterns[4] = {NULL, NULL, NULL, NULL};
+    bool made = true;
+    for (int p = 0; p < 4; p++) {
+        if (asprintf(&patterns[p], "%s:%s:{%llu:*", store->prefix, kinds[p], (unsigned long long)access_id) < 0) {
+            patterns[p] = NULL;
+            made = false;
+        }
+        sweep.patterns[p] = patterns[p];
     }
-    sweep.patterns[0] = patterns[0];
-    sweep.patterns[1] = patterns[1];
-    int swept = pb_redis_each_primary(&session->conn, sweep_node, &sweep);
-    free(patterns[0]);
-    free(patterns[1]);
+    int swept = made ? pb_redis_each_primary(&session->conn, sweep_node, &sweep) : -1;
+    for (int p = 0; p < 4; p++)
+        free(patterns[p]);
+    if (!made)
+        goto done;
     if (swept != 0) {
         if (session->conn.error[0] == '\0')
             snprintf(session->conn.error, sizeof(session->conn.error), "app remove: deleting the bindings failed");

@@ -26,6 +26,13 @@ int pb_redis_tokens_of(pb_redis_view *view, uint64_t access_id, const pb_account
                       bool with_info, pb_pool *pool, pb_token_list *out);
 int pb_redis_accounts_of(pb_redis_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
                         bool with_info, pb_pool *pool, pb_account_list *out);
+int pb_redis_session_attach_loop(pb_redis_session *session, void *loop);
+void pb_redis_session_detach_loop(pb_redis_session *session);
+void pb_redis_lookup_start(pb_redis_session *session, pb_store_lookup *lookup, pb_pool *pool,
+                           pb_store_lookup_done *done, void *arg);
+bool pb_redis_session_bound(const pb_redis_session *session);
+void pb_redis_apply_start(pb_redis_session *session, uint64_t access_id, const pb_change *changes, size_t n,
+                          pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg);
 int pb_redis_apply(pb_redis_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                   pb_change_outcome *outcomes);
 int pb_redis_app_put(pb_redis_session *session, uint64_t access_id, pb_str secret, bool *created);

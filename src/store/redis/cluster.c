@@ -74,8 +74,7 @@ void pb_redis_conn_free(pb_redis_conn *conn)
     memset(conn, 0, sizeof(*conn));
 }
 
-/* The index of node host:port, added when new; -1 when out of memory. */
-static int node_index(pb_redis_conn *conn, const char *host, uint16_t port)
+int pb_redis_node_index(pb_redis_conn *conn, const char *host, uint16_t port)
 {
     for (size_t i = 0; i < conn->n_nodes; i++)
         if (conn->nodes[i].port == port && strcmp(conn->nodes[i].host, host) == 0)
@@ -130,8 +129,7 @@ static redisContext *node_connect(pb_redis_conn *conn, int i)
     return ctx;
 }
 
-/* Reads one CLUSTER SLOTS answer into the map. Returns 0 or -1. */
-static int load_slots(pb_redis_conn *conn, const redisReply *reply, const char *asked_host)
+int pb_redis_load_slots(pb_redis_conn *conn, const redisReply *reply, const char *asked_host)
 {
     if (reply->type != REDIS_REPLY_ARRAY)
         return -1;
@@ -152,13 +150,29 @@ static int load_slots(pb_redis_conn *conn, const redisReply *reply, const char *
             return -1;
         /* An empty host means "the node you asked" (Redis 7 cluster-preferred-endpoint-type). */
         const char *host = primary->element[0]->len != 0 ? primary->element[0]->str : asked_host;
-        int node = node_index(conn, host, (uint16_t)port);
+        int node = pb_redis_node_index(conn, host, (uint16_t)port);
         if (node < 0)
             return -1;
         for (long long s = first; s <= last; s++)
             conn->slot_node[s] = (uint16_t)node;
     }
     return 0;
+}
+
+int pb_redis_map_seeds(pb_redis_conn *conn)
+{
+    const pb_redis_target *target = conn->target;
+    for (size_t s = 0; s < target->n_seeds; s++)
+        if (pb_redis_node_index(conn, target->seed_hosts[s], target->seed_ports[s]) < 0) {
+            set_error(conn, "out of memory");
+            return -1;
+        }
+    if (target->cluster)
+        return 0;
+    for (size_t i = 0; i < PB_REDIS_SLOTS; i++)
+        conn->slot_node[i] = 0;
+    conn->map_ready = true;
+    return 1;
 }
 
 /*
@@ -168,18 +182,9 @@ static int load_slots(pb_redis_conn *conn, const redisReply *reply, const char *
  */
 static int refresh_map(pb_redis_conn *conn)
 {
-    const pb_redis_target *target = conn->target;
-    for (size_t s = 0; s < target->n_seeds; s++)
-        if (node_index(conn, target->seed_hosts[s], target->seed_ports[s]) < 0) {
-            set_error(conn, "out of memory");
-            return -1;
-        }
-    if (!target->cluster) {
-        for (size_t i = 0; i < PB_REDIS_SLOTS; i++)
-            conn->slot_node[i] = 0;
-        conn->map_ready = true;
-        return 0;
-    }
+    int seeded = pb_redis_map_seeds(conn);
+    if (seeded != 0)
+        return seeded > 0 ? 0 : -1;
     for (size_t i = 0; i < conn->n_nodes; i++) {
         redisContext *ctx = node_connect(conn, (int)i);
         if (ctx == NULL)
@@ -191,7 +196,7 @@ static int refresh_map(pb_redis_conn *conn)
             continue;
         }
         char *host = strdup(conn->nodes[i].host); /* node_index() may move the nodes */
-        int rc = host == NULL ? -1 : load_slots(conn, reply, host);
+        int rc = host == NULL ? -1 : pb_redis_load_slots(conn, reply, host);
         free(host);
         freeReplyObject(reply);
         if (rc == 0) {
@@ -227,11 +232,7 @@ static bool error_starts(const redisReply *reply, const char *prefix)
     return reply->type == REDIS_REPLY_ERROR && reply->len >= len && memcmp(reply->str, prefix, len) == 0;
 }
 
-/*
- * Looks at a reply that came back. Returns true when the command must be
- * resent (a redirect or an unknown script), adjusting the command or the map.
- */
-static bool must_resend(pb_redis_conn *conn, pb_redis_cmd *cmd)
+bool pb_redis_must_resend(pb_redis_conn *conn, pb_redis_cmd *cmd)
 {
     redisReply *reply = cmd->reply;
     if (reply->type != REDIS_REPLY_ERROR)
@@ -247,7 +248,7 @@ static bool must_resend(pb_redis_conn *conn, pb_redis_cmd *cmd)
             return false;
         if (redirect.kind == PB_REDIRECT_MOVED) {
             conn->map_ready = false;
-        } else if ((cmd->ask_node = node_index(conn, redirect.host, redirect.port)) < 0) {
+        } else if ((cmd->ask_node = pb_redis_node_index(conn, redirect.host, redirect.port)) < 0) {
             return false;
         }
     } else if (error_starts(reply, "TRYAGAIN")) {
@@ -335,7 +336,7 @@ int pb_redis_run(pb_redis_conn *conn, pb_redis_cmd *cmds, size_t n)
         bool again = false, lost = false;
         for (size_t i = 0; i < n; i++) {
             if (cmds[i].reply != NULL)
-                again |= must_resend(conn, &cmds[i]);
+                again |= pb_redis_must_resend(conn, &cmds[i]);
             else if (cmds[i].sent)
                 lost = true;
             else

@@ -64,9 +64,10 @@ typedef struct pb_redis_cmd {
     bool write;
     redisReply *reply;
     bool sent;
-    /* Private to pb_redis_run(). */
+    /* Private to pb_redis_run() and pb_redis_arun(). */
     int node;
     int ask_node;
+    struct pb_redis_abatch *batch;
 } pb_redis_cmd;
 
 typedef struct pb_redis_node {
@@ -119,6 +120,28 @@ int pb_redis_wait(pb_redis_conn *conn, unsigned replicas, unsigned timeout_ms);
  * return. Returns 0, the visitor's code, or -1 when a primary is unreachable.
  */
 int pb_redis_each_primary(pb_redis_conn *conn, int (*visit)(void *arg, redisContext *ctx), void *arg);
+
+/* ---- The slot map's pieces, shared with the asynchronous runner (async_cluster.c) ---- */
+
+/* The index of node host:port in conn->nodes, added when new; -1 when out of memory. */
+int pb_redis_node_index(pb_redis_conn *conn, const char *host, uint16_t port);
+
+/*
+ * Adds the seeds to the nodes. Outside a cluster the one server then owns
+ * every slot and the map is ready: returns 1. Returns 0 when the map must be
+ * read from a node (CLUSTER SLOTS), -1 when out of memory.
+ */
+int pb_redis_map_seeds(pb_redis_conn *conn);
+
+/* Reads one CLUSTER SLOTS answer, got from `asked_host`, into the map. Returns 0 or -1. */
+int pb_redis_load_slots(pb_redis_conn *conn, const redisReply *reply, const char *asked_host);
+
+/*
+ * Looks at a reply that came back. Returns true when the command must be
+ * resent (a redirect or an unknown script), adjusting the command or the map;
+ * the reply is then freed.
+ */
+bool pb_redis_must_resend(pb_redis_conn *conn, pb_redis_cmd *cmd);
 
 /* Readies `cmd` for `argc` arguments allocated from `pool`; set them with pb_redis_cmd_arg(). */
 void pb_redis_cmd_init(pb_redis_cmd *cmd, pb_pool *pool, unsigned slot, bool write, int argc);

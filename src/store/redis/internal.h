@@ -14,8 +14,18 @@
  *   P:seq:{A}               counter: the last binding sequence number handed out
  *   P:t:{A:TOKEN}           the token's record, the source of truth: sorted set,
  *                           member = account member, score = the binding's seq
+ *   P:ti:{A:TOKEN}          the token's details, changed with its record by the
+ *                           same script: hash, field = account member, value =
+ *                           "BIND|LAST" (bind_time, last_bind_time, decimal);
+ *                           field "p" = the platform (1 android, 2 ios), when
+ *                           one was given; deleted with the last binding
  *   P:a:{A:TYPE:NAME}       the account's index: sorted set, member = index
  *                           member, score = the same seq
+ *   P:exp:{A:N}             with --binding-ttl, the expiry index, shard N
+ *                           (0 … PB_REDIS_EXPIRY_SHARDS-1, by the token record's
+ *                           slot): sorted set, member = token, score = a time
+ *                           at or before the token's earliest last_bind_time
+ *                           (expiry.c says when it may be later)
  *
  *   account member          account_type as 4 bytes big-endian, then the name
  *   index member            seq as 8 bytes big-endian, then the token
@@ -33,6 +43,8 @@
 #ifndef PB_STORE_REDIS_INTERNAL_H
 #define PB_STORE_REDIS_INTERNAL_H
 
+#include <pthread.h>
+
 #include "store/redis/backend.h"
 #include "store/redis/cluster.h"
 
@@ -40,21 +52,35 @@
 #define PB_REDIS_DEFAULT_TIMEOUT_MS 2000
 #define PB_REDIS_ACCOUNT_MEMBER_HEAD 4 /* account_type, big-endian */
 #define PB_REDIS_INDEX_MEMBER_HEAD 8   /* seq, big-endian */
+#define PB_REDIS_EXPIRY_SHARDS 16      /* expiry index keys per app, spread over the cluster by their tags */
 
 /* The scripts every session runs; bodies and contracts in scripts.c. */
 typedef struct pb_redis_scripts {
     pb_redis_script begin_batch; /* app exists? then reserve seqs */
     pb_redis_script reserve;     /* add an index member within the account limit */
-    pb_redis_script change;      /* change a token's record atomically */
+    pb_redis_script change;      /* change a token's record and details atomically */
+    pb_redis_script rescore;     /* move or drop expiry index entries unless a writer moved them */
     pb_redis_script app_put;     /* create or update an app */
 } pb_redis_scripts;
+
+typedef struct pb_redis_writers pb_redis_writers;     /* writers.c */
+typedef struct pb_redis_apps_watch pb_redis_apps_watch; /* apps_watch.c */
+typedef struct pb_redis_aconn pb_redis_aconn;           /* async_cluster.h */
+typedef struct pb_redis_secret_cache pb_redis_secret_cache; /* read_async.c */
+typedef struct pb_redis_sweeper pb_redis_sweeper;           /* expiry.c */
 
 struct pb_redis_store {
     pb_redis_target target;
     char *prefix; /* the namespace, malloc'ed */
     pb_store_limits limits;
+    int64_t binding_ttl;    /* seconds; 0: bindings never expire */
     unsigned wait_replicas; /* WAIT for this many replicas after each batch (0: don't) */
     pb_redis_scripts scripts;
+    pb_metrics *metrics;
+    pthread_mutex_t lazy_lock;   /* guards starting the two below */
+    pb_redis_writers *writers;   /* started by the first session bound to a loop */
+    pb_redis_apps_watch *watch;  /* likewise */
+    pb_redis_sweeper *sweeper;   /* likewise, with a binding TTL */
 };
 
 struct pb_redis_view {
@@ -67,7 +93,130 @@ struct pb_redis_session {
     pb_pool pool; /* scratch for one call, and the strings of the open view */
     bool view_open;
     pb_redis_view view;
+    /* Bound to an event loop (pb_redis_session_attach_loop()): */
+    pb_redis_aconn *aconn;          /* the loop's connections; NULL when not bound */
+    pb_redis_secret_cache *secrets; /* apps' secrets read lately by this thread */
 };
+
+/* ---- Lookups, built and read by read.c, carried by pb_redis_run() or pb_redis_arun() ---- */
+
+/* One index member awaiting confirmation by its token's record. */
+typedef struct pb_redis_candidate {
+    size_t account; /* which input account */
+    uint64_t seq;
+    pb_str token;
+} pb_redis_candidate;
+
+/*
+ * The second round of a lookup by account: checks[k] confirms candidates[k];
+ * with details, checks[n + k] reads its times and its token's platform.
+ */
+typedef struct pb_redis_candidates {
+    pb_redis_candidate *candidates;
+    pb_redis_cmd *checks;
+    size_t n, n_checks;
+} pb_redis_candidates;
+
+/*
+ * What a list lookup reads besides the lists: details (times and platform:
+ * for with_info, and with a TTL to hide what has expired) and the clock that
+ * judges expiry.
+ */
+typedef struct pb_redis_read {
+    bool details, with_info;
+    int64_t now;
+} pb_redis_read;
+
+/* What `with_info` asks of a lookup on `store`, the clock read now. */
+pb_redis_read pb_redis_read_of(const pb_redis_store *store, bool with_info);
+
+/* HGET of the app's secret; the parse returns what pb_redis_app_secret() does, the secret in `pool`. */
+void pb_redis_secret_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id);
+int pb_redis_secret_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, pb_pool *pool, pb_str *secret);
+
+/*
+ * By token: one command per token, two with details (cmds has n * (1 +
+ * details) room); the parse fills out[0..n-1] from `pool` (0 or PB_STORE_EIO).
+ */
+void pb_redis_accounts_cmds(pb_redis_cmd *cmds, pb_pool *pool, const pb_redis_store *store, uint64_t access_id,
+                            const pb_str *tokens, size_t n, const pb_redis_read *how);
+int pb_redis_accounts_parse(pb_redis_conn *conn, const pb_redis_store *store, const pb_redis_cmd *cmds, size_t n,
+                            const pb_redis_read *how, pb_pool *pool, pb_account_list *out);
+
+/* By account: the indexes (first round), their checks (second round), then the lists. */
+void pb_redis_tokens_cmds(pb_redis_cmd *cmds, pb_pool *pool, const pb_redis_store *store, uint64_t access_id,
+                          const pb_account *accounts, size_t n);
+int pb_redis_tokens_checks(pb_redis_conn *conn, const pb_redis_store *store, uint64_t access_id,
+                           const pb_account *accounts, const pb_redis_cmd *cmds, size_t n, const pb_redis_read *how,
+                           pb_pool *pool, pb_redis_candidates *out);
+int pb_redis_tokens_parse(pb_redis_conn *conn, const pb_redis_store *store, const pb_redis_cmd *cmds, size_t n,
+                          const pb_redis_candidates *found, const pb_redis_read *how, pb_pool *pool,
+                          pb_token_list *out);
+
+/*
+ * The secret cache of a session bound to a loop (read_async.c): whether app
+ * `access_id`'s secret was read lately (true: *rc and, when 0, *secret in
+ * `pool`); and remembering one read when the apps epoch was `epoch`.
+ * Without a loop, nothing is cached.
+ */
+bool pb_redis_secret_cached(pb_redis_session *session, uint64_t access_id, pb_pool *pool, int *rc, pb_str *secret);
+void pb_redis_secret_remember(pb_redis_session *session, uint64_t access_id, uint64_t epoch, int rc, pb_str secret);
+
+/* ---- Writers (writers.c): pb_redis_apply() on threads of their own, for the loops ---- */
+
+/* Starts `n` writer threads, each with a session of `store`. NULL when it cannot. */
+pb_redis_writers *pb_redis_writers_start(pb_redis_store *store, unsigned n);
+
+/* Finishes the writes queued, then stops the threads. */
+void pb_redis_writers_stop(pb_redis_writers *writers);
+
+/* Queues the write; done() is called from a writer thread (record from `pool`). */
+void pb_redis_writers_queue(pb_redis_writers *writers, uint64_t access_id, const pb_change *changes, size_t n,
+                            pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg);
+
+/* ---- Apps changing (apps_watch.c): one SUBSCRIBE per process ---- */
+
+/* The channel `app add` and `app remove` PUBLISH an access id on, in `pool`. */
+pb_str pb_redis_apps_channel(pb_pool *pool, const pb_redis_store *store);
+
+/* Tells the processes listening that app `access_id` changed; a failure is only noted (the TTL bounds it). */
+void pb_redis_apps_publish(pb_redis_session *session, uint64_t access_id);
+
+/* Starts the thread that listens; NULL when it cannot. */
+pb_redis_apps_watch *pb_redis_apps_watch_start(pb_redis_store *store);
+void pb_redis_apps_watch_stop(pb_redis_apps_watch *watch);
+
+/*
+ * Changes whenever an app may have changed (a message came, or the listening
+ * connection was lost and messages may have been missed); 0 without a watch.
+ */
+uint64_t pb_redis_apps_epoch(const pb_redis_apps_watch *watch);
+
+/* ---- Expiry (expiry.c) ---- */
+
+/* Whether a binding last confirmed at `last` has expired at `now`. */
+static inline bool pb_redis_expired(const pb_redis_store *store, int64_t last, int64_t now)
+{
+    return store->binding_ttl > 0 && last + store->binding_ttl <= now;
+}
+
+/* Reads "BIND|LAST" (a details hash value); false when malformed. */
+bool pb_redis_times_parse(const char *text, size_t len, pb_binding_times *times);
+
+/*
+ * Deletes the expired bindings of `n` tokens of app `access_id` (the change
+ * script's 'e' mode), then their account index members and their count, in
+ * three pipelined rounds; counted in pushbind_bindings_expired_total. When
+ * `earliest` is not NULL, earliest[i] gets token i's earliest last_bind_time
+ * left (0: no binding left; -1: its script failed). Returns the bindings
+ * deleted. Uses the session's connection and `pool`.
+ */
+uint64_t pb_redis_expire_tokens(pb_redis_session *session, uint64_t access_id, const pb_str *tokens, size_t n,
+                                int64_t now, pb_pool *pool, int64_t *earliest);
+
+/* Starts the thread that deletes expired bindings in the background; NULL when it cannot. */
+pb_redis_sweeper *pb_redis_sweeper_start(pb_redis_store *store);
+void pb_redis_sweeper_stop(pb_redis_sweeper *sweeper);
 
 /* Fills in each script's body and SHA1. */
 void pb_redis_scripts_init(pb_redis_scripts *scripts);
@@ -75,6 +224,9 @@ void pb_redis_scripts_init(pb_redis_scripts *scripts);
 /* ---- Keys and members, built in `pool` ---- */
 
 pb_str pb_redis_token_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, pb_str token);
+pb_str pb_redis_times_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, pb_str token);
+pb_str pb_redis_expiry_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, unsigned shard);
+unsigned pb_redis_expiry_shard(pb_str token_key); /* which expiry index a token's entry is in */
 pb_str pb_redis_account_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id,
                             const pb_account *account);
 pb_str pb_redis_app_key(pb_pool *pool, const pb_redis_store *store, const char *kind, uint64_t access_id);

@@ -147,11 +147,14 @@ pb_redis_store *pb_redis_open(const pb_store_config *config, char **err)
         what = "out of memory";
         goto fail;
     }
+    pthread_mutex_init(&store->lazy_lock, NULL);
     if (config->limits.max_accounts_per_token == 0 || config->limits.max_tokens_per_account == 0) {
         what = "invalid limits";
         goto fail;
     }
     store->limits = config->limits;
+    store->metrics = config->metrics;
+    store->binding_ttl = config->binding_ttl_seconds > 0 ? config->binding_ttl_seconds : 0;
     store->target.timeout_ms = PB_REDIS_DEFAULT_TIMEOUT_MS;
     if ((what = parse_url(store, config->url)) != NULL)
         goto fail;
@@ -180,6 +183,10 @@ void pb_redis_close(pb_redis_store *store)
 {
     if (store == NULL)
         return;
+    pb_redis_writers_stop(store->writers); /* finishes what the loops queued */
+    pb_redis_sweeper_stop(store->sweeper);
+    pb_redis_apps_watch_stop(store->watch);
+    pthread_mutex_destroy(&store->lazy_lock);
     target_free(&store->target);
     free(store->prefix);
     free(store);
@@ -265,6 +272,29 @@ pb_str pb_redis_token_key(pb_pool *pool, const pb_redis_store *store, uint64_t a
     len += token.len;
     key[len++] = '}';
     return (pb_str){key, len};
+}
+
+pb_str pb_redis_times_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, pb_str token)
+{
+    size_t len;
+    char *key = key_start(pool, store, "ti", access_id, token.len, &len);
+    memcpy(key + len, token.base, token.len);
+    len += token.len;
+    key[len++] = '}';
+    return (pb_str){key, len};
+}
+
+pb_str pb_redis_expiry_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, unsigned shard)
+{
+    size_t len;
+    char *key = key_start(pool, store, "exp", access_id, 12, &len);
+    len += (size_t)snprintf(key + len, 12, "%u}", shard);
+    return (pb_str){key, len};
+}
+
+unsigned pb_redis_expiry_shard(pb_str token_key)
+{
+    return pb_redis_slot_of(token_key) % PB_REDIS_EXPIRY_SHARDS;
 }
 
 pb_str pb_redis_account_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id,
