@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps test test-asan fuzz fuzz-smoke run install bench deb test-deb clean
+.PHONY: all build deps test test-asan soak-redis fuzz fuzz-smoke run install bench deb test-deb clean
 
 all: build
 
@@ -25,6 +25,10 @@ test-asan: deps
 	@cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)
+
+# Only the Redis failover soak (test/soak/test_redis_failover.py; `make test` runs it too).
+soak-redis: build
+	cd build && ctest -L soak --output-on-failure
 
 # libFuzzer targets (fuzz/), built with clang, ASan and UBSan; each runs
 # FUZZ_SECONDS. fuzz-smoke is the short run CI does.
