@@ -54,8 +54,11 @@ install: build
 bench:
 	@scripts/deps.sh bench
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build-bench -j $(JOBS) --target pushbind bench_load
+	@cmake --build build-bench -j $(JOBS) --target pushbind bench_load latency_proxy
 	@python3 bench/bench.py
+	@echo "bench: pushbind on Redis and on a 3-primary cluster across a delayed link and on loopback"
+	@{ echo; echo '## Redis across a link and on loopback (bench/redis_link.py)'; echo; \
+	  PB_BENCH_BUILD=build-bench python3 bench/redis_link.py; } | tee -a bench/results/latest.md
 	@echo "bench: two pushbind processes on a 3-primary Redis Cluster against two on the embedded store"
 	@{ echo; echo '## Redis Cluster against the embedded store (bench/redis_cluster.sh)'; echo; echo '```'; \
 	  DURATION=5 PUSHBIND_BIN=build-bench/pushbind bench/redis_cluster.sh; echo '```'; } | tee -a bench/results/latest.md
