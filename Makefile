@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps test test-asan fuzz fuzz-smoke run install bench deb test-deb clean
+.PHONY: all build deps test test-asan soak-redis fuzz fuzz-smoke run install bench deb test-deb clean
 
 all: build
 
@@ -25,6 +25,10 @@ test-asan: deps
 	@cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)
+
+# Only the Redis failover soak (test/soak/test_redis_failover.py; `make test` runs it too).
+soak-redis: build
+	cd build && ctest -L soak --output-on-failure
 
 # libFuzzer targets (fuzz/), built with clang, ASan and UBSan; each runs
 # FUZZ_SECONDS. fuzz-smoke is the short run CI does.
@@ -50,8 +54,11 @@ install: build
 bench:
 	@scripts/deps.sh bench
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build-bench -j $(JOBS) --target pushbind bench_load
+	@cmake --build build-bench -j $(JOBS) --target pushbind bench_load latency_proxy
 	@python3 bench/bench.py
+	@echo "bench: pushbind on Redis and on a 3-primary cluster across a delayed link and on loopback"
+	@{ echo; echo '## Redis across a link and on loopback (bench/redis_link.py)'; echo; \
+	  PB_BENCH_BUILD=build-bench python3 bench/redis_link.py; } | tee -a bench/results/latest.md
 	@echo "bench: two pushbind processes on a 3-primary Redis Cluster against two on the embedded store"
 	@{ echo; echo '## Redis Cluster against the embedded store (bench/redis_cluster.sh)'; echo; echo '```'; \
 	  DURATION=5 PUSHBIND_BIN=build-bench/pushbind bench/redis_cluster.sh; echo '```'; } | tee -a bench/results/latest.md

@@ -98,10 +98,12 @@ class Redis(object):
 
 
 class Cluster(object):
-    """3 primaries + 3 replicas on `ports` (6 of them), made with redis-cli --cluster create."""
+    """3 primaries with `replicas` replicas each on `ports` (3 × (1 + replicas) of them, the
+    primaries first), made with redis-cli --cluster create."""
 
-    def __init__(self, ports, directory=None, extra=()):
+    def __init__(self, ports, directory=None, extra=(), replicas=1):
         self.ports = list(ports)
+        self.extra = list(extra)
         self._own_dir = directory is None
         self.dir = directory or tempfile.mkdtemp(prefix='pushbind-redis-')
         self.nodes = {}
@@ -109,7 +111,7 @@ class Cluster(object):
             for p in self.ports:
                 self.nodes[p] = Redis(p, self.dir, cluster=True, extra=extra)
             subprocess.run(['redis-cli', '--cluster', 'create'] + ['127.0.0.1:%d' % p for p in self.ports] +
-                           ['--cluster-replicas', '1', '--cluster-yes'], stdin=subprocess.DEVNULL,
+                           ['--cluster-replicas', str(replicas), '--cluster-yes'], stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60, check=True)
             self.wait_ok()
         except BaseException:
@@ -134,6 +136,23 @@ class Cluster(object):
                 if time.time() > deadline:
                     raise RuntimeError('cluster not ok after %.0f s' % timeout)
                 time.sleep(0.1)
+
+    def restart(self, port):
+        """Starts the node on `port` again on its own dir (nodes.conf, AOF): it rejoins the cluster."""
+        self.nodes[port] = Redis(port, self.dir, cluster=True, extra=self.extra)
+
+    def wait_synced(self, timeout=60):
+        """Waits until every live replica reports master_link_status:up: a replica that has not
+        finished its first sync cannot be promoted."""
+        deadline = time.time() + timeout
+        while True:
+            live = [p for p in self.ports if self.nodes[p].proc.poll() is None]
+            info = {p: cli(p, 'INFO', 'replication', check=False) for p in live}
+            if all('role:master' in i or 'master_link_status:up' in i for i in info.values()):
+                return
+            if time.time() > deadline:
+                raise RuntimeError('replicas not synced after %.0f s' % timeout)
+            time.sleep(0.1)
 
     def primaries(self):
         """{port: node id} of the live primaries, from CLUSTER NODES."""
