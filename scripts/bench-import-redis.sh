@@ -9,7 +9,10 @@
 # Redis gets the two commands a minimal binding registry needs per binding,
 # written by `gen-bindings.py --resp`: SADD a:ACCOUNT TOKEN and SADD t:TOKEN
 # ACCOUNT (2N commands; no times, no platform, no order, which pushbind keeps).
-# It runs with appendonly yes, appendfsync everysec, no RDB snapshots. Its time
+# It runs with appendonly yes, appendfsync everysec, no RDB snapshots and no
+# automatic AOF rewrite (auto-aof-rewrite-percentage 0: by default Redis forks
+# and rewrites its AOF each time it doubles, which made a 10M load 1.4-2x
+# slower here; without, Redis gets its best case). Its time
 # runs from the first command sent until the data is durable: `redis-cli
 # --pipe` returns once every reply is in, by when Redis has written every
 # command to its AOF (it writes before it replies); then the AOF files are
@@ -63,7 +66,7 @@ run_redis() {
   rm -rf "$work/redis"
   mkdir -p "$work/redis"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$work/redis" --save '' --appendonly yes \
-    --appendfsync everysec --daemonize no --logfile "$work/redis/log" &
+    --appendfsync everysec --auto-aof-rewrite-percentage 0 --daemonize no --logfile "$work/redis/log" &
   redis_pid=$!
   until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
   local load; load=$(cut -d' ' -f1 /proc/loadavg)

@@ -34,9 +34,12 @@ static void report(pb_progress *progress, double now, uint64_t lines, uint64_t i
     if (fraction > 0)
         format_eta(eta, sizeof(eta), elapsed / fraction - elapsed);
 
-    char errors[40] = "";
+    char errors[40 + sizeof(progress->note)] = "";
+    size_t used = 0;
     if (progress->errors != 0)
-        snprintf(errors, sizeof(errors), ", %llu errors", (unsigned long long)progress->errors);
+        used = (size_t)snprintf(errors, sizeof(errors), ", %llu errors", (unsigned long long)progress->errors);
+    if (progress->note[0] != '\0')
+        snprintf(errors + used, sizeof(errors) - used, "%s%s", progress->tty ? "  " : ", ", progress->note);
     if (!progress->tty) {
         if (fraction >= 0)
             fprintf(stderr, "pushbind %s: %llu lines, %llu bound, %.0f lines/s, %.0f%%, ETA %s%s\n", progress->what,
