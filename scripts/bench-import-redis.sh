@@ -92,7 +92,7 @@ run_redis() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-echo "$n bindings, $rounds pairs, $(nproc) cores"
+echo "$n bindings, pairs: $rounds, cores: $(nproc)"
 for ((r = 1; r <= rounds; r++)); do
   run_pushbind
   run_redis
@@ -100,5 +100,6 @@ for ((r = 1; r <= rounds; r++)); do
   echo "pair $r: Redis / pushbind = ${ratios[-1]}"
 done
 p=$(median "${pushbind_times[@]}") q=$(median "${redis_times[@]}")
+printf -v q '%.2f' "$q"
 echo "median: pushbind import $p s ($(echo "$n / $p" | bc) lines/s), redis-cli --pipe $q s;" \
   "ratio $(echo "scale=2; $q / $p" | bc) (pairs: ${ratios[*]})"

@@ -88,7 +88,8 @@ typedef struct pb_import_item {
  * fast. Other writers of the store (the server included) wait while a chunk
  * runs. It allocates about 72 bytes an item (two sort entries and a seq) and
  * runs two short-lived threads of its own: one sorts the accounts side, one
- * starts the disk's writeback of the pages written so far.
+ * starts the disk's writeback of the pages written so far. Another thread
+ * may follow it with pb_lmdb_import_progress().
  *
  * Returns 0 once the chunk is durable, PB_STORE_ENOTFOUND (no such app;
  * nothing changed) or PB_STORE_EIO (nothing changed).
