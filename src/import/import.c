@@ -169,7 +169,6 @@ static void writer_submit(chunk_writer *w, pending_chunk *chunk)
     pthread_mutex_unlock(&w->lock);
 }
 
-
 static void writer_stop(chunk_writer *w)
 {
     pthread_mutex_lock(&w->lock);
