@@ -62,6 +62,10 @@ bench:
 	@echo "bench: two pushbind processes on a 3-primary Redis Cluster against two on the embedded store"
 	@{ echo; echo '## Redis Cluster against the embedded store (bench/redis_cluster.sh)'; echo; echo '```'; \
 	  DURATION=5 PUSHBIND_BIN=build-bench/pushbind bench/redis_cluster.sh; echo '```'; } | tee -a bench/results/latest.md
+	@echo "bench: bulk import of 1M bindings against redis-cli --pipe (10M: scripts/bench-import-redis.sh)"
+	@{ echo; echo '## Bulk import against redis-cli --pipe, 1M bindings (scripts/bench-import-redis.sh 1000000 3)'; \
+	  echo; echo '```'; PUSHBIND_BIN=build-bench/pushbind REDIS_PORT=31020 scripts/bench-import-redis.sh 1000000 3; \
+	  echo '```'; } | tee -a bench/results/latest.md
 
 # The Debian package from debian/, into build-deb/ (the parent directory,
 # dpkg-buildpackage's default, stays untouched), then lintian on it: errors and

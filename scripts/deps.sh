@@ -14,9 +14,10 @@ packages=(
   chromium chromium-driver python3-selenium  # the console's browser tests (test/browser)
 )
 # `scripts/deps.sh bench` (make bench) adds nginx, the HTTP ceiling pushbind
-# is measured against (wrk and Redis are needed by the tests already).
+# is measured against (wrk and Redis are needed by the tests already), and
+# what scripts/bench-import-redis.sh uses to time and divide.
 if [[ "${1:-}" == "bench" ]]; then
-  packages+=(nginx-light nghttp2-client)
+  packages+=(nginx-light nghttp2-client bc time)
 fi
 # `scripts/deps.sh deb` (make deb) adds the tools that build and check the
 # Debian package; the build dependencies themselves are in the list above.

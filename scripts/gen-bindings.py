@@ -5,8 +5,13 @@ Tokens are 40 random hex digits (the shape of a TPNS token, in random order so
 the store sees no sorted input); accounts are 11-digit phone numbers, about
 two devices per account, account_type 1. Seeded: the same N gives the same file.
 
+--resp writes the same bindings as Redis commands for `redis-cli --pipe`, the
+two a minimal binding registry needs per binding: SADD a:ACCOUNT TOKEN (the
+account's tokens) and SADD t:TOKEN ACCOUNT (the token's accounts).
+
   scripts/gen-bindings.py 10000000 > /tmp/bindings.ndjson
   scripts/gen-bindings.py --csv 1000 > /tmp/bindings.csv
+  scripts/gen-bindings.py --resp 10000000 > /tmp/bindings.resp
 """
 import argparse
 import random
@@ -17,6 +22,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('count', type=int)
     parser.add_argument('--csv', action='store_true', help='CSV with a header instead of NDJSON')
+    parser.add_argument('--resp', action='store_true', help='Redis commands (RESP) for redis-cli --pipe')
     parser.add_argument('--seed', type=int, default=1)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -25,11 +31,15 @@ def main():
     if args.csv:
         out.write('token,account,account_type\n')
         template = '%040x,1%010d,1\n'
+    elif args.resp:
+        template = ('*3\r\n$4\r\nSADD\r\n$13\r\na:1%(account)010d\r\n$40\r\n%(token)040x\r\n'
+                    '*3\r\n$4\r\nSADD\r\n$42\r\nt:%(token)040x\r\n$11\r\n1%(account)010d\r\n')
     else:
         template = '{"token":"%040x","account":"1%010d","account_type":1}\n'
     chunk = []
     for _ in range(args.count):
-        chunk.append(template % (rng.getrandbits(160), rng.randrange(accounts)))
+        token, account = rng.getrandbits(160), rng.randrange(accounts)
+        chunk.append(template % ({'token': token, 'account': account} if args.resp else (token, account)))
         if len(chunk) == 65536:
             out.write(''.join(chunk))
             chunk.clear()

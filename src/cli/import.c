@@ -114,13 +114,27 @@ static void on_refused(void *arg, uint64_t line, const char *reason)
     fprintf(stderr, "pushbind import: line %llu: %s\n", (unsigned long long)line, reason);
 }
 
+/* What the store is doing with the chunk in hand, for the bar ("" when nothing). */
+static void describe_store(char *out, size_t size, const pb_import_progress *store)
+{
+    unsigned long long done = store->done, total = store->total;
+    switch (store->stage) {
+    case PB_IMPORT_SORTING: snprintf(out, size, "storing: sorting"); break;
+    case PB_IMPORT_CHECKING: snprintf(out, size, "storing: %llu of %llu checked", done, total); break;
+    case PB_IMPORT_WRITING: snprintf(out, size, "storing: %llu of %llu written", done, total); break;
+    case PB_IMPORT_COMMITTING: snprintf(out, size, "storing: committing"); break;
+    default: out[0] = '\0';
+    }
+}
+
 static void on_progress(void *arg, const pb_import_counts *counts, bool waiting)
 {
-    /* Reading is over in seconds; writing the last chunks can take much longer: keep the bar in view. */
-    if (waiting)
-        pb_progress_show(arg, counts->lines, counts->bound, counts->bytes);
-    else
-        pb_progress_update(arg, counts->lines, counts->bound, counts->bytes);
+    pb_progress *progress = arg;
+    describe_store(progress->note, sizeof(progress->note), &counts->store);
+    /* Writing a chunk takes seconds, the last ones after reading is over: keep the bar in view. */
+    if (waiting || counts->store.stage != PB_IMPORT_IDLE)
+        pb_progress_show(progress, counts->lines, counts->bound, counts->bytes);
+    pb_progress_update(progress, counts->lines, counts->bound, counts->bytes);
 }
 
 static void on_failed(void *arg, const char *message)

@@ -34,16 +34,20 @@ static void report(pb_progress *progress, double now, uint64_t lines, uint64_t i
     if (fraction > 0)
         format_eta(eta, sizeof(eta), elapsed / fraction - elapsed);
 
-    char errors[40] = "";
+    /* What follows the counts: the errors, then the caller's note. */
+    char extra[40 + sizeof(progress->note)] = "";
+    size_t used = 0;
     if (progress->errors != 0)
-        snprintf(errors, sizeof(errors), ", %llu errors", (unsigned long long)progress->errors);
+        used = (size_t)snprintf(extra, sizeof(extra), ", %llu errors", (unsigned long long)progress->errors);
+    if (progress->note[0] != '\0')
+        snprintf(extra + used, sizeof(extra) - used, "%s%s", progress->tty ? "  " : ", ", progress->note);
     if (!progress->tty) {
         if (fraction >= 0)
             fprintf(stderr, "pushbind %s: %llu lines, %llu bound, %.0f lines/s, %.0f%%, ETA %s%s\n", progress->what,
-                    (unsigned long long)lines, (unsigned long long)items, rate, fraction * 100, eta, errors);
+                    (unsigned long long)lines, (unsigned long long)items, rate, fraction * 100, eta, extra);
         else
             fprintf(stderr, "pushbind %s: %llu lines, %llu bound, %.0f lines/s%s\n", progress->what,
-                    (unsigned long long)lines, (unsigned long long)items, rate, errors);
+                    (unsigned long long)lines, (unsigned long long)items, rate, extra);
         return;
     }
     char bar[BAR_WIDTH + 1];
@@ -56,10 +60,10 @@ static void report(pb_progress *progress, double now, uint64_t lines, uint64_t i
         if (progress->show_items)
             snprintf(done, sizeof(done), "  %llu bound", (unsigned long long)items);
         fprintf(stderr, "\r\033[K[%s] %3.0f%%  %llu lines%s  %.0f/s  ETA %s%s", bar, fraction * 100,
-                (unsigned long long)lines, done, rate, eta, errors);
+                (unsigned long long)lines, done, rate, eta, extra);
     } else {
         fprintf(stderr, "\r\033[K%llu lines  %llu bound  %.0f/s%s", (unsigned long long)lines,
-                (unsigned long long)items, rate, errors);
+                (unsigned long long)items, rate, extra);
     }
     progress->drawn = true;
 }

@@ -22,6 +22,7 @@ typedef struct pb_progress {
     bool drawn;           /* a bar is on the terminal's last line */
     uint64_t errors;      /* shown when not 0; the caller keeps it current */
     bool show_items;      /* the bar with a percent shows the items done too */
+    char note[64];        /* shown after the rest when not ""; the caller keeps it current */
 } pb_progress;
 
 /* Starts the clock. `tty` says whether stderr is a terminal. */

@@ -2,11 +2,13 @@
  * import.c — pb_import_run(): parsed blocks gathered into chunks, each chunk
  * written to the store by a thread of its own while the next one fills.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/hugepages.h"
 #include "import/import.h"
@@ -146,8 +148,12 @@ static void *writer_main(void *arg)
 static int writer_start(chunk_writer *w, uint64_t access_id, pb_lmdb_tool *tool)
 {
     *w = (chunk_writer){.access_id = access_id, .tool = tool};
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* writer_wait's reports keep their pace */
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->changed, NULL);
+    pthread_cond_init(&w->changed, &attr);
+    pthread_condattr_destroy(&attr);
     if (pthread_create(&w->thread, NULL, writer_main, w) == 0)
         return 0;
     pthread_cond_destroy(&w->changed);
@@ -161,17 +167,6 @@ static void writer_submit(chunk_writer *w, pending_chunk *chunk)
     w->chunk = chunk;
     pthread_cond_broadcast(&w->changed);
     pthread_mutex_unlock(&w->lock);
-}
-
-/* Waits for the chunk in hand to be written; returns its pb_lmdb_import_chunk() code. */
-static int writer_wait(chunk_writer *w)
-{
-    pthread_mutex_lock(&w->lock);
-    while (w->chunk != NULL)
-        pthread_cond_wait(&w->changed, &w->lock);
-    int rc = w->rc;
-    pthread_mutex_unlock(&w->lock);
-    return rc;
 }
 
 static void writer_stop(chunk_writer *w)
@@ -206,10 +201,41 @@ static void report_failure(const pb_import_observer *observer, const char *forma
         observer->failed(observer->arg, message);
 }
 
-static void report_progress(const pb_import_observer *observer, const pb_import_counts *counts, bool waiting)
+/* Reports the counts and how far the store has come with the chunk in hand. */
+static void report_progress(const pb_import_observer *observer, const chunk_writer *writer, pb_import_counts *counts,
+                            bool waiting)
 {
+    counts->store = pb_lmdb_import_progress(writer->tool);
     if (observer->progress != NULL)
         observer->progress(observer->arg, counts, waiting);
+}
+
+/*
+ * Waits for the chunk in hand to be written, reporting progress every
+ * PB_IMPORT_STORE_REPORT_MS meanwhile (a chunk of millions takes seconds);
+ * returns its pb_lmdb_import_chunk() code.
+ */
+static int writer_wait(chunk_writer *w, const pb_import_observer *observer, pb_import_counts *counts, bool waiting)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    pthread_mutex_lock(&w->lock);
+    while (w->chunk != NULL) {
+        deadline.tv_nsec += PB_IMPORT_STORE_REPORT_MS * 1000000L;
+        deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+        deadline.tv_nsec %= 1000000000L;
+        while (w->chunk != NULL && pthread_cond_timedwait(&w->changed, &w->lock, &deadline) != ETIMEDOUT)
+            ;
+        if (w->chunk != NULL) {
+            pthread_mutex_unlock(&w->lock);
+            report_progress(observer, w, counts, waiting);
+            pthread_mutex_lock(&w->lock);
+        }
+    }
+    int rc = w->rc;
+    pthread_mutex_unlock(&w->lock);
+    counts->store = (pb_import_progress){PB_IMPORT_IDLE, 0, 0};
+    return rc;
 }
 
 /*
@@ -217,9 +243,9 @@ static void report_progress(const pb_import_observer *observer, const pb_import_
  * Returns 0, or -1 when the store failed.
  */
 static int chunk_collect(const pb_import_config *args, chunk_writer *writer, pending_chunk *chunk, const pb_import_observer *observer,
-                         pb_import_counts *counts)
+                         pb_import_counts *counts, bool waiting)
 {
-    int rc = writer_wait(writer);
+    int rc = writer_wait(writer, observer, counts, waiting);
     if (rc != PB_STORE_OK) {
         if (rc == PB_STORE_ENOTFOUND)
             report_failure(observer, "app %llu was removed", (unsigned long long)args->access_id);
@@ -252,7 +278,7 @@ typedef struct chunk_pair {
 static int chunk_rotate(const pb_import_config *args, chunk_writer *writer, chunk_pair *pair, const pb_import_observer *observer,
                         pb_import_counts *counts)
 {
-    if (pair->writing != NULL && chunk_collect(args, writer, pair->writing, observer, counts) != 0)
+    if (pair->writing != NULL && chunk_collect(args, writer, pair->writing, observer, counts, false) != 0)
         return -1;
     writer_submit(writer, pair->filling);
     pair->writing = pair->filling;
@@ -327,14 +353,14 @@ static int import_stream(const pb_import_config *args, int fd, chunk_writer *wri
     const pb_import_block *block;
     while (rc == 0 && (block = pb_import_reader_next(reader)) != NULL) {
         rc = merge_block(args, writer, &pair, block, observer, counts, &store_failed);
-        report_progress(observer, counts, false);
+        report_progress(observer, writer, counts, false);
     }
     pb_import_read_end end = pb_import_reader_end(reader);
     pb_import_reader_stop(reader);
     /* Reading is over in seconds; writing the last chunks can take much longer. */
     if (!store_failed)
-        report_progress(observer, counts, true);
-    if (!store_failed && pair.writing != NULL && chunk_collect(args, writer, pair.writing, observer, counts) != 0)
+        report_progress(observer, writer, counts, true);
+    if (!store_failed && pair.writing != NULL && chunk_collect(args, writer, pair.writing, observer, counts, true) != 0)
         store_failed = true;
     if (rc == 0 && end != PB_IMPORT_READ_EOF) {
         if (end == PB_IMPORT_READ_ERROR)
@@ -346,7 +372,7 @@ static int import_stream(const pb_import_config *args, int fd, chunk_writer *wri
     /* What was read before a read error is still imported. */
     if (!store_failed && pair.filling->n != 0) {
         writer_submit(writer, pair.filling);
-        store_failed = chunk_collect(args, writer, pair.filling, observer, counts) != 0;
+        store_failed = chunk_collect(args, writer, pair.filling, observer, counts, true) != 0;
     }
     if (store_failed)
         rc = -1;

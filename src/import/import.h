@@ -59,6 +59,7 @@ typedef struct pb_import_config {
 typedef struct pb_import_counts {
     uint64_t lines, bound, present, rejected;
     uint64_t bytes; /* of input read so far */
+    pb_import_progress store; /* the chunk being stored, when progress is reported (IDLE: none) */
 } pb_import_counts;
 
 /*
@@ -66,10 +67,14 @@ typedef struct pb_import_counts {
  * callback may be NULL.
  *   refused   a line that was not bound (its number from 1, and why), in
  *             line order within a chunk
- *   progress  after each block read; `waiting` is true while nothing more is
- *             read and the store is writing the last chunks
+ *   progress  after each block read, and every PB_IMPORT_STORE_REPORT_MS
+ *             while the reading waits for the store to finish a chunk;
+ *             `waiting` is true while nothing more is read and the store is
+ *             writing the last chunks
  *   failed    why the import stopped early (store, input or memory), once
  */
+#define PB_IMPORT_STORE_REPORT_MS 200
+
 typedef struct pb_import_observer {
     void (*refused)(void *arg, uint64_t line, const char *reason);
     void (*progress)(void *arg, const pb_import_counts *counts, bool waiting);

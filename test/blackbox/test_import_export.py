@@ -145,8 +145,9 @@ class ImportTest(StoreToolTestCase):
         self.assertNotIn('\033[', r.stderr)
 
     def test_progress_is_a_bar_with_rate_and_eta_on_a_terminal(self):
-        # Enough lines to outlast the first redraw (0.2 s) even on a fast machine.
-        path = self.write('big.ndjson', ndjson(('tty-%d' % i, 'acc-%d' % (i % 5000), 0) for i in range(400000)))
+        # Enough lines for the reading and the storing to each outlast a redraw (0.2 s) even on a fast machine.
+        lines = 600000
+        path = self.write('big.ndjson', ndjson(('tty-%d' % i, 'acc-%d' % (i % 20000), 0) for i in range(lines)))
         master, slave = pty.openpty()
         proc = subprocess.Popen([BIN, 'import', '--data', self.data, '--access-id', APP_ID, path],
                                 stdout=subprocess.PIPE, stderr=slave)
@@ -164,9 +165,12 @@ class ImportTest(StoreToolTestCase):
         os.close(master)
         stdout = proc.communicate(timeout=60)[0].decode()
         self.assertEqual(proc.returncode, 0)
-        self.assertIn('400000 bound', stdout)
+        self.assertIn('%d bound' % lines, stdout)
         text = seen.decode('utf-8', 'replace')
         self.assertRegex(text, r'\r\x1b\[K\[[#.]+\] +\d+%  \d+ lines  \d+/s  ETA \d+:\d\d:\d\d')
+        # The chunk is stored after the whole file is read: the bar says how far the store has come.
+        self.assertRegex(text, r'%d lines  \d+/s  ETA \d+:\d\d:\d\d  storing: (sorting|\d+ of %d (checked|written)'
+                               r'|committing)' % (lines, 2 * lines))
 
     def test_usage_errors(self):
         for args in (['import', '--data', self.data, 'f'], ['import', '--access-id', APP_ID, 'f'],

@@ -41,6 +41,9 @@
  */
 #define PARALLEL_MIN 256
 
+/* How many sorted entries are judged between two advances of the chunk's meter. */
+#define METER_STEP 65536
+
 /* How often the disk is asked to write what the chunk has written so far (common/writeback.h). */
 #define WRITEBACK_EVERY_MS 200
 
@@ -67,6 +70,7 @@ struct repeat {
 /* The state of one chunk. */
 struct chunk {
     const pb_lmdb_store *store;
+    pb_lmdb_import_meter *meter; /* the tool's: how far the chunk has come */
     MDB_txn *txn;
     MDB_cursor *cursors[2]; /* by side */
     uint64_t access_id;
@@ -159,6 +163,14 @@ static int repeat_add(struct chunk *c, uint32_t item, uint32_t candidate)
     return 0;
 }
 
+/* Enters `stage`, whose steps are `total` (none: 0). */
+static void meter_enter(pb_lmdb_import_meter *meter, pb_import_stage stage, uint64_t total)
+{
+    atomic_store_explicit(&meter->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&meter->total, total, memory_order_relaxed);
+    atomic_store_explicit(&meter->stage, stage, memory_order_relaxed);
+}
+
 /*
  * Sets c->fresh[side] and c->append[side] from the database's last key and
  * the first key of the app, given the chunk's smallest key on that side.
@@ -248,12 +260,18 @@ static int for_each_key(struct chunk *c, pb_import_entry *entries, size_t n, boo
 {
     pb_import_sort_context ctx = {c->items, by_account};
     int rc = 0;
+    size_t metered = 0;
     for (size_t first = 0, end; rc == 0 && first < n; first = end) {
         for (end = first + 1; end < n && pb_import_same_key(&ctx, &entries[first], &entries[end]); end++)
             ;
         pb_import_prefetch(c->items, entries, n, end);
         rc = decide(c, &entries[first], end - first);
+        if (end - metered >= METER_STEP) {
+            atomic_fetch_add_explicit(&c->meter->done, end - metered, memory_order_relaxed);
+            metered = end;
+        }
     }
+    atomic_fetch_add_explicit(&c->meter->done, n - metered, memory_order_relaxed);
     return rc;
 }
 
@@ -338,6 +356,8 @@ static int decide(struct chunk *c)
     }
     pb_import_sort_context ctx = {c->items, false};
     pb_import_sort(c->by_token, c->n_by_token, &ctx);
+    /* Both sides hold the items that fit; the accounts side may still be sorting. */
+    meter_enter(c->meter, PB_IMPORT_CHECKING, 2 * (uint64_t)c->n_by_token);
     int rc = c->n_by_token == 0 ? 0 : probe_side(c, TOKENS_SIDE, &c->by_token[0]);
     if (rc == 0)
         rc = for_each_key(c, c->by_token, c->n_by_token, false, decide_token);
@@ -389,10 +409,11 @@ static int apply_sorted(struct chunk *c)
     int fd;
     bool flushing = parallel && mdb_env_get_fd(c->store->env, &fd) == 0 &&
                     pb_writeback_start(&writeback, fd, WRITEBACK_EVERY_MS);
+    meter_enter(c->meter, PB_IMPORT_WRITING, 2 * c->created);
     pb_import_side tokens = {c->cursors[TOKENS_SIDE], false, c->append[TOKENS_SIDE], c->access_id, c->items, seqs,
-                             c->now};
+                             c->now, &c->meter->done};
     pb_import_side accounts = {c->cursors[ACCOUNTS_SIDE], true, c->append[ACCOUNTS_SIDE], c->access_id, c->items,
-                               seqs, c->now};
+                               seqs, c->now, &c->meter->done};
     rc = pb_import_side_write(&tokens, c->by_token, c->n_by_token, parallel);
     if (rc == 0)
         rc = pb_import_side_write(&accounts, c->by_account, c->n_by_account, parallel);
@@ -402,6 +423,7 @@ static int apply_sorted(struct chunk *c)
     free(seqs);
     return rc;
 }
+
 /* The bytes the chunk's new bindings added, for the reserve. */
 static uint64_t grown_bytes(const struct chunk *c)
 {
@@ -420,7 +442,7 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
     unsigned char app_buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     struct app_record app;
     struct chunk c = {
-        .store = store, .access_id = access_id, .items = items, .n = n, .outcomes = outcomes, .now = time(NULL)};
+        .store = store, .meter = &tool->meter, .access_id = access_id, .items = items, .n = n, .outcomes = outcomes, .now = time(NULL)};
     const char *what = "import: out of memory";
     int rc = ENOMEM;
 
@@ -448,6 +470,7 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
         (rc = mdb_cursor_open(c.txn, store->accounts, &c.cursors[ACCOUNTS_SIDE])) != 0)
         goto fail;
     what = "import: write";
+    meter_enter(c.meter, PB_IMPORT_SORTING, 0);
     if ((rc = apply_sorted(&c)) != 0)
         goto fail;
     if (c.created != 0) {
@@ -465,10 +488,12 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
         goto fail;
     }
     what = "import: commit";
+    meter_enter(c.meter, PB_IMPORT_COMMITTING, 0);
     rc = pb_lmdb_txn_done(session, c.txn, true); /* a write transaction's cursors end with it */
     c.txn = NULL;
     if (rc != 0)
         goto fail;
+    meter_enter(c.meter, PB_IMPORT_IDLE, 0);
     free(c.by_token);
     free(c.by_account);
     free(c.bound);
@@ -478,10 +503,22 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
 fail:
     if (c.txn != NULL)
         pb_lmdb_txn_done(session, c.txn, false);
+    meter_enter(c.meter, PB_IMPORT_IDLE, 0);
     free(c.by_token);
     free(c.by_account);
     free(c.bound);
     free(c.repeats);
     pb_lmdb_set_error(session, what, rc);
     return PB_STORE_EIO;
+}
+
+pb_import_progress pb_lmdb_import_progress(const pb_lmdb_tool *tool)
+{
+    const pb_lmdb_import_meter *meter = &tool->meter;
+    pb_import_progress progress = {atomic_load_explicit(&meter->stage, memory_order_relaxed),
+                                   atomic_load_explicit(&meter->done, memory_order_relaxed),
+                                   atomic_load_explicit(&meter->total, memory_order_relaxed)};
+    if (progress.done > progress.total)
+        progress.done = progress.total;
+    return progress;
 }

@@ -14,6 +14,7 @@
 
 #include <lmdb.h>
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -110,6 +111,7 @@ typedef struct pb_import_side {
     const pb_import_item *items;
     const uint64_t *seqs;        /* per item: its new binding's seq, or PB_IMPORT_NOT_BOUND */
     int64_t now;                 /* the time of a binding whose item gives none */
+    _Atomic uint64_t *written;   /* advanced by the records put, a block at a time */
 } pb_import_side;
 
 /*

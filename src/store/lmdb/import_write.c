@@ -147,6 +147,7 @@ int pb_import_side_write(const pb_import_side *side, const pb_import_entry *entr
             unsigned flags = !side->append ? 0 : same ? MDB_APPENDDUP : MDB_APPEND;
             rc = mdb_cursor_put(side->cursor, &block->keys[i], &block->dups[i], flags);
         }
+        atomic_fetch_add_explicit(side->written, block->count, memory_order_relaxed);
         if (block->count != 0) {
             last_key_len = block->keys[block->count - 1].mv_size;
             memcpy(last_key, block->keys[block->count - 1].mv_data, last_key_len);

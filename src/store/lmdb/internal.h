@@ -8,6 +8,7 @@
 #define PB_STORE_LMDB_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <lmdb.h>
 
@@ -102,10 +103,17 @@ struct pb_lmdb_session {
     char error[160];
 };
 
-/* What a pb_lmdb_tool is: the store opened on its own, and one session. */
+/* How far an import chunk has come (pb_import_progress), advanced by the chunk's threads. */
+typedef struct pb_lmdb_import_meter {
+    _Atomic int stage; /* pb_import_stage */
+    _Atomic uint64_t done, total;
+} pb_lmdb_import_meter;
+
+/* What a pb_lmdb_tool is: the store opened on its own, one session, and its import's meter. */
 struct pb_lmdb_tool {
     pb_lmdb_store *store;
     pb_lmdb_session *session;
+    pb_lmdb_import_meter meter;
 };
 
 /* Keeps "<what>: <mdb_strerror(rc)>" as the session's last error. */

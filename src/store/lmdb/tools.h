@@ -88,13 +88,38 @@ typedef struct pb_import_item {
  * fast. Other writers of the store (the server included) wait while a chunk
  * runs. It allocates about 72 bytes an item (two sort entries and a seq) and
  * runs two short-lived threads of its own: one sorts the accounts side, one
- * starts the disk's writeback of the pages written so far.
+ * starts the disk's writeback of the pages written so far. Another thread
+ * may follow it with pb_lmdb_import_progress().
  *
  * Returns 0 once the chunk is durable, PB_STORE_ENOTFOUND (no such app;
  * nothing changed) or PB_STORE_EIO (nothing changed).
  */
 int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import_item *items, size_t n,
                          pb_import_outcome *outcomes);
+
+/* Where a chunk is in pb_lmdb_import_chunk(), in order. */
+typedef enum pb_import_stage {
+    PB_IMPORT_IDLE = 0,   /* no chunk in progress */
+    PB_IMPORT_SORTING,    /* the items sorted by token and by account */
+    PB_IMPORT_CHECKING,   /* each item judged: by its token, then by its account */
+    PB_IMPORT_WRITING,    /* the new bindings put: two records each, one per side */
+    PB_IMPORT_COMMITTING, /* the transaction made durable */
+} pb_import_stage;
+
+/* How far the chunk in progress has come; done of total counts steps in CHECKING and WRITING only. */
+typedef struct pb_import_progress {
+    pb_import_stage stage;
+    uint64_t done, total;
+} pb_import_progress;
+
+/*
+ * How far the chunk that pb_lmdb_import_chunk() is running on `tool` has come,
+ * for a progress display while it runs (seconds for millions of items): any
+ * thread may call it at any time, without waiting. The three fields are read
+ * one after the other, so a reading taken as the stage changes may mix two
+ * stages' counts; done never exceeds total.
+ */
+pb_import_progress pb_lmdb_import_progress(const pb_lmdb_tool *tool);
 
 /* ---- Export ------------------------------------------------------------ */
 
