@@ -5,12 +5,6 @@
  * Besides token, account and account_type a line may carry what export
  * writes: bind_time and last_bind_time (Unix seconds, 0..4294967295) and
  * platform ("android" or "ios", any case); CSV columns 4–6, each may be empty.
- *
- * Most NDJSON lines of a migration are flat objects of plain strings and
- * integers without a space, as export and most tools write them: those are
- * scanned by hand (yajl's lexer was about a third of a bulk import's
- * instructions) and handed to the same callbacks yajl would call, so that
- * their outcome is the one yajl gives. Any other line goes to yajl whole.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -284,89 +278,18 @@ static void arena_free(void *ctx, void *ptr)
         free(ptr);
 }
 
-/* The members a line scanned by hand may have: more go to yajl. */
-#define FLAT_MEMBERS_MAX 8
-
-/* A JSON string with nothing to resolve: printable ASCII, no quote or backslash. Returns its end or NULL. */
-static const char *plain_string(const char *p, const char *end)
-{
-    if (p == end || *p != '"')
-        return NULL;
-    for (p++; p < end && *p != '"'; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || *p == '\\')
-            return NULL;
-    return p < end ? p + 1 : NULL;
-}
-
-/* A JSON integer: an optional minus, then 0 or digits without a leading zero. Returns its end or NULL. */
-static const char *plain_integer(const char *p, const char *end)
-{
-    const char *digits = p < end && *p == '-' ? p + 1 : p;
-    const char *q = digits;
-    while (q < end && *q >= '0' && *q <= '9')
-        q++;
-    if (q == digits || (*digits == '0' && q - digits > 1))
-        return NULL;
-    return q;
-}
-
-/*
- * Scans a flat object of plain strings and integers with no whitespace into
- * `st` through yajl's callbacks. Returns false, having called none, when the
- * line is of any other shape: yajl then parses it.
- */
-static bool parse_flat(ndjson_state *st, const char *text, size_t len)
-{
-    struct flat_member {
-        const char *key, *value, *value_end; /* each at its opening quote or first character */
-    } members[FLAT_MEMBERS_MAX];
-    const char *p = text, *end = text + len;
-    size_t n = 0;
-    if (len < 2 || *p++ != '{')
-        return false;
-    for (;;) {
-        const char *key_end = plain_string(p, end);
-        if (key_end == NULL || n == FLAT_MEMBERS_MAX || key_end == end || *key_end != ':')
-            return false;
-        const char *value = key_end + 1;
-        const char *value_end = value < end && *value == '"' ? plain_string(value, end) : plain_integer(value, end);
-        if (value_end == NULL || value_end == end)
-            return false;
-        members[n++] = (struct flat_member){p, value, value_end};
-        if (*value_end == '}' && value_end + 1 == end)
-            break;
-        if (*value_end != ',')
-            return false;
-        p = value_end + 1;
-    }
-    on_start_map(st);
-    for (size_t i = 0; i < n; i++) {
-        const char *key = members[i].key + 1, *value = members[i].value;
-        on_map_key(st, (const unsigned char *)key, (size_t)(members[i].value - 2 - key));
-        if (*value == '"')
-            on_string(st, (const unsigned char *)value + 1, (size_t)(members[i].value_end - 2 - value));
-        else
-            on_number(st, value, (size_t)(members[i].value_end - value));
-    }
-    on_end(st);
-    return true;
-}
-
 static const char *parse_ndjson(const char *text, size_t len, pb_import_line *line)
 {
     ndjson_state st = {.line = line, .text = text, .len = len, .type_ok = true};
-    yajl_status status = yajl_status_ok;
-    if (!parse_flat(&st, text, len)) {
-        yajl_alloc_funcs funcs = {arena_malloc, arena_realloc, arena_free, line};
-        line->arena_used = 0;
-        yajl_handle parser = yajl_alloc(&ndjson_callbacks, &funcs, &st);
-        if (parser == NULL)
-            return "out of memory";
-        status = yajl_parse(parser, (const unsigned char *)text, len);
-        if (status == yajl_status_ok)
-            status = yajl_complete_parse(parser);
-        yajl_free(parser);
-    }
+    yajl_alloc_funcs funcs = {arena_malloc, arena_realloc, arena_free, line};
+    line->arena_used = 0;
+    yajl_handle parser = yajl_alloc(&ndjson_callbacks, &funcs, &st);
+    if (parser == NULL)
+        return "out of memory";
+    yajl_status status = yajl_parse(parser, (const unsigned char *)text, len);
+    if (status == yajl_status_ok)
+        status = yajl_complete_parse(parser);
+    yajl_free(parser);
     if (st.error != NULL)
         return st.error;
     if (status != yajl_status_ok)

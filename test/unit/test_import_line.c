@@ -66,53 +66,6 @@ static void ndjson_shape_errors_are_named(void **state)
                         "account_type is not an integer in 0..2147483647");
 }
 
-/* A compact flat line is scanned by hand; the same line with a space goes to yajl: both must agree. */
-static void ndjson_flat_lines_scanned_by_hand_agree_with_yajl(void **state)
-{
-    static const char *const lines[] = {
-        "{\"token\":\"t\",\"account\":\"a\",\"account_type\":1}",
-        "{\"token\":\"t\",\"account\":\"a\",\"account_type\":-0}",
-        "{\"token\":\"t\",\"account\":\"a\",\"account_type\":01}",
-        "{\"token\":\"t\",\"account\":\"a\",\"account_type\":-}",
-        "{\"token\":\"t\",\"account\":\"a\",\"account_type\":\"1\"}",
-        "{\"token\":\"t\",\"token\":\"u\",\"account\":\"a\"}",
-        "{\"token\":1,\"account\":\"a\"}",
-        "{\"token\":\"t\",\"account\":\"a\",\"bind_time\":5,\"last_bind_time\":6,\"platform\":\"IOS\"}",
-        "{\"token\":\"t\",\"account\":\"a\",\"bind_time\":-5,\"platform\":\"web\"}",
-        "{\"token\":\"t\",\"account\":\"a\",\"x\":7,\"y\":\"z\"}",
-        "{\"token\":\"t\",\"account\":\"a\",}",
-        "{\"token\":\"t\",\"account\":\"a\"}}",
-        "{\"token\":\"t\"\"account\":\"a\"}",
-        "{\"token\":\"t\",\"account\":\"a\",\"account_type\":1.0}",
-        "{\"token\":\"t\",\"account\":\"a\",\"account_type\":1e2}",
-        "{\"token\":\"\",\"account\":\"\"}",
-        "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"token\":\"t\",\"account\":\"a\"}",
-    };
-    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-        char spaced[256];
-        snprintf(spaced, sizeof(spaced), "{ %s", lines[i] + 1);
-        pb_import_line flat, yajl;
-        const char *flat_error = parse(PB_IMPORT_NDJSON, lines[i], &flat);
-        const char *yajl_error = parse(PB_IMPORT_NDJSON, spaced, &yajl);
-        print_message("%s\n", lines[i]);
-        assert_true(flat_error == yajl_error || (flat_error != NULL && yajl_error != NULL &&
-                                                 strcmp(flat_error, yajl_error) == 0));
-        if (flat_error != NULL)
-            continue;
-        assert_int_equal(flat.token.is_string, yajl.token.is_string);
-        assert_int_equal(flat.token.token.len, yajl.token.token.len);
-        assert_memory_equal(flat.token.token.base, yajl.token.token.base, flat.token.token.len);
-        assert_int_equal(flat.account.well_typed, yajl.account.well_typed);
-        assert_int_equal(flat.account.account.name.len, yajl.account.account.name.len);
-        assert_memory_equal(flat.account.account.name.base, yajl.account.account.name.base,
-                            flat.account.account.name.len);
-        assert_int_equal(flat.account.account.type, yajl.account.account.type);
-        assert_int_equal(flat.times.bind_time, yajl.times.bind_time);
-        assert_int_equal(flat.times.last_bind_time, yajl.times.last_bind_time);
-        assert_int_equal(flat.platform, yajl.platform);
-    }
-}
-
 static void ndjson_wrong_types_reach_validation_as_invalid(void **state)
 {
     pb_import_line line;
@@ -245,7 +198,6 @@ int main(void)
         cmocka_unit_test(ndjson_type_is_optional_and_null_means_zero),
         cmocka_unit_test(ndjson_ignores_unknown_keys_at_any_depth),
         cmocka_unit_test(ndjson_shape_errors_are_named),
-        cmocka_unit_test(ndjson_flat_lines_scanned_by_hand_agree_with_yajl),
         cmocka_unit_test(ndjson_wrong_types_reach_validation_as_invalid),
         cmocka_unit_test(csv_reads_two_or_three_fields_with_quotes),
         cmocka_unit_test(csv_shape_errors_are_named),
