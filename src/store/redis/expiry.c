@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "metrics/metrics.h"
 #include "store/redis/internal.h"
 
@@ -252,14 +253,7 @@ static size_t sweep_step(pb_redis_session *session)
 /* Sleeps `ms` or until stopped; false once stopping. */
 static bool nap(pb_redis_sweeper *sweeper, unsigned ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = pb_clock_deadline_ms(ms);
     pthread_mutex_lock(&sweeper->lock);
     while (!sweeper->stopping && pthread_cond_timedwait(&sweeper->wake, &sweeper->lock, &until) == 0)
         ;

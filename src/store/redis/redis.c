@@ -264,24 +264,26 @@ static char *key_start(pb_pool *pool, const pb_redis_store *store, const char *k
     return key;
 }
 
-pb_str pb_redis_token_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, pb_str token)
+/* "P:KIND:{A:TOKEN}": the keys of one token, all in its hash slot. */
+static pb_str token_scoped_key(pb_pool *pool, const pb_redis_store *store, const char *kind, uint64_t access_id,
+                               pb_str token)
 {
     size_t len;
-    char *key = key_start(pool, store, "t", access_id, token.len, &len);
+    char *key = key_start(pool, store, kind, access_id, token.len, &len);
     memcpy(key + len, token.base, token.len);
     len += token.len;
     key[len++] = '}';
     return (pb_str){key, len};
 }
 
+pb_str pb_redis_token_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, pb_str token)
+{
+    return token_scoped_key(pool, store, "t", access_id, token);
+}
+
 pb_str pb_redis_times_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, pb_str token)
 {
-    size_t len;
-    char *key = key_start(pool, store, "ti", access_id, token.len, &len);
-    memcpy(key + len, token.base, token.len);
-    len += token.len;
-    key[len++] = '}';
-    return (pb_str){key, len};
+    return token_scoped_key(pool, store, "ti", access_id, token);
 }
 
 pb_str pb_redis_expiry_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, unsigned shard)
