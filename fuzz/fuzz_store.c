@@ -272,7 +272,8 @@ static size_t run_batch(model *m, const uint8_t *data, size_t size)
             listed[n][0] = account_at(listed_idx[n][0]);
             k = 1;
         }
-        changes[n] = (pb_change){kind, pb_str_from_cstr(token_names[tokens[n]]), listed[n], k};
+        changes[n] = (pb_change){.kind = kind, .token = pb_str_from_cstr(token_names[tokens[n]]), .accounts = listed[n],
+                                 .n_accounts = k};
     }
 
     pb_change_outcome outcomes[MAX_CHANGES];
