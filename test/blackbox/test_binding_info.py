@@ -17,9 +17,14 @@ def run(*args, stdin=None):
 
 
 def next_second():
-    """Waits until the clock's Unix second changes (at most 1 s), so that a later bind gets a later time."""
+    """Waits until the clock's Unix second changes (at most 1.1 s), so that a later bind gets a later time.
+
+    The server stamps bindings with time(2), which reads the kernel's coarse clock: it may
+    still say the old second a few milliseconds after this process's precise clock moved
+    on, so the wait ends 50 ms into the new second.
+    """
     start = int(time.time())
-    while int(time.time()) == start:
+    while int(time.time() - 0.05) == start:
         time.sleep(0.02)
 
 
@@ -52,7 +57,7 @@ class WithInfoTest(pbtest.ServerTestCase):
 
     def test_with_info_gives_times_and_platform_both_ways(self):
         t, a, b = uniq('tok'), uniq('acct'), uniq('acct')
-        before = int(time.time())
+        before = int(time.time() - 0.05)  # the server stamps with time(2), a coarse clock a tick behind
         self.srv.ok_batch({'operator_type': 1, 'platform': 'Android',
                            'token_accounts': [{'token': t, 'account_list': [acc(a), acc(b, 2)]}]})
         after = int(time.time())
@@ -163,7 +168,7 @@ class TimesSurviveTest(unittest.TestCase):
         path = os.path.join(other, 'in.csv')
         with open(path, 'w') as f:
             f.write('t,a\nu,a,0,100,200,android\n')
-        before = int(time.time())
+        before = int(time.time() - 0.05)  # the server stamps with time(2), a coarse clock a tick behind
         r = run('import', '--data', other, '--access-id', APP_ID, path)
         self.assertEqual(r.returncode, 0, r)
         srv = pbtest.Server.for_test(self, apps=[], data_dir=other)
