@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include "store/lmdb/internal.h" /* pb_lmdb_sweep_step */
 #include "store/store.h"
+#include "tmpdir.h"
 
 #define APP 1500001048u
 #define TTL 3600
@@ -65,16 +65,7 @@ static int teardown(void **state)
     pb_store_session_close(f->session);
     pb_store_close(f->store);
     pb_pool_clear(&f->pool);
-    DIR *dir = opendir(f->dir);
-    for (struct dirent *e; dir != NULL && (e = readdir(dir)) != NULL;) {
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
-        if (e->d_name[0] != '.')
-            unlink(path);
-    }
-    if (dir != NULL)
-        closedir(dir);
-    rmdir(f->dir);
+    pb_test_remove_dir(f->dir);
     free(f);
     return 0;
 }

@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include "store/lmdb/internal.h" /* the key layout, to write the old one */
 #include "store/store.h"
+#include "tmpdir.h"
 
 #define APP 1500001048u
 #define SECRET "1452fcebae9f3115ba794fb0fff2fd73"
@@ -117,16 +117,7 @@ static int teardown(void **state)
     if (f->store != NULL)
         close_store(f);
     pb_pool_clear(&f->pool);
-    DIR *dir = opendir(f->dir);
-    for (struct dirent *e; dir != NULL && (e = readdir(dir)) != NULL;) {
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
-        if (e->d_name[0] != '.')
-            unlink(path);
-    }
-    if (dir != NULL)
-        closedir(dir);
-    rmdir(f->dir);
+    pb_test_remove_dir(f->dir);
     free(f);
     return 0;
 }
