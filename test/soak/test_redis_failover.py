@@ -6,8 +6,11 @@ With `?wait=1` a bind is answered "0" only once a replica holds it, so a kill
 must lose nothing acknowledged; and because each primary keeps a second
 replica, the promoted one can satisfy WAIT at once. The test asserts that
 every pair answered "0" is read back at the end, both ways, and that writes
-are all answered "0" again within RECOVERY_LIMIT seconds of each kill. It
-prints, per kill, the time until a replica took over, the first "0" after the
+are all answered "0" again within RECOVERY_LIMIT seconds of each kill. Redis's
+own election is part of that time and is not pushbind's to shorten: when the
+takeover itself takes longer than RECOVERY_LIMIT - OWN_SHARE (seen once on a
+loaded machine: 7.1 s), the bound for that kill is the takeover plus OWN_SHARE,
+the time pushbind may take to find the new primary. It prints, per kill, the time until a replica took over, the first "0" after the
 kill, and the end of the outage: the first "0" after the last failed write.
 
   PUSHBIND_BIN=build/pushbind /usr/bin/python3 -m unittest -v test_redis_failover
@@ -32,6 +35,7 @@ PORTS = tuple(range(pbredis.PORT_BASE + 60, pbredis.PORT_BASE + 69))
 KILLS = 6
 WRITERS = 4
 RECOVERY_LIMIT = 5.0
+OWN_SHARE = 1.0  # seconds after the takeover; pushbind took 0.15 at most in 18 kills on a quiet machine
 # A replica's first sync starts at once instead of after 5 s.
 REDIS_EXTRA = ['--repl-diskless-sync-delay', '0']
 OK_ANSWER = {'ret_code': 0, 'err_msg': 'ok', 'result': ['0']}
@@ -197,7 +201,9 @@ class FailoverSoakTest(unittest.TestCase):
         self.assertGreater(failures, 0, 'no write failed: is the test killing primaries?')
         for k, recovered in enumerate(report):
             self.assertIsNotNone(recovered, 'kill %d: writes never answered "0" again' % (k + 1))
-            self.assertLessEqual(recovered, RECOVERY_LIMIT, 'kill %d' % (k + 1))
+            failover = kills[k][3]
+            self.assertLessEqual(recovered, max(RECOVERY_LIMIT, failover + OWN_SHARE),
+                                 'kill %d (the takeover took %.2f s)' % (k + 1, failover))
         self.assert_all_bound(srv, writers.acknowledged)
 
     def assert_all_bound(self, srv, acknowledged):
