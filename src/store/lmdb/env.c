@@ -320,9 +320,6 @@ pb_lmdb_view *pb_lmdb_view_begin(pb_lmdb_session *session)
         rc = mdb_txn_renew(session->read_txn);
         if (rc == MDB_MAP_RESIZED && (rc = follow_map_growth(session)) == 0)
             rc = mdb_txn_renew(session->read_txn);
-        if (rc == 0 && ((rc = mdb_cursor_renew(session->read_txn, session->tokens_cursor)) != 0 ||
-                        (rc = mdb_cursor_renew(session->read_txn, session->accounts_cursor)) != 0))
-            mdb_txn_reset(session->read_txn);
     }
     if (rc != 0) {
         if (session->map_holds > holds)
@@ -331,7 +328,22 @@ pb_lmdb_view *pb_lmdb_view_begin(pb_lmdb_session *session)
         return NULL;
     }
     session->view_open = true;
+    session->tokens_cursor_renewed = session->accounts_cursor_renewed = false;
     return &session->view;
+}
+
+/*
+ * Renews `cursor` for the open view unless that was done already (*renewed).
+ * Lazily, because a renewal costs more than a whole secret lookup, and most
+ * views use one cursor or none: the query's secret, then one list.
+ */
+static int view_cursor(pb_lmdb_session *session, MDB_cursor *cursor, bool *renewed)
+{
+    if (*renewed)
+        return 0;
+    int rc = mdb_cursor_renew(session->read_txn, cursor);
+    *renewed = rc == 0;
+    return rc;
 }
 
 void pb_lmdb_view_end(pb_lmdb_view *view)
@@ -379,7 +391,11 @@ int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *
     int64_t ttl = session->store->binding_ttl, now = (int64_t)time(NULL);
     bool need_info = with_info || ttl > 0;
     unsigned char buf[PB_LMDB_KEY_BUF], tbuf[PB_LMDB_KEY_BUF];
-    int rc = 0;
+    int rc = view_cursor(session, session->accounts_cursor, &session->accounts_cursor_renewed);
+    if (rc == 0 && need_info)
+        rc = view_cursor(session, session->tokens_cursor, &session->tokens_cursor_renewed);
+    if (rc != 0)
+        goto fail;
 
     for (size_t i = 0; i < n; i++) {
         out[i] = (pb_token_list){.n = 0};
@@ -442,7 +458,9 @@ int pb_lmdb_accounts_of(pb_lmdb_view *view, uint64_t access_id, const pb_str *to
     pb_lmdb_session *session = view->session;
     int64_t ttl = session->store->binding_ttl, now = (int64_t)time(NULL);
     unsigned char buf[PB_LMDB_KEY_BUF];
-    int rc = 0;
+    int rc = view_cursor(session, session->tokens_cursor, &session->tokens_cursor_renewed);
+    if (rc != 0)
+        goto fail;
 
     for (size_t i = 0; i < n; i++) {
         out[i] = (pb_account_list){.n = 0};

@@ -95,8 +95,9 @@ struct pb_lmdb_session {
     pb_lmdb_store *store;
     /* Reset between views and renewed by the next: no allocation per view. */
     MDB_txn *read_txn;
-    MDB_cursor *tokens_cursor; /* renewed with read_txn */
+    MDB_cursor *tokens_cursor; /* renewed for a view on its first use (pb_lmdb_view_cursor()) */
     MDB_cursor *accounts_cursor;
+    bool tokens_cursor_renewed, accounts_cursor_renewed; /* for the open view */
     bool view_open;
     pb_lmdb_view view;
     unsigned map_holds; /* shared holds of store->map_lock taken through this session */
