@@ -33,10 +33,18 @@ typedef struct output {
     size_t capacity;
 } output;
 
-/* yajl_gen's print callback: appends, doubling the buffer when it is full. */
+/*
+ * yajl_gen's print callback: appends, doubling the buffer when it is full.
+ * Most calls carry one byte (a quote, a colon, a comma, a bracket), which
+ * are stored without a call to memcpy().
+ */
 static void output_append(void *ctx, const char *s, size_t len)
 {
     output *out = ctx;
+    if (len == 1 && out->len < out->capacity) {
+        out->bytes[out->len++] = *s;
+        return;
+    }
     if (out->capacity - out->len < len) {
         size_t capacity = out->capacity * 2;
         while (capacity - out->len < len)
