@@ -205,10 +205,9 @@ static int check_basic_credentials(const char *decoded, size_t n, pb_auth_secret
     return 0;
 }
 
-static int authenticate_basic(const pb_auth_request *req, pb_auth_secret_lookup lookup, void *arg,
-                              uint64_t *access_id)
+/* The base64 part of "Basic <base64>"; -1 when the header is not of that scheme. */
+static int basic_payload(pb_str h, pb_str *payload)
 {
-    pb_str h = req->authorization;
     if (h.len <= BASIC_SCHEME_LEN || strncasecmp(h.base, BASIC_SCHEME, BASIC_SCHEME_LEN) != 0)
         return -1;
     size_t i = BASIC_SCHEME_LEN;
@@ -216,16 +215,61 @@ static int authenticate_basic(const pb_auth_request *req, pb_auth_secret_lookup 
         return -1;
     while (i < h.len && h.base[i] == ' ')
         i++;
+    *payload = (pb_str){h.base + i, h.len - i};
+    return 0;
+}
 
+static int authenticate_basic(const pb_auth_request *req, pb_auth_secret_lookup lookup, void *arg,
+                              uint64_t *access_id)
+{
+    pb_str payload;
+    if (basic_payload(req->authorization, &payload) != 0)
+        return -1;
     unsigned char decoded[BASIC_MAX_DECODED];
     size_t n = 0;
     int rc = -1;
-    if (base64_decode((pb_str){h.base + i, h.len - i}, decoded, sizeof(decoded), &n) == 0)
+    if (base64_decode(payload, decoded, sizeof(decoded), &n) == 0)
         rc = check_basic_credentials((const char *)decoded, n, lookup, arg, access_id);
     /* It may hold the caller's secret; the decoder writes at most 3 bytes per 4 given. */
-    size_t written = (h.len - i) / 4 * 3;
+    size_t written = payload.len / 4 * 3;
     OPENSSL_cleanse(decoded, written < sizeof(decoded) ? written : sizeof(decoded));
     return rc;
+}
+
+/*
+ * The app a Basic credential names, from the first BASIC_ID_CHARS of its
+ * base64 only: they decode to 21 bytes, room for the longest AccessId and its
+ * ':', and stop short of most of the secret.
+ */
+#define BASIC_ID_CHARS 28
+static int basic_app(pb_str authorization, uint64_t *id)
+{
+    pb_str payload;
+    if (basic_payload(authorization, &payload) != 0)
+        return -1;
+    if (payload.len > BASIC_ID_CHARS)
+        payload.len = BASIC_ID_CHARS;
+    unsigned char decoded[BASIC_ID_CHARS / 4 * 3];
+    size_t n = 0;
+    int rc = -1;
+    if (base64_decode(payload, decoded, sizeof(decoded), &n) == 0) {
+        const unsigned char *colon = memchr(decoded, ':', n);
+        if (colon != NULL)
+            rc = pb_auth_parse_access_id((pb_str){(const char *)decoded, (size_t)(colon - decoded)}, id);
+    }
+    OPENSSL_cleanse(decoded, sizeof(decoded));
+    return rc;
+}
+
+size_t pb_auth_apps_named(const pb_auth_request *request, uint64_t ids[2])
+{
+    size_t n = 0;
+    if (request->authorization.len > 0 && basic_app(request->authorization, &ids[n]) == 0)
+        n++;
+    if (request->access_id.len > 0 && request->timestamp.len > 0 && request->sign.len > 0 &&
+        pb_auth_parse_access_id(request->access_id, &ids[n]) == 0 && (n == 0 || ids[0] != ids[n]))
+        n++;
+    return n;
 }
 
 static int sign_matches(pb_str secret, pb_str first, pb_str second, pb_str body, pb_str sign)

@@ -54,6 +54,16 @@ int pb_auth_authenticate(const pb_auth_request *request, pb_auth_secret_lookup l
                          uint64_t *access_id);
 
 /*
+ * The apps whose secrets pb_auth_authenticate() would look up for `request`,
+ * in that order, without a secret: the Basic credential's AccessId, then the
+ * AccessId header when Signature's three headers are there. Returns how many
+ * (0 to 2, never the same id twice) it wrote to `ids`. For a caller that must
+ * fetch the secrets before it can authenticate (a store across a network);
+ * naming an app proves nothing, and a malformed credential may name none.
+ */
+size_t pb_auth_apps_named(const pb_auth_request *request, uint64_t ids[2]);
+
+/*
  * Parses a decimal AccessId (1 to 18 digits, no sign, no spaces, not zero).
  * Returns 0 or -1.
  */

@@ -388,6 +388,73 @@ static void bad_basic_falls_back_to_valid_signature(void **state)
     assert_int_equal(authenticate(&req, &id), PB_ERR_AUTH);
 }
 
+/* A lookup that records the apps it was asked for, and finds them in fake_apps. */
+struct recorded {
+    uint64_t ids[4];
+    size_t n;
+};
+
+static int recording_lookup(void *arg, uint64_t access_id, pb_str *secret)
+{
+    struct recorded *r = arg;
+    if (r->n < 4)
+        r->ids[r->n++] = access_id;
+    return fake_lookup(NULL, access_id, secret);
+}
+
+static void apps_named_are_basic_then_signature(void **state)
+{
+    char buf[256];
+    uint64_t ids[2];
+    pb_auth_request req = signature_request(VEC_ID, VEC_TS, VEC_SIGN, VEC_BODY, VEC_NOW);
+    req.authorization = basic_header(buf, sizeof(buf), "Basic", COLON_ID ":" COLON_SECRET);
+    assert_int_equal(pb_auth_apps_named(&req, ids), 2);
+    assert_int_equal(ids[0], 42);
+    assert_int_equal(ids[1], UINT64_C(1500001048));
+
+    req.authorization = basic_header(buf, sizeof(buf), "Basic", VEC_ID ":wrong");
+    assert_int_equal(pb_auth_apps_named(&req, ids), 1); /* the same app once */
+    assert_int_equal(ids[0], UINT64_C(1500001048));
+
+    pb_auth_request none = basic_request(PB_STR_LIT("Bearer abc"));
+    assert_int_equal(pb_auth_apps_named(&none, ids), 0);
+}
+
+static void apps_named_reads_the_longest_access_id(void **state)
+{
+    char buf[512], long_secret[300];
+    uint64_t ids[2];
+    memset(long_secret, 'k', sizeof(long_secret) - 1);
+    long_secret[sizeof(long_secret) - 1] = '\0';
+    char credentials[400];
+    snprintf(credentials, sizeof(credentials), "123456789012345678:%s", long_secret);
+    pb_auth_request req = basic_request(basic_header(buf, sizeof(buf), "Basic", credentials));
+    assert_int_equal(pb_auth_apps_named(&req, ids), 1);
+    assert_int_equal(ids[0], UINT64_C(123456789012345678));
+}
+
+/* Whatever the credentials, every app authentication asks for was named beforehand. */
+static void apps_named_cover_every_lookup(void **state)
+{
+    static const char *const credentials[] = {
+        VEC_ID ":" VEC_SECRET, VEC_ID ":wrong", COLON_ID ":" COLON_SECRET, "7:", "1:x", "42", ":secret",
+        "123456789012345678:" VEC_SECRET VEC_SECRET VEC_SECRET,
+    };
+    for (size_t i = 0; i < sizeof(credentials) / sizeof(credentials[0]); i++)
+        for (int with_signature = 0; with_signature < 2; with_signature++) {
+            char buf[512];
+            uint64_t ids[2], id;
+            struct recorded asked = {.n = 0};
+            pb_auth_request req = with_signature ? signature_request(COLON_ID, VEC_TS, VEC_SIGN, VEC_BODY, VEC_NOW)
+                                                 : basic_request(PB_STR_LIT(""));
+            req.authorization = basic_header(buf, sizeof(buf), "Basic", credentials[i]);
+            size_t n = pb_auth_apps_named(&req, ids);
+            pb_auth_authenticate(&req, recording_lookup, &asked, &id);
+            for (size_t k = 0; k < asked.n; k++)
+                assert_true((n > 0 && ids[0] == asked.ids[k]) || (n > 1 && ids[1] == asked.ids[k]));
+        }
+}
+
 static void access_id_parsing_rules(void **state)
 {
     static const char *const bad[] = {
@@ -458,6 +525,9 @@ int main(void)
         cmocka_unit_test(secret_may_contain_colon),
         cmocka_unit_test(no_credentials_fails),
         cmocka_unit_test(bad_basic_falls_back_to_valid_signature),
+        cmocka_unit_test(apps_named_are_basic_then_signature),
+        cmocka_unit_test(apps_named_reads_the_longest_access_id),
+        cmocka_unit_test(apps_named_cover_every_lookup),
         cmocka_unit_test(access_id_parsing_rules),
         cmocka_unit_test(lookup_failure_is_auth_failure),
         cmocka_unit_test(empty_secret_never_authenticates),
