@@ -45,11 +45,11 @@
  * commit), so one fsync makes a whole group durable. pb_store_apply_start()
  * queues without waiting, for callers that must not block (an event loop);
  * pb_store_apply() queues and waits. The Redis backend, in a session bound
- * to an event loop (pb_store_session_attach_loop()), hands
- * pb_store_apply_start() to writer threads of its own and sends
- * pb_store_lookup_start() on the loop's connections, answering from their
- * replies; in a session without a loop it applies and reads on the calling
- * thread, waiting, and calls done() before it returns.
+ * to an event loop (pb_store_session_attach_loop()), sends both
+ * pb_store_apply_start() and pb_store_lookup_start() on the loop's
+ * connections and answers from their replies, on the loop's thread; in a
+ * session without a loop it applies and reads on the calling thread,
+ * waiting, and calls done() before it returns.
  */
 #ifndef PB_STORE_H
 #define PB_STORE_H
@@ -126,12 +126,12 @@ void pb_store_session_close(pb_store_session *session);
  * h2o_evloop_t * (no h2o type in this header), run by this thread. A
  * networked backend then never waits for the network in
  * pb_store_lookup_start() or pb_store_apply_start(): it sends on its own
- * connections, watched by the loop, and calls back from the loop (or, for a
- * write, from a thread of its own). Returns 0 or PB_STORE_EIO (the session
+ * connections, watched by the loop, and calls back from the loop, never
+ * before the call returns. Returns 0 or PB_STORE_EIO (the session
  * still works, waiting); the embedded backend has nothing to bind.
  *
  * pb_store_session_detach_loop() undoes it, on the loop's thread, once no
- * lookup is in flight and before the loop is destroyed: it closes the
+ * lookup or write is in flight and before the loop is destroyed: it closes the
  * session's connections on the loop.
  */
 int pb_store_session_attach_loop(pb_store_session *session, void *loop);

@@ -19,6 +19,7 @@ import pbtest
 from pbtest import APP, BATCH, E_STORE, QUERY, acc, acc_list, batch_error, query_error, run_cli, uniq
 
 UNREACHABLE_PORT = pbredis.PORT_BASE + 41
+LOOP_PORT = pbredis.PORT_BASE + 27
 CLUSTER_PORTS = tuple(range(pbredis.PORT_BASE + 21, pbredis.PORT_BASE + 27))
 FAILOVER_PORTS = tuple(range(pbredis.PORT_BASE + 31, pbredis.PORT_BASE + 37))
 
@@ -190,6 +191,68 @@ class UnreachableRedisTest(unittest.TestCase):
         self.assertEqual((r.returncode, r.stdout.split()), (0, ['ACCESS_ID', 'CREATED', 'BINDINGS']), r)
         other = pbtest.Server.for_test(self, apps=[APP], store_url=second)
         self.assertEqual(other.accounts_of('t1'), [])
+
+
+class LoopWritesTest(unittest.TestCase):
+    """An event loop thread carries its writes itself, on connections of their own."""
+
+    def setUp(self):
+        self.dir = pbtest.new_temp_dir(self.addCleanup)
+        self.redis = pbredis.Redis(LOOP_PORT, self.dir)
+        self.addCleanup(lambda: self.redis.stop())
+        self.ns = uniq('ns')
+        self.srv = pbtest.Server.for_test(self, apps=[APP], args=['--threads', '1'],
+                                          store_url='redis://127.0.0.1:%d/%s' % (LOOP_PORT, self.ns))
+
+    def pushbind_clients(self):
+        """Redis clients other than redis-cli itself: pushbind's connections."""
+        listing = pbredis.cli(LOOP_PORT, 'CLIENT', 'LIST')
+        return [line for line in listing.splitlines() if 'cmd=client|list' not in line]
+
+    def test_many_binds_in_flight_on_one_thread_are_all_answered_and_visible_and_reads_pass_them(self):
+        # Writes wait while Redis pauses them; every one of 64 clients' binds is then
+        # in flight on the one loop thread at once, over a handful of connections,
+        # and a read is answered meanwhile: it does not queue behind the writes.
+        self.srv.bind('before', 'a')
+        n = 64
+        answers = [None] * n
+        started = threading.Barrier(n + 1)
+
+        def client(no):
+            conn = self.srv.new_connection(timeout=30)
+            started.wait()
+            try:
+                answers[no] = post(conn, BATCH, {'operator_type': 1, 'token_accounts': [
+                    {'token': 'loop-%d' % no, 'account_list': [acc('loop-acct-%d' % (no % 8))]}]})
+            finally:
+                conn.close()
+
+        pbredis.cli(LOOP_PORT, 'CLIENT', 'PAUSE', 1500, 'WRITE')
+        threads = [threading.Thread(target=client, args=(no,)) for no in range(n)]
+        for t in threads:
+            t.start()
+        started.wait()
+        time.sleep(0.3)
+        began = time.time()
+        self.assertEqual(self.srv.accounts_of('before'), [acc('a')])
+        self.assertLess(time.time() - began, 1.0, 'a read waited for the paused writes')
+        clients = len(self.pushbind_clients())
+        self.assertLessEqual(clients, 8, 'pushbind holds %d Redis connections' % clients)
+        for t in threads:
+            t.join(30)
+        ok = (200, {'ret_code': 0, 'err_msg': 'ok', 'result': ['0']})
+        self.assertEqual([a for a in answers if a != ok], [])
+        for acct in range(8):
+            self.assertEqual(sorted(self.srv.tokens_of('loop-acct-%d' % acct)),
+                             sorted('loop-%d' % no for no in range(n) if no % 8 == acct))
+
+    def test_a_bind_whose_app_was_removed_after_it_authenticated_answers_auth_failure_and_writes_nothing(self):
+        self.assertEqual(self.srv.accounts_of('t1'), [])  # the thread now trusts the secret for a second
+        # Removed behind pushbind's back (no message): the write itself finds the app gone.
+        pbredis.cli(LOOP_PORT, 'DEL', '%s:app:{%s}' % (self.ns, APP[0]))
+        self.assertEqual(self.srv.batch({'operator_type': 1, 'token_accounts': [
+            {'token': 't1', 'account_list': acc_list('a', 'b')}]}), (200, batch_error(pbtest.E_AUTH)))
+        self.assertEqual(pbredis.cli(LOOP_PORT, 'KEYS', '%s:*' % self.ns).split(), ['%s:apps' % self.ns])
 
 
 class ClusterTest(unittest.TestCase):

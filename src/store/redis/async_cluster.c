@@ -103,6 +103,7 @@ static void node_lost(pb_redis_aconn *conn, const redisAsyncContext *ac, bool le
     pb_redis_node *node = &conn->map.nodes[i];
     set_error(conn, "connection to", node->host, node->port, why);
     conn->acs[i] = NULL;
+    node->epoch++; /* what was sent on it is no longer covered by a WAIT sent later */
     if (leave_alone)
         node->down_until_ms = now_ms() + PB_REDIS_DOWN_MS;
     conn->map.map_ready = false; /* a failover may have moved its slots */
@@ -280,7 +281,9 @@ static void round_done(pb_redis_abatch *batch, bool inside_run)
     for (size_t i = 0; i < batch->n; i++) {
         pb_redis_cmd *cmd = &batch->cmds[i];
         if (cmd->reply != NULL) {
-            again |= pb_redis_must_resend(&conn->map, cmd);
+            again |= cmd->to_node < 0 && pb_redis_must_resend(&conn->map, cmd);
+        } else if (cmd->to_node >= 0) {
+            lost = true; /* sent once, or not at all */
         } else if (cmd->sent && !cmd->write && !batch->retried) {
             cmd->sent = false; /* a read may run twice */
             retry = again = true;
@@ -347,10 +350,13 @@ static void round_run(pb_redis_abatch *batch)
     batch->outstanding = 1; /* held while sending, so that no reply finishes the round meanwhile */
     for (size_t i = 0; i < batch->n; i++) {
         pb_redis_cmd *cmd = &batch->cmds[i];
-        if (cmd->reply != NULL || cmd->sent)
+        if (cmd->reply != NULL || cmd->sent || (cmd->to_node >= 0 && batch->round > 0))
             continue;
         uint16_t owner = conn->map.slot_node[cmd->slot];
-        cmd->node = cmd->ask_node >= 0 ? cmd->ask_node : owner == UINT16_MAX ? -1 : owner;
+        if (cmd->to_node >= 0)
+            cmd->node = (size_t)cmd->to_node < conn->map.n_nodes ? cmd->to_node : -1;
+        else
+            cmd->node = cmd->ask_node >= 0 ? cmd->ask_node : owner == UINT16_MAX ? -1 : owner;
         redisAsyncContext *ac = cmd->node >= 0 ? node_ac(conn, cmd->node) : NULL;
         if (ac == NULL) {
             conn->map.map_ready = false; /* a failover may have moved the slot */
@@ -362,6 +368,8 @@ static void round_run(pb_redis_abatch *batch)
         if (redisAsyncCommandArgv(ac, on_reply, cmd, cmd->argc, cmd->argv, cmd->argvlen) != REDIS_OK)
             continue;
         cmd->sent = true;
+        cmd->epoch = conn->map.nodes[cmd->node].epoch;
+        cmd->stamp = ++conn->map.sends;
         batch->outstanding++;
     }
     if (batch->outstanding > 1) {
@@ -376,10 +384,8 @@ void pb_redis_arun(pb_redis_aconn *conn, pb_redis_abatch *batch, pb_redis_cmd *c
                    pb_redis_abatch_done *done, void *arg)
 {
     *batch = (pb_redis_abatch){.conn = conn, .cmds = cmds, .n = n, .done = done, .arg = arg};
-    for (size_t i = 0; i < n; i++) {
-        cmds[i].node = -1;
+    for (size_t i = 0; i < n; i++)
         cmds[i].batch = batch;
-    }
     if (n == 0) {
         finish_later(batch);
         return;

@@ -14,7 +14,8 @@
  * NOSCRIPT resends as EVAL. A read whose connection died meanwhile (no reply:
  * the node failed, or gave no answer within the target's timeout_ms) is
  * resent once after the map is reloaded, so a failover that has already
- * happened costs a round trip, not an error; a write is never resent.
+ * happened costs a round trip, not an error; a write is never resent, nor
+ * is a command sent to a named node (cluster.h's to_node: WAIT).
  *
  * A connection that dies fails every command pending on it (each of their
  * batches then finishes, with -1 unless the retry succeeds); the node is then

@@ -45,7 +45,7 @@ static void node_disconnect(pb_redis_node *node)
     if (node->ctx != NULL)
         redisFree(node->ctx);
     node->ctx = NULL;
-    node->owes_wait = false;
+    node->epoch++;
 }
 
 static uint64_t now_ms(void)
@@ -56,7 +56,6 @@ static uint64_t now_ms(void)
 /* Drops a node that failed, leaves it alone for PB_REDIS_DOWN_MS, and marks the map stale. */
 static void node_failed(pb_redis_conn *conn, pb_redis_node *node)
 {
-    conn->wait_lost |= node->owes_wait;
     node_disconnect(node);
     node->down_until_ms = now_ms() + PB_REDIS_DOWN_MS;
     conn->map_ready = false;
@@ -210,7 +209,7 @@ static int refresh_map(pb_redis_conn *conn)
 
 void pb_redis_cmd_init(pb_redis_cmd *cmd, pb_pool *pool, unsigned slot, bool write, int argc)
 {
-    *cmd = (pb_redis_cmd){.slot = slot, .write = write, .argc = argc, .ask_node = -1};
+    *cmd = (pb_redis_cmd){.slot = slot, .write = write, .argc = argc, .to_node = -1, .node = -1, .ask_node = -1};
     cmd->argv = pb_pool_alloc(pool, (size_t)argc * sizeof(*cmd->argv));
     cmd->argvlen = pb_pool_alloc(pool, (size_t)argc * sizeof(*cmd->argvlen));
 }
@@ -263,14 +262,17 @@ bool pb_redis_must_resend(pb_redis_conn *conn, pb_redis_cmd *cmd)
 }
 
 /* Sends the unanswered commands of one round; marks the nodes used in `used`. */
-static void send_round(pb_redis_conn *conn, pb_redis_cmd *cmds, size_t n, bool *used)
+static void send_round(pb_redis_conn *conn, pb_redis_cmd *cmds, size_t n, bool *used, int round)
 {
     for (size_t i = 0; i < n; i++) {
         pb_redis_cmd *cmd = &cmds[i];
-        if (cmd->reply != NULL || cmd->sent)
+        if (cmd->reply != NULL || cmd->sent || (cmd->to_node >= 0 && round > 0))
             continue;
         uint16_t owner = conn->slot_node[cmd->slot];
-        cmd->node = cmd->ask_node >= 0 ? cmd->ask_node : owner == PB_REDIS_NO_NODE ? -1 : owner;
+        if (cmd->to_node >= 0)
+            cmd->node = (size_t)cmd->to_node < conn->n_nodes ? cmd->to_node : -1;
+        else
+            cmd->node = cmd->ask_node >= 0 ? cmd->ask_node : owner == PB_REDIS_NO_NODE ? -1 : owner;
         if (cmd->node < 0) {
             set_error(conn, "no node serves slot %u", cmd->slot);
             conn->map_ready = false;
@@ -285,9 +287,9 @@ static void send_round(pb_redis_conn *conn, pb_redis_cmd *cmds, size_t n, bool *
             redisAppendCommand(ctx, "ASKING");
         redisAppendCommandArgv(ctx, cmd->argc, cmd->argv, cmd->argvlen);
         cmd->sent = true;
+        cmd->epoch = conn->nodes[cmd->node].epoch;
+        cmd->stamp = ++conn->sends;
         used[cmd->node] = true;
-        if (cmd->write)
-            conn->nodes[cmd->node].owes_wait = true;
     }
     /* Every node gets its whole pipeline before any is read, so nodes work in parallel. */
     for (size_t i = 0; i < conn->n_nodes; i++) {
@@ -330,15 +332,15 @@ int pb_redis_run(pb_redis_conn *conn, pb_redis_cmd *cmds, size_t n)
             return -1;
         /* Nodes are only added between rounds (map reloads, ASK), so `used` fits this round. */
         memset(conn->used, 0, conn->n_nodes * sizeof(*conn->used));
-        send_round(conn, cmds, n, conn->used);
+        send_round(conn, cmds, n, conn->used, round);
         read_round(conn, cmds, n, conn->used);
 
         bool again = false, lost = false;
         for (size_t i = 0; i < n; i++) {
             if (cmds[i].reply != NULL)
-                again |= pb_redis_must_resend(conn, &cmds[i]);
-            else if (cmds[i].sent)
-                lost = true;
+                again |= cmds[i].to_node < 0 && pb_redis_must_resend(conn, &cmds[i]);
+            else if (cmds[i].sent || cmds[i].to_node >= 0)
+                lost = true; /* a command sent to a named node is sent once */
             else
                 again = true; /* never sent: no owner or no connection */
         }
@@ -346,32 +348,6 @@ int pb_redis_run(pb_redis_conn *conn, pb_redis_cmd *cmds, size_t n)
             return lost ? -1 : 0;
     }
     return -1;
-}
-
-int pb_redis_wait(pb_redis_conn *conn, unsigned replicas, unsigned timeout_ms)
-{
-    /* A node that owed a WAIT and lost its connection can no longer prove its writes reached replicas. */
-    int rc = conn->wait_lost ? -1 : 0;
-    if (conn->wait_lost)
-        set_error(conn, "WAIT: a node written by this batch lost its connection");
-    conn->wait_lost = false;
-    for (size_t i = 0; i < conn->n_nodes; i++) {
-        pb_redis_node *node = &conn->nodes[i];
-        if (!node->owes_wait || node->ctx == NULL)
-            continue;
-        node->owes_wait = false;
-        redisReply *reply = redisCommand(node->ctx, "WAIT %u %u", replicas, timeout_ms);
-        if (reply == NULL || reply->type != REDIS_REPLY_INTEGER || reply->integer < (long long)replicas) {
-            set_error(conn, "WAIT on %s:%u: %s", node->host, node->port,
-                      reply == NULL ? node->ctx->errstr : "too few replicas acknowledged");
-            if (reply == NULL)
-                node_failed(conn, node);
-            rc = -1;
-        }
-        if (reply != NULL)
-            freeReplyObject(reply);
-    }
-    return rc;
 }
 
 int pb_redis_each_primary(pb_redis_conn *conn, int (*visit)(void *arg, redisContext *ctx), void *arg)

@@ -19,6 +19,13 @@
  * A command is resent only when it cannot have run (a redirect, a refused
  * connection). One whose reply was lost after it was sent is never resent: it
  * may have run, and the caller must treat its outcome as unknown.
+ *
+ * A command may also name its node instead of a slot (WAIT, which speaks of
+ * the writes sent before it on the same connection): it is sent once, in the
+ * first round, on the connection the node has then, and never resent. Each
+ * command sent is stamped with where it went (node, the node's connection
+ * epoch, the conn's send counter), so that a caller can tell which writes a
+ * WAIT covers: those sent before it on the same node, in the same epoch.
  */
 #ifndef PB_STORE_REDIS_CLUSTER_H
 #define PB_STORE_REDIS_CLUSTER_H
@@ -49,11 +56,14 @@ typedef struct pb_redis_script {
  * One command of a batch. The caller fills slot, argc, argv, argvlen (all
  * living until the batch is released) and, for a script, `script` with
  * argv[0] = "EVALSHA" and argv[1] = its sha1. `write` marks commands that
- * change data (they make their node owe a WAIT).
+ * change data (they are never resent after an unknown outcome); `to_node`,
+ * when not -1, is the node (an index into the conn's nodes) to send it to
+ * whatever its slot.
  *
  * After pb_redis_run(): `reply` is the node's answer (possibly an error
  * reply) or NULL when none came; `sent` tells whether the command may have
- * reached a node (a NULL reply with sent == false certainly did not run).
+ * reached a node (a NULL reply with sent == false certainly did not run),
+ * and when it did, node/epoch/stamp say where and when it went last.
  */
 typedef struct pb_redis_cmd {
     unsigned slot;
@@ -62,10 +72,13 @@ typedef struct pb_redis_cmd {
     size_t *argvlen;
     const pb_redis_script *script;
     bool write;
+    int to_node; /* -1 (pb_redis_cmd_init()'s default): the owner of `slot` */
     redisReply *reply;
     bool sent;
+    int node;       /* the node it was sent to */
+    uint32_t epoch; /* that node's epoch then */
+    uint64_t stamp; /* the conn's send counter then: later commands have larger stamps */
     /* Private to pb_redis_run() and pb_redis_arun(). */
-    int node;
     int ask_node;
     struct pb_redis_abatch *batch;
 } pb_redis_cmd;
@@ -74,7 +87,7 @@ typedef struct pb_redis_node {
     char *host; /* malloc'ed */
     uint16_t port;
     redisContext *ctx; /* NULL until connected, and after a failure */
-    bool owes_wait;    /* written since the last WAIT */
+    uint32_t epoch;    /* connections dropped so far: commands of one epoch went on one connection */
     uint64_t down_until_ms; /* CLOCK_MONOTONIC: no connection attempt before then */
 } pb_redis_node;
 
@@ -85,7 +98,7 @@ typedef struct pb_redis_conn {
     uint16_t *slot_node; /* PB_REDIS_SLOTS entries: index into nodes */
     bool *used;          /* cap_nodes entries: the nodes a round of pb_redis_run() wrote to */
     bool map_ready;
-    bool wait_lost; /* a node owing a WAIT was disconnected since the last pb_redis_wait() */
+    uint64_t sends; /* commands sent so far, to stamp them */
     char error[200];
 } pb_redis_conn;
 
@@ -104,15 +117,6 @@ int pb_redis_run(pb_redis_conn *conn, pb_redis_cmd *cmds, size_t n);
 
 /* Frees the replies of a batch and readies it to be run again. */
 void pb_redis_release(pb_redis_cmd *cmds, size_t n);
-
-/*
- * Waits until `replicas` replicas of every node written since the last call
- * acknowledge those writes (WAIT), for at most `timeout_ms` (keep it below
- * the target's timeout_ms, the reply's own timeout). Returns 0, or -1 when a
- * node answered fewer, or when a node written since the last call lost its
- * connection (conn->error says which).
- */
-int pb_redis_wait(pb_redis_conn *conn, unsigned replicas, unsigned timeout_ms);
 
 /*
  * Calls `visit` with a connection to every primary in turn (the slot map's

@@ -64,13 +64,9 @@ bool pb_redis_times_parse(const char *text, size_t len, pb_binding_times *times)
     return true;
 }
 
-uint64_t pb_redis_expire_tokens(pb_redis_session *session, uint64_t access_id, const pb_str *tokens, size_t n,
-                                int64_t now, pb_pool *pool, int64_t *earliest)
+void pb_redis_expire_cmds(pb_redis_cmd *cmds, pb_pool *pool, const pb_redis_store *store, uint64_t access_id,
+                          const pb_str *tokens, size_t n, int64_t now)
 {
-    const pb_redis_store *store = session->store;
-    if (n == 0)
-        return 0;
-    pb_redis_cmd *cmds = pb_pool_alloc(pool, n * sizeof(*cmds));
     pb_str now_text = pb_redis_decimal(pool, (uint64_t)now), ttl = pb_redis_decimal(pool, (uint64_t)store->binding_ttl);
     for (size_t i = 0; i < n; i++) {
         pb_str key = pb_redis_token_key(pool, store, access_id, tokens[i]);
@@ -84,26 +80,29 @@ uint64_t pb_redis_expire_tokens(pb_redis_session *session, uint64_t access_id, c
             pb_redis_cmd_arg(cmd, k, args[k], lens[k]);
         cmd->script = &store->scripts.change;
     }
-    pb_redis_run(&session->conn, cmds, n);
+}
 
+size_t pb_redis_expire_judge(pb_redis_conn *conn, const pb_redis_store *store, uint64_t access_id,
+                             const pb_str *tokens, const pb_redis_cmd *cmds, size_t n, pb_pool *pool,
+                             int64_t *earliest, pb_redis_cmd **cleanup, size_t *n_cleanup)
+{
     /* {1, expired, earliest, member, score, …}: the index members of what went, and the app's count. */
     size_t n_gone = 0;
+    bool *ok = pb_pool_alloc(pool, (n == 0 ? 1 : n) * sizeof(*ok));
     for (size_t i = 0; i < n; i++) {
         const redisReply *reply = cmds[i].reply;
-        bool ok = !pb_redis_reply_failed(&session->conn, reply, "expire") && reply->type == REDIS_REPLY_ARRAY &&
-                  reply->elements >= 3 && reply->element[2]->type == REDIS_REPLY_INTEGER;
+        ok[i] = !pb_redis_reply_failed(conn, reply, "expire") && reply->type == REDIS_REPLY_ARRAY &&
+                reply->elements >= 3 && reply->element[2]->type == REDIS_REPLY_INTEGER;
         if (earliest != NULL)
-            earliest[i] = ok ? reply->element[2]->integer : -1;
-        if (ok)
+            earliest[i] = ok[i] ? reply->element[2]->integer : -1;
+        if (ok[i])
             n_gone += (reply->elements - 3) / 2;
     }
-    pb_redis_cmd *cleanup = pb_pool_alloc(pool, (n_gone + 1) * sizeof(*cleanup));
+    pb_redis_cmd *out = pb_pool_alloc(pool, (n_gone + 1) * sizeof(*out));
     size_t c = 0;
     for (size_t i = 0; i < n; i++) {
         const redisReply *reply = cmds[i].reply;
-        if (earliest != NULL ? earliest[i] < 0 : reply == NULL || reply->type != REDIS_REPLY_ARRAY)
-            continue;
-        for (size_t j = 3; j + 1 < reply->elements; j += 2) {
+        for (size_t j = 3; ok[i] && j + 1 < reply->elements; j += 2) {
             const redisReply *m = reply->element[j], *s = reply->element[j + 1];
             pb_account account;
             uint64_t seq;
@@ -114,26 +113,44 @@ uint64_t pb_redis_expire_tokens(pb_redis_session *session, uint64_t access_id, c
                 continue;
             pb_str key = pb_redis_account_key(pool, store, access_id, &account);
             pb_str index_member = pb_redis_index_member(pool, seq, tokens[i]);
-            pb_redis_cmd_init(&cleanup[c], pool, pb_redis_slot_of(key), true, 3);
-            pb_redis_cmd_arg(&cleanup[c], 0, "ZREM", 4);
-            pb_redis_cmd_arg(&cleanup[c], 1, key.base, key.len);
-            pb_redis_cmd_arg(&cleanup[c++], 2, index_member.base, index_member.len);
+            pb_redis_cmd_init(&out[c], pool, pb_redis_slot_of(key), true, 3);
+            pb_redis_cmd_arg(&out[c], 0, "ZREM", 4);
+            pb_redis_cmd_arg(&out[c], 1, key.base, key.len);
+            pb_redis_cmd_arg(&out[c++], 2, index_member.base, index_member.len);
         }
     }
-    pb_redis_release(cmds, n);
     size_t gone = c;
     if (gone != 0) {
         pb_str app = pb_redis_app_key(pool, store, "app", access_id);
         char *delta = pb_pool_alloc(pool, 24);
-        pb_redis_cmd_init(&cleanup[c], pool, pb_redis_slot_of(app), true, 4);
-        pb_redis_cmd_arg(&cleanup[c], 0, "HINCRBY", 7);
-        pb_redis_cmd_arg(&cleanup[c], 1, app.base, app.len);
-        pb_redis_cmd_arg(&cleanup[c], 2, "bindings", 8);
-        pb_redis_cmd_arg(&cleanup[c++], 3, delta, (size_t)snprintf(delta, 24, "-%zu", gone));
-        pb_redis_run(&session->conn, cleanup, c);
-        pb_redis_release(cleanup, c);
+        pb_redis_cmd_init(&out[c], pool, pb_redis_slot_of(app), true, 4);
+        pb_redis_cmd_arg(&out[c], 0, "HINCRBY", 7);
+        pb_redis_cmd_arg(&out[c], 1, app.base, app.len);
+        pb_redis_cmd_arg(&out[c], 2, "bindings", 8);
+        pb_redis_cmd_arg(&out[c++], 3, delta, (size_t)snprintf(delta, 24, "-%zu", gone));
     }
     pb_metrics_count_expired(gone);
+    *cleanup = out;
+    *n_cleanup = c;
+    return gone;
+}
+
+uint64_t pb_redis_expire_tokens(pb_redis_session *session, uint64_t access_id, const pb_str *tokens, size_t n,
+                                int64_t now, pb_pool *pool, int64_t *earliest)
+{
+    if (n == 0)
+        return 0;
+    pb_redis_cmd *cmds = pb_pool_alloc(pool, n * sizeof(*cmds)), *cleanup;
+    size_t n_cleanup;
+    pb_redis_expire_cmds(cmds, pool, session->store, access_id, tokens, n, now);
+    pb_redis_run(&session->conn, cmds, n);
+    size_t gone = pb_redis_expire_judge(&session->conn, session->store, access_id, tokens, cmds, n, pool, earliest,
+                                        &cleanup, &n_cleanup);
+    pb_redis_release(cmds, n);
+    if (n_cleanup != 0) {
+        pb_redis_run(&session->conn, cleanup, n_cleanup);
+        pb_redis_release(cleanup, n_cleanup);
+    }
     return gone;
 }
 

@@ -1,7 +1,7 @@
 /*
  * store/redis/internal.h — state shared by the Redis backend's files:
  * redis.c (opening, sessions, views, key building), read.c (lookups and the
- * app secret), apply.c (binding changes), apps.c (apps, for the command line)
+ * app secret), apply*.c (binding changes), apps.c (apps, for the command line)
  * and scripts.c (the Lua scripts); cluster.c and slot.c speak to the servers.
  * Private to store/redis/.
  *
@@ -63,7 +63,6 @@ typedef struct pb_redis_scripts {
     pb_redis_script app_put;     /* create or update an app */
 } pb_redis_scripts;
 
-typedef struct pb_redis_writers pb_redis_writers;     /* writers.c */
 typedef struct pb_redis_apps_watch pb_redis_apps_watch; /* apps_watch.c */
 typedef struct pb_redis_aconn pb_redis_aconn;           /* async_cluster.h */
 typedef struct pb_redis_secret_cache pb_redis_secret_cache; /* read_async.c */
@@ -78,8 +77,7 @@ struct pb_redis_store {
     pb_redis_scripts scripts;
     pb_metrics *metrics;
     pthread_mutex_t lazy_lock;   /* guards starting the two below */
-    pb_redis_writers *writers;   /* started by the first session bound to a loop */
-    pb_redis_apps_watch *watch;  /* likewise */
+    pb_redis_apps_watch *watch;  /* started by the first session bound to a loop */
     pb_redis_sweeper *sweeper;   /* likewise, with a binding TTL */
 };
 
@@ -94,7 +92,8 @@ struct pb_redis_session {
     bool view_open;
     pb_redis_view view;
     /* Bound to an event loop (pb_redis_session_attach_loop()): */
-    pb_redis_aconn *aconn;          /* the loop's connections; NULL when not bound */
+    pb_redis_aconn *aconn;          /* the loop's connections for lookups; NULL when not bound */
+    pb_redis_aconn *wconn;          /* and for writes (apply.c): WAIT holds them up */
     pb_redis_secret_cache *secrets; /* apps' secrets read lately by this thread */
 };
 
@@ -162,18 +161,6 @@ int pb_redis_tokens_parse(pb_redis_conn *conn, const pb_redis_store *store, cons
 bool pb_redis_secret_cached(pb_redis_session *session, uint64_t access_id, pb_pool *pool, int *rc, pb_str *secret);
 void pb_redis_secret_remember(pb_redis_session *session, uint64_t access_id, uint64_t epoch, int rc, pb_str secret);
 
-/* ---- Writers (writers.c): pb_redis_apply() on threads of their own, for the loops ---- */
-
-/* Starts `n` writer threads, each with a session of `store`. NULL when it cannot. */
-pb_redis_writers *pb_redis_writers_start(pb_redis_store *store, unsigned n);
-
-/* Finishes the writes queued, then stops the threads. */
-void pb_redis_writers_stop(pb_redis_writers *writers);
-
-/* Queues the write; done() is called from a writer thread (record from `pool`). */
-void pb_redis_writers_queue(pb_redis_writers *writers, uint64_t access_id, const pb_change *changes, size_t n,
-                            pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg);
-
 /* ---- Apps changing (apps_watch.c): one SUBSCRIBE per process ---- */
 
 /* The channel `app add` and `app remove` PUBLISH an access id on, in `pool`. */
@@ -204,9 +191,23 @@ static inline bool pb_redis_expired(const pb_redis_store *store, int64_t last, i
 bool pb_redis_times_parse(const char *text, size_t len, pb_binding_times *times);
 
 /*
+ * The two halves of pb_redis_expire_tokens(), for a caller that carries the
+ * rounds itself (apply.c): the change script's 'e' mode on each of `n`
+ * tokens into cmds[0..n-1]; then, from their replies, earliest[] (when not
+ * NULL, as below) and the round that follows (*cleanup from `pool`: the
+ * index members of what went and the count's HINCRBY). The judge counts the
+ * bindings deleted in pushbind_bindings_expired_total and returns them.
+ */
+void pb_redis_expire_cmds(pb_redis_cmd *cmds, pb_pool *pool, const pb_redis_store *store, uint64_t access_id,
+                          const pb_str *tokens, size_t n, int64_t now);
+size_t pb_redis_expire_judge(pb_redis_conn *conn, const pb_redis_store *store, uint64_t access_id,
+                             const pb_str *tokens, const pb_redis_cmd *cmds, size_t n, pb_pool *pool,
+                             int64_t *earliest, pb_redis_cmd **cleanup, size_t *n_cleanup);
+
+/*
  * Deletes the expired bindings of `n` tokens of app `access_id` (the change
  * script's 'e' mode), then their account index members and their count, in
- * three pipelined rounds; counted in pushbind_bindings_expired_total. When
+ * two pipelined rounds; counted in pushbind_bindings_expired_total. When
  * `earliest` is not NULL, earliest[i] gets token i's earliest last_bind_time
  * left (0: no binding left; -1: its script failed). Returns the bindings
  * deleted. Uses the session's connection and `pool`.

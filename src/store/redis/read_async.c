@@ -2,6 +2,7 @@
  * read_async.c — a session bound to an event loop: its lookups are sent on
  * the loop's connections (async_cluster.c) and answered from their replies'
  * callbacks, and the apps' secrets it read lately are kept for a moment.
+ * Its writes go on a second set of connections (apply.c).
  *
  * The secret cache is the thread's own (no lock). An entry is trusted for
  * PB_REDIS_SECRET_TTL_MS, and not at all once the process's apps epoch has
@@ -20,7 +21,6 @@
 
 #define PB_REDIS_SECRET_TTL_MS 1000
 #define PB_REDIS_SECRET_SLOTS 256 /* direct-mapped: a collision only costs a read */
-#define PB_REDIS_WRITER_THREADS 32
 
 typedef struct cached_secret {
     uint64_t access_id;
@@ -55,18 +55,16 @@ static uint64_t now_ms(void)
     return pb_clock_ns() / 1000000;
 }
 
-/* Lazily, once per store: the writer threads, the apps watch and the sweeper the loops' sessions share. */
+/* Lazily, once per store: the apps watch and the sweeper the loops' sessions share. */
 static int start_shared(pb_redis_store *store)
 {
     int rc = 0;
     pthread_mutex_lock(&store->lazy_lock);
-    if (store->writers == NULL)
-        store->writers = pb_redis_writers_start(store, PB_REDIS_WRITER_THREADS);
     if (store->watch == NULL)
         store->watch = pb_redis_apps_watch_start(store);
     if (store->sweeper == NULL && store->binding_ttl > 0)
         store->sweeper = pb_redis_sweeper_start(store);
-    if (store->writers == NULL || store->watch == NULL || (store->sweeper == NULL && store->binding_ttl > 0))
+    if (store->watch == NULL || (store->sweeper == NULL && store->binding_ttl > 0))
         rc = -1;
     pthread_mutex_unlock(&store->lazy_lock);
     return rc;
@@ -78,7 +76,8 @@ int pb_redis_session_attach_loop(pb_redis_session *session, void *loop)
         return PB_STORE_EIO;
     session->secrets = calloc(1, sizeof(*session->secrets));
     session->aconn = pb_redis_aconn_open(&session->store->target, loop);
-    if (session->secrets == NULL || session->aconn == NULL) {
+    session->wconn = pb_redis_aconn_open(&session->store->target, loop);
+    if (session->secrets == NULL || session->aconn == NULL || session->wconn == NULL) {
         pb_redis_session_detach_loop(session);
         return PB_STORE_EIO;
     }
@@ -88,7 +87,8 @@ int pb_redis_session_attach_loop(pb_redis_session *session, void *loop)
 void pb_redis_session_detach_loop(pb_redis_session *session)
 {
     pb_redis_aconn_close(session->aconn);
-    session->aconn = NULL;
+    pb_redis_aconn_close(session->wconn);
+    session->aconn = session->wconn = NULL;
     if (session->secrets != NULL)
         for (size_t i = 0; i < PB_REDIS_SECRET_SLOTS; i++)
             free(session->secrets->slots[i].secret);
@@ -99,12 +99,6 @@ void pb_redis_session_detach_loop(pb_redis_session *session)
 bool pb_redis_session_bound(const pb_redis_session *session)
 {
     return session->aconn != NULL;
-}
-
-void pb_redis_apply_start(pb_redis_session *session, uint64_t access_id, const pb_change *changes, size_t n,
-                          pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg)
-{
-    pb_redis_writers_queue(session->store->writers, access_id, changes, n, outcomes, pool, done, arg);
 }
 
 /* ---- The secret cache ------------------------------------------------- */

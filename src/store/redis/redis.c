@@ -183,7 +183,6 @@ void pb_redis_close(pb_redis_store *store)
 {
     if (store == NULL)
         return;
-    pb_redis_writers_stop(store->writers); /* finishes what the loops queued */
     pb_redis_sweeper_stop(store->sweeper);
     pb_redis_apps_watch_stop(store->watch);
     pthread_mutex_destroy(&store->lazy_lock);
