@@ -1,6 +1,7 @@
 /*
- * read_async.c — a session bound to an event loop: its lookups are sent on
- * the loop's connections (async_cluster.c) and answered from their replies'
+ * read_async.c — a session bound to an event loop: its lookups (an app's
+ * secret or record, the lists, a PING of every primary) are sent on the
+ * loop's connections (async_cluster.c) and answered from their replies'
  * callbacks, and the apps' secrets it read lately are kept for a moment.
  *
  * The secret cache is the thread's own (no lock). An entry is trusted for
@@ -265,12 +266,15 @@ static void ping_primaries(aread *read)
     pb_redis_arun(read->session->aconn, &read->batch, read->cmds, n, on_pings, read);
 }
 
-/* The loop's map was read for the first PING: now the primaries are known. */
+/*
+ * The loop's map was read to route the first PING: the primaries are known
+ * now (a map marked stale since still names them; the next round reloads it).
+ */
 static void on_first_ping(void *arg, int rc)
 {
     aread *read = arg;
-    if (rc != 0 || !pb_redis_aconn_map(read->session->aconn)->map_ready) {
-        on_pings(read, -1);
+    if (rc != 0) {
+        on_pings(read, rc);
         return;
     }
     pb_redis_release(read->cmds, read->n_cmds);
