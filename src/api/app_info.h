@@ -34,12 +34,13 @@ typedef struct pb_app_info_response {
 } pb_app_info_response;
 
 /*
- * Fills *response for app `access_id`: its binding count from
- * pb_store_app_list() and the limits from `config` and the store's (pb_store_limits_of()).
- * Always fills response->code. Reads the store once; blocks like any
- * pb_store_app_list() call.
+ * Fills *response from `lookup`, a finished PB_LOOKUP_APP lookup of the
+ * authenticated app (pb_store_lookup_start(), which the caller runs so that
+ * nothing here waits), the limits of `config` and the store's `limits`
+ * (pb_store_limits_of()). Always fills response->code: PB_OK, PB_ERR_AUTH
+ * when the app is gone, PB_ERR_STORE when the store failed.
  */
-void pb_api_app_info(const pb_api_config *config, pb_store_session *session,
-                     uint64_t access_id, pb_app_info_response *response);
+void pb_api_app_info(const pb_api_config *config, const pb_store_limits *limits, const pb_store_lookup *lookup,
+                     pb_app_info_response *response);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * endpoints.h — the h2o handlers: authentication, decode, endpoint, encode.
- *
- * Internal to the HTTP layer. A handler finds its thread's state through the
+ * endpoints.h — the h2o handlers: authentication, decode, endpoint, encode
+ * (endpoints.c, pending_query.c, pending_write.c; handler.h and pending.h
+ * hold what they share). Internal to the HTTP layer. A handler finds its thread's state through the
  * h2o context it runs on (pb_worker embeds it).
  */
 #ifndef PB_ENDPOINTS_H
@@ -21,11 +21,10 @@ typedef struct pb_worker {
     pb_store_session *session;
     pb_rate_limiter *rate_limiter; /* shared by all workers; NULL: no rate limit */
     pb_metrics *metrics;           /* the registry; this thread observes into its own shard */
-    /* Finished writes come back to the loop through these (from the store's writer thread). */
+    /* Finished writes come back to the loop through these (from the embedded store's writer thread). */
     h2o_multithread_queue_t *writes_queue;
     h2o_multithread_receiver_t writes_done;
-    size_t writes_pending; /* handed to the store and not yet back; loop thread only */
-    size_t lookups_pending; /* queries waiting for a read of the store; loop thread only */
+    size_t pending;    /* requests waiting for the store, a read or a write (pending.h); loop thread only */
     pb_log_buffer log;     /* this loop's access-log lines; last, for its size */
 } pb_worker;
 
@@ -53,8 +52,8 @@ void pb_endpoints_log_http(pb_worker *worker, pb_endpoint endpoint, int status, 
 void pb_worker_attach(pb_worker *worker);
 
 /*
- * Undoes pb_worker_attach(), on the same thread, once writes_pending is 0
- * (a write still in the store would answer through the queue this frees).
+ * Undoes pb_worker_attach(), on the same thread, once `pending` is 0 (a
+ * write still in the store would answer through the queue this frees).
  */
 void pb_worker_detach(pb_worker *worker);
 

@@ -243,8 +243,7 @@ static void *worker_main(void *arg)
 
     /* A write or a read handed to the store always comes back, and must find the loop. */
     uint64_t deadline = h2o_now(self->loop) + PB_SHUTDOWN_GRACE_MS;
-    while ((pb_h2o_has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.writes_pending != 0 ||
-           self->worker.lookups_pending != 0)
+    while ((pb_h2o_has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.pending != 0)
         h2o_evloop_run(self->loop, 100);
     pb_log_buffer_detach(&self->worker.log, ctx); /* every answered request has its line now */
     /*

@@ -118,7 +118,8 @@ const pb_store_limits *pb_store_limits_of(const pb_store_session *session)
     return &session->store->limits;
 }
 
-int pb_store_ping(pb_store_session *session)
+/* A session not bound to a loop (or the embedded store) pings, waiting. */
+static int ping_waiting(pb_store_session *session)
 {
     if (session->kind == BACKEND_REDIS)
         return pb_redis_ping(session->impl.redis);
@@ -158,6 +159,13 @@ int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret)
     return pb_lmdb_app_secret(view->impl.lmdb, access_id, secret);
 }
 
+int pb_store_app_of(pb_store_view *view, uint64_t access_id, pb_app_info *app)
+{
+    if (view->session->kind == BACKEND_REDIS)
+        return pb_redis_app_of(view->impl.redis, access_id, app);
+    return pb_lmdb_app_of(view->impl.lmdb, access_id, app);
+}
+
 int pb_store_tokens_of(pb_store_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
                        bool with_info, pb_pool *pool, pb_token_list *out)
 {
@@ -181,6 +189,11 @@ static void lookup_in_view(pb_store_view *view, pb_store_lookup *lookup, pb_pool
     case PB_LOOKUP_SECRET:
         lookup->result = pb_store_app_secret(view, lookup->access_id, &lookup->secret);
         return;
+    case PB_LOOKUP_APP:
+        lookup->result = pb_store_app_of(view, lookup->access_id, &lookup->app);
+        return;
+    case PB_LOOKUP_PING:
+        break; /* answered without a view, in pb_store_lookup_start() */
     case PB_LOOKUP_TOKENS_OF:
         lookup->token_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->token_lists));
         lookup->result = pb_store_tokens_of(view, lookup->access_id, lookup->accounts, lookup->n, lookup->with_info,
@@ -215,6 +228,11 @@ void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, p
         pb_redis_lookup_start(session->impl.redis, lookup, pool, done, arg);
         return;
     }
+    if (lookup->kind == PB_LOOKUP_PING) {
+        lookup->result = ping_waiting(session);
+        done(arg, lookup);
+        return;
+    }
     pb_store_view *view = pb_store_view_begin(session);
     if (view == NULL) {
         lookup->result = PB_STORE_EIO;
@@ -222,9 +240,9 @@ void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, p
         return;
     }
     lookup_in_view(view, lookup, pool);
-    if (lookup->kind == PB_LOOKUP_SECRET) {
+    if (lookup->kind == PB_LOOKUP_SECRET || lookup->kind == PB_LOOKUP_APP) {
         /* copied, so that done() may start the request's next lookup */
-        if (lookup->result == PB_STORE_OK)
+        if (lookup->kind == PB_LOOKUP_SECRET && lookup->result == PB_STORE_OK)
             lookup->secret = pb_pool_strdup(pool, lookup->secret);
         pb_store_view_end(view);
         done(arg, lookup);

@@ -143,9 +143,6 @@ const char *pb_store_session_error(const pb_store_session *session);
 /* The limits the store was opened with. */
 const pb_store_limits *pb_store_limits_of(const pb_store_session *session);
 
-/* Returns 0 when the store answers (for health checks). */
-int pb_store_ping(pb_store_session *session);
-
 /* ---- Reading ---------------------------------------------------------- */
 
 /* Begins a snapshot. NULL on failure (PB_STORE_EIO). */
@@ -159,6 +156,21 @@ void pb_store_view_end(pb_store_view *view);
  * PB_STORE_ENOTFOUND, or PB_STORE_EIO.
  */
 int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret);
+
+/* What the store records of an app besides its secret. */
+typedef struct pb_app_info {
+    uint64_t access_id;
+    int64_t created_at; /* Unix seconds */
+    uint64_t bindings;  /* account–token pairs, as the app's record counts them */
+} pb_app_info;
+
+/*
+ * Reads app `access_id`'s record into *app (no secret). Returns 0,
+ * PB_STORE_ENOTFOUND, or PB_STORE_EIO. The count is the one each change
+ * keeps up to date in the record, so this costs one read, not a pass over
+ * the bindings.
+ */
+int pb_store_app_of(pb_store_view *view, uint64_t access_id, pb_app_info *app);
 
 /*
  * For each of the `n` accounts, the tokens bound to it in app `access_id`,
@@ -185,6 +197,8 @@ typedef enum pb_lookup_kind {
     PB_LOOKUP_SECRET = 0,      /* the app's secret (pb_store_app_secret()) */
     PB_LOOKUP_TOKENS_OF = 1,   /* pb_store_tokens_of() of accounts[0..n-1] */
     PB_LOOKUP_ACCOUNTS_OF = 2, /* pb_store_accounts_of() of tokens[0..n-1] */
+    PB_LOOKUP_APP = 3,         /* the app's record (pb_store_app_of()) */
+    PB_LOOKUP_PING = 4,        /* whether the store answers; no input */
 } pb_lookup_kind;
 
 /*
@@ -201,6 +215,7 @@ typedef struct pb_store_lookup {
     /* outputs */
     int result;                     /* what the synchronous call would return */
     pb_str secret;                  /* SECRET, when result is 0 */
+    pb_app_info app;                /* APP, when result is 0 */
     pb_token_list *token_lists;     /* TOKENS_OF: n lists, from `pool` */
     pb_account_list *account_lists; /* ACCOUNTS_OF: n lists, from `pool` */
 } pb_store_lookup;
@@ -224,7 +239,15 @@ typedef void pb_store_lookup_done(void *arg, pb_store_lookup *lookup);
  * too, and done() of a SECRET lookup may start the request's next lookup.
  * The lists' strings are valid until done() returns (they may point into a
  * snapshot that ends then): copy what must live longer, or encode the answer
- * inside done(); done() of a list lookup starts no other lookup.
+ * inside done(); done() of a list lookup starts no other lookup. An APP or a
+ * PING lookup holds no string, and its done() may start another lookup.
+ *
+ * PING (for health checks) sets result to 0 when the store answers, else
+ * PB_STORE_EIO. The embedded backend begins and ends a read transaction.
+ * Redis PINGs every primary: the one server, or in a cluster each node that
+ * owns slots in the session's slot map (read first when the session has
+ * none); one primary that does not answer within the reply timeout (2 s)
+ * makes the store unhealthy, as a slot it owns cannot be read or written.
  */
 void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, pb_pool *pool,
                            pb_store_lookup_done *done, void *arg);
@@ -351,12 +374,6 @@ int pb_store_app_put(pb_store_session *session, uint64_t access_id, pb_str secre
  * PB_STORE_EIO.
  */
 int pb_store_app_remove(pb_store_session *session, uint64_t access_id, uint64_t *bindings_removed);
-
-typedef struct pb_app_info {
-    uint64_t access_id;
-    int64_t created_at; /* Unix seconds */
-    uint64_t bindings;  /* account–token pairs */
-} pb_app_info;
 
 /*
  * Calls `visit` for each app in increasing access_id order. Secrets are not

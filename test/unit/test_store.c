@@ -1002,11 +1002,41 @@ static void map_growth_is_followed_while_threads_are_busy(void **state)
     assert_string_equal(tokens_of(f, account), "grown-0199");
 }
 
+/* A lookup's done(): copies the finished lookup out for the test to read. */
+static void keep_lookup(void *arg, pb_store_lookup *lookup)
+{
+    *(pb_store_lookup *)arg = *lookup;
+}
+
 static void ping_answers(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(pb_store_ping(f->session), 0);
+    pb_store_lookup ping = {.kind = PB_LOOKUP_PING, .result = -99}, done = {.result = -99};
+    pb_pool pool;
+    pb_pool_init(&pool);
+    pb_store_lookup_start(f->session, &ping, &pool, keep_lookup, &done); /* the embedded store answers at once */
+    assert_int_equal(done.result, 0);
     assert_string_equal(pb_store_session_error(f->session), "");
+    pb_pool_clear(&pool);
+}
+
+static void app_lookup_reads_its_record(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(apply1(f, PB_CHANGE_APPEND, "t1", "a,b"), PB_CHANGE_OK);
+    pb_store_lookup app = {.kind = PB_LOOKUP_APP, .access_id = APP}, done = {.result = -99};
+    pb_pool pool;
+    pb_pool_init(&pool);
+    pb_store_lookup_start(f->session, &app, &pool, keep_lookup, &done);
+    assert_int_equal(done.result, 0);
+    assert_int_equal(done.app.access_id, APP);
+    assert_int_equal(done.app.bindings, 2);
+    assert_true(done.app.created_at > 0);
+
+    app = (pb_store_lookup){.kind = PB_LOOKUP_APP, .access_id = 8};
+    pb_store_lookup_start(f->session, &app, &pool, keep_lookup, &done);
+    assert_int_equal(done.result, PB_STORE_ENOTFOUND);
+    pb_pool_clear(&pool);
 }
 
 static void open_reports_unusable_directory(void **state)
@@ -1057,6 +1087,7 @@ int main(void)
         TEST_SMALL_MAP(group_commit_refuses_only_the_binds_past_the_reserve),
         TEST(queued_writes_all_finish_durable),
         TEST(ping_answers),
+        TEST(app_lookup_reads_its_record),
         cmocka_unit_test(open_reports_unusable_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

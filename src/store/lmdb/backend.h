@@ -22,6 +22,7 @@ int pb_lmdb_ping(pb_lmdb_session *session);
 pb_lmdb_view *pb_lmdb_view_begin(pb_lmdb_session *session);
 void pb_lmdb_view_end(pb_lmdb_view *view);
 int pb_lmdb_app_secret(pb_lmdb_view *view, uint64_t access_id, pb_str *secret);
+int pb_lmdb_app_of(pb_lmdb_view *view, uint64_t access_id, pb_app_info *app);
 int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
                       bool with_info, pb_pool *pool, pb_token_list *out);
 int pb_lmdb_accounts_of(pb_lmdb_view *view, uint64_t access_id, const pb_str *tokens, size_t n,

@@ -356,25 +356,42 @@ void pb_lmdb_view_end(pb_lmdb_view *view)
     map_release(session);
 }
 
-int pb_lmdb_app_secret(pb_lmdb_view *view, uint64_t access_id, pb_str *secret)
+/* App `access_id`'s record in the view's snapshot: 0, PB_STORE_ENOTFOUND or PB_STORE_EIO (`what` in the error). */
+static int view_app_record(pb_lmdb_view *view, uint64_t access_id, struct app_record *app, const char *what)
 {
     pb_lmdb_session *session = view->session;
     unsigned char id[PB_LMDB_ID_LEN];
     be64_put(id, access_id);
     MDB_val key = {sizeof(id), id}, value;
-    struct app_record app;
 
     int rc = mdb_get(session->read_txn, session->store->apps, &key, &value);
     if (rc == MDB_NOTFOUND)
         return PB_STORE_ENOTFOUND;
-    if (rc == 0 && !app_record_parse(value.mv_data, value.mv_size, &app))
+    if (rc == 0 && !app_record_parse(value.mv_data, value.mv_size, app))
         rc = MDB_CORRUPTED;
     if (rc != 0) {
-        pb_lmdb_set_error(session, "app secret", rc);
+        pb_lmdb_set_error(session, what, rc);
         return PB_STORE_EIO;
     }
-    *secret = app.secret;
     return 0;
+}
+
+int pb_lmdb_app_secret(pb_lmdb_view *view, uint64_t access_id, pb_str *secret)
+{
+    struct app_record app;
+    int rc = view_app_record(view, access_id, &app, "app secret");
+    if (rc == 0)
+        *secret = app.secret;
+    return rc;
+}
+
+int pb_lmdb_app_of(pb_lmdb_view *view, uint64_t access_id, pb_app_info *app)
+{
+    struct app_record record;
+    int rc = view_app_record(view, access_id, &record, "app record");
+    if (rc == 0)
+        *app = (pb_app_info){access_id, record.created_at, record.bindings};
+    return rc;
 }
 
 /*

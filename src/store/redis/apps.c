@@ -207,29 +207,17 @@ int pb_redis_app_list(pb_redis_session *session, void (*visit)(void *arg, const 
     qsort(ids, n, sizeof(*ids), compare_ids);
 
     cmds = pb_pool_alloc(pool, n * sizeof(*cmds));
-    for (size_t i = 0; i < n; i++) {
-        pb_str app = pb_redis_app_key(pool, store, "app", ids[i]);
-        pb_redis_cmd_init(&cmds[i], pool, pb_redis_slot_of(app), false, 4);
-        pb_redis_cmd_arg(&cmds[i], 0, "HMGET", 5);
-        pb_redis_cmd_arg(&cmds[i], 1, app.base, app.len);
-        pb_redis_cmd_arg(&cmds[i], 2, "created", 7);
-        pb_redis_cmd_arg(&cmds[i], 3, "bindings", 8);
-    }
+    for (size_t i = 0; i < n; i++)
+        pb_redis_app_cmd(&cmds[i], pool, store, ids[i]);
     if (n != 0 && pb_redis_run(&session->conn, cmds, n) != 0)
         goto done;
     for (size_t i = 0; i < n; i++) {
-        const redisReply *reply = cmds[i].reply;
-        if (pb_redis_reply_failed(&session->conn, reply, "app list"))
+        pb_app_info info;
+        int found = pb_redis_app_parse(&session->conn, &cmds[i], ids[i], &info);
+        if (found == PB_STORE_EIO)
             goto done;
-        uint64_t created, bindings = 0;
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 || reply->element[0]->type != REDIS_REPLY_STRING ||
-            !pb_redis_parse_u64(reply->element[0]->str, reply->element[0]->len, &created))
-            continue; /* listed but not (or no longer) recorded */
-        /* The count is kept by HINCRBY and may dip below zero after a lost update. */
-        if (reply->element[1]->type == REDIS_REPLY_STRING)
-            pb_redis_parse_u64(reply->element[1]->str, reply->element[1]->len, &bindings);
-        pb_app_info info = {ids[i], (int64_t)created, bindings};
-        visit(arg, &info);
+        if (found == 0) /* else listed but not (or no longer) recorded */
+            visit(arg, &info);
     }
     rc = 0;
 done:

@@ -133,6 +133,10 @@ pb_redis_read pb_redis_read_of(const pb_redis_store *store, bool with_info);
 void pb_redis_secret_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id);
 int pb_redis_secret_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, pb_pool *pool, pb_str *secret);
 
+/* HMGET of the app's created time and count; the parse returns what pb_redis_app_of() does. */
+void pb_redis_app_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id);
+int pb_redis_app_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, uint64_t access_id, pb_app_info *app);
+
 /*
  * By token: one command per token, two with details (cmds has n * (1 +
  * details) room); the parse fills out[0..n-1] from `pool` (0 or PB_STORE_EIO).

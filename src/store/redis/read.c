@@ -1,6 +1,6 @@
 /*
- * read.c — lookups for the Redis backend: an app's secret, and the
- * bindings by token or by account, each request's keys pipelined per node.
+ * read.c — lookups for the Redis backend: an app's secret and record, and
+ * the bindings by token or by account, each request's keys pipelined per node.
  * The commands are built and their replies read by the functions below,
  * shared with the loop's lookups (read_async.c); pb_redis_run() carries
  * them here, waiting.
@@ -44,6 +44,44 @@ int pb_redis_app_secret(pb_redis_view *view, uint64_t access_id, pb_str *secret)
         rc = pb_redis_secret_parse(&session->conn, &cmd, &session->pool, secret);
     pb_redis_release(&cmd, 1);
     pb_redis_secret_remember(session, access_id, epoch, rc, rc == 0 ? *secret : (pb_str){NULL, 0});
+    return rc;
+}
+
+void pb_redis_app_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id)
+{
+    pb_str key = pb_redis_app_key(pool, store, "app", access_id);
+    pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), false, 4);
+    pb_redis_cmd_arg(cmd, 0, "HMGET", 5);
+    pb_redis_cmd_arg(cmd, 1, key.base, key.len);
+    pb_redis_cmd_arg(cmd, 2, "created", 7);
+    pb_redis_cmd_arg(cmd, 3, "bindings", 8);
+}
+
+int pb_redis_app_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, uint64_t access_id, pb_app_info *app)
+{
+    const redisReply *reply = cmd->reply;
+    if (pb_redis_reply_failed(conn, reply, "app record"))
+        return PB_STORE_EIO;
+    uint64_t created, bindings = 0;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 || reply->element[0]->type != REDIS_REPLY_STRING ||
+        !pb_redis_parse_u64(reply->element[0]->str, reply->element[0]->len, &created))
+        return PB_STORE_ENOTFOUND; /* no record, or not (or no longer) a whole one */
+    /* The count is kept by HINCRBY and may dip below zero after a lost update. */
+    if (reply->element[1]->type == REDIS_REPLY_STRING)
+        pb_redis_parse_u64(reply->element[1]->str, reply->element[1]->len, &bindings);
+    *app = (pb_app_info){access_id, (int64_t)created, bindings};
+    return 0;
+}
+
+int pb_redis_app_of(pb_redis_view *view, uint64_t access_id, pb_app_info *app)
+{
+    pb_redis_session *session = view->session;
+    int rc = PB_STORE_EIO;
+    pb_redis_cmd cmd;
+    pb_redis_app_cmd(&cmd, &session->pool, session->store, access_id);
+    if (pb_redis_run(&session->conn, &cmd, 1) == 0)
+        rc = pb_redis_app_parse(&session->conn, &cmd, access_id, app);
+    pb_redis_release(&cmd, 1);
     return rc;
 }
 

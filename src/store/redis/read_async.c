@@ -1,6 +1,7 @@
 /*
- * read_async.c — a session bound to an event loop: its lookups are sent on
- * the loop's connections (async_cluster.c) and answered from their replies'
+ * read_async.c — a session bound to an event loop: its lookups (an app's
+ * secret or record, the lists, a PING of every primary) are sent on the
+ * loop's connections (async_cluster.c) and answered from their replies'
  * callbacks, and the apps' secrets it read lately are kept for a moment.
  * Its writes go on a second set of connections (apply.c).
  *
@@ -18,6 +19,7 @@
 #include "common/clock.h"
 #include "store/redis/async_cluster.h"
 #include "store/redis/internal.h"
+#include "store/redis/slot.h"
 
 #define PB_REDIS_SECRET_TTL_MS 1000
 #define PB_REDIS_SECRET_SLOTS 256 /* direct-mapped: a collision only costs a read */
@@ -203,6 +205,88 @@ static void on_indexes(void *arg, int rc)
     pb_redis_arun(session->aconn, &read->batch, read->found.checks, read->found.n_checks, on_checks, read);
 }
 
+static void on_app(void *arg, int rc)
+{
+    aread *read = arg;
+    pb_store_lookup *lookup = read->lookup;
+    if (rc == 0)
+        rc = pb_redis_app_parse(pb_redis_aconn_map(read->session->aconn), &read->cmds[0], lookup->access_id,
+                                &lookup->app);
+    finish(read, rc == 0 || rc == PB_STORE_ENOTFOUND ? rc : PB_STORE_EIO);
+}
+
+/* ---- Ping: every primary of the loop's slot map, as pb_redis_ping() does with its own ---- */
+
+static void ping_cmd(pb_redis_cmd *cmd, pb_pool *pool, unsigned slot)
+{
+    pb_redis_cmd_init(cmd, pool, slot, false, 1);
+    pb_redis_cmd_arg(cmd, 0, "PING", 4);
+}
+
+static void on_pings(void *arg, int rc)
+{
+    aread *read = arg;
+    for (size_t i = 0; i < read->n_cmds && rc == 0; i++)
+        if (read->cmds[i].reply == NULL || read->cmds[i].reply->type != REDIS_REPLY_STATUS)
+            rc = -1;
+    pb_redis_conn *map = pb_redis_aconn_map(read->session->aconn);
+    if (rc != 0 && map->error[0] == '\0')
+        snprintf(map->error, sizeof(map->error), "a node does not answer PING");
+    finish(read, rc == 0 ? 0 : PB_STORE_EIO);
+}
+
+/*
+ * One PING per primary, each sent to a slot it owns: the batch's rounds then
+ * route it, and follow the map if a failover moves that slot meanwhile.
+ */
+static void ping_primaries(aread *read)
+{
+    const pb_redis_conn *map = pb_redis_aconn_map(read->session->aconn);
+    size_t n = 0;
+    unsigned *first_slot = pb_pool_alloc(read->pool, (map->n_nodes + 1) * sizeof(*first_slot));
+    bool *seen = pb_pool_alloc(read->pool, (map->n_nodes + 1) * sizeof(*seen));
+    memset(seen, 0, (map->n_nodes + 1) * sizeof(*seen));
+    for (unsigned s = 0; s < PB_REDIS_SLOTS; s++) {
+        uint16_t owner = map->slot_node[s];
+        if (owner < map->n_nodes && !seen[owner]) {
+            seen[owner] = true;
+            first_slot[n++] = s;
+        }
+    }
+    read->n = read->n_cmds = n;
+    read->cmds = pb_pool_alloc(read->pool, (n == 0 ? 1 : n) * sizeof(*read->cmds));
+    for (size_t i = 0; i < n; i++)
+        ping_cmd(&read->cmds[i], read->pool, first_slot[i]);
+    pb_redis_arun(read->session->aconn, &read->batch, read->cmds, n, on_pings, read);
+}
+
+/*
+ * The loop's map was read to route the first PING: the primaries are known
+ * now (a map marked stale since still names them; the next round reloads it).
+ */
+static void on_first_ping(void *arg, int rc)
+{
+    aread *read = arg;
+    if (rc != 0) {
+        on_pings(read, rc);
+        return;
+    }
+    pb_redis_release(read->cmds, read->n_cmds);
+    ping_primaries(read);
+}
+
+static void ping_start(aread *read)
+{
+    if (pb_redis_aconn_map(read->session->aconn)->map_ready) {
+        ping_primaries(read);
+        return;
+    }
+    read->n = read->n_cmds = 1;
+    read->cmds = pb_pool_alloc(read->pool, sizeof(*read->cmds));
+    ping_cmd(read->cmds, read->pool, 0);
+    pb_redis_arun(read->session->aconn, &read->batch, read->cmds, 1, on_first_ping, read);
+}
+
 void pb_redis_lookup_start(pb_redis_session *session, pb_store_lookup *lookup, pb_pool *pool,
                            pb_store_lookup_done *done, void *arg)
 {
@@ -220,6 +304,15 @@ void pb_redis_lookup_start(pb_redis_session *session, pb_store_lookup *lookup, p
         read->cmds = pb_pool_alloc(pool, sizeof(*read->cmds));
         pb_redis_secret_cmd(read->cmds, pool, store, lookup->access_id);
         pb_redis_arun(session->aconn, &read->batch, read->cmds, 1, on_secret, read);
+        return;
+    case PB_LOOKUP_APP:
+        read->n = read->n_cmds = 1;
+        read->cmds = pb_pool_alloc(pool, sizeof(*read->cmds));
+        pb_redis_app_cmd(read->cmds, pool, store, lookup->access_id);
+        pb_redis_arun(session->aconn, &read->batch, read->cmds, 1, on_app, read);
+        return;
+    case PB_LOOKUP_PING:
+        ping_start(read);
         return;
     case PB_LOOKUP_ACCOUNTS_OF:
         read->how = pb_redis_read_of(store, lookup->with_info);
