@@ -1,17 +1,8 @@
-/* auth_pending.c — two-pass authentication around the store's secret lookups (see auth_pending.h). */
+/* auth_pending.c — authentication around the store's secret lookups (see auth_pending.h). */
 #include "common/codes.h"
 #include "http/auth_pending.h"
 
-/* The first pass only learns which apps it needs. */
-static int note_app(void *arg, uint64_t access_id, pb_str *secret)
-{
-    pb_auth_pending *auth = arg;
-    if (auth->n_apps < 2 && (auth->n_apps == 0 || auth->apps[0] != access_id))
-        auth->apps[auth->n_apps++] = access_id;
-    return -1;
-}
-
-/* The second pass reads the secrets the store gave. */
+/* Authentication reads the secrets the store gave. */
 static int looked_up_secret(void *arg, uint64_t access_id, pb_str *secret)
 {
     pb_auth_pending *auth = arg;
@@ -55,7 +46,6 @@ void pb_auth_pending_start(pb_auth_pending *auth, pb_store_session *session, con
                            pb_pool *pool, pb_auth_pending_done *done, void *arg)
 {
     *auth = (pb_auth_pending){.session = session, .credentials = credentials, .pool = pool, .done = done, .arg = arg};
-    uint64_t unused;
-    pb_auth_authenticate(credentials, note_app, auth, &unused);
+    auth->n_apps = pb_auth_apps_named(credentials, auth->apps);
     look_up_next_secret(auth);
 }

@@ -3,9 +3,8 @@
  * Internal to the HTTP layer.
  *
  * The credentials name the app (Basic and Signature may name two different
- * ones), so authentication runs in two passes of pb_auth_authenticate(): the
- * first only learns which apps it needs, their secrets are then looked up
- * with pb_store_lookup_start() one after the other, and the second pass
+ * ones): pb_auth_apps_named() says which, their secrets are then looked up
+ * with pb_store_lookup_start() one after the other, and pb_auth_authenticate()
  * checks the credentials against what the store gave. On the embedded store
  * (and on a Redis secret cache hit) the lookups answer at once and done() is
  * called before pb_auth_pending_start() returns; on Redis it is called later
@@ -31,7 +30,7 @@ typedef struct pb_auth_pending {
     pb_pool *pool;
     pb_auth_pending_done *done;
     void *arg;
-    uint64_t apps[2]; /* the apps the credentials name, in the order the first pass met them */
+    uint64_t apps[2]; /* the apps the credentials name, in the order authentication asks for them */
     int secret_rc[2];
     pb_str secrets[2]; /* in `pool` */
     size_t n_apps, n_looked_up;
