@@ -18,7 +18,11 @@ baseline measured in the same run:
 query-one reads one account's tokens (wrk/query.lua); bind-20 binds 20 new
 tokens per request, op 1 (wrk/bind.lua). The link's own round trip is the
 median of PINGs through the proxy. Prints a Markdown table of ratios and
-p50/p99 to stdout.
+p50/p99 to stdout, then where the CPU went during each pushbind row: the
+machine's busy share of all its cores (/proc/stat), and the CPU time per
+request of pushbind, of the Redis servers and of the proxies (/proc/PID/stat),
+so that a row limited by the machine's cores shows as such (by Little's law a
+saturated row's latency is its 64 requests in flight over its rate).
 """
 import argparse
 import json
@@ -97,8 +101,41 @@ def link_rtt_ms(port):
 
 
 def serve(port, store_args):
-    start([BIN, 'serve', '--listen', '127.0.0.1:%d' % port, '--log-format', 'off'] + store_args)
+    p = start([BIN, 'serve', '--listen', '127.0.0.1:%d' % port, '--log-format', 'off'] + store_args)
     wait_http(port)
+    return p
+
+
+TICKS = os.sysconf('SC_CLK_TCK')
+
+
+def cpu_seconds(pids):
+    """utime + stime of `pids`, in seconds."""
+    total = 0
+    for pid in pids:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def busy_seconds():
+    """CPU time the whole machine spent not idle, over all cores, in seconds."""
+    with open('/proc/stat') as f:
+        cpu = [int(v) for v in f.readline().split()[1:]]
+    return (sum(cpu) - cpu[3] - cpu[4]) / TICKS
+
+
+def measured(run, seconds, groups):
+    """run()'s (req/s, p50, p99), and the CPU it cost: (busy share of all cores,
+    {group: CPU µs per request}) for `groups`, {name: [pids]}."""
+    t0, b0 = time.monotonic(), busy_seconds()
+    c0 = {g: cpu_seconds(pids) for g, pids in groups.items()}
+    result = run()
+    wall = time.monotonic() - t0
+    busy = (busy_seconds() - b0) / (wall * os.cpu_count())
+    requests = result[0] * seconds
+    return result, (busy, {g: (cpu_seconds(pids) - c0[g]) / requests * 1e6 for g, pids in groups.items()})
 
 
 def app_add(store_args):
@@ -151,40 +188,56 @@ def main():
         data = os.path.join(tmp, 'db')
         for where in (['--store', url], ['--data', data], ['--store', cluster_url]):
             app_add(where)
-        serve(PB_LOCAL, ['--store', url])
+        pb_local = serve(PB_LOCAL, ['--store', url])
         serve(PB_EMBEDDED, ['--data', data])
-        serve(PB_CLUSTER_LOCAL, ['--store', cluster_url])
+        pb_cluster_local = serve(PB_CLUSTER_LOCAL, ['--store', cluster_url])
         for port in (PB_LOCAL, PB_EMBEDDED, PB_CLUSTER_LOCAL):
             fill(port)
-        serve(PB_LINK, ['--store', 'redis://127.0.0.1:%d/bench' % LINK])
+        pb_link = serve(PB_LINK, ['--store', 'redis://127.0.0.1:%d/bench' % LINK])
+        redis_pid, proxy_pids = procs[0].pid, [p.pid for p in procs[1:5]]
+        cluster_pids = [cluster.nodes[p].proc.pid for p in CLUSTER]
+        costs = []
+
+        def cost(name, pushbind, redis_pids, run):
+            result, spent = measured(run, sec, {'pushbind': [pushbind.pid], 'redis': redis_pids,
+                                                'proxies': proxy_pids})
+            costs.append((name, spent))
+            return result
         subprocess.run(['redis-cli', '-p', str(REDIS), 'SADD', 'bench-set', 'a', 'b'], check=True,
                        stdout=subprocess.DEVNULL)
 
         rtt = link_rtt_ms(LINK)
         env = {'PB_ACCOUNTS': str(ACCOUNTS), 'PB_PER_QUERY': '1'}
         env100 = dict(env, PB_PER_QUERY='100')
-        q_link = bench.wrk('query.lua', PB_LINK, env, seconds=sec)
+        q_link = cost('query-one across the link', pb_link, [redis_pid],
+                      lambda: bench.wrk('query.lua', PB_LINK, env, seconds=sec))
         q_rb = bench.redis_benchmark(LINK, ['-n', n, 'SMEMBERS', 'bench-set'])
-        q100_link = bench.wrk('query.lua', PB_LINK, env100, seconds=sec)
-        b_link = bind20(PB_LINK, sec)
+        q100_link = cost('query-100 across the link', pb_link, [redis_pid],
+                         lambda: bench.wrk('query.lua', PB_LINK, env100, seconds=sec))
+        b_link = cost('bind-20 across the link', pb_link, [redis_pid], lambda: bind20(PB_LINK, sec))
         b_rb = bench.redis_benchmark(LINK, ['-n', n, '-r', '1000000', 'SADD', 'bench-sadd', '__rand_int__'])
-        q_local = bench.wrk('query.lua', PB_LOCAL, env, seconds=sec)
+        q_local = cost('query-one, Redis on loopback', pb_local, [redis_pid],
+                       lambda: bench.wrk('query.lua', PB_LOCAL, env, seconds=sec))
         q_embedded = bench.wrk('query.lua', PB_EMBEDDED, env, seconds=sec)
-        q_cluster = bench.wrk('query.lua', PB_CLUSTER_LOCAL, env, seconds=sec)
-        b_local = bind20(PB_LOCAL, sec)
+        q_cluster = cost('query-one, cluster on loopback', pb_cluster_local, cluster_pids,
+                         lambda: bench.wrk('query.lua', PB_CLUSTER_LOCAL, env, seconds=sec))
+        b_local = cost('bind-20, Redis on loopback', pb_local, [redis_pid], lambda: bind20(PB_LOCAL, sec))
         b_embedded = bind20(PB_EMBEDDED, sec)
-        b_cluster = bind20(PB_CLUSTER_LOCAL, sec)
+        b_cluster = cost('bind-20, cluster on loopback', pb_cluster_local, cluster_pids,
+                         lambda: bind20(PB_CLUSTER_LOCAL, sec))
 
         through_links(cluster)
         cluster_rtt = link_rtt_ms(CLUSTER_LINK[0])
-        serve(PB_CLUSTER_LINK, ['--store', 'redis-cluster://%s/bench' % ','.join(
+        pb_cluster_link = serve(PB_CLUSTER_LINK, ['--store', 'redis-cluster://%s/bench' % ','.join(
             '127.0.0.1:%d' % p for p in CLUSTER_LINK)])
         # {tag} puts a key on every node; the SADD gives each node's set a member, as bench-set has.
         cluster_rb = ['--cluster', '-n', n]
         bench.redis_benchmark(CLUSTER_LINK[0], ['--cluster', '-n', '1000', 'SADD', 'bench-set-{tag}', 'a'])
-        qc_link = bench.wrk('query.lua', PB_CLUSTER_LINK, env, seconds=sec)
+        qc_link = cost('query-one, cluster across the link', pb_cluster_link, cluster_pids,
+                       lambda: bench.wrk('query.lua', PB_CLUSTER_LINK, env, seconds=sec))
         qc_rb = bench.redis_benchmark(CLUSTER_LINK[0], cluster_rb + ['SMEMBERS', 'bench-set-{tag}'])
-        bc_link = bind20(PB_CLUSTER_LINK, sec)
+        bc_link = cost('bind-20, cluster across the link', pb_cluster_link, cluster_pids,
+                       lambda: bind20(PB_CLUSTER_LINK, sec))
         bc_rb = bench.redis_benchmark(CLUSTER_LINK[0], cluster_rb + ['-r', '1000000', 'SADD', 'bench-sadd-{tag}',
                                                                      '__rand_int__'])
         link_rb = 'redis-benchmark -c64 %s, same link'
@@ -212,6 +265,15 @@ def main():
             else:
                 print('| %s | %.0f | %.2f | %.2f | %s | %.0f | %.2f | %.2f | %.2f |'
                       % ((name,) + pb + (base_name,) + base + (pb[0] / base[0],)))
+        print()
+        print('Where the CPU went during the pushbind rows (%d cores; CPU per request; a bind-20 request '
+              'is 20 binds):' % os.cpu_count())
+        print()
+        print('| row | machine busy | pushbind µs | Redis µs | proxies µs |')
+        print('|---|---|---|---|---|')
+        for name, (busy, per) in costs:
+            print('| %s | %.0f %% | %.0f | %.0f | %.0f |' % (name, busy * 100, per['pushbind'], per['redis'],
+                                                            per['proxies']))
     finally:
         for p in reversed(procs):
             p.terminate()
