@@ -187,6 +187,24 @@ class LimitChecks(object):
         self.assertEqual(self.srv.tokens_of(a), tokens[1:] + [extra_token])
 
 
+    def test_one_batch_filling_an_account_binds_in_order_up_to_its_limit(self):
+        # Items of one batch binding new tokens to one account: those that fit are bound, in order,
+        # a re-bind of a token already there still passes, and every item past the limit is refused.
+        n, k = self.PER_ACCOUNT, self.BATCH_ITEMS
+        a = uniq('filling')
+        tokens = [uniq('fill') for _ in range(n - 1)]
+        for first in range(0, n - 1, k):
+            self.srv.ok_batch({'operator_type': 1, 'token_accounts': [
+                {'token': t, 'account_list': acc_list(a)} for t in tokens[first:first + k]]})
+        last, over = uniq('fill-last'), [uniq('fill-over') for _ in range(k - 2)]
+        items = [last, tokens[0]] + over
+        self.assertBatch({'operator_type': 1, 'token_accounts': [
+            {'token': t, 'account_list': acc_list(a)} for t in items]}, batch_answer(0, 0, *[E_PARAM] * len(over)))
+        self.assertEqual(self.srv.tokens_of(a), tokens + [last])
+        for t in over:
+            self.assertEqual(self.srv.accounts_of(t), [])
+
+
 class DefaultLimitsTest(LimitChecks, pbtest.ServerTestCase):
     """docs/API.md's defaults: 1000 / 20 / 100 items, 32 accounts per token, 100 tokens
     per account, 128-byte accounts, 256-byte tokens."""

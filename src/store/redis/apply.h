@@ -150,7 +150,7 @@ void pb_redis_cmd_change(pb_redis_cmd *cmd, const pb_redis_applier *a, pb_str to
 void pb_redis_cleanup_add(pb_redis_applier *a, pb_str key, pb_str member);
 
 /* A wave's steps (apply_wave.c): the wave starting at changes[a->at], then each step's two halves. */
-size_t pb_redis_wave_end(const pb_change *changes, size_t n);
+size_t pb_redis_wave_end(const pb_change *changes, size_t n, bool ttl);
 void pb_redis_wave_open(pb_redis_applier *a);
 bool pb_redis_wave_read_prepare(pb_redis_applier *a);
 void pb_redis_wave_read_judge(pb_redis_applier *a);

@@ -362,7 +362,7 @@ void pb_redis_applier_advance(pb_redis_applier *a)
         a->step = PB_REDIS_STEP_FINAL;
         return;
     }
-    a->wave = pb_redis_wave_end(a->changes + a->at, a->n - a->at);
+    a->wave = pb_redis_wave_end(a->changes + a->at, a->n - a->at, a->store->binding_ttl > 0);
     pb_redis_wave_open(a);
     a->step = PB_REDIS_STEP_READ;
 }

@@ -1,8 +1,8 @@
 /*
- * apply_wave.c — the steps of a wave: changes that cannot see each other
- * (appends and removes sharing no token and no account) take each step
- * together, one pipelined round for all of them (apply_steps.c says the
- * protocol, apply.h the machine).
+ * apply_wave.c — the steps of a wave: changes whose steps may run side by
+ * side (appends and removes sharing no token; see pb_redis_wave_end()) take
+ * each step together, one pipelined round for all of them (apply_steps.c
+ * says the protocol, apply.h the machine).
  */
 #include <stdio.h>
 
@@ -59,12 +59,31 @@ static bool shares_an_account(const pb_change *x, const pb_change *y)
 }
 
 /*
- * Appends and removes that share no token and no account cannot see each
- * other, so they run together. Overwrite and clear token remove accounts not
- * named in the request, and clear account touches tokens not named either:
- * each runs alone, in order.
+ * Whether x and y, in this order, may share a wave's rounds. Appends and
+ * removes that share no token and no account cannot see each other. Appends
+ * to one account (of different tokens) can share rounds too: step 1 reads
+ * the account's size before either, so it may let the later one through,
+ * but the reserve scripts run on the account's node in batch order and
+ * refuse atomically what would exceed the limit: what running them one
+ * after the other would refuse (unless another writer races the earlier
+ * one's token and its change is refused after its reserve). Not with a TTL: there a
+ * full account makes step 1 expire its bindings first, and the later append
+ * would find the account full only at the reserve, past that step.
  */
-size_t pb_redis_wave_end(const pb_change *changes, size_t n)
+static bool may_share_a_wave(const pb_change *x, const pb_change *y, bool ttl)
+{
+    if (pb_str_eq(x->token, y->token))
+        return false;
+    if (!shares_an_account(x, y))
+        return true;
+    return !ttl && x->kind == PB_CHANGE_APPEND && y->kind == PB_CHANGE_APPEND;
+}
+
+/*
+ * Overwrite and clear token remove accounts not named in the request, and
+ * clear account touches tokens not named either: each runs alone, in order.
+ */
+size_t pb_redis_wave_end(const pb_change *changes, size_t n, bool ttl)
 {
     size_t end = 1;
     for (; end < n && end < PB_REDIS_WAVE_MAX; end++) {
@@ -73,7 +92,7 @@ size_t pb_redis_wave_end(const pb_change *changes, size_t n)
             break;
         for (size_t i = 0; i < end; i++)
             if ((changes[i].kind != PB_CHANGE_APPEND && changes[i].kind != PB_CHANGE_REMOVE) ||
-                pb_str_eq(changes[i].token, next->token) || shares_an_account(&changes[i], next))
+                !may_share_a_wave(&changes[i], next, ttl))
                 return end;
     }
     return end;
