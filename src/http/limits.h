@@ -25,6 +25,13 @@
 /* File descriptors kept for listeners, the store and logs, beyond connections. */
 #define PB_FD_RESERVE 64
 
+/*
+ * Connections the operator's listener (--admin-listen) takes, on top of
+ * --max-connections: a flood of API connections must not lock out the
+ * person who came to look at /metrics or the console.
+ */
+#define PB_ADMIN_MAX_CONNECTIONS 64
+
 typedef struct pb_conn_limit {
     atomic_uint open;
     unsigned max;

@@ -34,7 +34,7 @@ enum { API_LISTENER, ADMIN_LISTENER, LISTENERS };
 
 /* What every worker shares; owned by pb_server_run(). */
 typedef struct server_shared {
-    pb_conn_limit conn_limit;
+    pb_conn_limit conn_limits[LISTENERS]; /* each listener counts its own */
     SSL_CTX *ssl_ctx;              /* NULL: plain HTTP */
     pb_rate_limiter *rate_limiter; /* NULL: no rate limit */
     pb_metrics *metrics; /* the caller's */
@@ -158,8 +158,7 @@ static int open_listeners(const char *host, uint16_t port, int which, worker_thr
 /* Runs on the connection's own loop, so the worker's shard counts it. */
 static void on_connection_close(void *data)
 {
-    server_shared *shared = data;
-    pb_conn_limit_release(&shared->conn_limit);
+    pb_conn_limit_release(data);
     pb_metrics_connection_closed();
 }
 
@@ -168,13 +167,15 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     if (err != NULL)
         return;
     worker_thread *self = listener->data;
+    int which = listener == self->listener[ADMIN_LISTENER] ? ADMIN_LISTENER : API_LISTENER;
+    pb_conn_limit *limit = &self->shared->conn_limits[which];
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock == NULL || !pb_conn_limit_admit(&self->shared->conn_limit, sock))
+    if (sock == NULL || !pb_conn_limit_admit(limit, sock))
         return;
     pb_metrics_connection_opened();
     sock->on_close.cb = on_connection_close;
-    sock->on_close.data = self->shared;
-    h2o_accept(&self->accept_ctx[listener == self->listener[ADMIN_LISTENER] ? ADMIN_LISTENER : API_LISTENER], sock);
+    sock->on_close.data = limit;
+    h2o_accept(&self->accept_ctx[which], sock);
 }
 
 /*
@@ -361,7 +362,11 @@ static int shared_init(server_shared *shared, const pb_server_config *config)
         fprintf(stderr, "pushbind: cannot open %s: %s\n", config->log_file, strerror(errno));
         return -1;
     }
-    pb_conn_limit_init(&shared->conn_limit, pb_conn_limit_fit_fds(config->max_connections));
+    /* The operator's connections first: what the descriptors cannot hold comes off the API's share. */
+    unsigned admin = config->admin_host != NULL ? PB_ADMIN_MAX_CONNECTIONS : 0;
+    unsigned fit = pb_conn_limit_fit_fds(config->max_connections + admin);
+    pb_conn_limit_init(&shared->conn_limits[API_LISTENER], fit > admin ? fit - admin : 1);
+    pb_conn_limit_init(&shared->conn_limits[ADMIN_LISTENER], admin);
     if (config->tls_cert_file != NULL &&
         (shared->ssl_ctx = pb_tls_context_new(config->tls_cert_file, config->tls_key_file)) == NULL)
         return -1;

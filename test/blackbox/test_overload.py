@@ -193,6 +193,39 @@ class ConnectionCapTest(unittest.TestCase):
         self.assertEqual((r[0], pbtest.parse_json(r[2])), (200, want))
         srv.stop()  # with connections still held open: exit 0, nothing leaked under make test-asan
 
+    def test_api_connections_at_the_cap_leave_the_operators_listener_open(self):
+        srv = pbtest.Server.for_test(self, apps=[APP], args=['--max-connections', '2', '--threads', '1',
+                                                             '--admin-listen', '127.0.0.1:0'])
+        t = uniq('tok')
+        srv.bind(t, 'capped')
+        srv._close_conn()
+        held = []
+        for _ in range(2):
+            s = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
+            self.addCleanup(s.close)
+            s.sendall(query_request(t))
+            self.assertEqual(read_response(s)[0], 200)
+            held.append(s)
+        extra = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
+        self.addCleanup(extra.close)
+        try:
+            extra.sendall(query_request(t))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.assertIsNone(read_response(extra, timeout=5))
+        # The operator's listener counts its own connections: several at once still answer.
+        admin = []
+        for _ in range(3):
+            s = socket.create_connection(('127.0.0.1', srv.admin_port), timeout=10)
+            self.addCleanup(s.close)
+            admin.append(s)
+        for s in admin:
+            s.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+            self.assertEqual(read_response(s)[0], 200)
+        status, _, body = srv.admin_request('GET', '/metrics')
+        self.assertEqual(status, 200)
+        self.assertIn(b'pushbind_open_connections 6\n', body)  # 2 API, 3 operator's and this one
+
     def test_thousands_of_idle_connections_do_not_stop_others_being_served(self):
         n = 2000
         if raise_fd_limit(n + 200) < n + 100:
