@@ -15,6 +15,8 @@ baseline measured in the same run:
   link:     pushbind query-one, bind-20 through the proxy   vs redis-benchmark -c64 SMEMBERS, SADD through it
   loopback: pushbind query-one, bind-20 on Redis directly   vs pushbind on the embedded store
   cluster:  the same on the cluster: on loopback, and across the link (redis-benchmark --cluster)
+  proxy:    redis-benchmark -c64 SMEMBERS through the proxy with no delay vs to Redis directly, first,
+            so that the proxy is shown not to be the limit of the link rows
 query-one reads one account's tokens (wrk/query.lua); bind-20 binds 20 new
 tokens per request, op 1 (wrk/bind.lua). The link's own round trip is the
 median of PINGs through the proxy. Prints a Markdown table of ratios and
@@ -45,6 +47,7 @@ PROXY = os.path.join(BUILD, 'latency_proxy')
 BASE = int(os.environ.get('PB_BENCH_PORT_BASE', '33000'))
 REDIS, LINK, PB_LINK, PB_LOCAL, PB_EMBEDDED = BASE + 1, BASE + 601, BASE + 602, BASE + 603, BASE + 604
 PB_CLUSTER_LOCAL, PB_CLUSTER_LINK = BASE + 605, BASE + 606
+BARE_PROXY = BASE + 607  # the proxy with no delay: its own cost
 CLUSTER = (BASE + 11, BASE + 12, BASE + 13)
 CLUSTER_LINK = tuple(p + 600 for p in CLUSTER)
 ACCOUNTS = 2000
@@ -183,6 +186,8 @@ def main():
         time.sleep(0.5)
         start([PROXY, '--listen', '127.0.0.1:%d' % LINK, '--to', '127.0.0.1:%d' % REDIS,
                '--delay-us', str(args.delay_us), '--threads', '2'])
+        start([PROXY, '--listen', '127.0.0.1:%d' % BARE_PROXY, '--to', '127.0.0.1:%d' % REDIS,
+               '--delay-us', '0', '--threads', '2'])
         url = 'redis://127.0.0.1:%d/bench' % REDIS
         cluster_url = 'redis-cluster://%s/bench' % ','.join('127.0.0.1:%d' % p for p in CLUSTER)
         data = os.path.join(tmp, 'db')
@@ -194,7 +199,7 @@ def main():
         for port in (PB_LOCAL, PB_EMBEDDED, PB_CLUSTER_LOCAL):
             fill(port)
         pb_link = serve(PB_LINK, ['--store', 'redis://127.0.0.1:%d/bench' % LINK])
-        redis_pid, proxy_pids = procs[0].pid, [p.pid for p in procs[1:5]]
+        redis_pid, proxy_pids = procs[0].pid, [p.pid for p in procs[1:5]]  # the delaying ones
         cluster_pids = [cluster.nodes[p].proc.pid for p in CLUSTER]
         costs = []
 
@@ -207,6 +212,8 @@ def main():
                        stdout=subprocess.DEVNULL)
 
         rtt = link_rtt_ms(LINK)
+        bare_rb = bench.redis_benchmark(BARE_PROXY, ['-n', str(4 * int(n)), 'SMEMBERS', 'bench-set'])
+        direct_rb = bench.redis_benchmark(REDIS, ['-n', str(4 * int(n)), 'SMEMBERS', 'bench-set'])
         env = {'PB_ACCOUNTS': str(ACCOUNTS), 'PB_PER_QUERY': '1'}
         env100 = dict(env, PB_PER_QUERY='100')
         q_link = cost('query-one across the link', pb_link, [redis_pid],
@@ -243,6 +250,8 @@ def main():
         link_rb = 'redis-benchmark -c64 %s, same link'
         cluster_link_rb = 'redis-benchmark --cluster -c64 %s, same links'
         rows = [
+            ('the proxy with no delay: redis-benchmark -c64 SMEMBERS through it', bare_rb,
+             'redis-benchmark -c64 SMEMBERS, to Redis directly', direct_rb),
             ('query-one across the link', q_link, link_rb % 'SMEMBERS', q_rb),
             ('query-100 across the link', q100_link, '', None),
             ('bind-20 across the link', b_link, link_rb % 'SADD', b_rb),
@@ -257,7 +266,7 @@ def main():
               '%.2f ms to a cluster node; %d s per row; bind-20 rows are requests/s of 20 binds'
               % (rtt, cluster_rtt, sec))
         print()
-        print('| row | pushbind req/s | p50 ms | p99 ms | baseline | baseline req/s | p50 ms | p99 ms | ratio |')
+        print('| row (pushbind unless named) | req/s | p50 ms | p99 ms | baseline | baseline req/s | p50 ms | p99 ms | ratio |')
         print('|---|---|---|---|---|---|---|---|---|')
         for name, pb, base_name, base in rows:
             if base is None:
