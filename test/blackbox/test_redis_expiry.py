@@ -56,6 +56,23 @@ class RedisExpiryTest(unittest.TestCase):
         r = pbtest.run_cli('app', 'list', '--store', 'redis://127.0.0.1:%d/%s' % (PORT, self.ns))
         self.assertEqual(r.stdout.split()[-1], '0', r)
 
+    def test_bindings_written_without_a_ttl_expire_once_a_ttl_is_set(self):
+        ns = uniq('ns')
+        url = 'redis://127.0.0.1:%d/%s' % (PORT, ns)
+        before = pbtest.Server.for_test(self, apps=[APP], store_url=url)
+        tokens = [uniq('old') for _ in range(600)]  # more than one SCAN page
+        for k in range(0, len(tokens), 20):
+            before.ok_batch({'operator_type': 1, 'token_accounts': [
+                {'token': t, 'account_list': [acc('acc-%s' % t)]} for t in tokens[k:k + 20]]})
+        before.stop()
+        self.assertEqual(pbredis.cli(PORT, 'KEYS', '%s:exp:*' % ns).split(), [])  # no TTL: no expiry index
+        pbtest.Server.for_test(self, apps=[APP], store_url=url, args=['--binding-ttl', '%ds' % TTL])
+        poll(lambda: pbredis.cli(PORT, 'KEYS', '%s:t:*' % ns).split() == [], TTL + 10, 'the old bindings deleted')
+        for kind in ('ti', 'a'):
+            self.assertEqual(pbredis.cli(PORT, 'KEYS', '%s:%s:*' % (ns, kind)).split(), [], kind)
+        self.assertEqual(pbredis.cli(PORT, 'HGET', '%s:app:{%s}' % (ns, APP[0]), 'indexed').strip(),
+                         pbredis.cli(PORT, 'HGET', '%s:app:{%s}' % (ns, APP[0]), 'untracked').strip())
+
     def test_a_full_account_takes_a_new_token_once_its_bindings_expire(self):
         self.srv.bind('t1', 'a')
         self.srv.bind('t2', 'a')

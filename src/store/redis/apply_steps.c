@@ -113,10 +113,11 @@ static void begin_prepare(pb_redis_applier *a, pb_redis_cmd *cmd)
     pb_str app = pb_redis_app_key(a->pool, a->store, "app", a->access_id);
     pb_str seq = pb_redis_app_key(a->pool, a->store, "seq", a->access_id);
     pb_str count = pb_redis_decimal(a->pool, a->wanted);
-    pb_redis_cmd_script(cmd, a->pool, &a->store->scripts.begin_batch, 6, app);
+    pb_redis_cmd_script(cmd, a->pool, &a->store->scripts.begin_batch, 7, app);
     pb_redis_cmd_arg(cmd, 2, "2", 1);
     pb_redis_cmd_arg(cmd, 4, seq.base, seq.len);
     pb_redis_cmd_arg(cmd, 5, count.base, count.len);
+    pb_redis_cmd_arg(cmd, 6, a->store->binding_ttl > 0 ? "0" : "1", 1); /* untracked: see backfill.c */
 }
 
 /* begin_batch's reply: the first seq, or the end of the batch before anything was written. */

@@ -26,7 +26,8 @@
  * script and the index write leaves its token without an entry: its expired
  * bindings stay hidden from reads and are deleted by the next change of the
  * token or of a full account. Bindings made while no TTL was set have no
- * entry either: the same holds for them.
+ * entry either: for them the sweeper walks the app's token records once
+ * (backfill.c) before it sweeps.
  *
  * No lock: sweeps of several processes may overlap, and each step is
  * idempotent. A binding is deleted by one script only (the others find it
@@ -238,8 +239,17 @@ static size_t sweep_app(pb_redis_session *session, uint64_t access_id, int64_t n
     return n;
 }
 
-/* One step over every app; returns the entries taken. */
-static size_t sweep_step(pb_redis_session *session)
+static bool stopping(void *arg)
+{
+    pb_redis_sweeper *sweeper = arg;
+    pthread_mutex_lock(&sweeper->lock);
+    bool stop = sweeper->stopping;
+    pthread_mutex_unlock(&sweeper->lock);
+    return stop;
+}
+
+/* One step over every app, walks of apps written without a TTL first; returns the entries taken or added. */
+static size_t sweep_step(pb_redis_sweeper *sweeper, pb_redis_session *session, pb_redis_session *scanner)
 {
     pb_pool *pool = &session->pool;
     const pb_redis_store *store = session->store;
@@ -261,6 +271,7 @@ static size_t sweep_step(pb_redis_session *session)
     }
     pb_redis_release(&apps, 1);
     int64_t now = (int64_t)time(NULL);
+    taken += pb_redis_backfill(session, scanner, ids, n, now, stopping, sweeper);
     for (size_t i = 0; i < n; i++)
         taken += sweep_app(session, ids[i], now, pool);
     pb_pool_clear(pool);
@@ -285,9 +296,12 @@ static void *sweeper_main(void *arg)
     if (sweeper->store->metrics != NULL)
         pb_metrics_thread_attach(sweeper->store->metrics);
     pb_redis_session *session = pb_redis_session_open(sweeper->store);
+    pb_redis_session *scanner = pb_redis_session_open(sweeper->store);
     unsigned ms = PB_REDIS_SWEEP_IDLE_MS;
     while (nap(sweeper, ms))
-        ms = session != NULL && sweep_step(session) != 0 ? PB_REDIS_SWEEP_BUSY_MS : PB_REDIS_SWEEP_IDLE_MS;
+        ms = session != NULL && scanner != NULL && sweep_step(sweeper, session, scanner) != 0 ? PB_REDIS_SWEEP_BUSY_MS
+                                                                                              : PB_REDIS_SWEEP_IDLE_MS;
+    pb_redis_session_close(scanner);
     pb_redis_session_close(session);
     pb_metrics_thread_detach();
     return NULL;

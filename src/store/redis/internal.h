@@ -10,7 +10,9 @@
  * lives on the node of its own tag and an app spreads over the whole cluster):
  *
  *   P:apps                  set of access ids (for `app list`)
- *   P:app:{A}               hash: secret, created (Unix seconds), bindings (a count)
+ *   P:app:{A}               hash: secret, created (Unix seconds), bindings (a count),
+ *                           untracked (batches written without a TTL), indexed
+ *                           (the untracked of the last expiry backfill: backfill.c)
  *   P:seq:{A}               counter: the last binding sequence number handed out
  *   P:t:{A:TOKEN}           the token's record, the source of truth: sorted set,
  *                           member = account member, score = the binding's seq
@@ -61,6 +63,7 @@ typedef struct pb_redis_scripts {
     pb_redis_script change;      /* change a token's record and details atomically */
     pb_redis_script rescore;     /* move or drop expiry index entries unless a writer moved them */
     pb_redis_script app_put;     /* create or update an app */
+    pb_redis_script mark_indexed; /* an app's tokens all have expiry index entries (backfill.c) */
 } pb_redis_scripts;
 
 typedef struct pb_redis_apps_watch pb_redis_apps_watch; /* apps_watch.c */
@@ -218,6 +221,18 @@ size_t pb_redis_expire_judge(pb_redis_conn *conn, const pb_redis_store *store, u
  */
 uint64_t pb_redis_expire_tokens(pb_redis_session *session, uint64_t access_id, const pb_str *tokens, size_t n,
                                 int64_t now, pb_pool *pool, int64_t *earliest);
+
+/*
+ * For each of `n` apps whose token records may lack expiry index entries
+ * (written without a TTL since its last walk), walks its token records on
+ * every primary with `scanner`'s connections (SCAN, a page at a time),
+ * deletes their expired bindings and gives every token left an entry, with
+ * `session`'s; then marks the app walked unless a batch without a TTL came
+ * meanwhile (backfill.c). stop(stop_arg) is asked between pages; a stopped
+ * walk starts over next time. Returns the entries added.
+ */
+size_t pb_redis_backfill(pb_redis_session *session, pb_redis_session *scanner, const uint64_t *apps, size_t n,
+                         int64_t now, bool (*stop)(void *arg), void *stop_arg);
 
 /* Starts the thread that deletes expired bindings in the background; NULL when it cannot. */
 pb_redis_sweeper *pb_redis_sweeper_start(pb_redis_store *store);

@@ -9,13 +9,27 @@
 #include "store/redis/internal.h"
 
 /*
- * begin_batch — KEYS: app hash, seq counter (one hash tag). ARGV: n.
- * Returns -1 when the app does not exist, else reserves n seqs and returns
- * the last (the batch uses last-n+1 … last; n = 0 only checks the app).
+ * begin_batch — KEYS: app hash, seq counter (one hash tag). ARGV: n,
+ * untracked. Returns -1 when the app does not exist, else reserves n seqs
+ * and returns the last (the batch uses last-n+1 … last; n = 0 only checks the
+ * app). With untracked "1" (a writer without a TTL, which writes no expiry
+ * index entries) it counts the batch in the app's `untracked` (backfill.c).
  */
 static const char begin_batch_body[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"
+    "if ARGV[2] == '1' then redis.call('HINCRBY', KEYS[1], 'untracked', 1) end\n"
     "return redis.call('INCRBY', KEYS[2], ARGV[1])\n";
+
+/*
+ * mark_indexed — KEYS: app hash. ARGV: the `untracked` read before a
+ * backfill walk. Sets `indexed` to it when the app still exists and
+ * `untracked` has not moved since; returns 1 when it did.
+ */
+static const char mark_indexed_body[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "if (redis.call('HGET', KEYS[1], 'untracked') or '0') ~= ARGV[1] then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'indexed', ARGV[1])\n"
+    "return 1\n";
 
 /*
  * reserve — KEYS: an account's index. ARGV: limit, member, seq.
@@ -171,4 +185,5 @@ void pb_redis_scripts_init(pb_redis_scripts *scripts)
     script_init(&scripts->change, change_body);
     script_init(&scripts->rescore, rescore_body);
     script_init(&scripts->app_put, app_put_body);
+    script_init(&scripts->mark_indexed, mark_indexed_body);
 }
