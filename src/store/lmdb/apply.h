@@ -33,6 +33,7 @@ struct found_binding {
     char name[PB_LMDB_KEY_BUF];
 };
 
+/* Which of a token's bindings a find or an unbind takes; `arg` is the filter's own. */
 typedef bool binding_filter(const struct found_binding *bound, const void *arg);
 
 static inline bool is_account(const struct found_binding *bound, const void *want)
