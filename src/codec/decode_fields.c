@@ -1,0 +1,334 @@
+/*
+ * decode_fields.c — where each value of a request body lands: the keys each
+ * object knows, how a scalar is read into its typed field, how lists grow.
+ *
+ * The frame stack and its types are described in codec/decode.h; the yajl
+ * callbacks that feed pb_decode_on_value() are in decode_parse.c.
+ */
+#include <string.h>
+
+#include "codec/decode.h"
+
+/*
+ * Reads a JSON number as written into *out. Returns false when it is not an
+ * integer literal (it has a fraction or an exponent) or does not fit int64_t.
+ * yajl has already checked the grammar: an optional '-', then digits.
+ */
+static bool parse_int64(const char *s, size_t len, int64_t *out)
+{
+    bool negative = len > 0 && s[0] == '-';
+    size_t i = negative ? 1 : 0;
+    uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    uint64_t magnitude = 0;
+    if (i == len)
+        return false;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        unsigned digit = (unsigned)(s[i] - '0');
+        if (magnitude > (limit - digit) / 10)
+            return false;
+        magnitude = magnitude * 10 + digit;
+    }
+    if (!negative)
+        *out = (int64_t)magnitude;
+    else if (magnitude == limit)
+        *out = INT64_MIN;
+    else
+        *out = -(int64_t)magnitude;
+    return true;
+}
+
+/* The string, in place when yajl handed out a pointer into the body, else copied. */
+static pb_str keep_string(decoder *d, const value *v)
+{
+    uintptr_t p = (uintptr_t)v->text;
+    pb_str s = {v->text, v->len};
+    if (p >= d->body_begin && p <= d->body_end && v->len <= d->body_end - p)
+        return s;
+    return pb_pool_strdup(d->pool, s);
+}
+
+/*
+ * Makes room for element `n` of a pool array that holds `n` elements and
+ * returns the array, moved when it had to grow. The capacity is implied
+ * rather than stored: 4 up to 4 elements, then the next power of two, so the
+ * array is full exactly when n is 0 or a power of two of at least 4.
+ */
+static void *grow(pb_pool *pool, void *items, size_t n, size_t size)
+{
+    if (n != 0 && (n < 4 || (n & (n - 1)) != 0))
+        return items;
+    size_t capacity = n == 0 ? 4 : n * 2;
+    void *bigger = pb_pool_alloc(pool, capacity * size);
+    if (n != 0)
+        memcpy(bigger, items, n * size);
+    return bigger;
+}
+
+static pb_token_item *append_token(pb_pool *pool, pb_token_item_list *list)
+{
+    list->items = grow(pool, list->items, list->n, sizeof(*list->items));
+    pb_token_item *item = &list->items[list->n++];
+    *item = (pb_token_item){.token = empty, .is_string = false};
+    return item;
+}
+
+static pb_account_item *append_account(pb_pool *pool, pb_account_item_list *list)
+{
+    list->items = grow(pool, list->items, list->n, sizeof(*list->items));
+    pb_account_item *item = &list->items[list->n++];
+    *item = (pb_account_item){.account = {.name = empty, .type = TYPE_NOT_GIVEN}, .well_typed = false};
+    return item;
+}
+
+static pb_token_accounts_item *append_token_accounts(pb_pool *pool, pb_token_accounts_list *list)
+{
+    list->items = grow(pool, list->items, list->n, sizeof(*list->items));
+    pb_token_accounts_item *item = &list->items[list->n++];
+    *item = (pb_token_accounts_item){.is_object = false, .token = {.token = empty, .is_string = false}};
+    return item;
+}
+
+/* Fails (cancelling the parse) when the body nests deeper than PB_JSON_MAX_DEPTH. */
+static int push(decoder *d, frame f)
+{
+    if (d->depth == PB_JSON_MAX_DEPTH)
+        return 0;
+    if (f.kind == FRAME_ACCOUNT) {
+        d->account_is_string = false;
+        d->account_type_ok = true; /* absent means type 0 */
+    }
+    d->stack[d->depth++] = f;
+    return 1;
+}
+
+/* Skips `v`: nothing to do for a scalar, a SKIP frame for a container. */
+static int skip(decoder *d, const value *v)
+{
+    if (v->kind == VALUE_OBJECT || v->kind == VALUE_ARRAY)
+        return push(d, (frame){.kind = FRAME_SKIP});
+    return 1;
+}
+
+/* A list field: an array opens `list_frame`; null is absent; anything else is the wrong type. */
+static int open_list(decoder *d, const value *v, pb_field_state *state, frame list_frame)
+{
+    if (v->kind == VALUE_ARRAY) {
+        *state = PB_FIELD_PRESENT;
+        return push(d, list_frame);
+    }
+    *state = v->kind == VALUE_NULL ? PB_FIELD_ABSENT : PB_FIELD_WRONG_TYPE;
+    return skip(d, v);
+}
+
+static pb_token_item read_token(decoder *d, const value *v)
+{
+    if (v->kind != VALUE_STRING)
+        return (pb_token_item){.token = empty, .is_string = false};
+    return (pb_token_item){.token = keep_string(d, v), .is_string = true};
+}
+
+/*
+ * Whether `v` may stand for an integer: a JSON number, or a string of decimal
+ * digits only, as form-driven PHP clients send integers ("1"). A sign, a
+ * space or an empty string make the string just a string.
+ */
+static bool is_integer_text(const value *v)
+{
+    if (v->kind == VALUE_NUMBER)
+        return true;
+    if (v->kind != VALUE_STRING || v->len == 0)
+        return false;
+    for (size_t i = 0; i < v->len; i++)
+        if (v->text[i] < '0' || v->text[i] > '9')
+            return false;
+    return true;
+}
+
+static void read_operator_type(pb_operator_type *out, const value *v)
+{
+    *out = (pb_operator_type){PB_FIELD_ABSENT, 0};
+    if (v->kind == VALUE_NULL)
+        return;
+    if (is_integer_text(v) && parse_int64(v->text, v->len, &out->value))
+        out->state = PB_FIELD_PRESENT;
+    else
+        out->state = PB_FIELD_WRONG_TYPE;
+}
+
+/* False when "account_type" is not null and not an integer in 0..PB_ACCOUNT_TYPE_MAX. */
+static bool read_account_type(const value *v, uint32_t *type)
+{
+    *type = 0;
+    if (v->kind == VALUE_NULL)
+        return true;
+    return is_integer_text(v) && pb_account_type_parse(v->text, v->len, type);
+}
+
+static void read_default_account_type(pb_default_account_type *out, const value *v)
+{
+    *out = (pb_default_account_type){PB_FIELD_ABSENT, 0};
+    if (v->kind == VALUE_NULL)
+        return;
+    out->state = read_account_type(v, &out->value) ? PB_FIELD_PRESENT : PB_FIELD_WRONG_TYPE;
+}
+
+/* true or 1 turn it on; false, 0 and null leave it off; anything else is the wrong type. */
+static void read_with_info(decoder *d, const value *v)
+{
+    bool number = v->kind == VALUE_NUMBER && v->len == 1 && (v->text[0] == '0' || v->text[0] == '1');
+    *d->with_info = (v->kind == VALUE_BOOL && v->len == 1) || (number && v->text[0] == '1');
+    if (v->kind == VALUE_NULL)
+        *d->with_info_state = PB_FIELD_ABSENT;
+    else
+        *d->with_info_state = v->kind == VALUE_BOOL || number ? PB_FIELD_PRESENT : PB_FIELD_WRONG_TYPE;
+}
+
+static int root_field(decoder *d, const value *v)
+{
+    switch (d->key) {
+    case KEY_OPERATOR_TYPE:
+        read_operator_type(d->operator_type, v);
+        return skip(d, v);
+    case KEY_ACCOUNT_TYPE:
+        read_default_account_type(d->account_type, v);
+        return skip(d, v);
+    case KEY_WITH_INFO:
+        read_with_info(d, v);
+        return skip(d, v);
+    case KEY_PLATFORM:
+        *d->platform = empty;
+        if (v->kind == VALUE_STRING) {
+            *d->platform_state = PB_FIELD_PRESENT;
+            *d->platform = keep_string(d, v);
+        } else {
+            *d->platform_state = v->kind == VALUE_NULL ? PB_FIELD_ABSENT : PB_FIELD_WRONG_TYPE;
+        }
+        return skip(d, v);
+    case KEY_ACCOUNT_LIST:
+        *d->account_list = (pb_account_item_list){0};
+        return open_list(d, v, &d->account_list->state,
+                         (frame){.kind = FRAME_ACCOUNT_LIST, .u.account_list = d->account_list});
+    case KEY_TOKEN_LIST:
+        *d->token_list = (pb_token_item_list){0};
+        return open_list(d, v, &d->token_list->state,
+                         (frame){.kind = FRAME_TOKEN_LIST, .u.token_list = d->token_list});
+    case KEY_TOKEN_ACCOUNTS:
+        *d->token_accounts = (pb_token_accounts_list){0};
+        return open_list(d, v, &d->token_accounts->state,
+                         (frame){.kind = FRAME_TOKEN_ACCOUNTS, .u.token_accounts = d->token_accounts});
+    default:
+        return skip(d, v);
+    }
+}
+
+static int account_field(decoder *d, pb_account_item *item, const value *v)
+{
+    switch (d->key) {
+    case KEY_ACCOUNT:
+        d->account_is_string = v->kind == VALUE_STRING;
+        item->account.name = d->account_is_string ? keep_string(d, v) : empty;
+        break;
+    case KEY_ACCOUNT_TYPE:
+        d->account_type_ok = read_account_type(v, &item->account.type);
+        if (v->kind == VALUE_NULL)
+            item->account.type = TYPE_NOT_GIVEN;
+        break;
+    default:
+        break;
+    }
+    return skip(d, v);
+}
+
+static int token_accounts_field(decoder *d, pb_token_accounts_item *item, const value *v)
+{
+    switch (d->key) {
+    case KEY_TOKEN:
+        item->token = read_token(d, v);
+        return skip(d, v);
+    case KEY_ACCOUNT_LIST:
+        item->account_list = (pb_account_item_list){0};
+        return open_list(d, v, &item->account_list.state,
+                         (frame){.kind = FRAME_ACCOUNT_LIST, .u.account_list = &item->account_list});
+    default:
+        return skip(d, v);
+    }
+}
+
+/* Every value, scalar or the start of a container, comes through here. */
+int pb_decode_on_value(decoder *d, const value *v)
+{
+    if (d->depth == 0) {
+        /* The top-level value; yajl itself refuses a second one. */
+        if (v->kind != VALUE_OBJECT)
+            return 0;
+        return push(d, (frame){.kind = FRAME_ROOT});
+    }
+
+    frame *top = &d->stack[d->depth - 1];
+    switch (top->kind) {
+    case FRAME_ROOT:
+        return root_field(d, v);
+    case FRAME_ACCOUNT:
+        return account_field(d, top->u.account, v);
+    case FRAME_TOKEN_ACCOUNTS_ITEM:
+        return token_accounts_field(d, top->u.token_accounts_item, v);
+    case FRAME_TOKEN_LIST:
+        *append_token(d->pool, top->u.token_list) = read_token(d, v);
+        return skip(d, v);
+    case FRAME_ACCOUNT_LIST: {
+        pb_account_item *item = append_account(d->pool, top->u.account_list);
+        if (v->kind == VALUE_OBJECT)
+            return push(d, (frame){.kind = FRAME_ACCOUNT, .u.account = item});
+        return skip(d, v);
+    }
+    case FRAME_TOKEN_ACCOUNTS: {
+        pb_token_accounts_item *item = append_token_accounts(d->pool, top->u.token_accounts);
+        if (v->kind != VALUE_OBJECT)
+            return skip(d, v);
+        item->is_object = true;
+        return push(d, (frame){.kind = FRAME_TOKEN_ACCOUNTS_ITEM, .u.token_accounts_item = item});
+    }
+    case FRAME_SKIP:
+        break;
+    }
+    return skip(d, v);
+}
+
+/* The key `name` means in an object of kind `kind` (codec/decode.h). */
+known_key pb_decode_key_for(const decoder *d, frame_kind kind, pb_str name)
+{
+    switch (kind) {
+    case FRAME_ROOT:
+        if (pb_str_eq(name, PB_STR_LIT("operator_type")))
+            return KEY_OPERATOR_TYPE;
+        if (pb_str_eq(name, PB_STR_LIT("account_type")))
+            return KEY_ACCOUNT_TYPE;
+        if (d->with_info != NULL && pb_str_eq(name, PB_STR_LIT("with_info")))
+            return KEY_WITH_INFO;
+        if (pb_str_eq(name, PB_STR_LIT("account_list")))
+            return KEY_ACCOUNT_LIST;
+        if (pb_str_eq(name, PB_STR_LIT("token_list")))
+            return KEY_TOKEN_LIST;
+        if (d->platform != NULL && pb_str_eq(name, PB_STR_LIT("platform")))
+            return KEY_PLATFORM;
+        if (d->token_accounts != NULL && pb_str_eq(name, PB_STR_LIT("token_accounts")))
+            return KEY_TOKEN_ACCOUNTS;
+        return KEY_UNKNOWN;
+    case FRAME_ACCOUNT:
+        if (pb_str_eq(name, PB_STR_LIT("account")))
+            return KEY_ACCOUNT;
+        if (pb_str_eq(name, PB_STR_LIT("account_type")))
+            return KEY_ACCOUNT_TYPE;
+        return KEY_UNKNOWN;
+    case FRAME_TOKEN_ACCOUNTS_ITEM:
+        if (pb_str_eq(name, PB_STR_LIT("token")))
+            return KEY_TOKEN;
+        if (pb_str_eq(name, PB_STR_LIT("account_list")))
+            return KEY_ACCOUNT_LIST;
+        return KEY_UNKNOWN;
+    default:
+        return KEY_UNKNOWN;
+    }
+}
