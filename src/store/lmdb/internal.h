@@ -1,6 +1,6 @@
 /*
  * store/lmdb/internal.h — state shared by the embedded store's source files:
- * env.c (environment, sessions, views, lookups, apps), apply.c (batches of
+ * env.c (environment, sessions, views, lookups, apps), apply*.c (batches of
  * binding changes), writer.c (the group-commit writer thread), tools.c and
  * import*.c (the operator's tools). Private to store/lmdb/.
  */
