@@ -14,8 +14,7 @@
  * No handler waits for the store on the loop: the ones that read or write it
  * hand a pb_pending to it (pending.h) and answer from its callback — the
  * query (pending_query.c), batchoperate (pending_write.c), and here
- * /pushbind/v1/app and /healthz. /metrics still reads the store's app list
- * in place (an operator's scrape, not the API).
+ * /pushbind/v1/app, /healthz and /metrics.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,25 +131,51 @@ static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-/* The apps of a scrape, gathered into the request's pool. */
-typedef struct app_gather {
-    pb_pool *pool;
-    pb_metrics_app *apps;
-    size_t n, capacity;
-} app_gather;
+/* GET /metrics waiting for the store's app list. */
+typedef struct pending_metrics {
+    pb_pending base; /* first: see pb_pending_open() */
+    pb_store_lookup apps;
+} pending_metrics;
 
-static void gather_app(void *arg, const pb_app_info *app)
+/* The scrape's text; NULL when out of memory. */
+static char *render_metrics(pb_worker *worker, const pb_store_lookup *lookup, pb_pool *pool, size_t *len)
 {
-    app_gather *g = arg;
-    if (g->n == g->capacity) {
-        size_t capacity = g->capacity == 0 ? 16 : g->capacity * 2;
-        pb_metrics_app *grown = pb_pool_alloc(g->pool, capacity * sizeof(*grown));
-        if (g->n != 0)
-            memcpy(grown, g->apps, g->n * sizeof(*grown));
-        g->apps = grown;
-        g->capacity = capacity;
+    pb_metrics_app *apps = pb_pool_alloc(pool, (lookup->n_apps == 0 ? 1 : lookup->n_apps) * sizeof(*apps));
+    for (size_t i = 0; i < lookup->n_apps; i++)
+        apps[i] = (pb_metrics_app){lookup->apps[i].access_id, lookup->apps[i].bindings};
+    char *text = NULL;
+    FILE *out = open_memstream(&text, len);
+    if (out == NULL)
+        return NULL;
+    pb_metrics_render(worker->metrics, apps, lookup->n_apps, out);
+    pb_metrics_render_process(out);
+    pb_store_space space; /* a store without a capacity of its own (Redis) has no such series */
+    if (pb_store_space_of(worker->session, &space) == PB_STORE_OK)
+        pb_metrics_render_space(&(pb_metrics_space){space.size_bytes, space.capacity_bytes, space.reserve_bytes},
+                                out);
+    fclose(out);
+    return text;
+}
+
+static void on_app_list(void *arg, pb_store_lookup *lookup)
+{
+    pending_metrics *metrics = arg;
+    h2o_req_t *req = pb_pending_answer(&metrics->base);
+    int status = lookup->result == PB_STORE_OK ? 200 : 503;
+    if (req != NULL && status == 200) {
+        size_t len = 0;
+        char *text = render_metrics(metrics->base.worker, lookup, &metrics->base.pool, &len);
+        if (text != NULL)
+            pb_handler_send(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8",
+                            pb_pool_strdup(&req->pool, (pb_str){text, len}));
+        else
+            status = 503;
+        free(text);
     }
-    g->apps[g->n++] = (pb_metrics_app){app->access_id, app->bindings};
+    if (req != NULL && status != 200)
+        h2o_send_error_503(req, "Service Unavailable", "store unavailable\n", 0);
+    metrics->base.record.status = status;
+    pb_pending_close(&metrics->base);
 }
 
 /*
@@ -165,30 +190,15 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
         return pb_handler_not_found(req, started);
     if (!pb_handler_method_is(req, H2O_STRLIT("GET")))
         return pb_handler_method_not_allowed(req, PB_ENDPOINT_METRICS, "GET", started);
-    pb_worker *worker = pb_handler_worker(req);
-    app_gather apps = {.pool = &req->pool};
-    char *text = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    if (out == NULL || pb_store_app_list(worker->session, gather_app, &apps) != PB_STORE_OK) {
-        if (out != NULL)
-            fclose(out);
-        free(text);
-        h2o_send_error_503(req, "Service Unavailable", "store unavailable\n", 0);
-        pb_endpoints_log_http(worker, PB_ENDPOINT_METRICS, 503, started);
+    pending_metrics *metrics = pb_pending_open(sizeof(*metrics), req, PB_ENDPOINT_METRICS, started);
+    if (metrics == NULL) {
+        h2o_send_error_503(req, "Service Unavailable", "out of memory\n", 0);
+        pb_endpoints_log_http(pb_handler_worker(req), PB_ENDPOINT_METRICS, 503, started);
         return 0;
     }
-    pb_metrics_render(worker->metrics, apps.apps, apps.n, out);
-    pb_metrics_render_process(out);
-    pb_store_space space; /* a store without a capacity of its own (Redis) has no such series */
-    if (pb_store_space_of(worker->session, &space) == PB_STORE_OK)
-        pb_metrics_render_space(&(pb_metrics_space){space.size_bytes, space.capacity_bytes, space.reserve_bytes},
-                                out);
-    fclose(out);
-    pb_str body = pb_pool_strdup(&req->pool, (pb_str){text, len});
-    free(text);
-    pb_handler_send(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body);
-    pb_endpoints_log_http(worker, PB_ENDPOINT_METRICS, 200, started);
+    metrics->base.record.code = -1; /* an HTTP-level answer: no API code */
+    metrics->apps = (pb_store_lookup){.kind = PB_LOOKUP_APPS};
+    pb_store_lookup_start(metrics->base.worker->session, &metrics->apps, &metrics->base.pool, on_app_list, metrics);
     return 0;
 }
 

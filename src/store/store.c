@@ -182,6 +182,40 @@ int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *
     return pb_lmdb_accounts_of(view->impl.lmdb, access_id, tokens, n, with_info, pool, out);
 }
 
+/* An APPS lookup's records, gathered into its pool by pb_store_app_list()'s visitor. */
+typedef struct apps_gather {
+    pb_store_lookup *lookup;
+    pb_pool *pool;
+    size_t capacity;
+} apps_gather;
+
+static void gather_app(void *arg, const pb_app_info *app)
+{
+    apps_gather *g = arg;
+    pb_store_lookup *lookup = g->lookup;
+    if (lookup->n_apps == g->capacity) {
+        g->capacity = g->capacity == 0 ? 16 : g->capacity * 2;
+        pb_app_info *grown = pb_pool_alloc(g->pool, g->capacity * sizeof(*grown));
+        if (lookup->n_apps != 0)
+            memcpy(grown, lookup->apps, lookup->n_apps * sizeof(*grown));
+        lookup->apps = grown;
+    }
+    lookup->apps[lookup->n_apps++] = *app;
+}
+
+/* APPS in a session that waits (or the embedded store, which answers at once). */
+static void apps_waiting(pb_store_session *session, pb_store_lookup *lookup, pb_pool *pool)
+{
+    apps_gather g = {.lookup = lookup, .pool = pool};
+    lookup->apps = NULL;
+    lookup->n_apps = 0;
+    lookup->result = pb_store_app_list(session, gather_app, &g);
+    if (lookup->result != PB_STORE_OK) {
+        lookup->apps = NULL;
+        lookup->n_apps = 0;
+    }
+}
+
 /* The synchronous reads in one view; what every backend does today. */
 static void lookup_in_view(pb_store_view *view, pb_store_lookup *lookup, pb_pool *pool)
 {
@@ -193,6 +227,7 @@ static void lookup_in_view(pb_store_view *view, pb_store_lookup *lookup, pb_pool
         lookup->result = pb_store_app_of(view, lookup->access_id, &lookup->app);
         return;
     case PB_LOOKUP_PING:
+    case PB_LOOKUP_APPS:
         break; /* answered without a view, in pb_store_lookup_start() */
     case PB_LOOKUP_TOKENS_OF:
         lookup->token_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->token_lists));
@@ -230,6 +265,11 @@ void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, p
     }
     if (lookup->kind == PB_LOOKUP_PING) {
         lookup->result = ping_waiting(session);
+        done(arg, lookup);
+        return;
+    }
+    if (lookup->kind == PB_LOOKUP_APPS) {
+        apps_waiting(session, lookup, pool);
         done(arg, lookup);
         return;
     }

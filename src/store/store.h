@@ -199,6 +199,7 @@ typedef enum pb_lookup_kind {
     PB_LOOKUP_ACCOUNTS_OF = 2, /* pb_store_accounts_of() of tokens[0..n-1] */
     PB_LOOKUP_APP = 3,         /* the app's record (pb_store_app_of()) */
     PB_LOOKUP_PING = 4,        /* whether the store answers; no input */
+    PB_LOOKUP_APPS = 5,        /* every app's record (pb_store_app_list()); no input */
 } pb_lookup_kind;
 
 /*
@@ -218,6 +219,8 @@ typedef struct pb_store_lookup {
     pb_app_info app;                /* APP, when result is 0 */
     pb_token_list *token_lists;     /* TOKENS_OF: n lists, from `pool` */
     pb_account_list *account_lists; /* ACCOUNTS_OF: n lists, from `pool` */
+    pb_app_info *apps;              /* APPS: n_apps records, from `pool` */
+    size_t n_apps;
 } pb_store_lookup;
 
 /* Called once per pb_store_lookup_start(), on the session's thread. */
@@ -239,8 +242,9 @@ typedef void pb_store_lookup_done(void *arg, pb_store_lookup *lookup);
  * too, and done() of a SECRET lookup may start the request's next lookup.
  * The lists' strings are valid until done() returns (they may point into a
  * snapshot that ends then): copy what must live longer, or encode the answer
- * inside done(); done() of a list lookup starts no other lookup. An APP or a
- * PING lookup holds no string, and its done() may start another lookup.
+ * inside done(); done() of a list lookup starts no other lookup. An APP, an
+ * APPS or a PING lookup holds no string, and its done() may start another
+ * lookup.
  *
  * PING (for health checks) sets result to 0 when the store answers, else
  * PB_STORE_EIO. The embedded backend begins and ends a read transaction.
@@ -248,6 +252,14 @@ typedef void pb_store_lookup_done(void *arg, pb_store_lookup *lookup);
  * owns slots in the session's slot map (read first when the session has
  * none); one primary that does not answer within the reply timeout (2 s)
  * makes the store unhealthy, as a slot it owns cannot be read or written.
+ *
+ * APPS (for a metrics scrape) sets apps[0..n_apps-1] to the records
+ * pb_store_app_list() would visit, in the same increasing access_id order,
+ * and result to 0; or result to PB_STORE_EIO, apps NULL and n_apps 0. It
+ * costs one read per app. The embedded backend reads them in one read
+ * transaction. Redis reads the apps set, then every app's record in one
+ * pipelined round: an app added or removed meanwhile may be in the set and
+ * not in its record, and is then left out, as `app list` leaves it out.
  */
 void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, pb_pool *pool,
                            pb_store_lookup_done *done, void *arg);

@@ -108,6 +108,17 @@ class StalledRedisTest(unittest.TestCase):
         status, raw = info.result()
         self.assertEqual((status, pbtest.parse_json(raw)['bindings']), (200, 1))
 
+    def test_metrics_waiting_for_the_app_list_leaves_the_loop_serving(self):
+        self.srv.bind(uniq('tok'), 'a')
+        self.freeze()
+        metrics = Waiting(self.srv, 'GET', '/metrics')
+        time.sleep(0.2)
+        self.assertLoopAnswersAtOnce(metrics)
+        self.thaw()
+        status, raw = metrics.result()
+        self.assertEqual(status, 200)
+        self.assertIn('\npushbind_app_bindings{access_id="%s"} 1\n' % APP[0], raw.decode())
+
     def test_healthz_answers_503_once_redis_stays_frozen_past_the_reply_timeout(self):
         self.freeze()
         health = Waiting(self.srv, 'GET', '/healthz')

@@ -1039,6 +1039,43 @@ static void app_lookup_reads_its_record(void **state)
     pb_pool_clear(&pool);
 }
 
+static void apps_lookup_lists_every_app_with_its_count(void **state)
+{
+    struct fixture *f = *state;
+    create_app(f, OTHER_APP);
+    create_app(f, 7);
+    assert_int_equal(apply_to(f, APP, PB_CHANGE_APPEND, "t1", "a,b"), PB_CHANGE_OK);
+    assert_int_equal(apply_to(f, OTHER_APP, PB_CHANGE_APPEND, "t1", "a"), PB_CHANGE_OK);
+    pb_store_lookup apps = {.kind = PB_LOOKUP_APPS}, done = {.result = -99};
+    pb_pool pool;
+    pb_pool_init(&pool);
+    pb_store_lookup_start(f->session, &apps, &pool, keep_lookup, &done); /* the embedded store answers at once */
+    assert_int_equal(done.result, 0);
+    assert_int_equal(done.n_apps, 3);
+    assert_int_equal(done.apps[0].access_id, 7); /* increasing access_id, as pb_store_app_list() */
+    assert_int_equal(done.apps[0].bindings, 0);
+    assert_int_equal(done.apps[1].access_id, APP);
+    assert_int_equal(done.apps[1].bindings, 2);
+    assert_int_equal(done.apps[2].access_id, OTHER_APP);
+    assert_int_equal(done.apps[2].bindings, 1);
+    assert_true(done.apps[2].created_at > 0);
+    pb_pool_clear(&pool);
+}
+
+static void apps_lookup_of_an_empty_store_lists_nothing(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t removed;
+    assert_int_equal(pb_store_app_remove(f->session, APP, &removed), 0);
+    pb_store_lookup apps = {.kind = PB_LOOKUP_APPS}, done = {.result = -99};
+    pb_pool pool;
+    pb_pool_init(&pool);
+    pb_store_lookup_start(f->session, &apps, &pool, keep_lookup, &done);
+    assert_int_equal(done.result, 0);
+    assert_int_equal(done.n_apps, 0);
+    pb_pool_clear(&pool);
+}
+
 static void open_reports_unusable_directory(void **state)
 {
     pb_store_config config = {.data_dir = "/proc/pushbind-cannot-exist/data", .map_size = 1 * MIB, .limits = {32, 100}};
@@ -1088,6 +1125,8 @@ int main(void)
         TEST(queued_writes_all_finish_durable),
         TEST(ping_answers),
         TEST(app_lookup_reads_its_record),
+        TEST(apps_lookup_lists_every_app_with_its_count),
+        TEST(apps_lookup_of_an_empty_store_lists_nothing),
         cmocka_unit_test(open_reports_unusable_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,8 @@
 /*
  * apps.c — apps in the Redis backend (the command line's side):
- * create or update, list, remove with every binding.
+ * create or update, list, remove with every binding. The list's two rounds
+ * are built and read by functions shared with the loop's APPS lookup
+ * (read_async.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,46 +185,78 @@ static int compare_ids(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int pb_redis_app_list(pb_redis_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg)
+void pb_redis_apps_members_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store)
 {
-    pb_pool *pool = &session->pool;
-    const pb_redis_store *store = session->store;
-    int rc = PB_STORE_EIO;
-    pb_redis_cmd *cmds = NULL;
-    size_t n = 0;
     pb_str key = apps_key(pool, store);
-    pb_redis_cmd members;
-    pb_redis_cmd_init(&members, pool, pb_redis_slot_of(key), false, 2);
-    pb_redis_cmd_arg(&members, 0, "SMEMBERS", 8);
-    pb_redis_cmd_arg(&members, 1, key.base, key.len);
-    redisReply *set = run_one(session, &members, "app list");
-    if (set == NULL)
-        goto done;
-    uint64_t *ids = pb_pool_alloc(pool, set->elements * sizeof(*ids));
+    pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), false, 2);
+    pb_redis_cmd_arg(cmd, 0, "SMEMBERS", 8);
+    pb_redis_cmd_arg(cmd, 1, key.base, key.len);
+}
+
+int pb_redis_apps_records_cmds(pb_redis_conn *conn, const pb_redis_cmd *members, pb_pool *pool,
+                               const pb_redis_store *store, pb_redis_app_round *round)
+{
+    const redisReply *set = members->reply;
+    *round = (pb_redis_app_round){NULL, NULL, 0};
+    if (pb_redis_reply_failed(conn, set, "app list"))
+        return PB_STORE_EIO;
+    if (set->type != REDIS_REPLY_ARRAY) {
+        snprintf(conn->error, sizeof(conn->error), "app list: the apps set is not a set");
+        return PB_STORE_EIO;
+    }
+    uint64_t *ids = pb_pool_alloc(pool, (set->elements == 0 ? 1 : set->elements) * sizeof(*ids));
+    size_t n = 0;
     for (size_t i = 0; i < set->elements; i++)
         if (set->element[i]->type == REDIS_REPLY_STRING &&
             pb_redis_parse_u64(set->element[i]->str, set->element[i]->len, &ids[n]))
             n++;
-    freeReplyObject(set);
     qsort(ids, n, sizeof(*ids), compare_ids);
-
-    cmds = pb_pool_alloc(pool, n * sizeof(*cmds));
+    pb_redis_cmd *cmds = pb_pool_alloc(pool, (n == 0 ? 1 : n) * sizeof(*cmds));
     for (size_t i = 0; i < n; i++)
         pb_redis_app_cmd(&cmds[i], pool, store, ids[i]);
-    if (n != 0 && pb_redis_run(&session->conn, cmds, n) != 0)
-        goto done;
-    for (size_t i = 0; i < n; i++) {
-        pb_app_info info;
-        int found = pb_redis_app_parse(&session->conn, &cmds[i], ids[i], &info);
+    *round = (pb_redis_app_round){ids, cmds, n};
+    return 0;
+}
+
+int pb_redis_apps_records_parse(pb_redis_conn *conn, const pb_redis_app_round *round, pb_pool *pool,
+                                pb_app_info **apps, size_t *n_apps)
+{
+    pb_app_info *out = pb_pool_alloc(pool, (round->n == 0 ? 1 : round->n) * sizeof(*out));
+    size_t n = 0;
+    for (size_t i = 0; i < round->n; i++) {
+        int found = pb_redis_app_parse(conn, &round->cmds[i], round->ids[i], &out[n]);
         if (found == PB_STORE_EIO)
-            goto done;
+            return PB_STORE_EIO;
         if (found == 0) /* else listed but not (or no longer) recorded */
-            visit(arg, &info);
+            n++;
     }
+    *apps = out;
+    *n_apps = n;
+    return 0;
+}
+
+int pb_redis_app_list(pb_redis_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg)
+{
+    pb_pool *pool = &session->pool;
+    int rc = PB_STORE_EIO;
+    pb_redis_cmd members;
+    pb_redis_app_round round = {NULL, NULL, 0};
+    pb_app_info *apps;
+    size_t n;
+    pb_redis_apps_members_cmd(&members, pool, session->store);
+    if (pb_redis_run(&session->conn, &members, 1) != 0 ||
+        pb_redis_apps_records_cmds(&session->conn, &members, pool, session->store, &round) != 0)
+        goto done;
+    if (round.n != 0 && pb_redis_run(&session->conn, round.cmds, round.n) != 0)
+        goto done;
+    if (pb_redis_apps_records_parse(&session->conn, &round, pool, &apps, &n) != 0)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        visit(arg, &apps[i]);
     rc = 0;
 done:
-    if (cmds != NULL)
-        pb_redis_release(cmds, n);
+    pb_redis_release(&members, 1);
+    pb_redis_release(round.cmds, round.n);
     pb_pool_clear(pool);
     return rc;
 }

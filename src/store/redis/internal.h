@@ -1,7 +1,8 @@
 /*
  * store/redis/internal.h — state shared by the Redis backend's files:
  * redis.c (opening, sessions, views, key building), read.c (lookups and the
- * app secret), apply*.c (binding changes), apps.c (apps, for the command line)
+ * app secret), apply*.c (binding changes), apps.c (apps, for the command line
+ * and the app list a metrics scrape reads)
  * and scripts.c (the Lua scripts); cluster.c and slot.c speak to the servers.
  * Private to store/redis/.
  *
@@ -139,6 +140,26 @@ int pb_redis_secret_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, pb_pool 
 /* HMGET of the app's created time and count; the parse returns what pb_redis_app_of() does. */
 void pb_redis_app_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id);
 int pb_redis_app_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, uint64_t access_id, pb_app_info *app);
+
+/*
+ * The app list (apps.c: pb_redis_app_list(), and the loop's APPS lookup), in
+ * two rounds. The first is the SMEMBERS of the apps set. From its reply, the
+ * second: one pb_redis_app_cmd() per listed id, ids increasing, into *round
+ * from `pool` (0, or PB_STORE_EIO with round->n 0). From the second's
+ * replies, the apps that have a record, in that order, into *apps from
+ * `pool` (0 or PB_STORE_EIO).
+ */
+typedef struct pb_redis_app_round {
+    uint64_t *ids;
+    pb_redis_cmd *cmds; /* cmds[i] reads the record of ids[i] */
+    size_t n;
+} pb_redis_app_round;
+
+void pb_redis_apps_members_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store);
+int pb_redis_apps_records_cmds(pb_redis_conn *conn, const pb_redis_cmd *members, pb_pool *pool,
+                               const pb_redis_store *store, pb_redis_app_round *round);
+int pb_redis_apps_records_parse(pb_redis_conn *conn, const pb_redis_app_round *round, pb_pool *pool,
+                                pb_app_info **apps, size_t *n_apps);
 
 /*
  * By token: one command per token, two with details (cmds has n * (1 +

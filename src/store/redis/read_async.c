@@ -1,8 +1,9 @@
 /*
  * read_async.c — a session bound to an event loop: its lookups (an app's
- * secret or record, the lists, a PING of every primary) are sent on the
- * loop's connections (async_cluster.c) and answered from their replies'
- * callbacks, and the apps' secrets it read lately are kept for a moment.
+ * secret or record, the lists, a PING of every primary, the app list) are
+ * sent on the loop's connections (async_cluster.c) and answered from their
+ * replies' callbacks, and the apps' secrets it read lately are kept for a
+ * moment.
  * Its writes go on a second set of connections (apply.c).
  *
  * The secret cache is the thread's own (no lock). An entry is trusted for
@@ -50,6 +51,7 @@ typedef struct aread {
     size_t n, n_cmds; /* items; commands (more with details) */
     pb_redis_read how;
     pb_redis_candidates found;
+    pb_redis_app_round apps; /* APPS: the records' round, after the apps set's */
 } aread;
 
 static uint64_t now_ms(void)
@@ -150,6 +152,7 @@ static void finish(aread *read, int rc)
     if (rc == PB_STORE_EIO)
         snprintf(session->conn.error, sizeof(session->conn.error), "%s", pb_redis_aconn_error(session->aconn));
     pb_redis_release(read->cmds, read->n_cmds);
+    pb_redis_release(read->apps.cmds, read->apps.n);
     if (read->found.checks != NULL)
         pb_redis_release(read->found.checks, read->found.n_checks);
     read->done(read->arg, read->lookup);
@@ -213,6 +216,28 @@ static void on_app(void *arg, int rc)
         rc = pb_redis_app_parse(pb_redis_aconn_map(read->session->aconn), &read->cmds[0], lookup->access_id,
                                 &lookup->app);
     finish(read, rc == 0 || rc == PB_STORE_ENOTFOUND ? rc : PB_STORE_EIO);
+}
+
+static void on_app_records(void *arg, int rc)
+{
+    aread *read = arg;
+    pb_store_lookup *lookup = read->lookup;
+    if (rc == 0)
+        rc = pb_redis_apps_records_parse(pb_redis_aconn_map(read->session->aconn), &read->apps, read->pool,
+                                         &lookup->apps, &lookup->n_apps);
+    finish(read, rc == 0 ? 0 : PB_STORE_EIO);
+}
+
+static void on_apps_set(void *arg, int rc)
+{
+    aread *read = arg;
+    pb_redis_session *session = read->session;
+    if (rc != 0 || pb_redis_apps_records_cmds(pb_redis_aconn_map(session->aconn), &read->cmds[0], read->pool,
+                                              session->store, &read->apps) != 0) {
+        finish(read, PB_STORE_EIO);
+        return;
+    }
+    pb_redis_arun(session->aconn, &read->batch, read->apps.cmds, read->apps.n, on_app_records, read);
 }
 
 /* ---- Ping: every primary of the loop's slot map, as pb_redis_ping() does with its own ---- */
@@ -313,6 +338,14 @@ void pb_redis_lookup_start(pb_redis_session *session, pb_store_lookup *lookup, p
         return;
     case PB_LOOKUP_PING:
         ping_start(read);
+        return;
+    case PB_LOOKUP_APPS:
+        lookup->apps = NULL;
+        lookup->n_apps = 0;
+        read->n = read->n_cmds = 1;
+        read->cmds = pb_pool_alloc(pool, sizeof(*read->cmds));
+        pb_redis_apps_members_cmd(read->cmds, pool, store);
+        pb_redis_arun(session->aconn, &read->batch, read->cmds, 1, on_apps_set, read);
         return;
     case PB_LOOKUP_ACCOUNTS_OF:
         read->how = pb_redis_read_of(store, lookup->with_info);
