@@ -176,7 +176,8 @@ class Cluster(object):
 # ---- CTest fixtures: python3 pbredis.py start|stop single|cluster -------------
 
 def _state_dir(kind):
-    return os.path.join(tempfile.gettempdir(), 'pushbind-test-redis-%s-%d' % (kind, os.getuid()))
+    """Per port base too: two checkouts testing at once must not delete each other's servers' files."""
+    return os.path.join(tempfile.gettempdir(), 'pushbind-test-redis-%s-%d-%d' % (kind, os.getuid(), PORT_BASE))
 
 
 def main(argv):
