@@ -91,8 +91,8 @@ def wait_http(port, path='/healthz', timeout=60, scheme='http'):
 def load_set(name):
     """A pushbind data directory for data set `name`, made once and reused
     while the loader and the key layout are unchanged (a 10M load takes minutes)."""
-    stamp = subprocess.run(['sh', '-c', 'cat bench/load.c src/store/lmdb_keys.h | sha1sum'], cwd=ROOT,
-                           stdout=subprocess.PIPE, text=True, check=True).stdout.split()[0]
+    stamp = subprocess.run(['bash', '-c', 'set -o pipefail; cat bench/load.c src/store/lmdb/keys.h | sha1sum'],
+                           cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True).stdout.split()[0]
     path = os.path.join(DATA, name)
     stamp_file = os.path.join(path, 'stamp')
     if os.path.exists(stamp_file) and open(stamp_file).read() == stamp:
