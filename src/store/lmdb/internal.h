@@ -1,8 +1,9 @@
 /*
  * store/lmdb/internal.h — state shared by the embedded store's source files:
- * env.c (environment, sessions, views, lookups, apps), apply*.c (batches of
- * binding changes), writer.c (the group-commit writer thread), tools.c and
- * import*.c (the operator's tools). Private to store/lmdb/.
+ * env.c (opening the environment), session.c (sessions, views, the map
+ * lock), read.c (lookups), apps.c (apps), apply*.c (batches of binding
+ * changes), writer.c (the group-commit writer thread), tools.c and import*.c
+ * (the operator's tools). Private to store/lmdb/.
  */
 #ifndef PB_STORE_LMDB_INTERNAL_H
 #define PB_STORE_LMDB_INTERNAL_H
@@ -95,7 +96,7 @@ struct pb_lmdb_session {
     pb_lmdb_store *store;
     /* Reset between views and renewed by the next: no allocation per view. */
     MDB_txn *read_txn;
-    MDB_cursor *tokens_cursor; /* renewed for a view on its first use (pb_lmdb_view_cursor()) */
+    MDB_cursor *tokens_cursor; /* renewed for a view on its first use (view_cursor() in read.c) */
     MDB_cursor *accounts_cursor;
     bool tokens_cursor_renewed, accounts_cursor_renewed; /* for the open view */
     bool view_open;
@@ -117,7 +118,7 @@ struct pb_lmdb_tool {
     pb_lmdb_import_meter meter;
 };
 
-/* Keeps "<what>: <mdb_strerror(rc)>" as the session's last error. */
+/* Keeps "<what>: <mdb_strerror(rc)>" as the session's last error (session.c). */
 void pb_lmdb_set_error(pb_lmdb_session *session, const char *what, int rc);
 
 /*

@@ -1,0 +1,184 @@
+/*
+ * read.c — the embedded store's lookups in a view (session.c): an app's
+ * secret and record, the tokens of accounts and the accounts of tokens. They
+ * hide an expired binding at once; expiry.c deletes it later.
+ */
+#include <time.h>
+
+#include "store/lmdb/internal.h"
+
+/*
+ * Renews `cursor` for the open view unless that was done already (*renewed).
+ * Lazily, because a renewal costs more than a whole secret lookup, and most
+ * views use one cursor or none: the query's secret, then one list.
+ */
+static int view_cursor(pb_lmdb_session *session, MDB_cursor *cursor, bool *renewed)
+{
+    if (*renewed)
+        return 0;
+    int rc = mdb_cursor_renew(session->read_txn, cursor);
+    *renewed = rc == 0;
+    return rc;
+}
+
+/* App `access_id`'s record in the view's snapshot: 0, PB_STORE_ENOTFOUND or PB_STORE_EIO (`what` in the error). */
+static int view_app_record(pb_lmdb_view *view, uint64_t access_id, struct app_record *app, const char *what)
+{
+    pb_lmdb_session *session = view->session;
+    unsigned char id[PB_LMDB_ID_LEN];
+    be64_put(id, access_id);
+    MDB_val key = {sizeof(id), id}, value;
+
+    int rc = mdb_get(session->read_txn, session->store->apps, &key, &value);
+    if (rc == MDB_NOTFOUND)
+        return PB_STORE_ENOTFOUND;
+    if (rc == 0 && !app_record_parse(value.mv_data, value.mv_size, app))
+        rc = MDB_CORRUPTED;
+    if (rc != 0) {
+        pb_lmdb_set_error(session, what, rc);
+        return PB_STORE_EIO;
+    }
+    return 0;
+}
+
+int pb_lmdb_app_secret(pb_lmdb_view *view, uint64_t access_id, pb_str *secret)
+{
+    struct app_record app;
+    int rc = view_app_record(view, access_id, &app, "app secret");
+    if (rc == 0)
+        *secret = app.secret;
+    return rc;
+}
+
+int pb_lmdb_app_of(pb_lmdb_view *view, uint64_t access_id, pb_app_info *app)
+{
+    struct app_record record;
+    int rc = view_app_record(view, access_id, &record, "app record");
+    if (rc == 0)
+        *app = (pb_app_info){access_id, record.created_at, record.bindings};
+    return rc;
+}
+
+/*
+ * Both lookups copy nothing: the strings point into the map, which the view's
+ * snapshot keeps stable, and mdb_cursor_count() sizes each answer's array so
+ * it is one allocation from the pool. Times and platforms are on the tokens
+ * side (store/lmdb_keys.h), so by account they cost one more lookup per
+ * token, made only when asked for or when bindings can expire.
+ */
+int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
+                       bool with_info, pb_pool *pool, pb_token_list *out)
+{
+    pb_lmdb_session *session = view->session;
+    int64_t ttl = session->store->binding_ttl, now = (int64_t)time(NULL);
+    bool need_info = with_info || ttl > 0;
+    unsigned char buf[PB_LMDB_KEY_BUF], tbuf[PB_LMDB_KEY_BUF];
+    int rc = view_cursor(session, session->accounts_cursor, &session->accounts_cursor_renewed);
+    if (rc == 0 && need_info)
+        rc = view_cursor(session, session->tokens_cursor, &session->tokens_cursor_renewed);
+    if (rc != 0)
+        goto fail;
+
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (pb_token_list){.n = 0};
+        /* A key LMDB cannot store is bound to nothing. */
+        if (!pb_lmdb_account_fits(session->store, &accounts[i]))
+            continue;
+        MDB_val key = {account_key(buf, access_id, &accounts[i]), buf}, dup;
+        size_t count;
+        if ((rc = pb_lmdb_seek_dups(session->accounts_cursor, &key, &dup, &count)) != 0)
+            goto fail;
+        if (count == 0)
+            continue;
+        pb_token_list list = {.tokens = pb_pool_alloc(pool, count * sizeof(*list.tokens))};
+        if (with_info) {
+            list.times = pb_pool_alloc(pool, count * sizeof(*list.times));
+            list.platforms = pb_pool_alloc(pool, count * sizeof(*list.platforms));
+        }
+        for (size_t j = 0; j < count; j++) {
+            uint64_t seq;
+            pb_str token;
+            if (j != 0 && (rc = mdb_cursor_get(session->accounts_cursor, &key, &dup, MDB_NEXT_DUP)) != 0)
+                goto fail;
+            if (!token_dup_parse(dup.mv_data, dup.mv_size, &seq, &token)) {
+                rc = MDB_CORRUPTED;
+                goto fail;
+            }
+            if (need_info) {
+                MDB_val tkey = {token_key(tbuf, access_id, token), tbuf}, tdup;
+                struct binding_info info;
+                pb_account bound;
+                uint64_t tseq;
+                rc = pb_lmdb_seek_binding(session->tokens_cursor, &tkey, seq, &tdup);
+                if (rc == MDB_NOTFOUND)
+                    continue; /* half of a binding: not one */
+                if (rc != 0 || !account_dup_parse(tdup.mv_data, tdup.mv_size, &tseq, &info, &bound)) {
+                    rc = rc != 0 ? rc : MDB_CORRUPTED;
+                    goto fail;
+                }
+                if (binding_expired(info.last_bind_time, ttl, now))
+                    continue;
+                if (with_info) {
+                    list.times[list.n] = (pb_binding_times){info.bind_time, info.last_bind_time};
+                    list.platforms[list.n] = info.platform;
+                }
+            }
+            list.tokens[list.n++] = token;
+        }
+        out[i] = list;
+    }
+    return 0;
+
+fail:
+    pb_lmdb_set_error(session, "tokens of account", rc);
+    return PB_STORE_EIO;
+}
+
+int pb_lmdb_accounts_of(pb_lmdb_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
+                         bool with_info, pb_pool *pool, pb_account_list *out)
+{
+    pb_lmdb_session *session = view->session;
+    int64_t ttl = session->store->binding_ttl, now = (int64_t)time(NULL);
+    unsigned char buf[PB_LMDB_KEY_BUF];
+    int rc = view_cursor(session, session->tokens_cursor, &session->tokens_cursor_renewed);
+    if (rc != 0)
+        goto fail;
+
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (pb_account_list){.n = 0};
+        if (!pb_lmdb_token_fits(session->store, tokens[i]))
+            continue;
+        MDB_val key = {token_key(buf, access_id, tokens[i]), buf}, dup;
+        size_t count;
+        if ((rc = pb_lmdb_seek_dups(session->tokens_cursor, &key, &dup, &count)) != 0)
+            goto fail;
+        if (count == 0)
+            continue;
+        pb_account_list list = {.accounts = pb_pool_alloc(pool, count * sizeof(*list.accounts))};
+        if (with_info)
+            list.times = pb_pool_alloc(pool, count * sizeof(*list.times));
+        for (size_t j = 0; j < count; j++) {
+            uint64_t seq;
+            struct binding_info info;
+            if (j != 0 && (rc = mdb_cursor_get(session->tokens_cursor, &key, &dup, MDB_NEXT_DUP)) != 0)
+                goto fail;
+            if (!account_dup_parse(dup.mv_data, dup.mv_size, &seq, &info, &list.accounts[list.n])) {
+                rc = MDB_CORRUPTED;
+                goto fail;
+            }
+            if (binding_expired(info.last_bind_time, ttl, now))
+                continue;
+            if (with_info) {
+                list.times[list.n] = (pb_binding_times){info.bind_time, info.last_bind_time};
+                list.platform = info.platform;
+            }
+            list.n++;
+        }
+        out[i] = list;
+    }
+    return 0;
+
+fail:
+    pb_lmdb_set_error(session, "accounts of token", rc);
+    return PB_STORE_EIO;
+}
