@@ -74,6 +74,30 @@ def start(argv, **kw):
     return p
 
 
+# The processes that serve each port's requests (pushbind; nginx's workers), for CPU per request.
+server_pids = {}
+cpu_costs = {}  # row -> {'pushbind': [µs per request, ...], 'baseline': [...]}
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf('SC_CLK_TCK')
+
+
+def costed(row, side, key, run):
+    """run()'s (figure, p50, p99), noting the server's CPU time per request
+    (utime + stime of every process serving PORTS[key]) under cpu_costs[row]."""
+    before = cpu_seconds(server_pids[key])
+    result = run()
+    requests = result[0] * SECONDS
+    cpu_costs.setdefault(row, {}).setdefault(side, []).append((cpu_seconds(server_pids[key]) - before) / requests * 1e6)
+    return result
+
+
 def wait_http(port, path='/healthz', timeout=60, scheme='http'):
     deadline = time.time() + timeout
     context = ssl._create_unverified_context() if scheme == 'https' else None  # the run's own certificate
@@ -124,7 +148,7 @@ def start_pushbind(key, path, tmp=None, args=('--log-format', 'off'), scheme='ht
         copy = os.path.join(tmp, key)
         shutil.copytree(db, copy)
         db = copy
-    start([BIN, 'serve', '--data', db, '--listen', '127.0.0.1:%d' % PORTS[key]] + list(args))
+    server_pids[key] = [start([BIN, 'serve', '--data', db, '--listen', '127.0.0.1:%d' % PORTS[key]] + list(args)).pid]
     wait_http(PORTS[key], scheme=scheme)
 
 
@@ -191,10 +215,14 @@ http {
 }
 ''' % {'tmp': tmp, 'port': PORTS['nginx'], 'port_log': PORTS['nginx_log'], 'port_tls': PORTS['nginx_tls'],
        'cert': cert, 'key': key, 'path': QUERY, 'body': body})
-    start(['nginx', '-c', conf, '-p', tmp])
+    master = start(['nginx', '-c', conf, '-p', tmp])
     wait_http(PORTS['nginx'], QUERY)
     wait_http(PORTS['nginx_log'], QUERY)
     wait_http(PORTS['nginx_tls'], QUERY, scheme='https')
+    workers = [int(p) for p in subprocess.run(['pgrep', '-P', str(master.pid)], stdout=subprocess.PIPE, text=True,
+                                              check=True).stdout.split()]
+    for key in ('nginx', 'nginx_log', 'nginx_tls'):
+        server_pids[key] = workers
 
 
 def start_redis(tmp, key, fsync):
@@ -356,11 +384,11 @@ def main():
         # 1 and 2: one round runs nginx, Basic and Signature.
         ng, basic, sig = [], [], []
         for r in range(ROUNDS):
-            ng.append(wrk('query.lua', PORTS['nginx'], one))
+            ng.append(costed('1', 'baseline', 'nginx', lambda: wrk('query.lua', PORTS['nginx'], one)))
             # Basic and Signature swap places each round, so neither always follows nginx.
             for auth in (('basic', 'sign') if r % 2 == 0 else ('sign', 'basic')):
                 if auth == 'basic':
-                    basic.append(wrk('query.lua', PORTS['pb_1m'], one))
+                    basic.append(costed('1', 'pushbind', 'pb_1m', lambda: wrk('query.lua', PORTS['pb_1m'], one)))
                 else:
                     sig.append(wrk('query_sign.lua', PORTS['pb_1m'], {'PB_SIGNED': signed}))
             log('1/2 round %d: nginx %.0f, basic %.0f, signature %.0f' % (r + 1, ng[-1][0], basic[-1][0], sig[-1][0]))
@@ -369,14 +397,19 @@ def main():
         results.append(('2. same, Signature auth (req/s)', sig, 'scenario 1', basic, 0.9))
 
         # 1b: both access logs on, to a file. 1c, 1d: HTTPS, access logs off.
-        pb, base, _, _ = alternate('1b', lambda r: wrk('query.lua', PORTS['pb_1m_log'], one),
-                                   lambda r: wrk('query.lua', PORTS['nginx_log'], one))
+        pb, base, _, _ = alternate(
+            '1b', lambda r: costed('1b', 'pushbind', 'pb_1m_log', lambda: wrk('query.lua', PORTS['pb_1m_log'], one)),
+            lambda r: costed('1b', 'baseline', 'nginx_log', lambda: wrk('query.lua', PORTS['nginx_log'], one)))
         results.append(('1b. same as 1, access logs on (req/s)', pb, 'nginx canned, access_log on', base, 0.9))
-        pb, base, _, _ = alternate('1c', lambda r: wrk('query.lua', PORTS['pb_1m_tls'], one, scheme='https'),
-                                   lambda r: wrk('query.lua', PORTS['nginx_tls'], one, scheme='https'))
+        pb, base, _, _ = alternate(
+            '1c', lambda r: costed('1c', 'pushbind', 'pb_1m_tls',
+                                   lambda: wrk('query.lua', PORTS['pb_1m_tls'], one, scheme='https')),
+            lambda r: costed('1c', 'baseline', 'nginx_tls',
+                             lambda: wrk('query.lua', PORTS['nginx_tls'], one, scheme='https')))
         results.append(('1c. same as 1, HTTPS HTTP/1.1 (req/s)', pb, 'nginx canned, TLS', base, 0.85))
-        pb, base, _, _ = alternate('1d', lambda r: h2load(PORTS['pb_1m_tls'], body_file),
-                                   lambda r: h2load(PORTS['nginx_tls'], body_file))
+        pb, base, _, _ = alternate(
+            '1d', lambda r: costed('1d', 'pushbind', 'pb_1m_tls', lambda: h2load(PORTS['pb_1m_tls'], body_file)),
+            lambda r: costed('1d', 'baseline', 'nginx_tls', lambda: h2load(PORTS['nginx_tls'], body_file)))
         results.append(('1d. account 0 over HTTPS HTTP/2, %d streams x %d connections (req/s)' % (
             H2_STREAMS, H2_CLIENTS), pb, 'nginx canned, TLS, HTTP/2', base, 0.85))
 
@@ -438,6 +471,10 @@ def report(results, bytes_10m, rss_10m, load_seconds, elapsed):
                 bytes_10m, per_binding, 'met' if per_binding <= 200 else 'NOT met'),
             '- peak RSS of the server holding 10M bindings (VmHWM): %.0f MiB' % (rss_10m / 1024),
         ]
+    for row, sides in sorted(cpu_costs.items()):
+        pb, base = statistics.median(sides['pushbind']), statistics.median(sides['baseline'])
+        extra.append('- server CPU per request in row %s (utime + stime of the serving processes, median of the '
+                     'rounds): pushbind %.1f µs, baseline %.1f µs, %.2f × the baseline\'s' % (row, pb, base, pb / base))
     extra += [
         '- data sets loaded in this run (seconds): %s' % ', '.join(
             '%s %.0f' % (k, v) for k, v in load_seconds.items() if v is not None) if any(
