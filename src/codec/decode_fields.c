@@ -49,26 +49,9 @@ static pb_str keep_string(decoder *d, const value *v)
     return pb_pool_strdup(d->pool, s);
 }
 
-/*
- * Makes room for element `n` of a pool array that holds `n` elements and
- * returns the array, moved when it had to grow. The capacity is implied
- * rather than stored: 4 up to 4 elements, then the next power of two, so the
- * array is full exactly when n is 0 or a power of two of at least 4.
- */
-static void *grow(pb_pool *pool, void *items, size_t n, size_t size)
-{
-    if (n != 0 && (n < 4 || (n & (n - 1)) != 0))
-        return items;
-    size_t capacity = n == 0 ? 4 : n * 2;
-    void *bigger = pb_pool_alloc(pool, capacity * size);
-    if (n != 0)
-        memcpy(bigger, items, n * size);
-    return bigger;
-}
-
 static pb_token_item *append_token(pb_pool *pool, pb_token_item_list *list)
 {
-    list->items = grow(pool, list->items, list->n, sizeof(*list->items));
+    list->items = pb_pool_grow(pool, list->items, list->n, sizeof(*list->items));
     pb_token_item *item = &list->items[list->n++];
     *item = (pb_token_item){.token = empty, .is_string = false};
     return item;
@@ -76,7 +59,7 @@ static pb_token_item *append_token(pb_pool *pool, pb_token_item_list *list)
 
 static pb_account_item *append_account(pb_pool *pool, pb_account_item_list *list)
 {
-    list->items = grow(pool, list->items, list->n, sizeof(*list->items));
+    list->items = pb_pool_grow(pool, list->items, list->n, sizeof(*list->items));
     pb_account_item *item = &list->items[list->n++];
     *item = (pb_account_item){.account = {.name = empty, .type = TYPE_NOT_GIVEN}, .well_typed = false};
     return item;
@@ -84,7 +67,7 @@ static pb_account_item *append_account(pb_pool *pool, pb_account_item_list *list
 
 static pb_token_accounts_item *append_token_accounts(pb_pool *pool, pb_token_accounts_list *list)
 {
-    list->items = grow(pool, list->items, list->n, sizeof(*list->items));
+    list->items = pb_pool_grow(pool, list->items, list->n, sizeof(*list->items));
     pb_token_accounts_item *item = &list->items[list->n++];
     *item = (pb_token_accounts_item){.is_object = false, .token = {.token = empty, .is_string = false}};
     return item;

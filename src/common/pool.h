@@ -34,6 +34,25 @@ static inline void *pb_pool_alloc(pb_pool *pool, size_t size)
     return h2o_mem_alloc_pool(pool, size == 0 ? 1 : size);
 }
 
+/*
+ * Makes room for element `n` of a pool array that holds `n` elements of
+ * `size` bytes and returns the array, moved when it had to grow. The
+ * capacity is implied rather than stored: 4 up to 4 elements, then the next
+ * power of two, so the array is full exactly when n is 0 or a power of two
+ * of at least 4. A caller that empties the array (n back to 0) gets a fresh
+ * one on its next element.
+ */
+static inline void *pb_pool_grow(pb_pool *pool, void *items, size_t n, size_t size)
+{
+    if (n != 0 && (n < 4 || (n & (n - 1)) != 0))
+        return items;
+    size_t capacity = n == 0 ? 4 : n * 2;
+    void *bigger = pb_pool_alloc(pool, capacity * size);
+    if (n != 0)
+        memcpy(bigger, items, n * size);
+    return bigger;
+}
+
 /* Copies `s` into the pool. */
 static inline pb_str pb_pool_strdup(pb_pool *pool, pb_str s)
 {

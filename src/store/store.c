@@ -186,20 +186,13 @@ int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *
 typedef struct apps_gather {
     pb_store_lookup *lookup;
     pb_pool *pool;
-    size_t capacity;
 } apps_gather;
 
 static void gather_app(void *arg, const pb_app_info *app)
 {
     apps_gather *g = arg;
     pb_store_lookup *lookup = g->lookup;
-    if (lookup->n_apps == g->capacity) {
-        g->capacity = g->capacity == 0 ? 16 : g->capacity * 2;
-        pb_app_info *grown = pb_pool_alloc(g->pool, g->capacity * sizeof(*grown));
-        if (lookup->n_apps != 0)
-            memcpy(grown, lookup->apps, lookup->n_apps * sizeof(*grown));
-        lookup->apps = grown;
-    }
+    lookup->apps = pb_pool_grow(g->pool, lookup->apps, lookup->n_apps, sizeof(*lookup->apps));
     lookup->apps[lookup->n_apps++] = *app;
 }
 

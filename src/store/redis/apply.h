@@ -124,12 +124,12 @@ struct pb_redis_applier {
     size_t n_clear;
     /* Best-effort writes (cleanup, expiry index entries) that ride in the next round. */
     pb_redis_cmd *carry;
-    size_t n_carry, cap_carry;
+    size_t n_carry;
     /* The round being run: carried commands, begin_batch, then the step's own from step_at. */
     pb_redis_cmd *cmds;
     size_t n_cmds, begin_at, step_at;
     pb_redis_written *written;
-    size_t n_written, cap_written;
+    size_t n_written;
 };
 
 /* Opens a round with room for the step's `n` commands and returns where they go; a->n_cmds counts them. */

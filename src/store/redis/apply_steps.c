@@ -89,14 +89,7 @@ void pb_redis_cmd_change(pb_redis_cmd *cmd, const pb_redis_applier *a, pb_str to
 
 pb_redis_cmd *pb_redis_carry(pb_redis_applier *a)
 {
-    if (a->n_carry == a->cap_carry) {
-        size_t cap = a->cap_carry == 0 ? 16 : a->cap_carry * 2;
-        pb_redis_cmd *grown = pb_pool_alloc(a->pool, cap * sizeof(*grown));
-        if (a->n_carry != 0)
-            memcpy(grown, a->carry, a->n_carry * sizeof(*grown));
-        a->carry = grown;
-        a->cap_carry = cap;
-    }
+    a->carry = pb_pool_grow(a->pool, a->carry, a->n_carry, sizeof(*a->carry));
     return &a->carry[a->n_carry++];
 }
 
@@ -163,14 +156,7 @@ static pb_redis_written *written_at(pb_redis_applier *a, int node)
     for (size_t i = 0; i < a->n_written; i++)
         if (a->written[i].node == node)
             return &a->written[i];
-    if (a->n_written == a->cap_written) {
-        size_t cap = a->cap_written == 0 ? 8 : a->cap_written * 2;
-        pb_redis_written *grown = pb_pool_alloc(a->pool, cap * sizeof(*grown));
-        if (a->n_written != 0)
-            memcpy(grown, a->written, a->n_written * sizeof(*grown));
-        a->written = grown;
-        a->cap_written = cap;
-    }
+    a->written = pb_pool_grow(a->pool, a->written, a->n_written, sizeof(*a->written));
     pb_redis_written *w = &a->written[a->n_written++];
     *w = (pb_redis_written){.node = node, .epoch = 0, .stamp = 0};
     return w;
