@@ -89,36 +89,20 @@ static void gen_cstr(yajl_gen gen, const char *s)
 }
 
 /*
- * `value` in decimal at the end of `digits`; returns where it starts. Done
- * here rather than by yajl_gen_integer(), whose sprintf() cost more than the
- * rest of a one-account answer's numbers together.
+ * Digits written here rather than by yajl_gen_integer(), whose sprintf() cost
+ * more than the rest of a one-account answer's numbers together.
  */
-static char *decimal(char digits[static 20], int64_t value)
-{
-    char *p = digits + 20;
-    uint64_t magnitude = value < 0 ? 0u - (uint64_t)value : (uint64_t)value;
-    do {
-        *--p = (char)('0' + magnitude % 10);
-        magnitude /= 10;
-    } while (magnitude != 0);
-    if (value < 0)
-        *--p = '-';
-    return p;
-}
-
 static void gen_integer(yajl_gen gen, int64_t value)
 {
-    char digits[20];
-    char *p = decimal(digits, value);
-    yajl_gen_number(gen, p, (size_t)(digits + sizeof(digits) - p));
+    char digits[PB_DECIMAL_MAX];
+    yajl_gen_number(gen, digits, (size_t)(pb_put_i64(digits, value) - digits));
 }
 
 /* An item code as TPNS sends it in `result`: a decimal string ("0", "1008007"). */
 static void gen_code_string(yajl_gen gen, int code)
 {
-    char digits[20];
-    char *p = decimal(digits, code);
-    yajl_gen_string(gen, (const unsigned char *)p, (size_t)(digits + sizeof(digits) - p));
+    char digits[PB_DECIMAL_MAX];
+    yajl_gen_string(gen, (const unsigned char *)digits, (size_t)(pb_put_i64(digits, code) - digits));
 }
 
 /* {"account":"...","account_type":N}, the type only when not 0. Leaves the object open. */

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/str.h"
 #include "http/accesslog.h"
 
 #define LOG_FILE_MODE 0640
@@ -51,27 +52,6 @@ static char *put_str(char *p, const char *s)
     return p + len;
 }
 
-static char *put_u64(char *p, uint64_t v)
-{
-    char digits[20];
-    size_t n = 0;
-    do
-        digits[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (n > 0)
-        *p++ = digits[--n];
-    return p;
-}
-
-static char *put_i64(char *p, int64_t v)
-{
-    if (v < 0) {
-        *p++ = '-';
-        return put_u64(p, (uint64_t)0 - (uint64_t)v);
-    }
-    return put_u64(p, (uint64_t)v);
-}
-
 /* "2026-11-27T01:23:45.678Z" */
 static char *put_time(char *p, pb_accesslog_clock *clock)
 {
@@ -98,19 +78,19 @@ static char *format_text(char *p, pb_accesslog_clock *clock, const pb_request_re
 {
     p = put_time(p, clock);
     p = put_str(p, " app=");
-    p = r->access_id != 0 ? put_u64(p, r->access_id) : put_str(p, "-");
+    p = r->access_id != 0 ? pb_put_u64(p, r->access_id) : put_str(p, "-");
     p = put_str(p, " endpoint=");
     p = put_str(p, pb_endpoint_name(r->endpoint));
     p = put_str(p, " op=");
-    p = r->operator_type != 0 ? put_i64(p, r->operator_type) : put_str(p, "-");
+    p = r->operator_type != 0 ? pb_put_i64(p, r->operator_type) : put_str(p, "-");
     p = put_str(p, " items=");
-    p = put_u64(p, r->items);
+    p = pb_put_u64(p, r->items);
     p = put_str(p, " code=");
-    p = r->code >= 0 ? put_i64(p, r->code) : put_str(p, "-");
+    p = r->code >= 0 ? pb_put_i64(p, r->code) : put_str(p, "-");
     p = put_str(p, " status=");
-    p = put_i64(p, r->status);
+    p = pb_put_i64(p, r->status);
     p = put_str(p, " us=");
-    return put_u64(p, r->micros);
+    return pb_put_u64(p, r->micros);
 }
 
 /* Every value is a number or a fixed word: nothing needs escaping. */
@@ -121,7 +101,7 @@ static char *format_json(char *p, pb_accesslog_clock *clock, const pb_request_re
     p = put_str(p, "\",\"app\":");
     if (r->access_id != 0) {
         *p++ = '"';
-        p = put_u64(p, r->access_id);
+        p = pb_put_u64(p, r->access_id);
         *p++ = '"';
     } else {
         p = put_str(p, "null");
@@ -129,15 +109,15 @@ static char *format_json(char *p, pb_accesslog_clock *clock, const pb_request_re
     p = put_str(p, ",\"endpoint\":\"");
     p = put_str(p, pb_endpoint_name(r->endpoint));
     p = put_str(p, "\",\"op\":");
-    p = r->operator_type != 0 ? put_i64(p, r->operator_type) : put_str(p, "null");
+    p = r->operator_type != 0 ? pb_put_i64(p, r->operator_type) : put_str(p, "null");
     p = put_str(p, ",\"items\":");
-    p = put_u64(p, r->items);
+    p = pb_put_u64(p, r->items);
     p = put_str(p, ",\"code\":");
-    p = r->code >= 0 ? put_i64(p, r->code) : put_str(p, "null");
+    p = r->code >= 0 ? pb_put_i64(p, r->code) : put_str(p, "null");
     p = put_str(p, ",\"status\":");
-    p = put_i64(p, r->status);
+    p = pb_put_i64(p, r->status);
     p = put_str(p, ",\"us\":");
-    p = put_u64(p, r->micros);
+    p = pb_put_u64(p, r->micros);
     *p++ = '}';
     return p;
 }
