@@ -80,6 +80,7 @@ cpu_costs = {}  # row -> {'pushbind': [µs per request, ...], 'baseline': [...]}
 
 
 def cpu_seconds(pids):
+    """utime + stime of `pids`, in seconds."""
     total = 0
     for pid in pids:
         with open('/proc/%d/stat' % pid) as f:
@@ -94,7 +95,8 @@ def costed(row, side, key, run):
     before = cpu_seconds(server_pids[key])
     result = run()
     requests = result[0] * SECONDS
-    cpu_costs.setdefault(row, {}).setdefault(side, []).append((cpu_seconds(server_pids[key]) - before) / requests * 1e6)
+    spent = cpu_seconds(server_pids[key]) - before
+    cpu_costs.setdefault(row, {}).setdefault(side, []).append(spent / requests * 1e6)
     return result
 
 

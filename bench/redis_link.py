@@ -109,36 +109,23 @@ def serve(port, store_args):
     return p
 
 
-TICKS = os.sysconf('SC_CLK_TCK')
-
-
-def cpu_seconds(pids):
-    """utime + stime of `pids`, in seconds."""
-    total = 0
-    for pid in pids:
-        with open('/proc/%d/stat' % pid) as f:
-            fields = f.read().rsplit(')', 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / TICKS
-
-
 def busy_seconds():
     """CPU time the whole machine spent not idle, over all cores, in seconds."""
     with open('/proc/stat') as f:
         cpu = [int(v) for v in f.readline().split()[1:]]
-    return (sum(cpu) - cpu[3] - cpu[4]) / TICKS
+    return (sum(cpu) - cpu[3] - cpu[4]) / os.sysconf('SC_CLK_TCK')
 
 
 def measured(run, seconds, groups):
     """run()'s (req/s, p50, p99), and the CPU it cost: (busy share of all cores,
     {group: CPU µs per request}) for `groups`, {name: [pids]}."""
     t0, b0 = time.monotonic(), busy_seconds()
-    c0 = {g: cpu_seconds(pids) for g, pids in groups.items()}
+    c0 = {g: bench.cpu_seconds(pids) for g, pids in groups.items()}
     result = run()
     wall = time.monotonic() - t0
     busy = (busy_seconds() - b0) / (wall * os.cpu_count())
     requests = result[0] * seconds
-    return result, (busy, {g: (cpu_seconds(pids) - c0[g]) / requests * 1e6 for g, pids in groups.items()})
+    return result, (busy, {g: (bench.cpu_seconds(pids) - c0[g]) / requests * 1e6 for g, pids in groups.items()})
 
 
 def app_add(store_args):
