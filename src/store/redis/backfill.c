@@ -42,27 +42,37 @@ struct walk {
     size_t indexed;
 };
 
-/* The app's `untracked` count as its record holds it ("0" when absent), in `pool`; -1 without the app. */
-static int marks_read(pb_redis_session *session, uint64_t access_id, pb_pool *pool, pb_str *untracked,
-                      bool *indexed)
+/*
+ * Which of `n` apps need a walk, in one pipelined round of their records:
+ * untracked[i] gets app i's `untracked` count in `pool` ("0" when absent)
+ * and the result says whether it differs from its `indexed` mark. An app
+ * gone or unreadable needs none this step.
+ */
+static bool *marks_read(pb_redis_session *session, const uint64_t *apps, size_t n, pb_pool *pool, pb_str *untracked)
 {
-    pb_str app = pb_redis_app_key(pool, session->store, "app", access_id);
-    pb_redis_cmd cmd;
-    pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(app), false, 5);
-    const char *args[] = {"HMGET", app.base, "created", "untracked", "indexed"};
-    size_t lens[] = {5, app.len, 7, 9, 7};
-    for (int k = 0; k < 5; k++)
-        pb_redis_cmd_arg(&cmd, k, args[k], lens[k]);
-    int rc = -1;
-    if (pb_redis_run(&session->conn, &cmd, 1) == 0 && cmd.reply != NULL && cmd.reply->type == REDIS_REPLY_ARRAY &&
-        cmd.reply->elements == 3 && cmd.reply->element[0]->type == REDIS_REPLY_STRING) {
-        const redisReply *u = cmd.reply->element[1], *i = cmd.reply->element[2];
-        *untracked = u->type == REDIS_REPLY_STRING ? pb_pool_strdup(pool, (pb_str){u->str, u->len}) : PB_STR_LIT("0");
-        *indexed = i->type == REDIS_REPLY_STRING && pb_str_eq((pb_str){i->str, i->len}, *untracked);
-        rc = 0;
+    pb_redis_cmd *cmds = pb_pool_alloc(pool, n * sizeof(*cmds));
+    bool *walk = pb_pool_alloc(pool, n * sizeof(*walk));
+    for (size_t i = 0; i < n; i++) {
+        pb_str app = pb_redis_app_key(pool, session->store, "app", apps[i]);
+        pb_redis_cmd_init(&cmds[i], pool, pb_redis_slot_of(app), false, 5);
+        const char *args[] = {"HMGET", app.base, "created", "untracked", "indexed"};
+        size_t lens[] = {5, app.len, 7, 9, 7};
+        for (int k = 0; k < 5; k++)
+            pb_redis_cmd_arg(&cmds[i], k, args[k], lens[k]);
     }
-    pb_redis_release(&cmd, 1);
-    return rc;
+    pb_redis_run(&session->conn, cmds, n);
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *reply = cmds[i].reply;
+        walk[i] = false;
+        if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+            reply->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        const redisReply *u = reply->element[1], *mark = reply->element[2];
+        untracked[i] = u->type == REDIS_REPLY_STRING ? pb_pool_strdup(pool, (pb_str){u->str, u->len}) : PB_STR_LIT("0");
+        walk[i] = mark->type != REDIS_REPLY_STRING || !pb_str_eq((pb_str){mark->str, mark->len}, untracked[i]);
+    }
+    pb_redis_release(cmds, n);
+    return walk;
 }
 
 /* Expires one page's tokens and gives each one left an entry, in `pool`. */
@@ -173,22 +183,24 @@ static void mark_indexed(pb_redis_session *session, uint64_t access_id, pb_str u
 size_t pb_redis_backfill(pb_redis_session *session, pb_redis_session *scanner, const uint64_t *apps, size_t n,
                          int64_t now, bool (*stop)(void *arg), void *stop_arg)
 {
+    if (n == 0)
+        return 0;
     size_t indexed = 0;
+    pb_pool pool;
+    pb_pool_init(&pool);
+    pb_str *untracked = pb_pool_alloc(&pool, n * sizeof(*untracked));
+    bool *walk = marks_read(session, apps, n, &pool, untracked);
     for (size_t i = 0; i < n && !stop(stop_arg); i++) {
-        pb_pool pool;
-        pb_pool_init(&pool);
-        pb_str untracked;
-        bool done;
-        if (marks_read(session, apps[i], &pool, &untracked, &done) == 0 && !done) {
-            pb_str token_key = pb_redis_token_key(&pool, session->store, apps[i], PB_STR_LIT(""));
-            struct walk w = {.session = session, .access_id = apps[i], .now = now, .stop = stop,
-                             .stop_arg = stop_arg, .head = token_key.len - 1};
-            w.match = glob_prefix(&pool, (pb_str){token_key.base, w.head});
-            if (pb_redis_each_primary(&scanner->conn, walk_primary, &w) == 0)
-                mark_indexed(session, apps[i], untracked, &pool);
-            indexed += w.indexed;
-        }
-        pb_pool_clear(&pool);
+        if (!walk[i])
+            continue;
+        pb_str token_key = pb_redis_token_key(&pool, session->store, apps[i], PB_STR_LIT(""));
+        struct walk w = {.session = session, .access_id = apps[i], .now = now, .stop = stop,
+                         .stop_arg = stop_arg, .head = token_key.len - 1};
+        w.match = glob_prefix(&pool, (pb_str){token_key.base, w.head});
+        if (pb_redis_each_primary(&scanner->conn, walk_primary, &w) == 0)
+            mark_indexed(session, apps[i], untracked[i], &pool);
+        indexed += w.indexed;
     }
+    pb_pool_clear(&pool);
     return indexed;
 }
