@@ -154,6 +154,23 @@ class SlowClientTest(unittest.TestCase):
 class ConnectionCapTest(unittest.TestCase):
     CAP = 6
 
+    def held_connection(self, port, t):
+        """A new connection to `port` that has had one query for `t` answered; returns it and the answer."""
+        s = socket.create_connection(('127.0.0.1', port), timeout=10)
+        self.addCleanup(s.close)
+        s.sendall(query_request(t))
+        return s, read_response(s)
+
+    def assert_refused(self, port, t):
+        """A connection over the cap is closed unanswered."""
+        extra = socket.create_connection(('127.0.0.1', port), timeout=10)
+        self.addCleanup(extra.close)
+        try:
+            extra.sendall(query_request(t))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.assertIsNone(read_response(extra, timeout=5))
+
     def test_connections_over_the_cap_are_closed_and_the_others_keep_being_served(self):
         srv = pbtest.Server.for_test(self, apps=[APP], args=['--max-connections', self.CAP, '--threads', '2'])
         t = uniq('tok')
@@ -162,20 +179,11 @@ class ConnectionCapTest(unittest.TestCase):
         srv._close_conn()  # the harness's own connection would count too
         held = []
         for _ in range(self.CAP):
-            s = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
-            self.addCleanup(s.close)
-            s.sendall(query_request(t))
-            r = read_response(s)
+            s, r = self.held_connection(srv.port, t)
             self.assertEqual((r[0], pbtest.parse_json(r[2])), (200, want))
             held.append(s)
-        for _ in range(3):  # each one over the cap is closed unanswered
-            extra = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
-            self.addCleanup(extra.close)
-            try:
-                extra.sendall(query_request(t))
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            self.assertIsNone(read_response(extra, timeout=5))
+        for _ in range(3):
+            self.assert_refused(srv.port, t)
         for s in held:  # the connections under the cap were not disturbed
             s.sendall(query_request(t))
             r = read_response(s)
@@ -183,10 +191,7 @@ class ConnectionCapTest(unittest.TestCase):
         held.pop().close()
         deadline = time.monotonic() + 5
         while True:  # the freed place is taken by the next connection
-            s = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
-            self.addCleanup(s.close)
-            s.sendall(query_request(t))
-            r = read_response(s)
+            _, r = self.held_connection(srv.port, t)
             if r is not None or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
@@ -199,20 +204,9 @@ class ConnectionCapTest(unittest.TestCase):
         t = uniq('tok')
         srv.bind(t, 'capped')
         srv._close_conn()
-        held = []
         for _ in range(2):
-            s = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
-            self.addCleanup(s.close)
-            s.sendall(query_request(t))
-            self.assertEqual(read_response(s)[0], 200)
-            held.append(s)
-        extra = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
-        self.addCleanup(extra.close)
-        try:
-            extra.sendall(query_request(t))
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        self.assertIsNone(read_response(extra, timeout=5))
+            self.assertEqual(self.held_connection(srv.port, t)[1][0], 200)
+        self.assert_refused(srv.port, t)
         # The operator's listener counts its own connections: several at once still answer.
         admin = []
         for _ in range(3):

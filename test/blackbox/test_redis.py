@@ -371,20 +371,24 @@ class FailoverTest(unittest.TestCase):
         self.cluster = pbredis.Cluster(FAILOVER_PORTS)
         self.addCleanup(self.cluster.close)
 
+    def kill_a_primary(self):
+        """Kills the lowest-port primary and waits until a replica has taken over; returns its port."""
+        victim = sorted(self.cluster.primaries())[0]
+        self.cluster.nodes[victim].kill()
+        deadline = time.time() + 60
+        while victim in self.cluster.primaries() or len(self.cluster.primaries()) != 3:
+            self.assertLess(time.time(), deadline, 'no replica took over from %d' % victim)
+            time.sleep(0.1)
+        self.cluster.wait_ok(ports=[p for p in self.cluster.ports if p != victim])
+        return victim
+
     def test_failover_under_load_loses_no_acknowledged_binding(self):
         # wait=1: a batch is acknowledged once a replica of every node it wrote has it.
         srv = pbtest.Server.for_test(self, apps=[APP], store_url=self.cluster.url(uniq('ns'), wait=1))
         load = Load(srv, 'f')
         try:
             load.wait_for_successes(50)
-            victim = sorted(self.cluster.primaries())[0]
-            self.cluster.nodes[victim].kill()
-            survivors = [p for p in self.cluster.ports if p != victim]
-            deadline = time.time() + 60
-            while victim in self.cluster.primaries() or len(self.cluster.primaries()) != 3:
-                self.assertLess(time.time(), deadline, 'no replica took over from %d' % victim)
-                time.sleep(0.1)
-            self.cluster.wait_ok(ports=survivors)
+            victim = self.kill_a_primary()
             # The promoted replica has no replica of its own yet: writes there
             # wait for one. Reads succeed now; bring the old primary back.
             self.assertEqual(srv.accounts_of(load.acknowledged[0][0]), [acc(load.acknowledged[0][1])])
@@ -415,14 +419,7 @@ class FailoverTest(unittest.TestCase):
                   for p in set(self.cluster.ports) - set(self.cluster.primaries())):
             self.assertLess(time.time(), deadline, 'the replicas did not finish their first sync')
             time.sleep(0.1)
-        victim = sorted(self.cluster.primaries())[0]
-        self.cluster.nodes[victim].kill()
-        survivors = [p for p in self.cluster.ports if p != victim]
-        deadline = time.time() + 60
-        while victim in self.cluster.primaries() or len(self.cluster.primaries()) != 3:
-            self.assertLess(time.time(), deadline, 'no replica took over from %d' % victim)
-            time.sleep(0.1)
-        self.cluster.wait_ok(ports=survivors)
+        self.kill_a_primary()
         for i, token in enumerate(tokens):
             self.assertEqual(two.accounts_of(token), [acc('acct-%d' % i)])
             self.assertEqual(two.tokens_of('acct-%d' % i), [token])
