@@ -239,13 +239,17 @@ static void *worker_main(void *arg)
         fprintf(stderr, "pushbind: metrics: too many threads, this one is not counted\n");
     sem_post(&self->shared->ready);
 
-    while (!atomic_load(&self->stopping))
+    while (!atomic_load(&self->stopping)) {
         h2o_evloop_run(self->loop, INT32_MAX);
+        pb_store_session_turn_done(self->worker.session);
+    }
 
     /* A write or a read handed to the store always comes back, and must find the loop. */
     uint64_t deadline = h2o_now(self->loop) + PB_SHUTDOWN_GRACE_MS;
-    while ((pb_h2o_has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.pending != 0)
+    while ((pb_h2o_has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.pending != 0) {
         h2o_evloop_run(self->loop, 100);
+        pb_store_session_turn_done(self->worker.session);
+    }
     pb_log_buffer_detach(&self->worker.log, ctx); /* every answered request has its line now */
     /*
      * The shutdown request armed h2o's one-second HTTP/2 GOAWAY timer; with no

@@ -240,6 +240,7 @@ int pb_store_session_attach_loop(pb_store_session *session, void *loop)
 {
     if (session->kind == BACKEND_REDIS)
         return pb_redis_session_attach_loop(session->impl.redis, loop);
+    pb_lmdb_keep_snapshot(session->impl.lmdb, true);
     return PB_STORE_OK;
 }
 
@@ -247,6 +248,14 @@ void pb_store_session_detach_loop(pb_store_session *session)
 {
     if (session->kind == BACKEND_REDIS)
         pb_redis_session_detach_loop(session->impl.redis);
+    else
+        pb_lmdb_keep_snapshot(session->impl.lmdb, false);
+}
+
+void pb_store_session_turn_done(pb_store_session *session)
+{
+    if (session->kind == BACKEND_LMDB)
+        pb_lmdb_turn_done(session->impl.lmdb);
 }
 
 void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, pb_pool *pool,

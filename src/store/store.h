@@ -128,7 +128,11 @@ void pb_store_session_close(pb_store_session *session);
  * pb_store_lookup_start() or pb_store_apply_start(): it sends on its own
  * connections, watched by the loop, and calls back from the loop, never
  * before the call returns. Returns 0 or PB_STORE_EIO (the session
- * still works, waiting); the embedded backend has nothing to bind.
+ * still works, waiting). The embedded backend, bound, lets the views of one
+ * turn of the loop share a snapshot while nothing is committed meanwhile: the
+ * loop must call pb_store_session_turn_done() at the end of every turn,
+ * before it waits for events again, so that no snapshot is held while it
+ * waits.
  *
  * pb_store_session_detach_loop() undoes it, on the loop's thread, once no
  * lookup or write is in flight and before the loop is destroyed: it closes the
@@ -136,6 +140,7 @@ void pb_store_session_close(pb_store_session *session);
  */
 int pb_store_session_attach_loop(pb_store_session *session, void *loop);
 void pb_store_session_detach_loop(pb_store_session *session);
+void pb_store_session_turn_done(pb_store_session *session);
 
 /* A human-readable message for the session's last failure ("" when none). */
 const char *pb_store_session_error(const pb_store_session *session);

@@ -1,7 +1,8 @@
 /*
  * test_store_map.c — the embedded store's map: opening an unusable directory,
- * a full map refusing binds, and a map grown by another process followed by
- * views, writes and busy threads.
+ * a full map refusing binds, a map grown by another process followed by
+ * views, writes and busy threads, and the snapshot a loop's session keeps
+ * between views giving way to every commit.
  */
 #include "store_test.h"
 
@@ -213,6 +214,48 @@ static void map_growth_is_followed_while_threads_are_busy(void **state)
     assert_string_equal(tokens_of(f, account), "grown-0199");
 }
 
+/* Binds `token` to `account` through a session of its own: the writer thread commits it, not f->session. */
+static void bind_elsewhere(struct fixture *f, const char *token, const char *account)
+{
+    pb_store_session *other = pb_store_session_open(f->store);
+    assert_non_null(other);
+    pb_change change = make_change(f, PB_CHANGE_APPEND, token, account);
+    pb_change_outcome outcome = -1;
+    assert_int_equal(pb_store_apply(other, APP, &change, 1, &outcome), PB_STORE_OK);
+    assert_int_equal(outcome, PB_CHANGE_OK);
+    pb_store_session_close(other);
+}
+
+/*
+ * A session bound to a loop keeps its snapshot from one view to the next
+ * within a turn (store.h), but never past a commit: a view begun after
+ * another session's write, or after another process grew the data past our
+ * mapping, sees it; and once the turn is done, nothing of ours holds off the
+ * remap another session's write needs.
+ */
+static void a_kept_snapshot_gives_way_to_every_commit(void **state)
+{
+    struct fixture *f = *state; /* 1 MiB map */
+    int loop; /* the embedded store binds nothing to it */
+    assert_int_equal(pb_store_session_attach_loop(f->session, &loop), PB_STORE_OK);
+    assert_string_equal(tokens_of(f, "a"), "");
+    bind_elsewhere(f, "t1", "a");
+    assert_string_equal(tokens_of(f, "a"), "t1");
+    bind_elsewhere(f, "t2", "a");
+    assert_string_equal(tokens_of(f, "a"), "t1,t2");
+
+    grow_and_wait(f, 4 * MIB, 0, 10);
+    char account[128];
+    snprintf(account, sizeof(account), "%0100d", 199 * 30);
+    assert_string_equal(tokens_of(f, account), "grown-0199");
+
+    grow_and_wait(f, 32 * MIB, 200, 20);
+    pb_store_session_turn_done(f->session);
+    bind_elsewhere(f, "t3", "a"); /* the writer remaps: it would wait for a snapshot kept past the turn */
+    assert_string_equal(tokens_of(f, "a"), "t1,t2,t3");
+    pb_store_session_detach_loop(f->session);
+}
+
 static void open_reports_unusable_directory(void **state)
 {
     pb_store_config config = {.data_dir = "/proc/pushbind-cannot-exist/data", .map_size = 1 * MIB, .limits = {32, 100}};
@@ -230,6 +273,7 @@ int main(void)
         TEST_SMALL_MAP(map_grown_by_another_process_is_followed),
         TEST_SMALL_MAP(growth_seen_while_own_view_is_open_fails_then_recovers),
         TEST_SMALL_MAP(map_growth_is_followed_while_threads_are_busy),
+        TEST_SMALL_MAP(a_kept_snapshot_gives_way_to_every_commit),
         cmocka_unit_test(open_reports_unusable_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,8 @@ const char *pb_lmdb_session_error(const pb_lmdb_session *session);
 int pb_lmdb_ping(pb_lmdb_session *session);
 pb_lmdb_view *pb_lmdb_view_begin(pb_lmdb_session *session);
 void pb_lmdb_view_end(pb_lmdb_view *view);
+void pb_lmdb_keep_snapshot(pb_lmdb_session *session, bool keep);
+void pb_lmdb_turn_done(pb_lmdb_session *session);
 int pb_lmdb_app_secret(pb_lmdb_view *view, uint64_t access_id, pb_str *secret);
 int pb_lmdb_app_of(pb_lmdb_view *view, uint64_t access_id, pb_app_info *app);
 int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *accounts, size_t n,

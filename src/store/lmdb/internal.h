@@ -94,12 +94,18 @@ struct pb_lmdb_view {
 
 struct pb_lmdb_session {
     pb_lmdb_store *store;
-    /* Reset between views and renewed by the next: no allocation per view. */
+    /*
+     * Renewed by a view and reset after it, so that a view allocates nothing;
+     * in a session on an event loop (keeps_snapshot), kept live after the view
+     * for the next while nothing has been committed since (session.c).
+     */
     MDB_txn *read_txn;
-    MDB_cursor *tokens_cursor; /* renewed for a view on its first use (view_cursor() in read.c) */
+    MDB_cursor *tokens_cursor; /* renewed on its first use in read_txn's snapshot (view_cursor() in read.c) */
     MDB_cursor *accounts_cursor;
-    bool tokens_cursor_renewed, accounts_cursor_renewed; /* for the open view */
+    bool tokens_cursor_renewed, accounts_cursor_renewed; /* in read_txn's current snapshot */
     bool view_open;
+    bool snapshot_live; /* read_txn is renewed (and holds the map lock), a view open or not */
+    bool keeps_snapshot; /* set while the session is bound to a loop, which ends each turn with pb_lmdb_turn_done() */
     pb_lmdb_view view;
     unsigned map_holds; /* shared holds of store->map_lock taken through this session */
     char error[160];

@@ -69,10 +69,15 @@ static int follow_map_growth(pb_lmdb_session *session)
     return rc != 0 ? rc : hold_rc;
 }
 
+static void snapshot_end(pb_lmdb_session *session);
+
 /* `holds` tells whether the shared hold is still ours to give back after a
- * failed remap. */
+ * failed remap. A kept snapshot ends first: the remap needs this session's
+ * only hold to be the new transaction's. */
 int pb_lmdb_txn_start(pb_lmdb_session *session, unsigned flags, MDB_txn **txn)
 {
+    if (!session->view_open)
+        snapshot_end(session);
     unsigned holds = session->map_holds;
     int rc = map_hold(session);
     if (rc != 0)
@@ -123,8 +128,8 @@ void pb_lmdb_session_close(pb_lmdb_session *session)
 {
     if (session == NULL)
         return;
-    if (session->view_open)
-        pb_lmdb_view_end(&session->view);
+    session->view_open = false;
+    snapshot_end(session);
     if (session->tokens_cursor != NULL)
         mdb_cursor_close(session->tokens_cursor);
     if (session->accounts_cursor != NULL)
@@ -159,12 +164,38 @@ int pb_lmdb_ping(pb_lmdb_session *session)
 
 /* ---- Views ------------------------------------------------------------ */
 
+/*
+ * Whether the live snapshot is still the newest: nothing was committed since
+ * it was taken. mdb_env_info() reads the newest meta page, which a commit
+ * writes before its writer hears back, so a write acknowledged to a client is
+ * always seen by the views begun after the acknowledgement.
+ */
+static bool snapshot_is_newest(pb_lmdb_session *session)
+{
+    MDB_envinfo info;
+    return mdb_env_info(session->store->env, &info) == 0 && info.me_last_txnid == mdb_txn_id(session->read_txn);
+}
+
+static void snapshot_end(pb_lmdb_session *session)
+{
+    if (!session->snapshot_live)
+        return;
+    mdb_txn_reset(session->read_txn);
+    session->snapshot_live = false;
+    map_release(session);
+}
+
 pb_lmdb_view *pb_lmdb_view_begin(pb_lmdb_session *session)
 {
     if (session->view_open) {
         snprintf(session->error, sizeof(session->error), "view begin: a view is already open");
         return NULL;
     }
+    if (session->snapshot_live && snapshot_is_newest(session)) {
+        session->view_open = true;
+        return &session->view;
+    }
+    snapshot_end(session);
     unsigned holds = session->map_holds;
     int rc = map_hold(session);
     if (rc == 0) {
@@ -178,7 +209,7 @@ pb_lmdb_view *pb_lmdb_view_begin(pb_lmdb_session *session)
         pb_lmdb_set_error(session, "view begin", rc);
         return NULL;
     }
-    session->view_open = true;
+    session->view_open = session->snapshot_live = true;
     session->tokens_cursor_renewed = session->accounts_cursor_renewed = false;
     return &session->view;
 }
@@ -188,7 +219,26 @@ void pb_lmdb_view_end(pb_lmdb_view *view)
     pb_lmdb_session *session = view->session;
     if (!session->view_open)
         return;
-    mdb_txn_reset(session->read_txn);
     session->view_open = false;
-    map_release(session);
+    if (!session->keeps_snapshot)
+        snapshot_end(session);
+}
+
+/*
+ * A loop's requests of one turn share a snapshot while nothing is committed:
+ * renewing the transaction and its cursors for every view cost more than the
+ * lookups made in it. The snapshot never outlives the turn, so a loop waiting
+ * for events pins no pages and no remap waits for it.
+ */
+void pb_lmdb_keep_snapshot(pb_lmdb_session *session, bool keep)
+{
+    session->keeps_snapshot = keep;
+    if (!keep && !session->view_open)
+        snapshot_end(session);
+}
+
+void pb_lmdb_turn_done(pb_lmdb_session *session)
+{
+    if (!session->view_open)
+        snapshot_end(session);
 }

@@ -182,6 +182,7 @@ int pb_lmdb_apply(pb_lmdb_session *session, uint64_t access_id, const pb_change 
 {
     struct apply_wait wait = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
     pb_lmdb_write write = {access_id, changes, n, outcomes, apply_finished, &wait, PB_STORE_EIO, 0, "", NULL};
+    pb_lmdb_turn_done(session); /* a kept snapshot would hold off a remap the writer may need */
     enqueue(&session->store->writer, &write);
     pthread_mutex_lock(&wait.lock);
     while (!wait.finished)
