@@ -1,5 +1,6 @@
 #include <limits.h>
 #include <stdint.h>
+#include <string.h>
 #include <strings.h>
 
 #include <openssl/core_names.h>
@@ -27,20 +28,20 @@
 
 /*
  * Strict standard base64: padded, length a multiple of 4, '=' only as the last
- * one or two characters. OpenSSL decodes the alphabet; it would also take
- * leading and trailing whitespace and '=' in the middle, which credentials
- * must not have.
+ * one or two characters. OpenSSL decodes the alphabet and refuses anything
+ * else inside the text, whitespace included; but it would take '=' in the
+ * middle (as a zero), and it drops whitespace at either end, which shows as
+ * fewer bytes decoded than the length promises.
  */
 static int base64_decode(pb_str in, unsigned char *out, size_t cap, size_t *out_len)
 {
     if (in.len == 0 || in.len % 4 != 0 || in.len / 4 * 3 > cap || in.len > INT_MAX)
         return -1;
     size_t pad = in.base[in.len - 1] == '=' ? (in.base[in.len - 2] == '=' ? 2 : 1) : 0;
-    for (size_t i = 0; i < in.len - pad; i++)
-        if (in.base[i] == '=' || in.base[i] == ' ' || (in.base[i] >= '\t' && in.base[i] <= '\r')) /* isspace() */
-            return -1;
+    if (memchr(in.base, '=', in.len - pad) != NULL)
+        return -1;
     int n = EVP_DecodeBlock(out, (const unsigned char *)in.base, (int)in.len);
-    if (n < 0)
+    if (n < 0 || (size_t)n != in.len / 4 * 3)
         return -1;
     *out_len = (size_t)n - pad; /* EVP_DecodeBlock counts the padding as zero bytes */
     return 0;
@@ -164,7 +165,9 @@ void pb_auth_sign(pb_str secret, pb_str message, char out[89])
  * one-account query; see docs/performance.md.) The buffers are compared a
  * 64-bit word at a time, every word folded into one difference with no branch
  * on it: CRYPTO_memcmp() does the same a byte at a time, and on 256 bytes that
- * was a twentieth of a one-account query.
+ * was a twentieth of a one-account query. Copies of secrets are wiped with
+ * explicit_bzero(), which the compiler may not drop either: OPENSSL_cleanse()
+ * stores a byte at a time, and cost as much as the comparison.
  */
 #define SECRET_COMPARE_WORDS (256 / sizeof(uint64_t))
 
@@ -180,8 +183,8 @@ static int secrets_equal(pb_str given, pb_str stored)
     uint64_t difference = (uint64_t)(given.len ^ stored.len);
     for (size_t i = 0; i < SECRET_COMPARE_WORDS; i++)
         difference |= a[i] ^ b[i];
-    OPENSSL_cleanse(a, sizeof(a));
-    OPENSSL_cleanse(b, sizeof(b));
+    explicit_bzero(a, sizeof(a));
+    explicit_bzero(b, sizeof(b));
     return difference == 0;
 }
 
@@ -232,7 +235,7 @@ static int authenticate_basic(const pb_auth_request *req, pb_auth_secret_lookup 
         rc = check_basic_credentials((const char *)decoded, n, lookup, arg, access_id);
     /* It may hold the caller's secret; the decoder writes at most 3 bytes per 4 given. */
     size_t written = payload.len / 4 * 3;
-    OPENSSL_cleanse(decoded, written < sizeof(decoded) ? written : sizeof(decoded));
+    explicit_bzero(decoded, written < sizeof(decoded) ? written : sizeof(decoded));
     return rc;
 }
 
@@ -257,7 +260,7 @@ static int basic_app(pb_str authorization, uint64_t *id)
         if (colon != NULL)
             rc = pb_auth_parse_access_id((pb_str){(const char *)decoded, (size_t)(colon - decoded)}, id);
     }
-    OPENSSL_cleanse(decoded, sizeof(decoded));
+    explicit_bzero(decoded, sizeof(decoded));
     return rc;
 }
 
