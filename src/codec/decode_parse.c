@@ -146,7 +146,8 @@ int pb_decode_run(decoder *d, pb_pool *pool, const char *body, size_t len)
     if (len == 0 || !unicode_escapes_are_valid(body, len))
         return PB_ERR_PARSE;
 
-    yajl_alloc_funcs funcs = pb_yajl_pool_funcs(pool);
+    pb_yajl_arena arena;
+    yajl_alloc_funcs funcs = pb_yajl_arena_funcs(&arena, pool);
     yajl_handle parser = yajl_alloc(&callbacks, &funcs, d); /* never NULL: the pool aborts instead */
     yajl_status status = yajl_parse(parser, (const unsigned char *)body, len);
     if (status == yajl_status_ok)
