@@ -83,12 +83,6 @@ static int on_app(h2o_handler_t *self, h2o_req_t *req)
         return pb_handler_method_not_allowed(req, PB_ENDPOINT_APP, "GET", started);
 
     pending_app *app = pb_pending_open(sizeof(*app), req, PB_ENDPOINT_APP, started);
-    if (app == NULL) {
-        pb_handler_send_json(req, pb_encode_app_info(&req->pool, &(pb_app_info_response){.code = PB_ERR_STORE}));
-        pb_request_record failed = {.endpoint = PB_ENDPOINT_APP, .status = 200, .code = PB_ERR_STORE};
-        pb_handler_finish(pb_handler_worker(req), &failed, started);
-        return 0;
-    }
     pb_pending_authenticate(&app->base, on_app_authenticated);
     return 0;
 }
@@ -120,11 +114,6 @@ static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
     if (!pb_handler_method_is(req, H2O_STRLIT("GET")) && !pb_handler_method_is(req, H2O_STRLIT("HEAD")))
         return pb_handler_method_not_allowed(req, PB_ENDPOINT_HEALTHZ, "GET, HEAD", started);
     pending_health *health = pb_pending_open(sizeof(*health), req, PB_ENDPOINT_HEALTHZ, started);
-    if (health == NULL) {
-        h2o_send_error_503(req, "Service Unavailable", "out of memory\n", 0);
-        pb_endpoints_log_http(pb_handler_worker(req), PB_ENDPOINT_HEALTHZ, 503, started);
-        return 0;
-    }
     health->base.record.code = -1; /* an HTTP-level answer: no API code */
     health->ping = (pb_store_lookup){.kind = PB_LOOKUP_PING};
     pb_store_lookup_start(health->base.worker->session, &health->ping, &health->base.pool, on_ping, health);
@@ -191,11 +180,6 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
     if (!pb_handler_method_is(req, H2O_STRLIT("GET")))
         return pb_handler_method_not_allowed(req, PB_ENDPOINT_METRICS, "GET", started);
     pending_metrics *metrics = pb_pending_open(sizeof(*metrics), req, PB_ENDPOINT_METRICS, started);
-    if (metrics == NULL) {
-        h2o_send_error_503(req, "Service Unavailable", "out of memory\n", 0);
-        pb_endpoints_log_http(pb_handler_worker(req), PB_ENDPOINT_METRICS, 503, started);
-        return 0;
-    }
     metrics->base.record.code = -1; /* an HTTP-level answer: no API code */
     metrics->apps = (pb_store_lookup){.kind = PB_LOOKUP_APPS};
     pb_store_lookup_start(metrics->base.worker->session, &metrics->apps, &metrics->base.pool, on_app_list, metrics);

@@ -25,6 +25,7 @@ typedef struct pb_worker {
     h2o_multithread_queue_t *writes_queue;
     h2o_multithread_receiver_t writes_done;
     size_t pending;    /* requests waiting for the store, a read or a write (pending.h); loop thread only */
+    h2o_mem_recycle_t spare_pendings; /* closed pendings kept for the next ones (pending.c); loop thread only */
     pb_log_buffer log;     /* this loop's access-log lines; last, for its size */
 } pb_worker;
 
@@ -53,7 +54,8 @@ void pb_worker_attach(pb_worker *worker);
 
 /*
  * Undoes pb_worker_attach(), on the same thread, once `pending` is 0 (a
- * write still in the store would answer through the queue this frees).
+ * write still in the store would answer through the queue this frees), and
+ * frees the spare pendings.
  */
 void pb_worker_detach(pb_worker *worker);
 

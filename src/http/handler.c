@@ -29,14 +29,44 @@ pb_str pb_handler_body(h2o_req_t *req)
     return (pb_str){req->entity.base, req->entity.base == NULL ? 0 : req->entity.len};
 }
 
+/*
+ * An answer's body, handed to h2o by pull where the connection takes it that
+ * way (HTTP/1 without filters): h2o then copies it into the buffer that holds
+ * the headers, and the answer leaves in one buffer, one TLS record where two
+ * SSL_write()s made two. HTTP/2 streams take it by h2o_send().
+ */
+typedef struct pulled_body {
+    h2o_generator_t super;
+    pb_str body;
+    size_t sent;
+} pulled_body;
+
+static h2o_send_state_t pull_body(h2o_generator_t *generator, h2o_req_t *req, h2o_iovec_t *buf)
+{
+    pulled_body *self = (pulled_body *)generator;
+    size_t n = self->body.len - self->sent;
+    if (n > buf->len)
+        n = buf->len;
+    if (n != 0)
+        memcpy(buf->base, self->body.base + self->sent, n);
+    buf->len = n;
+    self->sent += n;
+    return self->sent == self->body.len ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS;
+}
+
 void pb_handler_send(h2o_req_t *req, int status, const char *reason, const char *content_type, pb_str body)
 {
-    static h2o_generator_t generator = {NULL, NULL};
     req->res.status = status;
     req->res.reason = reason;
     req->res.content_length = body.len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
-    h2o_start_response(req, &generator);
+    pulled_body *pulled = h2o_mem_alloc_pool(&req->pool, sizeof(*pulled));
+    *pulled = (pulled_body){{NULL, NULL}, body, 0};
+    h2o_start_response(req, &pulled->super);
+    if (req->_ostr_top->start_pull != NULL) {
+        req->_ostr_top->start_pull(req->_ostr_top, pull_body);
+        return;
+    }
     h2o_iovec_t buf = h2o_iovec_init(body.base, body.len);
     h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
 }

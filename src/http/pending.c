@@ -1,5 +1,7 @@
 /* pending.c — requests that wait for the store (see pending.h). */
+#include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/codes.h"
@@ -13,12 +15,24 @@ static void on_request_disposed(void *link)
         (*pending)->req = NULL;
 }
 
+void pb_pending_spares_init(pb_worker *worker)
+{
+    worker->spare_pendings = (h2o_mem_recycle_t){.max = PB_PENDING_SPARES};
+}
+
+void pb_pending_spares_free(pb_worker *worker)
+{
+    while (worker->spare_pendings.cnt != 0)
+        free(h2o_mem_alloc_recycle(&worker->spare_pendings, PB_PENDING_BYTES));
+}
+
 void *pb_pending_open(size_t size, h2o_req_t *req, pb_endpoint endpoint, uint64_t started_ns)
 {
-    pb_pending *pending = calloc(1, size);
-    if (pending == NULL)
-        return NULL;
-    pending->worker = pb_handler_worker(req);
+    assert(size <= PB_PENDING_BYTES);
+    pb_worker *worker = pb_handler_worker(req);
+    pb_pending *pending = h2o_mem_alloc_recycle(&worker->spare_pendings, PB_PENDING_BYTES);
+    memset(pending, 0, size);
+    pending->worker = worker;
     pending->req = req;
     pending->req_link = h2o_mem_alloc_shared(&req->pool, sizeof(*pending->req_link), on_request_disposed);
     *pending->req_link = pending;
@@ -76,5 +90,5 @@ void pb_pending_close(pb_pending *pending)
     pb_handler_finish(pending->worker, &pending->record, pending->started_ns);
     pending->worker->pending--;
     pb_pool_clear(&pending->pool);
-    free(pending);
+    h2o_mem_free_recycle(&pending->worker->spare_pendings, pending);
 }

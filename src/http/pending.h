@@ -4,7 +4,7 @@
  * While the store answers, the loop goes on serving other connections, and
  * h2o may dispose of the request meanwhile (an HTTP/2 stream reset, a closed
  * connection). So what a waiting request needs cannot live in its pool: a
- * pb_pending is malloc'ed, with a pool of its own that holds a copy of the
+ * pb_pending is allocated apart (from the worker's spares), with a pool of its own that holds a copy of the
  * credentials and the body and everything decoded from them, and that the
  * store's lookups and writes use. A shared allocation in the request's pool
  * clears `req` when h2o frees the request; the answer is then dropped, and
@@ -44,12 +44,24 @@ struct pb_pending {
 };
 
 /*
- * Allocates (zeroed) `size` bytes, a struct whose first member is a
- * pb_pending, and starts following `req` with it, for `endpoint` (the record
- * gets status 200; change it for an HTTP-level answer). Returns NULL when
- * out of memory, having answered nothing.
+ * Room for every handler's pending struct. Closed pendings are kept for the
+ * next ones (at most PB_PENDING_SPARES a worker), so that a request does not
+ * pay a malloc() and a free() for its pending.
+ */
+#define PB_PENDING_BYTES 1024
+#define PB_PENDING_SPARES 64
+
+/*
+ * Allocates (zeroed) `size` bytes, at most PB_PENDING_BYTES: a struct whose
+ * first member is a pb_pending, and starts following `req` with it, for
+ * `endpoint` (the record gets status 200; change it for an HTTP-level
+ * answer). Never returns NULL: h2o aborts when memory is exhausted.
  */
 void *pb_pending_open(size_t size, h2o_req_t *req, pb_endpoint endpoint, uint64_t started_ns);
+
+/* The worker's spare pendings: ready for pb_pending_open(), and freed (pb_worker_attach(), pb_worker_detach()). */
+void pb_pending_spares_init(pb_worker *worker);
+void pb_pending_spares_free(pb_worker *worker);
 
 /*
  * Copies the request's credentials and body into the pending's pool (inside
@@ -66,7 +78,7 @@ void pb_pending_authenticate(pb_pending *pending, pb_pending_authenticated *next
  */
 h2o_req_t *pb_pending_answer(pb_pending *pending);
 
-/* Counts and logs the request from its record, then frees the pending's pool and the pending. */
+/* Counts and logs the request from its record, then frees the pending's pool and returns the pending to the spares. */
 void pb_pending_close(pb_pending *pending);
 
 #endif

@@ -77,12 +77,6 @@ int pb_handler_query(h2o_handler_t *self, h2o_req_t *req)
         return pb_handler_method_not_allowed(req, PB_ENDPOINT_QUERY, "POST", started);
 
     pending_query *query = pb_pending_open(sizeof(*query), req, PB_ENDPOINT_QUERY, started);
-    if (query == NULL) {
-        pb_handler_send_json(req, pb_encode_query(&req->pool, &(pb_query_response){.code = PB_ERR_STORE}));
-        pb_request_record failed = {.endpoint = PB_ENDPOINT_QUERY, .status = 200, .code = PB_ERR_STORE};
-        pb_handler_finish(pb_handler_worker(req), &failed, started);
-        return 0;
-    }
     pb_pending_authenticate(&query->base, on_authenticated);
     return 0;
 }

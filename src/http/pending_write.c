@@ -76,12 +76,6 @@ int pb_handler_batchoperate(h2o_handler_t *self, h2o_req_t *req)
         return pb_handler_method_not_allowed(req, PB_ENDPOINT_BATCHOPERATE, "POST", started);
 
     pending_write *write = pb_pending_open(sizeof(*write), req, PB_ENDPOINT_BATCHOPERATE, started);
-    if (write == NULL) {
-        pb_handler_send_json(req, pb_encode_batch(&req->pool, &(pb_batch_response){.code = PB_ERR_STORE}));
-        pb_request_record failed = {.endpoint = PB_ENDPOINT_BATCHOPERATE, .status = 200, .code = PB_ERR_STORE};
-        pb_handler_finish(pb_handler_worker(req), &failed, started);
-        return 0;
-    }
     pb_pending_authenticate(&write->base, on_authenticated);
     return 0;
 }
@@ -90,6 +84,7 @@ void pb_worker_attach(pb_worker *worker)
 {
     worker->writes_queue = h2o_multithread_create_queue(worker->h2o_ctx.loop);
     h2o_multithread_register_receiver(worker->writes_queue, &worker->writes_done, on_writes_done);
+    pb_pending_spares_init(worker);
 }
 
 /*
@@ -102,4 +97,5 @@ void pb_worker_detach(pb_worker *worker)
     h2o_multithread_unregister_receiver(worker->writes_queue, &worker->writes_done);
     h2o_multithread_destroy_queue(worker->writes_queue);
     worker->writes_queue = NULL;
+    pb_pending_spares_free(worker);
 }
