@@ -53,10 +53,14 @@ int pb_validate_account(const pb_api_config *config, const pb_account_item *acco
         return PB_ERR_PARAM;
     const unsigned char *s = (const unsigned char *)name.base;
     for (size_t i = 0; i < name.len;) {
+        if (s[i] < 0x80) { /* most names are ASCII: no call per byte */
+            if (s[i] < 0x20 || s[i] == 0x7f)
+                return PB_ERR_PARAM;
+            i++;
+            continue;
+        }
         size_t len = pb_utf8_sequence_length(s + i, name.len - i);
         if (len == 0)
-            return PB_ERR_PARAM;
-        if (len == 1 && (s[i] < 0x20 || s[i] == 0x7f))
             return PB_ERR_PARAM;
         if (len == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f) /* C1 controls U+0080–U+009F */
             return PB_ERR_PARAM;
