@@ -6,7 +6,7 @@
  *
  *   gcc -std=gnu11 -O2 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -Isrc bench/json_decode.c \
  *       src/codec/decode.c src/codec/decode_parse.c src/codec/decode_fields.c src/codec/encode.c \
- *       src/codec/yajl_alloc.c src/common/codes.c src/common/utf8.c \
+ *       src/common/arena.c src/common/codes.c src/common/utf8.c \
  *       -lyajl -ljansson -lh2o-evloop -lssl -lcrypto -lpthread -o /tmp/json_decode && /tmp/json_decode
  *
  * An optional argument scales every iteration count (default 1.0).

@@ -11,7 +11,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "codec/decode.h"
-#include "codec/yajl_alloc.h"
+#include "common/arena.h"
 #include "common/codes.h"
 #include "common/utf8.h"
 
@@ -146,8 +146,10 @@ int pb_decode_run(decoder *d, pb_pool *pool, const char *body, size_t len)
     if (len == 0 || !unicode_escapes_are_valid(body, len))
         return PB_ERR_PARSE;
 
-    pb_yajl_arena arena;
-    yajl_alloc_funcs funcs = pb_yajl_arena_funcs(&arena, pool);
+    max_align_t bytes[PB_ARENA_YAJL_BYTES / sizeof(max_align_t)];
+    pb_arena arena;
+    pb_arena_init(&arena, bytes, sizeof(bytes), pool);
+    yajl_alloc_funcs funcs = {pb_arena_malloc, pb_arena_realloc, pb_arena_free, &arena};
     yajl_handle parser = yajl_alloc(&callbacks, &funcs, d); /* never NULL: the pool aborts instead */
     yajl_status status = yajl_parse(parser, (const unsigned char *)body, len);
     if (status == yajl_status_ok)

@@ -3,7 +3,7 @@
  *
  * yajl_gen hands its output to a print callback that appends to a growing
  * buffer in the pool; the generator's own memory comes from an arena in the
- * caller's frame (codec/yajl_alloc.h), so the encoder leaves nothing to free. Output is compact, '/' is not escaped,
+ * caller's frame (common/arena.h), so the encoder leaves nothing to free. Output is compact, '/' is not escaped,
  * and strings are written as they are given: they come from decoded requests
  * or from the store, both already checked to be UTF-8.
  *
@@ -19,7 +19,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "codec/codec.h"
-#include "codec/yajl_alloc.h"
+#include "common/arena.h"
 #include "common/codes.h"
 
 /* Room for the response before the buffer first grows: a small answer fits. */
@@ -31,7 +31,8 @@ typedef struct output {
     char *bytes;
     size_t len;
     size_t capacity;
-    pb_yajl_arena arena;
+    pb_arena arena; /* the generator's own memory, in `arena_bytes` */
+    max_align_t arena_bytes[PB_ARENA_YAJL_BYTES / sizeof(max_align_t)];
 } output;
 
 /*
@@ -80,7 +81,8 @@ static yajl_gen gen_open(pb_pool *pool, output *out)
     out->bytes = pb_pool_alloc(pool, OUTPUT_INITIAL_CAPACITY);
     out->len = 0;
     out->capacity = OUTPUT_INITIAL_CAPACITY;
-    yajl_alloc_funcs funcs = pb_yajl_arena_funcs(&out->arena, pool);
+    pb_arena_init(&out->arena, out->arena_bytes, sizeof(out->arena_bytes), pool);
+    yajl_alloc_funcs funcs = {pb_arena_malloc, pb_arena_realloc, pb_arena_free, &out->arena};
     yajl_gen gen = yajl_gen_alloc(&funcs); /* never NULL: the pool aborts instead */
     yajl_gen_config(gen, yajl_gen_print_callback, output_append, out);
     /* yajl's defaults, spelled out because the wire format depends on them */

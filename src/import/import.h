@@ -138,8 +138,7 @@ typedef struct pb_import_line {
     pb_platform platform;   /* NONE: not on the line */
     char token_buf[PB_IMPORT_FIELD_MAX];
     char account_buf[PB_IMPORT_FIELD_MAX];
-    size_t arena_used; /* yajl's memory during a parse (line.c) */
-    max_align_t arena[PB_IMPORT_ARENA_BYTES / sizeof(max_align_t)];
+    max_align_t arena[PB_IMPORT_ARENA_BYTES / sizeof(max_align_t)]; /* yajl's memory during a parse (line.c) */
 } pb_import_line;
 
 /*

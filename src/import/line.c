@@ -12,6 +12,7 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "common/arena.h"
 #include "import/import.h"
 
 /* The field a value at the top level of the object goes to. */
@@ -235,54 +236,12 @@ static const yajl_callbacks ndjson_callbacks = {
     .yajl_end_array = on_end,
 };
 
-/*
- * yajl's allocator: blocks from the line's arena, each after a header with
- * its size (for realloc), and from malloc once the arena is full. Nothing in
- * the arena is ever freed: the next parse starts it over.
- */
-typedef union arena_header {
-    size_t size;
-    max_align_t align;
-} arena_header;
-
-static void *arena_malloc(void *ctx, size_t size)
-{
-    pb_import_line *line = ctx;
-    size_t need = sizeof(arena_header) + (size + sizeof(arena_header) - 1) / sizeof(arena_header) * sizeof(arena_header);
-    if (need > sizeof(line->arena) - line->arena_used)
-        return malloc(size);
-    arena_header *header = (arena_header *)((char *)line->arena + line->arena_used);
-    line->arena_used += need;
-    header->size = size;
-    return header + 1;
-}
-
-static void *arena_realloc(void *ctx, void *ptr, size_t size)
-{
-    pb_import_line *line = ctx;
-    if (ptr != NULL && !points_into(line->arena, sizeof(line->arena), ptr))
-        return realloc(ptr, size);
-    size_t old = ptr != NULL ? ((arena_header *)ptr - 1)->size : 0;
-    if (size <= old)
-        return ptr;
-    void *bigger = arena_malloc(line, size);
-    if (bigger != NULL && old != 0)
-        memcpy(bigger, ptr, old);
-    return bigger;
-}
-
-static void arena_free(void *ctx, void *ptr)
-{
-    pb_import_line *line = ctx;
-    if (!points_into(line->arena, sizeof(line->arena), ptr))
-        free(ptr);
-}
-
 static const char *parse_ndjson(const char *text, size_t len, pb_import_line *line)
 {
     ndjson_state st = {.line = line, .text = text, .len = len, .type_ok = true};
-    yajl_alloc_funcs funcs = {arena_malloc, arena_realloc, arena_free, line};
-    line->arena_used = 0;
+    pb_arena arena; /* in line->arena, then malloc() for what does not fit */
+    pb_arena_init(&arena, line->arena, sizeof(line->arena), NULL);
+    yajl_alloc_funcs funcs = {pb_arena_malloc, pb_arena_realloc, pb_arena_free, &arena};
     yajl_handle parser = yajl_alloc(&ndjson_callbacks, &funcs, &st);
     if (parser == NULL)
         return "out of memory";
