@@ -77,6 +77,7 @@ def start(argv, **kw):
 # The processes that serve each port's requests (pushbind; nginx's workers), for CPU per request.
 server_pids = {}
 cpu_costs = {}  # row -> {'pushbind': [µs per request, ...], 'baseline': [...]}
+round_figures = {}  # row -> {'pushbind': [req/s of each round, ...], 'baseline': [...]}
 
 
 def cpu_seconds(pids):
@@ -97,6 +98,7 @@ def costed(row, side, key, run):
     requests = result[0] * SECONDS
     spent = cpu_seconds(server_pids[key]) - before
     cpu_costs.setdefault(row, {}).setdefault(side, []).append(spent / requests * 1e6)
+    round_figures.setdefault(row, {}).setdefault(side, []).append(result[0])
     return result
 
 
@@ -473,6 +475,12 @@ def report(results, bytes_10m, rss_10m, load_seconds, elapsed):
                 bytes_10m, per_binding, 'met' if per_binding <= 200 else 'NOT met'),
             '- peak RSS of the server holding 10M bindings (VmHWM): %.0f MiB' % (rss_10m / 1024),
         ]
+    # A machine that speeds up or slows down between rounds moves both medians; a round's
+    # ratio compares two runs made next to each other.
+    for row, sides in sorted(round_figures.items()):
+        ratios = [pb / base for pb, base in zip(sides['pushbind'], sides['baseline'])]
+        extra.append('- row %s round by round (pushbind / the baseline run next to it): %s; median %.2f' % (
+            row, ', '.join('%.2f' % r for r in ratios), statistics.median(ratios)))
     for row, sides in sorted(cpu_costs.items()):
         pb, base = statistics.median(sides['pushbind']), statistics.median(sides['baseline'])
         extra.append('- server CPU per request in row %s (utime + stime of the serving processes, median of the '
