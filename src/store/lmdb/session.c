@@ -69,15 +69,25 @@ static int follow_map_growth(pb_lmdb_session *session)
     return rc != 0 ? rc : hold_rc;
 }
 
-static void snapshot_end(pb_lmdb_session *session);
+/*
+ * Ends the session's live snapshot unless a view is reading it: resets the
+ * read transaction and gives back its hold of the map lock.
+ */
+static void snapshot_end(pb_lmdb_session *session)
+{
+    if (!session->snapshot_live || session->view_open)
+        return;
+    mdb_txn_reset(session->read_txn);
+    session->snapshot_live = false;
+    map_release(session);
+}
 
 /* `holds` tells whether the shared hold is still ours to give back after a
  * failed remap. A kept snapshot ends first: the remap needs this session's
  * only hold to be the new transaction's. */
 int pb_lmdb_txn_start(pb_lmdb_session *session, unsigned flags, MDB_txn **txn)
 {
-    if (!session->view_open)
-        snapshot_end(session);
+    snapshot_end(session);
     unsigned holds = session->map_holds;
     int rc = map_hold(session);
     if (rc != 0)
@@ -176,15 +186,6 @@ static bool snapshot_is_newest(pb_lmdb_session *session)
     return mdb_env_info(session->store->env, &info) == 0 && info.me_last_txnid == mdb_txn_id(session->read_txn);
 }
 
-static void snapshot_end(pb_lmdb_session *session)
-{
-    if (!session->snapshot_live)
-        return;
-    mdb_txn_reset(session->read_txn);
-    session->snapshot_live = false;
-    map_release(session);
-}
-
 pb_lmdb_view *pb_lmdb_view_begin(pb_lmdb_session *session)
 {
     if (session->view_open) {
@@ -233,12 +234,11 @@ void pb_lmdb_view_end(pb_lmdb_view *view)
 void pb_lmdb_keep_snapshot(pb_lmdb_session *session, bool keep)
 {
     session->keeps_snapshot = keep;
-    if (!keep && !session->view_open)
+    if (!keep)
         snapshot_end(session);
 }
 
 void pb_lmdb_turn_done(pb_lmdb_session *session)
 {
-    if (!session->view_open)
-        snapshot_end(session);
+    snapshot_end(session);
 }
