@@ -151,15 +151,21 @@ static inline pb_change make_change(struct fixture *f, pb_change_kind kind, cons
     return change;
 }
 
-/* Applies one change to `app` and returns its outcome (PB_CHANGE_OK, PB_CHANGE_OVER_LIMIT, …). */
-static inline pb_change_outcome apply_to(struct fixture *f, uint64_t app, pb_change_kind kind, const char *token, const char *accounts)
+/* Applies one change to `app` through `session` and returns its outcome (PB_CHANGE_OK, PB_CHANGE_OVER_LIMIT, …). */
+static inline pb_change_outcome apply_in(struct fixture *f, pb_store_session *session, uint64_t app, pb_change_kind kind,
+                                         const char *token, const char *accounts)
 {
     pb_change change = make_change(f, kind, token, accounts);
     pb_change_outcome outcome = -1;
-    int rc = pb_store_apply(f->session, app, &change, 1, &outcome);
+    int rc = pb_store_apply(session, app, &change, 1, &outcome);
     if (rc != 0)
-        fail_msg("pb_store_apply: %d (%s)", rc, pb_store_session_error(f->session));
+        fail_msg("pb_store_apply: %d (%s)", rc, pb_store_session_error(session));
     return outcome;
+}
+
+static inline pb_change_outcome apply_to(struct fixture *f, uint64_t app, pb_change_kind kind, const char *token, const char *accounts)
+{
+    return apply_in(f, f->session, app, kind, token, accounts);
 }
 
 static inline pb_change_outcome apply1(struct fixture *f, pb_change_kind kind, const char *token, const char *accounts)

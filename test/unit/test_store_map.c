@@ -219,10 +219,7 @@ static void bind_elsewhere(struct fixture *f, const char *token, const char *acc
 {
     pb_store_session *other = pb_store_session_open(f->store);
     assert_non_null(other);
-    pb_change change = make_change(f, PB_CHANGE_APPEND, token, account);
-    pb_change_outcome outcome = -1;
-    assert_int_equal(pb_store_apply(other, APP, &change, 1, &outcome), PB_STORE_OK);
-    assert_int_equal(outcome, PB_CHANGE_OK);
+    assert_int_equal(apply_in(f, other, APP, PB_CHANGE_APPEND, token, account), PB_CHANGE_OK);
     pb_store_session_close(other);
 }
 
