@@ -3,9 +3,10 @@
  *
  * yajl_gen hands its output to a print callback that appends to a growing
  * buffer in the pool; the generator's own memory comes from an arena in the
- * caller's frame (common/arena.h), so the encoder leaves nothing to free. Output is compact, '/' is not escaped,
- * and strings are written as they are given: they come from decoded requests
- * or from the store, both already checked to be UTF-8.
+ * caller's frame (common/arena.h), so the encoder leaves nothing to free.
+ * Output is compact, '/' is not escaped, and strings are written as they are
+ * given: they come from decoded requests or from the store, both already
+ * checked to be UTF-8.
  *
  * yajl_gen calls can fail only when called out of order (a bug here, which
  * the tests would show) or with yajl_gen_validate_utf8, which is off; so their

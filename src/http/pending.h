@@ -4,9 +4,9 @@
  * While the store answers, the loop goes on serving other connections, and
  * h2o may dispose of the request meanwhile (an HTTP/2 stream reset, a closed
  * connection). So what a waiting request needs cannot live in its pool: a
- * pb_pending is allocated apart (from the worker's spares), with a pool of its own that holds a copy of the
- * credentials and the body and everything decoded from them, and that the
- * store's lookups and writes use. A shared allocation in the request's pool
+ * pb_pending is allocated apart (from the worker's spares), with a pool of
+ * its own that holds a copy of the credentials and the body and everything
+ * decoded from them, and that the store's lookups and writes use. A shared allocation in the request's pool
  * clears `req` when h2o frees the request; the answer is then dropped, and
  * the access log still gets its line.
  *
