@@ -50,6 +50,19 @@
  * connections and answers from their replies, on the loop's thread; in a
  * session without a loop it applies and reads on the calling thread,
  * waiting, and calls done() before it returns.
+ *
+ * Callbacks
+ * ---------
+ * The one rule for both pb_store_lookup_start() and pb_store_apply_start():
+ * done() is called exactly once, either before the call returns (always for
+ * the embedded backend's reads and for any backend without a loop; for a
+ * loop-bound networked backend when it answers without the network, such as
+ * a secret from its cache or a refusal) or later. A lookup's done() runs on
+ * the session's thread; an apply's done() may run on another thread (the
+ * embedded backend's writer) and must only hand the result over. So a caller
+ * sets up everything done() needs before it starts the call, and touches
+ * nothing of the request after the call returns unless it knows done() has
+ * not run.
  */
 #ifndef PB_STORE_H
 #define PB_STORE_H
@@ -126,9 +139,11 @@ void pb_store_session_close(pb_store_session *session);
  * h2o_evloop_t * (no h2o type in this header), run by this thread. A
  * networked backend then never waits for the network in
  * pb_store_lookup_start() or pb_store_apply_start(): it sends on its own
- * connections, watched by the loop, and calls back from the loop, never
- * before the call returns. Returns 0 or PB_STORE_EIO (the session
- * still works, waiting). The embedded backend, bound, lets the views of one
+ * connections, watched by the loop, and calls back from the loop; when it
+ * can answer without the network (a secret it has cached, a request it
+ * refuses at once) it calls done() before the call returns, as the embedded
+ * backend always does, so a caller must be ready for both (see "Callbacks"
+ * below). Returns 0 or PB_STORE_EIO (the session still works, waiting). The embedded backend, bound, lets the views of one
  * turn of the loop share a snapshot while nothing is committed meanwhile: the
  * loop must call pb_store_session_turn_done() at the end of every turn,
  * before it waits for events again, so that no snapshot is held while it
