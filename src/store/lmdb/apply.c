@@ -54,7 +54,7 @@ static int apply_write(const pb_lmdb_store *store, MDB_txn *group_txn, pb_lmdb_s
 {
     unsigned char app_buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     struct app_record app;
-    struct writer batch = {.store = store,
+    struct txn_scope batch = {.store = store,
                            .access_id = write->access_id,
                            .next_seq = *next_seq,
                            .now = (int64_t)time(NULL),

@@ -12,8 +12,13 @@
 
 #include "store/lmdb/internal.h"
 
-/* One change being applied, inside its own child transaction. */
-struct writer {
+/*
+ * A child of the group's write transaction and what was done in it so far:
+ * one write's (apply.c), or inside it one change's (apply_change.c), whose
+ * counters join the write's only when the change's child commits. Not the
+ * writer thread (writer.c), which runs the group.
+ */
+struct txn_scope {
     const pb_lmdb_store *store;
     MDB_txn *txn;
     uint64_t access_id;
@@ -66,43 +71,43 @@ static inline bool is_bind(const pb_change *change)
  * LMDB error. (apply_pair.c, as are the functions down to
  * pb_lmdb_token_platform().)
  */
-int pb_lmdb_find_pair(struct writer *w, pb_str token, const pb_account *account);
+int pb_lmdb_find_pair(struct txn_scope *scope, pb_str token, const pb_account *account);
 
 /*
  * Writes both sides of a new binding of `token` to `account` under the next
- * seq, with `info`, and counts it in w->delta and w->grown. Returns 0 or an
+ * seq, with `info`, and counts it in scope->delta and scope->grown. Returns 0 or an
  * LMDB error.
  */
-int pb_lmdb_bind_pair(struct writer *w, pb_str token, const pb_account *account, const struct binding_info *info);
+int pb_lmdb_bind_pair(struct txn_scope *scope, pb_str token, const pb_account *account, const struct binding_info *info);
 
 /*
  * Deletes both sides of binding `seq`; a side already missing is not an
- * error. Counts a removed binding in w->delta. Returns 0 or an LMDB error.
+ * error. Counts a removed binding in scope->delta. Returns 0 or an LMDB error.
  */
-int pb_lmdb_unbind_pair(struct writer *w, pb_str token, const pb_account *account, uint64_t seq);
+int pb_lmdb_unbind_pair(struct txn_scope *scope, pb_str token, const pb_account *account, uint64_t seq);
 
 /*
  * Unbinds, oldest first, every account of `token` that passes `filter`
  * (called with `arg`), adding one to *count (when not NULL) for each.
  * Returns 0 or an LMDB error.
  */
-int pb_lmdb_unbind_matching(struct writer *w, pb_str token, binding_filter *filter, const void *arg,
+int pb_lmdb_unbind_matching(struct txn_scope *scope, pb_str token, binding_filter *filter, const void *arg,
                             uint64_t *count);
 
 /*
- * Deletes the expired bindings of `token`, counted in w->expired; nothing
+ * Deletes the expired bindings of `token`, counted in scope->expired; nothing
  * without a TTL. Returns 0 or an LMDB error.
  */
-int pb_lmdb_purge_token(struct writer *w, pb_str token);
+int pb_lmdb_purge_token(struct txn_scope *scope, pb_str token);
 
 /* The same for the bindings of `account`. */
-int pb_lmdb_purge_account(struct writer *w, const pb_account *account);
+int pb_lmdb_purge_account(struct txn_scope *scope, const pb_account *account);
 
 /*
  * Sets *platform to the platform `token`'s bindings carry, PB_PLATFORM_NONE
  * when it has none. Returns 0 or an LMDB error.
  */
-int pb_lmdb_token_platform(struct writer *w, pb_str token, pb_platform *platform);
+int pb_lmdb_token_platform(struct txn_scope *scope, pb_str token, pb_platform *platform);
 
 /*
  * Applies `change` in a child of `batch`'s transaction and sets *outcome
@@ -110,6 +115,6 @@ int pb_lmdb_token_platform(struct writer *w, pb_str token, pb_platform *platform
  * success batch's seq counter, delta and expired count take the change's.
  * Returns 0 or an LMDB error (the change undone). (apply_change.c)
  */
-int pb_lmdb_apply_change(struct writer *batch, const pb_change *change, pb_change_outcome *outcome);
+int pb_lmdb_apply_change(struct txn_scope *batch, const pb_change *change, pb_change_outcome *outcome);
 
 #endif

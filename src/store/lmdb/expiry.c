@@ -1,8 +1,8 @@
 /*
  * expiry.c — the embedded store's background deletion of expired bindings
- * (--binding-ttl), and the seq lookup both expiry and unbinding use.
+ * (--binding-ttl).
  *
- * Reads hide an expired binding at once (read.c), and a write deletes the
+ * Reads hide an expired binding at once (lookup.c), and a write deletes the
  * expired bindings of what it touches first (apply.c); this file deletes the
  * rest. The writer thread calls pb_lmdb_sweep_step() when it has nothing
  * queued: one write transaction that walks at most PB_LMDB_SWEEP_KEYS token
@@ -15,17 +15,6 @@
 #include <time.h>
 
 #include "store/lmdb/internal.h"
-
-int pb_lmdb_seek_binding(MDB_cursor *tokens, MDB_val *key, uint64_t seq, MDB_val *dup)
-{
-    unsigned char prefix[PB_LMDB_SEQ_LEN];
-    be64_put(prefix, seq);
-    *dup = (MDB_val){sizeof(prefix), prefix};
-    int rc = mdb_cursor_get(tokens, key, dup, MDB_GET_BOTH_RANGE);
-    if (rc == 0 && (dup->mv_size < PB_LMDB_SEQ_LEN || be64_get(dup->mv_data) != seq))
-        rc = MDB_NOTFOUND;
-    return rc;
-}
 
 /* An expired binding found by the walk, copied out of the map before anything is deleted. */
 struct victim {

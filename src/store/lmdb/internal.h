@@ -1,8 +1,8 @@
 /*
  * store/lmdb/internal.h — state shared by the embedded store's source files:
  * env.c (opening the environment), session.c (sessions, views, the map
- * lock), read.c (lookups), apps.c (apps), apply*.c (batches of binding
- * changes), writer.c (the group-commit writer thread), tools.c and import*.c
+ * lock), lookup.c (lookups), apps.c (apps), apply*.c (batches of binding
+ * changes), writer.c (the group-commit writer thread), tools.c and load*.c
  * (the operator's tools). Private to store/lmdb/.
  */
 #ifndef PB_STORE_LMDB_INTERNAL_H
@@ -100,7 +100,7 @@ struct pb_lmdb_session {
      * for the next while nothing has been committed since (session.c).
      */
     MDB_txn *read_txn;
-    MDB_cursor *tokens_cursor; /* renewed on its first use in read_txn's snapshot (view_cursor() in read.c) */
+    MDB_cursor *tokens_cursor; /* renewed on its first use in read_txn's snapshot (view_cursor() in lookup.c) */
     MDB_cursor *accounts_cursor;
     bool tokens_cursor_renewed, accounts_cursor_renewed; /* in read_txn's current snapshot */
     bool view_open;
@@ -180,7 +180,7 @@ int pb_lmdb_writer_start(pb_lmdb_store *store);
 void pb_lmdb_writer_stop(pb_lmdb_store *store);
 
 /*
- * Positions `tokens` (a cursor on the tokens database) on the dup of binding
+ * (apply_pair.c) Positions `tokens` (a cursor on the tokens database) on the dup of binding
  * `seq` under `key`, found by its seq prefix, into *dup. Returns 0,
  * MDB_NOTFOUND, or an LMDB error.
  */
