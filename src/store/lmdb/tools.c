@@ -1,6 +1,6 @@
 /*
  * tools.c — the tool handle, export, backup and usage of the embedded store
- * (import is in import.c). The key layout is described in store/lmdb/keys.h.
+ * (the bulk import is in load.c). The key layout is described in store/lmdb/keys.h.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * import_write.c — pb_import_side_write(): one side of an import chunk
+ * load_write.c — pb_import_side_write(): one side of an import chunk
  * into LMDB, in key order.
  *
  * Bindings go to LMDB in blocks: a gatherer thread builds the keys and dups
@@ -12,7 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "store/lmdb/import.h"
+#include "store/lmdb/load.h"
 
 #define WRITE_BLOCK 512
 #define GATHER_AHEAD 4

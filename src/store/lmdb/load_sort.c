@@ -1,7 +1,7 @@
 /*
- * import_sort.c — pb_import_sort(): the bulk import's sort by key.
+ * load_sort.c — pb_import_sort(): the bulk import's sort by key.
  */
-#include "store/lmdb/import.h"
+#include "store/lmdb/load.h"
 
 /* LMDB's default order (bytes, then length), then item order. Zero padding
  * keeps the byte order because no valid token or account holds a NUL. */

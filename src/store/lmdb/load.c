@@ -1,5 +1,5 @@
 /*
- * import.c — pb_lmdb_import_chunk(): many single-account appends in one
+ * load.c — pb_lmdb_import_chunk(): many single-account appends in one
  * write transaction, decided in item order, written in key order.
  *
  * Random keys inserted one by one make every insert dirty a different page,
@@ -30,7 +30,7 @@
 
 #include "common/hugepages.h"
 #include "common/writeback.h"
-#include "store/lmdb/import.h"
+#include "store/lmdb/load.h"
 #include "store/lmdb/internal.h"
 #include "store/lmdb/tools.h"
 

@@ -1,8 +1,8 @@
 /*
- * store/lmdb/import.h — the pieces of the bulk import (import.c, which
+ * store/lmdb/load.h — the pieces of the bulk import (load.c, which
  * decides a chunk's outcomes): a chunk's items sorted by one side's key in
- * the order LMDB keeps keys (import_sort.c), and one side's new
- * bindings written in that order (import_write.c). Private to store/lmdb/.
+ * the order LMDB keeps keys (load_sort.c), and one side's new
+ * bindings written in that order (load_write.c). Private to store/lmdb/.
  *
  * Sorted by key, the items are read at random in memory: in a chunk of
  * millions each such read is a cache miss. So an entry carries the first 16
