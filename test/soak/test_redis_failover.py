@@ -53,10 +53,12 @@ def _interrupt(signum, frame):
 class Writers(object):
     """WRITERS client threads, each binding a new token to a new account (op 1, one item per
     request) until stopped. Every answer is an event (sent, answered, ok); acknowledged
-    holds the pairs answered "0"; unexpected, answers that are neither "0" nor 1008004."""
+    holds the pairs answered "0"; unexpected, answers that are neither "0" nor 1008004.
+    `timeout`: seconds a client waits for an answer before it gives up and reconnects."""
 
-    def __init__(self, srv):
+    def __init__(self, srv, timeout=30):
         self.srv = srv
+        self.timeout = timeout
         self.events = []
         self.acknowledged = []
         self.unexpected = []
@@ -66,7 +68,7 @@ class Writers(object):
             t.start()
 
     def _run(self, k):
-        conn = self.srv.new_connection(timeout=30)
+        conn = self.srv.new_connection(timeout=self.timeout)
         i = 0
         while not self._stop.is_set():
             i += 1
@@ -84,7 +86,7 @@ class Writers(object):
                 self.events.append((sent, time.monotonic(), False))
                 self.unexpected.append(('exception', token, repr(e)))
                 conn.close()
-                conn = self.srv.new_connection(timeout=30)
+                conn = self.srv.new_connection(timeout=self.timeout)
                 continue
             ok = (status, answer) == (200, OK_ANSWER)
             self.events.append((sent, time.monotonic(), ok))
