@@ -131,7 +131,7 @@ static bool begin_judge(pb_redis_applier *a, const pb_redis_cmd *cmd)
 pb_redis_cmd *pb_redis_round_open(pb_redis_applier *a, size_t n)
 {
     bool begin = !a->begun;
-    bool waits = a->store->wait_replicas != 0 && (a->step == PB_REDIS_STEP_FINAL || a->step == PB_REDIS_STEP_WAIT);
+    bool waits = pb_redis_waits(a->store) && (a->step == PB_REDIS_STEP_FINAL || a->step == PB_REDIS_STEP_WAIT);
     size_t room = waits ? a->n_written + a->n_carry + n : 0; /* a WAIT per node written, at most */
     a->cmds = pb_pool_alloc(a->pool, (a->n_carry + begin + n + room) * sizeof(*a->cmds));
     if (a->n_carry != 0)
@@ -165,7 +165,7 @@ static pb_redis_written *written_at(pb_redis_applier *a, int node)
 /* Notes where the round's writes went: each node's latest, and whether it changed connections. */
 static void note_writes(pb_redis_applier *a)
 {
-    for (size_t i = 0; i < a->n_cmds && a->store->wait_replicas != 0; i++) {
+    for (size_t i = 0; i < a->n_cmds && pb_redis_waits(a->store); i++) {
         const pb_redis_cmd *cmd = &a->cmds[i];
         if (!cmd->write || !cmd->sent || cmd->node < 0)
             continue;
@@ -180,13 +180,28 @@ static void note_writes(pb_redis_applier *a)
     }
 }
 
+/* The replicas a WAIT to `node` asks for: ?wait=N's N, or with ?wait=all every one the slot map lists. */
+static unsigned replicas_wanted(const pb_redis_applier *a, int node)
+{
+    return a->store->wait_all ? a->map->nodes[node].replicas : a->store->wait_replicas;
+}
+
+/* The replica count a WAIT command asked for (its first argument). */
+static long long replicas_asked(const pb_redis_cmd *wait)
+{
+    long long n = 0;
+    for (size_t i = 0; i < wait->argvlen[1]; i++)
+        n = n * 10 + (wait->argv[1][i] - '0');
+    return n;
+}
+
 static void wait_add(pb_redis_applier *a, int node, bool *asked)
 {
     if (asked[node])
         return;
     asked[node] = true;
     pb_redis_cmd *cmd = &a->cmds[a->n_cmds++];
-    pb_str replicas = pb_redis_decimal(a->pool, a->store->wait_replicas);
+    pb_str replicas = pb_redis_decimal(a->pool, replicas_wanted(a, node));
     pb_str ms = pb_redis_decimal(a->pool, a->store->target.timeout_ms / 2); /* within the reply's own timeout */
     pb_redis_cmd_init(cmd, a->pool, 0, false, 3);
     pb_redis_cmd_arg(cmd, 0, "WAIT", 4);
@@ -235,12 +250,14 @@ static bool waits_judge(pb_redis_applier *a, bool *more)
                 wait = &a->cmds[c];
         bool after = !w->lost && wait != NULL && wait->sent && wait->epoch == w->epoch && wait->stamp > w->stamp;
         if (after && wait->reply != NULL && wait->reply->type == REDIS_REPLY_INTEGER &&
-            wait->reply->integer >= (long long)a->store->wait_replicas) {
+            wait->reply->integer >= replicas_asked(wait)) {
             w->covered = true;
         } else if (after) {
             if (!pb_redis_reply_failed(a->map, wait->reply, "WAIT"))
                 snprintf(a->map->error, sizeof(a->map->error), "WAIT on %s:%u: too few replicas acknowledged",
                          node->host, node->port);
+            /* A replica the cluster has failed since leaves the next map, and ?wait=all's count with it. */
+            a->map->map_ready = false;
             return false;
         } else if (w->lost || node->epoch != w->epoch) {
             snprintf(a->map->error, sizeof(a->map->error),
@@ -378,7 +395,7 @@ pb_redis_applier *pb_redis_applier_new(pb_redis_session *session, pb_redis_conn 
 static bool final_prepare(pb_redis_applier *a)
 {
     bool count = a->delta != 0;
-    if (a->n_carry == 0 && !count && (a->store->wait_replicas == 0 || a->n_written == 0))
+    if (a->n_carry == 0 && !count && (!pb_redis_waits(a->store) || a->n_written == 0))
         return false;
     pb_redis_cmd *cmd = pb_redis_round_open(a, count);
     if (count) {
@@ -389,7 +406,7 @@ static bool final_prepare(pb_redis_applier *a)
         pb_redis_cmd_arg(cmd, 3, delta, (size_t)snprintf(delta, 24, "%lld", (long long)a->delta));
     }
     a->step_at = a->n_cmds; /* the WAITs are what this step judges */
-    if (a->store->wait_replicas != 0)
+    if (pb_redis_waits(a->store))
         waits_prepare(a);
     return a->n_cmds != 0;
 }

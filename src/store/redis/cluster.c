@@ -134,6 +134,8 @@ int pb_redis_load_slots(pb_redis_conn *conn, const redisReply *reply, const char
         return -1;
     for (size_t i = 0; i < PB_REDIS_SLOTS; i++)
         conn->slot_node[i] = PB_REDIS_NO_NODE;
+    for (size_t i = 0; i < conn->n_nodes; i++)
+        conn->nodes[i].replicas = 0;
     for (size_t r = 0; r < reply->elements; r++) {
         const redisReply *range = reply->element[r];
         if (range->type != REDIS_REPLY_ARRAY || range->elements < 3 || range->element[0]->type != REDIS_REPLY_INTEGER ||
@@ -154,6 +156,8 @@ int pb_redis_load_slots(pb_redis_conn *conn, const redisReply *reply, const char
             return -1;
         for (long long s = first; s <= last; s++)
             conn->slot_node[s] = (uint16_t)node;
+        /* Redis lists a range's replicas after its primary, leaving out those the cluster has failed. */
+        conn->nodes[node].replicas = (unsigned)(range->elements - 3);
     }
     return 0;
 }

@@ -89,6 +89,7 @@ typedef struct pb_redis_node {
     redisContext *ctx; /* NULL until connected, and after a failure */
     uint32_t epoch;    /* connections dropped so far: commands of one epoch went on one connection */
     uint64_t down_until_ms; /* CLOCK_MONOTONIC: no connection attempt before then */
+    unsigned replicas;      /* replicas CLUSTER SLOTS listed for the slots it serves (0 for a replica) */
 } pb_redis_node;
 
 typedef struct pb_redis_conn {

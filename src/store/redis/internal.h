@@ -78,12 +78,19 @@ struct pb_redis_store {
     pb_store_limits limits;
     int64_t binding_ttl;    /* seconds; 0: bindings never expire */
     unsigned wait_replicas; /* WAIT for this many replicas after each batch (0: don't) */
+    bool wait_all;          /* ?wait=all: WAIT for every replica the slot map lists for the node written */
     pb_redis_scripts scripts;
     pb_metrics *metrics;
     pthread_mutex_t lazy_lock;   /* guards starting the two below */
     pb_redis_apps_watch *watch;  /* started by the first session bound to a loop */
     pb_redis_sweeper *sweeper;   /* likewise, with a binding TTL */
 };
+
+/* Whether batches wait for replicas before they are acknowledged (?wait=N with N > 0, or ?wait=all). */
+static inline bool pb_redis_waits(const struct pb_redis_store *store)
+{
+    return store->wait_replicas != 0 || store->wait_all;
+}
 
 struct pb_redis_view {
     pb_redis_session *session;

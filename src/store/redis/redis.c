@@ -3,12 +3,14 @@
  * views and the key layout (described in store/redis/internal.h).
  *
  *   redis://HOST:PORT[/NAMESPACE][?wait=N]
- *   redis-cluster://HOST:PORT[,HOST:PORT…][/NAMESPACE][?wait=N]
+ *   redis-cluster://HOST:PORT[,HOST:PORT…][/NAMESPACE][?wait=N|all]
  *
  * NAMESPACE (letters, digits, '_', '-', '.') prefixes every key, so several
  * deployments can share one Redis. wait=N makes every batch wait until N
  * replicas of each node it wrote have its writes (Redis WAIT) before it is
- * acknowledged.
+ * acknowledged; wait=all until every replica the slot map lists for that
+ * node has them (docs/design.md: only that survives a partition that leaves
+ * a primary and one of its replicas on the minority side).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -114,10 +116,14 @@ static const char *parse_url(pb_redis_store *store, const char *url)
         if (!namespace_is_valid(ns, ns_len))
             return "the namespace after '/' must be 1 to 64 letters, digits, '_', '-' or '.'";
     }
-    if (query != NULL) {
+    if (query != NULL && strcmp(query, "?wait=all") == 0) {
+        if (!store->target.cluster)
+            return "?wait=all needs redis-cluster:// (a single server's replicas are in no slot map): give ?wait=N";
+        store->wait_all = true;
+    } else if (query != NULL) {
         char *end;
         if (strncmp(query, "?wait=", 6) != 0 || query[6] < '0' || query[6] > '9')
-            return "the only option is ?wait=N";
+            return "the only options are ?wait=N and ?wait=all";
         errno = 0;
         unsigned long wait = strtoul(query + 6, &end, 10);
         if (errno != 0 || *end != '\0' || wait > PB_REDIS_WAIT_MAX)
