@@ -22,10 +22,12 @@ struct pb_redis_aconn {
     h2o_timeout_t soon;          /* 0 ms: a done() that must not run inside pb_redis_arun() */
     bool loading;                /* a CLUSTER SLOTS is on its way */
     size_t load_node;            /* the node it was asked of */
+    h2o_timeout_entry_t load_timer; /* its answer comes within timeout_ms, or the next node is asked */
     pb_redis_abatch *waiting;    /* batches waiting for the map, newest first */
 };
 
 static void round_run(pb_redis_abatch *batch);
+static void on_load_timeout(h2o_timeout_entry_t *entry);
 
 static uint64_t now_ms(void)
 {
@@ -49,6 +51,7 @@ pb_redis_aconn *pb_redis_aconn_open(const pb_redis_target *target, h2o_evloop_t 
     conn->loop = loop;
     h2o_timeout_init(loop, &conn->reply_timeout, target->timeout_ms);
     h2o_timeout_init(loop, &conn->soon, 0);
+    conn->load_timer.cb = on_load_timeout;
     return conn;
 }
 
@@ -62,6 +65,8 @@ void pb_redis_aconn_close(pb_redis_aconn *conn)
         if (ac != NULL)
             redisAsyncFree(ac);
     }
+    if (h2o_timeout_is_linked(&conn->load_timer))
+        h2o_timeout_unlink(&conn->load_timer);
     h2o_timeout_dispose(conn->loop, &conn->reply_timeout);
     h2o_timeout_dispose(conn->loop, &conn->soon);
     free(conn->acs);
@@ -179,6 +184,7 @@ fail:
 /* ---- The slot map ----------------------------------------------------- */
 
 static void finish_later(pb_redis_abatch *batch);
+static void finish_now(pb_redis_abatch *batch, int rc);
 
 /* Starts (or finishes, when nobody answers) the waiting batches. */
 static void map_settled(pb_redis_aconn *conn)
@@ -187,6 +193,8 @@ static void map_settled(pb_redis_aconn *conn)
     conn->waiting = NULL;
     while (batch != NULL) {
         pb_redis_abatch *next = batch->next_waiting;
+        if (h2o_timeout_is_linked(&batch->timeout))
+            h2o_timeout_unlink(&batch->timeout);
         if (conn->map.map_ready) {
             round_run(batch);
         } else {
@@ -203,6 +211,8 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *privdata)
 {
     pb_redis_aconn *conn = ac->data;
     size_t i = (size_t)(uintptr_t)privdata;
+    if (h2o_timeout_is_linked(&conn->load_timer))
+        h2o_timeout_unlink(&conn->load_timer);
     if (reply != NULL) {
         char *host = strdup(conn->map.nodes[i].host); /* adding nodes may move them */
         if (host != NULL && pb_redis_load_slots(&conn->map, reply, host) == 0) {
@@ -224,6 +234,7 @@ static void load_from(pb_redis_aconn *conn, size_t first)
         redisAsyncContext *ac = node_ac(conn, (int)i);
         if (ac != NULL && redisAsyncCommand(ac, on_slots, (void *)(uintptr_t)i, "CLUSTER SLOTS") == REDIS_OK) {
             conn->load_node = i;
+            h2o_timeout_link(conn->loop, &conn->reply_timeout, &conn->load_timer);
             return;
         }
     }
@@ -231,11 +242,45 @@ static void load_from(pb_redis_aconn *conn, size_t first)
     map_settled(conn);
 }
 
+/*
+ * The node asked for the map gave no answer in time (unreachable: its connect
+ * or its reply lost in a partition): it is given up like a node whose reply
+ * timed out, which answers on_slots() with no reply, and the next node is asked.
+ */
+static void on_load_timeout(h2o_timeout_entry_t *entry)
+{
+    pb_redis_aconn *conn = H2O_STRUCT_FROM_MEMBER(pb_redis_aconn, load_timer, entry);
+    redisAsyncContext *ac = conn->load_node < conn->n_acs ? conn->acs[conn->load_node] : NULL;
+    if (ac == NULL) {
+        load_from(conn, conn->load_node + 1);
+        return;
+    }
+    node_lost(conn, ac, true, "no answer to CLUSTER SLOTS in time");
+    redisAsyncFree(ac); /* on_slots() runs now, with no reply, and asks the next node */
+}
+
+/* A batch waited timeout_ms for the map in vain: it fails alone, the load goes on for the others. */
+static void on_map_wait_timeout(h2o_timeout_entry_t *entry)
+{
+    pb_redis_abatch *batch = H2O_STRUCT_FROM_MEMBER(pb_redis_abatch, timeout, entry);
+    pb_redis_aconn *conn = batch->conn;
+    for (pb_redis_abatch **p = &conn->waiting; *p != NULL; p = &(*p)->next_waiting)
+        if (*p == batch) {
+            *p = batch->next_waiting;
+            break;
+        }
+    snprintf(conn->map.error, sizeof(conn->map.error), "no slot map within %u ms", conn->map.target->timeout_ms);
+    batch->result = -1;
+    finish_now(batch, -1);
+}
+
 static void wait_for_map(pb_redis_abatch *batch)
 {
     pb_redis_aconn *conn = batch->conn;
     batch->next_waiting = conn->waiting;
     conn->waiting = batch;
+    batch->timeout.cb = on_map_wait_timeout;
+    h2o_timeout_link(conn->loop, &conn->reply_timeout, &batch->timeout);
     if (conn->loading)
         return;
     int seeded = pb_redis_map_seeds(&conn->map);
@@ -343,6 +388,15 @@ static void on_reply_timeout(h2o_timeout_entry_t *entry)
 static void round_run(pb_redis_abatch *batch)
 {
     pb_redis_aconn *conn = batch->conn;
+    if (now_ms() >= batch->deadline_ms) {
+        char why[sizeof(conn->map.error)];
+        snprintf(why, sizeof(why), "%s", conn->map.error[0] != '\0' ? conn->map.error : "gave up");
+        snprintf(conn->map.error, sizeof(conn->map.error), "no answer within %u ms (%.160s)",
+                 conn->map.target->timeout_ms, why);
+        batch->result = -1;
+        finish_later(batch);
+        return;
+    }
     if (!conn->map.map_ready) {
         wait_for_map(batch);
         return;
@@ -383,7 +437,8 @@ static void round_run(pb_redis_abatch *batch)
 void pb_redis_arun(pb_redis_aconn *conn, pb_redis_abatch *batch, pb_redis_cmd *cmds, size_t n,
                    pb_redis_abatch_done *done, void *arg)
 {
-    *batch = (pb_redis_abatch){.conn = conn, .cmds = cmds, .n = n, .done = done, .arg = arg};
+    uint64_t deadline = batch->deadline_ms != 0 ? batch->deadline_ms : now_ms() + conn->map.target->timeout_ms;
+    *batch = (pb_redis_abatch){.conn = conn, .cmds = cmds, .n = n, .done = done, .arg = arg, .deadline_ms = deadline};
     for (size_t i = 0; i < n; i++)
         cmds[i].batch = batch;
     if (n == 0) {

@@ -20,7 +20,14 @@
  * A connection that dies fails every command pending on it (each of their
  * batches then finishes, with -1 unless the retry succeeds); the node is then
  * left alone for a second, like cluster.c does, and the next command opens a
- * new connection. pb_redis_aconn_close() may only be called once no batch is
+ * new connection.
+ *
+ * Every wait has a bound, so that a partition cannot hold a request: a
+ * round's replies, a CLUSTER SLOTS answer (the next node is asked after it)
+ * and a batch's wait for the map each take at most the target's timeout_ms;
+ * and no round starts once the request has used timeout_ms since its first
+ * batch (the deadline a batch struct keeps from one pb_redis_arun() to the
+ * next). So a request is answered within twice timeout_ms. pb_redis_aconn_close() may only be called once no batch is
  * in flight: the caller's stop path runs the loop until its batches are done.
  */
 #ifndef PB_STORE_REDIS_ASYNC_CLUSTER_H
@@ -48,6 +55,7 @@ typedef struct pb_redis_abatch {
     void *arg;
     struct pb_redis_abatch *next_waiting; /* in the list of batches waiting for the map */
     h2o_timeout_entry_t timeout;
+    uint64_t deadline_ms; /* no round starts after it (CLOCK_MONOTONIC); 0 until the request's first batch */
 } pb_redis_abatch;
 
 /* Opens (connecting nothing yet) the connections of `loop`'s thread to `target`. NULL when out of memory. */
@@ -66,6 +74,9 @@ pb_redis_conn *pb_redis_aconn_map(pb_redis_aconn *conn);
  * Runs `cmds` (see cluster.h for what the caller fills and what comes back)
  * and calls done(arg, rc) from the loop; never before this returns. Release
  * the replies with pb_redis_release() afterwards.
+ *
+ * `batch` starts zeroed for each request; the request's later batches reuse
+ * it, and with it the deadline its first batch set.
  */
 void pb_redis_arun(pb_redis_aconn *conn, pb_redis_abatch *batch, pb_redis_cmd *cmds, size_t n,
                    pb_redis_abatch_done *done, void *arg);
