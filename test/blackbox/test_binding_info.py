@@ -97,13 +97,14 @@ class WithInfoTest(pbtest.ServerTestCase):
         self.srv.bind(t, a, b)
         first = info_by_token(self.srv, t)['account_list']
         next_second()
+        stamp = time.time()
         self.srv.bind(t, a)                                   # op 1 naming a bound pair
         self.srv.bind(t, b, a, op=2)                          # op 2 naming both
         later = info_by_token(self.srv, t)['account_list']
         self.assertEqual([x['account'] for x in later], [a, b])
         for old, new in zip(first, later):
-            self.assertEqual(new['bind_time'], old['bind_time'])
-            self.assertGreater(new['last_bind_time'], old['last_bind_time'])
+            self.assertEqual(new['bind_time'], old['bind_time'], (first, later))
+            self.assertGreater(new['last_bind_time'], old['last_bind_time'], (first, later, stamp))
         self.assertEqual(self.srv.tokens_of(a), [t])
 
     def test_platform_is_kept_replaced_and_left_alone(self):

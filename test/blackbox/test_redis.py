@@ -123,7 +123,8 @@ class CommandLineTest(unittest.TestCase):
 
     def test_malformed_store_url_fails_with_a_message(self):
         for url in ('http://127.0.0.1:1', 'redis://', 'redis://127.0.0.1', 'redis://a:1,b:2',
-                    'redis://127.0.0.1:1/bad{ns}', 'redis://127.0.0.1:1?wait=x'):
+                    'redis://127.0.0.1:1/bad{ns}', 'redis://127.0.0.1:1?wait=x',
+                    'redis://127.0.0.1:1?wait=all', 'redis-cluster://127.0.0.1:1?wait=al'):
             r = run_cli('app', 'list', '--store', url)
             self.assertEqual(r.returncode, 1, r)
             self.assertIn(url, r.stderr, r)
@@ -280,6 +281,17 @@ class ClusterTest(unittest.TestCase):
         two.ok_batch({'operator_type': 5, 'account_list': acc_list('a')})
         self.assertEqual(one.tokens_of('a'), [])
         self.assertEqual(one.accounts_of('tok-1'), [acc('b', 1)])
+
+    def test_wait_all_acknowledges_once_every_replica_has_it(self):
+        # One replica per primary here: a WAIT asking for more than the map lists would never be
+        # satisfied, and one asking for none would not show in the replicas' offsets.
+        srv = pbtest.Server.for_test(self, apps=[APP], store_url=self.cluster.url(uniq('ns'), wait='all'))
+        for i in range(30):
+            srv.bind('all-%d' % i, 'all-acct-%d' % i)
+        for p in set(self.cluster.ports) - set(self.cluster.primaries()):
+            info = pbredis.cli(p, 'INFO', 'replication')
+            self.assertIn('master_link_status:up', info)
+        self.assertEqual(srv.accounts_of('all-29'), [acc('all-acct-29')])
 
     def test_an_app_spreads_over_every_primary(self):
         url = self.cluster.url(uniq('ns'))
