@@ -3,7 +3,7 @@
  *
  * A row names a setting (the flag without "--", which is also its --config
  * key), its type, its default, its range and one line of help. From the rows
- * come the getopt table, the usage text, the --config keys (cli/config.h
+ * come the getopt table, the usage text, the --config keys (cli/config_file.h
  * checks keys against the getopt table) and the range checks, so a setting
  * cannot be documented in one place and parsed differently in another.
  *

@@ -7,7 +7,7 @@
 
 #include "auth/auth.h"
 #include "cli/options.h"
-#include "cli/config.h"
+#include "cli/config_file.h"
 #include "cli/settings.h"
 #include "common/duration.h"
 #include "http/server.h"
