@@ -4,14 +4,9 @@
 #include "cli/options.h"
 #include "store/lmdb/tools.h"
 
-static const char backup_usage[] =
-    "usage: pushbind backup --data DIR DEST\n"
-    "\n"
-    "Copies the whole store (every app, secrets included) into directory DEST\n"
-    "(created mode 0700; it must be new or empty) as DEST/data.mdb, compacted,\n"
-    "from one snapshot: the copy holds every write acknowledged before the backup\n"
-    "began. The server may keep serving meanwhile. To restore, stop the server and\n"
-    "put DEST/data.mdb in place of DIR/data.mdb (remove DIR/lock.mdb).\n";
+static const pb_setting backup_rows[] = {
+    PB_CLI_ROW_DATA(pb_cli_tool_args, data_dir, true),
+};
 
 static int backup(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
 {
@@ -23,7 +18,29 @@ static int backup(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
     return PB_EXIT_OK;
 }
 
+static int run_backup(void *settings)
+{
+    return pb_cli_run_tool(settings, backup);
+}
+
+static const pb_command backup_command = {
+    .name = "backup",
+    .intro = "usage: pushbind backup --data DIR DEST\n"
+             "\n"
+             "Copies the whole store (every app, secrets included) into directory DEST\n"
+             "(created mode 0700; it must be new or empty) as DEST/data.mdb, compacted,\n"
+             "from one snapshot: the copy holds every write acknowledged before the backup\n"
+             "began. The server may keep serving meanwhile. To restore, stop the server and\n"
+             "put DEST/data.mdb in place of DIR/data.mdb (remove DIR/lock.mdb).\n"
+             "\n",
+    PB_ROWS(backup_rows),
+    .operand = "DEST",
+    .operand_offset = offsetof(pb_cli_tool_args, path),
+    .run = run_backup,
+};
+
 int pb_cli_backup(int argc, char **argv)
 {
-    return pb_cli_run_tool("backup", backup_usage, PB_CLI_WANTS_PATH, argc, argv, backup);
+    pb_cli_tool_args args = {0};
+    return pb_command_run(&backup_command, argc, argv, &args);
 }
