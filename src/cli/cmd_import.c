@@ -71,19 +71,13 @@ static void on_failed(void *arg, const char *message)
     fprintf(stderr, "pushbind import: %s\n", message);
 }
 
-static int check_import(const pb_command *command, void *settings)
-{
-    import_settings *s = settings;
-    s->config.format_given = s->format >= 0;
-    s->config.format = s->format >= 0 ? (pb_import_format)s->format : PB_IMPORT_NDJSON;
-    s->config.map_size = s->map_size_mib * 1024 * 1024;
-    s->config.input_name = s->file;
-    return PB_EXIT_OK;
-}
-
 static int run_import(void *settings)
 {
-    const import_settings *args = settings;
+    import_settings *args = settings;
+    args->config.format_given = args->format >= 0;
+    args->config.format = args->format >= 0 ? (pb_import_format)args->format : PB_IMPORT_NDJSON;
+    args->config.map_size = args->map_size_mib * 1024 * 1024;
+    args->config.input_name = args->file;
     bool use_stdin = strcmp(args->file, "-") == 0;
     int fd = use_stdin ? STDIN_FILENO : open(args->file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -132,7 +126,6 @@ static const pb_command import_command = {
     .operand = "FILE",
     .operand_offset = offsetof(import_settings, file),
     .takes_config = true,
-    .check = check_import,
     .run = run_import,
 };
 
