@@ -18,11 +18,6 @@ static int backup(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
     return PB_EXIT_OK;
 }
 
-static int run_backup(void *settings)
-{
-    return pb_cli_run_tool(settings, backup);
-}
-
 static const pb_command backup_command = {
     .name = "backup",
     .intro = "usage: pushbind backup --data DIR DEST\n"
@@ -36,11 +31,11 @@ static const pb_command backup_command = {
     PB_ROWS(backup_rows),
     .operand = "DEST",
     .operand_offset = offsetof(pb_cli_tool_args, path),
-    .run = run_backup,
+    .run = pb_cli_run_tool,
 };
 
 int pb_cli_backup(int argc, char **argv)
 {
-    pb_cli_tool_args args = {0};
+    pb_cli_tool_args args = {.act = backup};
     return pb_command_run(&backup_command, argc, argv, &args);
 }

@@ -85,11 +85,6 @@ static int export(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
     }
 }
 
-static int run_export(void *settings)
-{
-    return pb_cli_run_tool(settings, export);
-}
-
 static const pb_command export_command = {
     .name = "export",
     .intro = "usage: pushbind export --data DIR --access-id ID > FILE\n"
@@ -102,11 +97,11 @@ static const pb_command export_command = {
              "'pushbind import' reads it back to the same state.\n"
              "\n",
     PB_ROWS(export_rows),
-    .run = run_export,
+    .run = pb_cli_run_tool,
 };
 
 int pb_cli_export(int argc, char **argv)
 {
-    pb_cli_tool_args args = {0};
+    pb_cli_tool_args args = {.act = export};
     return pb_command_run(&export_command, argc, argv, &args);
 }

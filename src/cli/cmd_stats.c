@@ -37,11 +37,6 @@ static int stats(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
     return PB_EXIT_OK;
 }
 
-static int run_stats(void *settings)
-{
-    return pb_cli_run_tool(settings, stats);
-}
-
 static const pb_command stats_command = {
     .name = "stats",
     .intro = "usage: pushbind stats --data DIR\n"
@@ -51,11 +46,11 @@ static const pb_command stats_command = {
              "--map-size-mib). Works while the server runs.\n"
              "\n",
     PB_ROWS(stats_rows),
-    .run = run_stats,
+    .run = pb_cli_run_tool,
 };
 
 int pb_cli_stats(int argc, char **argv)
 {
-    pb_cli_tool_args args = {0};
+    pb_cli_tool_args args = {.act = stats};
     return pb_command_run(&stats_command, argc, argv, &args);
 }

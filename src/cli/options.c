@@ -107,8 +107,9 @@ int pb_cli_with_session(const char *data_dir, const char *url, int (*run)(pb_sto
     return exit_code;
 }
 
-int pb_cli_run_tool(const pb_cli_tool_args *args, int (*run)(pb_lmdb_tool *tool, const pb_cli_tool_args *args))
+int pb_cli_run_tool(void *settings)
 {
+    const pb_cli_tool_args *args = settings;
     char *err = NULL;
     pb_lmdb_tool_config config = {
         .data_dir = args->data_dir,
@@ -121,7 +122,7 @@ int pb_cli_run_tool(const pb_cli_tool_args *args, int (*run)(pb_lmdb_tool *tool,
         free(err);
         return PB_EXIT_FAILURE;
     }
-    int exit_code = run(tool, args);
+    int exit_code = args->act(tool, args);
     pb_lmdb_tool_close(tool);
     return exit_code;
 }

@@ -55,18 +55,21 @@ int pb_cli_with_session(const char *data_dir, const char *url, int (*run)(pb_sto
                         const void *arg);
 
 /* What the embedded store's tools take: --data DIR, and --access-id ID or a path for some. */
-typedef struct pb_cli_tool_args {
+typedef struct pb_cli_tool_args pb_cli_tool_args;
+struct pb_cli_tool_args {
     const char *data_dir;
     uint64_t access_id;
     const char *path;
-} pb_cli_tool_args;
+    int (*act)(pb_lmdb_tool *tool, const pb_cli_tool_args *args); /* the tool's work: an exit code */
+};
 
 /*
- * Opens the embedded store in args->data_dir (store/lmdb/tools.h), calls
- * run(tool, args) and closes it. Returns PB_EXIT_FAILURE (after printing why)
- * when the store does not open, else what `run` returns.
+ * A tool's pb_command run: opens the embedded store in data_dir
+ * (store/lmdb/tools.h), calls act(tool, args) and closes it. `settings` is a
+ * pb_cli_tool_args. Returns PB_EXIT_FAILURE (after printing why) when the
+ * store does not open, else what `act` returns.
  */
-int pb_cli_run_tool(const pb_cli_tool_args *args, int (*run)(pb_lmdb_tool *tool, const pb_cli_tool_args *args));
+int pb_cli_run_tool(void *settings);
 
 /* PB_SETTING_CUSTOM's parse for an AccessId (auth.h's form) into a uint64_t. */
 const char *pb_cli_parse_access_id(const char *text, void *field);
