@@ -78,13 +78,29 @@ const char *pb_cli_parse_access_id(const char *text, void *field);
  * Rows several commands share, with one wording and one range. `required_`:
  * true when the command has no other way to name the store.
  */
-#define PB_CLI_ROW_DATA(type_, field_, required_)                                                                     {.name = "data", .arg = "DIR", .type = PB_SETTING_STRING, .offset = offsetof(type_, field_),                       .help = "data directory of the embedded store (created when missing)", .required = required_}
-#define PB_CLI_ROW_STORE(type_, field_)                                                                               PB_SETTING_S("store", "URL", type_, field_,                                                                                     "Redis instead: redis://HOST:PORT or redis-cluster://HOST:PORT[,...][/NAMESPACE][?wait=N]", NULL)
-#define PB_CLI_ROW_ACCESS_ID(type_, field_, help_)                                                                    {.name = "access-id", .arg = "ID", .type = PB_SETTING_CUSTOM, .offset = offsetof(type_, field_),                   .parse = pb_cli_parse_access_id, .help = help_, .required = true}
+#define PB_CLI_ROW_DATA(type_, field_, required_)                                                                 \
+    {.name = "data", .arg = "DIR", .type = PB_SETTING_STRING, .offset = offsetof(type_, field_),                  \
+     .help = "data directory of the embedded store (created when missing)", .required = required_}
+#define PB_CLI_ROW_STORE(type_, field_)                                                                           \
+    PB_SETTING_S("store", "URL", type_, field_,                                                                    \
+                 "Redis instead: redis://HOST:PORT or redis-cluster://HOST:PORT[,...][/NAMESPACE][?wait=N]", NULL)
+#define PB_CLI_ROW_ACCESS_ID(type_, field_, help_)                                                                \
+    {.name = "access-id", .arg = "ID", .type = PB_SETTING_CUSTOM, .offset = offsetof(type_, field_),              \
+     .parse = pb_cli_parse_access_id, .help = help_, .required = true}
 /* 0 is never a useful limit, so ranges start at 1. `limits_` is a pb_store_limits. */
-#define PB_CLI_ROWS_STORE_LIMITS(type_, limits_)                                                                      PB_SETTING_U("max-accounts-per-token", "N", type_, limits_.max_accounts_per_token, 1, 100000,                                   PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, "accounts one token may be bound to", NULL),                       PB_SETTING_U("max-tokens-per-account", "N", type_, limits_.max_tokens_per_account, 1, 100000,                                   PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT, "tokens one account may be bound to", NULL)
+#define PB_CLI_ROWS_STORE_LIMITS(type_, limits_)                                                                  \
+    PB_SETTING_U("max-accounts-per-token", "N", type_, limits_.max_accounts_per_token, 1, 100000,                  \
+                 PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, "accounts one token may be bound to", NULL),                   \
+    PB_SETTING_U("max-tokens-per-account", "N", type_, limits_.max_tokens_per_account, 1, 100000,                  \
+                 PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT, "tokens one account may be bound to", NULL)
 /* `api_` is a pb_api_config. */
-#define PB_CLI_ROWS_BYTE_LIMITS(type_, api_)                                                                          PB_SETTING_U("max-account-bytes", "N", type_, api_.max_account_bytes, 1, PB_MAX_ACCOUNT_BYTES_CEILING,                          PB_DEFAULT_MAX_ACCOUNT_BYTES, "longest account, in bytes", NULL),                                     PB_SETTING_U("max-token-bytes", "N", type_, api_.max_token_bytes, 1, PB_MAX_TOKEN_BYTES_CEILING,                                PB_DEFAULT_MAX_TOKEN_BYTES, "longest token, in bytes", NULL)
-#define PB_CLI_ROW_MAP_SIZE(type_, field_)                                                                            PB_SETTING_U("map-size-mib", "N", type_, field_, 1, 1u << 24, PB_DEFAULT_MAP_SIZE_MIB,                                          "address space reserved for the embedded store's data, in MiB", NULL)
+#define PB_CLI_ROWS_BYTE_LIMITS(type_, api_)                                                                      \
+    PB_SETTING_U("max-account-bytes", "N", type_, api_.max_account_bytes, 1, PB_MAX_ACCOUNT_BYTES_CEILING,         \
+                 PB_DEFAULT_MAX_ACCOUNT_BYTES, "longest account, in bytes", NULL),                                 \
+    PB_SETTING_U("max-token-bytes", "N", type_, api_.max_token_bytes, 1, PB_MAX_TOKEN_BYTES_CEILING,               \
+                 PB_DEFAULT_MAX_TOKEN_BYTES, "longest token, in bytes", NULL)
+#define PB_CLI_ROW_MAP_SIZE(type_, field_)                                                                        \
+    PB_SETTING_U("map-size-mib", "N", type_, field_, 1, 1u << 24, PB_DEFAULT_MAP_SIZE_MIB,                         \
+                 "address space reserved for the embedded store's data, in MiB", NULL)
 
 #endif

@@ -172,7 +172,7 @@ static int run_parsed(const pb_command *command, const struct option *options, i
 int pb_command_run(const pb_command *command, int argc, char **argv, void *settings)
 {
     struct option *options = calloc(command->n + 3, sizeof(*options));
-    bool *given = calloc(command->n + 1, sizeof(*given));
+    bool *given = calloc(command->n + 1, sizeof(*given)); /* + 1: never calloc(0), which may be NULL */
     pb_cli_argv args;
     int exit_code = PB_EXIT_FAILURE;
     if (options == NULL || given == NULL) {

@@ -299,10 +299,12 @@ class SubcommandSettingsTest(CliTestCase):
         tool = ['--data', self.data, '--access-id', APP[0]]
         cases = [
             (['import'] + tool + ['--batch-size', '0', '-'], "--batch-size: '0' is not a number in 1..10000000"),
-            (['import'] + tool + ['--max-token-bytes', '401', '-'], "--max-token-bytes: '401' is not a number in 1..400"),
+            (['import'] + tool + ['--max-token-bytes', '401', '-'],
+             "--max-token-bytes: '401' is not a number in 1..400"),
             (['import'] + tool + ['--max-accounts-per-token', '100001', '-'],
              "--max-accounts-per-token: '100001' is not a number in 1..100000"),
-            (['import'] + tool + ['--map-size-mib', 'big', '-'], "--map-size-mib: 'big' is not a number in 1..16777216"),
+            (['import'] + tool + ['--map-size-mib', 'big', '-'],
+             "--map-size-mib: 'big' is not a number in 1..16777216"),
             (['import'] + tool + ['--format', 'xml', '-'], "--format: 'xml' is not one of ndjson|csv"),
             (['pull'] + source + ['--batch', '1001'], "--batch: '1001' is not a number in 1..1000"),
             (['pull'] + source + ['--rate', '0'], "--rate: '0' is not a number in 1..100000"),
