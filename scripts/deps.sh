@@ -24,6 +24,12 @@ fi
 if [[ "${1:-}" == "deb" ]]; then
   packages+=(debhelper dpkg-dev fakeroot lintian)
 fi
+# `scripts/deps.sh image` (make image) adds rootful podman with runc and CNI
+# networking, and mmdebstrap, which builds the image's Debian base; then the
+# containers.conf settings podman needs on this machine (see below).
+if [[ "${1:-}" == "image" ]]; then
+  packages+=(podman runc containernetworking-plugins iptables mmdebstrap debian-archive-keyring)
+fi
 # The OpenAPI linter (tools/openapi, test openapi_lint) is an npm package; a
 # machine with a Node.js of its own keeps it, another gets Debian's npm.
 command -v npm >/dev/null || packages+=(npm)
@@ -46,4 +52,8 @@ tools=$(dirname "$0")/../tools/openapi
 if [[ ! -x "$tools/node_modules/.bin/redocly" ]]; then
   echo "pushbind: installing tools/openapi (npm ci)" >&2
   npm ci --prefix "$tools" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+if [[ "${1:-}" == "image" ]]; then
+  "$(dirname "$0")/podman-conf.sh"
 fi
