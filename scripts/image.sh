@@ -34,6 +34,7 @@ depends_packages() {
   tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/[[:space:]]//g' | grep -v '^$' | sort -u
 }
 
+[[ $(id -u) -eq 0 ]] || { echo "pushbind image: podman and mmdebstrap run as root here: sudo make image" >&2; exit 1; }
 [[ -x "$binary" ]] || { echo "pushbind image: no $binary (make build)" >&2; exit 1; }
 mkdir -p "$out"
 
