@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pushbind needs to build, test and run (and, with
-# `bench`, to benchmark; with `deb`, to build the Debian package), when any is
-# missing. Quiet and quick when everything is already there.
+# `bench`, to benchmark; with `deb`, to build the Debian package; with `image`,
+# to build and run the container image), when any is missing. Quiet and quick
+# when everything is already there.
 set -euo pipefail
 
 packages=(

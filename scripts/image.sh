@@ -19,12 +19,14 @@ binary=${PUSHBIND_BIN:-build/pushbind}
 image=localhost/pushbind:latest
 suite=bookworm
 
-# This machine's Debian 12 sources (main), as apt resolved them: every source
-# whose Release file says o=Debian. Other repositories stay out of the image.
+# This machine's Debian 12 sources of main (the release, its updates and its
+# security updates), as apt resolved them: those whose Release file says
+# o=Debian. Other repositories, backports among them, stay out of the image.
 debian_sources() {
   LC_ALL=C apt-cache policy | awk -v suite="$suite" '
     $1 ~ /^[0-9]+$/ && $5 == "Packages" { uri = $2; split($3, dist, "/"); next }
-    /release / && /o=Debian,/ && uri != "" && (dist[1] == suite || dist[1] ~ "^" suite "-") && dist[2] == "main" {
+    /release / && /o=Debian,/ && uri != "" && dist[2] == "main" &&
+    (dist[1] == suite || dist[1] == suite "-updates" || dist[1] == suite "-security") {
       print "deb " uri " " dist[1] " main" }
     { uri = "" }' | sort -u
 }
