@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps test test-asan soak-redis fuzz fuzz-smoke run install bench deb test-deb clean
+.PHONY: all build deps test test-asan soak-redis fuzz fuzz-smoke run install bench deb test-deb image test-image clean
 
 all: build
 
@@ -87,6 +87,19 @@ deb:
 test-deb: deb
 	PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/package/test_deb.py -v
 
+# The container image localhost/pushbind:latest (rootful podman): a Debian 12
+# base made with mmdebstrap (cached in build-image/ for the day), the runtime
+# libraries from Debian, build/pushbind; see scripts/image.sh and
+# docs/operations.md#container-image.
+image: build
+	@scripts/deps.sh image
+	@scripts/image.sh
+
+# Runs the image on a volume, serves, stops and starts it, and removes all it
+# made: see test/package/test_image.py.
+test-image: image
+	PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/package/test_image.py -v
+
 clean:
-	rm -rf build build-asan build-fuzz build-bench build-deb
+	rm -rf build build-asan build-fuzz build-bench build-deb build-image
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pushbind needs to build, test and run (and, with
-# `bench`, to benchmark; with `deb`, to build the Debian package), when any is
-# missing. Quiet and quick when everything is already there.
+# `bench`, to benchmark; with `deb`, to build the Debian package; with `image`,
+# to build and run the container image), when any is missing. Quiet and quick
+# when everything is already there.
 set -euo pipefail
 
 packages=(
@@ -23,6 +24,12 @@ fi
 # Debian package; the build dependencies themselves are in the list above.
 if [[ "${1:-}" == "deb" ]]; then
   packages+=(debhelper dpkg-dev fakeroot lintian)
+fi
+# `scripts/deps.sh image` (make image) adds rootful podman with runc and CNI
+# networking, and mmdebstrap, which builds the image's Debian base; then the
+# containers.conf settings podman needs on this machine (see below).
+if [[ "${1:-}" == "image" ]]; then
+  packages+=(podman runc containernetworking-plugins iptables mmdebstrap debian-archive-keyring)
 fi
 # The OpenAPI linter (tools/openapi, test openapi_lint) is an npm package; a
 # machine with a Node.js of its own keeps it, another gets Debian's npm.
@@ -46,4 +53,8 @@ tools=$(dirname "$0")/../tools/openapi
 if [[ ! -x "$tools/node_modules/.bin/redocly" ]]; then
   echo "pushbind: installing tools/openapi (npm ci)" >&2
   npm ci --prefix "$tools" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+if [[ "${1:-}" == "image" ]]; then
+  "$(dirname "$0")/podman-conf.sh"
 fi

@@ -1,7 +1,7 @@
 /*
  * cli.h — the subcommands behind `pushbind COMMAND`: what main.c calls. Each
- * parses its own flags (cli/options.h has the helpers they share) and makes
- * one call into the layer that does the work.
+ * is a table of settings rows (cli/settings.h: flags, --help, --config keys,
+ * range checks) and one call into the layer that does the work.
  *
  * Exit codes: 0 success, 1 the command ran and failed (message on stderr),
  * 2 the command line was wrong (one line on stderr naming the problem).

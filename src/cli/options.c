@@ -1,6 +1,5 @@
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,42 +83,9 @@ pb_store *pb_cli_open_store(const char *data_dir, const char *url, uint64_t map_
     return store;
 }
 
-int pb_cli_parse_tool_args(const char *command, int argc, char **argv, unsigned wants, pb_cli_tool_args *args,
-                           bool *help)
+const char *pb_cli_parse_access_id(const char *text, void *field)
 {
-    static const struct option options[] = {
-        {"data", required_argument, NULL, 'd'},
-        {"access-id", required_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *access_id = NULL;
-    *args = (pb_cli_tool_args){0};
-    opterr = 0;
-    optind = 1;
-    int option;
-    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (option) {
-        case 'd': args->data_dir = optarg; break;
-        case 'i': access_id = optarg; break;
-        case 'h': *help = true; return PB_EXIT_OK;
-        default: return pb_cli_usage_error(command, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (args->data_dir == NULL)
-        return pb_cli_usage_error(command, "--data DIR is required");
-    if ((wants & PB_CLI_WANTS_ACCESS_ID) &&
-        (access_id == NULL || pb_auth_parse_access_id(pb_str_from_cstr(access_id), &args->access_id) != 0))
-        return pb_cli_usage_error(command, "--access-id ID (1 to 18 decimal digits) is required");
-    if (!(wants & PB_CLI_WANTS_ACCESS_ID) && access_id != NULL)
-        return pb_cli_usage_error(command, "--access-id is not taken by this command");
-    if ((wants & PB_CLI_WANTS_PATH) && optind == argc - 1)
-        args->path = argv[optind++];
-    else if (wants & PB_CLI_WANTS_PATH)
-        return pb_cli_usage_error(command, "one destination path is required");
-    if (optind < argc)
-        return pb_cli_usage_error(command, "unexpected argument '%s'", argv[optind]);
-    return PB_EXIT_OK;
+    return pb_auth_parse_access_id(pb_str_from_cstr(text), field) == 0 ? NULL : "not 1 to 18 decimal digits";
 }
 
 int pb_cli_with_session(const char *data_dir, const char *url, int (*run)(pb_store_session *session, const void *arg),
@@ -141,31 +107,22 @@ int pb_cli_with_session(const char *data_dir, const char *url, int (*run)(pb_sto
     return exit_code;
 }
 
-int pb_cli_run_tool(const char *command, const char *usage, unsigned wants, int argc, char **argv,
-                    int (*run)(pb_lmdb_tool *tool, const pb_cli_tool_args *args))
+int pb_cli_run_tool(void *settings)
 {
-    pb_cli_tool_args args;
-    bool help = false;
-    int exit_code = pb_cli_parse_tool_args(command, argc, argv, wants, &args, &help);
-    if (help) {
-        fputs(usage, stdout);
-        return PB_EXIT_OK;
-    }
-    if (exit_code != PB_EXIT_OK)
-        return exit_code;
+    const pb_cli_tool_args *args = settings;
     char *err = NULL;
     pb_lmdb_tool_config config = {
-        .data_dir = args.data_dir,
+        .data_dir = args->data_dir,
         .map_size = (uint64_t)PB_DEFAULT_MAP_SIZE_MIB * 1024 * 1024,
         .limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT},
     };
     pb_lmdb_tool *tool = pb_lmdb_tool_open(&config, &err);
     if (tool == NULL) {
-        fprintf(stderr, "pushbind: cannot open the store in %s: %s\n", args.data_dir, err);
+        fprintf(stderr, "pushbind: cannot open the store in %s: %s\n", args->data_dir, err);
         free(err);
         return PB_EXIT_FAILURE;
     }
-    exit_code = run(tool, &args);
+    int exit_code = args->act(tool, args);
     pb_lmdb_tool_close(tool);
     return exit_code;
 }

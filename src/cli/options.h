@@ -1,5 +1,6 @@
 /*
- * options.h — the small parsing helpers the subcommands share. Private to cli/.
+ * options.h — what the subcommands share: parsing helpers, opening the store,
+ * and the rows several of them take. Private to cli/.
  */
 #ifndef PB_CLI_OPTIONS_H
 #define PB_CLI_OPTIONS_H
@@ -7,7 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api/api.h"
 #include "cli/cli.h"
+#include "cli/settings.h"
 #include "store/lmdb/tools.h"
 #include "store/store.h"
 
@@ -43,24 +46,6 @@ pb_store *pb_cli_open_store(const char *data_dir, const char *url, uint64_t map_
  */
 int pb_cli_check_store_flags(const char *command, const char *data_dir, const char *url);
 
-/* The flags the store tools share: --data DIR, optionally --access-id ID and one path. */
-typedef struct pb_cli_tool_args {
-    const char *data_dir;
-    uint64_t access_id;
-    const char *path;
-} pb_cli_tool_args;
-
-#define PB_CLI_WANTS_ACCESS_ID 1u
-#define PB_CLI_WANTS_PATH 2u
-
-/*
- * Parses `argv` (argv[0] is the command) for the tool flags named in `wants`
- * (PB_CLI_WANTS_*), plus --help (sets *help). Returns PB_EXIT_OK or
- * PB_EXIT_USAGE after printing the problem.
- */
-int pb_cli_parse_tool_args(const char *command, int argc, char **argv, unsigned wants, pb_cli_tool_args *args,
-                           bool *help);
-
 /*
  * Opens the store (`data_dir`, or Redis at `url`) with default limits and a session, calls
  * run(session, arg) and closes both. Returns PB_EXIT_FAILURE (after printing
@@ -69,15 +54,53 @@ int pb_cli_parse_tool_args(const char *command, int argc, char **argv, unsigned 
 int pb_cli_with_session(const char *data_dir, const char *url, int (*run)(pb_store_session *session, const void *arg),
                         const void *arg);
 
+/* What the embedded store's tools take: --data DIR, and --access-id ID or a path for some. */
+typedef struct pb_cli_tool_args pb_cli_tool_args;
+struct pb_cli_tool_args {
+    const char *data_dir;
+    uint64_t access_id;
+    const char *path;
+    int (*act)(pb_lmdb_tool *tool, const pb_cli_tool_args *args); /* the tool's work: an exit code */
+};
+
 /*
- * Runs a tool of the embedded store: parses the flags named in `wants`
- * (printing `usage` for --help), opens the store in --data DIR
- * (store/lmdb/tools.h), calls run(tool, args) with the parsed
- * pb_cli_tool_args, and closes it. Returns PB_EXIT_USAGE for a bad command
- * line, PB_EXIT_FAILURE (after printing why) when the store does not open,
- * else what `run` returns.
+ * A tool's pb_command run: opens the embedded store in data_dir
+ * (store/lmdb/tools.h), calls act(tool, args) and closes it. `settings` is a
+ * pb_cli_tool_args. Returns PB_EXIT_FAILURE (after printing why) when the
+ * store does not open, else what `act` returns.
  */
-int pb_cli_run_tool(const char *command, const char *usage, unsigned wants, int argc, char **argv,
-                    int (*run)(pb_lmdb_tool *tool, const pb_cli_tool_args *args));
+int pb_cli_run_tool(void *settings);
+
+/* PB_SETTING_CUSTOM's parse for an AccessId (auth.h's form) into a uint64_t. */
+const char *pb_cli_parse_access_id(const char *text, void *field);
+
+/*
+ * Rows several commands share, with one wording and one range. `required_`:
+ * true when the command has no other way to name the store.
+ */
+#define PB_CLI_ROW_DATA(type_, field_, required_)                                                                 \
+    {.name = "data", .arg = "DIR", .type = PB_SETTING_STRING, .offset = offsetof(type_, field_),                  \
+     .help = "data directory of the embedded store (created when missing)", .required = required_}
+#define PB_CLI_ROW_STORE(type_, field_)                                                                           \
+    PB_SETTING_S("store", "URL", type_, field_,                                                                    \
+                 "Redis instead: redis://HOST:PORT or redis-cluster://HOST:PORT[,...][/NAMESPACE][?wait=N]", NULL)
+#define PB_CLI_ROW_ACCESS_ID(type_, field_, help_)                                                                \
+    {.name = "access-id", .arg = "ID", .type = PB_SETTING_CUSTOM, .offset = offsetof(type_, field_),              \
+     .parse = pb_cli_parse_access_id, .help = help_, .required = true}
+/* 0 is never a useful limit, so ranges start at 1. `limits_` is a pb_store_limits. */
+#define PB_CLI_ROWS_STORE_LIMITS(type_, limits_)                                                                  \
+    PB_SETTING_U("max-accounts-per-token", "N", type_, limits_.max_accounts_per_token, 1, 100000,                  \
+                 PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, "accounts one token may be bound to", NULL),                   \
+    PB_SETTING_U("max-tokens-per-account", "N", type_, limits_.max_tokens_per_account, 1, 100000,                  \
+                 PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT, "tokens one account may be bound to", NULL)
+/* `api_` is a pb_api_config. */
+#define PB_CLI_ROWS_BYTE_LIMITS(type_, api_)                                                                      \
+    PB_SETTING_U("max-account-bytes", "N", type_, api_.max_account_bytes, 1, PB_MAX_ACCOUNT_BYTES_CEILING,         \
+                 PB_DEFAULT_MAX_ACCOUNT_BYTES, "longest account, in bytes", NULL),                                 \
+    PB_SETTING_U("max-token-bytes", "N", type_, api_.max_token_bytes, 1, PB_MAX_TOKEN_BYTES_CEILING,               \
+                 PB_DEFAULT_MAX_TOKEN_BYTES, "longest token, in bytes", NULL)
+#define PB_CLI_ROW_MAP_SIZE(type_, field_)                                                                        \
+    PB_SETTING_U("map-size-mib", "N", type_, field_, 1, 1u << 24, PB_DEFAULT_MAP_SIZE_MIB,                         \
+                 "address space reserved for the embedded store's data, in MiB", NULL)
 
 #endif

@@ -229,6 +229,150 @@ class HelpAndUsageTest(CliTestCase):
         self.assertUsageError('serve', '--data', self.data, '--listen', '127.0.0.1:0', '--max-batch-items', 'x')
 
 
+# Each subcommand's flags, as its --help must list them (serve's: some of them), and whether it takes --config.
+SUBCOMMAND_FLAGS = [
+    (['serve'], ['--data', '--store', '--listen', '--threads', '--max-batch-items', '--binding-ttl', '--console',
+                 '--max-accounts-per-token', '--map-size-mib', '--log-format'], True),
+    (['app', 'add'], ['--data', '--store', '--access-id', '--secret-key'], True),
+    (['app', 'list'], ['--data', '--store'], True),
+    (['app', 'remove'], ['--data', '--store', '--access-id'], True),
+    (['import'], ['--data', '--access-id', '--format', '--batch-size', '--max-accounts-per-token',
+                  '--max-tokens-per-account', '--max-account-bytes', '--max-token-bytes', '--map-size-mib'], True),
+    (['pull'], ['--from', '--access-id', '--secret-key', '--auth', '--cacert', '--accounts', '--tokens', '--data',
+                '--store', '--rate', '--batch', '--resume', '--report', '--max-accounts-per-token',
+                '--max-tokens-per-account'], True),
+    (['export'], ['--data', '--access-id'], False),
+    (['backup'], ['--data'], False),
+    (['stats'], ['--data'], False),
+]
+
+
+class SubcommandSettingsTest(CliTestCase):
+    """Every subcommand's flags come from one table: its --help, its range checks and its --config keys."""
+
+    def cli(self, *args):
+        """The embedded store's tools take --data DIR on every suite: run them as given."""
+        if args[0] not in ('import', 'export', 'backup', 'stats'):
+            return run_cli(*args)
+        proc = subprocess.run([pbtest.BIN] + [str(a) for a in args], stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=10)
+        return pbtest.Result(proc.args, proc.returncode, proc.stdout, proc.stderr)
+
+    def flags_listed(self, stdout):
+        return set(re.findall(r'^  (--[a-z-]+)', stdout, re.M))
+
+    def write_config(self, text):
+        path = os.path.join(pbtest.new_temp_dir(self.addCleanup), 'pushbind.conf')
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+    def store_line(self, data_dir):
+        """The config line naming the store behind data_dir: what --data DIR is on this suite's store."""
+        flag, value = pbtest.store_args(data_dir)
+        return '%s = %s\n' % (flag[2:], value)
+
+    def test_help_of_every_subcommand_lists_its_flags_and_whether_it_takes_config(self):
+        for command, flags, takes_config in SUBCOMMAND_FLAGS:
+            r = self.cli(*(command + ['--help']))
+            self.assertEqual((r.returncode, r.stderr), (0, ''), r)
+            self.assertTrue(r.stdout.startswith('usage: pushbind %s' % ' '.join(command)), r)
+            listed = self.flags_listed(r.stdout)
+            want = set(flags) | {'--help'} | ({'--config'} if takes_config else set())
+            if command == ['serve']:
+                self.assertLessEqual(want, listed)
+            else:
+                self.assertEqual(listed, want, command)
+
+    def test_help_shows_the_defaults_the_command_runs_with(self):
+        r = self.cli('import', '--help')
+        self.assertRegex(r.stdout, r'--batch-size N .*\(default 10000000\)')
+        self.assertRegex(r.stdout, r'--max-accounts-per-token N .*\(default 32\)')
+        r = self.cli('pull', '--help')
+        self.assertRegex(r.stdout, r'--rate N .*\(default 10\)')
+        self.assertRegex(r.stdout, r'--batch N .*\(default 100\)')
+        self.assertRegex(r.stdout, r'--auth signature\|basic .*\(default signature\)')
+
+    def test_a_value_out_of_range_is_a_usage_error_naming_the_flag_and_the_range(self):
+        source = ['--from', 'http://127.0.0.1:1', '--access-id', APP[0], '--secret-key', APP[1],
+                  '--accounts', '-', '--data', self.data]
+        tool = ['--data', self.data, '--access-id', APP[0]]
+        cases = [
+            (['import'] + tool + ['--batch-size', '0', '-'], "--batch-size: '0' is not a number in 1..10000000"),
+            (['import'] + tool + ['--max-token-bytes', '401', '-'],
+             "--max-token-bytes: '401' is not a number in 1..400"),
+            (['import'] + tool + ['--max-accounts-per-token', '100001', '-'],
+             "--max-accounts-per-token: '100001' is not a number in 1..100000"),
+            (['import'] + tool + ['--map-size-mib', 'big', '-'],
+             "--map-size-mib: 'big' is not a number in 1..16777216"),
+            (['import'] + tool + ['--format', 'xml', '-'], "--format: 'xml' is not one of ndjson|csv"),
+            (['pull'] + source + ['--batch', '1001'], "--batch: '1001' is not a number in 1..1000"),
+            (['pull'] + source + ['--rate', '0'], "--rate: '0' is not a number in 1..100000"),
+            (['pull'] + source + ['--max-tokens-per-account', '-1'],
+             "--max-tokens-per-account: '-1' is not a number in 1..100000"),
+            (['pull'] + source + ['--auth', 'token'], "--auth: 'token' is not one of signature|basic"),
+            (['export', '--data', self.data, '--access-id', '0'], '--access-id: not 1 to 18 decimal digits'),
+            (['app', 'remove', '--data', self.data, '--access-id', '1234567890123456789'],
+             '--access-id: not 1 to 18 decimal digits'),
+        ]
+        for args, message in cases:
+            command = ' '.join(args[:2] if args[0] == 'app' else args[:1])
+            r = self.assertUsageError(*args)
+            self.assertIn('pushbind %s: %s' % (command, message), r.stderr, args)
+            self.assertIn("(see 'pushbind %s --help')" % command, r.stderr, args)
+
+    def test_a_missing_required_flag_or_operand_is_named(self):
+        cases = [
+            (['import', '--data', self.data, '-'], '--access-id ID is required'),
+            (['import', '--data', self.data, '--access-id', APP[0]], 'one FILE is required'),
+            (['export', '--access-id', APP[0]], '--data DIR is required'),
+            (['backup', '--data', self.data], 'one DEST is required'),
+            (['backup', '--data', self.data, 'a', 'b'], "unexpected argument 'b'"),
+            (['pull', '--access-id', APP[0], '--secret-key', APP[1], '--accounts', '-', '--data', self.data],
+             '--from URL is required'),
+            (['app', 'remove', '--data', self.data], '--access-id ID is required'),
+        ]
+        for args, message in cases:
+            r = self.assertUsageError(*args)
+            self.assertIn(message, r.stderr, args)
+
+    def test_app_commands_take_their_settings_from_config_and_flags_win(self):
+        conf = self.write_config('# apps\n%saccess-id = 1500005000\nsecret-key = %s\n'
+                                 % (self.store_line(self.data), APP[1]))
+        r = self.cli('app', 'add', '--config', conf)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, 'created app 1500005000'), r)
+        r = self.cli('app', 'add', '--config', conf, '--access-id', '1500005001')
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, 'created app 1500005001'), r)
+        r = self.cli('app', 'list', '--config', self.write_config(self.store_line(self.data)))
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(set(parse_list(r.stdout)), {'1500005000', '1500005001'})
+        srv = pbtest.Server.for_test(self, apps=[], data_dir=self.data)
+        t = uniq('tok')
+        srv.bind(t, 'conf', app=('1500005001', APP[1]))
+        self.assertEqual(srv.accounts_of(t, app=('1500005001', APP[1])), [acc('conf')])
+
+    def test_config_keys_are_the_commands_own_and_its_values_are_range_checked(self):
+        conf = self.write_config('%saccess-id = 1500005002\nsecret-key = %s\n' % (self.store_line(self.data), APP[1]))
+        r = self.assertUsageError('app', 'list', '--config', conf)
+        self.assertIn('%s:2: unknown key' % conf, r.stderr)
+        self.assertNotIn(APP[1], r.stdout + r.stderr)
+        conf = self.write_config('access-id = 1500005002\nsecret-key = too-short\n')
+        r = self.assertUsageError('app', 'add', '--data', self.data, '--config', conf)
+        self.assertIn('--secret-key: must be 16 to 128 printable ASCII characters', r.stderr)
+        self.assertNotIn('too-short', r.stdout + r.stderr)
+        conf = self.write_config('batch = 0\n')
+        r = self.assertUsageError('pull', '--config', conf)
+        self.assertIn("--batch: '0' is not a number in 1..1000", r.stderr)
+        apps, _ = self.list_apps()
+        self.assertEqual(apps, {})
+
+    def test_commands_without_settings_worth_a_file_refuse_config(self):
+        conf = self.write_config('access-id = %s\n' % APP[0])
+        for command in (['export'], ['backup'], ['stats']):
+            r = self.assertUsageError(*(command + ['--data', self.data, '--config', conf]))
+            self.assertIn("unknown or incomplete option '--config'", r.stderr)
+
+
 class ServeStartupTest(CliTestCase):
     def test_serve_on_a_port_in_use_exits_1(self):
         pbtest.app_add(self.data, APP[0], APP[1])

@@ -125,6 +125,18 @@ class ImportTest(StoreToolTestCase):
         self.assertNotRegex(r.stderr, r'line 4: ')
         self.assertEqual(self.export(), [('t0', 'z', 0), ('t1', 'b', 0), ('t1', 'c', 0)])
 
+    def test_config_file_gives_the_settings_and_flags_win(self):
+        conf = self.write('import.conf', '# as serve\ndata = %s\naccess-id = %s\nformat = csv\n'
+                                         'max-accounts-per-token = 1\nbatch-size = 2\n' % (self.data, APP_ID))
+        csv = self.write('in.csv', 't1,a\nt1,b\nt2,c\nt2,d\nt2,e\n')
+        r = run('import', '--config', conf, csv)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertEqual(re.findall(r'line (\d+): the token already has', r.stderr), ['2', '4', '5'])
+        r = run('import', '--config', conf, '--max-accounts-per-token', '2', csv)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertEqual(re.findall(r'line (\d+): ', r.stderr), ['5'])
+        self.assertEqual(self.export(), [('t1', 'a', 0), ('t2', 'c', 0), ('t1', 'b', 0), ('t2', 'd', 0)])
+
     def test_small_batches_give_the_same_state_as_one(self):
         rows = [('t%d' % (i % 5), 'a%d' % (i % 9), 0) for i in range(40)]
         self.assertEqual(self.import_text(ndjson(rows), '--batch-size', '3').returncode, 0)

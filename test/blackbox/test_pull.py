@@ -125,6 +125,26 @@ class PullOrderTest(PullTestCase):
         local = self.local()
         self.assertEqual(local.tokens_of(n('a')), [n('t1'), n('t3'), n('t0')])
 
+    def test_settings_from_a_config_file_keep_the_secret_off_the_command_line(self):
+        src = self.source()
+        n = self.names(pbtest.uniq('c'))
+        self.fill_source(src, n)
+        store_flag, store = pbtest.store_args(self.dst)
+        conf = self.write('pull.conf', ['from = http://127.0.0.1:%d' % src.port, 'access-id = %s' % APP[0],
+                                        'secret-key = %s' % APP[1], '%s = %s' % (store_flag[2:], store),
+                                        'auth = basic', 'batch = 1'])
+        tokens = self.write('tokens', [n('t1'), n('t0')])
+        r = pbtest.run_cli('pull', '--config', conf, '--tokens', tokens, '--batch', 2, timeout=60)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn('2 pulled (4 bindings)', r.stdout)
+        self.assertNotIn(APP[1], ' '.join(r.argv))
+        want = {t: src.accounts_of(n(t)) for t in ('t1', 't0')}
+        src.halt()
+        # The pull's one query comes first: --batch 2 on the command line won over the file's 1.
+        self.assertEqual(self.query_records()[0]['items'], 2)
+        local = self.local()
+        self.assertEqual({t: local.accounts_of(n(t)) for t in ('t1', 't0')}, want)
+
 
 # Bindings with known times and platforms, oldest first, as `pushbind import` takes them:
 # (token, account, account_type, bind_time, last_bind_time, platform or None).

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli/options.h"
-#include "cli/config.h"
+#include "cli/config_file.h"
 
 /* Appends `s` to out's argv; `owned` strings are freed with it. Returns 0 or -1. */
 static int push(pb_cli_argv *out, char *s, bool owned)

@@ -1,5 +1,5 @@
 /*
- * config.h — `--config FILE`: the same settings as the flags, one per line.
+ * config_file.h — `--config FILE`: the same settings as the flags, one per line.
  *
  *   # comment
  *   listen = 0.0.0.0:8080
@@ -11,8 +11,8 @@
  * flags, so a flag given on the command line wins (the last value of a flag
  * counts).
  */
-#ifndef PB_CLI_CONFIG_H
-#define PB_CLI_CONFIG_H
+#ifndef PB_CLI_CONFIG_FILE_H
+#define PB_CLI_CONFIG_FILE_H
 
 #include <getopt.h>
 

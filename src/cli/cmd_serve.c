@@ -1,5 +1,4 @@
 /* `pushbind serve`: flags → configuration → store → server. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +6,6 @@
 
 #include "auth/auth.h"
 #include "cli/options.h"
-#include "cli/config.h"
 #include "cli/settings.h"
 #include "common/duration.h"
 #include "http/server.h"
@@ -15,6 +13,7 @@
 
 typedef struct serve_settings {
     const char *data_dir, *url, *listen, *admin_listen;
+    char *listen_host, *admin_host; /* malloc'ed from listen and admin_listen */
     int console; /* CONSOLE_ON or CONSOLE_OFF */
     uint64_t map_size_mib;
     pb_store_limits limits;
@@ -39,10 +38,9 @@ static const char *parse_binding_ttl(const char *text, void *field)
 #define S serve_settings
 /* Every setting of `serve`, once. 0 is never a useful limit, so ranges start at 1. */
 static const pb_setting serve_rows[] = {
-    PB_SETTING_S("data", "DIR", S, data_dir, "data directory of the embedded store (created when missing)", NULL),
-    PB_SETTING_S("store", "URL", S, url,
-                 "Redis instead: redis://HOST:PORT or redis-cluster://HOST:PORT[,...][/NAMESPACE][?wait=N]", NULL),
-    PB_SETTING_S("listen", "HOST:PORT", S, listen, "address to listen on; port 0 picks a free port", NULL),
+    PB_CLI_ROW_DATA(S, data_dir, false),
+    PB_CLI_ROW_STORE(S, url),
+    PB_SETTING_REQUIRED_S("listen", "HOST:PORT", S, listen, "address to listen on; port 0 picks a free port"),
     PB_SETTING_S("admin-listen", "HOST:PORT", S, admin_listen,
                  "operator's address: /console/, /metrics, /healthz move there from --listen", NULL),
     PB_SETTING_U("threads", "N", S, server.threads, 1, 64, 0, "event-loop threads", "one per CPU"),
@@ -52,14 +50,8 @@ static const pb_setting serve_rows[] = {
                  "token_accounts elements in a batchoperate", NULL),
     PB_SETTING_U("max-list-items", "N", S, server.api.max_list_items, 1, 100000, PB_DEFAULT_MAX_LIST_ITEMS,
                  "token_list / account_list items in a batchoperate", NULL),
-    PB_SETTING_U("max-accounts-per-token", "N", S, limits.max_accounts_per_token, 1, 100000,
-                 PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, "accounts one token may be bound to", NULL),
-    PB_SETTING_U("max-tokens-per-account", "N", S, limits.max_tokens_per_account, 1, 100000,
-                 PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT, "tokens one account may be bound to", NULL),
-    PB_SETTING_U("max-account-bytes", "N", S, server.api.max_account_bytes, 1, PB_MAX_ACCOUNT_BYTES_CEILING,
-                 PB_DEFAULT_MAX_ACCOUNT_BYTES, "longest account, in bytes", NULL),
-    PB_SETTING_U("max-token-bytes", "N", S, server.api.max_token_bytes, 1, PB_MAX_TOKEN_BYTES_CEILING,
-                 PB_DEFAULT_MAX_TOKEN_BYTES, "longest token, in bytes", NULL),
+    PB_CLI_ROWS_STORE_LIMITS(S, limits),
+    PB_CLI_ROWS_BYTE_LIMITS(S, server.api),
     PB_SETTING_U("max-body-bytes", "N", S, server.max_body_bytes, 1, 1u << 30, PB_DEFAULT_MAX_BODY_BYTES,
                  "largest request body; larger is answered 413", NULL),
     PB_SETTING_U("timestamp-window", "N", S, server.timestamp_window, 0, 365u * 24 * 3600,
@@ -69,8 +61,7 @@ static const pb_setting serve_rows[] = {
     {.name = "binding-ttl", .arg = "DURATION", .type = PB_SETTING_CUSTOM, .offset = offsetof(S, binding_ttl_seconds),
      .parse = parse_binding_ttl,
      .help = "bindings not re-bound for this long expire (30s, 45m, 12h, 270d; at most 3650d)", .default_text = "off"},
-    PB_SETTING_U("map-size-mib", "N", S, map_size_mib, 1, 1u << 24, PB_DEFAULT_MAP_SIZE_MIB,
-                 "address space reserved for the embedded store's data, in MiB", NULL),
+    PB_CLI_ROW_MAP_SIZE(S, map_size_mib),
     PB_SETTING_U("max-connections", "N", S, server.max_connections, 1, 1000000, PB_DEFAULT_MAX_CONNECTIONS,
                  "open connections; more are closed at once", NULL),
     PB_SETTING_U("request-timeout", "N", S, server.request_timeout_seconds, 1, 3600,
@@ -85,30 +76,20 @@ static const pb_setting serve_rows[] = {
     PB_SETTING_S("tls-cert", "FILE", S, server.tls_cert_file,
                  "PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN)", NULL),
     PB_SETTING_S("tls-key", "FILE", S, server.tls_key_file, "PEM private key of --tls-cert", NULL),
-    {.name = "log-format", .arg = "text|json|off", .type = PB_SETTING_CHOICE, .offset = offsetof(S, server.log_format),
-     .choices = log_formats, .help = "access log: one line per request", .default_text = "text"},
+    PB_SETTING_C("log-format", "text|json|off", S, server.log_format, log_formats, "access log: one line per request",
+                 "text"),
     PB_SETTING_S("log-file", "PATH", S, server.log_file, "access log file, reopened on SIGHUP", "stderr"),
-    {.name = "console", .arg = "on|off", .type = PB_SETTING_CHOICE, .offset = offsetof(S, console),
-     .choices = console_modes, .help = "the web console at /console/", .default_text = "on"},
+    PB_SETTING_C("console", "on|off", S, console, console_modes, "the web console at /console/", "on"),
 };
 #undef S
 
-static const pb_settings serve_settings_table = {"serve", serve_rows, sizeof(serve_rows) / sizeof(serve_rows[0])};
-
-static const char serve_intro[] =
-    "usage: pushbind serve (--data DIR | --store URL) --listen HOST:PORT [options]\n"
-    "\n"
-    "Serves the TPNS v3 account API until SIGTERM or SIGINT.\n"
-    "\n";
-
 /* The checks that tie settings together. Returns PB_EXIT_OK or the usage error's code. */
-static int check_settings(serve_settings *s)
+static int check_serve(const pb_command *command, void *settings)
 {
+    serve_settings *s = settings;
     int store_flags = pb_cli_check_store_flags("serve", s->data_dir, s->url);
     if (store_flags != PB_EXIT_OK)
         return store_flags;
-    if (s->listen == NULL)
-        return pb_cli_usage_error("serve", "--listen HOST:PORT is required");
     if ((s->server.tls_cert_file == NULL) != (s->server.tls_key_file == NULL))
         return pb_cli_usage_error("serve", "--tls-cert and --tls-key go together");
     if (s->server.rate_burst != 0 && s->server.rate_limit == 0)
@@ -120,60 +101,50 @@ static int check_settings(serve_settings *s)
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         s->server.threads = cpus < 1 ? 1 : cpus > 64 ? 64 : (unsigned)cpus;
     }
+    if (pb_cli_parse_listen(s->listen, &s->listen_host, &s->server.listen_port) != 0)
+        return pb_cli_usage_error("serve", "--listen: '%s' is not HOST:PORT", s->listen);
+    s->server.listen_host = s->listen_host;
+    if (s->admin_listen != NULL && pb_cli_parse_listen(s->admin_listen, &s->admin_host, &s->server.admin_port) != 0)
+        return pb_cli_usage_error("serve", "--admin-listen: '%s' is not HOST:PORT", s->admin_listen);
+    s->server.admin_host = s->admin_host;
     return PB_EXIT_OK;
 }
 
-static int serve(int argc, char **argv)
+static int run_serve(void *settings)
 {
-    serve_settings s = {0};
-    pb_settings_defaults(&serve_settings_table, &s);
-    bool help;
-    int exit_code = pb_settings_parse(&serve_settings_table, argc, argv, &s, &help);
-    if (help) {
-        pb_settings_usage(&serve_settings_table, serve_intro, stdout);
-        return PB_EXIT_OK;
-    }
-    if (exit_code == PB_EXIT_OK)
-        exit_code = check_settings(&s);
-    if (exit_code != PB_EXIT_OK)
-        return exit_code;
-    char *host;
-    if (pb_cli_parse_listen(s.listen, &host, &s.server.listen_port) != 0)
-        return pb_cli_usage_error("serve", "--listen: '%s' is not HOST:PORT", s.listen);
-    s.server.listen_host = host;
-    char *admin_host = NULL;
-    if (s.admin_listen != NULL && pb_cli_parse_listen(s.admin_listen, &admin_host, &s.server.admin_port) != 0) {
-        free(host);
-        return pb_cli_usage_error("serve", "--admin-listen: '%s' is not HOST:PORT", s.admin_listen);
-    }
-    s.server.admin_host = admin_host;
-
-    exit_code = PB_EXIT_FAILURE;
+    serve_settings *s = settings;
+    int exit_code = PB_EXIT_FAILURE;
     /* Created first and freed last: the store's writer thread reports into it too. */
-    s.server.metrics = pb_metrics_new();
-    pb_store *store = s.server.metrics == NULL
+    s->server.metrics = pb_metrics_new();
+    pb_store *store = s->server.metrics == NULL
                           ? NULL
-                          : pb_cli_open_store(s.data_dir, s.url, s.map_size_mib, &s.limits, s.binding_ttl_seconds,
-                                              s.server.metrics);
+                          : pb_cli_open_store(s->data_dir, s->url, s->map_size_mib, &s->limits, s->binding_ttl_seconds,
+                                              s->server.metrics);
     if (store != NULL) {
-        exit_code = pb_server_run(&s.server, store);
+        exit_code = pb_server_run(&s->server, store);
         pb_store_close(store);
     }
-    pb_metrics_free(s.server.metrics);
-    free(admin_host);
-    free(host);
+    pb_metrics_free(s->server.metrics);
     return exit_code;
 }
 
+static const pb_command serve_command = {
+    .name = "serve",
+    .intro = "usage: pushbind serve (--data DIR | --store URL) --listen HOST:PORT [options]\n"
+             "\n"
+             "Serves the TPNS v3 account API until SIGTERM or SIGINT.\n"
+             "\n",
+    PB_ROWS(serve_rows),
+    .takes_config = true,
+    .check = check_serve,
+    .run = run_serve,
+};
+
 int pb_cli_serve(int argc, char **argv)
 {
-    struct option options[sizeof(serve_rows) / sizeof(serve_rows[0]) + 3];
-    pb_settings_options(&serve_settings_table, options);
-    pb_cli_argv args;
-    int exit_code = pb_cli_config_apply("serve", options, argc, argv, &args);
-    if (exit_code != PB_EXIT_OK)
-        return exit_code;
-    exit_code = serve(args.argc, args.argv);
-    pb_cli_argv_free(&args);
+    serve_settings s = {0};
+    int exit_code = pb_command_run(&serve_command, argc, argv, &s);
+    free(s.admin_host);
+    free(s.listen_host);
     return exit_code;
 }

@@ -4,12 +4,9 @@
 #include "cli/options.h"
 #include "store/lmdb/tools.h"
 
-static const char stats_usage[] =
-    "usage: pushbind stats --data DIR\n"
-    "\n"
-    "Prints each app's bindings, the totals, and the store's size: the file on\n"
-    "disk, the part of it in use, and the map size it may grow to (--map-size-mib).\n"
-    "Works while the server runs.\n";
+static const pb_setting stats_rows[] = {
+    PB_CLI_ROW_DATA(pb_cli_tool_args, data_dir, true),
+};
 
 #define MIB (1024.0 * 1024.0)
 
@@ -40,7 +37,20 @@ static int stats(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
     return PB_EXIT_OK;
 }
 
+static const pb_command stats_command = {
+    .name = "stats",
+    .intro = "usage: pushbind stats --data DIR\n"
+             "\n"
+             "Prints each app's bindings, the totals, and the store's size: the file on\n"
+             "disk, the part of it in use, and the map size it may grow to (serve's\n"
+             "--map-size-mib). Works while the server runs.\n"
+             "\n",
+    PB_ROWS(stats_rows),
+    .run = pb_cli_run_tool,
+};
+
 int pb_cli_stats(int argc, char **argv)
 {
-    return pb_cli_run_tool("stats", stats_usage, 0, argc, argv, stats);
+    pb_cli_tool_args args = {.act = stats};
+    return pb_command_run(&stats_command, argc, argv, &args);
 }

@@ -11,14 +11,10 @@
 #include "cli/options.h"
 #include "store/lmdb/tools.h"
 
-static const char export_usage[] =
-    "usage: pushbind export --data DIR --access-id ID > FILE\n"
-    "\n"
-    "Writes every binding of app ID to stdout as NDJSON, oldest first, from one\n"
-    "consistent snapshot (the server may keep running):\n"
-    "  {\"token\":\"T\",\"account\":\"A\",\"account_type\":0,\"bind_time\":S,\"last_bind_time\":S,\"platform\":\"ios\"}\n"
-    "(platform when known; times in Unix seconds).\n"
-    "'pushbind import' reads it back to the same state.\n";
+static const pb_setting export_rows[] = {
+    PB_CLI_ROW_DATA(pb_cli_tool_args, data_dir, true),
+    PB_CLI_ROW_ACCESS_ID(pb_cli_tool_args, access_id, "the app"),
+};
 
 /* The visitor's code for a failed write to stdout. */
 #define EXPORT_WRITE_FAILED 1
@@ -89,7 +85,23 @@ static int export(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
     }
 }
 
+static const pb_command export_command = {
+    .name = "export",
+    .intro = "usage: pushbind export --data DIR --access-id ID > FILE\n"
+             "\n"
+             "Writes every binding of app ID to stdout as NDJSON, oldest first, from one\n"
+             "consistent snapshot (the server may keep running):\n"
+             "  {\"token\":\"T\",\"account\":\"A\",\"account_type\":0,\"bind_time\":S,\"last_bind_time\":S,"
+             "\"platform\":\"ios\"}\n"
+             "(platform when known; times in Unix seconds).\n"
+             "'pushbind import' reads it back to the same state.\n"
+             "\n",
+    PB_ROWS(export_rows),
+    .run = pb_cli_run_tool,
+};
+
 int pb_cli_export(int argc, char **argv)
 {
-    return pb_cli_run_tool("export", export_usage, PB_CLI_WANTS_ACCESS_ID, argc, argv, export);
+    pb_cli_tool_args args = {.act = export};
+    return pb_command_run(&export_command, argc, argv, &args);
 }
