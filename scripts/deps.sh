@@ -31,6 +31,11 @@ fi
 if [[ "${1:-}" == "image" ]]; then
   packages+=(podman runc containernetworking-plugins iptables mmdebstrap debian-archive-keyring)
 fi
+# `scripts/deps.sh partition` (make test-partition) adds iptables, which cuts
+# the links between the test's servers.
+if [[ "${1:-}" == "partition" ]]; then
+  packages+=(iptables)
+fi
 # The OpenAPI linter (tools/openapi, test openapi_lint) is an npm package; a
 # machine with a Node.js of its own keeps it, another gets Debian's npm.
 command -v npm >/dev/null || packages+=(npm)
