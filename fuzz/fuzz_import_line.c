@@ -1,6 +1,6 @@
 /*
  * fuzz_import_line.c — libFuzzer target for one line of an import file
- * (cli/import_line.c): yajl with its arena allocator for NDJSON, the CSV
+ * (import/line.c): yajl with its arena allocator for NDJSON, the CSV
  * reader, then the API's validation, as `pushbind import` runs them.
  *
  * Input: one byte choosing the format (low bit: CSV), then the line. Besides

@@ -1,4 +1,4 @@
-/* test_import_line.c — NDJSON and CSV lines into bindings (cli/import_line.c). */
+/* test_import_line.c — NDJSON and CSV lines into bindings (import/line.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
