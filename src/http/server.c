@@ -83,9 +83,12 @@ static int open_listener(const struct sockaddr *addr, socklen_t addrlen)
 
 /*
  * Whether a socket without SO_REUSEPORT cannot bind `addr` because something
- * listens there. SO_REUSEPORT would let the operator's sockets share the
- * API's address, and the kernel would then spread connections between the
- * two listeners at random: the operator's address is checked with this first.
+ * listens there. SO_REUSEPORT would let this process's sockets join another's
+ * on the same address (a second `serve`, perhaps on other data, or our own
+ * --listen for --admin-listen), and the kernel would then spread connections
+ * between them at random: each address is checked with this first. Two
+ * processes started at the same instant may both pass; one started after
+ * another is refused.
  */
 static bool address_in_use(const struct sockaddr *addr, socklen_t addrlen)
 {
@@ -131,9 +134,10 @@ static int open_listeners(const char *host, uint16_t port, int which, worker_thr
     socklen_t addrlen = found->ai_addrlen;
     memcpy(&addr, found->ai_addr, addrlen);
     freeaddrinfo(found);
-    if (which == ADMIN_LISTENER && port != 0 && address_in_use((struct sockaddr *)&addr, addrlen)) {
-        fprintf(stderr, "pushbind: cannot listen on %s:%u for --admin-listen: in use (by --listen?)\n", host,
-                (unsigned)port);
+    if (port != 0 && address_in_use((struct sockaddr *)&addr, addrlen)) {
+        fprintf(stderr, "pushbind: cannot listen on %s:%u for %s: in use (%s)\n", host, (unsigned)port,
+                which == ADMIN_LISTENER ? "--admin-listen" : "--listen",
+                which == ADMIN_LISTENER ? "by --listen, or another process" : "another process serves it");
         return -1;
     }
 

@@ -114,6 +114,19 @@ class AdminListenerFlagTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r)
         self.assertIn('for --admin-listen: in use', r.stderr)
 
+    def test_a_second_server_on_a_served_address_refuses_to_start(self):
+        # SO_REUSEPORT would let it join the first silently, each answering some connections.
+        srv = pbtest.Server.for_test(self, apps=[APP], args=['--admin-listen', '127.0.0.1:0'])
+        for flag, port in (('--listen', srv.port), ('--admin-listen', srv.admin_port)):
+            d = pbtest.new_temp_dir(self.addCleanup)
+            argv = ['serve', '--data', d, '--listen', '127.0.0.1:%d' % port]
+            if flag == '--admin-listen':
+                argv = ['serve', '--data', d, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:%d' % port]
+            r = pbtest.run_cli(*argv)
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn('127.0.0.1:%d for %s: in use' % (port, flag), r.stderr)
+        self.assertEqual(srv.accounts_of('nobody-took-my-port'), [])
+
 
 class AdminListenerTlsTest(unittest.TestCase):
     def test_tls_covers_both_listeners(self):
