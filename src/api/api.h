@@ -3,15 +3,15 @@
  *
  * Every endpoint has one shape:
  *
- *   plan:  check the request-level fields (an error there is answered at
- *          once and touches nothing), validate each item, and fill in the
- *          one store call the valid items need (a pb_store_lookup, or the
- *          changes of a pb_store_apply_start());
- *   the caller runs that store call, without waiting (pb_store_lookup_start(),
- *          pb_store_apply_start()), and skips it when the plan has no valid
- *          item;
- *   merge: put the store's outcomes back into input order, one entry per
- *          input item, and fill the typed response.
+ *   pb_api_X_plan() → the one store call → pb_api_X_merge()
+ *
+ * The plan checks the request-level fields (an error there is answered at
+ * once and touches nothing), validates each item, and fills in the store
+ * call the valid items need: a pb_store_lookup, or the changes of a
+ * pb_store_apply_start(). The caller runs that call without waiting
+ * (pb_store_lookup_start(), pb_store_apply_start()), and skips it when the
+ * plan holds no valid item. The merge puts the store's outcomes back into
+ * input order, one entry per input item, and fills the typed response.
  *
  * Nothing here knows HTTP, threads or how the store keeps its data, and
  * nothing here waits: http/ runs the store call between the halves and
