@@ -1,15 +1,27 @@
 /*
- * api.h — the two endpoints, as functions from a typed request to a typed
- * response.
+ * api.h — the endpoints, each as two halves around its one store call.
  *
- * Every endpoint has one shape: check the request-level fields (an error there
- * answers at once and touches nothing), validate each item, hand the valid
- * ones to the store in one call, then merge the store's outcomes back into
- * input order. Nothing here knows HTTP or how the store keeps its data.
+ * Every endpoint has one shape:
  *
- * The caller has authenticated the request and owns `pool`; the response's
- * arrays are allocated from it. Strings in a query response may point into
- * `view`, so encode the response before ending the view.
+ *   pb_api_X_plan() → the one store call → pb_api_X_merge()
+ *
+ * The plan checks the request-level fields (an error there is answered at
+ * once and touches nothing), validates each item, and fills in the store
+ * call the valid items need: a pb_store_lookup, or the changes of a
+ * pb_store_apply_start(). The caller runs that call without waiting
+ * (pb_store_lookup_start(), pb_store_apply_start()), and skips it when the
+ * plan holds no valid item. The merge puts the store's outcomes back into
+ * input order, one entry per input item, and fills the typed response.
+ *
+ * Nothing here knows HTTP, threads or how the store keeps its data, and
+ * nothing here waits: http/ runs the store call between the halves and
+ * answers from its callback. A new endpoint is a plan, a merge, a codec pair
+ * and a route (docs/design.md, "Adding an endpoint").
+ *
+ * The caller has authenticated the request and owns `pool`; plans and
+ * responses are allocated from it, and with the request it must stay valid
+ * until the merge. A query response's strings are the lookup's: encode it
+ * while they are valid (inside the lookup's done()).
  */
 #ifndef PB_API_H
 #define PB_API_H
@@ -54,25 +66,15 @@ typedef struct pb_api_config {
 void pb_api_config_defaults(pb_api_config *config);
 
 /*
- * POST /v3/device/account/query for app `access_id`. Always fills *response:
- * a request-level error (n == 0) or one entry per input item.
- */
-void pb_api_query(const pb_api_config *config, pb_store_view *view, uint64_t access_id,
-                  const pb_query_request *request, pb_pool *pool, pb_query_response *response);
-
-/*
- * The query in two halves around its one store lookup, for a caller that
- * must not wait for the store (an event loop with pb_store_lookup_start()).
+ * POST /v3/device/account/query for app `access_id`.
  *
- * pb_api_query_plan validates the request and each item. It returns PB_OK
- * and fills *plan, whose `lookup` the caller then runs (skip it when
- * lookup.n is 0: every item was invalid, and merge needs no outputs), or a
- * request-level code to answer at once. Arrays are from `pool`, which with
- * `request` must stay valid until the merge.
+ * pb_api_query_plan returns PB_OK and fills *plan, whose `lookup` the caller
+ * then runs (skip it when lookup.n is 0: every item was invalid, and merge
+ * needs no outputs), or a request-level code to answer at once.
  *
- * pb_api_query_merge, once the lookup is done, fills *response as
- * pb_api_query would; its strings are the lookup's, so encode the response
- * while they are valid (inside the lookup's done()).
+ * pb_api_query_merge, once the lookup is done, fills *response: a
+ * request-level error (PB_ERR_STORE when the lookup failed; n == 0) or one
+ * entry per input item.
  */
 typedef struct pb_query_plan {
     int64_t operator_type;
@@ -86,20 +88,53 @@ int pb_api_query_plan(const pb_api_config *config, uint64_t access_id, const pb_
                       pb_pool *pool, pb_query_plan *plan);
 void pb_api_query_merge(const pb_query_plan *plan, pb_query_response *response);
 
-/* Called once per pb_api_batchoperate(), when its *response is filled. */
-typedef void pb_api_done(void *arg);
+/*
+ * POST /v3/device/account/batchoperate for app `access_id`: bind and unbind.
+ *
+ * pb_api_batch_plan returns PB_OK and fills *plan, whose changes the caller
+ * then applies: pb_store_apply_start(session, plan->access_id,
+ * plan->changes, plan->n_changes, plan->outcomes, ...), skipped when
+ * n_changes is 0 (merge with PB_STORE_OK then); or a request-level code to
+ * answer at once. `limits` are the store's (pb_store_limits_of()): an item
+ * naming more distinct accounts than a token may hold is invalid. An
+ * invalid item never reaches the store, so it changes nothing.
+ *
+ * pb_api_batch_merge, given what the store call reported (`result`), fills
+ * *response: a request-level error (PB_ERR_AUTH when the app was removed
+ * after it authenticated, PB_ERR_STORE when the store failed) or one code
+ * per input item. Every item it reports 0 is durable by then.
+ */
+typedef struct pb_batch_plan {
+    uint64_t access_id;
+    size_t n;                    /* input items */
+    int *item_codes;             /* per input item: a validation error, or PB_OK when it became a change */
+    pb_change *changes;          /* the valid items, in input order */
+    size_t n_changes;
+    pb_change_outcome *outcomes; /* n_changes, for the store to fill */
+} pb_batch_plan;
+
+int pb_api_batch_plan(const pb_api_config *config, const pb_store_limits *limits, uint64_t access_id,
+                      const pb_batch_request *request, pb_pool *pool, pb_batch_plan *plan);
+void pb_api_batch_merge(const pb_batch_plan *plan, int result, pb_batch_response *response);
 
 /*
- * POST /v3/device/account/batchoperate for app `access_id`. Fills *response
- * (always), then calls done(arg); by then every item reported 0 is durable.
+ * GET /pushbind/v1/app, a pushbind extension: the calling app's binding
+ * count (the one its record keeps, the same /metrics reports: one read, not
+ * a pass over its bindings) and the limits in force, for the console and for
+ * back ends that size their batches. The request has no body.
  *
- * The write does not block the caller: done() runs when the store has
- * committed, which may be before this returns (a request-level error, a
- * synchronous backend) or later on another thread (pb_store_apply_start()).
- * `request`, `pool` and `response` must stay valid until done() is called.
+ * pb_api_app_plan fills *plan with the lookup of app `access_id`'s record,
+ * which the caller runs. pb_api_app_merge then fills *response from it, the
+ * limits of `config` and the store's `limits` (pb_store_limits_of()):
+ * response->code is PB_OK, PB_ERR_AUTH when the app is gone, or PB_ERR_STORE
+ * when the store failed.
  */
-void pb_api_batchoperate(const pb_api_config *config, pb_store_session *session, uint64_t access_id,
-                         const pb_batch_request *request, pb_pool *pool, pb_batch_response *response,
-                         pb_api_done *done, void *arg);
+typedef struct pb_app_plan {
+    pb_store_lookup lookup;
+} pb_app_plan;
+
+void pb_api_app_plan(uint64_t access_id, pb_app_plan *plan);
+void pb_api_app_merge(const pb_api_config *config, const pb_store_limits *limits, const pb_app_plan *plan,
+                      pb_app_info_response *response);
 
 #endif

@@ -1,10 +1,11 @@
 /*
  * POST /v3/device/account/batchoperate — bind and unbind.
  *
- * Shape: operator_type and platform → the list the operation needs →
- * validate each item into a store change → one pb_store_apply_start() for all
- * valid items → merge the store's outcomes back in input order when it is
- * done. An invalid item never reaches the store, so it changes nothing.
+ * Plan: operator_type and platform → the list the operation needs →
+ * validate each item into a store change. The caller applies the valid
+ * items' changes in one pb_store_apply_start(). Merge: the store's outcomes
+ * back in input order. An invalid item never reaches the store, so it
+ * changes nothing.
  */
 #include <string.h>
 
@@ -12,24 +13,17 @@
 #include "api/validate.h"
 #include "common/codes.h"
 
-/* The items of one request on their way to the store. */
-typedef struct batch_plan {
-    size_t n_items;
-    int *item_codes;    /* per input item: a validation error, or PB_OK when it became a change */
-    pb_change *changes; /* the valid items, in input order */
-    size_t n_changes;
-} batch_plan;
-
-static void plan_init(batch_plan *plan, size_t n_items, pb_pool *pool)
+static void plan_init(pb_batch_plan *plan, size_t n_items, pb_pool *pool)
 {
-    plan->n_items = n_items;
+    plan->n = n_items;
     plan->item_codes = pb_pool_alloc(pool, n_items * sizeof(*plan->item_codes));
     plan->changes = pb_pool_alloc(pool, n_items * sizeof(*plan->changes));
     plan->n_changes = 0;
+    plan->outcomes = pb_pool_alloc(pool, n_items * sizeof(*plan->outcomes));
 }
 
 /* Records item `i`: a change when `code` is PB_OK, else the item's error. */
-static void plan_add(batch_plan *plan, size_t i, int code, pb_change change)
+static void plan_add(pb_batch_plan *plan, size_t i, int code, pb_change change)
 {
     plan->item_codes[i] = code;
     if (code == PB_OK)
@@ -77,7 +71,7 @@ static int collect_accounts(const pb_api_config *config, uint32_t max_accounts_p
 /* Operations 1–3: one change per token_accounts element. */
 static void plan_token_accounts(const pb_api_config *config, const pb_store_limits *limits, pb_change_kind kind,
                                 pb_platform platform,
-                                const pb_token_accounts_list *list, pb_pool *pool, batch_plan *plan)
+                                const pb_token_accounts_list *list, pb_pool *pool, pb_batch_plan *plan)
 {
     bool one_per_type = config->one_account_per_type && kind != PB_CHANGE_REMOVE;
     for (size_t i = 0; i < list->n; i++) {
@@ -97,7 +91,7 @@ static void plan_token_accounts(const pb_api_config *config, const pb_store_limi
 }
 
 /* Operation 4: one change per token. */
-static void plan_clear_tokens(const pb_api_config *config, const pb_token_item_list *list, batch_plan *plan)
+static void plan_clear_tokens(const pb_api_config *config, const pb_token_item_list *list, pb_batch_plan *plan)
 {
     for (size_t i = 0; i < list->n; i++) {
         pb_change change = {.kind = PB_CHANGE_CLEAR_TOKEN, .token = list->items[i].token};
@@ -106,7 +100,7 @@ static void plan_clear_tokens(const pb_api_config *config, const pb_token_item_l
 }
 
 /* Operation 5: one change per account. */
-static void plan_clear_accounts(const pb_api_config *config, const pb_account_item_list *list, batch_plan *plan)
+static void plan_clear_accounts(const pb_api_config *config, const pb_account_item_list *list, pb_batch_plan *plan)
 {
     for (size_t i = 0; i < list->n; i++) {
         pb_change change = {.kind = PB_CHANGE_CLEAR_ACCOUNT, .accounts = &list->items[i].account, .n_accounts = 1};
@@ -122,13 +116,11 @@ static pb_platform platform_of(const pb_batch_request *request)
     return (request->platform.base[0] | 0x20) == 'a' ? PB_PLATFORM_ANDROID : PB_PLATFORM_IOS;
 }
 
-/*
- * Validates the request level and plans the items. Returns PB_OK, or the
- * request-level error with nothing planned.
- */
-static int plan_request(const pb_api_config *config, const pb_store_limits *limits, const pb_batch_request *request,
-                        pb_pool *pool, batch_plan *plan)
+int pb_api_batch_plan(const pb_api_config *config, const pb_store_limits *limits, uint64_t access_id,
+                      const pb_batch_request *request, pb_pool *pool, pb_batch_plan *plan)
 {
+    memset(plan, 0, sizeof(*plan));
+    plan->access_id = access_id;
     int code = pb_validate_operator_type(&request->operator_type, 5);
     if (code == PB_OK)
         code = pb_validate_platform(request->platform_state, request->platform);
@@ -172,15 +164,6 @@ static int plan_request(const pb_api_config *config, const pb_store_limits *limi
     return PB_ERR_PARAM;
 }
 
-/* A batchoperate between handing its changes to the store and its answer. */
-typedef struct batch_call {
-    batch_plan plan;
-    pb_change_outcome *outcomes;
-    pb_batch_response *response;
-    pb_api_done *done;
-    void *arg;
-} batch_call;
-
 /* The TPNS item code of a store outcome. */
 static int outcome_code(pb_change_outcome outcome)
 {
@@ -193,46 +176,24 @@ static int outcome_code(pb_change_outcome outcome)
     return PB_ERR_STORE;
 }
 
-/* Merges the store's outcomes back into input order. */
-static void on_applied(void *arg, int result)
-{
-    batch_call *call = arg;
-    batch_plan *plan = &call->plan;
-    if (result == PB_STORE_ENOTFOUND) { /* the app was removed after it authenticated */
-        call->response->code = PB_ERR_AUTH;
-    } else if (result != PB_STORE_OK) {
-        call->response->code = PB_ERR_STORE;
-    } else {
-        size_t failed = 0;
-        for (size_t i = 0, next = 0; i < plan->n_items; i++) {
-            if (plan->item_codes[i] == PB_OK)
-                plan->item_codes[i] = outcome_code(call->outcomes[next++]);
-            if (plan->item_codes[i] != PB_OK)
-                failed++;
-        }
-        *call->response = (pb_batch_response){
-            .code = pb_code_for_failures(failed, plan->n_items), .n = plan->n_items, .item_codes = plan->item_codes};
-    }
-    call->done(call->arg);
-}
-
-void pb_api_batchoperate(const pb_api_config *config, pb_store_session *session, uint64_t access_id,
-                         const pb_batch_request *request, pb_pool *pool, pb_batch_response *response,
-                         pb_api_done *done, void *arg)
+void pb_api_batch_merge(const pb_batch_plan *plan, int result, pb_batch_response *response)
 {
     memset(response, 0, sizeof(*response));
-    batch_call *call = pb_pool_alloc(pool, sizeof(*call));
-    *call = (batch_call){.response = response, .done = done, .arg = arg};
-    response->code = plan_request(config, pb_store_limits_of(session), request, pool, &call->plan);
-    if (response->code != PB_OK) {
-        done(arg);
+    if (result == PB_STORE_ENOTFOUND) { /* the app was removed after it authenticated */
+        response->code = PB_ERR_AUTH;
         return;
     }
-    call->outcomes = pb_pool_alloc(pool, call->plan.n_changes * sizeof(*call->outcomes));
-    if (call->plan.n_changes == 0) {
-        on_applied(call, PB_STORE_OK);
+    if (result != PB_STORE_OK) {
+        response->code = PB_ERR_STORE;
         return;
     }
-    pb_store_apply_start(session, access_id, call->plan.changes, call->plan.n_changes, call->outcomes, pool,
-                         on_applied, call);
+    size_t failed = 0;
+    for (size_t i = 0, next = 0; i < plan->n; i++) {
+        if (plan->item_codes[i] == PB_OK)
+            plan->item_codes[i] = outcome_code(plan->outcomes[next++]);
+        if (plan->item_codes[i] != PB_OK)
+            failed++;
+    }
+    *response = (pb_batch_response){
+        .code = pb_code_for_failures(failed, plan->n), .n = plan->n, .item_codes = plan->item_codes};
 }

@@ -1,14 +1,16 @@
 /*
- * The typed requests and responses of the two endpoints.
+ * The typed requests and responses of the endpoints.
  *
  * The decoder (codec/decode.c) fills a request from JSON without judging the
  * values beyond their JSON types; the endpoint (api/query.c,
- * api/batchoperate.c) validates it, talks to the store and fills a response;
+ * api/batchoperate.c) validates it into a plan for the store and merges the
+ * store's outcomes into a response;
  * the encoder (codec/encode.c) turns the response into JSON. Nothing here
  * knows about HTTP or about how the store keeps its data.
  *
  * Every pointer in a request points into the request body or the request's
- * pool; every pointer in a response into the pool or a store view.
+ * pool; every pointer in a response into the pool or into what a store
+ * lookup read (valid until its done() returns).
  */
 #ifndef PB_MESSAGES_H
 #define PB_MESSAGES_H
@@ -162,5 +164,24 @@ typedef struct pb_batch_response {
     size_t n;
     int *item_codes;
 } pb_batch_response;
+
+/* The limits a request meets; each is a serve flag (see api.h and store.h). */
+typedef struct pb_app_limits {
+    uint32_t max_accounts_per_token;
+    uint32_t max_tokens_per_account;
+    uint32_t max_query_items;
+    uint32_t max_batch_items;
+    uint32_t max_list_items;
+    uint32_t max_account_bytes;
+    uint32_t max_token_bytes;
+} pb_app_limits;
+
+/* The answer to GET /pushbind/v1/app (a pushbind extension, no request body). */
+typedef struct pb_app_info_response {
+    int code; /* PB_OK, PB_ERR_AUTH (the app went away), PB_ERR_STORE; the rest is set on PB_OK only */
+    uint64_t access_id;
+    uint64_t bindings; /* account–token pairs the app holds */
+    pb_app_limits limits;
+} pb_app_info_response;
 
 #endif

@@ -1,13 +1,11 @@
 /*
- * POST /v3/device/account/query — who is bound to what.
+ * The reads: POST /v3/device/account/query (who is bound to what) and
+ * GET /pushbind/v1/app (the app's binding count and the limits in force).
  *
- * Shape: operator_type → list → validate each item → one store lookup for
- * the valid items → merge back in input order. Every input item gets an
- * entry, valid or not, so clients can zip `result` with their request.
- *
- * The lookup is the only step that may wait, so the endpoint comes in two
- * halves around it (pb_api_query_plan, pb_api_query_merge) for a caller on an
- * event loop; pb_api_query runs both with a synchronous lookup between.
+ * Query plan: operator_type → list → validate each item → one store lookup
+ * for the valid items, which the caller runs. Merge: the lookup's lists back
+ * in input order. Every input item gets an entry, valid or not, so clients
+ * can zip `result` with their request.
  */
 #include <string.h>
 
@@ -133,34 +131,34 @@ void pb_api_query_merge(const pb_query_plan *plan, pb_query_response *response)
         merge_by_token(plan, response);
 }
 
-/* An empty lookup (every item invalid) reads nothing. */
-static void lookup_sync(pb_store_view *view, pb_query_plan *plan, pb_pool *pool)
+void pb_api_app_plan(uint64_t access_id, pb_app_plan *plan)
 {
-    pb_store_lookup *lookup = &plan->lookup;
-    lookup->result = PB_STORE_OK;
-    if (lookup->n == 0)
-        return;
-    if (lookup->kind == PB_LOOKUP_TOKENS_OF) {
-        lookup->token_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->token_lists));
-        lookup->result = pb_store_tokens_of(view, lookup->access_id, lookup->accounts, lookup->n, lookup->with_info,
-                                            pool, lookup->token_lists);
-    } else {
-        lookup->account_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->account_lists));
-        lookup->result = pb_store_accounts_of(view, lookup->access_id, lookup->tokens, lookup->n, lookup->with_info,
-                                              pool, lookup->account_lists);
-    }
+    *plan = (pb_app_plan){.lookup = {.kind = PB_LOOKUP_APP, .access_id = access_id}};
 }
 
-void pb_api_query(const pb_api_config *config, pb_store_view *view, uint64_t access_id,
-                  const pb_query_request *request, pb_pool *pool, pb_query_response *response)
+void pb_api_app_merge(const pb_api_config *config, const pb_store_limits *limits, const pb_app_plan *plan,
+                      pb_app_info_response *response)
 {
-    pb_query_plan plan;
-    int code = pb_api_query_plan(config, access_id, request, pool, &plan);
-    if (code != PB_OK) {
-        memset(response, 0, sizeof(*response));
-        response->code = code;
+    const pb_store_lookup *lookup = &plan->lookup;
+    *response = (pb_app_info_response){.code = PB_OK};
+    /* Removed between authentication and now: to the caller, its key no longer works. */
+    if (lookup->result == PB_STORE_ENOTFOUND) {
+        response->code = PB_ERR_AUTH;
         return;
     }
-    lookup_sync(view, &plan, pool);
-    pb_api_query_merge(&plan, response);
+    if (lookup->result != PB_STORE_OK) {
+        response->code = PB_ERR_STORE;
+        return;
+    }
+    response->access_id = lookup->app.access_id;
+    response->bindings = lookup->app.bindings;
+    response->limits = (pb_app_limits){
+        .max_accounts_per_token = limits->max_accounts_per_token,
+        .max_tokens_per_account = limits->max_tokens_per_account,
+        .max_query_items = config->max_query_items,
+        .max_batch_items = config->max_batch_items,
+        .max_list_items = config->max_list_items,
+        .max_account_bytes = config->max_account_bytes,
+        .max_token_bytes = config->max_token_bytes,
+    };
 }

@@ -14,7 +14,6 @@
 #ifndef PB_CODEC_H
 #define PB_CODEC_H
 
-#include "api/app_info.h"
 #include "api/messages.h"
 #include "common/pool.h"
 

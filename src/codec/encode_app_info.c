@@ -5,7 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "api/app_info.h"
+#include "codec/codec.h"
 #include "common/codes.h"
 
 /* The longest answer: the fixed text plus nine 20-digit numbers. */

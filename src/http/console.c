@@ -13,10 +13,10 @@
 
 #include "common/clock.h"
 #include "http/console.h"
-#include "http/endpoints.h"
-#include "http/limits.h"
+#include "http/exchange.h"
+#include "http/handle.h"
 
-#define CONSOLE_PATH "/console"
+#define CONSOLE_PATH PB_PATH_CONSOLE
 #define CONSOLE_INDEX "index.html"
 
 static const char console_csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -120,21 +120,17 @@ static int answer(const pb_worker *worker, h2o_req_t *req, pb_endpoint *endpoint
     return asset == NULL ? send_not_found(req) : send_asset(req, asset);
 }
 
-/* Every answer gets its access-log line, like /healthz's and /metrics'. */
-static int on_console(h2o_handler_t *self, h2o_req_t *req)
+/*
+ * /console and every path under it. The files are in memory, so the answer
+ * goes at once, without an exchange (exchange.h); every answer gets its
+ * access-log line, like /healthz's and /metrics'.
+ */
+int pb_handle_console(h2o_handler_t *self, h2o_req_t *req)
 {
     uint64_t started = pb_clock_ns();
-    pb_worker *worker = H2O_STRUCT_FROM_MEMBER(pb_worker, h2o_ctx, req->conn->ctx);
+    pb_worker *worker = pb_worker_of(req);
     pb_endpoint endpoint = PB_ENDPOINT_CONSOLE;
     int status = answer(worker, req, &endpoint);
-    pb_endpoints_log_http(worker, endpoint, status, started);
+    pb_exchange_log_http(worker, endpoint, status, started);
     return 0;
-}
-
-void pb_console_register(h2o_hostconf_t *host)
-{
-    h2o_pathconf_t *pathconf = h2o_config_register_path(host, CONSOLE_PATH, 0);
-    pb_header_limit_register(pathconf);
-    h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler));
-    handler->on_req = on_console;
 }

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <sys/resource.h>
 
-#include "http/endpoints.h"
 #include "http/limits.h"
+#include "http/worker.h"
 
 void pb_conn_limit_init(pb_conn_limit *limit, unsigned max)
 {
@@ -56,7 +56,7 @@ static size_t header_bytes(const h2o_req_t *req)
 
 static int on_req_check_headers(h2o_handler_t *self, h2o_req_t *req)
 {
-    pb_worker *worker = H2O_STRUCT_FROM_MEMBER(pb_worker, h2o_ctx, req->conn->ctx);
+    pb_worker *worker = pb_worker_of(req);
     if (header_bytes(req) <= worker->config->max_header_bytes)
         return -1; /* on to the path's own handler */
     h2o_send_error_generic(req, 431, "Request Header Fields Too Large", "request header fields too large\n",

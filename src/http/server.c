@@ -18,12 +18,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http/endpoints.h"
 #include "http/h2o_private.h"
 #include "http/limits.h"
 #include "http/ratelimit.h"
+#include "http/routes.h"
 #include "http/server.h"
 #include "http/tls.h"
+#include "http/worker.h"
 
 /*
  * The two listeners: the API's (--listen) and the operator's
@@ -250,7 +251,7 @@ static void *worker_main(void *arg)
 
     /* A write or a read handed to the store always comes back, and must find the loop. */
     uint64_t deadline = h2o_now(self->loop) + PB_SHUTDOWN_GRACE_MS;
-    while ((pb_h2o_has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.pending != 0) {
+    while ((pb_h2o_has_connections(ctx) && h2o_now(self->loop) < deadline) || self->worker.exchanges != 0) {
         h2o_evloop_run(self->loop, 100);
         pb_store_session_turn_done(self->worker.session);
     }
@@ -342,11 +343,11 @@ static void init_globalconf(h2o_globalconf_t *globalconf, const pb_server_config
     globalconf->server_name = h2o_iovec_init(NULL, 0);
     bool admin = config->admin_host != NULL;
     h2o_hostconf_t *host = h2o_config_register_host(globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    pb_endpoints_register(host, !admin);
+    pb_routes_register(host, !admin);
     shared->hosts[API_LISTENER][0] = host;
     if (admin) {
         host = h2o_config_register_host(globalconf, h2o_iovec_init(H2O_STRLIT("admin")), 65535);
-        pb_endpoints_register(host, true);
+        pb_routes_register(host, true);
         shared->hosts[ADMIN_LISTENER][0] = host;
     }
 }

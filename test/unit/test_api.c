@@ -1,6 +1,7 @@
 /*
- * The endpoints' rules, end to end below HTTP: JSON request → endpoint with a
- * real embedded store in a temporary directory → typed response.
+ * The endpoints' rules, end to end below HTTP, along the server's path: JSON
+ * request → plan → the call of a real embedded store (in a temporary
+ * directory) → merge → JSON answer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,42 +58,58 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Lets the test wait for pb_api_batchoperate(), which finishes on the store's writer thread. */
+/* Returns `json` (not NUL-terminated) as a NUL-terminated string in the pool. */
+static const char *text_of(fixture *f, pb_str json)
+{
+    char *text = pb_pool_alloc(&f->pool, json.len + 1);
+    memcpy(text, json.base, json.len);
+    text[json.len] = '\0';
+    return text;
+}
+
+/* Lets the test wait for pb_store_apply_start(), which finishes on the store's writer thread. */
 typedef struct batch_wait {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool done;
+    int result;
 } batch_wait;
 
-static void batch_finished(void *arg)
+static void batch_applied(void *arg, int result)
 {
     batch_wait *wait = arg;
     pthread_mutex_lock(&wait->lock);
+    wait->result = result;
     wait->done = true;
     pthread_cond_signal(&wait->cond);
     pthread_mutex_unlock(&wait->lock);
 }
 
-/* Runs a batchoperate for `app` and returns its JSON answer (NUL-terminated, in the pool). */
+/*
+ * Runs a batchoperate for `app` as the server does (decode → plan → the
+ * store's write, skipped when no item is valid → merge → encode) and returns
+ * its JSON answer.
+ */
 static const char *batch_as(fixture *f, uint64_t app, const char *json)
 {
     pb_batch_request request;
-    pb_batch_response response;
-    if (pb_decode_batch(&f->pool, json, strlen(json), &request) != PB_OK) {
-        response = (pb_batch_response){.code = PB_ERR_PARSE};
-    } else {
-        batch_wait wait = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
-        pb_api_batchoperate(&f->config, f->session, app, &request, &f->pool, &response, batch_finished, &wait);
-        pthread_mutex_lock(&wait.lock);
-        while (!wait.done)
-            pthread_cond_wait(&wait.cond, &wait.lock);
-        pthread_mutex_unlock(&wait.lock);
+    pb_batch_response response = {.code = PB_ERR_PARSE};
+    pb_batch_plan plan;
+    if (pb_decode_batch(&f->pool, json, strlen(json), &request) == PB_OK) {
+        response.code = pb_api_batch_plan(&f->config, pb_store_limits_of(f->session), app, &request, &f->pool, &plan);
+        batch_wait wait = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, PB_STORE_OK};
+        if (response.code == PB_OK && plan.n_changes != 0) {
+            pb_store_apply_start(f->session, plan.access_id, plan.changes, plan.n_changes, plan.outcomes, &f->pool,
+                                 batch_applied, &wait);
+            pthread_mutex_lock(&wait.lock);
+            while (!wait.done)
+                pthread_cond_wait(&wait.cond, &wait.lock);
+            pthread_mutex_unlock(&wait.lock);
+        }
+        if (response.code == PB_OK)
+            pb_api_batch_merge(&plan, wait.result, &response);
     }
-    pb_str out = pb_encode_batch(&f->pool, &response);
-    char *text = pb_pool_alloc(&f->pool, out.len + 1);
-    memcpy(text, out.base, out.len);
-    text[out.len] = '\0';
-    return text;
+    return text_of(f, pb_encode_batch(&f->pool, &response));
 }
 
 static const char *batch(fixture *f, const char *json)
@@ -100,22 +117,47 @@ static const char *batch(fixture *f, const char *json)
     return batch_as(f, APP, json);
 }
 
+/* A query's plan and, once its lookup is done, its answer: encoded inside the lookup's done(), as the server does. */
+typedef struct query_call {
+    fixture *f;
+    pb_query_plan plan;
+    const char *answer;
+} query_call;
+
+static void answer_query(query_call *call)
+{
+    pb_query_response response;
+    pb_api_query_merge(&call->plan, &response);
+    call->answer = text_of(call->f, pb_encode_query(&call->f->pool, &response));
+}
+
+static void query_looked_up(void *arg, pb_store_lookup *lookup)
+{
+    answer_query(arg);
+}
+
+/*
+ * Runs a query for `app` as the server does (decode → plan → the store's
+ * lookup, skipped when no item is valid → merge → encode) and returns its
+ * JSON answer.
+ */
 static const char *query_as(fixture *f, uint64_t app, const char *json)
 {
     pb_query_request request;
-    pb_query_response response;
-    pb_store_view *view = pb_store_view_begin(f->session);
-    assert_non_null(view);
-    if (pb_decode_query(&f->pool, json, strlen(json), &request) != PB_OK)
-        response = (pb_query_response){.code = PB_ERR_PARSE};
-    else
-        pb_api_query(&f->config, view, app, &request, &f->pool, &response);
-    pb_str out = pb_encode_query(&f->pool, &response);
-    char *text = pb_pool_alloc(&f->pool, out.len + 1);
-    memcpy(text, out.base, out.len);
-    text[out.len] = '\0';
-    pb_store_view_end(view);
-    return text;
+    query_call call = {.f = f};
+    pb_query_response response = {.code = PB_ERR_PARSE};
+    if (pb_decode_query(&f->pool, json, strlen(json), &request) == PB_OK) {
+        response.code = pb_api_query_plan(&f->config, app, &request, &f->pool, &call.plan);
+        if (response.code == PB_OK && call.plan.lookup.n != 0)
+            pb_store_lookup_start(f->session, &call.plan.lookup, &f->pool, query_looked_up, &call);
+        else if (response.code == PB_OK)
+            answer_query(&call);
+        if (response.code == PB_OK) {
+            assert_non_null(call.answer); /* the embedded store answers before pb_store_lookup_start() returns */
+            return call.answer;
+        }
+    }
+    return text_of(f, pb_encode_query(&f->pool, &response));
 }
 
 static const char *query(fixture *f, const char *json)
