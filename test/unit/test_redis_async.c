@@ -17,7 +17,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "store/redis/async_loop.h"
+#include "store/redis/net/h2o_adapter.h"
 
 #define TEST_LOOP_DEADLINE_MS 5000
 
