@@ -15,10 +15,7 @@
 
 void pb_redis_secret_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id)
 {
-    pb_str key = pb_redis_app_key(pool, store, "app", access_id);
-    pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), false, 3);
-    pb_redis_cmd_arg(cmd, 0, "HGET", 4);
-    pb_redis_cmd_arg(cmd, 1, key.base, key.len);
+    pb_redis_cmd_key(cmd, pool, false, 3, "HGET", pb_redis_app_key(pool, store, "app", access_id));
     pb_redis_cmd_arg(cmd, 2, "secret", 6);
 }
 
@@ -52,10 +49,7 @@ int pb_redis_app_secret(pb_redis_view *view, uint64_t access_id, pb_str *secret)
 
 void pb_redis_app_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id)
 {
-    pb_str key = pb_redis_app_key(pool, store, "app", access_id);
-    pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), false, 4);
-    pb_redis_cmd_arg(cmd, 0, "HMGET", 5);
-    pb_redis_cmd_arg(cmd, 1, key.base, key.len);
+    pb_redis_cmd_key(cmd, pool, false, 4, "HMGET", pb_redis_app_key(pool, store, "app", access_id));
     pb_redis_cmd_arg(cmd, 2, "created", 7);
     pb_redis_cmd_arg(cmd, 3, "bindings", 8);
 }
