@@ -181,14 +181,26 @@ static int apply(fake *f, const pb_change *changes, size_t n, pb_change_outcome 
 
 /* ---- What the tests look at ---- */
 
+/*
+ * A batch of one change to token "tok" (binding `accounts`, or unbinding
+ * them), the carrier failing as `hook` says. Returns the change's outcome;
+ * *rc gets what the batch returned.
+ */
+static pb_change_outcome change_one(fake *f, hook_fn *hook, pb_change_kind kind, const pb_account *accounts,
+                                    size_t n, int *rc)
+{
+    pb_change change = {.kind = kind, .token = PB_STR_LIT("tok"), .accounts = accounts, .n_accounts = n};
+    pb_change_outcome outcome = PB_CHANGE_NO_SPACE; /* never a Redis outcome: the machine must set it */
+    f->hook = hook;
+    *rc = apply(f, &change, 1, &outcome);
+    return outcome;
+}
+
+
 static const pb_account alice = {PB_STR_LIT("alice"), 0};
 static const pb_account bob = {PB_STR_LIT("bob"), 0};
 static const pb_account both[] = {{PB_STR_LIT("alice"), 0}, {PB_STR_LIT("bob"), 0}};
 
-static pb_change bind_change(const pb_account *accounts, size_t n)
-{
-    return (pb_change){.kind = PB_CHANGE_APPEND, .token = PB_STR_LIT("tok"), .accounts = accounts, .n_accounts = n};
-}
 
 /* Commands of kind `what` that were sent (they may have run). */
 static size_t sent(const fake *f, const char *what)
@@ -314,10 +326,9 @@ static void bind_with_wait_is_acknowledged_once_wait_covers_its_writes(void **st
     fake *f = *state;
     f->store.wait_replicas = 1;
     f->replicas = 1;
-    pb_change change = bind_change(both, 2);
-    pb_change_outcome outcome = PB_CHANGE_FAILED;
-    assert_int_equal(apply(f, &change, 1, &outcome), 0);
-    assert_int_equal(outcome, PB_CHANGE_OK);
+    int rc;
+    assert_int_equal(change_one(f, NULL, PB_CHANGE_APPEND, both, 2, &rc), PB_CHANGE_OK);
+    assert_int_equal(rc, 0);
     assert_int_equal(f->rounds, 4); /* read and begin, reserve, change, count and WAIT */
     assert_int_equal(sent(f, "reserve"), 2);
     assert_int_equal(sent(f, "change"), 1);
@@ -329,11 +340,9 @@ static void bind_with_wait_is_acknowledged_once_wait_covers_its_writes(void **st
 static void failed_read_fails_the_item_before_any_write(void **state)
 {
     fake *f = *state;
-    f->hook = read_lost;
-    pb_change change = bind_change(both, 2);
-    pb_change_outcome outcome = PB_CHANGE_OK;
-    assert_int_equal(apply(f, &change, 1, &outcome), 0);
-    assert_int_equal(outcome, PB_CHANGE_FAILED);
+    int rc;
+    assert_int_equal(change_one(f, read_lost, PB_CHANGE_APPEND, both, 2, &rc), PB_CHANGE_FAILED);
+    assert_int_equal(rc, 0);
     assert_int_equal(sent(f, "reserve"), 0);
     assert_int_equal(sent(f, "change"), 0);
     assert_int_equal(sent(f, "ZREM"), 0);
@@ -343,11 +352,9 @@ static void failed_read_fails_the_item_before_any_write(void **state)
 static void refused_reservation_deletes_the_others_and_answers_over_limit(void **state)
 {
     fake *f = *state;
-    f->hook = bob_refused;
-    pb_change change = bind_change(both, 2);
-    pb_change_outcome outcome = PB_CHANGE_OK;
-    assert_int_equal(apply(f, &change, 1, &outcome), 0);
-    assert_int_equal(outcome, PB_CHANGE_OVER_LIMIT);
+    int rc;
+    assert_int_equal(change_one(f, bob_refused, PB_CHANGE_APPEND, both, 2, &rc), PB_CHANGE_OVER_LIMIT);
+    assert_int_equal(rc, 0);
     assert_true(reservation_deleted(f, &alice, seq_of(2, 0)));
     assert_int_equal(sent(f, "change"), 0);
 }
@@ -356,11 +363,9 @@ static void refused_reservation_deletes_the_others_and_answers_over_limit(void *
 static void lost_reservation_reply_deletes_the_reservations_and_fails_the_item(void **state)
 {
     fake *f = *state;
-    f->hook = reserve_lost;
-    pb_change change = bind_change(both, 2);
-    pb_change_outcome outcome = PB_CHANGE_OK;
-    assert_int_equal(apply(f, &change, 1, &outcome), 0);
-    assert_int_equal(outcome, PB_CHANGE_FAILED);
+    int rc;
+    assert_int_equal(change_one(f, reserve_lost, PB_CHANGE_APPEND, both, 2, &rc), PB_CHANGE_FAILED);
+    assert_int_equal(rc, 0);
     assert_true(reservation_deleted(f, &alice, seq_of(2, 0)));
     assert_true(reservation_deleted(f, &bob, seq_of(2, 1)));
     assert_int_equal(sent(f, "change"), 0);
@@ -370,11 +375,9 @@ static void lost_reservation_reply_deletes_the_reservations_and_fails_the_item(v
 static void reservation_error_deletes_the_reservations_and_fails_the_item(void **state)
 {
     fake *f = *state;
-    f->hook = reserve_error;
-    pb_change change = bind_change(&alice, 1);
-    pb_change_outcome outcome = PB_CHANGE_OK;
-    assert_int_equal(apply(f, &change, 1, &outcome), 0);
-    assert_int_equal(outcome, PB_CHANGE_FAILED);
+    int rc;
+    assert_int_equal(change_one(f, reserve_error, PB_CHANGE_APPEND, &alice, 1, &rc), PB_CHANGE_FAILED);
+    assert_int_equal(rc, 0);
     assert_true(reservation_deleted(f, &alice, seq_of(1, 0)));
     assert_int_equal(sent(f, "change"), 0);
 }
@@ -383,11 +386,9 @@ static void reservation_error_deletes_the_reservations_and_fails_the_item(void *
 static void change_refused_by_the_limit_deletes_the_reservations(void **state)
 {
     fake *f = *state;
-    f->hook = change_refused;
-    pb_change change = bind_change(both, 2);
-    pb_change_outcome outcome = PB_CHANGE_OK;
-    assert_int_equal(apply(f, &change, 1, &outcome), 0);
-    assert_int_equal(outcome, PB_CHANGE_OVER_LIMIT);
+    int rc;
+    assert_int_equal(change_one(f, change_refused, PB_CHANGE_APPEND, both, 2, &rc), PB_CHANGE_OVER_LIMIT);
+    assert_int_equal(rc, 0);
     assert_true(reservation_deleted(f, &alice, seq_of(2, 0)));
     assert_true(reservation_deleted(f, &bob, seq_of(2, 1)));
 }
@@ -396,11 +397,9 @@ static void change_refused_by_the_limit_deletes_the_reservations(void **state)
 static void change_never_sent_deletes_the_reservations(void **state)
 {
     fake *f = *state;
-    f->hook = change_unsent;
-    pb_change change = bind_change(both, 2);
-    pb_change_outcome outcome = PB_CHANGE_OK;
-    assert_int_equal(apply(f, &change, 1, &outcome), 0);
-    assert_int_equal(outcome, PB_CHANGE_FAILED);
+    int rc;
+    assert_int_equal(change_one(f, change_unsent, PB_CHANGE_APPEND, both, 2, &rc), PB_CHANGE_FAILED);
+    assert_int_equal(rc, 0);
     assert_true(reservation_deleted(f, &alice, seq_of(2, 0)));
     assert_true(reservation_deleted(f, &bob, seq_of(2, 1)));
 }
@@ -409,11 +408,9 @@ static void change_never_sent_deletes_the_reservations(void **state)
 static void change_with_lost_reply_keeps_the_reservations(void **state)
 {
     fake *f = *state;
-    f->hook = change_lost;
-    pb_change change = bind_change(both, 2);
-    pb_change_outcome outcome = PB_CHANGE_OK;
-    assert_int_equal(apply(f, &change, 1, &outcome), 0);
-    assert_int_equal(outcome, PB_CHANGE_FAILED);
+    int rc;
+    assert_int_equal(change_one(f, change_lost, PB_CHANGE_APPEND, both, 2, &rc), PB_CHANGE_FAILED);
+    assert_int_equal(rc, 0);
     assert_int_equal(sent(f, "change"), 1);
     assert_int_equal(sent(f, "ZREM"), 0);
 }
@@ -422,11 +419,9 @@ static void change_with_lost_reply_keeps_the_reservations(void **state)
 static void lost_cleanup_leaves_the_item_acknowledged(void **state)
 {
     fake *f = *state;
-    f->hook = removed_then_cleanup_lost;
-    pb_change change = {.kind = PB_CHANGE_REMOVE, .token = PB_STR_LIT("tok"), .accounts = &alice, .n_accounts = 1};
-    pb_change_outcome outcome = PB_CHANGE_FAILED;
-    assert_int_equal(apply(f, &change, 1, &outcome), 0);
-    assert_int_equal(outcome, PB_CHANGE_OK);
+    int rc;
+    assert_int_equal(change_one(f, removed_then_cleanup_lost, PB_CHANGE_REMOVE, &alice, 1, &rc), PB_CHANGE_OK);
+    assert_int_equal(rc, 0);
     assert_true(reservation_deleted(f, &alice, 7)); /* asked for, whatever became of it */
 }
 
@@ -438,18 +433,14 @@ static void lost_cleanup_leaves_the_item_acknowledged(void **state)
 static void index_is_written_before_the_record_and_deleted_after_it(void **state)
 {
     fake *f = *state;
-    pb_change change = bind_change(&alice, 1);
-    pb_change_outcome outcome = PB_CHANGE_FAILED;
-    assert_int_equal(apply(f, &change, 1, &outcome), 0);
-    assert_int_equal(outcome, PB_CHANGE_OK);
+    int rc;
+    assert_int_equal(change_one(f, NULL, PB_CHANGE_APPEND, &alice, 1, &rc), PB_CHANGE_OK);
     assert_true(round_of(f, "reserve") >= 0);
     assert_true(round_of(f, "reserve") < round_of(f, "change"));
 
     f->n_seen = 0;
     f->rounds = 0;
-    f->hook = removed_then_cleanup_lost;
-    change = (pb_change){.kind = PB_CHANGE_REMOVE, .token = PB_STR_LIT("tok"), .accounts = &alice, .n_accounts = 1};
-    assert_int_equal(apply(f, &change, 1, &outcome), 0);
+    assert_int_equal(change_one(f, removed_then_cleanup_lost, PB_CHANGE_REMOVE, &alice, 1, &rc), PB_CHANGE_OK);
     assert_true(round_of(f, "change") >= 0);
     assert_true(round_of(f, "change") < round_of(f, "ZREM"));
 }
@@ -458,10 +449,9 @@ static void index_is_written_before_the_record_and_deleted_after_it(void **state
 static void app_node_down_fails_the_batch_before_any_write(void **state)
 {
     fake *f = *state;
-    f->hook = app_node_down;
-    pb_change change = bind_change(both, 2);
-    pb_change_outcome outcome = PB_CHANGE_OK;
-    assert_int_equal(apply(f, &change, 1, &outcome), PB_STORE_EIO);
+    int rc;
+    change_one(f, app_node_down, PB_CHANGE_APPEND, both, 2, &rc);
+    assert_int_equal(rc, PB_STORE_EIO);
     assert_int_equal(f->rounds, 1);
     for (size_t i = 0; i < f->n_seen; i++)
         assert_false(f->seen[i].sent && f->seen[i].write);
@@ -471,10 +461,9 @@ static void app_node_down_fails_the_batch_before_any_write(void **state)
 static void removed_app_ends_the_batch_after_the_first_round(void **state)
 {
     fake *f = *state;
-    f->hook = app_removed;
-    pb_change change = bind_change(both, 2);
-    pb_change_outcome outcome = PB_CHANGE_OK;
-    assert_int_equal(apply(f, &change, 1, &outcome), PB_STORE_ENOTFOUND);
+    int rc;
+    change_one(f, app_removed, PB_CHANGE_APPEND, both, 2, &rc);
+    assert_int_equal(rc, PB_STORE_ENOTFOUND);
     assert_int_equal(f->rounds, 1);
     for (size_t i = 0; i < f->n_seen; i++)
         if (strcmp(f->seen[i].what, "begin") != 0) /* the script that found no app took no seq */
@@ -487,10 +476,9 @@ static void connection_lost_before_wait_fails_the_batch(void **state)
     fake *f = *state;
     f->store.wait_replicas = 1;
     f->replicas = 1;
-    f->hook = connection_lost_before_wait;
-    pb_change change = bind_change(&alice, 1);
-    pb_change_outcome outcome = PB_CHANGE_FAILED;
-    assert_int_equal(apply(f, &change, 1, &outcome), PB_STORE_EIO);
+    int rc;
+    change_one(f, connection_lost_before_wait, PB_CHANGE_APPEND, &alice, 1, &rc);
+    assert_int_equal(rc, PB_STORE_EIO);
     assert_int_equal(sent(f, "WAIT"), 1);
 }
 
@@ -500,9 +488,9 @@ static void too_few_replicas_fail_the_batch(void **state)
     fake *f = *state;
     f->store.wait_replicas = 2;
     f->replicas = 1;
-    pb_change change = bind_change(&alice, 1);
-    pb_change_outcome outcome = PB_CHANGE_FAILED;
-    assert_int_equal(apply(f, &change, 1, &outcome), PB_STORE_EIO);
+    int rc;
+    change_one(f, NULL, PB_CHANGE_APPEND, &alice, 1, &rc);
+    assert_int_equal(rc, PB_STORE_EIO);
     assert_int_equal(sent(f, "WAIT"), 1);
 }
 
