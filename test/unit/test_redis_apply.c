@@ -38,7 +38,6 @@ typedef struct seen {
     pb_str key;
     pb_str arg2; /* argv[2]: ZREM's member */
     bool write, sent;
-    cmd_fate fate;
 } seen;
 
 typedef struct fake fake;
@@ -144,7 +143,7 @@ static void carry(fake *f, pb_redis_cmd *cmd)
     bool script = cmd->script != NULL;
     *s = (seen){.round = f->rounds, .key = pb_pool_strdup(&f->pool, arg(cmd, script ? 3 : 1)),
                 .arg2 = pb_pool_strdup(&f->pool, arg(cmd, 2)), .write = cmd->write,
-                .sent = fate != LOST_UNSENT, .fate = fate};
+                .sent = fate != LOST_UNSENT};
     snprintf(s->what, sizeof(s->what), "%s", what);
     if (fate == LOST_UNSENT) {
         if (reply != NULL)
