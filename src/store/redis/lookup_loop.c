@@ -8,7 +8,6 @@
  * session's writes go on a second set of connections (apply_carriers.c).
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "store/redis/app_records.h"
