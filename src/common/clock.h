@@ -16,6 +16,12 @@ static inline uint64_t pb_clock_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The same clock in milliseconds: back-off and cache deadlines. */
+static inline uint64_t pb_clock_ms(void)
+{
+    return pb_clock_ns() / 1000000;
+}
+
 /*
  * The time `ms` milliseconds from now on CLOCK_REALTIME, the clock that
  * pthread_cond_timedwait() (default attributes) and

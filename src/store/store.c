@@ -11,7 +11,7 @@
 #include "common/clock.h"
 #include "metrics/metrics.h"
 #include "store/lmdb/backend.h"
-#include "store/redis/backend.h"
+#include "store/redis/redis.h"
 
 typedef enum backend_kind { BACKEND_LMDB, BACKEND_REDIS } backend_kind;
 

@@ -19,7 +19,7 @@ from pbtest import APP, acc, acc_list, batch_answer, uniq
 
 PORT = pbredis.PORT_BASE + 39
 APP_PATH = '/pushbind/v1/app'
-SECRET_TTL = 1.0  # each thread trusts a secret it read for this long (read_async.c)
+SECRET_TTL = 1.0  # each thread trusts a secret it read for this long (store/redis/secret_cache.h)
 QUICK = 1.0       # what "answers at once" allows on a loaded two-core machine
 
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "store/redis/slot.h"
+#include "store/redis/net/slot.h"
 
 static unsigned slot(const char *key)
 {

@@ -1,12 +1,13 @@
 /*
- * apply_wave.c — the steps of a wave: changes whose steps may run side by
+ * store/redis/apply_wave.c — the steps of a wave: changes whose steps may run side by
  * side (appends and removes sharing no token; see pb_redis_wave_end()) take
- * each step together, one pipelined round for all of them (apply_steps.c
- * says the protocol, apply.h the machine).
+ * each step together, one pipelined round for all of them (apply_machine.c
+ * says the protocol, apply_machine.h the machine).
  */
 #include <stdio.h>
 
-#include "store/redis/apply.h"
+#include "store/redis/apply_machine.h"
+#include "store/redis/sweeper.h"
 
 /*
  * At most this many independent changes share their round trips. It bounds
@@ -256,7 +257,7 @@ void pb_redis_wave_read_judge(pb_redis_applier *a)
 /*
  * Rare: only an account at its limit with a TTL costs these rounds. Its
  * index names each token it may be bound to; the change script's 'e' mode
- * deletes what of them has expired (expiry.c).
+ * deletes what of them has expired (sweeper.h).
  */
 bool pb_redis_purge_read_prepare(pb_redis_applier *a)
 {

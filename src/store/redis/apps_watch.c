@@ -1,8 +1,8 @@
 /*
- * apps_watch.c — one SUBSCRIBE connection per process, on the channel
+ * store/redis/apps_watch.c — one SUBSCRIBE connection per process, on the channel
  * "P:apps-changed" where `app add` and `app remove` PUBLISH the access id
  * they changed. Each message moves the process's apps epoch, and every
- * thread's secret cache (read_async.c) drops what it holds when it sees the
+ * thread's secret cache (secret_cache.h) drops what it holds when it sees the
  * epoch move. So does a lost connection: messages may have been missed while
  * it was down. Redis Cluster forwards a PUBLISH to every node, so the
  * connection may be to any seed; the thread reconnects to the next one
@@ -15,7 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "store/redis/internal.h"
+#include "store/redis/apps_watch.h"
+#include "store/redis/keyspace.h"
 
 #define PB_REDIS_WATCH_RETRY_MS 1000
 
@@ -26,15 +27,9 @@ struct pb_redis_apps_watch {
     _Atomic bool stopping;
     pthread_mutex_t lock; /* guards ctx, which the stopping thread shuts down */
     redisContext *ctx;
-    char channel[128];
+    pb_pool pool; /* holds the channel */
+    pb_str channel;
 };
-
-pb_str pb_redis_apps_channel(pb_pool *pool, const pb_redis_store *store)
-{
-    size_t room = strlen(store->prefix) + 16;
-    char *channel = pb_pool_alloc(pool, room);
-    return (pb_str){channel, (size_t)snprintf(channel, room, "%s:apps-changed", store->prefix)};
-}
 
 void pb_redis_apps_publish(pb_redis_session *session, uint64_t access_id)
 {
@@ -79,7 +74,7 @@ static void *watch_main(void *arg)
         redisContext *ctx = redisConnectWithTimeout(target->seed_hosts[seed], target->seed_ports[seed], timeout);
         redisReply *reply = NULL;
         if (ctx != NULL && ctx->err == 0)
-            reply = redisCommand(ctx, "SUBSCRIBE %s", watch->channel);
+            reply = redisCommand(ctx, "SUBSCRIBE %b", watch->channel.base, watch->channel.len);
         if (reply != NULL && redisSetTimeout(ctx, forever) == REDIS_OK) {
             pthread_mutex_lock(&watch->lock);
             watch->ctx = atomic_load(&watch->stopping) ? NULL : ctx;
@@ -107,10 +102,12 @@ pb_redis_apps_watch *pb_redis_apps_watch_start(pb_redis_store *store)
     if (watch == NULL)
         return NULL;
     watch->store = store;
-    snprintf(watch->channel, sizeof(watch->channel), "%s:apps-changed", store->prefix);
+    pb_pool_init(&watch->pool);
+    watch->channel = pb_redis_apps_channel(&watch->pool, store);
     pthread_mutex_init(&watch->lock, NULL);
     if (pthread_create(&watch->thread, NULL, watch_main, watch) != 0) {
         pthread_mutex_destroy(&watch->lock);
+        pb_pool_clear(&watch->pool);
         free(watch);
         return NULL;
     }
@@ -128,6 +125,7 @@ void pb_redis_apps_watch_stop(pb_redis_apps_watch *watch)
     pthread_mutex_unlock(&watch->lock);
     pthread_join(watch->thread, NULL);
     pthread_mutex_destroy(&watch->lock);
+    pb_pool_clear(&watch->pool);
     free(watch);
 }
 

@@ -1,7 +1,7 @@
 /*
- * backfill.c — expiry index entries for tokens written while no TTL was set.
+ * store/redis/backfill.c — expiry index entries for tokens written while no TTL was set.
  *
- * The sweeper (expiry.c) finds expired bindings through the expiry index,
+ * The sweeper (sweeper.c) finds expired bindings through the expiry index,
  * which only writers with --binding-ttl fill. So that turning a TTL on for a
  * store written without one (by serve, import or pull) expires the old
  * bindings too, every batch written without a TTL counts itself in its app's
@@ -26,7 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/redis/internal.h"
+#include "store/redis/keyspace.h"
+#include "store/redis/sweeper.h"
 
 #define PB_REDIS_BACKFILL_PAGE 512 /* keys a SCAN page looks at */
 
@@ -100,9 +101,7 @@ static void index_page(struct walk *w, const redisReply *keys, pb_pool *pool)
                                          pb_redis_expiry_shard(pb_redis_token_key(pool, store, w->access_id, tokens[i])));
         pb_str score = pb_redis_decimal(pool, (uint64_t)earliest[i]);
         pb_redis_cmd *cmd = &adds[n_adds++];
-        pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), true, 5);
-        pb_redis_cmd_arg(cmd, 0, "ZADD", 4);
-        pb_redis_cmd_arg(cmd, 1, key.base, key.len);
+        pb_redis_cmd_key(cmd, pool, true, 5, "ZADD", key);
         pb_redis_cmd_arg(cmd, 2, "NX", 2);
         pb_redis_cmd_arg(cmd, 3, score.base, score.len);
         pb_redis_cmd_arg(cmd, 4, tokens[i].base, tokens[i].len);
@@ -169,13 +168,8 @@ static void mark_indexed(pb_redis_session *session, uint64_t access_id, pb_str u
     pb_str app = pb_redis_app_key(pool, session->store, "app", access_id);
     const pb_redis_script *script = &session->store->scripts.mark_indexed;
     pb_redis_cmd cmd;
-    pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(app), true, 5);
-    pb_redis_cmd_arg(&cmd, 0, "EVALSHA", 7);
-    pb_redis_cmd_arg(&cmd, 1, script->sha1, 40);
-    pb_redis_cmd_arg(&cmd, 2, "1", 1);
-    pb_redis_cmd_arg(&cmd, 3, app.base, app.len);
+    pb_redis_cmd_script(&cmd, pool, script, 5, app);
     pb_redis_cmd_arg(&cmd, 4, untracked.base, untracked.len);
-    cmd.script = script;
     pb_redis_run(&session->conn, &cmd, 1);
     pb_redis_release(&cmd, 1);
 }

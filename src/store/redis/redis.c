@@ -1,6 +1,7 @@
 /*
- * redis.c — the Redis backend: opening a store from its URL, sessions,
- * views and the key layout (described in store/redis/internal.h).
+ * store/redis/redis.c — the Redis backend: opening a store from its URL,
+ * sessions (and binding them to an event loop), views, PING. The key layout
+ * is in keyspace.h.
  *
  *   redis://HOST:PORT[/NAMESPACE][?wait=N]
  *   redis-cluster://HOST:PORT[,HOST:PORT…][/NAMESPACE][?wait=N|all]
@@ -18,8 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/redis/internal.h"
-#include "store/redis/slot.h"
+#include "store/redis/apps_watch.h"
+#include "store/redis/handles.h"
+#include "store/redis/net/async_cluster.h"
+#include "store/redis/secret_cache.h"
+#include "store/redis/sweeper.h"
 
 #define PB_REDIS_MAX_SEEDS 64
 #define PB_REDIS_NAMESPACE_MAX 64
@@ -257,134 +261,47 @@ void pb_redis_view_end(pb_redis_view *view)
     pb_pool_clear(&session->pool);
 }
 
-/* ---- Keys and members ------------------------------------------------- */
+/* ---- Sessions bound to an event loop ---------------------------------- */
 
-/* "P:kind:{A:" followed by `tail_len` bytes the caller appends, then "}". */
-static char *key_start(pb_pool *pool, const pb_redis_store *store, const char *kind, uint64_t access_id,
-                       size_t tail_len, size_t *len)
+/* Lazily, once per store: the apps watch and the sweeper the loops' sessions share. */
+static int start_shared(pb_redis_store *store)
 {
-    size_t room = strlen(store->prefix) + strlen(kind) + 32 + tail_len;
-    char *key = pb_pool_alloc(pool, room);
-    *len = (size_t)snprintf(key, room, "%s:%s:{%llu:", store->prefix, kind, (unsigned long long)access_id);
-    return key;
+    int rc = 0;
+    pthread_mutex_lock(&store->lazy_lock);
+    if (store->watch == NULL)
+        store->watch = pb_redis_apps_watch_start(store);
+    if (store->sweeper == NULL && store->binding_ttl > 0)
+        store->sweeper = pb_redis_sweeper_start(store);
+    if (store->watch == NULL || (store->sweeper == NULL && store->binding_ttl > 0))
+        rc = -1;
+    pthread_mutex_unlock(&store->lazy_lock);
+    return rc;
 }
 
-/* "P:KIND:{A:TOKEN}": the keys of one token, all in its hash slot. */
-static pb_str token_scoped_key(pb_pool *pool, const pb_redis_store *store, const char *kind, uint64_t access_id,
-                               pb_str token)
+int pb_redis_session_attach_loop(pb_redis_session *session, void *loop)
 {
-    size_t len;
-    char *key = key_start(pool, store, kind, access_id, token.len, &len);
-    memcpy(key + len, token.base, token.len);
-    len += token.len;
-    key[len++] = '}';
-    return (pb_str){key, len};
-}
-
-pb_str pb_redis_token_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, pb_str token)
-{
-    return token_scoped_key(pool, store, "t", access_id, token);
-}
-
-pb_str pb_redis_times_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, pb_str token)
-{
-    return token_scoped_key(pool, store, "ti", access_id, token);
-}
-
-pb_str pb_redis_expiry_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, unsigned shard)
-{
-    size_t len;
-    char *key = key_start(pool, store, "exp", access_id, 12, &len);
-    len += (size_t)snprintf(key + len, 12, "%u}", shard);
-    return (pb_str){key, len};
-}
-
-unsigned pb_redis_expiry_shard(pb_str token_key)
-{
-    return pb_redis_slot_of(token_key) % PB_REDIS_EXPIRY_SHARDS;
-}
-
-pb_str pb_redis_account_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id,
-                            const pb_account *account)
-{
-    size_t len;
-    char *key = key_start(pool, store, "a", access_id, account->name.len + 12, &len);
-    len += (size_t)sprintf(key + len, "%u:", (unsigned)account->type);
-    memcpy(key + len, account->name.base, account->name.len);
-    len += account->name.len;
-    key[len++] = '}';
-    return (pb_str){key, len};
-}
-
-pb_str pb_redis_app_key(pb_pool *pool, const pb_redis_store *store, const char *kind, uint64_t access_id)
-{
-    size_t room = strlen(store->prefix) + strlen(kind) + 32;
-    char *key = pb_pool_alloc(pool, room);
-    int len = snprintf(key, room, "%s:%s:{%llu}", store->prefix, kind, (unsigned long long)access_id);
-    return (pb_str){key, (size_t)len};
-}
-
-pb_str pb_redis_account_member(pb_pool *pool, const pb_account *account)
-{
-    unsigned char *m = pb_pool_alloc(pool, PB_REDIS_ACCOUNT_MEMBER_HEAD + account->name.len);
-    for (int i = 0; i < PB_REDIS_ACCOUNT_MEMBER_HEAD; i++)
-        m[i] = (unsigned char)(account->type >> (8 * (PB_REDIS_ACCOUNT_MEMBER_HEAD - 1 - i)));
-    memcpy(m + PB_REDIS_ACCOUNT_MEMBER_HEAD, account->name.base, account->name.len);
-    return (pb_str){(const char *)m, PB_REDIS_ACCOUNT_MEMBER_HEAD + account->name.len};
-}
-
-pb_str pb_redis_index_member(pb_pool *pool, uint64_t seq, pb_str token)
-{
-    unsigned char *m = pb_pool_alloc(pool, PB_REDIS_INDEX_MEMBER_HEAD + token.len);
-    for (int i = 0; i < PB_REDIS_INDEX_MEMBER_HEAD; i++)
-        m[i] = (unsigned char)(seq >> (8 * (PB_REDIS_INDEX_MEMBER_HEAD - 1 - i)));
-    memcpy(m + PB_REDIS_INDEX_MEMBER_HEAD, token.base, token.len);
-    return (pb_str){(const char *)m, PB_REDIS_INDEX_MEMBER_HEAD + token.len};
-}
-
-bool pb_redis_account_parse(pb_str member, pb_account *account)
-{
-    if (member.len <= PB_REDIS_ACCOUNT_MEMBER_HEAD)
-        return false;
-    const unsigned char *m = (const unsigned char *)member.base;
-    account->type = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
-    account->name = (pb_str){member.base + PB_REDIS_ACCOUNT_MEMBER_HEAD, member.len - PB_REDIS_ACCOUNT_MEMBER_HEAD};
-    return true;
-}
-
-bool pb_redis_index_parse(pb_str member, uint64_t *seq, pb_str *token)
-{
-    if (member.len <= PB_REDIS_INDEX_MEMBER_HEAD)
-        return false;
-    const unsigned char *m = (const unsigned char *)member.base;
-    *seq = 0;
-    for (int i = 0; i < PB_REDIS_INDEX_MEMBER_HEAD; i++)
-        *seq = *seq << 8 | m[i];
-    *token = (pb_str){member.base + PB_REDIS_INDEX_MEMBER_HEAD, member.len - PB_REDIS_INDEX_MEMBER_HEAD};
-    return true;
-}
-
-unsigned pb_redis_slot_of(pb_str key)
-{
-    return pb_redis_key_slot(key.base, key.len);
-}
-
-pb_str pb_redis_decimal(pb_pool *pool, uint64_t value)
-{
-    char *text = pb_pool_alloc(pool, 24);
-    return (pb_str){text, (size_t)snprintf(text, 24, "%llu", (unsigned long long)value)};
-}
-
-bool pb_redis_parse_u64(const char *text, size_t len, uint64_t *value)
-{
-    if (len == 0 || len > 19)
-        return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t)(text[i] - '0');
+    if (start_shared(session->store) != 0)
+        return PB_STORE_EIO;
+    session->secrets = pb_redis_secret_cache_new();
+    session->aconn = pb_redis_aconn_open(&session->store->target, loop);
+    session->wconn = pb_redis_aconn_open(&session->store->target, loop);
+    if (session->secrets == NULL || session->aconn == NULL || session->wconn == NULL) {
+        pb_redis_session_detach_loop(session);
+        return PB_STORE_EIO;
     }
-    *value = v;
-    return true;
+    return 0;
+}
+
+void pb_redis_session_detach_loop(pb_redis_session *session)
+{
+    pb_redis_aconn_close(session->aconn);
+    pb_redis_aconn_close(session->wconn);
+    session->aconn = session->wconn = NULL;
+    pb_redis_secret_cache_free(session->secrets);
+    session->secrets = NULL;
+}
+
+bool pb_redis_session_bound(const pb_redis_session *session)
+{
+    return session->aconn != NULL;
 }

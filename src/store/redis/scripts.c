@@ -1,12 +1,12 @@
 /*
- * scripts.c — the Lua scripts of the Redis backend. Each touches one
+ * store/redis/scripts.c — the Lua scripts of the Redis backend. Each touches one
  * key (or keys of one hash tag), so it runs atomically on one node of a
  * cluster; together they implement the protocol described in docs/design.md.
  */
 #include <openssl/sha.h>
 #include <stdio.h>
 
-#include "store/redis/internal.h"
+#include "store/redis/scripts.h"
 
 /*
  * begin_batch — KEYS: app hash, seq counter (one hash tag). ARGV: n,

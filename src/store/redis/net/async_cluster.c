@@ -1,17 +1,13 @@
-/* async_cluster.c — batches pipelined on one loop's connections (see async_cluster.h). */
+/* store/redis/net/async_cluster.c — batches pipelined on one loop's connections (see async_cluster.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
-#include "store/redis/async_cluster.h"
-#include "store/redis/async_loop.h"
-#include "store/redis/slot.h"
-
-/* As in cluster.c: rounds per batch, and how long a node that failed is left alone. */
-#define PB_REDIS_MAX_ROUNDS 5
-#define PB_REDIS_DOWN_MS 1000
+#include "store/redis/net/async_cluster.h"
+#include "store/redis/net/h2o_adapter.h"
+#include "store/redis/net/slot.h"
 
 struct pb_redis_aconn {
     pb_redis_conn map; /* the nodes, the slot map, the last error; its blocking contexts stay unused */
@@ -28,11 +24,6 @@ struct pb_redis_aconn {
 
 static void round_run(pb_redis_abatch *batch);
 static void on_load_timeout(h2o_timeout_entry_t *entry);
-
-static uint64_t now_ms(void)
-{
-    return pb_clock_ns() / 1000000;
-}
 
 static void set_error(pb_redis_aconn *conn, const char *what, const char *host, unsigned port, const char *why)
 {
@@ -110,7 +101,7 @@ static void node_lost(pb_redis_aconn *conn, const redisAsyncContext *ac, bool le
     conn->acs[i] = NULL;
     node->epoch++; /* what was sent on it is no longer covered by a WAIT sent later */
     if (leave_alone)
-        node->down_until_ms = now_ms() + PB_REDIS_DOWN_MS;
+        node->down_until_ms = pb_clock_ms() + PB_REDIS_DOWN_MS;
     conn->map.map_ready = false; /* a failover may have moved its slots */
 }
 
@@ -140,14 +131,14 @@ static redisAsyncContext *node_ac(pb_redis_aconn *conn, int i)
     if (conn->acs[i] != NULL)
         return conn->acs[i];
     pb_redis_node *node = &conn->map.nodes[i];
-    if (node->down_until_ms > now_ms()) {
+    if (node->down_until_ms > pb_clock_ms()) {
         set_error(conn, "node", node->host, node->port, "failed less than a second ago");
         return NULL;
     }
     conn->acs[i] = pb_redis_async_connect(conn->loop, node->host, node->port, on_connect, on_disconnect, conn);
     if (conn->acs[i] == NULL) {
         set_error(conn, "connecting to", node->host, node->port, "cannot start");
-        node->down_until_ms = now_ms() + PB_REDIS_DOWN_MS;
+        node->down_until_ms = pb_clock_ms() + PB_REDIS_DOWN_MS;
     }
     return conn->acs[i];
 }
@@ -388,7 +379,7 @@ static void on_reply_timeout(h2o_timeout_entry_t *entry)
 static void round_run(pb_redis_abatch *batch)
 {
     pb_redis_aconn *conn = batch->conn;
-    if (now_ms() >= batch->deadline_ms) {
+    if (pb_clock_ms() >= batch->deadline_ms) {
         char why[sizeof(conn->map.error)];
         snprintf(why, sizeof(why), "%s", conn->map.error[0] != '\0' ? conn->map.error : "gave up");
         snprintf(conn->map.error, sizeof(conn->map.error), "no answer within %u ms (%.160s)",
@@ -406,11 +397,7 @@ static void round_run(pb_redis_abatch *batch)
         pb_redis_cmd *cmd = &batch->cmds[i];
         if (cmd->reply != NULL || cmd->sent || (cmd->to_node >= 0 && batch->round > 0))
             continue;
-        uint16_t owner = conn->map.slot_node[cmd->slot];
-        if (cmd->to_node >= 0)
-            cmd->node = (size_t)cmd->to_node < conn->map.n_nodes ? cmd->to_node : -1;
-        else
-            cmd->node = cmd->ask_node >= 0 ? cmd->ask_node : owner == UINT16_MAX ? -1 : owner;
+        cmd->node = pb_redis_route(&conn->map, cmd);
         redisAsyncContext *ac = cmd->node >= 0 ? node_ac(conn, cmd->node) : NULL;
         if (ac == NULL) {
             conn->map.map_ready = false; /* a failover may have moved the slot */
@@ -437,7 +424,7 @@ static void round_run(pb_redis_abatch *batch)
 void pb_redis_arun(pb_redis_aconn *conn, pb_redis_abatch *batch, pb_redis_cmd *cmds, size_t n,
                    pb_redis_abatch_done *done, void *arg)
 {
-    uint64_t deadline = batch->deadline_ms != 0 ? batch->deadline_ms : now_ms() + conn->map.target->timeout_ms;
+    uint64_t deadline = batch->deadline_ms != 0 ? batch->deadline_ms : pb_clock_ms() + conn->map.target->timeout_ms;
     *batch = (pb_redis_abatch){.conn = conn, .cmds = cmds, .n = n, .done = done, .arg = arg, .deadline_ms = deadline};
     for (size_t i = 0; i < n; i++)
         cmds[i].batch = batch;

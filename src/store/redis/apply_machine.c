@@ -1,6 +1,7 @@
 /*
- * apply_steps.c — pb_store_apply() for the Redis backend: the write
- * protocol, as a machine of rounds (apply.h) that either carrier runs.
+ * store/redis/apply_machine.c — pb_store_apply() for the Redis backend: the
+ * write protocol, as a machine of rounds (apply_machine.h) that either
+ * carrier runs.
  *
  * Every change is made of single-key atomic steps, in this order:
  *   1. read    the token's record and the count of each new account's index;
@@ -35,7 +36,7 @@
  *
  * WAIT (?wait=N) covers a write only when it went on the same connection
  * after it: every command is stamped with its node's connection epoch and a
- * send counter (cluster.h). A node whose connection was lost after the batch
+ * send counter (net/cluster.h). A node whose connection was lost after the batch
  * wrote to it fails the batch (PB_STORE_EIO), as does too few replicas; a
  * write the final round could not foresee (a redirect sent it elsewhere) gets
  * a WAIT round of its own. docs/design.md walks through every failure case.
@@ -44,26 +45,9 @@
 #include <time.h>
 
 #include "metrics/metrics.h"
-#include "store/redis/apply.h"
+#include "store/redis/apply_machine.h"
 
 #define PB_REDIS_NO_BEGIN SIZE_MAX
-
-void pb_redis_cmd_key(pb_redis_cmd *cmd, pb_pool *pool, bool write, int argc, const char *verb, pb_str key)
-{
-    pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), write, argc);
-    pb_redis_cmd_arg(cmd, 0, verb, strlen(verb));
-    pb_redis_cmd_arg(cmd, 1, key.base, key.len);
-}
-
-void pb_redis_cmd_script(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_script *script, int argc, pb_str key)
-{
-    pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), true, argc);
-    pb_redis_cmd_arg(cmd, 0, "EVALSHA", 7);
-    pb_redis_cmd_arg(cmd, 1, script->sha1, 40);
-    pb_redis_cmd_arg(cmd, 2, "1", 1);
-    pb_redis_cmd_arg(cmd, 3, key.base, key.len);
-    cmd->script = script;
-}
 
 void pb_redis_cmd_change(pb_redis_cmd *cmd, const pb_redis_applier *a, pb_str token, int argc, char mode,
                          uint64_t limit, int64_t ttl, pb_platform platform, size_t n)

@@ -1,8 +1,8 @@
-/* slot.c — key slots and redirect replies (see slot.h). */
+/* store/redis/net/slot.c — key slots and redirect replies (see slot.h). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/redis/slot.h"
+#include "store/redis/net/slot.h"
 
 uint16_t pb_redis_crc16(const void *bytes, size_t len)
 {

@@ -1,21 +1,17 @@
 /*
- * apps.c — apps in the Redis backend (the command line's side):
- * create or update, list, remove with every binding. The list's two rounds
- * are built and read by functions shared with the loop's APPS lookup
- * (read_async.c).
+ * store/redis/app_records.c — apps in the Redis backend (the command line's
+ * side): create or update, list, remove with every binding. The list's two
+ * rounds are built and read by the functions of app_records.h, shared with
+ * the loop's APPS lookup (lookup_loop.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include "store/redis/internal.h"
-
-static pb_str apps_key(pb_pool *pool, const pb_redis_store *store)
-{
-    size_t room = strlen(store->prefix) + 8;
-    char *key = pb_pool_alloc(pool, room);
-    return (pb_str){key, (size_t)snprintf(key, room, "%s:apps", store->prefix)};
-}
+#include "store/redis/app_records.h"
+#include "store/redis/apps_watch.h"
+#include "store/redis/keyspace.h"
+#include "store/redis/lookup.h"
 
 /* Runs one command; returns its reply (the caller frees it) or NULL after setting the error. */
 static redisReply *run_one(pb_redis_session *session, pb_redis_cmd *cmd, const char *what)
@@ -33,7 +29,7 @@ static redisReply *run_one(pb_redis_session *session, pb_redis_cmd *cmd, const c
 static int apps_set(pb_redis_session *session, const char *verb, uint64_t access_id)
 {
     pb_pool *pool = &session->pool;
-    pb_str key = apps_key(pool, session->store), id = pb_redis_decimal(pool, access_id);
+    pb_str key = pb_redis_apps_key(pool, session->store), id = pb_redis_decimal(pool, access_id);
     pb_redis_cmd cmd;
     pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(key), true, 3);
     pb_redis_cmd_arg(&cmd, 0, verb, strlen(verb));
@@ -56,14 +52,9 @@ int pb_redis_app_put(pb_redis_session *session, uint64_t access_id, pb_str secre
     pb_str key = pb_redis_app_key(pool, session->store, "app", access_id);
     pb_str now = pb_redis_decimal(pool, (uint64_t)time(NULL));
     pb_redis_cmd cmd;
-    pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(key), true, 6);
-    pb_redis_cmd_arg(&cmd, 0, "EVALSHA", 7);
-    pb_redis_cmd_arg(&cmd, 1, session->store->scripts.app_put.sha1, 40);
-    pb_redis_cmd_arg(&cmd, 2, "1", 1);
-    pb_redis_cmd_arg(&cmd, 3, key.base, key.len);
+    pb_redis_cmd_script(&cmd, pool, &session->store->scripts.app_put, 6, key);
     pb_redis_cmd_arg(&cmd, 4, secret.base, secret.len);
     pb_redis_cmd_arg(&cmd, 5, now.base, now.len);
-    cmd.script = &session->store->scripts.app_put;
     redisReply *reply = run_one(session, &cmd, "app put");
     if (reply == NULL)
         goto done;
@@ -187,7 +178,7 @@ static int compare_ids(const void *a, const void *b)
 
 void pb_redis_apps_members_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store)
 {
-    pb_str key = apps_key(pool, store);
+    pb_str key = pb_redis_apps_key(pool, store);
     pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), false, 2);
     pb_redis_cmd_arg(cmd, 0, "SMEMBERS", 8);
     pb_redis_cmd_arg(cmd, 1, key.base, key.len);

@@ -1,11 +1,11 @@
 /*
- * store/redis/async_cluster.h — cluster.h's batches without waiting: one
+ * store/redis/net/async_cluster.h — cluster.h's batches without waiting: one
  * event-loop thread's asynchronous connections, one per node, and its own
- * slot map. Private to store/redis/.
+ * slot map. For store/redis/ (the backend) and its tests.
  *
  * A pb_redis_aconn belongs to one h2o event loop and its thread. Every
  * command of every batch in flight is pipelined on its node's one connection
- * (hiredis's async API, attached by async_loop.c), and each batch's done()
+ * (hiredis's async API, driven by the loop through h2o_adapter.h), and each batch's done()
  * runs from the loop once every command of it has a reply or has failed.
  *
  * The rules of pb_redis_run() hold, round by round: each round sends the
@@ -19,7 +19,7 @@
  *
  * A connection that dies fails every command pending on it (each of their
  * batches then finishes, with -1 unless the retry succeeds); the node is then
- * left alone for a second, like cluster.c does, and the next command opens a
+ * left alone for PB_REDIS_DOWN_MS, as cluster.c does, and the next command opens a
  * new connection.
  *
  * Every wait has a bound, so that a partition cannot hold a request: a
@@ -27,15 +27,17 @@
  * and a batch's wait for the map each take at most the target's timeout_ms;
  * and no round starts once the request has used timeout_ms since its first
  * batch (the deadline a batch struct keeps from one pb_redis_arun() to the
- * next). So a request is answered within twice timeout_ms. pb_redis_aconn_close() may only be called once no batch is
+ * next). So a request is answered within twice timeout_ms.
+ *
+ * pb_redis_aconn_close() may only be called once no batch is
  * in flight: the caller's stop path runs the loop until its batches are done.
  */
-#ifndef PB_STORE_REDIS_ASYNC_CLUSTER_H
-#define PB_STORE_REDIS_ASYNC_CLUSTER_H
+#ifndef PB_STORE_REDIS_NET_ASYNC_CLUSTER_H
+#define PB_STORE_REDIS_NET_ASYNC_CLUSTER_H
 
 #include <h2o.h>
 
-#include "store/redis/cluster.h"
+#include "store/redis/net/cluster.h"
 
 typedef struct pb_redis_aconn pb_redis_aconn;
 

@@ -1,11 +1,11 @@
 /*
- * expiry.c — the Redis backend's deletion of expired bindings
+ * store/redis/sweeper.c — the Redis backend's deletion of expired bindings
  * (--binding-ttl).
  *
- * Reads hide an expired binding at once (read.c), and a change deletes the
+ * Reads hide an expired binding at once (lookup.c), and a change deletes the
  * expired bindings of its token first, inside its script (scripts.c), and
- * those of a full account before it is judged (apply.c); this file deletes
- * the rest, without a SCAN.
+ * those of a full account before it is judged (apply_wave.c); this file
+ * deletes the rest, without a SCAN.
  *
  * The expiry index: every change that binds writes, after its script, its
  * token into P:exp:{A:N} (N by the token record's slot, so an app's index
@@ -40,7 +40,8 @@
 
 #include "common/clock.h"
 #include "metrics/metrics.h"
-#include "store/redis/internal.h"
+#include "store/redis/keyspace.h"
+#include "store/redis/sweeper.h"
 
 #define PB_REDIS_SWEEP_TOKENS 32    /* entries per shard per step: bounds a step's work */
 #define PB_REDIS_SWEEP_IDLE_MS 1000 /* between steps that found nothing */
@@ -54,17 +55,6 @@ struct pb_redis_sweeper {
     bool stopping;
 };
 
-bool pb_redis_times_parse(const char *text, size_t len, pb_binding_times *times)
-{
-    const char *bar = memchr(text, '|', len);
-    uint64_t bind, last;
-    if (bar == NULL || !pb_redis_parse_u64(text, (size_t)(bar - text), &bind) ||
-        !pb_redis_parse_u64(bar + 1, len - (size_t)(bar + 1 - text), &last))
-        return false;
-    *times = (pb_binding_times){(int64_t)bind, (int64_t)last};
-    return true;
-}
-
 void pb_redis_expire_cmds(pb_redis_cmd *cmds, pb_pool *pool, const pb_redis_store *store, uint64_t access_id,
                           const pb_str *tokens, size_t n, int64_t now)
 {
@@ -73,13 +63,11 @@ void pb_redis_expire_cmds(pb_redis_cmd *cmds, pb_pool *pool, const pb_redis_stor
         pb_str key = pb_redis_token_key(pool, store, access_id, tokens[i]);
         pb_str details = pb_redis_times_key(pool, store, access_id, tokens[i]);
         pb_redis_cmd *cmd = &cmds[i];
-        pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), true, 11);
-        const char *args[] = {"EVALSHA", store->scripts.change.sha1, "2", key.base, details.base,
-                              "e", "0", now_text.base, ttl.base, "0", "0"};
-        size_t lens[] = {7, 40, 1, key.len, details.len, 1, 1, now_text.len, ttl.len, 1, 1};
-        for (int k = 0; k < 11; k++)
-            pb_redis_cmd_arg(cmd, k, args[k], lens[k]);
-        cmd->script = &store->scripts.change;
+        pb_redis_cmd_script(cmd, pool, &store->scripts.change, 11, key);
+        const char *args[] = {"2", key.base, details.base, "e", "0", now_text.base, ttl.base, "0", "0"};
+        size_t lens[] = {1, key.len, details.len, 1, 1, now_text.len, ttl.len, 1, 1};
+        for (int k = 2; k < 11; k++)
+            pb_redis_cmd_arg(cmd, k, args[k - 2], lens[k - 2]);
     }
 }
 
@@ -114,9 +102,7 @@ size_t pb_redis_expire_judge(pb_redis_conn *conn, const pb_redis_store *store, u
                 continue;
             pb_str key = pb_redis_account_key(pool, store, access_id, &account);
             pb_str index_member = pb_redis_index_member(pool, seq, tokens[i]);
-            pb_redis_cmd_init(&out[c], pool, pb_redis_slot_of(key), true, 3);
-            pb_redis_cmd_arg(&out[c], 0, "ZREM", 4);
-            pb_redis_cmd_arg(&out[c], 1, key.base, key.len);
+            pb_redis_cmd_key(&out[c], pool, true, 3, "ZREM", key);
             pb_redis_cmd_arg(&out[c++], 2, index_member.base, index_member.len);
         }
     }
@@ -124,9 +110,7 @@ size_t pb_redis_expire_judge(pb_redis_conn *conn, const pb_redis_store *store, u
     if (gone != 0) {
         pb_str app = pb_redis_app_key(pool, store, "app", access_id);
         char *delta = pb_pool_alloc(pool, 24);
-        pb_redis_cmd_init(&out[c], pool, pb_redis_slot_of(app), true, 4);
-        pb_redis_cmd_arg(&out[c], 0, "HINCRBY", 7);
-        pb_redis_cmd_arg(&out[c], 1, app.base, app.len);
+        pb_redis_cmd_key(&out[c], pool, true, 4, "HINCRBY", app);
         pb_redis_cmd_arg(&out[c], 2, "bindings", 8);
         pb_redis_cmd_arg(&out[c++], 3, delta, (size_t)snprintf(delta, 24, "-%zu", gone));
     }
@@ -216,12 +200,7 @@ static size_t sweep_app(pb_redis_session *session, uint64_t access_id, int64_t n
         if (per_shard[s] == 0)
             continue;
         pb_redis_cmd *cmd = &rescores[n_cmds++];
-        pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(keys[s]), true, 4 + 3 * (int)per_shard[s]);
-        pb_redis_cmd_arg(cmd, 0, "EVALSHA", 7);
-        pb_redis_cmd_arg(cmd, 1, store->scripts.rescore.sha1, 40);
-        pb_redis_cmd_arg(cmd, 2, "1", 1);
-        pb_redis_cmd_arg(cmd, 3, keys[s].base, keys[s].len);
-        cmd->script = &store->scripts.rescore;
+        pb_redis_cmd_script(cmd, pool, &store->scripts.rescore, 4 + 3 * (int)per_shard[s], keys[s]);
         int arg = 4;
         for (size_t i = 0; i < n; i++) {
             if (entries[i].shard != s || earliest[i] < 0)
@@ -253,13 +232,9 @@ static size_t sweep_step(pb_redis_sweeper *sweeper, pb_redis_session *session, p
 {
     pb_pool *pool = &session->pool;
     const pb_redis_store *store = session->store;
-    size_t room = strlen(store->prefix) + 8, taken = 0;
-    char *key = pb_pool_alloc(pool, room);
-    size_t len = (size_t)snprintf(key, room, "%s:apps", store->prefix);
+    size_t taken = 0;
     pb_redis_cmd apps;
-    pb_redis_cmd_init(&apps, pool, pb_redis_slot_of((pb_str){key, len}), false, 2);
-    pb_redis_cmd_arg(&apps, 0, "SMEMBERS", 8);
-    pb_redis_cmd_arg(&apps, 1, key, len);
+    pb_redis_cmd_key(&apps, pool, false, 2, "SMEMBERS", pb_redis_apps_key(pool, store));
     uint64_t *ids = NULL;
     size_t n = 0;
     if (pb_redis_run(&session->conn, &apps, 1) == 0 && apps.reply != NULL && apps.reply->type == REDIS_REPLY_ARRAY) {

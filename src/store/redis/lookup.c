@@ -1,21 +1,21 @@
 /*
- * read.c — lookups for the Redis backend: an app's secret and record, and
- * the bindings by token or by account, each request's keys pipelined per node.
- * The commands are built and their replies read by the functions below,
- * shared with the loop's lookups (read_async.c); pb_redis_run() carries
- * them here, waiting.
+ * store/redis/lookup.c — lookups for the Redis backend: an app's secret and
+ * record, and the bindings by token or by account, each request's keys
+ * pipelined per node. The commands are built and their replies read by the
+ * functions of lookup.h, shared with the loop's lookups (lookup_loop.c);
+ * pb_redis_run() carries them here, waiting.
  */
 #include <stdio.h>
 #include <time.h>
 
-#include "store/redis/internal.h"
+#include "store/redis/apps_watch.h"
+#include "store/redis/keyspace.h"
+#include "store/redis/lookup.h"
+#include "store/redis/secret_cache.h"
 
 void pb_redis_secret_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id)
 {
-    pb_str key = pb_redis_app_key(pool, store, "app", access_id);
-    pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), false, 3);
-    pb_redis_cmd_arg(cmd, 0, "HGET", 4);
-    pb_redis_cmd_arg(cmd, 1, key.base, key.len);
+    pb_redis_cmd_key(cmd, pool, false, 3, "HGET", pb_redis_app_key(pool, store, "app", access_id));
     pb_redis_cmd_arg(cmd, 2, "secret", 6);
 }
 
@@ -49,10 +49,7 @@ int pb_redis_app_secret(pb_redis_view *view, uint64_t access_id, pb_str *secret)
 
 void pb_redis_app_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id)
 {
-    pb_str key = pb_redis_app_key(pool, store, "app", access_id);
-    pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), false, 4);
-    pb_redis_cmd_arg(cmd, 0, "HMGET", 5);
-    pb_redis_cmd_arg(cmd, 1, key.base, key.len);
+    pb_redis_cmd_key(cmd, pool, false, 4, "HMGET", pb_redis_app_key(pool, store, "app", access_id));
     pb_redis_cmd_arg(cmd, 2, "created", 7);
     pb_redis_cmd_arg(cmd, 3, "bindings", 8);
 }
@@ -83,18 +80,6 @@ int pb_redis_app_of(pb_redis_view *view, uint64_t access_id, pb_app_info *app)
         rc = pb_redis_app_parse(&session->conn, &cmd, access_id, app);
     pb_redis_release(&cmd, 1);
     return rc;
-}
-
-/* ZRANGE key 0 -1 [WITHSCORES] into `cmd`. */
-static void zrange_cmd(pb_redis_cmd *cmd, pb_pool *pool, pb_str key, bool with_scores)
-{
-    pb_redis_cmd_init(cmd, pool, pb_redis_slot_of(key), false, with_scores ? 5 : 4);
-    pb_redis_cmd_arg(cmd, 0, "ZRANGE", 6);
-    pb_redis_cmd_arg(cmd, 1, key.base, key.len);
-    pb_redis_cmd_arg(cmd, 2, "0", 1);
-    pb_redis_cmd_arg(cmd, 3, "-1", 2);
-    if (with_scores)
-        pb_redis_cmd_arg(cmd, 4, "WITHSCORES", 10);
 }
 
 /* Whether the reply is an array of strings (of an even count when `pairs`). */
@@ -150,7 +135,7 @@ void pb_redis_accounts_cmds(pb_redis_cmd *cmds, pb_pool *pool, const pb_redis_st
                             const pb_str *tokens, size_t n, const pb_redis_read *how)
 {
     for (size_t i = 0; i < n; i++) {
-        zrange_cmd(&cmds[i], pool, pb_redis_token_key(pool, store, access_id, tokens[i]), false);
+        pb_redis_cmd_zrange(&cmds[i], pool, pb_redis_token_key(pool, store, access_id, tokens[i]), false);
         if (how->details) {
             pb_str key = pb_redis_times_key(pool, store, access_id, tokens[i]);
             pb_redis_cmd_init(&cmds[n + i], pool, pb_redis_slot_of(key), false, 2);
@@ -225,7 +210,7 @@ void pb_redis_tokens_cmds(pb_redis_cmd *cmds, pb_pool *pool, const pb_redis_stor
                           const pb_account *accounts, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        zrange_cmd(&cmds[i], pool, pb_redis_account_key(pool, store, access_id, &accounts[i]), true);
+        pb_redis_cmd_zrange(&cmds[i], pool, pb_redis_account_key(pool, store, access_id, &accounts[i]), true);
 }
 
 int pb_redis_tokens_checks(pb_redis_conn *conn, const pb_redis_store *store, uint64_t access_id,

@@ -1,8 +1,8 @@
 /*
- * store/redis/apply.h — pb_store_apply() for the Redis backend as a machine
- * of rounds, shared by its two carriers. Private to store/redis/.
+ * store/redis/apply_machine.h — pb_store_apply() for the Redis backend as a
+ * machine of rounds, shared by its two carriers. Private to store/redis/.
  *
- * The write protocol (apply_steps.c says it whole, docs/design.md walks
+ * The write protocol (apply_machine.c says it whole, docs/design.md walks
  * through its failure cases) is a sequence of steps. Each step prepares one
  * batch of commands (a round), a carrier runs it, and the step judges the
  * replies and picks the next step:
@@ -14,19 +14,21 @@
  *   }
  *   rc = pb_redis_applier_end(a);
  *
- * apply.c holds the two carriers: the blocking loop above on the session's
- * conn, and a chain of pb_redis_arun() callbacks on the write connections of
- * a session bound to an event loop. Everything the machine keeps lives in
- * the pool it is given, which must last until pb_redis_applier_end().
+ * apply_carriers.c holds the two carriers: the blocking loop above on the
+ * session's conn, and a chain of pb_redis_arun() callbacks on the write
+ * connections of a session bound to an event loop. Everything the machine
+ * keeps lives in the pool it is given, which must last until
+ * pb_redis_applier_end(). The machine itself does no I/O: a test can hand it
+ * replies of its own making (test/unit/test_redis_apply.c).
  *
- * apply_steps.c is the machine (rounds, the order of steps, clear account,
+ * apply_machine.c is the machine (rounds, the order of steps, clear account,
  * the batch's WAITs); apply_wave.c the steps of a wave of independent
  * changes (read, purge, reserve, change).
  */
-#ifndef PB_STORE_REDIS_APPLY_H
-#define PB_STORE_REDIS_APPLY_H
+#ifndef PB_STORE_REDIS_APPLY_MACHINE_H
+#define PB_STORE_REDIS_APPLY_MACHINE_H
 
-#include "store/redis/internal.h"
+#include "store/redis/keyspace.h"
 
 typedef struct pb_redis_applier pb_redis_applier;
 
@@ -48,7 +50,7 @@ void pb_redis_applier_judge(pb_redis_applier *a);
 /* What pb_store_apply() returns for the batch; counts its expired bindings when it succeeded. */
 int pb_redis_applier_end(pb_redis_applier *a);
 
-/* ---- Between apply_steps.c and apply_wave.c ---- */
+/* ---- Between apply_machine.c and apply_wave.c ---- */
 
 typedef enum pb_redis_step {
     PB_REDIS_STEP_READ,         /* a wave's records and index sizes (and, first, begin_batch) */
@@ -137,10 +139,6 @@ pb_redis_cmd *pb_redis_round_open(pb_redis_applier *a, size_t n);
 
 /* Queues a best-effort command for the next round (a->pool holds it). */
 pb_redis_cmd *pb_redis_carry(pb_redis_applier *a);
-
-/* One-key command and script builders, in a->pool. */
-void pb_redis_cmd_key(pb_redis_cmd *cmd, pb_pool *pool, bool write, int argc, const char *verb, pb_str key);
-void pb_redis_cmd_script(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_script *script, int argc, pb_str key);
 
 /* The change script on a token's record and details, ARGV 1-6 (mode, limit, now, ttl, platform, n) set. */
 void pb_redis_cmd_change(pb_redis_cmd *cmd, const pb_redis_applier *a, pb_str token, int argc, char mode,

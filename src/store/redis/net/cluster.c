@@ -1,4 +1,4 @@
-/* cluster.c — connections, the slot map and batches (see cluster.h). */
+/* store/redis/net/cluster.c — connections, the slot map and blocking batches (see cluster.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,21 +6,8 @@
 #include <strings.h>
 
 #include "common/clock.h"
-#include "store/redis/cluster.h"
-#include "store/redis/slot.h"
-
-/*
- * How often a batch is resent after redirects. A slot being migrated costs
- * one MOVED and one ASK; a failover one refused connection and one reload.
- */
-#define PB_REDIS_MAX_ROUNDS 5
-#define PB_REDIS_NO_NODE UINT16_MAX
-/*
- * After a node fails (refused, timed out, reset), this thread leaves it alone
- * for a while: a host that is gone would otherwise cost a full timeout on
- * every request, stalling the event loop. Failovers take longer than this.
- */
-#define PB_REDIS_DOWN_MS 1000
+#include "store/redis/net/cluster.h"
+#include "store/redis/net/slot.h"
 
 static void set_error(pb_redis_conn *conn, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
@@ -48,16 +35,11 @@ static void node_disconnect(pb_redis_node *node)
     node->epoch++;
 }
 
-static uint64_t now_ms(void)
-{
-    return pb_clock_ns() / 1000000;
-}
-
 /* Drops a node that failed, leaves it alone for PB_REDIS_DOWN_MS, and marks the map stale. */
 static void node_failed(pb_redis_conn *conn, pb_redis_node *node)
 {
     node_disconnect(node);
-    node->down_until_ms = now_ms() + PB_REDIS_DOWN_MS;
+    node->down_until_ms = pb_clock_ms() + PB_REDIS_DOWN_MS;
     conn->map_ready = false;
 }
 
@@ -105,7 +87,7 @@ static redisContext *node_connect(pb_redis_conn *conn, int i)
     pb_redis_node *node = &conn->nodes[i];
     if (node->ctx != NULL)
         return node->ctx;
-    if (node->down_until_ms > now_ms()) {
+    if (node->down_until_ms > pb_clock_ms()) {
         set_error(conn, "%s:%u failed less than %d ms ago", node->host, node->port, PB_REDIS_DOWN_MS);
         return NULL;
     }
@@ -265,6 +247,16 @@ bool pb_redis_must_resend(pb_redis_conn *conn, pb_redis_cmd *cmd)
     return true;
 }
 
+int pb_redis_route(const pb_redis_conn *conn, const pb_redis_cmd *cmd)
+{
+    if (cmd->to_node >= 0)
+        return (size_t)cmd->to_node < conn->n_nodes ? cmd->to_node : -1;
+    if (cmd->ask_node >= 0)
+        return cmd->ask_node;
+    uint16_t owner = conn->slot_node[cmd->slot];
+    return owner == PB_REDIS_NO_NODE ? -1 : owner;
+}
+
 /* Sends the unanswered commands of one round; marks the nodes used in `used`. */
 static void send_round(pb_redis_conn *conn, pb_redis_cmd *cmds, size_t n, bool *used, int round)
 {
@@ -272,11 +264,7 @@ static void send_round(pb_redis_conn *conn, pb_redis_cmd *cmds, size_t n, bool *
         pb_redis_cmd *cmd = &cmds[i];
         if (cmd->reply != NULL || cmd->sent || (cmd->to_node >= 0 && round > 0))
             continue;
-        uint16_t owner = conn->slot_node[cmd->slot];
-        if (cmd->to_node >= 0)
-            cmd->node = (size_t)cmd->to_node < conn->n_nodes ? cmd->to_node : -1;
-        else
-            cmd->node = cmd->ask_node >= 0 ? cmd->ask_node : owner == PB_REDIS_NO_NODE ? -1 : owner;
+        cmd->node = pb_redis_route(conn, cmd);
         if (cmd->node < 0) {
             set_error(conn, "no node serves slot %u", cmd->slot);
             conn->map_ready = false;

@@ -1,6 +1,10 @@
 /*
- * store/redis/cluster.h — talking to one Redis server or a Redis Cluster through
- * hiredis, which speaks the protocol but knows nothing of clusters.
+ * store/redis/net/cluster.h — talking to one Redis server or a Redis Cluster
+ * through hiredis, which speaks the protocol but knows nothing of clusters.
+ * store/redis/net/ is a cluster client that knows nothing of pushbind (it
+ * includes only common/): the slot map and blocking connections here, the
+ * same batches without waiting in async_cluster.h, hiredis on h2o's loop in
+ * h2o_adapter.h, the slot rule in slot.h.
  *
  * A pb_redis_conn is one thread's set of connections (one per node, opened
  * when first needed and reopened after a failure) plus its own copy of the
@@ -27,8 +31,8 @@
  * epoch, the conn's send counter), so that a caller can tell which writes a
  * WAIT covers: those sent before it on the same node, in the same epoch.
  */
-#ifndef PB_STORE_REDIS_CLUSTER_H
-#define PB_STORE_REDIS_CLUSTER_H
+#ifndef PB_STORE_REDIS_NET_CLUSTER_H
+#define PB_STORE_REDIS_NET_CLUSTER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,6 +40,21 @@
 #include <hiredis/hiredis.h>
 
 #include "common/pool.h"
+
+/*
+ * How often a batch is resent after redirects, by either runner. A slot
+ * being migrated costs one MOVED and one ASK; a failover one refused
+ * connection and one reload.
+ */
+#define PB_REDIS_MAX_ROUNDS 5
+/*
+ * After a node fails (refused, timed out, reset), a thread leaves it alone
+ * for a while: a host that is gone would otherwise cost a full timeout on
+ * every request, stalling the event loop. Failovers take longer than this.
+ */
+#define PB_REDIS_DOWN_MS 1000
+/* In pb_redis_conn.slot_node: no node serves the slot (yet). */
+#define PB_REDIS_NO_NODE UINT16_MAX
 
 /* Where the data lives: fixed for the life of a store, shared by its sessions. */
 typedef struct pb_redis_target {
@@ -140,6 +159,12 @@ int pb_redis_map_seeds(pb_redis_conn *conn);
 
 /* Reads one CLUSTER SLOTS answer, got from `asked_host`, into the map. Returns 0 or -1. */
 int pb_redis_load_slots(pb_redis_conn *conn, const redisReply *reply, const char *asked_host);
+
+/*
+ * The node `cmd` goes to: its named node (to_node), the node an ASK named,
+ * or its slot's owner; -1 when none is known.
+ */
+int pb_redis_route(const pb_redis_conn *conn, const pb_redis_cmd *cmd);
 
 /*
  * Looks at a reply that came back. Returns true when the command must be

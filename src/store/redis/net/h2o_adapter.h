@@ -1,13 +1,23 @@
 /*
- * async_loop.h — hiredis's asynchronous API driven by an h2o event loop, so a
- * loop thread sends Redis commands and carries on with other work until the
- * replies arrive, instead of blocking in a round trip.
+ * store/redis/net/h2o_adapter.h — hiredis's asynchronous API driven by an h2o
+ * event loop, so a loop thread sends Redis commands and carries on with other
+ * work until the replies arrive, instead of blocking in a round trip.
  *
- * A redisAsyncContext attached here is watched by the loop: hiredis's read
- * and write hooks become h2o socket notifications on the loop, and every
- * reply callback and the connect/disconnect callbacks run on the loop's
- * thread, from inside h2o_evloop_run. The context belongs to that loop and
- * thread only; nothing here takes a lock.
+ * The shape, for any client library that does its own reads and writes on a
+ * descriptor it owns (hiredis here): the loop watches that descriptor with an
+ * h2o socket created with H2O_SOCKET_FLAG_DONT_READ, so h2o only says
+ * "readable" or "writable" and the library does the I/O itself;
+ *   - the library's "want to read" hook starts h2o's read notification and
+ *     the callback calls the library's read handler (redisAsyncHandleRead);
+ *   - its "want to write" hook arms h2o's one-shot write notification
+ *     (h2o_socket_notify_write), whose callback calls its write handler;
+ *   - its cleanup hook closes the h2o socket.
+ * h2o_adapter.c says why each hook is shaped as it is.
+ *
+ * A redisAsyncContext attached here is watched by the loop: every reply
+ * callback and the connect/disconnect callbacks run on the loop's thread,
+ * from inside h2o_evloop_run. The context belongs to that loop and thread
+ * only; nothing here takes a lock.
  *
  * Lifetime: the context is freed by hiredis — after redisAsyncFree, after
  * redisAsyncDisconnect once its pending replies arrived, or when the
@@ -22,8 +32,8 @@
  * and hiredis's close never close the same number twice (one of them might
  * otherwise close a descriptor another thread has just been given).
  */
-#ifndef PB_STORE_REDIS_ASYNC_LOOP_H
-#define PB_STORE_REDIS_ASYNC_LOOP_H
+#ifndef PB_STORE_REDIS_NET_H2O_ADAPTER_H
+#define PB_STORE_REDIS_NET_H2O_ADAPTER_H
 
 #include <h2o.h>
 #include <hiredis/async.h>

@@ -1,9 +1,9 @@
 /*
- * store/redis/slot.h — Redis Cluster's key → slot rule and its redirect replies,
+ * store/redis/net/slot.h — Redis Cluster's key → slot rule and its redirect replies,
  * as pure functions (no I/O), so they can be tested against known vectors.
  */
-#ifndef PB_STORE_REDIS_SLOT_H
-#define PB_STORE_REDIS_SLOT_H
+#ifndef PB_STORE_REDIS_NET_SLOT_H
+#define PB_STORE_REDIS_NET_SLOT_H
 
 #include <stddef.h>
 #include <stdint.h>

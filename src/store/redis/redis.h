@@ -1,11 +1,11 @@
 /*
- * store/redis/backend.h — the Redis backend (one server or a Redis Cluster)
+ * store/redis/redis.h — the Redis backend (one server or a Redis Cluster)
  * as store/store.c sees it: the functions behind pb_store_* for a store
  * opened on config->url. Each has the contract of its pb_store_* namesake in
  * store/store.h. Private to store/.
  */
-#ifndef PB_STORE_REDIS_BACKEND_H
-#define PB_STORE_REDIS_BACKEND_H
+#ifndef PB_STORE_REDIS_REDIS_H
+#define PB_STORE_REDIS_REDIS_H
 
 #include "store/store.h"
 

@@ -1,8 +1,9 @@
 /*
- * apply.c — the write protocol's two carriers (apply.h): pb_redis_apply()
- * runs each round on the session's blocking conn, waiting; in a session
- * bound to an event loop, pb_redis_apply_start() runs them on the loop's
- * write connections, each round started from the previous one's done().
+ * store/redis/apply_carriers.c — the write protocol's two carriers
+ * (apply_machine.h): pb_redis_apply() runs each round on the session's
+ * blocking conn, waiting; in a session bound to an event loop,
+ * pb_redis_apply_start() runs them on the loop's write connections, each
+ * round started from the previous one's done().
  *
  * The write connections are the loop's second pb_redis_aconn: WAIT holds a
  * Redis connection until replicas answer, and lookups must not queue behind
@@ -13,8 +14,8 @@
 
 #include "common/clock.h"
 #include "metrics/metrics.h"
-#include "store/redis/apply.h"
-#include "store/redis/async_cluster.h"
+#include "store/redis/apply_machine.h"
+#include "store/redis/net/async_cluster.h"
 
 int pb_redis_apply(pb_redis_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                    pb_change_outcome *outcomes)

@@ -1,5 +1,5 @@
 /*
- * async_loop.c — hiredis's event hooks on h2o's evloop. See async_loop.h.
+ * store/redis/net/h2o_adapter.c — hiredis's event hooks on h2o's evloop. See h2o_adapter.h.
  *
  * h2o 2.2.5's socket with H2O_SOCKET_FLAG_DONT_READ only tells us the
  * descriptor is readable; hiredis does the read itself. Write readiness is a
@@ -9,7 +9,7 @@
  * and delWrite leaves an armed one in place — a spurious call of
  * redisAsyncHandleWrite with an empty output buffer writes nothing.
  */
-#include "store/redis/async_loop.h"
+#include "store/redis/net/h2o_adapter.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

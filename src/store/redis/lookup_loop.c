@@ -1,42 +1,21 @@
 /*
- * read_async.c — a session bound to an event loop: its lookups (an app's
- * secret or record, the lists, a PING of every primary, the app list) are
- * sent on the loop's connections (async_cluster.c) and answered from their
- * replies' callbacks, and the apps' secrets it read lately are kept for a
- * moment.
- * Its writes go on a second set of connections (apply.c).
- *
- * The secret cache is the thread's own (no lock). An entry is trusted for
- * PB_REDIS_SECRET_TTL_MS, and not at all once the process's apps epoch has
- * moved (apps_watch.c: `app add` and `app remove` publish a message; a lost
- * listening connection moves it too). So a removed app or a replaced secret
- * is refused at once when the message arrives, and at the latest after the
- * TTL when it does not.
+ * store/redis/lookup_loop.c — the lookups of a session bound to an event
+ * loop (an app's secret or record, the lists, a PING of every primary, the
+ * app list): sent on the loop's connections (net/async_cluster.h) and
+ * answered from their replies' callbacks. The commands and the reading of
+ * replies are lookup.h's, shared with the blocking lookups; a secret found
+ * in the session's cache (secret_cache.h) costs no round trip. The
+ * session's writes go on a second set of connections (apply_carriers.c).
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "common/clock.h"
-#include "store/redis/async_cluster.h"
-#include "store/redis/internal.h"
-#include "store/redis/slot.h"
-
-#define PB_REDIS_SECRET_TTL_MS 1000
-#define PB_REDIS_SECRET_SLOTS 256 /* direct-mapped: a collision only costs a read */
-
-typedef struct cached_secret {
-    uint64_t access_id;
-    uint64_t expires_ms; /* 0: empty */
-    uint64_t epoch;
-    int rc; /* PB_STORE_OK or PB_STORE_ENOTFOUND */
-    char *secret; /* malloc'ed, when rc is PB_STORE_OK */
-    size_t len;
-} cached_secret;
-
-struct pb_redis_secret_cache {
-    cached_secret slots[PB_REDIS_SECRET_SLOTS];
-};
+#include "store/redis/app_records.h"
+#include "store/redis/apps_watch.h"
+#include "store/redis/lookup.h"
+#include "store/redis/net/async_cluster.h"
+#include "store/redis/net/slot.h"
+#include "store/redis/secret_cache.h"
 
 /* One lookup in flight; in the caller's pool, which lives until done(). */
 typedef struct aread {
@@ -53,95 +32,6 @@ typedef struct aread {
     pb_redis_candidates found;
     pb_redis_app_round apps; /* APPS: the records' round, after the apps set's */
 } aread;
-
-static uint64_t now_ms(void)
-{
-    return pb_clock_ns() / 1000000;
-}
-
-/* Lazily, once per store: the apps watch and the sweeper the loops' sessions share. */
-static int start_shared(pb_redis_store *store)
-{
-    int rc = 0;
-    pthread_mutex_lock(&store->lazy_lock);
-    if (store->watch == NULL)
-        store->watch = pb_redis_apps_watch_start(store);
-    if (store->sweeper == NULL && store->binding_ttl > 0)
-        store->sweeper = pb_redis_sweeper_start(store);
-    if (store->watch == NULL || (store->sweeper == NULL && store->binding_ttl > 0))
-        rc = -1;
-    pthread_mutex_unlock(&store->lazy_lock);
-    return rc;
-}
-
-int pb_redis_session_attach_loop(pb_redis_session *session, void *loop)
-{
-    if (start_shared(session->store) != 0)
-        return PB_STORE_EIO;
-    session->secrets = calloc(1, sizeof(*session->secrets));
-    session->aconn = pb_redis_aconn_open(&session->store->target, loop);
-    session->wconn = pb_redis_aconn_open(&session->store->target, loop);
-    if (session->secrets == NULL || session->aconn == NULL || session->wconn == NULL) {
-        pb_redis_session_detach_loop(session);
-        return PB_STORE_EIO;
-    }
-    return 0;
-}
-
-void pb_redis_session_detach_loop(pb_redis_session *session)
-{
-    pb_redis_aconn_close(session->aconn);
-    pb_redis_aconn_close(session->wconn);
-    session->aconn = session->wconn = NULL;
-    if (session->secrets != NULL)
-        for (size_t i = 0; i < PB_REDIS_SECRET_SLOTS; i++)
-            free(session->secrets->slots[i].secret);
-    free(session->secrets);
-    session->secrets = NULL;
-}
-
-bool pb_redis_session_bound(const pb_redis_session *session)
-{
-    return session->aconn != NULL;
-}
-
-/* ---- The secret cache ------------------------------------------------- */
-
-static cached_secret *slot_of(pb_redis_secret_cache *cache, uint64_t access_id)
-{
-    return &cache->slots[(access_id * 0x9E3779B97F4A7C15ull) >> 56 & (PB_REDIS_SECRET_SLOTS - 1)];
-}
-
-bool pb_redis_secret_cached(pb_redis_session *session, uint64_t access_id, pb_pool *pool, int *rc, pb_str *secret)
-{
-    if (session->secrets == NULL)
-        return false;
-    cached_secret *entry = slot_of(session->secrets, access_id);
-    if (entry->expires_ms == 0 || entry->access_id != access_id || entry->expires_ms <= now_ms() ||
-        entry->epoch != pb_redis_apps_epoch(session->store->watch))
-        return false;
-    *rc = entry->rc;
-    if (entry->rc == PB_STORE_OK)
-        *secret = pb_pool_strdup(pool, (pb_str){entry->secret, entry->len});
-    return true;
-}
-
-void pb_redis_secret_remember(pb_redis_session *session, uint64_t access_id, uint64_t epoch, int rc, pb_str secret)
-{
-    if (session->secrets == NULL || (rc != PB_STORE_OK && rc != PB_STORE_ENOTFOUND))
-        return; /* a failure is asked again */
-    cached_secret *entry = slot_of(session->secrets, access_id);
-    char *copy = NULL;
-    if (rc == PB_STORE_OK && (copy = malloc(secret.len + 1)) == NULL)
-        return;
-    if (copy != NULL) {
-        memcpy(copy, secret.base, secret.len);
-        copy[secret.len] = '\0';
-    }
-    free(entry->secret);
-    *entry = (cached_secret){.access_id = access_id, .expires_ms = now_ms() + PB_REDIS_SECRET_TTL_MS,
-                             .epoch = epoch, .rc = rc, .secret = copy, .len = secret.len};
-}
 
 /* ---- Lookups ---------------------------------------------------------- */
 
