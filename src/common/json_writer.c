@@ -38,11 +38,24 @@ __attribute__((noinline)) void pb_json_grow_(pb_json_writer *w, size_t more)
 }
 
 /*
+ * Whether any of the 8 bytes of `x` needs an escape: a byte below 0x20, '"'
+ * or '\\' (the "has zero byte" / "has less than" tests of Bit Twiddling
+ * Hacks; each tells exactly whether any byte matches, though not which).
+ */
+static inline bool word_needs_escape(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash)) & highs;
+}
+
+/*
  * Writes `s` quoted and escaped at the end of the text, after a ',' when
  * `separate`; returns the end, with room left for one more byte (a key's
- * ':'). Runs of bytes that need no escape are copied whole; room for the
- * whole string unescaped is made once, and again at each escape for what is
- * left.
+ * ':'). Bytes are copied 8 at a time while no escape is among them (a third
+ * of the instructions of a byte at a time, and no call to memcpy() for a
+ * short string). Room for the whole string unescaped is made once, and
+ * again at each escape for what is left.
  */
 static char *put_string(pb_json_writer *w, pb_str s, bool separate)
 {
@@ -54,13 +67,17 @@ static char *put_string(pb_json_writer *w, pb_str s, bool separate)
     *p++ = '"';
     size_t i = 0;
     for (;;) {
-        size_t run = i;
-        while (i < len && escape_after_backslash[in[i]] == 0)
-            i++;
-        if (i != run) {
-            memcpy(p, in + run, i - run);
-            p += i - run;
+        uint64_t word;
+        while (len - i >= sizeof(word)) {
+            memcpy(&word, in + i, sizeof(word));
+            if (word_needs_escape(word))
+                break;
+            memcpy(p, &word, sizeof(word));
+            p += sizeof(word);
+            i += sizeof(word);
         }
+        while (i < len && escape_after_backslash[in[i]] == 0)
+            *p++ = (char)in[i++];
         if (i == len)
             break;
         unsigned char c = in[i++];
