@@ -89,32 +89,38 @@ static inline void pb_json_end_(pb_json_writer *w, char *p, bool value_ended)
     w->after_value = value_ended;
 }
 
-static inline void pb_json_object_open(pb_json_writer *w)
+static inline void pb_json_open_(pb_json_writer *w, char bracket)
 {
     char *p = pb_json_begin_(w, 1);
-    *p++ = '{';
+    *p++ = bracket;
     pb_json_end_(w, p, false);
+}
+
+static inline void pb_json_close_(pb_json_writer *w, char bracket)
+{
+    char *p = pb_json_room_(w, 1);
+    *p++ = bracket;
+    pb_json_end_(w, p, true);
+}
+
+static inline void pb_json_object_open(pb_json_writer *w)
+{
+    pb_json_open_(w, '{');
 }
 
 static inline void pb_json_object_close(pb_json_writer *w)
 {
-    char *p = pb_json_room_(w, 1);
-    *p++ = '}';
-    pb_json_end_(w, p, true);
+    pb_json_close_(w, '}');
 }
 
 static inline void pb_json_array_open(pb_json_writer *w)
 {
-    char *p = pb_json_begin_(w, 1);
-    *p++ = '[';
-    pb_json_end_(w, p, false);
+    pb_json_open_(w, '[');
 }
 
 static inline void pb_json_array_close(pb_json_writer *w)
 {
-    char *p = pb_json_room_(w, 1);
-    *p++ = ']';
-    pb_json_end_(w, p, true);
+    pb_json_close_(w, ']');
 }
 
 /* A string value, escaped as the header says. */
