@@ -1,7 +1,8 @@
 /*
- * json_writer.h — the one JSON writer: every JSON text pushbind writes (the
- * API's answers, `export`'s lines, `pull`'s requests) is written here. yajl
- * is for parsing only.
+ * json_writer.h — the one JSON writer: the API's answers, `export`'s lines
+ * and `pull`'s requests are written here; yajl is for parsing only. (The
+ * access log's JSON lines hold only numbers and fixed words, nothing to
+ * escape: http/accesslog.c formats them straight into the loop's log buffer.)
  *
  * The text grows in memory from a pool (common/pool.h): a request's own pool
  * in the server, a pool of the command in the tools; nothing is freed
