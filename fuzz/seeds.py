@@ -98,6 +98,25 @@ def import_line_seeds():
         yield b'\1' + line.encode()
 
 
+def json_writer_seeds():
+    """Programs in fuzz_json_writer.c's layout: a kind byte per value (0 object, 1 array, 2 string,
+    3 int64, 4 uint64, 5 int64 as a string, 6 bool), then its contents."""
+    def string(b):
+        return bytes([len(b)]) + b if len(b) < 255 else bytes([255, len(b) >> 4]) + b[:len(b) >> 4 << 4]
+
+    def int64(v):
+        return (v & (1 << 64) - 1).to_bytes(8, 'big')
+
+    every_class = bytes(range(0x20)) + b'"\\/ \x7f' + 'é€😀'.encode()
+    yield bytes([2]) + string(every_class)
+    yield bytes([3]) + int64(-(1 << 63)) + bytes([3]) + int64((1 << 63) - 1) + bytes([4]) + int64((1 << 64) - 1) \
+        + bytes([5]) + int64(-(1 << 63)) + bytes([6, 1, 6, 0])
+    # an answer's shape: {"retCode":0,"token":"t\"1","account_type":["1008007",true]}
+    yield bytes([0, 3, 2]) + string(b'retCode') + bytes([3]) + int64(0) + bytes([0, 2]) + string(b't"1') \
+        + bytes([1, 1, 2, 5]) + int64(1008007) + bytes([6, 1])
+    yield bytes([1, 7]) + bytes([2]) + string((b'a' * 95 + b'"\n') * 20) + bytes([0, 0, 1, 0])
+
+
 def main():
     seen = set()
     for body in test_bodies():
@@ -112,6 +131,8 @@ def main():
         write('store', seed)
     for seed in import_line_seeds():
         write('import_line', seed)
+    for seed in json_writer_seeds():
+        write('json_writer', seed)
     print('%d request bodies from the tests' % len(seen))
 
 

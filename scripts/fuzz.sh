@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 build=build-fuzz
-targets=(decode_query decode_batch auth store import_line)
+targets=(decode_query decode_batch auth store import_line json_writer)
 
 mkdir -p "$build/artifacts"
 status=0

@@ -6,9 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
-
 #include "cli/options.h"
+#include "common/json_writer.h"
 #include "store/lmdb/tools.h"
 
 static const pb_setting export_rows[] = {
@@ -20,55 +19,50 @@ static const pb_setting export_rows[] = {
 #define EXPORT_WRITE_FAILED 1
 
 typedef struct export_state {
-    yajl_gen gen;
+    pb_json_writer json; /* one line at a time, in the same memory */
     FILE *out;
     uint64_t written;
 } export_state;
-
-static void gen_key_string(yajl_gen gen, const char *key, pb_str value)
-{
-    yajl_gen_string(gen, (const unsigned char *)key, strlen(key));
-    yajl_gen_string(gen, (const unsigned char *)value.base, value.len);
-}
-
-static void gen_key_integer(yajl_gen gen, const char *key, long long value)
-{
-    yajl_gen_string(gen, (const unsigned char *)key, strlen(key));
-    yajl_gen_integer(gen, value);
-}
 
 static int write_binding(void *arg, pb_str token, const pb_account *account, const pb_binding_times *times,
                          pb_platform platform)
 {
     export_state *st = arg;
-    const unsigned char *json;
-    size_t len;
-    yajl_gen_clear(st->gen);
-    yajl_gen_map_open(st->gen);
-    gen_key_string(st->gen, "token", token);
-    gen_key_string(st->gen, "account", account->name);
-    gen_key_integer(st->gen, "account_type", account->type);
-    gen_key_integer(st->gen, "bind_time", times->bind_time);
-    gen_key_integer(st->gen, "last_bind_time", times->last_bind_time);
-    if (pb_platform_name(platform) != NULL)
-        gen_key_string(st->gen, "platform", pb_str_from_cstr(pb_platform_name(platform)));
-    yajl_gen_map_close(st->gen);
-    yajl_gen_get_buf(st->gen, &json, &len);
-    if (fwrite(json, 1, len, st->out) != len || putc('\n', st->out) == EOF)
+    pb_json_writer *w = &st->json;
+    pb_json_reset(w);
+    pb_json_object_open(w);
+    PB_JSON_KEY(w, "token");
+    pb_json_string(w, token);
+    PB_JSON_KEY(w, "account");
+    pb_json_string(w, account->name);
+    PB_JSON_KEY(w, "account_type");
+    pb_json_int(w, account->type);
+    PB_JSON_KEY(w, "bind_time");
+    pb_json_int(w, times->bind_time);
+    PB_JSON_KEY(w, "last_bind_time");
+    pb_json_int(w, times->last_bind_time);
+    if (pb_platform_name(platform) != NULL) {
+        PB_JSON_KEY(w, "platform");
+        pb_json_string(w, pb_str_from_cstr(pb_platform_name(platform)));
+    }
+    pb_json_object_close(w);
+    pb_str line = pb_json_text(w);
+    if (fwrite(line.base, 1, line.len, st->out) != line.len || putc('\n', st->out) == EOF)
         return EXPORT_WRITE_FAILED;
-    yajl_gen_reset(st->gen, NULL);
     st->written++;
     return 0;
 }
 
 static int export(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
 {
-    export_state st = {.gen = yajl_gen_alloc(NULL), .out = stdout};
-    int rc = st.gen == NULL ? PB_STORE_EIO : pb_lmdb_export(tool, args->access_id, write_binding, &st);
+    pb_pool pool;
+    pb_pool_init(&pool);
+    export_state st = {.out = stdout};
+    pb_json_init(&st.json, &pool);
+    int rc = pb_lmdb_export(tool, args->access_id, write_binding, &st);
     if (rc == 0 && fflush(stdout) != 0)
         rc = EXPORT_WRITE_FAILED;
-    if (st.gen != NULL)
-        yajl_gen_free(st.gen);
+    pb_pool_clear(&pool);
     switch (rc) {
     case 0:
         fprintf(stderr, "pushbind export: %llu bindings\n", (unsigned long long)st.written);

@@ -1,5 +1,6 @@
 /*
- * codec.h — JSON in, JSON out, for the two endpoints (yajl underneath).
+ * codec.h — JSON in (yajl's parser underneath), JSON out (the JSON writer,
+ * common/json_writer.h), for the endpoints.
  *
  * Decoding is streaming: yajl's callbacks fill the typed request directly,
  * with no document tree in between. Everything decoded is allocated from the
@@ -7,7 +8,8 @@
  * the body must outlive the request. Unknown fields, at any depth, are
  * skipped. When a known key appears twice, the last occurrence wins.
  *
- * Encoding writes the response into memory from the caller's pool.
+ * Encoding writes the response into memory from the caller's pool; strings
+ * are escaped as json_writer.h says.
  *
  * Thread rules: none; every function is re-entrant.
  */

@@ -1,6 +1,6 @@
 /*
  * arena.h — a bump allocator over the caller's bytes, for a library's
- * short-lived blocks (yajl's parser and generator state) that would
+ * short-lived blocks (yajl's parser state) that would
  * otherwise be a malloc() each, or worse: h2o's pool gives a block over
  * 1 KiB its own malloc() and free().
  *
@@ -28,7 +28,7 @@
 
 #include "common/pool.h"
 
-/* Room for the blocks of one yajl parser or generator, its lexer's 2 KiB buffer included. */
+/* Room for the blocks of one yajl parser, its lexer's 2 KiB buffer included. */
 #define PB_ARENA_YAJL_BYTES 4096
 
 typedef struct pb_arena {

@@ -10,12 +10,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <yajl/yajl_gen.h>
 
 #include "api/validate.h"
 #include "common/progress.h"
 #include "common/clock.h"
 #include "common/codes.h"
+#include "common/json_writer.h"
 #include "pull/answer.h"
 #include "pull/group.h"
 #include "pull/http.h"
@@ -106,42 +106,39 @@ static size_t fill_batch(pull_run *run, pb_pull_line *lines, pb_pool *pool)
     return n;
 }
 
-static void gen_string(yajl_gen gen, pb_str s)
-{
-    yajl_gen_string(gen, (const unsigned char *)s.base, s.len);
-}
-
-/* {"operator_type":K,"account_list"|"token_list":[…],"with_info":true} */
-static pb_str query_body(pull_run *run, yajl_gen gen, const pb_pull_line *lines, size_t n)
+/* {"operator_type":K,"account_list"|"token_list":[…],"with_info":true}, in `pool` */
+static pb_str query_body(pull_run *run, pb_pool *pool, const pb_pull_line *lines, size_t n)
 {
     bool by_account = run->config->kind == PB_PULL_BY_ACCOUNT;
-    yajl_gen_map_open(gen);
-    gen_string(gen, PB_STR_LIT("operator_type"));
-    yajl_gen_integer(gen, run->config->kind);
-    gen_string(gen, by_account ? PB_STR_LIT("account_list") : PB_STR_LIT("token_list"));
-    yajl_gen_array_open(gen);
+    pb_json_writer w;
+    pb_json_init(&w, pool);
+    pb_json_object_open(&w);
+    PB_JSON_KEY(&w, "operator_type");
+    pb_json_int(&w, run->config->kind);
+    if (by_account)
+        PB_JSON_KEY(&w, "account_list");
+    else
+        PB_JSON_KEY(&w, "token_list");
+    pb_json_array_open(&w);
     for (size_t i = 0; i < n; i++) {
         if (!by_account) {
-            gen_string(gen, lines[i].item.token);
+            pb_json_string(&w, lines[i].item.token);
             continue;
         }
-        yajl_gen_map_open(gen);
-        gen_string(gen, PB_STR_LIT("account"));
-        gen_string(gen, lines[i].item.account.name);
+        pb_json_object_open(&w);
+        PB_JSON_KEY(&w, "account");
+        pb_json_string(&w, lines[i].item.account.name);
         if (lines[i].item.account.type != 0) {
-            gen_string(gen, PB_STR_LIT("account_type"));
-            yajl_gen_integer(gen, lines[i].item.account.type);
+            PB_JSON_KEY(&w, "account_type");
+            pb_json_int(&w, lines[i].item.account.type);
         }
-        yajl_gen_map_close(gen);
+        pb_json_object_close(&w);
     }
-    yajl_gen_array_close(gen);
-    gen_string(gen, PB_STR_LIT("with_info"));
-    yajl_gen_bool(gen, 1);
-    yajl_gen_map_close(gen);
-    const unsigned char *text;
-    size_t len;
-    yajl_gen_get_buf(gen, &text, &len);
-    return (pb_str){(const char *)text, len};
+    pb_json_array_close(&w);
+    PB_JSON_KEY(&w, "with_info");
+    pb_json_bool(&w, true);
+    pb_json_object_close(&w);
+    return pb_json_text(&w);
 }
 
 static void sleep_ns(uint64_t ns)
@@ -194,12 +191,7 @@ static void stop_on_auth(pull_run *run)
 /* Asks the source about lines[0..n-1], retrying what may pass later. */
 static query_outcome query(pull_run *run, const pb_pull_line *lines, size_t n, pb_pool *pool, pb_pull_answer *answer)
 {
-    yajl_gen gen = yajl_gen_alloc(NULL);
-    if (gen == NULL) {
-        snprintf(run->reason, sizeof(run->reason), "out of memory");
-        return QUERY_FAILED;
-    }
-    pb_str body = query_body(run, gen, lines, n);
+    pb_str body = query_body(run, pool, lines, n);
     pb_pull_item *sent = pb_pool_alloc(pool, n * sizeof(*sent));
     for (size_t i = 0; i < n; i++)
         sent[i] = lines[i].item;
@@ -247,7 +239,6 @@ static query_outcome query(pull_run *run, const pb_pull_line *lines, size_t n, p
         outcome = QUERY_OK;
         break;
     }
-    yajl_gen_free(gen);
     return outcome;
 }
 

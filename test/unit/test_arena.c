@@ -1,4 +1,4 @@
-/* The bump allocator yajl's parsers and generators take their blocks from (common/arena.h). */
+/* The bump allocator yajl's parsers take their blocks from (common/arena.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
