@@ -2,7 +2,7 @@
  * env.c — the embedded store: apps and bindings in one LMDB environment on
  * local disk. The key layout is described in store/lmdb/keys.h. This file
  * opens and closes the environment; session.c has sessions, views and the
- * map lock, lookup.c the lookups, apps.c the apps, apply*.c and writer.c the
+ * map lock, queries.c the lookups, apps.c the apps, apply*.c and writer.c the
  * writes.
  *
  * Several processes may open the same directory at once (the server and the

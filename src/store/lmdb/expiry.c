@@ -2,7 +2,7 @@
  * expiry.c — the embedded store's background deletion of expired bindings
  * (--binding-ttl).
  *
- * Reads hide an expired binding at once (lookup.c), and a write deletes the
+ * Reads hide an expired binding at once (queries.c), and a write deletes the
  * expired bindings of what it touches first (apply.c); this file deletes the
  * rest. The writer thread calls pb_lmdb_sweep_step() when it has nothing
  * queued: one write transaction that walks at most PB_LMDB_SWEEP_KEYS token

@@ -1,7 +1,7 @@
 /*
  * store/lmdb/internal.h — state shared by the embedded store's source files:
  * env.c (opening the environment), session.c (sessions, views, the map
- * lock), lookup.c (lookups), apps.c (apps), apply*.c (batches of binding
+ * lock), queries.c (lookups), apps.c (apps), apply*.c (batches of binding
  * changes), writer.c (the group-commit writer thread), tools.c and load*.c
  * (the operator's tools). Private to store/lmdb/.
  */
@@ -100,7 +100,7 @@ struct pb_lmdb_session {
      * for the next while nothing has been committed since (session.c).
      */
     MDB_txn *read_txn;
-    MDB_cursor *tokens_cursor; /* renewed on its first use in read_txn's snapshot (view_cursor() in lookup.c) */
+    MDB_cursor *tokens_cursor; /* renewed on its first use in read_txn's snapshot (view_cursor() in queries.c) */
     MDB_cursor *accounts_cursor;
     bool tokens_cursor_renewed, accounts_cursor_renewed; /* in read_txn's current snapshot */
     bool view_open;

@@ -2,7 +2,7 @@
  * session.c — the embedded store's sessions and views, and the map lock every
  * transaction of this process holds. A session keeps one read transaction
  * and its two cursors, reset between views and renewed by the next, so a
- * view allocates nothing; the lookups made in a view are in lookup.c.
+ * view allocates nothing; the lookups made in a view are in queries.c.
  */
 #include <errno.h>
 #include <stdio.h>

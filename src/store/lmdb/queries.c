@@ -1,5 +1,5 @@
 /*
- * lookup.c — the embedded store's lookups in a view (session.c): an app's
+ * queries.c — the embedded store's lookups in a view (session.c): an app's
  * secret and record, the tokens of accounts and the accounts of tokens. They
  * hide an expired binding at once; expiry.c deletes it later.
  */
