@@ -14,11 +14,13 @@ PUSHBIND_BIN names the binary; the default is ../../build/pushbind relative
 to this file.
 
 PUSHBIND_STORE picks the store every server and command line uses: unset for
-the embedded store (--data DIR), or a Redis URL without namespace
-(redis://HOST:PORT, redis-cluster://HOST:PORT,…). With Redis, each temp data
+the embedded store (--data DIR), a Redis URL without namespace
+(redis://HOST:PORT, redis-cluster://HOST:PORT,…) or a PostgreSQL URL without
+pushbind_schema (postgresql://USER@HOST:PORT/DB). With Redis, each temp data
 dir stands for its own namespace (--store URL/NAME), so tests stay as isolated
 as with separate directories and read unchanged: run_cli() and Server turn
-'--data DIR' into '--store URL/NAME'.
+'--data DIR' into '--store URL/NAME'; with PostgreSQL, into its own schema
+(--store URL?pushbind_schema=NAME).
 """
 
 import base64
@@ -45,19 +47,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.abspath(os.environ.get('PUSHBIND_BIN') or os.path.join(HERE, '..', '..', 'build', 'pushbind'))
 
 STORE_URL = os.environ.get('PUSHBIND_STORE') or None
-# 'lmdb', 'redis' or 'cluster': which store the suite runs against.
-STORE_KIND = 'lmdb' if STORE_URL is None else 'cluster' if STORE_URL.startswith('redis-cluster://') else 'redis'
+# 'lmdb', 'redis', 'cluster' or 'postgres': which store the suite runs against.
+STORE_KIND = ('lmdb' if STORE_URL is None else 'cluster' if STORE_URL.startswith('redis-cluster://')
+              else 'postgres' if STORE_URL.startswith(('postgresql://', 'postgres://')) else 'redis')
 
 
 def store_args(data_dir):
     """The flags naming the store behind `data_dir` (see PUSHBIND_STORE)."""
     if STORE_URL is None:
         return ['--data', data_dir]
+    if STORE_KIND == 'postgres':
+        return ['--store', '%s%spushbind_schema=%s' % (STORE_URL, '&' if '?' in STORE_URL else '?',
+                                                      os.path.basename(os.path.normpath(data_dir)))]
     return ['--store', '%s/%s' % (STORE_URL, os.path.basename(os.path.normpath(data_dir)))]
 
 
 def lmdb_only(reason):
-    """Skips a test about the embedded store itself when the suite runs on Redis."""
+    """Skips a test about the embedded store itself when the suite runs on Redis or PostgreSQL."""
     return unittest.skipIf(STORE_KIND != 'lmdb', 'embedded store only: ' + reason)
 
 
