@@ -80,16 +80,18 @@ static const char schema_v1[] =
     "    ON CONFLICT (app, shard) DO UPDATE SET n = c.n + EXCLUDED.n $f$;\n"
     "\n"
     /* ---- one change (store.h: pb_change): outcome 0 ok, 1 over a limit;
-     * delta the bindings it added less those it deleted. p_cutoff: a binding
-     * whose last_bind_time is at or before it has expired. ---- */
+     * delta the bindings it added less those it deleted, expired how many of
+     * those were expired. p_cutoff: a binding whose last_bind_time is at or
+     * before it has expired. ---- */
     "CREATE FUNCTION apply_change(p_app bigint, p_now bigint, p_cutoff bigint, p_max_apt int, p_max_tpa int,\n"
     "    p_kind int, p_token text, p_platform int, p_atypes int[], p_names text[], p_binds bigint[],\n"
-    "    p_lasts bigint[], OUT outcome int, OUT delta bigint) LANGUAGE plpgsql SET search_path FROM CURRENT AS $f$\n"
+    "    p_lasts bigint[], OUT outcome int, OUT delta bigint, OUT expired bigint) LANGUAGE plpgsql\n"
+    "    SET search_path FROM CURRENT AS $f$\n"
     "DECLARE\n"
     "  c int := coalesce(array_length(p_atypes, 1), 0);\n"
     "  j int; bound int; added int := 0; tokens int; plat int := p_platform; gone bigint; fresh boolean;\n"
     "BEGIN\n"
-    "  outcome := 0; delta := 0;\n"
+    "  outcome := 0; delta := 0; expired := 0;\n"
     "  IF p_kind = 5 THEN\n"
     "    DELETE FROM bindings WHERE app = p_app AND atype = p_atypes[1] AND account = p_names[1];\n"
     "    GET DIAGNOSTICS gone = ROW_COUNT; delta := -gone; RETURN;\n"
@@ -103,7 +105,7 @@ static const char schema_v1[] =
     "  END IF;\n"
     /* APPEND (1) and OVERWRITE (2): limits first, so a refused change writes nothing */
     "  DELETE FROM bindings WHERE app = p_app AND token = p_token AND last_bind_time <= p_cutoff;\n"
-    "  GET DIAGNOSTICS gone = ROW_COUNT; delta := -gone;\n"
+    "  GET DIAGNOSTICS gone = ROW_COUNT; delta := -gone; expired := gone;\n"
     "  SELECT count(*) INTO bound FROM bindings WHERE app = p_app AND token = p_token;\n"
     "  FOR j IN 1..c LOOP\n"
     "    PERFORM 1 FROM bindings WHERE app = p_app AND token = p_token AND atype = p_atypes[j]\n"
@@ -111,7 +113,7 @@ static const char schema_v1[] =
     "    CONTINUE WHEN FOUND;\n"
     "    DELETE FROM bindings WHERE app = p_app AND atype = p_atypes[j] AND account = p_names[j]\n"
     "      AND last_bind_time <= p_cutoff;\n"
-    "    GET DIAGNOSTICS gone = ROW_COUNT; delta := delta - gone;\n"
+    "    GET DIAGNOSTICS gone = ROW_COUNT; delta := delta - gone; expired := expired + gone;\n"
     "    SELECT count(*) INTO tokens FROM bindings WHERE app = p_app AND atype = p_atypes[j] AND account = p_names[j];\n"
     "    IF tokens + 1 > p_max_tpa THEN outcome := 1; RETURN; END IF;\n"
     "    added := added + 1;\n"
@@ -146,7 +148,8 @@ static const char schema_v1[] =
     "END $f$;\n"
     "\n"
     /* ---- one batch: NULL when the app does not exist, else one outcome per
-     * change (0 ok, 1 over a limit, 2 failed). Every key a change binds or
+     * change (0 ok, 1 over a limit, 2 failed), then the expired bindings it
+     * deleted. Every key a change binds or
      * unbinds is locked first, all in one order, so the limits are exact
      * under concurrent writers and two batches never wait for each other in
      * a cycle. Each change runs in its own subtransaction. p_counts[i] says
@@ -158,7 +161,7 @@ static const char schema_v1[] =
     "DECLARE\n"
     "  n int := coalesce(array_length(p_kinds, 1), 0);\n"
     "  cutoff bigint := CASE WHEN p_ttl > 0 THEN p_now - p_ttl ELSE -9223372036854775807 END;\n"
-    "  outcomes int[] := '{}'; total bigint := 0; i int; first int := 1; last int; k bigint; r record;\n"
+    "  outcomes int[] := '{}'; total bigint := 0; expired bigint := 0; i int; first int := 1; last int; k bigint; r record;\n"
     "BEGIN\n"
     "  PERFORM pg_advisory_xact_lock_shared(app_lock_key(p_app));\n"
     "  PERFORM 1 FROM apps WHERE id = p_app;\n"
@@ -178,13 +181,14 @@ static const char schema_v1[] =
     "        p_platforms[i], p_atypes[first:last], p_names[first:last], p_binds[first:last], p_lasts[first:last]);\n"
     "      outcomes := outcomes || r.outcome;\n"
     "      total := total + r.delta;\n"
+    "      expired := expired + r.expired;\n"
     "    EXCEPTION WHEN OTHERS THEN\n"
     "      outcomes := outcomes || 2;\n"
     "    END;\n"
     "    first := last + 1;\n"
     "  END LOOP;\n"
     "  IF total <> 0 THEN PERFORM add_count(p_app, total); END IF;\n"
-    "  RETURN outcomes;\n"
+    "  RETURN outcomes || expired::int;\n"
     "END $f$;\n"
     "\n"
     /* ---- expiry in the background: deletes the expired bindings of the

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics/metrics.h"
 #include "store/postgres/internal.h"
 
 /* %1$s is the quoted schema. Lists come back ordered by input item, then creation. */
@@ -399,7 +400,7 @@ int pb_pg_apply_decode(const PGresult *res, size_t n, pb_change_outcome *outcome
         return PB_STORE_EIO;
     if (PQgetisnull(res, 0, 0))
         return PB_STORE_ENOTFOUND;
-    const char *p = PQgetvalue(res, 0, 0); /* "{0,1,2}" */
+    const char *p = PQgetvalue(res, 0, 0); /* "{0,1,2,EXPIRED}" */
     if (*p++ != '{')
         return PB_STORE_EIO;
     for (size_t i = 0; i < n; i++) {
@@ -410,5 +411,8 @@ int pb_pg_apply_decode(const PGresult *res, size_t n, pb_change_outcome *outcome
         outcomes[i] = outcome == 0 ? PB_CHANGE_OK : outcome == 1 ? PB_CHANGE_OVER_LIMIT : PB_CHANGE_FAILED;
         p = end + 1;
     }
+    long long expired = strtoll(p, NULL, 10); /* then the expired bindings the batch deleted */
+    if (expired > 0)
+        pb_metrics_count_expired((uint64_t)expired);
     return PB_STORE_OK;
 }

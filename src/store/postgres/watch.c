@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "common/clock.h"
+#include "metrics/metrics.h"
 #include "store/postgres/internal.h"
 
 #define PB_PG_WATCH_RETRY_MS 1000
@@ -56,7 +57,10 @@ static void expire_step(pb_pg_watch *watch, PGconn *conn)
     char cutoff[PB_DECIMAL_MAX + 1];
     *pb_put_i64(cutoff, pb_pg_cutoff(watch->store, (int64_t)time(NULL))) = '\0';
     const char *values[2] = {cutoff, PB_PG_EXPIRY_PAGES};
-    PQclear(PQexecParams(conn, watch->store->sql[PB_PG_EXPIRE_STEP], 2, NULL, values, NULL, NULL, 0));
+    PGresult *res = PQexecParams(conn, watch->store->sql[PB_PG_EXPIRE_STEP], 2, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        pb_metrics_count_expired(strtoull(PQgetvalue(res, 0, 0), NULL, 10));
+    PQclear(res);
 }
 
 static void *watch_main(void *arg)
