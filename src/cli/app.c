@@ -20,7 +20,7 @@ static const char app_usage[] =
     "  remove --data DIR --access-id ID\n"
     "        remove the app and every binding it holds\n"
     "\n"
-    "Every command takes --store URL (Redis, as for 'pushbind serve') instead of --data DIR.\n"
+    "Every command takes --store URL (Redis or PostgreSQL, as for 'pushbind serve') instead of --data DIR.\n"
     "ID is 1 to 18 decimal digits; KEY is 16 to 128 printable ASCII characters.\n"
     "The server may keep running: changes are visible to its next request.\n";
 

@@ -41,7 +41,8 @@ static const char *parse_binding_ttl(const char *text, void *field)
 static const pb_setting serve_rows[] = {
     PB_SETTING_S("data", "DIR", S, data_dir, "data directory of the embedded store (created when missing)", NULL),
     PB_SETTING_S("store", "URL", S, url,
-                 "Redis instead: redis://HOST:PORT or redis-cluster://HOST:PORT[,...][/NAMESPACE][?wait=N]", NULL),
+                 "Redis or PostgreSQL instead: redis://HOST:PORT or redis-cluster://HOST:PORT[,...][/NAMESPACE][?wait=N];"
+                 " postgresql://... (a libpq URI, plus pushbind_schema=NAME)", NULL),
     PB_SETTING_S("listen", "HOST:PORT", S, listen, "address to listen on; port 0 picks a free port", NULL),
     PB_SETTING_S("admin-listen", "HOST:PORT", S, admin_listen,
                  "operator's address: /console/, /metrics, /healthz move there from --listen", NULL),
