@@ -6,8 +6,9 @@
  *
  * Each notification moves the process's apps epoch, and every thread's
  * secret cache (loop.c) drops what it holds when it sees the epoch move. So
- * does a lost connection: notifications may have been missed while it was
- * down. The thread reconnects once a second after a failure.
+ * does a lost connection, and so does each LISTEN that takes effect:
+ * notifications may have been missed while none was in place. The thread
+ * reconnects once a second after a failure.
  */
 #include <poll.h>
 #include <stdatomic.h>
@@ -68,12 +69,18 @@ static void *watch_main(void *arg)
     pb_pg_watch *watch = arg;
     PGconn *conn = NULL;
     uint64_t next_expiry = 0;
+    bool listening = false;
     while (!atomic_load(&watch->stopping)) {
         if (conn == NULL && (conn = listen_connect(watch)) == NULL) {
             atomic_fetch_add(&watch->epoch, 1);
             for (int slept = 0; slept < PB_PG_WATCH_RETRY_MS && !atomic_load(&watch->stopping); slept += 50)
                 poll(NULL, 0, 50);
             continue;
+        }
+        if (!listening) {
+            /* what was cached before the LISTEN took effect may have missed a notification */
+            atomic_fetch_add(&watch->epoch, 1);
+            listening = true;
         }
         struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
         poll(&pfd, 1, 100);
@@ -90,6 +97,7 @@ static void *watch_main(void *arg)
         if (lost || PQstatus(conn) != CONNECTION_OK) {
             PQfinish(conn);
             conn = NULL;
+            listening = false;
             atomic_fetch_add(&watch->epoch, 1);
         }
     }
