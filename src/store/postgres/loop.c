@@ -38,7 +38,7 @@
 #include "metrics/metrics.h"
 #include "store/postgres/internal.h"
 
-#define PB_PG_READ_CONNECTIONS 2
+#define PB_PG_READ_CONNECTIONS 4
 #define PB_PG_WRITE_CONNECTIONS 4
 #define PB_PG_CONNECTIONS (PB_PG_READ_CONNECTIONS + PB_PG_WRITE_CONNECTIONS)
 #define PB_PG_SECRET_TTL_MS 1000
