@@ -1,16 +1,20 @@
 """The PostgreSQL store itself: limits exact with two processes writing at
 once, a replaced secret seen at once through NOTIFY, a newer schema refused,
-the lists of a many-item query (one statement) cut per item. Runs when the
-suite runs on PostgreSQL (PUSHBIND_STORE=postgresql://…)."""
+the lists of a many-item query (one statement) cut per item; and, on a server
+of its own, a PostgreSQL that restarts, stops or freezes under a running
+pushbind. Runs when the suite runs on PostgreSQL (PUSHBIND_STORE=postgresql://…)."""
 
 import http.client
+import os
+import signal
 import subprocess
 import threading
 import time
 import unittest
 
 import pbtest
-from pbtest import APP, BATCH, E_AUTH, E_TOTAL, acc, basic_header
+import pgsingle
+from pbtest import APP, BATCH, E_AUTH, E_STORE, E_TOTAL, acc, basic_header
 
 
 def psql(url, sql):
@@ -97,6 +101,71 @@ class PostgresTest(unittest.TestCase):
         self.assertEqual(resp['ret_code'], 0, resp)
         self.assertEqual([e['token_list'] for e in resp['account_tokens']], [['tok-1', 'tok-2'], ['tok-1']])
         self.assertEqual(srv.accounts_of('tok-1'), [acc('x'), acc('y')])
+
+
+@unittest.skipIf(pbtest.STORE_KIND != 'postgres', 'PostgreSQL only')
+class OwnServerTest(unittest.TestCase):
+    """A PostgreSQL of the test's own (PB_TEST_PORT_BASE + 81), which it restarts, stops and freezes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = pgsingle.Postgres(pgsingle.OWN_PORT)
+        cls.addClassCleanup(cls.pg.destroy)
+
+    def server(self):
+        schema = self.id().rsplit('.', 1)[1]  # one schema a test
+        srv = pbtest.Server.for_test(self, store_url=self.pg.url + '?pushbind_schema=' + schema)
+        srv.bind('tok', 'acct')
+        return srv
+
+    def health(self, srv):
+        started = time.time()
+        status, _, _ = srv.request('GET', '/healthz')
+        return status, time.time() - started
+
+    def test_a_restart_is_followed_by_the_next_requests(self):
+        srv = self.server()
+        self.pg.stop('fast')
+        self.pg.start()
+        self.assertEqual(srv.accounts_of('tok'), [acc('acct')])  # the broken connection is replaced
+        srv.bind('tok', 'acct2')
+        self.assertEqual(srv.accounts_of('tok'), [acc('acct'), acc('acct2')])
+
+    def test_a_stopped_database_fails_fast_and_is_found_again(self):
+        srv = self.server()
+        self.pg.stop('immediate')
+        try:
+            status, took = self.health(srv)
+            self.assertEqual(status, 503)
+            self.assertLess(took, 2.5)
+            status, resp = srv.query({'operator_type': 2, 'token_list': ['tok']})
+            self.assertEqual(resp.get('ret_code'), E_STORE, resp)
+        finally:
+            self.pg.start()
+        self.assertEqual(self.health(srv)[0], 200)
+        self.assertEqual(srv.accounts_of('tok'), [acc('acct')])
+
+    def test_a_frozen_database_times_out_writes_as_unknown(self):
+        srv = self.server()
+        pids = self.pg.pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            status, took = self.health(srv)
+            self.assertEqual(status, 503)
+            self.assertLess(took, 2.5)
+            started = time.time()
+            status, resp = srv.batch({'operator_type': 1, 'token_accounts': [
+                {'token': 'tok', 'account_list': [{'account': 'frozen'}]}]})
+            self.assertEqual(resp.get('ret_code'), E_STORE, resp)  # 1008004: outcome unknown
+            self.assertLess(time.time() - started, 2.5)
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        # the write may have been applied after all (its COMMIT was sent): either answer is right
+        self.assertIn(srv.accounts_of('tok'), ([acc('acct')], [acc('acct'), acc('frozen')]))
+        srv.bind('tok', 'after')
+        self.assertEqual(srv.accounts_of('tok')[-1], acc('after'))
 
 
 if __name__ == '__main__':
