@@ -214,6 +214,22 @@ def new_temp_dir(register_cleanup):
     return d
 
 
+def _wait_for_backends_gone(schema, timeout=STOP_TIMEOUT):
+    """Waits until no PostgreSQL backend has a statement of `schema` as its last (each
+    pushbind connection's statements name the schema: these are a killed server's)."""
+    sql = ("SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+           "AND position('\"%s\".' in query) > 0" % schema)
+    deadline = time.time() + timeout
+    while True:
+        r = subprocess.run(['psql', STORE_URL.split('?')[0], '-Atc', sql], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout)
+        if r.returncode == 0 and r.stdout.strip() == b'0':
+            return
+        if time.time() > deadline:
+            raise AssertionError('the killed server\'s PostgreSQL backends are still there: %r' % (r,))
+        time.sleep(0.02)
+
+
 # ---- Server ----------------------------------------------------------------
 
 class Server(object):
@@ -367,11 +383,15 @@ class Server(object):
         return self.send_signal(signal.SIGTERM)
 
     def kill(self):
-        """SIGKILL: no chance to clean up."""
+        """SIGKILL: no chance to clean up. On PostgreSQL, returns once the killed process's
+        statements have finished: a write in flight at the kill still commits (or not) in the
+        server on its own, and a test reads what is there after it."""
         self._close_conn()
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(STOP_TIMEOUT)
         self._reader.join(2)
+        if STORE_KIND == 'postgres' and not self.store_url and not self.embedded:
+            _wait_for_backends_gone(os.path.basename(os.path.normpath(self.data_dir)))
 
     def restart(self, args=None):
         """Stops the server if running (SIGTERM, exit 0) and starts it again on the same data dir."""
