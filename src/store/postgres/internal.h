@@ -37,7 +37,6 @@
 #define PB_PG_DEFAULT_SCHEMA "pushbind"
 #define PB_PG_SCHEMA_PARAM "pushbind_schema"
 #define PB_PG_TIMEOUT_MS 2000 /* a reply, or a connection, within this (as Redis's) */
-#define PB_PG_LOOP_CONNECTIONS 2
 
 /* The statements pushbind runs; sql.c has their texts. */
 typedef enum pb_pg_stmt {
