@@ -194,7 +194,7 @@ static const pb_command_group app_group = {
     .name = "app",
     .intro = "usage: pushbind app COMMAND (--data DIR | --store URL) [options]\n"
              "\n"
-             "Manages the apps in the store the server uses (--store URL: Redis, as for\n"
+             "Manages the apps in the store the server uses (--store URL: Redis or PostgreSQL, as for\n"
              "'pushbind serve'). The server may keep running: changes are visible to its\n"
              "next request.\n"
              "\n",

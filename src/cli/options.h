@@ -83,7 +83,8 @@ const char *pb_cli_parse_access_id(const char *text, void *field);
      .help = "data directory of the embedded store (created when missing)", .required = required_}
 #define PB_CLI_ROW_STORE(type_, field_)                                                                           \
     PB_SETTING_S("store", "URL", type_, field_,                                                                    \
-                 "Redis instead: redis://HOST:PORT or redis-cluster://HOST:PORT[,...][/NAMESPACE][?wait=N]", NULL)
+                 "Redis or PostgreSQL instead: redis://HOST:PORT or redis-cluster://HOST:PORT[,...][/NAMESPACE]"     \
+                 "[?wait=N|all]; postgresql://... (a libpq URI, plus pushbind_schema=NAME)", NULL)
 #define PB_CLI_ROW_ACCESS_ID(type_, field_, help_)                                                                \
     {.name = "access-id", .arg = "ID", .type = PB_SETTING_CUSTOM, .offset = offsetof(type_, field_),              \
      .parse = pb_cli_parse_access_id, .help = help_, .required = true}

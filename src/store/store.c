@@ -1,6 +1,7 @@
 /*
  * store.c — pb_store_* over the backend the configuration names: the
- * embedded LMDB store (config->data_dir) or Redis (config->url). Each call is
+ * embedded LMDB store (config->data_dir), or by config->url's scheme Redis
+ * (redis://, redis-cluster://) or PostgreSQL (postgresql://, postgres://). Each call is
  * handed to the backend's function of the same contract; a switch rather
  * than a table of function pointers keeps every call type-checked against
  * the backend's own handle types.
@@ -11,9 +12,10 @@
 #include "common/clock.h"
 #include "metrics/metrics.h"
 #include "store/lmdb/backend.h"
+#include "store/postgres/postgres.h"
 #include "store/redis/redis.h"
 
-typedef enum backend_kind { BACKEND_LMDB, BACKEND_REDIS } backend_kind;
+typedef enum backend_kind { BACKEND_LMDB, BACKEND_REDIS, BACKEND_POSTGRES } backend_kind;
 
 struct pb_store {
     backend_kind kind;
@@ -21,6 +23,7 @@ struct pb_store {
     union {
         pb_lmdb_store *lmdb;
         pb_redis_store *redis;
+        pb_pg_store *postgres;
     } impl;
 };
 
@@ -29,6 +32,7 @@ struct pb_store_view {
     union {
         pb_lmdb_view *lmdb;
         pb_redis_view *redis;
+        pb_pg_session *postgres;
     } impl;
 };
 
@@ -38,6 +42,7 @@ struct pb_store_session {
     union {
         pb_lmdb_session *lmdb;
         pb_redis_session *redis;
+        pb_pg_session *postgres;
     } impl;
     pb_store_view view; /* the session's one view */
 };
@@ -51,7 +56,10 @@ pb_store *pb_store_open(const pb_store_config *config, char **err)
         return NULL;
     }
     store->limits = config->limits;
-    if (config->url != NULL) {
+    if (config->url != NULL && pb_pg_url_is(config->url)) {
+        store->kind = BACKEND_POSTGRES;
+        store->impl.postgres = pb_pg_open(config, err);
+    } else if (config->url != NULL) {
         store->kind = BACKEND_REDIS;
         store->impl.redis = pb_redis_open(config, err);
     } else {
@@ -69,7 +77,9 @@ void pb_store_close(pb_store *store)
 {
     if (store == NULL)
         return;
-    if (store->kind == BACKEND_REDIS)
+    if (store->kind == BACKEND_POSTGRES)
+        pb_pg_close(store->impl.postgres);
+    else if (store->kind == BACKEND_REDIS)
         pb_redis_close(store->impl.redis);
     else
         pb_lmdb_close(store->impl.lmdb);
@@ -84,7 +94,9 @@ pb_store_session *pb_store_session_open(pb_store *store)
     session->kind = store->kind;
     session->store = store;
     session->view.session = session;
-    if (store->kind == BACKEND_REDIS)
+    if (store->kind == BACKEND_POSTGRES)
+        session->impl.postgres = pb_pg_session_open(store->impl.postgres);
+    else if (store->kind == BACKEND_REDIS)
         session->impl.redis = pb_redis_session_open(store->impl.redis);
     else
         session->impl.lmdb = pb_lmdb_session_open(store->impl.lmdb);
@@ -99,7 +111,9 @@ void pb_store_session_close(pb_store_session *session)
 {
     if (session == NULL)
         return;
-    if (session->kind == BACKEND_REDIS)
+    if (session->kind == BACKEND_POSTGRES)
+        pb_pg_session_close(session->impl.postgres);
+    else if (session->kind == BACKEND_REDIS)
         pb_redis_session_close(session->impl.redis);
     else
         pb_lmdb_session_close(session->impl.lmdb);
@@ -108,6 +122,8 @@ void pb_store_session_close(pb_store_session *session)
 
 const char *pb_store_session_error(const pb_store_session *session)
 {
+    if (session->kind == BACKEND_POSTGRES)
+        return pb_pg_session_error(session->impl.postgres);
     if (session->kind == BACKEND_REDIS)
         return pb_redis_session_error(session->impl.redis);
     return pb_lmdb_session_error(session->impl.lmdb);
@@ -121,6 +137,8 @@ const pb_store_limits *pb_store_limits_of(const pb_store_session *session)
 /* A session not bound to a loop (or the embedded store) pings, waiting. */
 static int ping_waiting(pb_store_session *session)
 {
+    if (session->kind == BACKEND_POSTGRES)
+        return pb_pg_ping(session->impl.postgres);
     if (session->kind == BACKEND_REDIS)
         return pb_redis_ping(session->impl.redis);
     return pb_lmdb_ping(session->impl.lmdb);
@@ -128,7 +146,7 @@ static int ping_waiting(pb_store_session *session)
 
 int pb_store_space_of(pb_store_session *session, pb_store_space *space)
 {
-    if (session->kind == BACKEND_REDIS)
+    if (session->kind != BACKEND_LMDB)
         return PB_STORE_EINVAL;
     return pb_lmdb_space_of(session->impl.lmdb, space);
 }
@@ -136,6 +154,10 @@ int pb_store_space_of(pb_store_session *session, pb_store_space *space)
 pb_store_view *pb_store_view_begin(pb_store_session *session)
 {
     pb_store_view *view = &session->view;
+    if (session->kind == BACKEND_POSTGRES) {
+        view->impl.postgres = pb_pg_view_begin(session->impl.postgres);
+        return view->impl.postgres != NULL ? view : NULL;
+    }
     if (session->kind == BACKEND_REDIS) {
         view->impl.redis = pb_redis_view_begin(session->impl.redis);
         return view->impl.redis != NULL ? view : NULL;
@@ -146,7 +168,9 @@ pb_store_view *pb_store_view_begin(pb_store_session *session)
 
 void pb_store_view_end(pb_store_view *view)
 {
-    if (view->session->kind == BACKEND_REDIS)
+    if (view->session->kind == BACKEND_POSTGRES)
+        pb_pg_view_end(view->impl.postgres);
+    else if (view->session->kind == BACKEND_REDIS)
         pb_redis_view_end(view->impl.redis);
     else
         pb_lmdb_view_end(view->impl.lmdb);
@@ -154,6 +178,8 @@ void pb_store_view_end(pb_store_view *view)
 
 int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret)
 {
+    if (view->session->kind == BACKEND_POSTGRES)
+        return pb_pg_app_secret(view->impl.postgres, access_id, secret);
     if (view->session->kind == BACKEND_REDIS)
         return pb_redis_app_secret(view->impl.redis, access_id, secret);
     return pb_lmdb_app_secret(view->impl.lmdb, access_id, secret);
@@ -161,6 +187,8 @@ int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret)
 
 int pb_store_app_of(pb_store_view *view, uint64_t access_id, pb_app_info *app)
 {
+    if (view->session->kind == BACKEND_POSTGRES)
+        return pb_pg_app_of(view->impl.postgres, access_id, app);
     if (view->session->kind == BACKEND_REDIS)
         return pb_redis_app_of(view->impl.redis, access_id, app);
     return pb_lmdb_app_of(view->impl.lmdb, access_id, app);
@@ -169,6 +197,8 @@ int pb_store_app_of(pb_store_view *view, uint64_t access_id, pb_app_info *app)
 int pb_store_tokens_of(pb_store_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
                        bool with_info, pb_pool *pool, pb_token_list *out)
 {
+    if (view->session->kind == BACKEND_POSTGRES)
+        return pb_pg_tokens_of(view->impl.postgres, access_id, accounts, n, with_info, pool, out);
     if (view->session->kind == BACKEND_REDIS)
         return pb_redis_tokens_of(view->impl.redis, access_id, accounts, n, with_info, pool, out);
     return pb_lmdb_tokens_of(view->impl.lmdb, access_id, accounts, n, with_info, pool, out);
@@ -177,6 +207,8 @@ int pb_store_tokens_of(pb_store_view *view, uint64_t access_id, const pb_account
 int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
                          bool with_info, pb_pool *pool, pb_account_list *out)
 {
+    if (view->session->kind == BACKEND_POSTGRES)
+        return pb_pg_accounts_of(view->impl.postgres, access_id, tokens, n, with_info, pool, out);
     if (view->session->kind == BACKEND_REDIS)
         return pb_redis_accounts_of(view->impl.redis, access_id, tokens, n, with_info, pool, out);
     return pb_lmdb_accounts_of(view->impl.lmdb, access_id, tokens, n, with_info, pool, out);
@@ -238,6 +270,8 @@ static void lookup_in_view(pb_store_view *view, pb_store_lookup *lookup, pb_pool
 
 int pb_store_session_attach_loop(pb_store_session *session, void *loop)
 {
+    if (session->kind == BACKEND_POSTGRES)
+        return pb_pg_session_attach_loop(session->impl.postgres, loop);
     if (session->kind == BACKEND_REDIS)
         return pb_redis_session_attach_loop(session->impl.redis, loop);
     pb_lmdb_keep_snapshot(session->impl.lmdb, true);
@@ -246,7 +280,9 @@ int pb_store_session_attach_loop(pb_store_session *session, void *loop)
 
 void pb_store_session_detach_loop(pb_store_session *session)
 {
-    if (session->kind == BACKEND_REDIS)
+    if (session->kind == BACKEND_POSTGRES)
+        pb_pg_session_detach_loop(session->impl.postgres);
+    else if (session->kind == BACKEND_REDIS)
         pb_redis_session_detach_loop(session->impl.redis);
     else
         pb_lmdb_keep_snapshot(session->impl.lmdb, false);
@@ -263,6 +299,10 @@ void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, p
 {
     if (session->kind == BACKEND_REDIS && pb_redis_session_bound(session->impl.redis)) {
         pb_redis_lookup_start(session->impl.redis, lookup, pool, done, arg);
+        return;
+    }
+    if (session->kind == BACKEND_POSTGRES && pb_pg_session_bound(session->impl.postgres)) {
+        pb_pg_lookup_start(session->impl.postgres, lookup, pool, done, arg);
         return;
     }
     if (lookup->kind == PB_LOOKUP_PING) {
@@ -295,14 +335,16 @@ void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, p
 }
 
 /*
- * A Redis write is its own "commit": observed here, as the embedded backend's
- * writer thread observes its group commits.
+ * A Redis or PostgreSQL write is its own "commit": observed here, as the
+ * embedded backend's writer thread observes its group commits.
  */
-static int redis_apply_observed(pb_redis_session *session, uint64_t access_id, const pb_change *changes, size_t n,
-                                pb_change_outcome *outcomes)
+static int apply_observed(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
+                          pb_change_outcome *outcomes)
 {
     uint64_t started = pb_clock_ns();
-    int rc = pb_redis_apply(session, access_id, changes, n, outcomes);
+    int rc = session->kind == BACKEND_POSTGRES
+                 ? pb_pg_apply(session->impl.postgres, access_id, changes, n, outcomes)
+                 : pb_redis_apply(session->impl.redis, access_id, changes, n, outcomes);
     pb_metrics_observe_store_commit(pb_clock_ns() - started);
     pb_metrics_observe_commit_batch(1);
     return rc;
@@ -311,8 +353,8 @@ static int redis_apply_observed(pb_redis_session *session, uint64_t access_id, c
 int pb_store_apply(pb_store_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                    pb_change_outcome *outcomes)
 {
-    if (session->kind == BACKEND_REDIS)
-        return redis_apply_observed(session->impl.redis, access_id, changes, n, outcomes);
+    if (session->kind != BACKEND_LMDB)
+        return apply_observed(session, access_id, changes, n, outcomes);
     return pb_lmdb_apply(session->impl.lmdb, access_id, changes, n, outcomes);
 }
 
@@ -323,8 +365,12 @@ void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const p
         pb_redis_apply_start(session->impl.redis, access_id, changes, n, outcomes, pool, done, arg);
         return;
     }
-    if (session->kind == BACKEND_REDIS) {
-        done(arg, redis_apply_observed(session->impl.redis, access_id, changes, n, outcomes));
+    if (session->kind == BACKEND_POSTGRES && pb_pg_session_bound(session->impl.postgres)) {
+        pb_pg_apply_start(session->impl.postgres, access_id, changes, n, outcomes, pool, done, arg);
+        return;
+    }
+    if (session->kind != BACKEND_LMDB) {
+        done(arg, apply_observed(session, access_id, changes, n, outcomes));
         return;
     }
     pb_lmdb_apply_start(session->impl.lmdb, access_id, changes, n, outcomes, pool, done, arg);
@@ -332,6 +378,8 @@ void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const p
 
 int pb_store_app_put(pb_store_session *session, uint64_t access_id, pb_str secret, bool *created)
 {
+    if (session->kind == BACKEND_POSTGRES)
+        return pb_pg_app_put(session->impl.postgres, access_id, secret, created);
     if (session->kind == BACKEND_REDIS)
         return pb_redis_app_put(session->impl.redis, access_id, secret, created);
     return pb_lmdb_app_put(session->impl.lmdb, access_id, secret, created);
@@ -339,6 +387,8 @@ int pb_store_app_put(pb_store_session *session, uint64_t access_id, pb_str secre
 
 int pb_store_app_remove(pb_store_session *session, uint64_t access_id, uint64_t *bindings_removed)
 {
+    if (session->kind == BACKEND_POSTGRES)
+        return pb_pg_app_remove(session->impl.postgres, access_id, bindings_removed);
     if (session->kind == BACKEND_REDIS)
         return pb_redis_app_remove(session->impl.redis, access_id, bindings_removed);
     return pb_lmdb_app_remove(session->impl.lmdb, access_id, bindings_removed);
@@ -346,6 +396,8 @@ int pb_store_app_remove(pb_store_session *session, uint64_t access_id, uint64_t 
 
 int pb_store_app_list(pb_store_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg)
 {
+    if (session->kind == BACKEND_POSTGRES)
+        return pb_pg_app_list(session->impl.postgres, visit, arg);
     if (session->kind == BACKEND_REDIS)
         return pb_redis_app_list(session->impl.redis, visit, arg);
     return pb_lmdb_app_list(session->impl.lmdb, visit, arg);

@@ -14,11 +14,13 @@ PUSHBIND_BIN names the binary; the default is ../../build/pushbind relative
 to this file.
 
 PUSHBIND_STORE picks the store every server and command line uses: unset for
-the embedded store (--data DIR), or a Redis URL without namespace
-(redis://HOST:PORT, redis-cluster://HOST:PORT,…). With Redis, each temp data
+the embedded store (--data DIR), a Redis URL without namespace
+(redis://HOST:PORT, redis-cluster://HOST:PORT,…) or a PostgreSQL URL without
+pushbind_schema (postgresql://USER@HOST:PORT/DB). With Redis, each temp data
 dir stands for its own namespace (--store URL/NAME), so tests stay as isolated
 as with separate directories and read unchanged: run_cli() and Server turn
-'--data DIR' into '--store URL/NAME'.
+'--data DIR' into '--store URL/NAME'; with PostgreSQL, into its own schema
+(--store URL?pushbind_schema=NAME).
 """
 
 import base64
@@ -45,19 +47,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.abspath(os.environ.get('PUSHBIND_BIN') or os.path.join(HERE, '..', '..', 'build', 'pushbind'))
 
 STORE_URL = os.environ.get('PUSHBIND_STORE') or None
-# 'lmdb', 'redis' or 'cluster': which store the suite runs against.
-STORE_KIND = 'lmdb' if STORE_URL is None else 'cluster' if STORE_URL.startswith('redis-cluster://') else 'redis'
+# 'lmdb', 'redis', 'cluster' or 'postgres': which store the suite runs against.
+STORE_KIND = ('lmdb' if STORE_URL is None else 'cluster' if STORE_URL.startswith('redis-cluster://')
+              else 'postgres' if STORE_URL.startswith(('postgresql://', 'postgres://')) else 'redis')
 
 
 def store_args(data_dir):
     """The flags naming the store behind `data_dir` (see PUSHBIND_STORE)."""
     if STORE_URL is None:
         return ['--data', data_dir]
+    if STORE_KIND == 'postgres':
+        return ['--store', '%s%spushbind_schema=%s' % (STORE_URL, '&' if '?' in STORE_URL else '?',
+                                                      os.path.basename(os.path.normpath(data_dir)))]
     return ['--store', '%s/%s' % (STORE_URL, os.path.basename(os.path.normpath(data_dir)))]
 
 
 def lmdb_only(reason):
-    """Skips a test about the embedded store itself when the suite runs on Redis."""
+    """Skips a test about the embedded store itself when the suite runs on Redis or PostgreSQL."""
     return unittest.skipIf(STORE_KIND != 'lmdb', 'embedded store only: ' + reason)
 
 
@@ -206,6 +212,22 @@ def new_temp_dir(register_cleanup):
     d = tempfile.mkdtemp(prefix='pushbind-bb-')
     register_cleanup(shutil.rmtree, d, True)
     return d
+
+
+def _wait_for_backends_gone(schema, timeout=STOP_TIMEOUT):
+    """Waits until no PostgreSQL backend has a statement of `schema` as its last (each
+    pushbind connection's statements name the schema: these are a killed server's)."""
+    sql = ("SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+           "AND position('\"%s\".' in query) > 0" % schema)
+    deadline = time.time() + timeout
+    while True:
+        r = subprocess.run(['psql', STORE_URL.split('?')[0], '-Atc', sql], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout)
+        if r.returncode == 0 and r.stdout.strip() == b'0':
+            return
+        if time.time() > deadline:
+            raise AssertionError('the killed server\'s PostgreSQL backends are still there: %r' % (r,))
+        time.sleep(0.02)
 
 
 # ---- Server ----------------------------------------------------------------
@@ -361,11 +383,15 @@ class Server(object):
         return self.send_signal(signal.SIGTERM)
 
     def kill(self):
-        """SIGKILL: no chance to clean up."""
+        """SIGKILL: no chance to clean up. On PostgreSQL, returns once the killed process's
+        statements have finished: a write in flight at the kill still commits (or not) in the
+        server on its own, and a test reads what is there after it."""
         self._close_conn()
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(STOP_TIMEOUT)
         self._reader.join(2)
+        if STORE_KIND == 'postgres' and not self.store_url and not self.embedded:
+            _wait_for_backends_gone(os.path.basename(os.path.normpath(self.data_dir)))
 
     def restart(self, args=None):
         """Stops the server if running (SIGTERM, exit 0) and starts it again on the same data dir."""

@@ -1,0 +1,309 @@
+/*
+ * schema.c — the PostgreSQL backend's tables and functions, installed in the
+ * schema the URL names (pushbind_schema=NAME, "pushbind" by default) and
+ * versioned in its `meta` table. See store_state.h for the layout.
+ *
+ * The first process to open a store creates the schema under a session
+ * advisory lock, so that two processes starting at once never both create
+ * it; a newer binary upgrades an older schema the same way (one step per
+ * version, each in its own transaction); an older binary refuses a newer
+ * schema, since it would not know what the newer functions keep.
+ *
+ * The text below is run with search_path set to the schema, and every
+ * function captures it (SET search_path FROM CURRENT), so one text serves
+ * every namespace and nothing in it names the schema.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/postgres/store_state.h"
+
+/*
+ * Version 1. Columns are ordered widest first so that no byte is lost to
+ * alignment padding; tokens and accounts compare bytewise (COLLATE "C"),
+ * which is also what makes the indexes cheap to search.
+ */
+static const char schema_v1[] =
+    "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);\n"
+    "CREATE TABLE apps (id bigint PRIMARY KEY, created_at bigint NOT NULL, secret text NOT NULL);\n"
+    /* The bindings count in shards, so that concurrent writers of one app do
+     * not queue on one row until their COMMIT: the count is their sum. */
+    "CREATE TABLE app_counts (app bigint NOT NULL, shard int NOT NULL, n bigint NOT NULL,\n"
+    "  PRIMARY KEY (app, shard));\n"
+    /* Creation order of bindings across every writer; CACHE 1 keeps it the
+     * order in which they were made, not the order of per-session blocks. */
+    "CREATE SEQUENCE binding_seq CACHE 1;\n"
+    "CREATE TABLE bindings (\n"
+    "  app bigint NOT NULL, seq bigint NOT NULL, bind_time bigint NOT NULL, last_bind_time bigint NOT NULL,\n"
+    "  atype int NOT NULL, platform smallint NOT NULL,\n"
+    "  token text COLLATE \"C\" NOT NULL, account text COLLATE \"C\" NOT NULL,\n"
+    "  PRIMARY KEY (app, token, atype, account));\n"
+    "CREATE INDEX bindings_by_account ON bindings (app, atype, account);\n"
+    /* Where the background expiry's bounded steps resume (a page number). */
+    "CREATE TABLE expiry_cursor (one boolean PRIMARY KEY DEFAULT true CHECK (one), next_page bigint NOT NULL);\n"
+    "INSERT INTO expiry_cursor (next_page) VALUES (0);\n"
+    "\n"
+    /* ---- apps ---- */
+    "CREATE FUNCTION app_lock_key(p_app bigint) RETURNS bigint LANGUAGE sql IMMUTABLE\n"
+    "  AS $f$ SELECT hashtextextended('app ' || p_app, 0) $f$;\n"
+    "CREATE FUNCTION app_bindings(p_app bigint) RETURNS bigint LANGUAGE sql STABLE SET search_path FROM CURRENT\n"
+    "  AS $f$ SELECT coalesce(sum(n), 0)::bigint FROM app_counts WHERE app = p_app $f$;\n"
+    /* NOTIFY on "SCHEMA.apps": the servers drop the secrets they cached. */
+    "CREATE FUNCTION app_put(p_app bigint, p_secret text, p_now bigint) RETURNS boolean LANGUAGE plpgsql\n"
+    "  SET search_path FROM CURRENT AS $f$\n"
+    "DECLARE created boolean;\n"
+    "BEGIN\n"
+    "  INSERT INTO apps AS a (id, created_at, secret) VALUES (p_app, p_now, p_secret)\n"
+    "    ON CONFLICT (id) DO UPDATE SET secret = EXCLUDED.secret RETURNING (a.xmax = 0) INTO created;\n"
+    "  PERFORM pg_notify(current_schema() || '.apps', p_app::text);\n"
+    "  RETURN created;\n"
+    "END $f$;\n"
+    /* NULL when there is no such app, else the bindings it held. The
+     * exclusive app lock waits for the batches in flight (they hold it shared). */
+    "CREATE FUNCTION app_remove(p_app bigint) RETURNS bigint LANGUAGE plpgsql\n"
+    "  SET search_path FROM CURRENT AS $f$\n"
+    "DECLARE gone bigint;\n"
+    "BEGIN\n"
+    "  PERFORM pg_advisory_xact_lock(app_lock_key(p_app));\n"
+    "  DELETE FROM apps WHERE id = p_app;\n"
+    "  IF NOT FOUND THEN RETURN NULL; END IF;\n"
+    "  DELETE FROM bindings WHERE app = p_app;\n"
+    "  GET DIAGNOSTICS gone = ROW_COUNT;\n"
+    "  DELETE FROM app_counts WHERE app = p_app;\n"
+    "  PERFORM pg_notify(current_schema() || '.apps', p_app::text);\n"
+    "  RETURN gone;\n"
+    "END $f$;\n"
+    "CREATE FUNCTION add_count(p_app bigint, p_delta bigint) RETURNS void LANGUAGE sql\n"
+    "  SET search_path FROM CURRENT AS $f$\n"
+    "  INSERT INTO app_counts AS c (app, shard, n) VALUES (p_app, pg_backend_pid() % 32, p_delta)\n"
+    "    ON CONFLICT (app, shard) DO UPDATE SET n = c.n + EXCLUDED.n $f$;\n"
+    "\n"
+    /* ---- one change (store.h: pb_change): outcome 0 ok, 1 over a limit;
+     * delta the bindings it added less those it deleted, expired how many of
+     * those were expired. p_cutoff: a binding whose last_bind_time is at or
+     * before it has expired. ---- */
+    "CREATE FUNCTION apply_change(p_app bigint, p_now bigint, p_cutoff bigint, p_max_apt int, p_max_tpa int,\n"
+    "    p_kind int, p_token text, p_platform int, p_atypes int[], p_names text[], p_binds bigint[],\n"
+    "    p_lasts bigint[], OUT outcome int, OUT delta bigint, OUT expired bigint) LANGUAGE plpgsql\n"
+    "    SET search_path FROM CURRENT AS $f$\n"
+    "DECLARE\n"
+    "  c int := coalesce(array_length(p_atypes, 1), 0);\n"
+    "  j int; bound int; added int := 0; tokens int; plat int := p_platform; gone bigint; fresh boolean;\n"
+    "  expiring boolean;\n"
+    "BEGIN\n"
+    "  outcome := 0; delta := 0; expired := 0;\n"
+    "  IF p_kind = 5 THEN\n"
+    "    DELETE FROM bindings WHERE app = p_app AND atype = p_atypes[1] AND account = p_names[1];\n"
+    "    GET DIAGNOSTICS gone = ROW_COUNT; delta := -gone; RETURN;\n"
+    "  ELSIF p_kind = 4 THEN\n"
+    "    DELETE FROM bindings WHERE app = p_app AND token = p_token;\n"
+    "    GET DIAGNOSTICS gone = ROW_COUNT; delta := -gone; RETURN;\n"
+    "  ELSIF p_kind = 3 THEN\n"
+    "    DELETE FROM bindings b USING unnest(p_atypes, p_names) AS x(at, nm)\n"
+    "      WHERE b.app = p_app AND b.token = p_token AND b.atype = x.at AND b.account = x.nm;\n"
+    "    GET DIAGNOSTICS gone = ROW_COUNT; delta := -gone; RETURN;\n"
+    "  END IF;\n"
+    /* APPEND (1) and OVERWRITE (2): limits first, so a refused change writes nothing */
+    "  expiring := p_cutoff > -9223372036854775807;\n"
+    "  IF expiring THEN\n"
+    "    DELETE FROM bindings WHERE app = p_app AND token = p_token AND last_bind_time <= p_cutoff;\n"
+    "    GET DIAGNOSTICS gone = ROW_COUNT; delta := -gone; expired := gone;\n"
+    "  END IF;\n"
+    "  SELECT count(*) INTO bound FROM bindings WHERE app = p_app AND token = p_token;\n"
+    "  FOR j IN 1..c LOOP\n"
+    "    PERFORM 1 FROM bindings WHERE app = p_app AND token = p_token AND atype = p_atypes[j]\n"
+    "      AND account = p_names[j];\n"
+    "    CONTINUE WHEN FOUND;\n"
+    "    IF expiring THEN\n"
+    "      DELETE FROM bindings WHERE app = p_app AND atype = p_atypes[j] AND account = p_names[j]\n"
+    "        AND last_bind_time <= p_cutoff;\n"
+    "      GET DIAGNOSTICS gone = ROW_COUNT; delta := delta - gone; expired := expired + gone;\n"
+    "    END IF;\n"
+    "    SELECT count(*) INTO tokens FROM bindings WHERE app = p_app AND atype = p_atypes[j] AND account = p_names[j];\n"
+    "    IF tokens + 1 > p_max_tpa THEN outcome := 1; RETURN; END IF;\n"
+    "    added := added + 1;\n"
+    "  END LOOP;\n"
+    /* a token already over a lowered limit may still be re-sent what it has */
+    "  IF (p_kind = 1 AND added > 0 AND bound + added > p_max_apt) OR (p_kind = 2 AND c > p_max_apt) THEN\n"
+    "    outcome := 1; RETURN;\n"
+    "  END IF;\n"
+    "  IF p_kind = 2 THEN\n"
+    "    DELETE FROM bindings b WHERE b.app = p_app AND b.token = p_token AND NOT EXISTS\n"
+    "      (SELECT 1 FROM unnest(p_atypes, p_names) AS x(at, nm) WHERE x.at = b.atype AND x.nm = b.account);\n"
+    "    GET DIAGNOSTICS gone = ROW_COUNT; delta := delta - gone;\n"
+    "  END IF;\n"
+    "  IF plat = 0 THEN\n"
+    "    SELECT platform INTO plat FROM bindings WHERE app = p_app AND token = p_token LIMIT 1;\n"
+    "    plat := coalesce(plat, 0);\n"
+    "  END IF;\n"
+    /* in list order, so that new bindings take their seqs in that order; a
+     * binding that exists keeps its seq (its place) and is confirmed */
+    "  FOR j IN 1..c LOOP\n"
+    "    INSERT INTO bindings AS b (app, seq, bind_time, last_bind_time, atype, platform, token, account)\n"
+    "      VALUES (p_app, nextval('binding_seq'), coalesce(p_binds[j], p_now), coalesce(p_lasts[j], p_now),\n"
+    "              p_atypes[j], plat, p_token, p_names[j])\n"
+    "      ON CONFLICT (app, token, atype, account) DO UPDATE SET\n"
+    "        last_bind_time = CASE WHEN p_lasts[j] IS NULL THEN p_now\n"
+    "                              ELSE greatest(b.last_bind_time, p_lasts[j]) END,\n"
+    "        bind_time = CASE WHEN p_binds[j] IS NULL THEN b.bind_time ELSE least(b.bind_time, p_binds[j]) END\n"
+    "      RETURNING (b.xmax = 0) INTO fresh;\n"
+    "    IF fresh THEN delta := delta + 1; END IF;\n"
+    "  END LOOP;\n"
+    /* without a platform given, every row already has the token's (and the new ones took it) */
+    "  IF p_platform <> 0 THEN\n"
+    "    UPDATE bindings SET platform = plat WHERE app = p_app AND token = p_token AND platform <> plat;\n"
+    "  END IF;\n"
+    "END $f$;\n"
+    "\n"
+    /* ---- one batch: NULL when the app does not exist, else one outcome per
+     * change (0 ok, 1 over a limit, 2 failed), then the expired bindings it
+     * deleted. Every key a change binds or
+     * unbinds is locked first, all in one order, so the limits are exact
+     * under concurrent writers and two batches never wait for each other in
+     * a cycle. Each change runs in its own subtransaction. p_counts[i] says
+     * how many of the flat account arrays belong to change i. ---- */
+    "CREATE FUNCTION apply_batch(p_app bigint, p_now bigint, p_ttl bigint, p_max_apt int, p_max_tpa int,\n"
+    "    p_kinds int[], p_tokens text[], p_platforms int[], p_counts int[],\n"
+    "    p_atypes int[], p_names text[], p_binds bigint[], p_lasts bigint[]) RETURNS int[] LANGUAGE plpgsql\n"
+    "    SET search_path FROM CURRENT AS $f$\n"
+    "DECLARE\n"
+    "  n int := coalesce(array_length(p_kinds, 1), 0);\n"
+    "  cutoff bigint := CASE WHEN p_ttl > 0 THEN p_now - p_ttl ELSE -9223372036854775807 END;\n"
+    "  outcomes int[] := '{}'; total bigint := 0; expired bigint := 0; i int; first int := 1; last int; k bigint; r record;\n"
+    "BEGIN\n"
+    "  PERFORM pg_advisory_xact_lock_shared(app_lock_key(p_app));\n"
+    "  PERFORM 1 FROM apps WHERE id = p_app;\n"
+    "  IF NOT FOUND THEN RETURN NULL; END IF;\n"
+    "  FOR k IN SELECT DISTINCT key FROM (\n"
+    "      SELECT hashtextextended(p_app || ' t ' || t, 0) FROM unnest(p_kinds, p_tokens) AS x(kind, t)\n"
+    "        WHERE kind <> 5\n"
+    "      UNION ALL\n"
+    "      SELECT hashtextextended(p_app || ' a ' || at || ' ' || nm, 0) FROM unnest(p_atypes, p_names) AS y(at, nm)\n"
+    "    ) AS keys(key) ORDER BY key LOOP\n"
+    "    PERFORM pg_advisory_xact_lock(k);\n"
+    "  END LOOP;\n"
+    "  FOR i IN 1..n LOOP\n"
+    "    last := first + p_counts[i] - 1;\n"
+    "    BEGIN\n"
+    "      SELECT * INTO r FROM apply_change(p_app, p_now, cutoff, p_max_apt, p_max_tpa, p_kinds[i], p_tokens[i],\n"
+    "        p_platforms[i], p_atypes[first:last], p_names[first:last], p_binds[first:last], p_lasts[first:last]);\n"
+    "      outcomes := outcomes || r.outcome;\n"
+    "      total := total + r.delta;\n"
+    "      expired := expired + r.expired;\n"
+    "    EXCEPTION WHEN OTHERS THEN\n"
+    "      outcomes := outcomes || 2;\n"
+    "    END;\n"
+    "    first := last + 1;\n"
+    "  END LOOP;\n"
+    "  IF total <> 0 THEN PERFORM add_count(p_app, total); END IF;\n"
+    "  RETURN outcomes || expired::int;\n"
+    "END $f$;\n"
+    "\n"
+    /* ---- expiry in the background: deletes the expired bindings of the
+     * next p_pages pages of the table (a TID range scan: no index on times),
+     * then moves the cursor; returns the bindings deleted. ---- */
+    "CREATE FUNCTION expire_step(p_cutoff bigint, p_pages bigint) RETURNS bigint LANGUAGE plpgsql\n"
+    "  SET search_path FROM CURRENT AS $f$\n"
+    "DECLARE from_page bigint; gone bigint := 0; r record;\n"
+    "BEGIN\n"
+    "  SELECT next_page INTO from_page FROM expiry_cursor FOR UPDATE;\n"
+    "  FOR r IN WITH d AS (DELETE FROM bindings\n"
+    "      WHERE ctid >= format('(%s,0)', from_page)::tid AND ctid < format('(%s,0)', from_page + p_pages)::tid\n"
+    "        AND last_bind_time <= p_cutoff RETURNING app)\n"
+    "    SELECT app, count(*) AS n FROM d GROUP BY app LOOP\n"
+    "    PERFORM add_count(r.app, -r.n);\n"
+    "    gone := gone + r.n;\n"
+    "  END LOOP;\n"
+    "  UPDATE expiry_cursor SET next_page = CASE\n"
+    "    WHEN from_page + p_pages >= pg_relation_size('bindings') / current_setting('block_size')::bigint THEN 0\n"
+    "    ELSE from_page + p_pages END;\n"
+    "  RETURN gone;\n"
+    "END $f$;\n";
+
+/* The upgrades from version i to i + 1, for i = 1 … PB_PG_SCHEMA_VERSION - 1 (none yet). */
+static const char *const upgrades[] = {NULL};
+
+/* Runs `sql` on `conn`; NULL or the server's message (valid until the next call). */
+static const char *run(PGconn *conn, const char *sql, char *error, size_t error_size)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType status = PQresultStatus(res);
+    bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+    if (!ok)
+        snprintf(error, error_size, "%s", PQresultErrorMessage(res));
+    PQclear(res);
+    return ok ? NULL : error;
+}
+
+/* The schema's version: 0 when it has no meta table yet; -1 on failure. */
+static long schema_version(PGconn *conn, const char *quoted_schema, char *error, size_t error_size)
+{
+    char sql[PB_PG_SCHEMA_MAX * 2 + 128];
+    snprintf(sql, sizeof(sql), "SELECT to_regclass('%s.meta') IS NOT NULL", quoted_schema);
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        snprintf(error, error_size, "%s", PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    bool exists = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!exists)
+        return 0;
+    snprintf(sql, sizeof(sql), "SELECT value FROM %s.meta WHERE key = 'version'", quoted_schema);
+    res = PQexec(conn, sql);
+    long version = -1;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    else
+        snprintf(error, error_size, "%s.meta has no version", quoted_schema);
+    PQclear(res);
+    return version;
+}
+
+/* One step (create, or upgrade to `version`), in a transaction with search_path set to the schema. */
+static const char *install(PGconn *conn, const char *quoted_schema, const char *body, long version, char *error,
+                           size_t error_size)
+{
+    char sql[PB_PG_SCHEMA_MAX * 2 + 160];
+    const char *what;
+    snprintf(sql, sizeof(sql), "BEGIN; CREATE SCHEMA IF NOT EXISTS %s; SET LOCAL search_path TO %s", quoted_schema,
+             quoted_schema);
+    if ((what = run(conn, sql, error, error_size)) != NULL || (what = run(conn, body, error, error_size)) != NULL)
+        goto fail;
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO meta (key, value) VALUES ('version', '%ld') "
+             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value; COMMIT",
+             version);
+    if ((what = run(conn, sql, error, error_size)) != NULL)
+        goto fail;
+    return NULL;
+fail:
+    PQclear(PQexec(conn, "ROLLBACK"));
+    return what;
+}
+
+const char *pb_pg_schema_ensure(PGconn *conn, const char *quoted_schema, char *error, size_t error_size)
+{
+    /* one lock for every namespace: creating schemas is rare and quick */
+    const char *what = run(conn, "SELECT pg_advisory_lock(hashtextextended('pushbind schema', 0))", error, error_size);
+    if (what != NULL)
+        return what;
+    long version = schema_version(conn, quoted_schema, error, error_size);
+    if (version < 0) {
+        what = error;
+    } else if (version > PB_PG_SCHEMA_VERSION) {
+        snprintf(error, error_size,
+                 "schema %s is at version %ld, newer than this pushbind knows (%d): run a newer pushbind",
+                 quoted_schema, version, PB_PG_SCHEMA_VERSION);
+        what = error;
+    } else if (version == 0) {
+        what = install(conn, quoted_schema, schema_v1, 1, error, error_size);
+        version = 1;
+    }
+    for (; what == NULL && version < PB_PG_SCHEMA_VERSION; version++)
+        what = install(conn, quoted_schema, upgrades[version - 1], version + 1, error, error_size);
+    PQclear(PQexec(conn, "SELECT pg_advisory_unlock(hashtextextended('pushbind schema', 0))"));
+    return what;
+}
