@@ -45,7 +45,7 @@ pb_str pb_handler_body(h2o_req_t *req);
 /* Answers `status` with `body` (which must live until the request ends: its pool, or static). */
 void pb_handler_send(h2o_req_t *req, int status, const char *reason, const char *content_type, pb_str body);
 
-/* Answers 200 with a JSON body, as every API outcome is answered. */
+/* Answers 200 with a JSON body, as every API outcome is answered; no-store: an answer names bindings. */
 void pb_handler_send_json(h2o_req_t *req, pb_str json);
 
 /* Answers 404 / 405 (with `allow`), logs the request and returns 0, for a handler to return. */
