@@ -168,7 +168,9 @@ function onFindByChange() {
 
 /* What the Find box will look up, said under it as it is typed. */
 function updateFindCount() {
-  const n = lines($('find-value').value).length;
+  const box = $('find-value');
+  box.rows = Math.min(8, Math.max(2, box.value.split('\n').length));
+  const n = lines(box.value).length;
   const kind = findBy();
   const type = parseType($('find-type').value);
   let text = n ? 'Looks up ' + plural(n, kind, kind + 's') : 'Type or paste ' + kind + 's, one per line.';

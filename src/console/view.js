@@ -208,6 +208,11 @@ function entryHead(entry, titleNodes, count, allText, allLabel) {
   return head;
 }
 
+/* "Unbind these 3 tokens", "Unbind this token". */
+function unbindAllText(n, one, many) {
+  return n === 1 ? 'Unbind this ' + one : 'Unbind these ' + plural(n, one, many);
+}
+
 function entryKey(entry) {
   return entry.kind === 'account' ? 'a|' + entry.account_type + '|' + entry.account : 't|' + entry.token;
 }
@@ -223,8 +228,8 @@ function renderAccount(entry) {
   box.append(entryHead(entry, ['Account ', el('span', entry.account, {class: 'value'}), ' ', el('span', typeText, {class: 'type'}),
                                ' ', copyTitle(entry.account, 'account')],
                        number(entry.tokens.length) + ' of ' + number(max) + ' tokens',
-                       'Unbind these ' + plural(entry.tokens.length, 'token', 'tokens'),
-                       'Unbind these ' + plural(entry.tokens.length, 'token', 'tokens') + ' from account ' + entry.account));
+                       unbindAllText(entry.tokens.length, 'token', 'tokens'),
+                       unbindAllText(entry.tokens.length, 'token', 'tokens') + ' from account ' + entry.account));
   const note = entryNote(entry);
   if (note) box.append(el('p', note, {class: 'note'}));
   if (!entry.tokens.length) return box;
@@ -247,8 +252,8 @@ function renderToken(entry) {
   box.append(entryHead(entry, ['Token ', el('span', entry.token, {class: 'value'}), entry.platform ? ' (' + entry.platform + ') ' : ' ',
                                copyTitle(entry.token, 'token')],
                        number(entry.accounts.length) + ' of ' + number(max) + ' accounts',
-                       'Unbind these ' + plural(entry.accounts.length, 'account', 'accounts'),
-                       'Unbind these ' + plural(entry.accounts.length, 'account', 'accounts') + ' from token ' + entry.token));
+                       unbindAllText(entry.accounts.length, 'account', 'accounts'),
+                       unbindAllText(entry.accounts.length, 'account', 'accounts') + ' from token ' + entry.token));
   const note = entryNote(entry);
   if (note) box.append(el('p', note, {class: 'note'}));
   if (!entry.accounts.length) return box;

@@ -332,6 +332,7 @@ class ScreenshotCase(ConsoleTestCase):
     """A realistic screen: shared family devices, phone and e-mail accounts, FCM and APNs tokens."""
 
     def realistic(self):
+        self.driver.set_window_size(self.width, 1100)
         now = int(time.time())
         fcm = 'fcm:APA91bH-' + 'x7Qe2' * 8
         apns = 'apns:' + '9f3c4a1e' * 8
@@ -377,6 +378,7 @@ class TestScreenshotsNarrow(ScreenshotCase):
         overflow = self.driver.execute_script(
             'return document.documentElement.scrollWidth - document.documentElement.clientWidth')
         self.assertLessEqual(overflow, 0, 'the page scrolls sideways at 360 px')
+        self.shoot('console_360_top')
         self.driver.execute_script('document.getElementById("results-title").scrollIntoView()')
         self.shoot('console_360')
 
