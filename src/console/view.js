@@ -34,8 +34,9 @@ function setMessage(node, text, kind) {
   node.className = 'message' + (kind ? ' ' + kind : '');
 }
 
+/* "bob (1005 e-mail)"; a name of type 0, the default, alone. */
 function accountLabel(account, type) {
-  return account + ' (' + typeLabel(type) + ')';
+  return Number(type || 0) ? account + ' (' + typeLabel(type) + ')' : account;
 }
 
 /* ---- Times ---------------------------------------------------------------- */
@@ -147,7 +148,7 @@ function render() {
   const filter = $('summary').dataset.filter || 'all';
   for (const entry of shown.entries) {
     if (filter !== 'all' && entry.state !== filter) continue;
-    box.append(entry.kind === 'account' ? renderAccount(entry) : renderToken(entry));
+    box.append(renderEntry(entry));
   }
   if (focusKey) {
     const again = document.querySelector('[data-focus="' + CSS.escape(focusKey) + '"]');
@@ -221,52 +222,38 @@ function copyTitle(text, what) {
   return smallButton('Copy', 'Copy ' + what + ' ' + text, () => copyText(text, what), 'copy', 'copy|' + what + '|' + text);
 }
 
-function renderAccount(entry) {
+/* One looked-up account or token: its heading, a note, and a row per binding it shows. */
+function renderEntry(entry) {
+  const byAccount = entry.kind === 'account';
   const box = el('article', null, {class: 'entry ' + entry.state});
-  const typeText = entry.account_type === '' ? 'any known type' : typeLabel(entry.account_type);
-  const max = session.limits.max_tokens_per_account;
-  box.append(entryHead(entry, ['Account ', el('span', entry.account, {class: 'value'}), ' ', el('span', typeText, {class: 'type'}),
-                               ' ', copyTitle(entry.account, 'account')],
-                       number(entry.tokens.length) + ' of ' + number(max) + ' tokens',
-                       unbindAllText(entry.tokens.length, 'token', 'tokens'),
-                       unbindAllText(entry.tokens.length, 'token', 'tokens') + ' from account ' + entry.account));
+  const name = byAccount ? entry.account : entry.token;
+  const list = byAccount ? entry.tokens : entry.accounts;
+  const [one, many] = byAccount ? ['token', 'tokens'] : ['account', 'accounts'];
+  const max = byAccount ? session.limits.max_tokens_per_account : session.limits.max_accounts_per_token;
+  const detail = !byAccount ? entry.platform || '' : entry.account_type === '' ? 'any known type' : typeLabel(entry.account_type);
+  const unbindAll = unbindAllText(list.length, one, many);
+  box.append(entryHead(entry, [byAccount ? 'Account ' : 'Token ', el('span', name, {class: 'value'}), ' ',
+                               el('span', detail, {class: 'type'}), ' ', copyTitle(name, entry.kind)],
+                       number(list.length) + ' of ' + number(max) + ' ' + many, unbindAll, unbindAll + ' from ' + entry.kind + ' ' + name));
   const note = entryNote(entry);
   if (note) box.append(el('p', note, {class: 'note'}));
-  if (!entry.tokens.length) return box;
-  const rows = ordered(entry.tokens).map((t) => {
-    const key = t.token + '|' + entry.account_type + '|' + entry.account;
-    return [valueCell('Token', t.token, () => lookUp('token', t.token), 'token|' + key),
-            el('td', t.platform || '—', {'data-label': 'Platform'}),
-            timeCell(t.last_bind_time, 'Last registered'), timeCell(t.bind_time, 'First bound'),
-            smallButton('Unbind', 'Unbind token ' + t.token + ' from account ' + entry.account,
-                        () => confirmUnbindPair({token: t.token, platform: t.platform, account: entry.account,
-                                                 account_type: entry.account_type}), 'danger', 'one|' + key)];
+  if (!list.length) return box;
+  const rows = ordered(list).map((item) => {
+    const pair = byAccount
+      ? {token: item.token, platform: item.platform, account: entry.account, account_type: entry.account_type}
+      : {token: entry.token, platform: entry.platform, account: item.account, account_type: item.account_type};
+    const key = pair.token + '|' + pair.account_type + '|' + pair.account;
+    const cells = byAccount
+      ? [valueCell('Token', pair.token, () => lookUp('token', pair.token), 'token|' + key),
+         el('td', pair.platform || '—', {'data-label': 'Platform'})]
+      : [valueCell('Account', pair.account, () => lookUp('account', pair.account, pair.account_type), 'account|' + key),
+         el('td', typeLabel(pair.account_type), {'data-label': 'Type'})];
+    const what = byAccount ? 'token ' + pair.token + ' from account ' + pair.account
+                           : 'account ' + pair.account + ' from token ' + pair.token;
+    return cells.concat(timeCell(item.last_bind_time, 'Last registered'), timeCell(item.bind_time, 'First bound'),
+                        smallButton('Unbind', 'Unbind ' + what, () => confirmUnbindPair(pair), 'danger', 'one|' + key));
   });
-  box.append(table(['Token', 'Platform', 'Last registered', 'First bound', ''], rows));
-  return box;
-}
-
-function renderToken(entry) {
-  const box = el('article', null, {class: 'entry ' + entry.state});
-  const max = session.limits.max_accounts_per_token;
-  box.append(entryHead(entry, ['Token ', el('span', entry.token, {class: 'value'}), entry.platform ? ' (' + entry.platform + ') ' : ' ',
-                               copyTitle(entry.token, 'token')],
-                       number(entry.accounts.length) + ' of ' + number(max) + ' accounts',
-                       unbindAllText(entry.accounts.length, 'account', 'accounts'),
-                       unbindAllText(entry.accounts.length, 'account', 'accounts') + ' from token ' + entry.token));
-  const note = entryNote(entry);
-  if (note) box.append(el('p', note, {class: 'note'}));
-  if (!entry.accounts.length) return box;
-  const rows = ordered(entry.accounts).map((a) => {
-    const key = entry.token + '|' + a.account_type + '|' + a.account;
-    return [valueCell('Account', a.account, () => lookUp('account', a.account, a.account_type), 'account|' + key),
-            el('td', typeLabel(a.account_type), {'data-label': 'Type'}),
-            timeCell(a.last_bind_time, 'Last registered'), timeCell(a.bind_time, 'First bound'),
-            smallButton('Unbind', 'Unbind account ' + a.account + ' from token ' + entry.token,
-                        () => confirmUnbindPair({token: entry.token, platform: entry.platform, account: a.account,
-                                                 account_type: a.account_type}), 'danger', 'one|' + key)];
-  });
-  box.append(table(['Account', 'Type', 'Last registered', 'First bound', ''], rows));
+  box.append(table([byAccount ? 'Token' : 'Account', byAccount ? 'Platform' : 'Type', 'Last registered', 'First bound', ''], rows));
   return box;
 }
 
