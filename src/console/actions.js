@@ -161,6 +161,7 @@ async function bind(event) {
     return;
   }
   $('bind-button').disabled = true;
+  setMessage(status, 'Looking for ' + account + ' under every known type…');
   try {
     const elsewhere = (await findAccounts([{account, account_type: ''}])).filter(
       (e) => e.code === 0 && Number(e.account_type) !== type);
@@ -191,6 +192,7 @@ async function sendBind(token, account, type) {
     }
     /* Show the account as the server now has it. */
     await showLookup({kind: 'account', text: account, type: String(type)});
+    setFragment(shown.lookup, true);
     setMessage(status, 'Bound ' + accountLabel(account, type) + ' to ' + token + '.', 'done');
     $('bind-token').value = '';
     refreshCount();

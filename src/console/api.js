@@ -5,7 +5,8 @@
  * same key cannot.
  *
  * The SecretKey lives only in `session` (as a non-extractable CryptoKey): not
- * in storage, a cookie or the URL. A reload signs out. Loaded before
+ * in storage, a cookie or the URL. A reload signs out, and console.js signs
+ * out when the page is left or idle. Loaded before
  * the view (view.js, actions.js, console.js), which shares these names as
  * plain scripts do; it uses types.js's KNOWN_TYPES.
  */

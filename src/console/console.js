@@ -93,9 +93,9 @@ function showSignedIn() {
   lastActive = Date.now();
   renderWho();
   const l = session.limits;
-  $('limits').textContent = 'Limits on this server: ' + number(l.max_tokens_per_account) + ' tokens per account, ' +
-    number(l.max_accounts_per_token) + ' accounts per token, ' + number(l.max_query_items) + ' items per query, ' +
-    number(l.max_list_items) + ' per unbind list.';
+  $('limits').textContent = 'Limits on this server: ' + plural(l.max_tokens_per_account, 'token', 'tokens') + ' per account, ' +
+    plural(l.max_accounts_per_token, 'account', 'accounts') + ' per token, ' + plural(l.max_query_items, 'item', 'items') +
+    ' per query, ' + number(l.max_list_items) + ' per unbind list.';
   $('find-value').focus();
   const lookup = fragmentLookup();
   if (lookup) runLookup(lookup, false);

@@ -99,9 +99,14 @@ function entryState(entry) {
   return full ? 'limit' : 'found';
 }
 
+/* Whether a filter of the summary shows the entry: "found" counts the ones at a limit too. */
+function shownBy(filter, entry) {
+  return filter === 'all' || entry.state === filter || (filter === 'found' && entry.state === 'limit');
+}
+
 const FILTERS = [['all', 'All'], ['found', 'Found'], ['missing', 'Missing'], ['limit', 'At a limit'], ['invalid', 'Invalid']];
 
-function renderSummary(counts) {
+function renderSummary() {
   const box = $('summary');
   box.replaceChildren();
   box.hidden = !shown || shown.entries.length < 2;
@@ -110,7 +115,7 @@ function renderSummary(counts) {
   const fieldset = el('fieldset', null, {class: 'row'});
   fieldset.append(el('legend', 'Show'));
   for (const [value, text] of FILTERS) {
-    const n = value === 'all' ? shown.entries.length : counts[value] || 0;
+    const n = shown.entries.filter((e) => shownBy(value, e)).length;
     if (value !== 'all' && !n) continue;
     const label = el('label');
     const radio = el('input', null, {type: 'radio', name: 'show', value, 'data-focus': 'show|' + value});
@@ -135,19 +140,15 @@ function render() {
   $('refresh').disabled = !shown;
   renderAsOf();
   if (!shown) {
-    renderSummary({});
+    renderSummary();
     return;
   }
-  const counts = {};
-  for (const e of shown.entries) {
-    e.state = entryState(e);
-    counts[e.state] = (counts[e.state] || 0) + 1;
-  }
-  if (!counts[$('summary').dataset.filter]) delete $('summary').dataset.filter;
-  renderSummary(counts);
+  for (const e of shown.entries) e.state = entryState(e);
   const filter = $('summary').dataset.filter || 'all';
+  if (!shown.entries.some((e) => shownBy(filter, e))) delete $('summary').dataset.filter;
+  renderSummary();
   for (const entry of shown.entries) {
-    if (filter !== 'all' && entry.state !== filter) continue;
+    if (!shownBy($('summary').dataset.filter || 'all', entry)) continue;
     box.append(renderEntry(entry));
   }
   if (focusKey) {

@@ -161,6 +161,7 @@ class TestConsole(ConsoleTestCase):
         self.driver.find_element(By.ID, 'bind-type').send_keys('0', Keys.ENTER)
         self.wait_text('status', 'Bound hana to tok-new')
         self.assertEqual(self.cells(), ['tok-new'])
+        self.assertTrue(self.driver.current_url.endswith('#by=account&type=0&q=hana'), self.driver.current_url)
         self.assertEqual(self.srv.tokens_of('hana'), ['tok-new'])
         self.wait_text('who', '1 binding')
         self.shot('bind')

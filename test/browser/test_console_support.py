@@ -202,7 +202,7 @@ class TestTypesWithNames(ConsoleTestCase):
         self.driver.find_element(By.ID, 'find-button').click()
         self.wait_text('status', '4 accounts looked up; 2 with bindings')
         summary = self.text('summary')
-        for part in ('All (4)', 'Missing (2)', 'At a limit (2)'):
+        for part in ('All (4)', 'Found (2)', 'Missing (2)', 'At a limit (2)'):
             self.assertIn(part, summary)
         self.assertIn('12,34', self.text('results'))  # "0,12,34" is the name "12,34" under type 0
         self.driver.find_element(By.CSS_SELECTOR, '#summary input[value="missing"]').click()
