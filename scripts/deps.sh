@@ -60,6 +60,13 @@ if [[ ! -x "$tools/node_modules/.bin/redocly" ]]; then
   echo "pushbind: installing tools/openapi (npm ci)" >&2
   npm ci --prefix "$tools" --no-audit --no-fund --loglevel=error >/dev/null
 fi
+# axe-core, pinned in tools/axe/package-lock.json: the console's browser tests
+# run it on the page and fail on what it finds.
+axe=$(dirname "$0")/../tools/axe
+if [[ ! -f "$axe/node_modules/axe-core/axe.min.js" ]]; then
+  echo "pushbind: installing tools/axe (npm ci)" >&2
+  npm ci --prefix "$axe" --no-audit --no-fund --loglevel=error >/dev/null
+fi
 
 if [[ "${1:-}" == "image" ]]; then
   "$(dirname "$0")/podman-conf.sh"

@@ -5,8 +5,10 @@
  * same key cannot.
  *
  * The SecretKey lives only in `session` (as a non-extractable CryptoKey): not
- * in storage, a cookie or the URL. A reload signs out. Loaded before
- * console.js (the view), which shares these names as plain scripts do.
+ * in storage, a cookie or the URL. A reload signs out, and console.js signs
+ * out when the page is left or idle. Loaded before
+ * the view (view.js, actions.js, console.js), which shares these names as
+ * plain scripts do; it uses types.js's KNOWN_TYPES.
  */
 'use strict';
 
@@ -39,9 +41,11 @@ async function signature(key, timestamp, accessId, body) {
 }
 
 class ApiError extends Error {
-  constructor(message, code) {
+  /* `unanswered`: no HTTP answer at all (the server is down or unreachable). */
+  constructor(message, code, unanswered) {
     super(message);
     this.code = code;
+    this.unanswered = !!unanswered;
   }
 }
 
@@ -96,7 +100,8 @@ async function call(method, path, payload) {
     response = await fetch(path, {method, headers, body: body || undefined, cache: 'no-store',
                                   credentials: 'omit', referrerPolicy: 'no-referrer'});
   } catch (e) {
-    throw new ApiError('The server did not answer (' + e.message + '). Is pushbind running, and is this its address?');
+    throw new ApiError('The server did not answer (' + e.message + '). Is pushbind running, and is this its address?',
+                       undefined, true);
   }
   let answer = null;
   try {
@@ -135,6 +140,39 @@ async function query(kind, items) {
   return entries;
 }
 
+/*
+ * Looks accounts up; an item whose account_type is '' is looked up under
+ * every type in KNOWN_TYPES (types.js) within the same query requests.
+ * Returns, in input order, the entries found; an account found under no
+ * type gives one entry with code E_NO_BINDING and `tried`, the types tried.
+ * (A server that can find a name under every type in one lookup would
+ * replace the expansion here and nothing else.)
+ */
+async function findAccounts(items) {
+  const asked = [];
+  for (const item of items) {
+    const types = item.account_type === '' ? KNOWN_TYPES : [item.account_type];
+    for (const account_type of types) asked.push({account: item.account, account_type, any: item.account_type === ''});
+  }
+  const answers = await query('account', asked);
+  const entries = [];
+  let at = 0;
+  for (const item of items) {
+    const n = item.account_type === '' ? KNOWN_TYPES.length : 1;
+    const mine = answers.slice(at, at + n);
+    at += n;
+    const found = mine.filter((e) => e.code === 0);
+    if (n === 1 || !found.length) {
+      const entry = n === 1 ? mine[0] : Object.assign(mine[0], {account_type: '', code: mine[0].code});
+      if (n > 1) entry.tried = KNOWN_TYPES.slice();
+      entries.push(entry);
+    } else {
+      entries.push(...found);
+    }
+  }
+  return entries;
+}
+
 function accountItem(account, type) {
   return type ? {account, account_type: type} : {account};
 }
@@ -149,10 +187,62 @@ function toEntry(kind, item, answer, code) {
       const extra = info[i] && info[i].token === token ? info[i] : {};
       return {token, platform: extra.platform, bind_time: extra.bind_time, last_bind_time: extra.last_bind_time};
     });
-    return {kind, account: item.account, account_type: item.account_type, code, tokens};
+    return {kind, account: item.account, account_type: item.account_type || 0, code, tokens};
   }
   const accounts = (answer.account_list || []).map((a) => ({
     account: a.account, account_type: a.account_type || 0, bind_time: a.bind_time, last_bind_time: a.last_bind_time,
   }));
   return {kind, token: item, code, platform: answer.platform, accounts};
+}
+
+/* ---- Binding and unbinding exact pairs ------------------------------------ */
+
+/* Pairs {token, account, account_type} as op 1–3 token_accounts, one element per token. */
+function byToken(pairs) {
+  const tokens = new Map();
+  for (const p of pairs) {
+    if (!tokens.has(p.token)) tokens.set(p.token, {token: p.token, account_list: []});
+    tokens.get(p.token).account_list.push(accountItem(p.account, p.account_type));
+  }
+  return Array.from(tokens.values());
+}
+
+/*
+ * Sends op `op` (1 bind, 3 unbind) for exactly these pairs, in requests of at
+ * most max_batch_items tokens, with `platform` when given. Returns the
+ * pairs' tokens whose item the server refused, with its code.
+ */
+async function sendPairs(op, pairs, platform) {
+  const size = Math.max(1, (session.limits && session.limits.max_batch_items) || 20);
+  const items = byToken(pairs);
+  const refused = [];
+  for (let i = 0; i < items.length; i += size) {
+    const chunk = items.slice(i, i + size);
+    const body = {operator_type: op, token_accounts: chunk};
+    if (platform) body.platform = platform;
+    const answer = await call('POST', BATCH, body);
+    chunk.forEach((item, j) => {
+      const code = Number((answer.result || [])[j]);
+      if (code !== 0) refused.push({token: item.token, code});
+    });
+  }
+  return refused;
+}
+
+/* Unbinds exactly these pairs (op 3): never "whatever the server holds" (op 4/5). */
+async function unbindPairs(pairs) {
+  return sendPairs(3, pairs);
+}
+
+/* Binds these pairs again (op 1), one request group per platform, so each token keeps its own. */
+async function rebindPairs(pairs) {
+  const platforms = new Map();
+  for (const p of pairs) {
+    const key = p.platform || '';
+    if (!platforms.has(key)) platforms.set(key, []);
+    platforms.get(key).push(p);
+  }
+  const refused = [];
+  for (const [platform, group] of platforms) refused.push(...await sendPairs(1, group, platform));
+  return refused;
 }

@@ -5,9 +5,9 @@
  * the Content-Security-Policy lets it run only its own script and talk only
  * to this origin (an injected string can neither run nor send the key
  * elsewhere), frames are refused (no clickjacking of the unbind buttons) and
- * no Referer leaves the page. Files are revalidated on every load
- * (no-cache + ETag, 304 when unchanged), so an upgraded server never pairs a
- * new page with an old script.
+ * no Referer leaves the page. Nothing is kept by the browser (no-store: no
+ * copy on disk, and Chromium keeps no signed-in page in its back/forward
+ * cache), so an upgraded server never pairs a new page with an old script.
  */
 #include <string.h>
 
@@ -60,7 +60,7 @@ static int send_asset(h2o_req_t *req, const pb_console_asset *asset)
 {
     static h2o_generator_t generator = {NULL, NULL};
     add_security_headers(req);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, asset->etag, strlen(asset->etag));
     if (etag_matches(req, asset->etag)) {
         req->res.status = 304;

@@ -243,6 +243,7 @@ void pb_exchange_send(h2o_req_t *req, int status, const char *reason, const char
 
 void pb_exchange_send_json(h2o_req_t *req, pb_str json)
 {
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     pb_exchange_send(req, 200, "OK", "application/json; charset=utf-8", json);
 }
 

@@ -118,7 +118,7 @@ void pb_exchange_end(pb_exchange *exchange);
 /* Answers `status` with `body` (which must live until the request ends: its pool, or static). */
 void pb_exchange_send(h2o_req_t *req, int status, const char *reason, const char *content_type, pb_str body);
 
-/* Answers 200 with a JSON body, as every API outcome is answered. */
+/* Answers 200 with a JSON body, as every API outcome is answered; no-store: an answer names bindings. */
 void pb_exchange_send_json(h2o_req_t *req, pb_str json);
 
 /*

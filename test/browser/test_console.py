@@ -1,113 +1,15 @@
-"""The web console in a real browser: headless Chromium driven by Selenium,
-against the real server (the black-box harness). Each test saves a
-screenshot under build/screenshots/.
-
-Needs Debian's chromium, chromium-driver and python3-selenium (scripts/deps.sh);
-run with /usr/bin/python3.
+"""The web console in a real browser: signing in, finding, showing, unbinding,
+binding, exporting, and its HTTP answers. test_console_support.py has the
+rest (console_browser.py what they share). Each test saves a screenshot
+under build/screenshots/.
 """
 
 import json
-import os
-import shutil
-import sys
-import tempfile
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'blackbox'))
-import pbtest  # noqa: E402
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-SCREENSHOTS = os.environ.get('PUSHBIND_SCREENSHOTS') or os.path.join(HERE, '..', '..', 'build', 'screenshots')
-WAIT = 10
-
-XSS_PROBES = ['<img src=x onerror=alert(1)>',
-              '"><script>alert(1)</script>',
-              '<img src=x onerror=window.pbProbe=1>']
-
-
-def new_browser(width=1200, height=900):
-    """Headless Chromium as root: no sandbox, no network chatter, a fresh profile."""
-    profile = tempfile.mkdtemp(prefix='pushbind-chromium-')
-    options = webdriver.ChromeOptions()
-    options.binary_location = '/usr/bin/chromium'
-    for arg in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-                '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage',
-                '--user-data-dir=' + profile, '--window-size=%d,%d' % (width, height)):
-        options.add_argument(arg)
-    service = Service(executable_path='/usr/bin/chromedriver')
-    driver = webdriver.Chrome(service=service, options=options)
-    return driver, profile
-
-
-class ConsoleTestCase(unittest.TestCase):
-    width = 1200
-    server_args = ()
-
-    def setUp(self):
-        self.srv = pbtest.Server.for_test(self, apps=[pbtest.APP, pbtest.APP2], args=self.server_args)
-        self.base = 'http://127.0.0.1:%d' % (self.srv.admin_port or self.srv.port)
-        self.driver, profile = new_browser(width=self.width)
-        self.addCleanup(shutil.rmtree, profile, True)
-        self.addCleanup(self.driver.quit)
-        self.driver.set_window_size(self.width, 900)
-
-    def shot(self, name):
-        os.makedirs(SCREENSHOTS, exist_ok=True)
-        self.driver.save_screenshot(os.path.join(SCREENSHOTS, name + '.png'))
-
-    def wait_for(self, condition, timeout=WAIT):
-        return WebDriverWait(self.driver, timeout).until(condition)
-
-    def wait_text(self, element_id, text):
-        """Waits until #element_id's text contains `text`."""
-        try:
-            self.wait_for(EC.text_to_be_present_in_element((By.ID, element_id), text))
-        except TimeoutException:
-            self.fail('#%s never showed %r; it shows %r' % (element_id, text, self.text(element_id)))
-
-    def text(self, element_id):
-        return self.driver.find_element(By.ID, element_id).text
-
-    def open_console(self):
-        self.driver.get(self.base + '/console/')
-        self.wait_for(EC.visibility_of_element_located((By.ID, 'access-id')))
-
-    def sign_in(self, app=pbtest.APP):
-        self.open_console()
-        self.driver.find_element(By.ID, 'access-id').send_keys(app[0])
-        self.driver.find_element(By.ID, 'secret-key').send_keys(app[1], Keys.ENTER)
-        self.wait_for(EC.visibility_of_element_located((By.ID, 'work')))
-
-    def find(self, value, by='account', account_type=None):
-        self.driver.find_element(By.CSS_SELECTOR, 'input[name="find-by"][value="%s"]' % by).click()
-        if account_type is not None:
-            box = self.driver.find_element(By.ID, 'find-type')
-            box.clear()
-            box.send_keys(str(account_type))
-        box = self.driver.find_element(By.ID, 'find-value')
-        box.clear()
-        box.send_keys(value, Keys.ENTER)
-        self.wait_text('status', 'looked up')
-
-    def cells(self, selector='#results td.value'):
-        return [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, selector)]
-
-    def assert_no_alert(self):
-        try:
-            alert = self.driver.switch_to.alert
-        except NoAlertPresentException:
-            return
-        self.fail('a JavaScript dialog opened: %r' % alert.text)
-
+from console_browser import ConsoleTestCase, XSS_PROBES, EC, By, Keys
+import pbtest  # noqa: E402  (console_browser puts test/blackbox on the path)
 
 class TestConsole(ConsoleTestCase):
 
@@ -148,17 +50,18 @@ class TestConsole(ConsoleTestCase):
         self.wait_for(EC.visibility_of_element_located((By.ID, 'access-id')))
         self.assertFalse(self.driver.find_element(By.ID, 'work').is_displayed())
 
-    def test_find_by_account_in_binding_order(self):
+    def test_find_by_account_newest_first(self):
         for token in ('tok-1', 'tok-2', 'tok-3'):
             self.srv.bind(token, 'bob')
         self.srv.bind('tok-typed', ('bob', 1))
         self.sign_in()
-        self.find('bob')
-        self.assertEqual(self.cells(), ['tok-1', 'tok-2', 'tok-3'])
-        self.assertIn('3 of 100 tokens', self.text('results'))
-        self.assertIn('—', self.text('results'))  # no bind times from this server: shown as a dash
-        self.driver.find_element(By.ID, 'newest').click()
+        self.find('bob', account_type=0)
+        # Bound within the same second: the later-bound first, then in binding order when unticked.
         self.assertEqual(self.cells(), ['tok-3', 'tok-2', 'tok-1'])
+        self.assertIn('3 of 100 tokens', self.text('results'))
+        self.assertIn('—', self.text('results'))  # no platform given: shown as a dash
+        self.driver.find_element(By.ID, 'newest').click()
+        self.assertEqual(self.cells(), ['tok-1', 'tok-2', 'tok-3'])
         self.find('bob', account_type=1)
         self.assertEqual(self.cells(), ['tok-typed'])
         self.shot('find_by_account')
@@ -166,14 +69,9 @@ class TestConsole(ConsoleTestCase):
     def test_bind_times_shown_when_the_server_sends_them(self):
         # Bindings made days ago and confirmed an hour ago: an import keeps the times it is given.
         now = int(time.time())
-        lines = ''.join(json.dumps({'token': token, 'account': 'ivy', 'platform': 'ios',
-                                    'bind_time': now - days * 86400, 'last_bind_time': now - 3600}) + '\n'
-                        for token, days in (('tok-t1', 3), ('tok-t2', 2)))
-        path = os.path.join(self.srv.data_dir, 'ivy.ndjson')
-        with open(path, 'w') as f:
-            f.write(lines)
-        r = pbtest.run_cli('import', '--data', self.srv.data_dir, '--access-id', pbtest.APP[0], path)
-        self.assertEqual(r.returncode, 0, r)
+        self.import_bindings([{'token': token, 'account': 'ivy', 'platform': 'ios',
+                               'bind_time': now - days * 86400, 'last_bind_time': now - 3600}
+                              for token, days in (('tok-t1', 3), ('tok-t2', 2))])
         self.sign_in()
         self.find('ivy')
         text = self.text('results')
@@ -189,7 +87,7 @@ class TestConsole(ConsoleTestCase):
         self.srv.bind('tok-shared', 'carol', ('dave', 2))
         self.sign_in()
         self.find('tok-shared', by='token')
-        self.assertEqual(self.cells(), ['carol', 'dave'])
+        self.assertEqual(self.cells(), ['dave', 'carol'])  # bound together: the later first
         self.assertIn('2 of 32 accounts', self.text('results'))
         self.find('tok-none', by='token')
         self.assertIn('No accounts are bound to this token', self.text('results'))
@@ -205,9 +103,7 @@ class TestConsole(ConsoleTestCase):
         self.srv.restart(['--max-query-items', '7'])
         self.base = 'http://127.0.0.1:%d' % self.srv.port
         self.sign_in()
-        self.driver.find_element(By.CSS_SELECTOR, '#paste-details summary').click()
-        self.driver.find_element(By.ID, 'paste').send_keys('\n'.join(accounts))
-        self.driver.find_element(By.ID, 'find-button').click()
+        self.find('\n'.join(accounts), account_type=0)
         self.wait_text('status', '30 accounts looked up; 15 with bindings')
         self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, '#results article')), 30)
         self.assertEqual(self.cells(), ['tok-p%d' % i for i in range(0, 30, 2)])
@@ -217,8 +113,8 @@ class TestConsole(ConsoleTestCase):
         self.srv.bind('tok-x', 'erin')
         self.srv.bind('tok-y', 'erin')
         self.sign_in()
-        self.find('erin')
-        buttons = self.driver.find_elements(By.CSS_SELECTOR, '#results td button')
+        self.find('erin', account_type=0)
+        buttons = self.driver.find_elements(By.CSS_SELECTOR, '#results button[aria-label^="Unbind token tok-x "]')
         buttons[0].click()
         dialog = self.driver.find_element(By.ID, 'confirm')
         self.wait_for(EC.visibility_of(dialog))
@@ -234,6 +130,7 @@ class TestConsole(ConsoleTestCase):
         self.wait_text('status', 'Unbound erin from tok-x')
         self.assertEqual(self.cells(), ['tok-y'])
         self.assertEqual(self.srv.tokens_of('erin'), ['tok-y'])
+        self.assertEqual(self.active_id(), 'undo')
         self.assert_no_alert()
         self.shot('unbind_one')
 
@@ -243,26 +140,28 @@ class TestConsole(ConsoleTestCase):
         self.srv.bind('tok-g2', 'gina')
         self.sign_in()
         self.find('tok-all', by='token')
-        self.driver.find_element(By.CSS_SELECTOR, '#results .entry-head button').click()
+        self.driver.find_element(By.CSS_SELECTOR, '#results .entry-head button.danger').click()
         self.wait_for(EC.visibility_of_element_located((By.ID, 'confirm')))
         self.assertIn('f2', self.text('confirm-list'))
         self.driver.find_element(By.ID, 'confirm-ok').click()
-        self.wait_text('status', 'has no accounts now')
+        self.wait_text('status', 'Unbound the 2 bindings shown')
         self.assertEqual(self.srv.accounts_of('tok-all'), [])
-        self.find('gina')
-        self.driver.find_element(By.CSS_SELECTOR, '#results .entry-head button').click()
+        self.find('gina', account_type=0)
+        self.driver.find_element(By.CSS_SELECTOR, '#results .entry-head button.danger').click()
         self.wait_for(EC.visibility_of_element_located((By.ID, 'confirm')))
         self.driver.find_element(By.ID, 'confirm-ok').click()
-        self.wait_text('status', 'has no tokens now')
+        self.wait_text('status', 'Unbound the 2 bindings shown')
         self.assertIn('No tokens are bound', self.text('results'))
         self.assertEqual(self.srv.tokens_of('gina'), [])
 
     def test_bind_a_pair(self):
         self.sign_in()
         self.driver.find_element(By.ID, 'bind-token').send_keys('tok-new')
-        self.driver.find_element(By.ID, 'bind-account').send_keys('hana', Keys.ENTER)
+        self.driver.find_element(By.ID, 'bind-account').send_keys('hana')
+        self.driver.find_element(By.ID, 'bind-type').send_keys('0', Keys.ENTER)
         self.wait_text('status', 'Bound hana to tok-new')
         self.assertEqual(self.cells(), ['tok-new'])
+        self.assertTrue(self.driver.current_url.endswith('#by=account&type=0&q=hana'), self.driver.current_url)
         self.assertEqual(self.srv.tokens_of('hana'), ['tok-new'])
         self.wait_text('who', '1 binding')
         self.shot('bind')
@@ -283,7 +182,7 @@ class TestConsole(ConsoleTestCase):
         self.srv.bind('tok-xss', *XSS_PROBES)
         self.sign_in()
         self.find('tok-xss', by='token')
-        self.assertEqual(self.cells(), XSS_PROBES)
+        self.assertEqual(self.cells(), XSS_PROBES[::-1])  # bound together: the later first
         for probe in XSS_PROBES:
             self.find(probe)
             self.assertEqual(self.cells(), ['tok-xss'])
@@ -346,7 +245,7 @@ class TestConsoleOnAdminListener(ConsoleTestCase):
         self.wait_text('who', '1 binding')
         self.find('adm-user')
         self.assertEqual(self.cells(), ['tok-adm'])
-        self.driver.find_element(By.CSS_SELECTOR, '#results td button').click()
+        self.driver.find_element(By.CSS_SELECTOR, '#results td button.danger').click()
         self.wait_for(EC.element_to_be_clickable((By.ID, 'confirm-ok'))).click()
         self.wait_text('status', 'Unbound')
         self.assertEqual(self.srv.tokens_of('adm-user'), [])
@@ -368,7 +267,8 @@ class TestConsoleHttp(unittest.TestCase):
         self.assertIn("frame-ancestors 'none'", headers['Content-Security-Policy'])
         self.assertEqual(headers['X-Content-Type-Options'], 'nosniff')
         self.assertEqual(headers['Referrer-Policy'], 'no-referrer')
-        self.assertEqual(headers['Cache-Control'], 'no-cache')
+        # no-store: no copy of the page on disk or in the back/forward cache
+        self.assertEqual(headers['Cache-Control'], 'no-store')
         status, again, _ = srv.request('GET', '/console/', headers={'If-None-Match': headers['ETag']})
         self.assertEqual(status, 304)
         for script in ('/console/api.js', '/console/console.js'):
@@ -390,10 +290,11 @@ class TestConsoleHttp(unittest.TestCase):
         srv = pbtest.Server.for_test(self, args=['--max-tokens-per-account', '7'])
         srv.bind('t1', 'a', 'b')
         headers = pbtest.auth_headers('sign', pbtest.APP, b'')
-        status, _, raw = srv.request('GET', '/pushbind/v1/app', headers=headers)
+        status, answer_headers, raw = srv.request('GET', '/pushbind/v1/app', headers=headers)
         answer = json.loads(raw)
         self.assertEqual(status, 200)
         self.assertEqual(answer['ret_code'], 0)
+        self.assertEqual(answer_headers['Cache-Control'], 'no-store')  # an API answer names bindings: kept nowhere
         self.assertEqual(answer['access_id'], int(pbtest.APP[0]))
         self.assertEqual(answer['bindings'], 2)
         self.assertEqual(answer['limits'], {
