@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps test test-asan soak-redis fuzz fuzz-smoke run install bench deb test-deb clean
+.PHONY: all build deps test test-asan soak-redis soak-postgres fuzz fuzz-smoke run install bench deb test-deb clean
 
 all: build
 
@@ -29,7 +29,13 @@ test-asan: deps
 # The Redis failover soak (test/soak/test_redis_failover.py, ~25 s), on its own; `make test`
 # runs it too, alone (RUN_SERIAL). The ASan suite leaves it out: its bounds are times.
 soak-redis: build
-	cd build && ctest -L soak --output-on-failure
+	cd build && ctest -R '^soak_redis' --output-on-failure
+
+# The PostgreSQL failover soak (test/soak/test_postgres_failover.py: a primary + synchronous
+# standby and Patroni + etcd, started by the test itself, ~2 min), on its own; `make test`
+# runs it too, alone.
+soak-postgres: build
+	cd build && ctest -R '^soak_postgres' --output-on-failure
 
 # libFuzzer targets (fuzz/), built with clang, ASan and UBSan; each runs
 # FUZZ_SECONDS. fuzz-smoke is the short run CI does.

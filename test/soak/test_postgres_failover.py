@@ -1,0 +1,339 @@
+"""Failover soak on PostgreSQL: two pushbind processes (`serve --store` a multi-host libpq URL
+with target_session_attrs=read-write) bind new tokens from several client threads while the
+database fails under them. Every pair answered "0" is read back at the end, by token and by
+account: an item is answered "0" only after its COMMIT returned, and a COMMIT returns only
+once the synchronous standby holds it, so no kill may lose one.
+
+- A primary and a synchronous standby: the primary SIGKILLed PAIR_KILLS times; the test is
+  the failover manager (promotes the standby, resets synchronous_standby_names on it, rebuilds
+  the old primary as its synchronous standby). Writes answer "0" again within RECOVERY_LIMIT s
+  of the promotion.
+- Patroni (3 members, synchronous_mode, the configuration docs/operations.md recommends)
+  with etcd: the leader's machine crashes (Patroni and PostgreSQL SIGKILLed) PATRONI_KILLS
+  times. Writes answer "0" again within RECOVERY_LIMIT s of the promotion.
+- The synchronous standby SIGSTOPped: a write can't commit; it answers 1008004 (outcome
+  unknown) within the reply timeout, reads go on, and after SIGCONT writes answer "0" again.
+- The whole database stopped: the console still answers, /healthz says 503 within 2 s; once
+  the database is back, writes answer "0" again.
+
+It prints, per kill, the time until the promotion and until writes were all answered "0"
+again. Skipped, with the reason, while pushbind refuses a postgresql:// store.
+
+  PUSHBIND_BIN=build/pushbind /usr/bin/python3 -m unittest -v test_postgres_failover
+
+Ports: PB_TEST_PORT_BASE (default 30000) + 90..99 (test/blackbox/pbpostgres.py).
+"""
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'blackbox'))
+import pbpostgres  # noqa: E402
+import pbtest  # noqa: E402
+from pbtest import APP, BATCH, E_STORE, acc  # noqa: E402
+
+PAIR_KILLS = 3
+PATRONI_KILLS = 3
+WRITERS = 4  # client threads, spread over the two pushbind processes
+RECOVERY_LIMIT = 5.0  # seconds from the promotion (or SIGCONT) to writes all answered "0" again
+REPLY_TIMEOUT = 2.0  # the store's reply timeout (docs/design.md), as on Redis
+SLACK = 1.0  # what a loaded two-core machine adds to an answer's time
+HEALTHZ_LIMIT = 2.0
+PAUSE = 5.0  # seconds the standby stays stopped
+OK_ANSWER = {'ret_code': 0, 'err_msg': 'ok', 'result': ['0']}
+STORE_FAILURES = (pbtest.batch_error(E_STORE), pbtest.batch_answer(E_STORE))
+
+_schemas = itertools.count(1)
+
+
+def schema():
+    """A namespace of its own for each test (?pushbind_schema=)."""
+    return 'pbsoak_%d_%d' % (os.getpid(), next(_schemas))
+
+
+def postgres_store_refusal():
+    """The error of a pushbind that does not know postgresql:// stores, or None when it does
+    (then a store on a port where nothing listens fails to connect instead)."""
+    u = pbpostgres.url([pbpostgres.OWN_SYNC_PORTS[0]])
+    r = subprocess.run([pbtest.BIN, 'app', 'list', '--store', u], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    err = r.stderr.decode('utf-8', 'replace').strip()
+    if r.returncode != 0 and 'must start with' in err and 'postgresql://' not in err.split('must start with')[1]:
+        return err
+    return None
+
+
+REFUSAL = postgres_store_refusal()
+needs_postgres_store = unittest.skipIf(REFUSAL is not None,
+                                       'pushbind has no PostgreSQL store yet: %s' % REFUSAL)
+
+
+class Interrupted(Exception):
+    """SIGTERM or SIGINT: raised in the test so that its cleanups stop every server."""
+
+
+def _interrupt(signum, frame):
+    raise Interrupted('signal %d' % signum)
+
+
+class Writers(object):
+    """WRITERS client threads, thread k on servers[k % len(servers)], each binding a new token to
+    a new account (op 1, one item a request) until stopped. events: (sent, answered, ok, what)
+    with what 'ok', 'store' (1008004) or 'other'; acknowledged: the pairs answered "0";
+    unexpected: answers that are neither "0" nor 1008004."""
+
+    def __init__(self, servers):
+        self.servers = servers
+        self.events = []
+        self.acknowledged = []
+        self.unexpected = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(WRITERS)]
+        for t in self._threads:
+            t.start()
+
+    def _run(self, k):
+        srv = self.servers[k % len(self.servers)]
+        conn = srv.new_connection(timeout=30)
+        for i in itertools.count(1):
+            if self._stop.is_set():
+                break
+            token, account = 'pgsoak-%d-%d-%d' % (os.getpid(), k, i), 'pgsoak-acct-%d-%d-%d' % (os.getpid(), k, i)
+            body = json.dumps({'operator_type': 1, 'token_accounts': [
+                {'token': token, 'account_list': [acc(account)]}]}).encode('utf-8')
+            headers = {'Content-Type': 'application/json'}
+            headers.update(pbtest.auth_headers('basic', APP, body))
+            sent = time.monotonic()
+            try:
+                conn.request('POST', BATCH, body=body, headers=headers)
+                resp = conn.getresponse()
+                status, answer = resp.status, pbtest.parse_json(resp.read())
+            except Exception as e:  # no answer at all: recorded, and the client reconnects
+                self.events.append((sent, time.monotonic(), False, 'other'))
+                self.unexpected.append(('exception', token, repr(e)))
+                conn.close()
+                conn = srv.new_connection(timeout=30)
+                continue
+            ok = (status, answer) == (200, OK_ANSWER)
+            store = status == 200 and answer in STORE_FAILURES
+            self.events.append((sent, time.monotonic(), ok, 'ok' if ok else 'store' if store else 'other'))
+            if ok:
+                self.acknowledged.append((token, account))
+            elif not store:
+                self.unexpected.append(('answer', token, status, answer))
+        conn.close()
+
+    def successes(self):
+        return len([e for e in self.events if e[2]])
+
+    def wait_for_successes(self, n, timeout=30):
+        start = self.successes()
+        deadline = time.time() + timeout
+        while self.successes() < start + n:
+            if time.time() > deadline:
+                raise AssertionError('fewer than %d binds answered "0" in %.0f s; unexpected: %r'
+                                     % (n, timeout, self.unexpected[-5:]))
+            time.sleep(0.05)
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(60)
+
+
+def recovery(events, t_from, t_end):
+    """Seconds from t_from to the first "0" answered after the last failure among the answers
+    between t_from and t_end (None: never); and the failures counted there."""
+    window = [e for e in events if t_from <= e[1] < t_end]
+    failed = [e[1] for e in window if not e[2]]
+    last_failure = max(failed) if failed else t_from
+    after = [e[1] for e in window if e[2] and e[1] > last_failure]
+    return (min(after) - t_from if after else None), len(failed)
+
+
+class PostgresFailoverBase(unittest.TestCase):
+    def setUp(self):
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self.addCleanup(signal.signal, signum, signal.signal(signum, _interrupt))
+
+    def start_pushbind(self, store_url, args=()):
+        """Two pushbind processes on one store; the first adds the app."""
+        first = pbtest.Server.for_test(self, apps=[APP], store_url=store_url, args=args)
+        second = pbtest.Server.for_test(self, apps=[], store_url=store_url, args=args)
+        return first, second
+
+    def start_writers(self, servers):
+        writers = Writers(servers)
+        self.addCleanup(writers.stop)
+        return writers
+
+    def assert_recovered(self, writers, rounds, what):
+        """rounds: (label, t_kill, t_promoted); writes all "0" again within RECOVERY_LIMIT of each
+        promotion. Prints the timings."""
+        t_end = time.monotonic()
+        report = []
+        for k, (label, t_kill, t_promoted) in enumerate(rounds):
+            t_next = rounds[k + 1][1] if k + 1 < len(rounds) else t_end
+            recovered, failures = recovery(writers.events, t_promoted, t_next)
+            report.append(recovered)
+            print('%s %d: %s; promoted %.2f s after the kill; writes all "0" again %s after the promotion '
+                  '(%d failed writes)' % (what, k + 1, label, t_promoted - t_kill,
+                                          '%.2f s' % recovered if recovered is not None else 'never', failures),
+                  flush=True)
+        print('%s: %d binds answered "0", %d failed' % (what, len(writers.acknowledged),
+                                                        len([e for e in writers.events if not e[2]])), flush=True)
+        self.assertEqual([u for u in writers.unexpected if u[0] != 'exception'], [])
+        for k, recovered in enumerate(report):
+            self.assertIsNotNone(recovered, '%s %d: writes never answered "0" again' % (what, k + 1))
+            self.assertLessEqual(recovered, RECOVERY_LIMIT, '%s %d' % (what, k + 1))
+
+    def assert_all_bound(self, srv, acknowledged):
+        """Every pair answered "0" is read back by token and by account (each pair has its own
+        account, so nothing else is bound to it but a failed write of its own token)."""
+        self.assertGreater(len(acknowledged), 0)
+        for k in range(0, len(acknowledged), 100):
+            chunk = acknowledged[k:k + 100]
+            status, resp = srv.query({'operator_type': 2, 'token_list': [t for t, _ in chunk]})
+            self.assertEqual(status, 200, resp)
+            got = {e['token']: e['account_list'] for e in resp['token_accounts']}
+            lost = [(t, a) for t, a in chunk if got.get(t) != [acc(a)]]
+            self.assertEqual(lost, [], 'acknowledged binds not found by token')
+            status, resp = srv.query({'operator_type': 1, 'account_list': [acc(a) for _, a in chunk]})
+            self.assertEqual(status, 200, resp)
+            got = {e['account']: e['token_list'] for e in resp['account_tokens']}
+            lost = [(t, a) for t, a in chunk if got.get(a) != [t]]
+            self.assertEqual(lost, [], 'acknowledged binds not found by account')
+
+
+@needs_postgres_store
+class SyncPairFailoverTest(PostgresFailoverBase):
+    def setUp(self):
+        super().setUp()
+        self.pair = pbpostgres.SyncPair(pbpostgres.OWN_SYNC_PORTS)
+        self.addCleanup(self.pair.close)
+        self.servers = self.start_pushbind(self.pair.url(pushbind_schema=schema()))
+
+    def test_primary_killed_loses_no_acknowledged_write(self):
+        writers = self.start_writers(self.servers)
+        rounds = []
+        for _ in range(PAIR_KILLS):
+            self.pair.wait_sync()
+            writers.wait_for_successes(50)
+            t_kill = time.monotonic()
+            old = self.pair.kill_primary()
+            new = self.pair.promote()
+            rounds.append(('primary %d killed, %d promoted' % (old, new), t_kill, time.monotonic()))
+            self.pair.add_standby(old)
+        writers.wait_for_successes(50)
+        writers.stop()
+        self.assert_recovered(writers, rounds, 'kill')
+        self.assert_all_bound(self.servers[0], writers.acknowledged)
+
+    def test_standby_stopped_writes_answer_1008004_reads_go_on(self):
+        writers = self.start_writers(self.servers)
+        writers.wait_for_successes(50)
+        token, account = writers.acknowledged[0]
+        standby = self.pair.nodes[self.pair.standby]
+        t_pause = time.monotonic()
+        standby.pause()
+        self.addCleanup(standby.resume)  # runs first: nothing stops while it is stopped
+        reads = []  # (seconds, answered right), by token and by account on both processes
+        while time.monotonic() < t_pause + PAUSE:
+            for srv in self.servers:
+                for read in (lambda: srv.accounts_of(token, app=APP) == [acc(account)],
+                             lambda: srv.tokens_of(account, app=APP) == [token]):
+                    started = time.monotonic()
+                    right = read()
+                    reads.append((time.monotonic() - started, right))
+            time.sleep(0.1)
+        t_resume = time.monotonic()
+        standby.resume()
+        writers.wait_for_successes(50)
+        writers.stop()
+
+        # Writes sent while the standby was stopped, answered before SIGCONT: none "0", each in time.
+        stalled = [e for e in writers.events if t_pause + 0.1 <= e[0] and e[1] < t_resume]
+        print('standby stopped %.1f s: %d writes answered meanwhile (%s), slowest %.2f s; %d reads, slowest '
+              '%.2f s' % (t_resume - t_pause, len(stalled), ', '.join(sorted({e[3] for e in stalled})),
+                          max([e[1] - e[0] for e in stalled] or [0]), len(reads), max(r[0] for r in reads)),
+              flush=True)
+        self.assertGreater(len(stalled), 0, 'no write answered while the standby was stopped')
+        self.assertEqual([e[3] for e in stalled if e[3] != 'store'], [], 'answers while the standby was stopped')
+        self.assertLessEqual(max(e[1] - e[0] for e in stalled), REPLY_TIMEOUT + SLACK)
+        self.assertEqual([r for r in reads if not r[1]], [], 'reads answered wrong while the standby was stopped')
+        self.assertLessEqual(max(r[0] for r in reads), SLACK, 'reads waited while the standby was stopped')
+        recovered, _ = recovery(writers.events, t_resume, time.monotonic())
+        print('writes all "0" again %s after SIGCONT' % ('%.2f s' % recovered if recovered is not None else 'never'),
+              flush=True)
+        self.assertIsNotNone(recovered)
+        self.assertLessEqual(recovered, RECOVERY_LIMIT)
+        self.assertEqual([u for u in writers.unexpected if u[0] != 'exception'], [])
+        self.assert_all_bound(self.servers[0], writers.acknowledged)
+
+    def test_database_stopped_healthz_503_the_console_answers(self):
+        srv = self.servers[0]
+        srv.bind('pgsoak-stop-%d' % os.getpid(), 'pgsoak-stop-acct')
+        self.assertEqual(srv.request('GET', '/healthz')[0], 200)
+        self.pair.stop_all()
+        t_stop = time.monotonic()
+        while True:
+            status = srv.request('GET', '/healthz')[0]
+            if status == 503:
+                break
+            self.assertEqual(status, 200)
+            self.assertLess(time.monotonic() - t_stop, HEALTHZ_LIMIT, '/healthz still 200')
+            time.sleep(0.05)
+        took_healthz = time.monotonic() - t_stop
+        started = time.monotonic()
+        self.assertEqual(srv.request('GET', '/console/')[0], 200)
+        took_console = time.monotonic() - started
+        started = time.monotonic()
+        status, resp = srv.batch({'operator_type': 1, 'token_accounts': [
+            {'token': 'pgsoak-down-%d' % os.getpid(), 'account_list': [acc('pgsoak-down')]}]})
+        took_write = time.monotonic() - started
+        print('database stopped: /healthz 503 after %.2f s, the console in %.3f s, a write answered %r in %.2f s'
+              % (took_healthz, took_console, resp, took_write), flush=True)
+        self.assertLess(took_console, SLACK)
+        self.assertIn((status, resp), [(200, a) for a in STORE_FAILURES])
+        self.assertLessEqual(took_write, REPLY_TIMEOUT + SLACK)
+
+        self.pair.start_all()
+        deadline = time.monotonic() + 30
+        while srv.request('GET', '/healthz')[0] != 200:
+            self.assertLess(time.monotonic(), deadline, 'pushbind did not come back to PostgreSQL')
+            time.sleep(0.1)
+        srv.bind('pgsoak-up-%d' % os.getpid(), 'pgsoak-up-acct')
+
+
+@needs_postgres_store
+class PatroniFailoverTest(PostgresFailoverBase):
+    def test_leader_killed_loses_no_acknowledged_write(self):
+        cluster = pbpostgres.Patroni(**pbpostgres.OWN_PATRONI_PORTS)
+        self.addCleanup(cluster.close)
+        servers = self.start_pushbind(cluster.url(pushbind_schema=schema()))
+        writers = self.start_writers(servers)
+        rounds = []
+        for _ in range(PATRONI_KILLS):
+            leader = cluster.wait_healthy()
+            writers.wait_for_successes(50)
+            t_kill = time.monotonic()
+            cluster.kill_member(leader)
+            new = pbpostgres.wait_primary(cluster.ports, timeout=60, exclude=(leader,))
+            rounds.append(('leader %d killed, %d promoted' % (leader, new), t_kill, time.monotonic()))
+            cluster.start_member(leader)
+        cluster.wait_healthy()
+        writers.wait_for_successes(50)
+        writers.stop()
+        self.assert_recovered(writers, rounds, 'kill')
+        self.assert_all_bound(servers[0], writers.acknowledged)
+
+
+if __name__ == '__main__':
+    unittest.main()
