@@ -1,20 +1,17 @@
-"""PostgreSQL servers for the tests: one server, a primary with a synchronous
-standby, or Patroni members with etcd, on loopback ports in a temp dir, torn
-down after. Standard library plus Debian's postgresql-15, postgresql-client-15,
-patroni and etcd-server.
+"""PostgreSQL servers for the tests: one server, or a primary with a synchronous standby,
+on loopback ports in a temp dir, torn down after; the process and port tools pbpatroni.py
+(Patroni members with etcd) builds on. Standard library plus Debian's postgresql-15 and
+postgresql-client-15.
 
-PostgreSQL refuses to run as root, and CI runs as root: initdb, pg_ctl and
-patroni run as the `postgres` user Debian's package creates (runuser), in
-directories it owns. psql connects over TCP as the `postgres` role (trust on
-127.0.0.1: these servers listen there only).
+PostgreSQL refuses to run as root, and CI runs as root: initdb, pg_ctl (and patroni) run as
+the `postgres` user Debian's package creates (runuser), in directories it owns. psql
+connects over TCP as the `postgres` role (trust on 127.0.0.1: these servers listen there
+only).
 
-Used by the CTest fixtures (python3 pbpostgres.py start|stop single|sync|patroni)
+Used by the CTest fixtures (python3 pbpostgres.py start|stop|check single|sync|patroni)
 and by tests that kill, stop and promote servers of their own (test/soak).
-The Patroni configuration is the one docs/operations.md recommends (patroni_config);
-only the authentication differs (trust here, passwords there).
 """
 
-import json
 import os
 import pwd
 import shutil
@@ -23,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 PG_BIN = '/usr/lib/postgresql/15/bin'
 # PB_TEST_PORT_BASE (default 30000) moves every port, so that two checkouts can
@@ -45,15 +41,16 @@ HOST = '127.0.0.1'
 # Small shared_buffers: up to 5 servers run at once on a 2-core test machine.
 SERVER_SETTINGS = {'wal_level': 'replica', 'max_wal_senders': '10', 'max_replication_slots': '10',
                    'wal_log_hints': 'on', 'shared_buffers': '32MB', 'max_connections': '200',
-                   'wal_sender_timeout': '5s', 'wal_receiver_status_interval': '1s'}
+                   'wal_sender_timeout': '5s', 'wal_receiver_status_interval': '1s',
+                   'wal_retrieve_retry_interval': '1s'}
 
 
-def _as_postgres(argv):
+def as_postgres(argv):
     """argv run as the postgres user when we are root (PostgreSQL refuses to run as root)."""
     return ['runuser', '-u', 'postgres', '--'] + argv if os.getuid() == 0 else argv
 
 
-def _own_dir(path):
+def own_dir(path):
     """Makes `path` (and leaves it) readable by all and owned by the postgres user when we are root."""
     os.makedirs(path, exist_ok=True)
     os.chmod(path, 0o755)
@@ -112,12 +109,12 @@ def wait_primary(ports, timeout=60, exclude=()):
         time.sleep(0.1)
 
 
-def url(ports, database='postgres', **params):
-    """The libpq URL listing every server, read-write sessions only, plus `params`
-    (pushbind_schema=…): postgresql://127.0.0.1:P1,127.0.0.1:P2/postgres?target_session_attrs=read-write."""
+def url(ports, database='postgres', user='postgres', **params):
+    """The libpq URL listing every server, read-write sessions only, plus `params` (pushbind_schema=…):
+    postgresql://postgres@127.0.0.1:P1,127.0.0.1:P2/postgres?target_session_attrs=read-write."""
     query = dict(target_session_attrs='read-write', **params)
-    return 'postgresql://%s/%s?%s' % (','.join('%s:%d' % (HOST, p) for p in ports), database,
-                                      '&'.join('%s=%s' % kv for kv in sorted(query.items())))
+    return 'postgresql://%s@%s/%s?%s' % (user, ','.join('%s:%d' % (HOST, p) for p in ports), database,
+                                         '&'.join('%s=%s' % kv for kv in sorted(query.items())))
 
 
 # ---- processes -------------------------------------------------------------------
@@ -136,7 +133,7 @@ def _children():
     return out
 
 
-def _tree(pid):
+def process_tree(pid):
     """pid and its descendants."""
     children = _children()
     out, todo = [], [pid]
@@ -155,7 +152,7 @@ def _alive(pid):
         return False
 
 
-def _signal(pids, signum):
+def signal_all(pids, signum):
     for p in pids:
         try:
             os.kill(p, signum)
@@ -163,7 +160,7 @@ def _signal(pids, signum):
             pass
 
 
-def _wait_gone(pids, timeout=10):
+def wait_gone(pids, timeout=10):
     deadline = time.time() + timeout
     while any(_alive(p) for p in pids):
         if time.time() > deadline:
@@ -198,11 +195,11 @@ def stop_stale(ports):
                              (('etcd',), signal.SIGKILL)):
         pids = {pid for found in _listeners(set(ports)).values() for pid, c in found if c in commands}
         if pids:
-            _signal(pids, signal.SIGCONT)
-            _signal(pids, signum)
-            if not _wait_gone(pids):
-                _signal(pids, signal.SIGKILL)
-                _wait_gone(pids)
+            signal_all(pids, signal.SIGCONT)
+            signal_all(pids, signum)
+            if not wait_gone(pids):
+                signal_all(pids, signal.SIGKILL)
+                wait_gone(pids)
 
 
 # ---- one server ------------------------------------------------------------------
@@ -221,8 +218,8 @@ class Postgres(object):
     def initdb(self, settings=None):
         """A new cluster (trust auth, replication from 127.0.0.1 allowed) with SERVER_SETTINGS and `settings`."""
         shutil.rmtree(self.dir, ignore_errors=True)
-        _own_dir(self.dir)
-        _run(_as_postgres([PG_BIN + '/initdb', '-D', self.data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8',
+        own_dir(self.dir)
+        _run(as_postgres([PG_BIN + '/initdb', '-D', self.data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8',
                            '--no-sync']), cwd=self.dir)
         with open(os.path.join(self.data, 'pg_hba.conf'), 'a') as f:
             f.write('host replication all 127.0.0.1/32 trust\n')
@@ -237,13 +234,13 @@ class Postgres(object):
     def basebackup(self, source_port):
         """This server's data as a streaming standby of source_port (-R -X stream), named self.name."""
         shutil.rmtree(self.dir, ignore_errors=True)
-        _own_dir(self.dir)
-        _run(_as_postgres([PG_BIN + '/pg_basebackup', '-D', self.data, '-R', '-X', 'stream', '-c', 'fast',
+        own_dir(self.dir)
+        _run(as_postgres([PG_BIN + '/pg_basebackup', '-D', self.data, '-R', '-X', 'stream', '-c', 'fast',
                            '-d', 'host=%s port=%d user=postgres application_name=%s'
                            % (HOST, source_port, self.name)]), cwd=self.dir)
 
     def start(self):
-        _run(_as_postgres([PG_BIN + '/pg_ctl', 'start', '-D', self.data, '-l', self.logfile, '-w', '-t', '60',
+        _run(as_postgres([PG_BIN + '/pg_ctl', 'start', '-D', self.data, '-l', self.logfile, '-w', '-t', '60',
                            '-o', '-p %d -c listen_addresses=%s -c unix_socket_directories=%s'
                            % (self.port, HOST, self.dir)]), cwd=self.dir, timeout=90)
 
@@ -254,7 +251,7 @@ class Postgres(object):
                 pid = int(f.readline())
         except (OSError, ValueError):
             return []
-        return _tree(pid) if _alive(pid) else []
+        return process_tree(pid) if _alive(pid) else []
 
     def running(self):
         return bool(self.pids())
@@ -262,24 +259,24 @@ class Postgres(object):
     def kill(self):
         """SIGKILL to the postmaster and every child at once: a crashed server."""
         pids = self.pids()
-        _signal(pids, signal.SIGKILL)
-        _wait_gone(pids)
+        signal_all(pids, signal.SIGKILL)
+        wait_gone(pids)
 
     def pause(self):
         """SIGSTOP to every process of the server: a server that hangs."""
-        _signal(self.pids(), signal.SIGSTOP)
+        signal_all(self.pids(), signal.SIGSTOP)
 
     def resume(self):
-        _signal(self.pids(), signal.SIGCONT)
+        signal_all(self.pids(), signal.SIGCONT)
 
     def stop(self):
         """Immediate shutdown (SIGQUIT to the postmaster); SIGKILL if it does not go."""
         pids = self.pids()
         if not pids:
             return
-        _signal(pids, signal.SIGCONT)
-        _signal(pids[:1], signal.SIGQUIT)
-        if not _wait_gone(pids):
+        signal_all(pids, signal.SIGCONT)
+        signal_all(pids[:1], signal.SIGQUIT)
+        if not wait_gone(pids):
             self.kill()
 
     def log(self):
@@ -294,8 +291,8 @@ class Single(object):
     """One server on `port`."""
 
     def __init__(self, port=SINGLE_PORT, directory=None):
-        self._own_dir = directory is None
-        self.dir = _own_dir(directory or tempfile.mkdtemp(prefix='pushbind-pg-'))
+        self._temp_dir = directory is None
+        self.dir = own_dir(directory or tempfile.mkdtemp(prefix='pushbind-pg-'))
         self.ports = [port]
         stop_stale(self.ports)
         self.server = Postgres(port, self.dir)
@@ -311,7 +308,7 @@ class Single(object):
 
     def close(self):
         self.server.stop()
-        if self._own_dir:
+        if self._temp_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -321,8 +318,8 @@ class SyncPair(object):
     synchronous_standby_names on it, rebuild the old primary as its standby."""
 
     def __init__(self, ports=SYNC_PORTS, directory=None):
-        self._own_dir = directory is None
-        self.dir = _own_dir(directory or tempfile.mkdtemp(prefix='pushbind-pg-'))
+        self._temp_dir = directory is None
+        self.dir = own_dir(directory or tempfile.mkdtemp(prefix='pushbind-pg-'))
         self.ports = list(ports)
         stop_stale(self.ports)
         self.nodes = {p: Postgres(p, self.dir) for p in self.ports}
@@ -377,7 +374,7 @@ class SyncPair(object):
         add_standby gives it one (a failover manager's reset of synchronous_standby_names:
         the promoted server copied the old primary's, which names itself)."""
         port = self.standby
-        _run(_as_postgres([PG_BIN + '/pg_ctl', 'promote', '-D', self.nodes[port].data, '-w', '-t', '60']),
+        _run(as_postgres([PG_BIN + '/pg_ctl', 'promote', '-D', self.nodes[port].data, '-w', '-t', '60']),
              cwd=self.nodes[port].dir)
         psql(port, "ALTER SYSTEM SET synchronous_standby_names = ''")
         psql(port, 'SELECT pg_reload_conf()')
@@ -394,208 +391,7 @@ class SyncPair(object):
 
     def close(self):
         self.stop_all()
-        if self._own_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-
-# ---- Patroni + etcd --------------------------------------------------------------
-
-# The dynamic configuration docs/operations.md recommends (bootstrap.dcs). A dead
-# primary's leader key expires after ttl; the sync standby sees it at its next loop and
-# is promoted: about ttl + loop_wait after the crash. loop_wait + 2 × retry_timeout ≤ ttl
-# keeps a primary that loses etcd from demoting itself before its key could expire.
-PATRONI_DCS = {
-    'ttl': 6, 'loop_wait': 1, 'retry_timeout': 2,
-    'maximum_lag_on_failover': 1048576,
-    'synchronous_mode': True,
-    # With 3 members a commit waits for a second disk even after one member is lost;
-    # with fewer members alive, writes wait rather than be acknowledged on one.
-    'synchronous_mode_strict': True,
-    'postgresql': {
-        'use_pg_rewind': True,
-        'use_slots': True,
-        'parameters': {'wal_level': 'replica', 'hot_standby': 'on', 'wal_log_hints': 'on',
-                       'max_wal_senders': 10, 'max_replication_slots': 10, 'max_connections': 200,
-                       'wal_sender_timeout': '5s', 'wal_receiver_status_interval': '1s',
-                       'wal_keep_size': '256MB'},
-    },
-}
-
-
-def patroni_config(scope, name, pg_port, rest_port, etcd_hosts, directory):
-    """One member's patroni.yml (JSON is YAML): PATRONI_DCS, trust on 127.0.0.1."""
-    return {
-        'scope': scope,
-        'name': name,
-        'restapi': {'listen': '%s:%d' % (HOST, rest_port), 'connect_address': '%s:%d' % (HOST, rest_port)},
-        'etcd3': {'hosts': etcd_hosts},
-        'bootstrap': {
-            'dcs': PATRONI_DCS,
-            'initdb': [{'encoding': 'UTF8'}, 'data-checksums'],
-            'pg_hba': ['host replication all 127.0.0.1/32 trust', 'host all all 127.0.0.1/32 trust'],
-        },
-        'postgresql': {
-            'listen': '%s:%d' % (HOST, pg_port),
-            'connect_address': '%s:%d' % (HOST, pg_port),
-            'data_dir': os.path.join(directory, 'data'),
-            'bin_dir': PG_BIN,
-            'pgpass': os.path.join(directory, 'pgpass'),
-            'authentication': {'superuser': {'username': 'postgres'},
-                               'replication': {'username': 'postgres'},
-                               'rewind': {'username': 'postgres'}},
-            'parameters': {'unix_socket_directories': directory, 'shared_buffers': '32MB'},
-            'remove_data_directory_on_rewind_failure': True,
-            'remove_data_directory_on_diverged_timelines': True,
-        },
-    }
-
-
-def patroni_cluster(rest_ports):
-    """GET /cluster from the first member whose REST API answers: {'members': [...]} or None."""
-    for rest in rest_ports:
-        try:
-            with urllib.request.urlopen('http://%s:%d/cluster' % (HOST, rest), timeout=2) as r:
-                return json.loads(r.read().decode())
-        except (OSError, ValueError):
-            continue
-    return None
-
-
-def patroni_leader(rest_ports):
-    """The leader's PostgreSQL port per Patroni, or None."""
-    for m in (patroni_cluster(rest_ports) or {}).get('members', []):
-        if m['role'] == 'leader' and m.get('state') == 'running':
-            return m['port']
-    return None
-
-
-class Patroni(object):
-    """One etcd (client and peer port) and a Patroni member per PostgreSQL port (REST API on the
-    matching rest port), synchronous_mode on. One etcd, not three: the DCS's own quorum is not
-    what the tests kill, and three more processes (and six ports) would not fit the 2 cores and
-    the 10 ports a test has."""
-
-    def __init__(self, etcd, pg, rest, directory=None, timeout=90):
-        self._own_dir = directory is None
-        self.dir = _own_dir(directory or tempfile.mkdtemp(prefix='pushbind-patroni-'))
-        self.etcd_ports, self.ports, self.rest_ports = tuple(etcd), list(pg), list(rest)
-        self.scope = 'pushbind-test-%d' % self.ports[0]
-        self.etcd = None
-        self.members = {}  # pg port -> Popen of runuser … patroni
-        stop_stale(list(self.etcd_ports) + self.ports + self.rest_ports)
-        try:
-            self._start_etcd()
-            for p in self.ports:
-                shutil.rmtree(self._member_dir(p), ignore_errors=True)
-                self.start_member(p)
-            self.wait_healthy(timeout)
-        except BaseException:
-            self.close()
-            raise
-
-    def _member_dir(self, port):
-        return os.path.join(self.dir, 'pg%d' % port)
-
-    def _start_etcd(self):
-        client, peer = self.etcd_ports
-        d = os.path.join(self.dir, 'etcd')
-        os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, 'etcd.log'), 'ab') as log:
-            self.etcd = subprocess.Popen(
-                ['etcd', '--name', 'e0', '--data-dir', os.path.join(d, 'data'),
-                 '--listen-client-urls', 'http://%s:%d' % (HOST, client),
-                 '--advertise-client-urls', 'http://%s:%d' % (HOST, client),
-                 '--listen-peer-urls', 'http://%s:%d' % (HOST, peer),
-                 '--initial-advertise-peer-urls', 'http://%s:%d' % (HOST, peer),
-                 '--initial-cluster', 'e0=http://%s:%d' % (HOST, peer), '--initial-cluster-state', 'new'],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + 30
-        while True:
-            try:
-                with urllib.request.urlopen('http://%s:%d/health' % (HOST, client), timeout=2) as r:
-                    if json.loads(r.read().decode()).get('health') == 'true':
-                        return
-            except OSError:
-                pass
-            if self.etcd.poll() is not None or time.time() > deadline:
-                raise RuntimeError('etcd on port %d did not start' % client)
-            time.sleep(0.1)
-
-    def start_member(self, port):
-        """Starts the Patroni member of `port` (again, after kill_member: it rejoins as a replica)."""
-        d = _own_dir(self._member_dir(port))
-        rest = self.rest_ports[self.ports.index(port)]
-        config = os.path.join(d, 'patroni.yml')
-        with open(config, 'w') as f:
-            json.dump(patroni_config(self.scope, 'pg%d' % port, port, rest,
-                                     ['%s:%d' % (HOST, self.etcd_ports[0])], d), f, indent=1)
-        with open(os.path.join(d, 'patroni.log'), 'ab') as log:
-            self.members[port] = subprocess.Popen(_as_postgres(['patroni', config]), cwd=d, stdin=subprocess.DEVNULL,
-                                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def postgres(self, port):
-        """The member's PostgreSQL server (for its processes: Patroni starts it detached)."""
-        node = Postgres(port, self.dir)
-        node.data = os.path.join(self._member_dir(port), 'data')
-        return node
-
-    def log(self, port):
-        try:
-            with open(os.path.join(self._member_dir(port), 'patroni.log'), errors='replace') as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ''
-
-    def cluster(self):
-        return patroni_cluster(self.rest_ports)
-
-    def leader(self):
-        return patroni_leader(self.rest_ports)
-
-    def wait_healthy(self, timeout=90):
-        """A leader that is a primary, every other live member streaming from it, and the member
-        Patroni names sync_standby (the only one it would promote) synchronous in the leader's
-        pg_stat_replication. Returns the leader's port."""
-        deadline = time.time() + timeout
-        live = [p for p in self.ports if self.members.get(p) and self.members[p].poll() is None]
-        while True:
-            members = (self.cluster() or {}).get('members', [])
-            leader = self.leader()
-            sync = ['pg%d' % m['port'] for m in members if m['role'] == 'sync_standby' and m.get('state') == 'running']
-            running = [m for m in members if m.get('state') == 'running']
-            if leader is not None and sync and len(running) == len(live) and is_primary(leader):
-                rows = psql(leader, 'SELECT application_name, sync_state FROM pg_stat_replication',
-                            check=False).split()
-                if len(rows) == len(live) - 1 and '%s|sync' % sync[0] in rows:
-                    return leader
-            if time.time() > deadline:
-                raise RuntimeError('Patroni not healthy after %.0f s: %r; logs:\n%s'
-                                   % (timeout, self.cluster(), '\n'.join(self.log(p) for p in self.ports)))
-            time.sleep(0.2)
-
-    def kill_member(self, port):
-        """SIGKILL Patroni and its PostgreSQL at once: the member's machine crashed."""
-        pids = []
-        if port in self.members and self.members[port].poll() is None:
-            pids += _tree(self.members[port].pid)
-        pids += self.postgres(port).pids()
-        _signal(pids, signal.SIGKILL)
-        _wait_gone(pids)
-        if port in self.members:
-            self.members[port].wait(10)
-
-    def url(self, **params):
-        return url(self.ports, **params)
-
-    def close(self):
-        for p in list(self.members):
-            self.kill_member(p)
-            self.postgres(p).stop()
-        if self.etcd is not None and self.etcd.poll() is None:
-            self.etcd.kill()
-            self.etcd.wait(10)
-        stop_stale(list(self.etcd_ports) + self.ports + self.rest_ports)
-        if self._own_dir:
+        if self._temp_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -614,16 +410,21 @@ def _check_sync():
 
 
 def _check_patroni():
-    leader = patroni_leader(PATRONI_PORTS['rest'])
-    assert leader is not None and is_primary(leader), 'no Patroni leader: %r' % patroni_cluster(PATRONI_PORTS['rest'])
+    import pbpatroni
+    leader = pbpatroni.patroni_leader(PATRONI_PORTS['rest'])
+    assert leader is not None and is_primary(leader), 'no leader: %r' % pbpatroni.patroni_cluster(PATRONI_PORTS['rest'])
+
+
+def _start_patroni(directory):
+    import pbpatroni  # it imports this module
+    return pbpatroni.Patroni(directory=directory, **PATRONI_PORTS)
 
 
 # kind: (start it in a directory, check it, its ports)
 KINDS = {
     'single': (lambda d: Single(SINGLE_PORT, d), _check_single, [SINGLE_PORT]),
     'sync': (lambda d: SyncPair(SYNC_PORTS, d), _check_sync, list(SYNC_PORTS)),
-    'patroni': (lambda d: Patroni(directory=d, **PATRONI_PORTS), _check_patroni,
-                [p for v in PATRONI_PORTS.values() for p in v]),
+    'patroni': (_start_patroni, _check_patroni, [p for v in PATRONI_PORTS.values() for p in v]),
 }
 
 
@@ -650,7 +451,7 @@ def main(argv):
         return 0
     # The servers outlive this script (pg_ctl detaches them; Patroni and etcd get their own
     # session) and are stopped by the cleanup fixture, which CTest runs even when tests fail.
-    server = make(_own_dir(directory))
+    server = make(own_dir(directory))
     print('pbpostgres: %s up: %s' % (kind, server.url()))
     return 0
 

@@ -6,22 +6,22 @@ and the multi-host URL reaches the primary wherever it is.
 Ports: PB_TEST_PORT_BASE (default 30000) + 90..99, the same as test/soak's: run alone.
 """
 
-import os
 import subprocess
 import time
 import unittest
 
+import pbpatroni
 import pbpostgres
 from pbpostgres import psql
 
 # Patroni's leader key expires after ttl; the sync standby takes the lock at its next loop.
-PROMOTION_LIMIT = pbpostgres.PATRONI_DCS['ttl'] + pbpostgres.PATRONI_DCS['loop_wait'] + 4
+PROMOTION_LIMIT = pbpatroni.PATRONI_DCS['ttl'] + pbpatroni.PATRONI_DCS['loop_wait'] + 4
 
 
 def psql_url(u, sql):
     """`sql` through libpq's own reading of the URL u."""
     r = subprocess.run(['psql', u, '-XAtq', '-c', sql], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=20, env=dict(os.environ, PGUSER='postgres'))
+                       stderr=subprocess.PIPE, timeout=20)
     if r.returncode != 0:
         raise AssertionError('psql %s: %s' % (u, r.stderr.decode()))
     return r.stdout.decode().strip()
@@ -73,14 +73,14 @@ class SyncPairTest(unittest.TestCase):
 
     def test_url(self):
         self.assertEqual(pbpostgres.url([5, 6], pushbind_schema='ns'),
-                         'postgresql://127.0.0.1:5,127.0.0.1:6/postgres?pushbind_schema=ns'
+                         'postgresql://postgres@127.0.0.1:5,127.0.0.1:6/postgres?pushbind_schema=ns'
                          '&target_session_attrs=read-write')
 
 
 class PatroniTest(unittest.TestCase):
     def test_leader_elected_and_replaced_after_a_crash(self):
         started = time.monotonic()
-        cluster = pbpostgres.Patroni(**pbpostgres.OWN_PATRONI_PORTS)
+        cluster = pbpatroni.Patroni(**pbpostgres.OWN_PATRONI_PORTS)
         self.addCleanup(cluster.close)
         leader = cluster.wait_healthy()
         print('Patroni: %d members healthy after %.1f s, leader %d'

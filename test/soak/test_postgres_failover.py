@@ -35,6 +35,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'blackbox'))
+import pbpatroni  # noqa: E402
 import pbpostgres  # noqa: E402
 import pbtest  # noqa: E402
 from pbtest import APP, BATCH, E_STORE, acc  # noqa: E402
@@ -183,10 +184,11 @@ class PostgresFailoverBase(unittest.TestCase):
             t_next = rounds[k + 1][1] if k + 1 < len(rounds) else t_end
             recovered, failures = recovery(writers.events, t_promoted, t_next)
             report.append(recovered)
+            _, all_failures = recovery(writers.events, t_kill, t_next)
             print('%s %d: %s; promoted %.2f s after the kill; writes all "0" again %s after the promotion '
-                  '(%d failed writes)' % (what, k + 1, label, t_promoted - t_kill,
-                                          '%.2f s' % recovered if recovered is not None else 'never', failures),
-                  flush=True)
+                  '(failed writes: %d after the kill, %d of them after the promotion)'
+                  % (what, k + 1, label, t_promoted - t_kill,
+                     '%.2f s' % recovered if recovered is not None else 'never', all_failures, failures), flush=True)
         print('%s: %d binds answered "0", %d failed' % (what, len(writers.acknowledged),
                                                         len([e for e in writers.events if not e[2]])), flush=True)
         self.assertEqual([u for u in writers.unexpected if u[0] != 'exception'], [])
@@ -315,7 +317,7 @@ class SyncPairFailoverTest(PostgresFailoverBase):
 @needs_postgres_store
 class PatroniFailoverTest(PostgresFailoverBase):
     def test_leader_killed_loses_no_acknowledged_write(self):
-        cluster = pbpostgres.Patroni(**pbpostgres.OWN_PATRONI_PORTS)
+        cluster = pbpatroni.Patroni(**pbpostgres.OWN_PATRONI_PORTS)
         self.addCleanup(cluster.close)
         servers = self.start_pushbind(cluster.url(pushbind_schema=schema()))
         writers = self.start_writers(servers)
