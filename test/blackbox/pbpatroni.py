@@ -34,11 +34,13 @@ PATRONI_DCS = {
     'synchronous_mode_strict': True,
     'postgresql': {
         'use_pg_rewind': True,
-        'use_slots': True,
+        # With slots a new leader creates its replicas' slots only a loop after its promotion,
+        # and strict mode holds every COMMIT until one of them streams: seconds, not 0.1 s.
+        'use_slots': False,
         'parameters': {'wal_level': 'replica', 'hot_standby': 'on', 'wal_log_hints': 'on',
                        'max_wal_senders': 10, 'max_replication_slots': 10, 'max_connections': 200,
                        'wal_sender_timeout': '5s', 'wal_receiver_status_interval': '1s',
-                       'wal_keep_size': '256MB', 'wal_retrieve_retry_interval': '1s'},
+                       'wal_keep_size': '256MB'},
     },
 }
 

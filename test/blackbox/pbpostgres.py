@@ -41,8 +41,7 @@ HOST = '127.0.0.1'
 # Small shared_buffers: up to 5 servers run at once on a 2-core test machine.
 SERVER_SETTINGS = {'wal_level': 'replica', 'max_wal_senders': '10', 'max_replication_slots': '10',
                    'wal_log_hints': 'on', 'shared_buffers': '32MB', 'max_connections': '200',
-                   'wal_sender_timeout': '5s', 'wal_receiver_status_interval': '1s',
-                   'wal_retrieve_retry_interval': '1s'}
+                   'wal_sender_timeout': '5s', 'wal_receiver_status_interval': '1s'}
 
 
 def as_postgres(argv):
@@ -107,6 +106,16 @@ def wait_primary(ports, timeout=60, exclude=()):
         if time.time() > deadline:
             raise RuntimeError('no primary among %r after %.0f s' % (list(ports), timeout))
         time.sleep(0.1)
+
+
+def wait_sync_standby(port, timeout=60):
+    """Polls the primary on `port` (every 0.05 s) until a standby is synchronous there: from then
+    on its COMMITs return (RuntimeError after `timeout` s)."""
+    deadline = time.time() + timeout
+    while psql(port, "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'", check=False) in ('', '0'):
+        if time.time() > deadline:
+            raise RuntimeError('no synchronous standby on %d after %.0f s' % (port, timeout))
+        time.sleep(0.05)
 
 
 def url(ports, database='postgres', user='postgres', **params):
