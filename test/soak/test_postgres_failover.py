@@ -31,12 +31,9 @@ Ports: PB_TEST_PORT_BASE (default 30000) + 90..99 (test/blackbox/pbpostgres.py).
 """
 
 import itertools
-import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
@@ -44,19 +41,19 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 import pbpatroni  # noqa: E402
 import pbpostgres  # noqa: E402
 import pbtest  # noqa: E402
-from pbtest import APP, BATCH, E_STORE, QUERY, acc  # noqa: E402
+from pbtest import APP, E_STORE, QUERY, acc  # noqa: E402
+import soak  # noqa: E402
 
 PAIR_KILLS = 3
 PATRONI_KILLS = 3
 WRITERS = 4  # client threads, spread over the two pushbind processes
+PREFIX = 'pgsoak-%d' % os.getpid()  # of the tokens and accounts bound
 RECOVERY_LIMIT = 5.0  # seconds from the promotion (or SIGCONT) to writes all answered "0" again
 OWN_SHARE = 1.0  # seconds from the new primary's first possible COMMIT; pushbind took 0.06 at most
 REPLY_TIMEOUT = 2.0  # the store's reply timeout (docs/design.md), as on Redis
 SLACK = 1.0  # what a loaded two-core machine adds to an answer's time
 HEALTHZ_LIMIT = 2.0
 PAUSE = 5.0  # seconds the standby stays stopped
-OK_ANSWER = {'ret_code': 0, 'err_msg': 'ok', 'result': ['0']}
-STORE_FAILURES = (pbtest.batch_error(E_STORE), pbtest.batch_answer(E_STORE))
 
 _schemas = itertools.count(1)
 
@@ -83,106 +80,7 @@ needs_postgres_store = unittest.skipIf(REFUSAL is not None,
                                        'pushbind has no PostgreSQL store yet: %s' % REFUSAL)
 
 
-class Interrupted(Exception):
-    """SIGTERM or SIGINT: raised in the test so that its cleanups stop every server."""
-
-
-def _interrupt(signum, frame):
-    raise Interrupted('signal %d' % signum)
-
-
-class Clients(object):
-    """`threads` client threads, thread k on servers[k % len(servers)], each sending what
-    self.request(k, i) makes, on a keep-alive connection, until stopped. events: (sent,
-    answered, ok, what) with what 'ok', 'store' (1008004) or 'other'; unexpected: answers
-    that are neither "ok" nor 1008004."""
-
-    def __init__(self, servers, threads):
-        self.servers = servers
-        self.events = []
-        self.unexpected = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(threads)]
-        for t in self._threads:
-            t.start()
-
-    def request(self, k, i):
-        """(path, body object, judge(status, answer) -> 'ok' | 'store' | 'other') of thread k's i-th."""
-        raise NotImplementedError
-
-    def answered_ok(self, k, i):
-        """Called when thread k's i-th request was answered 'ok'."""
-
-    def _run(self, k):
-        srv = self.servers[k % len(self.servers)]
-        conn = srv.new_connection(timeout=30)
-        for i in itertools.count(1):
-            if self._stop.is_set():
-                break
-            path, body, judge = self.request(k, i)
-            body = json.dumps(body).encode('utf-8')
-            headers = {'Content-Type': 'application/json'}
-            headers.update(pbtest.auth_headers('basic', APP, body))
-            sent = time.monotonic()
-            try:
-                conn.request('POST', path, body=body, headers=headers)
-                resp = conn.getresponse()
-                status, answer = resp.status, pbtest.parse_json(resp.read())
-            except Exception as e:  # no answer at all: recorded, and the client reconnects
-                self.events.append((sent, time.monotonic(), False, 'other'))
-                self.unexpected.append(('exception', path, repr(e)))
-                conn.close()
-                conn = srv.new_connection(timeout=30)
-                continue
-            what = judge(status, answer)
-            self.events.append((sent, time.monotonic(), what == 'ok', what))
-            if what == 'ok':
-                self.answered_ok(k, i)
-            elif what != 'store':
-                self.unexpected.append(('answer', path, body, status, answer))
-        conn.close()
-
-    def successes(self):
-        return len([e for e in self.events if e[2]])
-
-    def wait_for_successes(self, n, timeout=30):
-        start = self.successes()
-        deadline = time.time() + timeout
-        while self.successes() < start + n:
-            if time.time() > deadline:
-                raise AssertionError('fewer than %d requests answered ok in %.0f s; unexpected: %r'
-                                     % (n, timeout, self.unexpected[-5:]))
-            time.sleep(0.05)
-
-    def stop(self):
-        self._stop.set()
-        for t in self._threads:
-            t.join(60)
-
-
-class Writers(Clients):
-    """WRITERS threads, each binding a new token to a new account (op 1, one item a request);
-    acknowledged: the pairs answered "0"."""
-
-    def __init__(self, servers):
-        self.acknowledged = []
-        super().__init__(servers, WRITERS)
-
-    def pair(self, k, i):
-        return 'pgsoak-%d-%d-%d' % (os.getpid(), k, i), 'pgsoak-acct-%d-%d-%d' % (os.getpid(), k, i)
-
-    def request(self, k, i):
-        token, account = self.pair(k, i)
-        body = {'operator_type': 1, 'token_accounts': [{'token': token, 'account_list': [acc(account)]}]}
-        return BATCH, body, lambda status, answer: ('ok' if (status, answer) == (200, OK_ANSWER) else
-                                                    'store' if status == 200 and answer in STORE_FAILURES else
-                                                    'other')
-
-    def answered_ok(self, k, i):
-        self.acknowledged.append(self.pair(k, i))
-
-
-class Readers(Clients):
+class Readers(soak.Clients):
     """A thread per server querying by account a pair bound before (op 1) until stopped:
     'ok' when the answer holds exactly that pair."""
 
@@ -216,8 +114,7 @@ def recovery(events, t_from, t_end):
 
 class PostgresFailoverBase(unittest.TestCase):
     def setUp(self):
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            self.addCleanup(signal.signal, signum, signal.signal(signum, _interrupt))
+        soak.catch_interrupts(self)
 
     def start_pushbind(self, store_url, args=()):
         """Two pushbind processes on one store; the first adds the app."""
@@ -258,24 +155,6 @@ class PostgresFailoverBase(unittest.TestCase):
         self.assertGreater(failed, 0, 'no write failed: is the test killing primaries?')
         self.assertEqual(late, [], '(kill, what, seconds after the promotion, bound) not ok again in time')
 
-    def assert_all_bound(self, srv, acknowledged):
-        """Every pair answered "0" is read back by token and by account (each pair has its own
-        account, so nothing else is bound to it but a failed write of its own token)."""
-        self.assertGreater(len(acknowledged), 0)
-        for k in range(0, len(acknowledged), 100):
-            chunk = acknowledged[k:k + 100]
-            status, resp = srv.query({'operator_type': 2, 'token_list': [t for t, _ in chunk]})
-            self.assertEqual(status, 200, resp)
-            got = {e['token']: e['account_list'] for e in resp['token_accounts']}
-            lost = [(t, a) for t, a in chunk if got.get(t) != [acc(a)]]
-            self.assertEqual(lost, [], 'acknowledged binds not found by token')
-            status, resp = srv.query({'operator_type': 1, 'account_list': [acc(a) for _, a in chunk]})
-            self.assertEqual(status, 200, resp)
-            got = {e['account']: e['token_list'] for e in resp['account_tokens']}
-            lost = [(t, a) for t, a in chunk if got.get(a) != [t]]
-            self.assertEqual(lost, [], 'acknowledged binds not found by account')
-
-
 @needs_postgres_store
 class SyncPairFailoverTest(PostgresFailoverBase):
     def setUp(self):
@@ -285,7 +164,7 @@ class SyncPairFailoverTest(PostgresFailoverBase):
         self.servers = self.start_pushbind(self.pair.url(pushbind_schema=schema()))
 
     def test_primary_killed_loses_no_acknowledged_write(self):
-        writers = self.start_clients(Writers(self.servers))
+        writers = self.start_clients(soak.Writers(self.servers, WRITERS, PREFIX))
         writers.wait_for_successes(50)
         readers = self.start_clients(Readers(self.servers, writers.acknowledged[0]))
         rounds = []
@@ -303,10 +182,10 @@ class SyncPairFailoverTest(PostgresFailoverBase):
         writers.stop()
         readers.stop()
         self.assert_recovered(rounds, writers, readers)
-        self.assert_all_bound(self.servers[0], writers.acknowledged)
+        soak.assert_all_bound(self, self.servers[0], writers.acknowledged)
 
     def test_standby_stopped_writes_answer_1008004_reads_go_on(self):
-        writers = self.start_clients(Writers(self.servers))
+        writers = self.start_clients(soak.Writers(self.servers, WRITERS, PREFIX))
         writers.wait_for_successes(50)
         token, account = writers.acknowledged[0]
         standby = self.pair.nodes[self.pair.standby]
@@ -344,7 +223,7 @@ class SyncPairFailoverTest(PostgresFailoverBase):
         self.assertIsNotNone(recovered)
         self.assertLessEqual(recovered, RECOVERY_LIMIT)
         self.assertEqual([u for u in writers.unexpected if u[0] != 'exception'], [])
-        self.assert_all_bound(self.servers[0], writers.acknowledged)
+        soak.assert_all_bound(self, self.servers[0], writers.acknowledged)
 
     def test_database_stopped_healthz_503_the_console_answers(self):
         srv = self.servers[0]
@@ -370,7 +249,7 @@ class SyncPairFailoverTest(PostgresFailoverBase):
         print('database stopped: /healthz 503 after %.2f s, the console in %.3f s, a write answered %r in %.2f s'
               % (took_healthz, took_console, resp, took_write), flush=True)
         self.assertLess(took_console, SLACK)
-        self.assertIn((status, resp), [(200, a) for a in STORE_FAILURES])
+        self.assertIn((status, resp), [(200, a) for a in soak.STORE_FAILURES])
         self.assertLessEqual(took_write, REPLY_TIMEOUT + SLACK)
 
         self.pair.start_all()
@@ -387,7 +266,7 @@ class PatroniFailoverTest(PostgresFailoverBase):
         cluster = pbpatroni.Patroni(**pbpostgres.OWN_PATRONI_PORTS)
         self.addCleanup(cluster.close)
         servers = self.start_pushbind(cluster.url(pushbind_schema=schema()))
-        writers = self.start_clients(Writers(servers))
+        writers = self.start_clients(soak.Writers(servers, WRITERS, PREFIX))
         writers.wait_for_successes(50)
         readers = self.start_clients(Readers(servers, writers.acknowledged[0]))
         rounds = []
@@ -406,7 +285,7 @@ class PatroniFailoverTest(PostgresFailoverBase):
         writers.stop()
         readers.stop()
         self.assert_recovered(rounds, writers, readers)
-        self.assert_all_bound(servers[0], writers.acknowledged)
+        soak.assert_all_bound(self, servers[0], writers.acknowledged)
 
 
 if __name__ == '__main__':
