@@ -13,7 +13,7 @@ once the synchronous standby holds it, so no kill may lose one.
   querying a pair bound before) answer it again within RECOVERY_LIMIT s of the promotion.
   In strict synchronous mode the new primary's COMMITs wait until the other replica streams
   from it, which is the database's own share of the outage, not pushbind's to shorten: it
-  took 0.04-0.8 s in most kills and 8.4-8.6 s in two (seen on a loaded machine). When it
+  took 0.04-0.8 s in all kills but one of about 20, 8.6 s (on a loaded machine). When it
   alone takes longer than RECOVERY_LIMIT - OWN_SHARE, the bound for writes after that kill
   is that time plus OWN_SHARE, the time pushbind may take to answer once COMMITs return.
 - The synchronous standby SIGSTOPped: a write can't commit; it answers 1008004 (outcome
