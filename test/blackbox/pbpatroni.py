@@ -219,4 +219,9 @@ class Patroni(object):
             self.etcd.wait(10)
         stop_stale(list(self.etcd_ports) + self.ports + self.rest_ports)
         if self._temp_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            # A process that was exiting may still have written a file meanwhile: once more.
+            for _ in range(2):
+                shutil.rmtree(self.dir, ignore_errors=True)
+                if not os.path.exists(self.dir):
+                    break
+                time.sleep(0.5)
