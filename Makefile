@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps test test-asan soak-redis test-partition fuzz fuzz-smoke run install bench deb test-deb image test-image clean
+.PHONY: all build deps test test-asan soak-redis soak-postgres test-partition fuzz fuzz-smoke run install bench deb test-deb image test-image clean
 
 all: build
 
@@ -29,7 +29,13 @@ test-asan: deps
 # The Redis failover soak (test/soak/test_redis_failover.py, ~25 s), on its own; `make test`
 # runs it too, alone (RUN_SERIAL). The ASan suite leaves it out: its bounds are times.
 soak-redis: build
-	cd build && ctest -L soak --output-on-failure
+	cd build && ctest -R '^soak_redis' --output-on-failure
+
+# The PostgreSQL failover soak (test/soak/test_postgres_failover.py: a primary + synchronous
+# standby and Patroni + etcd, started by the test itself, ~2 min), on its own; `make test`
+# runs it too, alone.
+soak-postgres: build
+	cd build && ctest -R '^soak_postgres' --output-on-failure
 
 # The partition suites (test/soak/test_*_partition.py, ~2 min, as root): servers on
 # loopback addresses of their own, links between them cut and healed with iptables

@@ -11,7 +11,7 @@ packages=(
   libcmocka-dev libcurl4-openssl-dev python3 curl openssl
   python3-yaml python3-jsonschema  # the black-box tests check every answer against docs/openapi.yaml
   redis-server redis-tools wrk
-  postgresql-15 postgresql-client-15  # the suite on PostgreSQL (test/blackbox/pgsingle.py)
+  postgresql-15 postgresql-client-15 patroni python3-etcd etcd-server etcd-client  # the suite on PostgreSQL, Patroni + etcd (test/blackbox/pbpostgres.py)
   clang libclang-rt-14-dev llvm  # make fuzz / fuzz-smoke: libFuzzer runtime and symbolizer
   chromium chromium-driver python3-selenium  # the console's browser tests (test/browser)
 )

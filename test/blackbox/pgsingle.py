@@ -16,7 +16,7 @@ import tempfile
 
 # The suite's server: PB_TEST_PORT_BASE + 80; tests that start their own use + 81.
 PORT = int(os.environ.get('PB_TEST_PORT_BASE', '30000')) + 80
-OWN_PORT = PORT + 1
+OWN_PORT = PORT - 1  # PORT + 1.. are pbpostgres.py's (the sync pair, Patroni)
 BIN = '/usr/lib/postgresql/15/bin'
 # Where start leaves the suite server's directory for stop to find.
 STATE = os.path.join(tempfile.gettempdir(), 'pushbind-pgsingle-%d' % PORT)

@@ -18,18 +18,16 @@ kill, and the end of the outage: the first "0" after the last failed write.
 Ports: PB_TEST_PORT_BASE (default 30000) + 60..68, buses at + 500.
 """
 
-import json
 import os
-import signal
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'blackbox'))
 import pbredis  # noqa: E402
 import pbtest  # noqa: E402
-from pbtest import APP, BATCH, E_STORE, acc, uniq  # noqa: E402
+from pbtest import APP, uniq  # noqa: E402
+import soak  # noqa: E402
 
 PORTS = tuple(range(pbredis.PORT_BASE + 60, pbredis.PORT_BASE + 69))
 KILLS = 6
@@ -38,77 +36,6 @@ RECOVERY_LIMIT = 5.0
 OWN_SHARE = 1.0  # seconds after the takeover; pushbind took 0.15 at most in 18 kills on a quiet machine
 # A replica's first sync starts at once instead of after 5 s.
 REDIS_EXTRA = ['--repl-diskless-sync-delay', '0']
-OK_ANSWER = {'ret_code': 0, 'err_msg': 'ok', 'result': ['0']}
-STORE_FAILURES = (pbtest.batch_error(E_STORE), pbtest.batch_answer(E_STORE))
-
-
-class Interrupted(Exception):
-    """SIGTERM or SIGINT: raised in the test so that its cleanups stop every server."""
-
-
-def _interrupt(signum, frame):
-    raise Interrupted('signal %d' % signum)
-
-
-class Writers(object):
-    """WRITERS client threads, each binding a new token to a new account (op 1, one item per
-    request) until stopped. Every answer is an event (sent, answered, ok); acknowledged
-    holds the pairs answered "0"; unexpected, answers that are neither "0" nor 1008004.
-    `timeout`: seconds a client waits for an answer before it gives up and reconnects."""
-
-    def __init__(self, srv, timeout=30):
-        self.srv = srv
-        self.timeout = timeout
-        self.events = []
-        self.acknowledged = []
-        self.unexpected = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(WRITERS)]
-        for t in self._threads:
-            t.start()
-
-    def _run(self, k):
-        conn = self.srv.new_connection(timeout=self.timeout)
-        i = 0
-        while not self._stop.is_set():
-            i += 1
-            token, account = 'soak-%d-%d' % (k, i), 'soak-acct-%d-%d' % (k, i)
-            body = json.dumps({'operator_type': 1, 'token_accounts': [
-                {'token': token, 'account_list': [acc(account)]}]}).encode('utf-8')
-            headers = {'Content-Type': 'application/json'}
-            headers.update(pbtest.auth_headers('basic', APP, body))
-            sent = time.monotonic()
-            try:
-                conn.request('POST', BATCH, body=body, headers=headers)
-                resp = conn.getresponse()
-                status, answer = resp.status, pbtest.parse_json(resp.read())
-            except Exception as e:  # a failed write, like 1008004: recorded, and the client reconnects
-                self.events.append((sent, time.monotonic(), False))
-                self.unexpected.append(('exception', token, repr(e)))
-                conn.close()
-                conn = self.srv.new_connection(timeout=self.timeout)
-                continue
-            ok = (status, answer) == (200, OK_ANSWER)
-            self.events.append((sent, time.monotonic(), ok))
-            if ok:
-                self.acknowledged.append((token, account))
-            elif status != 200 or answer not in STORE_FAILURES:
-                self.unexpected.append(('answer', token, status, answer))
-        conn.close()
-
-    def wait_for_successes(self, n, timeout=30):
-        start = len([e for e in self.events if e[2]])
-        deadline = time.time() + timeout
-        while len([e for e in self.events if e[2]]) < start + n:
-            if time.time() > deadline:
-                raise AssertionError('fewer than %d binds answered "0" in %.0f s; unexpected: %r'
-                                     % (n, timeout, self.unexpected[-5:]))
-            time.sleep(0.05)
-
-    def stop(self):
-        self._stop.set()
-        for t in self._threads:
-            t.join(60)
 
 
 def shards(cluster):
@@ -138,8 +65,7 @@ def outage(events, t_kill, t_end):
 
 class FailoverSoakTest(unittest.TestCase):
     def setUp(self):
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            self.addCleanup(signal.signal, signum, signal.signal(signum, _interrupt))
+        soak.catch_interrupts(self)
         self.cluster = pbredis.Cluster(PORTS, extra=REDIS_EXTRA, replicas=2)
         self.addCleanup(self.cluster.close)
 
@@ -159,7 +85,7 @@ class FailoverSoakTest(unittest.TestCase):
 
     def test_primaries_killed_under_load_lose_no_acknowledged_bind(self):
         srv = pbtest.Server.for_test(self, apps=[APP], store_url=self.cluster.url(uniq('soak'), wait=1))
-        writers = Writers(srv)
+        writers = soak.Writers([srv], WRITERS, 'soak')
         self.addCleanup(writers.stop)
         kills = []  # (victim, slots, t_kill, failover s)
         killed = set()
@@ -206,23 +132,7 @@ class FailoverSoakTest(unittest.TestCase):
             failover = kills[k][3]
             self.assertLessEqual(recovered, max(RECOVERY_LIMIT, failover + OWN_SHARE),
                                  'kill %d (the takeover took %.2f s)' % (k + 1, failover))
-        self.assert_all_bound(srv, writers.acknowledged)
-
-    def assert_all_bound(self, srv, acknowledged):
-        """Every pair answered "0" is read back by token and by account (each pair has its own
-        account, so nothing else is bound to it but a failed write of its own token)."""
-        for k in range(0, len(acknowledged), 100):
-            chunk = acknowledged[k:k + 100]
-            status, resp = srv.query({'operator_type': 2, 'token_list': [t for t, _ in chunk]})
-            self.assertEqual(status, 200, resp)
-            got = {e['token']: e['account_list'] for e in resp['token_accounts']}
-            lost = [(t, a) for t, a in chunk if got.get(t) != [acc(a)]]
-            self.assertEqual(lost, [], 'acknowledged binds not found by token')
-            status, resp = srv.query({'operator_type': 1, 'account_list': [acc(a) for _, a in chunk]})
-            self.assertEqual(status, 200, resp)
-            got = {e['account']: e['token_list'] for e in resp['account_tokens']}
-            lost = [(t, a) for t, a in chunk if got.get(a) != [t]]
-            self.assertEqual(lost, [], 'acknowledged binds not found by account')
+        soak.assert_all_bound(self, srv, writers.acknowledged)
 
 
 if __name__ == '__main__':

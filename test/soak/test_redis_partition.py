@@ -27,7 +27,6 @@ buses at + 500; addresses 127.H.L.11..19 (netcut.py).
 """
 
 import os
-import signal
 import sys
 import time
 import unittest
@@ -37,7 +36,7 @@ import netcut  # noqa: E402
 import pbredis  # noqa: E402
 import pbtest  # noqa: E402
 from pbtest import APP, uniq  # noqa: E402
-from test_redis_failover import Interrupted, Writers, _interrupt  # noqa: E402
+import soak  # noqa: E402
 
 NINE = tuple(range(pbredis.PORT_BASE + 100, pbredis.PORT_BASE + 109))
 SIX = tuple(range(pbredis.PORT_BASE + 110, pbredis.PORT_BASE + 116))
@@ -82,8 +81,7 @@ def read_back(srv, pairs):
 class RedisPartitionTest(unittest.TestCase):
     def setUp(self):
         self.assertIsNone(netcut.available(), 'the partition suite cannot cut links here')
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            self.addCleanup(signal.signal, signum, signal.signal(signum, _interrupt))
+        soak.catch_interrupts(self)
         self.cut = netcut.Partition()
         self.addCleanup(self.cut.close)
 
@@ -106,7 +104,7 @@ class RedisPartitionTest(unittest.TestCase):
         Returns (acknowledged, lost, worst answer in s, failed answers)."""
         self.wait_healthy(cluster)
         srv = pbtest.Server(apps=[APP], store_url=cluster.url(uniq('part'), wait=wait))
-        writers = Writers(srv, timeout=120)
+        writers = soak.Writers([srv], 4, 'part')
         try:
             writers.wait_for_successes(50)
             roles = nodes(cluster)
