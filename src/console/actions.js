@@ -155,8 +155,8 @@ async function bind(event) {
     return;
   }
   if (type === '' || type === null) {
-    setMessage(status, 'Choose the account\'s type (' + TYPES.map((t) => typeLabel(t.type)).join(', ') +
-               ', or another number): the same name under another type is another account.', 'error');
+    setMessage(status, 'Choose the account\'s type (a name from the list, such as 1005 e-mail, or any number): ' +
+               'the same name under another type is another account.', 'error');
     $('bind-type').focus();
     return;
   }

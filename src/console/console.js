@@ -175,7 +175,7 @@ function updateFindCount() {
   const type = parseType($('find-type').value);
   let text = n ? 'Looks up ' + plural(n, kind, kind + 's') : 'Type or paste ' + kind + 's, one per line.';
   if (n && kind === 'account') {
-    text += type === '' ? ' under every known type (' + KNOWN_TYPES.join(', ') + ') unless a line names its type'
+    text += type === '' ? ' under every known type (' + KNOWN_TYPES.length + ' of them) unless a line names its type'
       : type === null ? '' : ' as ' + typeLabel(type) + ' unless a line names its type';
   }
   $('find-count').textContent = text + (n ? '.' : '');
@@ -317,6 +317,12 @@ function markStale(e) {
 /* ---- Wiring -------------------------------------------------------------------------------- */
 
 document.addEventListener('DOMContentLoaded', () => {
+  /* The type fields offer every named type (types.js), XG's old meaning beside it. */
+  for (const t of TYPES) {
+    const history = typeHistory(t.type);
+    $('account-types').append(el('option', history ? typeLabel(t.type) + ' (' + history + ')' : null,
+                                 {value: typeLabel(t.type)}));
+  }
   $('signin-form').addEventListener('submit', signIn);
   $('signout').addEventListener('click', () => signOut());
   $('find-form').addEventListener('submit', find);

@@ -8,12 +8,40 @@
  */
 'use strict';
 
-/* TPNS's account types that have a name here, in the order a list offers them. */
+/*
+ * TPNS's account types (docs/API.md, "Account types"), in the order a list
+ * offers them: the current table's names, and in `xg` what the older XG table
+ * (still in some clients) meant by the same number, where it differs. Numbers
+ * only XG named are marked as XG's.
+ */
+const CUSTOM = Array.from({length: 15}, (_, i) => ({type: i + 2, name: 'custom ' + (i + 2)}));
 const TYPES = [
   {type: 0, name: 'no type (default)'},
-  {type: 1, name: 'custom'},
-  {type: 1002, name: 'phone number'},
-  {type: 1005, name: 'e-mail'},
+  {type: 1, name: 'custom', xg: 'mobile'},
+  ...CUSTOM.map((t) => t.type === 2 ? {...t, xg: 'e-mail'} : t),
+  {type: 991, name: 'QQ number'},
+  {type: 992, name: 'QQ number (MD5)'},
+  {type: 997, name: 'OAID'},
+  {type: 998, name: 'OAID (MD5)'},
+  {type: 999, name: 'WeChat UnionID'},
+  {type: 1000, name: 'WeChat OpenID (XG)'},
+  {type: 1001, name: 'QQ OpenID (XG)'},
+  {type: 1002, name: 'phone number', xg: 'Weibo'},
+  {type: 1003, name: 'WeChat OpenID', xg: 'Alipay'},
+  {type: 1004, name: 'QQ OpenID', xg: 'Taobao'},
+  {type: 1005, name: 'e-mail', xg: 'Douban'},
+  {type: 1006, name: 'Weibo', xg: 'Facebook'},
+  {type: 1007, name: 'Alipay', xg: 'Twitter'},
+  {type: 1008, name: 'Taobao', xg: 'Google'},
+  {type: 1009, name: 'Douban', xg: 'Baidu'},
+  {type: 1010, name: 'Facebook', xg: 'JD'},
+  {type: 1011, name: 'Twitter', xg: 'LinkedIn'},
+  {type: 1012, name: 'Google'},
+  {type: 1013, name: 'Baidu'},
+  {type: 1014, name: 'JD'},
+  {type: 1015, name: 'LinkedIn'},
+  {type: 1999, name: 'others (XG)'},
+  {type: 2000, name: 'visitor (XG)'},
 ];
 
 /* The types a lookup "under any known type" tries: every named one. */
@@ -25,6 +53,12 @@ const MAX_TYPE = 2147483647;
 function typeName(type) {
   const found = TYPES.find((t) => t.type === Number(type || 0));
   return found ? found.name : null;
+}
+
+/* "was Douban in XG's table" for 1005; '' when the number meant nothing else there. */
+function typeHistory(type) {
+  const found = TYPES.find((t) => t.type === Number(type || 0));
+  return found && found.xg ? 'was ' + found.xg + ' in XG\'s table' : '';
 }
 
 /* "1005 e-mail", or "type 7" for a number without a name. */

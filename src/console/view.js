@@ -248,7 +248,7 @@ function renderEntry(entry) {
       ? [valueCell('Token', pair.token, () => lookUp('token', pair.token), 'token|' + key),
          el('td', pair.platform || '—', {'data-label': 'Platform'})]
       : [valueCell('Account', pair.account, () => lookUp('account', pair.account, pair.account_type), 'account|' + key),
-         el('td', typeLabel(pair.account_type), {'data-label': 'Type'})];
+         el('td', typeLabel(pair.account_type), {'data-label': 'Type', title: typeHistory(pair.account_type)})];
     const what = byAccount ? 'token ' + pair.token + ' from account ' + pair.account
                            : 'account ' + pair.account + ' from token ' + pair.token;
     return cells.concat(timeCell(item.last_bind_time, 'Last registered'), timeCell(item.bind_time, 'First bound'),
@@ -288,8 +288,9 @@ function entryNote(entry) {
   case E_NO_BINDING:
     if (entry.kind === 'token') return 'No accounts are bound to this token.';
     if (entry.tried) {
-      return 'No tokens are bound to this name under any known type (' + entry.tried.map(typeLabel).join(', ') +
-             '). Under another number it would be another account: give its type to look there.';
+      return 'No tokens are bound to this name under any of the ' + entry.tried.length + ' known types (0, 1–16, ' +
+             '991–1015, 1999, 2000: the list under Account type). Under another number it would be another account: ' +
+             'give its type to look there.';
     }
     return 'No tokens are bound to this account under ' + typeLabel(entry.account_type) +
            '. The same name under another type is a different account: leave the type empty to look under every known type.';

@@ -185,8 +185,7 @@ class TestTypesWithNames(ConsoleTestCase):
         self.find('tok-mail', by='token')
         self.assertIn('1005 e-mail', self.text('results'))
         self.find('nobody@example.com')
-        self.assertIn('under any known type (0 no type (default), 1 custom, 1002 phone number, 1005 e-mail)',
-                      self.text('results'))
+        self.assertRegex(self.text('results'), r'under any of the [0-9]+ known types \(0, 1–16, 991–1015, 1999, 2000')
 
     def test_a_paste_with_mixed_types_a_summary_and_a_filter(self):
         self.srv.bind('tok-m1', ('bob@example.com', 1005))
