@@ -180,7 +180,7 @@ int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret)
 {
     pb_str keys;
     if (view->session->kind == BACKEND_POSTGRES)
-        return pb_pg_app_secret(view->impl.postgres, access_id, secret);
+        return pb_pg_app_secret(view->impl.postgres, access_id, secret, NULL);
     if (view->session->kind == BACKEND_REDIS)
         return pb_redis_app_secret(view->impl.redis, access_id, NULL, secret, &keys);
     return pb_lmdb_app_secret(view->impl.lmdb, access_id, secret);
@@ -191,7 +191,7 @@ static int app_secret_and_keys(pb_store_view *view, uint64_t access_id, pb_pool 
 {
     *keys = (pb_str){NULL, 0};
     if (view->session->kind == BACKEND_POSTGRES)
-        return pb_pg_app_secret(view->impl.postgres, access_id, secret);
+        return pb_pg_app_secret(view->impl.postgres, access_id, secret, keys);
     if (view->session->kind == BACKEND_REDIS)
         return pb_redis_app_secret(view->impl.redis, access_id, pool, secret, keys);
     int rc = pb_lmdb_app_secret(view->impl.lmdb, access_id, secret);
@@ -337,8 +337,11 @@ void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, p
     lookup_in_view(view, lookup, pool);
     if (lookup->kind == PB_LOOKUP_SECRET || lookup->kind == PB_LOOKUP_APP) {
         /* copied, so that done() may start the request's next lookup */
-        if (lookup->kind == PB_LOOKUP_SECRET && lookup->result == PB_STORE_OK)
+        if (lookup->kind == PB_LOOKUP_SECRET && lookup->result == PB_STORE_OK) {
             lookup->secret = pb_pool_strdup(pool, lookup->secret);
+            if (lookup->keys.len != 0) /* PostgreSQL's are in the view's pool */
+                lookup->keys = pb_pool_strdup(pool, lookup->keys);
+        }
         pb_store_view_end(view);
         done(arg, lookup);
         return;
@@ -418,6 +421,8 @@ int pb_store_app_list(pb_store_session *session, void (*visit)(void *arg, const 
 
 int pb_store_key_put(pb_store_session *session, uint64_t access_id, const pb_app_key *key)
 {
+    if (session->kind == BACKEND_POSTGRES)
+        return pb_pg_key_put(session->impl.postgres, access_id, key);
     if (session->kind == BACKEND_REDIS)
         return pb_redis_key_put(session->impl.redis, access_id, key);
     return pb_lmdb_key_put(session->impl.lmdb, access_id, key);
@@ -425,6 +430,8 @@ int pb_store_key_put(pb_store_session *session, uint64_t access_id, const pb_app
 
 int pb_store_key_revoke(pb_store_session *session, uint64_t access_id, pb_str name)
 {
+    if (session->kind == BACKEND_POSTGRES)
+        return pb_pg_key_revoke(session->impl.postgres, access_id, name);
     if (session->kind == BACKEND_REDIS)
         return pb_redis_key_revoke(session->impl.redis, access_id, name);
     return pb_lmdb_key_revoke(session->impl.lmdb, access_id, name);
@@ -433,6 +440,8 @@ int pb_store_key_revoke(pb_store_session *session, uint64_t access_id, pb_str na
 int pb_store_key_list(pb_store_session *session, uint64_t access_id,
                       void (*visit)(void *arg, const pb_app_key *key), void *arg)
 {
+    if (session->kind == BACKEND_POSTGRES)
+        return pb_pg_key_list(session->impl.postgres, access_id, visit, arg);
     if (session->kind == BACKEND_REDIS)
         return pb_redis_key_list(session->impl.redis, access_id, visit, arg);
     return pb_lmdb_key_list(session->impl.lmdb, access_id, visit, arg);

@@ -1,8 +1,8 @@
 /*
- * named_keys.c — the embedded store's named keys (store.h, "Named keys"):
+ * keys_db.c — the embedded store's named keys (store.h, "Named keys"):
  * add, revoke and list, each in its own transaction. An app's keys are the
  * range of the keys database that starts with its access_id (keys.h), read
- * with its secret by pb_lmdb_app_keys() (lookup.c) and deleted with it by
+ * with its secret by pb_lmdb_app_keys() (queries.c) and deleted with it by
  * pb_lmdb_app_remove() (apps.c).
  */
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * store/redis/named_keys.c — named keys in the Redis backend (store.h,
+ * store/redis/key_fields.c — named keys in the Redis backend (store.h,
  * "Named keys"): fields "key:NAME" of the app's hash (keyspace.h), so that
  * the secret's HGETALL brings them and `app remove` deletes them. Each
  * change publishes the app on the apps channel, as `app add` does, so the
