@@ -33,8 +33,7 @@ static bool parse_ip(const char *text, uint8_t out[16], bool *v4)
 const char *pb_trusted_proxies_parse(const char *text, pb_trusted_proxies *proxies)
 {
     proxies->n = 0;
-    const char *p = text;
-    while (*p != '\0') {
+    for (const char *p = text;;) {
         const char *end = strchr(p, ',');
         size_t len = end == NULL ? strlen(p) : (size_t)(end - p);
         char item[64];
@@ -61,9 +60,10 @@ const char *pb_trusted_proxies_parse(const char *text, pb_trusted_proxies *proxi
         }
         cidr->prefix = v4 ? 96 + bits : bits;
         proxies->n++;
-        p = end == NULL ? p + len : end + 1;
+        if (end == NULL)
+            return NULL;
+        p = end + 1;
     }
-    return proxies->n == 0 ? "name at least one address or CIDR" : NULL;
 }
 
 static bool in_cidr(const pb_cidr *cidr, const uint8_t bytes[16])
