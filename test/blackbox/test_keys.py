@@ -12,6 +12,7 @@ import unittest
 import pbtest
 from pbtest import APP, APP2, BATCH, E_AUTH, QUERY, acc, acc_list, batch_answer, batch_error, query_answer, \
     query_error, run_cli, uniq
+from test_accesslog import wait_for_lines
 
 E_RATE = 1008028
 APP_PATH = '/pushbind/v1/app'
@@ -57,15 +58,7 @@ class NamedKeyTest(unittest.TestCase):
                                                                        '--log-format', 'json'])
 
     def log_records(self, n):
-        deadline = time.time() + 5
-        while time.time() < deadline:
-            if os.path.exists(self.log):
-                with open(self.log) as f:
-                    lines = [l for l in f.read().split('\n') if l]
-                if len(lines) >= n:
-                    return [json.loads(l) for l in lines]
-            time.sleep(0.02)
-        self.fail('fewer than %d log lines' % n)
+        return [json.loads(l) for l in wait_for_lines(self.log, n)]
 
     def test_key_add_prints_the_key_alone_and_list_shows_everything_but_the_secret(self):
         key = key_add(self.srv, 'alice@ops', 'read', expires='2h')
@@ -171,15 +164,7 @@ class WhoLogTest(unittest.TestCase):
                                       list(args))
 
     def lines(self, n):
-        deadline = time.time() + 5
-        while time.time() < deadline:
-            if os.path.exists(self.log):
-                with open(self.log) as f:
-                    lines = [l for l in f.read().split('\n') if l]
-                if len(lines) >= n:
-                    return lines
-            time.sleep(0.02)
-        self.fail('fewer than %d log lines' % n)
+        return wait_for_lines(self.log, n)
 
     def test_an_untrusted_peer_s_forwarded_hop_is_not_believed(self):
         srv = self.start('--trusted-proxy', '192.0.2.0/24,10.0.0.0/8')

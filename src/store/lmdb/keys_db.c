@@ -25,8 +25,15 @@ static int app_exists(pb_lmdb_session *session, MDB_txn *txn, uint64_t access_id
     return mdb_get(txn, session->store->apps, &key, &value);
 }
 
-/* How many keys app `access_id` has, up to `limit`. */
-static int count_keys(MDB_txn *txn, MDB_dbi dbi, uint64_t access_id, size_t limit, size_t *n)
+/*
+ * Calls each(arg, cursor, key, value) for the keys of app `access_id` in
+ * name order, until it returns non-zero (which this returns) or the app's
+ * range ends (0). each() may delete the entry under the cursor: LMDB's next
+ * step then lands on the entry after it.
+ */
+static int walk_app_keys(MDB_txn *txn, MDB_dbi dbi, uint64_t access_id,
+                         int (*each)(void *arg, MDB_cursor *cursor, const MDB_val *key, const MDB_val *value),
+                         void *arg)
 {
     MDB_cursor *cursor;
     unsigned char id[PB_LMDB_ID_LEN];
@@ -35,15 +42,22 @@ static int count_keys(MDB_txn *txn, MDB_dbi dbi, uint64_t access_id, size_t limi
     if (rc != 0)
         return rc;
     MDB_val key = {sizeof(id), id}, value;
-    *n = 0;
-    for (MDB_cursor_op op = MDB_SET_RANGE; *n < limit; op = MDB_NEXT) {
-        if ((rc = mdb_cursor_get(cursor, &key, &value, op)) != 0 || key.mv_size <= PB_LMDB_ID_LEN ||
-            memcmp(key.mv_data, id, PB_LMDB_ID_LEN) != 0)
+    for (MDB_cursor_op op = MDB_SET_RANGE;; op = MDB_NEXT) {
+        if ((rc = mdb_cursor_get(cursor, &key, &value, op)) != 0)
             break;
-        ++*n;
+        if (key.mv_size <= PB_LMDB_ID_LEN || memcmp(key.mv_data, id, PB_LMDB_ID_LEN) != 0 ||
+            (rc = each(arg, cursor, &key, &value)) != 0)
+            break;
     }
     mdb_cursor_close(cursor);
-    return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Counts the app's keys: at most PB_KEYS_PER_APP, as key_put() sees to. */
+static int count_one(void *arg, MDB_cursor *cursor, const MDB_val *key, const MDB_val *value)
+{
+    ++*(size_t *)arg;
+    return 0;
 }
 
 int pb_lmdb_key_put(pb_lmdb_session *session, uint64_t access_id, const pb_app_key *key)
@@ -56,8 +70,9 @@ int pb_lmdb_key_put(pb_lmdb_session *session, uint64_t access_id, const pb_app_k
     int rc = pb_lmdb_txn_start(session, 0, &txn);
     if (rc != 0)
         goto fail;
+    n = 0;
     if ((rc = app_exists(session, txn, access_id)) != 0 ||
-        (rc = count_keys(txn, session->store->keys, access_id, PB_KEYS_PER_APP, &n)) != 0)
+        (rc = walk_app_keys(txn, session->store->keys, access_id, count_one, &n)) != 0)
         goto fail_txn;
     if (n >= PB_KEYS_PER_APP) {
         pb_lmdb_txn_done(session, txn, false);
@@ -110,66 +125,50 @@ fail:
     return PB_STORE_EIO;
 }
 
+/* What key_list() hands each key to. */
+struct key_visit {
+    void (*visit)(void *arg, const pb_app_key *key);
+    void *arg;
+};
+
+static int visit_one(void *arg, MDB_cursor *cursor, const MDB_val *key, const MDB_val *value)
+{
+    struct key_visit *v = arg;
+    pb_app_key found;
+    if (!pb_key_record_parse(value->mv_data, value->mv_size, &found))
+        return MDB_CORRUPTED;
+    found.name = (pb_str){(const char *)key->mv_data + PB_LMDB_ID_LEN, key->mv_size - PB_LMDB_ID_LEN};
+    found.secret = (pb_str){NULL, 0};
+    v->visit(v->arg, &found);
+    return 0;
+}
+
 int pb_lmdb_key_list(pb_lmdb_session *session, uint64_t access_id, void (*visit)(void *arg, const pb_app_key *key),
                      void *arg)
 {
     MDB_txn *txn;
-    MDB_cursor *cursor = NULL;
-    unsigned char id[PB_LMDB_ID_LEN];
-    be64_put(id, access_id);
+    struct key_visit v = {visit, arg};
     int rc = pb_lmdb_txn_start(session, MDB_RDONLY, &txn);
     if (rc != 0)
         goto fail;
-    if ((rc = app_exists(session, txn, access_id)) != 0 ||
-        (rc = mdb_cursor_open(txn, session->store->keys, &cursor)) != 0) {
-        pb_lmdb_txn_done(session, txn, false);
-        if (rc == MDB_NOTFOUND)
-            return PB_STORE_ENOTFOUND;
-        goto fail;
-    }
-    MDB_val key = {sizeof(id), id}, value;
-    for (MDB_cursor_op op = MDB_SET_RANGE;; op = MDB_NEXT) {
-        if ((rc = mdb_cursor_get(cursor, &key, &value, op)) != 0)
-            break;
-        if (key.mv_size <= PB_LMDB_ID_LEN || memcmp(key.mv_data, id, PB_LMDB_ID_LEN) != 0) {
-            rc = MDB_NOTFOUND;
-            break;
-        }
-        pb_app_key found;
-        if (!pb_key_record_parse(value.mv_data, value.mv_size, &found)) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        found.name = (pb_str){(const char *)key.mv_data + PB_LMDB_ID_LEN, key.mv_size - PB_LMDB_ID_LEN};
-        found.secret = (pb_str){NULL, 0};
-        visit(arg, &found);
-    }
-    mdb_cursor_close(cursor);
+    if ((rc = app_exists(session, txn, access_id)) == 0)
+        rc = walk_app_keys(txn, session->store->keys, access_id, visit_one, &v);
     pb_lmdb_txn_done(session, txn, false);
-    if (rc == MDB_NOTFOUND)
+    if (rc == 0)
         return 0;
+    if (rc == MDB_NOTFOUND)
+        return PB_STORE_ENOTFOUND;
 fail:
     pb_lmdb_set_error(session, "key list", rc);
     return PB_STORE_EIO;
 }
 
+static int delete_one(void *arg, MDB_cursor *cursor, const MDB_val *key, const MDB_val *value)
+{
+    return mdb_cursor_del(cursor, 0);
+}
+
 int pb_lmdb_keys_remove(MDB_txn *txn, MDB_dbi dbi, uint64_t access_id)
 {
-    MDB_cursor *cursor;
-    unsigned char id[PB_LMDB_ID_LEN];
-    be64_put(id, access_id);
-    int rc = mdb_cursor_open(txn, dbi, &cursor);
-    if (rc != 0)
-        return rc;
-    for (;;) {
-        MDB_val key = {sizeof(id), id}, value;
-        if ((rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE)) != 0)
-            break;
-        if (key.mv_size <= PB_LMDB_ID_LEN || memcmp(key.mv_data, id, PB_LMDB_ID_LEN) != 0)
-            break;
-        if ((rc = mdb_cursor_del(cursor, 0)) != 0)
-            break;
-    }
-    mdb_cursor_close(cursor);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return walk_app_keys(txn, dbi, access_id, delete_one, NULL);
 }
