@@ -51,12 +51,17 @@ void pb_exchange_log_http(pb_worker *worker, pb_request_record *record, int stat
     record_answered(worker, record, started_ns);
 }
 
-/* The path is logged (escaped): a 404 is worth knowing what was asked. */
+/*
+ * The path is logged (escaped): a 404 is worth knowing what was asked. Not
+ * its query string, which may carry what a line must never hold.
+ */
 static void not_found(h2o_req_t *req, uint64_t started_ns)
 {
     pb_worker *worker = pb_worker_of(req);
     pb_request_record record = pb_exchange_record_of(req, PB_ENDPOINT_OTHER);
-    size_t len = req->path.len > PB_ACCESSLOG_MAX_PATH + 1 ? PB_ACCESSLOG_MAX_PATH + 1 : req->path.len;
+    size_t len = req->query_at != SIZE_MAX && req->query_at < req->path.len ? req->query_at : req->path.len;
+    if (len > PB_ACCESSLOG_MAX_PATH + 1)
+        len = PB_ACCESSLOG_MAX_PATH + 1;
     char path[PB_ACCESSLOG_MAX_PATH + 1];
     if (len != 0)
         memcpy(path, req->path.base, len);
