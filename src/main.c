@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"serve", "serve the HTTP API", pb_cli_serve},
     {"app", "add, list or remove apps", pb_cli_app},
+    {"key", "add, list or revoke an app's named keys", pb_cli_key},
     {"import", "load bindings (NDJSON, CSV)", pb_cli_import},
     {"export", "write an app's bindings", pb_cli_export},
     {"pull", "bindings from a live TPNS", pb_cli_pull},

@@ -1,4 +1,5 @@
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -89,15 +90,20 @@ static int timestamp_fresh(uint64_t ts, time_t now, uint32_t window)
     return diff <= window;
 }
 
-/* A lookup that "succeeds" with no secret must not let an empty key through. */
-static int lookup_secret(pb_auth_secret_lookup lookup, void *arg, uint64_t id, pb_str *secret)
+/* The candidates of app `id`; -1 when there are none. (An empty one never passes: see usable().) */
+static int lookup_secrets(pb_auth_secrets_lookup lookup, void *arg, uint64_t id, const pb_str **secrets, size_t *n)
 {
-    *secret = (pb_str){NULL, 0};
-    if (lookup(arg, id, secret) != 0)
-        return -1;
-    if (secret->len == 0 || secret->base == NULL)
+    *secrets = NULL;
+    *n = 0;
+    if (lookup(arg, id, secrets, n) != 0 || *n == 0 || *secrets == NULL)
         return -1;
     return 0;
+}
+
+/* A lookup that "succeeds" with no secret must not let an empty key through. */
+static bool usable(pb_str secret)
+{
+    return secret.len != 0 && secret.base != NULL;
 }
 
 /*
@@ -189,22 +195,32 @@ static int secrets_equal(pb_str given, pb_str stored)
 }
 
 /* `decoded` is "<AccessId>:<SecretKey>"; the id cannot hold ':', the secret may. */
-static int check_basic_credentials(const char *decoded, size_t n, pb_auth_secret_lookup lookup, void *arg,
-                                   uint64_t *access_id)
+/*
+ * Every candidate is compared, whichever matches, so that the time says
+ * nothing of which one did.
+ */
+static int check_basic_credentials(const char *decoded, size_t n, pb_auth_secrets_lookup lookup, void *arg,
+                                   uint64_t *access_id, size_t *matched)
 {
     const char *colon = memchr(decoded, ':', n);
     if (colon == NULL)
         return -1;
     size_t id_len = (size_t)(colon - decoded);
     uint64_t id;
-    pb_str stored;
+    const pb_str *stored;
+    size_t n_stored, found = SIZE_MAX;
     if (pb_auth_parse_access_id((pb_str){decoded, id_len}, &id) != 0)
         return -1;
-    if (lookup_secret(lookup, arg, id, &stored) != 0)
+    if (lookup_secrets(lookup, arg, id, &stored, &n_stored) != 0)
         return -1;
-    if (!secrets_equal((pb_str){colon + 1, n - id_len - 1}, stored))
+    pb_str given = {colon + 1, n - id_len - 1};
+    for (size_t i = 0; i < n_stored; i++)
+        if (secrets_equal(given, stored[i]) && usable(stored[i]) && found == SIZE_MAX)
+            found = i;
+    if (found == SIZE_MAX)
         return -1;
     *access_id = id;
+    *matched = found;
     return 0;
 }
 
@@ -222,8 +238,8 @@ static int basic_payload(pb_str h, pb_str *payload)
     return 0;
 }
 
-static int authenticate_basic(const pb_auth_request *req, pb_auth_secret_lookup lookup, void *arg,
-                              uint64_t *access_id)
+static int authenticate_basic(const pb_auth_request *req, pb_auth_secrets_lookup lookup, void *arg,
+                              uint64_t *access_id, size_t *matched)
 {
     pb_str payload;
     if (basic_payload(req->authorization, &payload) != 0)
@@ -232,7 +248,7 @@ static int authenticate_basic(const pb_auth_request *req, pb_auth_secret_lookup 
     size_t n = 0;
     int rc = -1;
     if (base64_decode(payload, decoded, sizeof(decoded), &n) == 0)
-        rc = check_basic_credentials((const char *)decoded, n, lookup, arg, access_id);
+        rc = check_basic_credentials((const char *)decoded, n, lookup, arg, access_id, matched);
     /* It may hold the caller's secret; the decoder writes at most 3 bytes per 4 given. */
     size_t written = payload.len / 4 * 3;
     explicit_bzero(decoded, written < sizeof(decoded) ? written : sizeof(decoded));
@@ -284,11 +300,12 @@ static int sign_matches(pb_str secret, pb_str first, pb_str second, pb_str body,
     return CRYPTO_memcmp(expected, sign.base, SIGN_LEN) == 0;
 }
 
-static int authenticate_signature(const pb_auth_request *req, pb_auth_secret_lookup lookup, void *arg,
-                                  uint64_t *access_id)
+static int authenticate_signature(const pb_auth_request *req, pb_auth_secrets_lookup lookup, void *arg,
+                                  uint64_t *access_id, size_t *matched)
 {
     uint64_t id, ts;
-    pb_str secret;
+    const pb_str *secrets;
+    size_t n_secrets;
     if (pb_auth_parse_access_id(req->access_id, &id) != 0)
         return -1;
     if (parse_timestamp(req->timestamp, &ts) != 0)
@@ -297,24 +314,56 @@ static int authenticate_signature(const pb_auth_request *req, pb_auth_secret_loo
         return -1;
     if (req->sign.len != SIGN_LEN) /* the client's value; its length is no secret */
         return -1;
-    if (lookup_secret(lookup, arg, id, &secret) != 0)
+    if (lookup_secrets(lookup, arg, id, &secrets, &n_secrets) != 0)
         return -1;
 
     /* The documented order first, then the one published clients use. */
-    if (!sign_matches(secret, req->timestamp, req->access_id, req->body, req->sign) &&
-        !sign_matches(secret, req->access_id, req->timestamp, req->body, req->sign))
+    for (size_t i = 0; i < n_secrets; i++) {
+        if (!usable(secrets[i]))
+            continue;
+        if (sign_matches(secrets[i], req->timestamp, req->access_id, req->body, req->sign) ||
+            sign_matches(secrets[i], req->access_id, req->timestamp, req->body, req->sign)) {
+            *access_id = id;
+            *matched = i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int pb_auth_authenticate_any(const pb_auth_request *request, pb_auth_secrets_lookup lookup, void *lookup_arg,
+                             uint64_t *access_id, size_t *matched)
+{
+    if (request->authorization.len > 0 && authenticate_basic(request, lookup, lookup_arg, access_id, matched) == 0)
+        return PB_OK;
+    if (request->access_id.len > 0 && request->timestamp.len > 0 && request->sign.len > 0 &&
+        authenticate_signature(request, lookup, lookup_arg, access_id, matched) == 0)
+        return PB_OK;
+    return PB_ERR_AUTH;
+}
+
+/* pb_auth_authenticate()'s one secret as a list of one. */
+typedef struct one_secret {
+    pb_auth_secret_lookup lookup;
+    void *arg;
+    pb_str secret;
+} one_secret;
+
+static int lookup_one(void *arg, uint64_t access_id, const pb_str **secrets, size_t *n)
+{
+    one_secret *one = arg;
+    one->secret = (pb_str){NULL, 0};
+    if (one->lookup(one->arg, access_id, &one->secret) != 0)
         return -1;
-    *access_id = id;
+    *secrets = &one->secret;
+    *n = 1;
     return 0;
 }
 
 int pb_auth_authenticate(const pb_auth_request *request, pb_auth_secret_lookup lookup, void *lookup_arg,
                          uint64_t *access_id)
 {
-    if (request->authorization.len > 0 && authenticate_basic(request, lookup, lookup_arg, access_id) == 0)
-        return PB_OK;
-    if (request->access_id.len > 0 && request->timestamp.len > 0 && request->sign.len > 0 &&
-        authenticate_signature(request, lookup, lookup_arg, access_id) == 0)
-        return PB_OK;
-    return PB_ERR_AUTH;
+    one_secret one = {lookup, lookup_arg, {NULL, 0}};
+    size_t matched;
+    return pb_auth_authenticate_any(request, lookup_one, &one, access_id, &matched);
 }

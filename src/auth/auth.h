@@ -54,6 +54,25 @@ int pb_auth_authenticate(const pb_auth_request *request, pb_auth_secret_lookup l
                          uint64_t *access_id);
 
 /*
+ * Finds every secret app `access_id` accepts: its own and its named keys'
+ * (store.h). Returns 0 and sets *secrets to *n of them (valid until
+ * pb_auth_authenticate_any returns), or non-zero when there is no such app or
+ * it cannot be looked up.
+ */
+typedef int (*pb_auth_secrets_lookup)(void *arg, uint64_t access_id, const pb_str **secrets, size_t *n);
+
+/*
+ * pb_auth_authenticate() for an app with several secrets, any of which
+ * passes. Sets *access_id and *matched (the index in the lookup's list of
+ * the secret that passed). Basic compares the given secret with every
+ * candidate, each in constant time, and all of them whichever matches; a
+ * Signature costs up to two HMACs per candidate (both message orders), so a
+ * wrong signature on an app with k keys costs 2(k+1) HMACs.
+ */
+int pb_auth_authenticate_any(const pb_auth_request *request, pb_auth_secrets_lookup lookup, void *lookup_arg,
+                             uint64_t *access_id, size_t *matched);
+
+/*
  * The apps whose secrets pb_auth_authenticate() would look up for `request`,
  * in that order, without a secret: the Basic credential's AccessId, then the
  * AccessId header when Signature's three headers are there. Returns how many

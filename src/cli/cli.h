@@ -19,6 +19,9 @@ int pb_cli_serve(int argc, char **argv);
 /* `pushbind app add|list|remove …`; argv[0] is "app". */
 int pb_cli_app(int argc, char **argv);
 
+/* `pushbind key add|list|revoke …`: an app's named keys; argv[0] is "key". */
+int pb_cli_key(int argc, char **argv);
+
 /* `pushbind import …`: bindings from NDJSON or CSV into the store. */
 int pb_cli_import(int argc, char **argv);
 

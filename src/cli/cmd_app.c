@@ -1,5 +1,4 @@
 /* `pushbind app add|list|remove`: manage apps in the store the server uses. */
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -45,13 +44,8 @@ static int app_add(pb_store_session *session, const void *arg)
     char generated[33];
     const char *secret = args->secret_key;
     if (secret == NULL) {
-        unsigned char random[16];
-        if (RAND_bytes(random, sizeof(random)) != 1) {
-            fprintf(stderr, "pushbind: cannot generate a secret key\n");
+        if (pb_cli_random_secret(generated) != 0)
             return PB_EXIT_FAILURE;
-        }
-        for (size_t i = 0; i < sizeof(random); i++)
-            snprintf(generated + 2 * i, 3, "%02x", random[i]);
         secret = generated;
     }
     bool created;

@@ -35,8 +35,14 @@ static const char *parse_binding_ttl(const char *text, void *field)
     return pb_duration_parse(text, field);
 }
 
+/* --trusted-proxy: parsed into the server's config (the field is a pb_trusted_proxies). */
+static const char *parse_trusted_proxies(const char *text, void *field)
+{
+    return pb_trusted_proxies_parse(text, field);
+}
+
 #define S serve_settings
-/* Every setting of `serve`, once. 0 is never a useful limit, so ranges start at 1. */
+/* Every setting of `serve`, once. 0 is never a useful limit, so ranges start at 1 (but --auth-failures 0: off). */
 static const pb_setting serve_rows[] = {
     PB_CLI_ROW_DATA(S, data_dir, false),
     PB_CLI_ROW_STORE(S, url),
@@ -73,6 +79,12 @@ static const pb_setting serve_rows[] = {
                  "requests per second per app; over it, 1008028", "off"),
     PB_SETTING_U("rate-burst", "N", S, server.rate_burst, 1, 1000000000, 0, "requests an idle app may send at once",
                  "the rate"),
+    PB_SETTING_U("auth-failures", "N", S, server.auth_failures, 0, 65534, PB_DEFAULT_AUTH_FAILURES,
+                 "failed authentications a minute per client address; past it, 1008028 until the minute ends (0: off)",
+                 NULL),
+    {.name = "trusted-proxy", .arg = "CIDR[,CIDR...]", .type = PB_SETTING_CUSTOM,
+     .offset = offsetof(S, server.trusted_proxies), .parse = parse_trusted_proxies,
+     .help = "peers whose first X-Forwarded-For hop is the client (logs, --auth-failures)", .default_text = "none"},
     PB_SETTING_S("tls-cert", "FILE", S, server.tls_cert_file,
                  "PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN)", NULL),
     PB_SETTING_S("tls-key", "FILE", S, server.tls_key_file, "PEM private key of --tls-cert", NULL),

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
 #include "api/api.h"
 #include "auth/auth.h"
 #include "cli/options.h"
@@ -125,4 +128,17 @@ int pb_cli_run_tool(void *settings)
     int exit_code = args->act(tool, args);
     pb_lmdb_tool_close(tool);
     return exit_code;
+}
+
+int pb_cli_random_secret(char out[33])
+{
+    unsigned char random[16];
+    if (RAND_bytes(random, sizeof(random)) != 1) {
+        fprintf(stderr, "pushbind: cannot generate a secret key\n");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(random); i++)
+        snprintf(out + 2 * i, 3, "%02x", random[i]);
+    OPENSSL_cleanse(random, sizeof(random));
+    return 0;
 }

@@ -75,6 +75,13 @@ int pb_cli_run_tool(void *settings);
 const char *pb_cli_parse_access_id(const char *text, void *field);
 
 /*
+ * A new secret key as TPNS issues them: 32 random lowercase hex digits and a
+ * NUL into out. Returns 0, or -1 (after saying so on stderr) when no
+ * randomness can be had.
+ */
+int pb_cli_random_secret(char out[33]);
+
+/*
  * Rows several commands share, with one wording and one range. `required_`:
  * true when the command has no other way to name the store.
  */

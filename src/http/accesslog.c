@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -43,7 +44,7 @@ void pb_accesslog_close(pb_accesslog *log)
 /*
  * The line is built by hand rather than by snprintf: at the HTTP ceiling a
  * line per request is a visible share of the loop's time, and every field is
- * a number or a fixed word.
+ * a number, a fixed word or a short text of known characters but the path.
  */
 static char *put_str(char *p, const char *s)
 {
@@ -74,6 +75,103 @@ static char *put_time(char *p, pb_accesslog_clock *clock)
     return p;
 }
 
+/* The path's bytes, at most PB_ACCESSLOG_MAX_PATH, escaped for a quoted string of the log's format. */
+static char *put_escaped(char *p, pb_str s, bool json)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t len = s.len > PB_ACCESSLOG_MAX_PATH ? PB_ACCESSLOG_MAX_PATH : s.len;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s.base[i];
+        if (c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = (char)c;
+        } else if (c >= 0x20 && c < 0x7f) {
+            *p++ = (char)c;
+        } else {
+            p = put_str(p, json ? "\\u00" : "\\x");
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        }
+    }
+    if (len < s.len)
+        p = put_str(p, "...");
+    return p;
+}
+
+static char *put_address(char *p, const pb_client_address *address)
+{
+    return p + pb_client_format(address, p);
+}
+
+/* The fields after us=: who asked, with what key, and what was asked when no endpoint answers it. */
+static char *format_text_who(char *p, const pb_request_record *r)
+{
+    p = put_str(p, " client=");
+    p = put_address(p, &r->peer);
+    if (r->forwarded.known) {
+        p = put_str(p, " fwd=");
+        p = put_address(p, &r->forwarded);
+    }
+    p = put_str(p, " key=");
+    if (r->key_name.len != 0) {
+        memcpy(p, r->key_name.base, r->key_name.len);
+        p += r->key_name.len;
+    } else {
+        *p++ = '-';
+    }
+    if (r->auth != PB_AUTH_FAILURE_NONE) {
+        p = put_str(p, " auth=");
+        p = put_str(p, pb_auth_failure_name(r->auth));
+        p = put_str(p, " tried=");
+        p = r->tried_access_id != 0 ? pb_put_u64(p, r->tried_access_id) : put_str(p, "-");
+    }
+    if (r->endpoint == PB_ENDPOINT_OTHER && r->path.len != 0) {
+        p = put_str(p, " path=\"");
+        p = put_escaped(p, r->path, false);
+        *p++ = '"';
+    }
+    return p;
+}
+
+static char *format_json_who(char *p, const pb_request_record *r)
+{
+    p = put_str(p, ",\"client\":\"");
+    p = put_address(p, &r->peer);
+    *p++ = '"';
+    if (r->forwarded.known) {
+        p = put_str(p, ",\"forwarded\":\"");
+        p = put_address(p, &r->forwarded);
+        *p++ = '"';
+    }
+    p = put_str(p, ",\"key\":");
+    if (r->key_name.len != 0) {
+        *p++ = '"';
+        memcpy(p, r->key_name.base, r->key_name.len); /* [A-Za-z0-9._@-] only, or "main" */
+        p += r->key_name.len;
+        *p++ = '"';
+    } else {
+        p = put_str(p, "null");
+    }
+    if (r->auth != PB_AUTH_FAILURE_NONE) {
+        p = put_str(p, ",\"auth\":\"");
+        p = put_str(p, pb_auth_failure_name(r->auth));
+        p = put_str(p, "\",\"tried\":");
+        if (r->tried_access_id != 0) {
+            *p++ = '"';
+            p = pb_put_u64(p, r->tried_access_id);
+            *p++ = '"';
+        } else {
+            p = put_str(p, "null");
+        }
+    }
+    if (r->endpoint == PB_ENDPOINT_OTHER && r->path.len != 0) {
+        p = put_str(p, ",\"path\":\"");
+        p = put_escaped(p, r->path, true);
+        *p++ = '"';
+    }
+    return p;
+}
+
 static char *format_text(char *p, pb_accesslog_clock *clock, const pb_request_record *r)
 {
     p = put_time(p, clock);
@@ -90,10 +188,11 @@ static char *format_text(char *p, pb_accesslog_clock *clock, const pb_request_re
     p = put_str(p, " status=");
     p = pb_put_i64(p, r->status);
     p = put_str(p, " us=");
-    return pb_put_u64(p, r->micros);
+    p = pb_put_u64(p, r->micros);
+    return format_text_who(p, r);
 }
 
-/* Every value is a number or a fixed word: nothing needs escaping. */
+/* Every value is a number, a fixed word, an address or a key name, but the path: only it is escaped. */
 static char *format_json(char *p, pb_accesslog_clock *clock, const pb_request_record *r)
 {
     p = put_str(p, "{\"time\":\"");
@@ -118,6 +217,7 @@ static char *format_json(char *p, pb_accesslog_clock *clock, const pb_request_re
     p = pb_put_i64(p, r->status);
     p = put_str(p, ",\"us\":");
     p = pb_put_u64(p, r->micros);
+    p = format_json_who(p, r);
     *p++ = '}';
     return p;
 }

@@ -3,9 +3,14 @@
  *
  * A line holds: the time (UTC, milliseconds), the app's AccessId (once it
  * authenticated; "-" otherwise), the endpoint, operator_type, the number of
- * items, the TPNS ret_code (API endpoints), the HTTP status and the
- * microseconds the request took. Never a secret, a signature, a token or an
- * account: nothing from the request's headers or body but the numbers above.
+ * items, the TPNS ret_code (API endpoints), the HTTP status, the
+ * microseconds the request took, the client's address (and the first
+ * X-Forwarded-For hop when the peer is a trusted proxy: client.h), the name
+ * of the key that authenticated ("main" for the app's SecretKey), and when
+ * authentication failed why and the AccessId the credentials named; for a
+ * path no endpoint answers, the path, escaped (at most
+ * PB_ACCESSLOG_MAX_PATH bytes of it). Never a secret, a signature, a token or
+ * an account.
  *
  * This module formats lines and writes whole buffers of them; the buffering
  * per event loop (and when a buffer is written) is logbuffer.h's.
@@ -23,10 +28,16 @@
 #include <stdint.h>
 #include <time.h>
 
+/* The most of an unknown path a line holds; each byte may take 6 escaped. */
+#define PB_ACCESSLOG_MAX_PATH 128
+
 /* The longest line pb_accesslog_format() writes (every field at its widest fits). */
-#define PB_ACCESSLOG_MAX_LINE 384
+#define PB_ACCESSLOG_MAX_LINE (640 + 6 * PB_ACCESSLOG_MAX_PATH)
 
 #include "common/endpoint.h"
+#include "common/str.h"
+#include "http/client.h"
+#include "metrics/metrics.h"
 
 typedef enum pb_log_format {
     PB_LOG_TEXT = 0,
@@ -49,6 +60,12 @@ typedef struct pb_request_record {
     int code;               /* TPNS ret_code; -1 for non-API endpoints */
     int status;             /* HTTP status */
     uint64_t micros;
+    pb_client_address peer;      /* who connected */
+    pb_client_address forwarded; /* the first X-Forwarded-For hop, when the peer is trusted */
+    pb_str key_name;             /* the key that authenticated: "main" or a named key's; empty: none */
+    pb_auth_failure auth;        /* why authentication failed; NONE when it did not */
+    uint64_t tried_access_id;    /* when it failed: the AccessId the credentials named (0: none) */
+    pb_str path;                 /* PB_ENDPOINT_OTHER: the path asked for (must live until the line is added) */
 } pb_request_record;
 
 /*

@@ -129,8 +129,8 @@ int pb_handle_console(h2o_handler_t *self, h2o_req_t *req)
 {
     uint64_t started = pb_clock_ns();
     pb_worker *worker = pb_worker_of(req);
-    pb_endpoint endpoint = PB_ENDPOINT_CONSOLE;
-    int status = answer(worker, req, &endpoint);
-    pb_exchange_log_http(worker, endpoint, status, started);
+    pb_request_record record = pb_exchange_record_of(req, PB_ENDPOINT_CONSOLE);
+    int status = answer(worker, req, &record.endpoint);
+    pb_exchange_log_http(worker, &record, status, started);
     return 0;
 }

@@ -38,25 +38,45 @@ static void record_answered(pb_worker *worker, pb_request_record *record, uint64
     pb_log_buffer_add(&worker->log, record);
 }
 
-void pb_exchange_log_http(pb_worker *worker, pb_endpoint endpoint, int status, uint64_t started_ns)
+pb_request_record pb_exchange_record_of(h2o_req_t *req, pb_endpoint endpoint)
 {
-    pb_request_record record = {.endpoint = endpoint, .code = -1, .status = status};
-    record_answered(worker, &record, started_ns);
+    pb_request_record record = {.endpoint = endpoint, .code = -1};
+    pb_client_of(req, &pb_worker_of(req)->config->trusted_proxies, &record.peer, &record.forwarded);
+    return record;
 }
 
+void pb_exchange_log_http(pb_worker *worker, pb_request_record *record, int status, uint64_t started_ns)
+{
+    record->status = status;
+    record_answered(worker, record, started_ns);
+}
+
+/*
+ * The path is logged (escaped): a 404 is worth knowing what was asked. Not
+ * its query string, which may carry what a line must never hold.
+ */
 static void not_found(h2o_req_t *req, uint64_t started_ns)
 {
     pb_worker *worker = pb_worker_of(req);
+    pb_request_record record = pb_exchange_record_of(req, PB_ENDPOINT_OTHER);
+    size_t len = req->query_at != SIZE_MAX && req->query_at < req->path.len ? req->query_at : req->path.len;
+    if (len > PB_ACCESSLOG_MAX_PATH + 1)
+        len = PB_ACCESSLOG_MAX_PATH + 1;
+    char path[PB_ACCESSLOG_MAX_PATH + 1];
+    if (len != 0)
+        memcpy(path, req->path.base, len);
+    record.path = (pb_str){path, len};
     h2o_send_error_404(req, "Not Found", "not found\n", 0);
-    pb_exchange_log_http(worker, PB_ENDPOINT_OTHER, 404, started_ns);
+    pb_exchange_log_http(worker, &record, 404, started_ns);
 }
 
 static void method_not_allowed(h2o_req_t *req, const pb_route *route, uint64_t started_ns)
 {
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, route->methods, strlen(route->methods));
     pb_worker *worker = pb_worker_of(req);
+    pb_request_record record = pb_exchange_record_of(req, route->endpoint);
     h2o_send_error_405(req, "Method Not Allowed", "method not allowed\n", H2O_SEND_ERROR_KEEP_HEADERS);
-    pb_exchange_log_http(worker, route->endpoint, 405, started_ns);
+    pb_exchange_log_http(worker, &record, 405, started_ns);
 }
 
 int pb_handle_unknown_path(h2o_handler_t *self, h2o_req_t *req)
@@ -90,35 +110,101 @@ void *pb_exchange_begin(h2o_req_t *req, const pb_route *route, size_t size)
     exchange->req = req;
     exchange->req_link = h2o_mem_alloc_shared(&req->pool, sizeof(*exchange->req_link), on_request_disposed);
     *exchange->req_link = exchange;
-    exchange->record = (pb_request_record){
-        .endpoint = route->endpoint, .status = 200, .code = route->endpoint < PB_API_ENDPOINTS ? 0 : -1};
+    exchange->record = pb_exchange_record_of(req, route->endpoint);
+    exchange->record.status = 200;
+    exchange->record.code = route->endpoint < PB_API_ENDPOINTS ? 0 : -1;
     exchange->started_ns = started;
     pb_pool_init(&exchange->pool);
     worker->exchanges++;
     return exchange;
 }
 
-/* Authentication reads the secrets the store gave. */
-static int looked_up_secret(void *arg, uint64_t access_id, pb_str *secret)
+/* Authentication reads the secrets the store gave: the app's own, then its named keys in force. */
+static int looked_up_secrets(void *arg, uint64_t access_id, const pb_str **secrets, size_t *n)
 {
     pb_exchange *exchange = arg;
     for (size_t i = 0; i < exchange->n_looked_up; i++)
         if (exchange->apps[i] == access_id && exchange->secret_rc[i] == PB_STORE_OK) {
-            *secret = exchange->secrets[i];
+            *secrets = exchange->candidates[i].secrets;
+            *n = exchange->candidates[i].n;
             return 0;
         }
     return -1;
 }
 
-static void authenticated(pb_exchange *exchange, int code, uint64_t access_id)
+/*
+ * The secrets app i accepts now, from its lookup: its SecretKey, then each
+ * named key neither expired nor malformed. Revoked keys are gone from the
+ * store.
+ */
+static void gather_candidates(pb_exchange *exchange, size_t i, const pb_store_lookup *lookup)
 {
-    if (code == PB_OK) {
-        exchange->record.access_id = access_id;
-        pb_worker *worker = exchange->worker;
-        if (worker->rate_limiter != NULL && !pb_rate_limiter_allow(worker->rate_limiter, access_id, pb_clock_ns()))
-            code = PB_ERR_RATE;
+    pb_exchange_candidates *c = &exchange->candidates[i];
+    pb_str packed = lookup->keys;
+    pb_app_key key;
+    size_t cap = 1;
+    for (pb_str walk = packed; pb_store_keys_next(&walk, &key);)
+        cap++;
+    c->secrets = pb_pool_alloc(&exchange->pool, cap * sizeof(*c->secrets));
+    c->keys = pb_pool_alloc(&exchange->pool, cap * sizeof(*c->keys));
+    c->secrets[0] = lookup->secret;
+    c->keys[0] = (pb_app_key){.name = PB_STR_LIT("main"), .role = PB_KEY_WRITE};
+    c->n = 1;
+    while (pb_store_keys_next(&packed, &key)) {
+        if (key.expires_at != 0 && key.expires_at <= (int64_t)exchange->credentials.now)
+            continue;
+        if (!pb_store_key_name_valid(key.name))
+            continue;
+        c->secrets[c->n] = key.secret;
+        c->keys[c->n++] = key;
     }
+}
+
+/* A read key may query and read its app's record; everything else writes, or may some day. */
+static bool read_key_may(pb_endpoint endpoint)
+{
+    return endpoint == PB_ENDPOINT_QUERY || endpoint == PB_ENDPOINT_APP;
+}
+
+static void authenticated(pb_exchange *exchange, int code, uint64_t access_id, const pb_app_key *key)
+{
+    pb_worker *worker = exchange->worker;
+    pb_request_record *record = &exchange->record;
+    if (code == PB_OK) {
+        record->access_id = access_id;
+        record->key_name = key->name;
+        if (key->role != PB_KEY_WRITE && !read_key_may(record->endpoint)) {
+            code = PB_ERR_AUTH;
+            record->auth = PB_AUTH_FAILURE_READ_ONLY;
+            record->tried_access_id = access_id;
+        } else if (worker->rate_limiter != NULL &&
+                   !pb_rate_limiter_allow(worker->rate_limiter, access_id, pb_clock_ns())) {
+            code = PB_ERR_RATE;
+        }
+    }
+    if (record->auth != PB_AUTH_FAILURE_NONE)
+        pb_metrics_count_auth_failure(record->auth);
+    if (worker->throttle != NULL && (record->auth == PB_AUTH_FAILURE_MISSING ||
+                                     record->auth == PB_AUTH_FAILURE_UNKNOWN_APP ||
+                                     record->auth == PB_AUTH_FAILURE_WRONG_KEY))
+        pb_throttle_failed(worker->throttle, pb_exchange_client(record), pb_clock_ns());
     exchange->authenticated(exchange, code);
+}
+
+const pb_client_address *pb_exchange_client(const pb_request_record *record)
+{
+    return record->forwarded.known ? &record->forwarded : &record->peer;
+}
+
+/* Why authentication failed, from what the lookups found. */
+static pb_auth_failure failure_of(const pb_exchange *exchange)
+{
+    if (exchange->n_apps == 0)
+        return PB_AUTH_FAILURE_MISSING;
+    for (size_t i = 0; i < exchange->n_looked_up; i++)
+        if (exchange->secret_rc[i] == PB_STORE_OK)
+            return PB_AUTH_FAILURE_WRONG_KEY;
+    return PB_AUTH_FAILURE_UNKNOWN_APP;
 }
 
 static void look_up_next_secret(pb_exchange *exchange);
@@ -128,7 +214,8 @@ static void on_secret(void *arg, pb_store_lookup *lookup)
     pb_exchange *exchange = arg;
     size_t i = exchange->n_looked_up++;
     exchange->secret_rc[i] = lookup->result;
-    exchange->secrets[i] = lookup->secret; /* in exchange->pool */
+    if (lookup->result == PB_STORE_OK)
+        gather_candidates(exchange, i, lookup); /* the secrets are in exchange->pool */
     look_up_next_secret(exchange);
 }
 
@@ -143,12 +230,21 @@ static void look_up_next_secret(pb_exchange *exchange)
         return;
     }
     uint64_t access_id = 0;
-    int code = pb_auth_authenticate(&exchange->credentials, looked_up_secret, exchange, &access_id);
+    size_t matched = 0;
+    const pb_app_key *key = NULL;
+    int code = pb_auth_authenticate_any(&exchange->credentials, looked_up_secrets, exchange, &access_id, &matched);
+    for (size_t i = 0; code == PB_OK && key == NULL && i < exchange->n_looked_up; i++)
+        if (exchange->apps[i] == access_id && exchange->secret_rc[i] == PB_STORE_OK)
+            key = &exchange->candidates[i].keys[matched];
     /* a store that could not say whether an app exists is the store's failure, not the caller's */
     for (size_t i = 0; code != PB_OK && i < exchange->n_looked_up; i++)
         if (exchange->secret_rc[i] == PB_STORE_EIO)
             code = PB_ERR_STORE;
-    authenticated(exchange, code, access_id);
+    if (code == PB_ERR_AUTH) {
+        exchange->record.auth = failure_of(exchange);
+        exchange->record.tried_access_id = exchange->n_apps > 0 ? exchange->apps[0] : 0;
+    }
+    authenticated(exchange, code, access_id, key);
 }
 
 /* A header's value (h2o keeps names in lower case), copied into `pool`; empty when absent. */
@@ -178,6 +274,14 @@ void pb_exchange_authenticate(pb_exchange *exchange, pb_exchange_authenticated *
     };
     exchange->authenticated = next;
     exchange->n_apps = pb_auth_apps_named(&exchange->credentials, exchange->apps);
+    pb_worker *worker = exchange->worker;
+    if (worker->throttle != NULL && pb_throttle_blocked(worker->throttle, pb_exchange_client(&exchange->record),
+                                                        pb_clock_ns())) {
+        exchange->record.auth = PB_AUTH_FAILURE_THROTTLED;
+        exchange->record.tried_access_id = exchange->n_apps > 0 ? exchange->apps[0] : 0;
+        authenticated(exchange, PB_ERR_RATE, 0, NULL);
+        return;
+    }
     look_up_next_secret(exchange);
 }
 

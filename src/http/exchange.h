@@ -52,6 +52,13 @@ typedef struct pb_route {
 
 typedef struct pb_exchange pb_exchange;
 
+/* The secrets one app accepts, and the key each is (keys[0]: the app's own, "main"); in the exchange's pool. */
+typedef struct pb_exchange_candidates {
+    pb_str *secrets;
+    pb_app_key *keys;
+    size_t n;
+} pb_exchange_candidates;
+
 /* What pb_exchange_authenticate() calls next: PB_OK (record.access_id is the app), or the code to answer. */
 typedef void pb_exchange_authenticated(pb_exchange *exchange, int code);
 
@@ -67,7 +74,7 @@ struct pb_exchange {
     /* The secrets' lookups, one after the other (pb_auth_apps_named() may name two apps). */
     uint64_t apps[2];
     int secret_rc[2];
-    pb_str secrets[2]; /* in `pool` */
+    pb_exchange_candidates candidates[2]; /* of each app found */
     size_t n_apps, n_looked_up;
     pb_store_lookup secret_lookup;
 };
@@ -97,9 +104,12 @@ void *pb_exchange_begin(h2o_req_t *req, const pb_route *route, size_t size);
  * Copies the request's credentials and body into the exchange's pool
  * (inside the handler: `req` must still be there), looks up the secrets of
  * the apps they name without waiting (pb_store_lookup_start()),
- * authenticates, then checks the app's rate limit, and calls
- * next(exchange, code): PB_OK, PB_ERR_AUTH, PB_ERR_STORE (the store could not
- * say whether an app the credentials name exists) or PB_ERR_RATE — perhaps
+ * authenticates (the app's SecretKey or any of its named keys in force),
+ * refuses a read key on an endpoint that writes, then checks the app's rate
+ * limit, and calls next(exchange, code): PB_OK, PB_ERR_AUTH, PB_ERR_STORE
+ * (the store could not say whether an app the credentials name exists) or
+ * PB_ERR_RATE (the app's rate, or the client's failures: throttle.h, and
+ * then no key is looked up) — perhaps
  * before this returns (the embedded store, a Redis secret cache hit),
  * else later from the loop.
  */
@@ -121,12 +131,19 @@ void pb_exchange_send(h2o_req_t *req, int status, const char *reason, const char
 /* Answers 200 with a JSON body, as every API outcome is answered; no-store: an answer names bindings. */
 void pb_exchange_send_json(h2o_req_t *req, pb_str json);
 
+/* The access-log record of `req` for `endpoint`, with its client; code -1 (HTTP-level). Read while h2o holds `req`. */
+pb_request_record pb_exchange_record_of(h2o_req_t *req, pb_endpoint endpoint);
+
+/* The client an address-keyed rule goes by: the forwarded hop when there is one, else the peer. */
+const pb_client_address *pb_exchange_client(const pb_request_record *record);
+
 /*
  * Writes the access-log line of a request answered at once with an
- * HTTP-level status (no API code), `started_ns` (pb_clock_ns()) ago. Takes
- * the worker, not the request: once answered, the request belongs to h2o.
+ * HTTP-level status (no API code), `started_ns` (pb_clock_ns()) ago, from
+ * `record` (pb_exchange_record_of(), taken before answering). Takes the
+ * worker, not the request: once answered, the request belongs to h2o.
  */
-void pb_exchange_log_http(pb_worker *worker, pb_endpoint endpoint, int status, uint64_t started_ns);
+void pb_exchange_log_http(pb_worker *worker, pb_request_record *record, int status, uint64_t started_ns);
 
 /* The operator_type a request sent, when it is one of 1–5; else 0 (for the access log). */
 int64_t pb_exchange_operator_type(const pb_operator_type *operator_type);

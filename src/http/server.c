@@ -38,6 +38,7 @@ typedef struct server_shared {
     pb_conn_limit conn_limits[LISTENERS]; /* each listener counts its own */
     SSL_CTX *ssl_ctx;              /* NULL: plain HTTP */
     pb_rate_limiter *rate_limiter; /* NULL: no rate limit */
+    pb_throttle *throttle;         /* NULL: failed authentication is not throttled */
     pb_metrics *metrics; /* the caller's */
     pb_accesslog accesslog;
     /* NULL-terminated, one host each: what a connection accepted on each listener reaches. */
@@ -281,6 +282,7 @@ static int worker_start(worker_thread *self, const pb_server_config *config, h2o
 {
     self->worker.config = config;
     self->worker.rate_limiter = shared->rate_limiter;
+    self->worker.throttle = shared->throttle;
     self->worker.metrics = shared->metrics;
     self->shared = shared;
     self->globalconf = globalconf;
@@ -384,6 +386,10 @@ static int shared_init(server_shared *shared, const pb_server_config *config)
         fprintf(stderr, "pushbind: cannot set up the rate limiter\n");
         return -1;
     }
+    if (config->auth_failures != 0 && (shared->throttle = pb_throttle_new(config->auth_failures)) == NULL) {
+        fprintf(stderr, "pushbind: cannot set up the throttle on failed authentication\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -393,6 +399,7 @@ static void shared_dispose(server_shared *shared)
     sem_destroy(&shared->log_flushed);
     pb_accesslog_close(&shared->accesslog);
     pb_rate_limiter_free(shared->rate_limiter);
+    pb_throttle_free(shared->throttle);
     if (shared->ssl_ctx != NULL)
         SSL_CTX_free(shared->ssl_ctx);
 }

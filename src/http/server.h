@@ -45,6 +45,9 @@
  */
 #define PB_DEFAULT_MAX_HEADER_BYTES 8192
 
+/* Failed authentications a minute per client address (http/throttle.h says the policy). */
+#define PB_DEFAULT_AUTH_FAILURES 20
+
 typedef struct pb_server_config {
     const char *listen_host; /* numeric or resolvable host */
     uint16_t listen_port;    /* 0: the kernel picks one */
@@ -56,6 +59,8 @@ typedef struct pb_server_config {
     size_t max_header_bytes;
     uint32_t rate_limit; /* requests per second per app; 0: no limit */
     uint32_t rate_burst; /* requests an idle app may send at once */
+    uint32_t auth_failures; /* failed authentications a minute per client address (throttle.h); 0: no limit */
+    pb_trusted_proxies trusted_proxies; /* peers whose X-Forwarded-For is believed (client.h) */
     const char *tls_cert_file; /* both set: HTTPS (HTTP/1.1 and HTTP/2 by ALPN) */
     const char *tls_key_file;
     pb_api_config api;

@@ -15,6 +15,7 @@
 
 #include "http/logbuffer.h"
 #include "http/ratelimit.h"
+#include "http/throttle.h"
 #include "http/server.h"
 #include "metrics/metrics.h"
 
@@ -33,6 +34,7 @@ typedef struct pb_worker {
     const pb_server_config *config;
     pb_store_session *session;
     pb_rate_limiter *rate_limiter; /* shared by all workers; NULL: no rate limit */
+    pb_throttle *throttle;         /* shared by all workers; NULL: failures are not throttled */
     pb_metrics *metrics;           /* the registry; this thread observes into its own shard */
     /* Messages from other threads (the embedded store's writer) come to the loop through these. */
     h2o_multithread_queue_t *queue;

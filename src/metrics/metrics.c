@@ -49,6 +49,7 @@ typedef struct shard {
     counter connections_opened;
     counter connections_closed;
     counter bindings_expired;
+    counter auth_failures[PB_AUTH_FAILURES];
 } shard;
 
 struct pb_metrics {
@@ -152,6 +153,25 @@ void pb_metrics_count_expired(uint64_t bindings)
 {
     if (thread_shard != NULL && bindings != 0)
         add(&thread_shard->bindings_expired, bindings);
+}
+
+const char *pb_auth_failure_name(pb_auth_failure reason)
+{
+    static const char *const names[PB_AUTH_FAILURES] = {
+        [PB_AUTH_FAILURE_NONE] = "-",
+        [PB_AUTH_FAILURE_MISSING] = "missing",
+        [PB_AUTH_FAILURE_UNKNOWN_APP] = "unknown_app",
+        [PB_AUTH_FAILURE_WRONG_KEY] = "wrong_key",
+        [PB_AUTH_FAILURE_READ_ONLY] = "read_only",
+        [PB_AUTH_FAILURE_THROTTLED] = "throttled",
+    };
+    return (unsigned)reason < PB_AUTH_FAILURES ? names[reason] : "-";
+}
+
+void pb_metrics_count_auth_failure(pb_auth_failure reason)
+{
+    if (thread_shard != NULL && reason > PB_AUTH_FAILURE_NONE && reason < PB_AUTH_FAILURES)
+        add(&thread_shard->auth_failures[reason], 1);
 }
 
 void pb_metrics_connection_opened(void)
@@ -291,6 +311,15 @@ void pb_metrics_render(pb_metrics *metrics, const pb_metrics_app *apps, size_t n
     print_header(out, "pushbind_open_connections", "gauge", "Client connections open now.");
     fprintf(out, "pushbind_open_connections %llu\n", (unsigned long long)(opened > closed ? opened - closed : 0));
 
+    print_header(out, "pushbind_auth_failures_total", "counter",
+                 "Requests that failed authentication, by reason (see the access log's auth field).");
+    for (int reason = PB_AUTH_FAILURE_NONE + 1; reason < PB_AUTH_FAILURES; reason++) {
+        uint64_t failures = 0;
+        FOR_EACH_SHARD(metrics, s)
+        failures += load(&s->auth_failures[reason]);
+        fprintf(out, "pushbind_auth_failures_total{reason=\"%s\"} %llu\n",
+                pb_auth_failure_name((pb_auth_failure)reason), (unsigned long long)failures);
+    }
     print_header(out, "pushbind_apps", "gauge", "Apps in the store.");
     fprintf(out, "pushbind_apps %zu\n", n_apps);
     print_header(out, "pushbind_app_bindings", "gauge", "Account-token bindings held by each app.");

@@ -73,6 +73,23 @@ void pb_metrics_observe_commit_batch(size_t requests);
 /* Counts bindings deleted by expiry (--binding-ttl), once their deletion is committed. */
 void pb_metrics_count_expired(uint64_t bindings);
 
+/* Why a request failed authentication (pushbind_auth_failures_total{reason}; the access log's auth=). */
+typedef enum pb_auth_failure {
+    PB_AUTH_FAILURE_NONE = 0,
+    PB_AUTH_FAILURE_MISSING,     /* no credentials that name an app */
+    PB_AUTH_FAILURE_UNKNOWN_APP, /* the app named does not exist */
+    PB_AUTH_FAILURE_WRONG_KEY,   /* no key of the app passed (or expired, revoked, stale timestamp) */
+    PB_AUTH_FAILURE_READ_ONLY,   /* a read key on an endpoint that writes */
+    PB_AUTH_FAILURE_THROTTLED,   /* the client address failed too often (--auth-failures) */
+    PB_AUTH_FAILURES
+} pb_auth_failure;
+
+/* "missing", "unknown_app", "wrong_key", "read_only", "throttled"; "-" for NONE. */
+const char *pb_auth_failure_name(pb_auth_failure reason);
+
+/* Counts one failed authentication. */
+void pb_metrics_count_auth_failure(pb_auth_failure reason);
+
 void pb_metrics_connection_opened(void);
 void pb_metrics_connection_closed(void);
 

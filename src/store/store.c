@@ -178,11 +178,24 @@ void pb_store_view_end(pb_store_view *view)
 
 int pb_store_app_secret(pb_store_view *view, uint64_t access_id, pb_str *secret)
 {
+    pb_str keys;
     if (view->session->kind == BACKEND_POSTGRES)
-        return pb_pg_app_secret(view->impl.postgres, access_id, secret);
+        return pb_pg_app_secret(view->impl.postgres, access_id, secret, NULL);
     if (view->session->kind == BACKEND_REDIS)
-        return pb_redis_app_secret(view->impl.redis, access_id, secret);
+        return pb_redis_app_secret(view->impl.redis, access_id, NULL, secret, &keys);
     return pb_lmdb_app_secret(view->impl.lmdb, access_id, secret);
+}
+
+/* A SECRET lookup: the secret and, in the same view, the packed named keys in `pool`. */
+static int app_secret_and_keys(pb_store_view *view, uint64_t access_id, pb_pool *pool, pb_str *secret, pb_str *keys)
+{
+    *keys = (pb_str){NULL, 0};
+    if (view->session->kind == BACKEND_POSTGRES)
+        return pb_pg_app_secret(view->impl.postgres, access_id, secret, keys);
+    if (view->session->kind == BACKEND_REDIS)
+        return pb_redis_app_secret(view->impl.redis, access_id, pool, secret, keys);
+    int rc = pb_lmdb_app_secret(view->impl.lmdb, access_id, secret);
+    return rc == 0 ? pb_lmdb_app_keys(view->impl.lmdb, access_id, pool, keys) : rc;
 }
 
 int pb_store_app_of(pb_store_view *view, uint64_t access_id, pb_app_info *app)
@@ -246,7 +259,7 @@ static void lookup_in_view(pb_store_view *view, pb_store_lookup *lookup, pb_pool
 {
     switch (lookup->kind) {
     case PB_LOOKUP_SECRET:
-        lookup->result = pb_store_app_secret(view, lookup->access_id, &lookup->secret);
+        lookup->result = app_secret_and_keys(view, lookup->access_id, pool, &lookup->secret, &lookup->keys);
         return;
     case PB_LOOKUP_APP:
         lookup->result = pb_store_app_of(view, lookup->access_id, &lookup->app);
@@ -324,8 +337,11 @@ void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, p
     lookup_in_view(view, lookup, pool);
     if (lookup->kind == PB_LOOKUP_SECRET || lookup->kind == PB_LOOKUP_APP) {
         /* copied, so that done() may start the request's next lookup */
-        if (lookup->kind == PB_LOOKUP_SECRET && lookup->result == PB_STORE_OK)
+        if (lookup->kind == PB_LOOKUP_SECRET && lookup->result == PB_STORE_OK) {
             lookup->secret = pb_pool_strdup(pool, lookup->secret);
+            if (lookup->keys.len != 0) /* PostgreSQL's are in the view's pool */
+                lookup->keys = pb_pool_strdup(pool, lookup->keys);
+        }
         pb_store_view_end(view);
         done(arg, lookup);
         return;
@@ -401,6 +417,34 @@ int pb_store_app_list(pb_store_session *session, void (*visit)(void *arg, const 
     if (session->kind == BACKEND_REDIS)
         return pb_redis_app_list(session->impl.redis, visit, arg);
     return pb_lmdb_app_list(session->impl.lmdb, visit, arg);
+}
+
+int pb_store_key_put(pb_store_session *session, uint64_t access_id, const pb_app_key *key)
+{
+    if (session->kind == BACKEND_POSTGRES)
+        return pb_pg_key_put(session->impl.postgres, access_id, key);
+    if (session->kind == BACKEND_REDIS)
+        return pb_redis_key_put(session->impl.redis, access_id, key);
+    return pb_lmdb_key_put(session->impl.lmdb, access_id, key);
+}
+
+int pb_store_key_revoke(pb_store_session *session, uint64_t access_id, pb_str name)
+{
+    if (session->kind == BACKEND_POSTGRES)
+        return pb_pg_key_revoke(session->impl.postgres, access_id, name);
+    if (session->kind == BACKEND_REDIS)
+        return pb_redis_key_revoke(session->impl.redis, access_id, name);
+    return pb_lmdb_key_revoke(session->impl.lmdb, access_id, name);
+}
+
+int pb_store_key_list(pb_store_session *session, uint64_t access_id,
+                      void (*visit)(void *arg, const pb_app_key *key), void *arg)
+{
+    if (session->kind == BACKEND_POSTGRES)
+        return pb_pg_key_list(session->impl.postgres, access_id, visit, arg);
+    if (session->kind == BACKEND_REDIS)
+        return pb_redis_key_list(session->impl.redis, access_id, visit, arg);
+    return pb_lmdb_key_list(session->impl.lmdb, access_id, visit, arg);
 }
 
 pb_lmdb_session *pb_store_session_lmdb(pb_store_session *session)

@@ -236,6 +236,7 @@ typedef struct pb_store_lookup {
     /* outputs */
     int result;                     /* what the synchronous call would return */
     pb_str secret;                  /* SECRET, when result is 0 */
+    pb_str keys;                    /* SECRET, when result is 0: the app's named keys, packed (pb_store_keys_next()) */
     pb_app_info app;                /* APP, when result is 0 */
     pb_token_list *token_lists;     /* TOKENS_OF: n lists, from `pool` */
     pb_account_list *account_lists; /* ACCOUNTS_OF: n lists, from `pool` */
@@ -412,5 +413,61 @@ int pb_store_app_remove(pb_store_session *session, uint64_t access_id, uint64_t 
  * passed out. Returns 0 or PB_STORE_EIO.
  */
 int pb_store_app_list(pb_store_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg);
+
+/* ---- Named keys ------------------------------------------------------- */
+
+/*
+ * Besides its secret, an app may have named keys: other secrets of the same
+ * AccessId, each with a role, an optional expiry, and revocable by name. A
+ * PB_LOOKUP_SECRET brings them in the same read as the secret (lookup->keys),
+ * packed; pb_store_keys_next() walks them. Revoking deletes the key; the
+ * store never judges expiry (the caller compares expires_at with its clock).
+ * `app remove` removes the app's keys.
+ */
+#define PB_KEY_NAME_MAX 64 /* a name is 1 to 64 of [A-Za-z0-9._@-] */
+#define PB_KEY_SECRET_MAX 128
+#define PB_KEYS_PER_APP 32 /* a signature is checked against each: the bound is the cost's */
+
+typedef enum pb_key_role {
+    PB_KEY_READ = 1,  /* queries and GET /pushbind/v1/app only */
+    PB_KEY_WRITE = 2, /* everything the app's secret may do */
+} pb_key_role;
+
+typedef struct pb_app_key {
+    pb_str name;
+    pb_str secret; /* empty in pb_store_key_list() */
+    pb_key_role role;
+    int64_t created_at; /* Unix seconds */
+    int64_t expires_at; /* Unix seconds; 0: never */
+} pb_app_key;
+
+/* Whether `name` follows the rule of PB_KEY_NAME_MAX. */
+bool pb_store_key_name_valid(pb_str name);
+
+/*
+ * Reads the next key of a packed list into *key (its strings point into
+ * `packed`) and advances *packed past it. Returns false at the end or when
+ * the list is malformed.
+ */
+bool pb_store_keys_next(pb_str *packed, pb_app_key *key);
+
+/*
+ * Adds key `key` (name, secret, role, created_at, expires_at) to app
+ * `access_id`. Returns 0; PB_STORE_ENOTFOUND when there is no such app;
+ * PB_STORE_EINVAL when the name is taken, invalid, the secret too long, or
+ * the app has PB_KEYS_PER_APP keys (the session's error says which); or
+ * PB_STORE_EIO.
+ */
+int pb_store_key_put(pb_store_session *session, uint64_t access_id, const pb_app_key *key);
+
+/* Deletes app `access_id`'s key `name`. Returns 0, PB_STORE_ENOTFOUND (no such app or key) or PB_STORE_EIO. */
+int pb_store_key_revoke(pb_store_session *session, uint64_t access_id, pb_str name);
+
+/*
+ * Calls `visit` for each key of app `access_id`, without its secret (the
+ * embedded store by name; Redis in its hash's order). Returns 0, PB_STORE_ENOTFOUND (no such app) or PB_STORE_EIO.
+ */
+int pb_store_key_list(pb_store_session *session, uint64_t access_id,
+                      void (*visit)(void *arg, const pb_app_key *key), void *arg);
 
 #endif

@@ -13,7 +13,8 @@ import pbtest
 from pbtest import APP
 
 TEXT_LINE = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) app=(\S+) endpoint=(\S+) op=(\S+) items=(\d+) '
-                       r'code=(\S+) status=(\d+) us=(\d+)$')
+                       r'code=(\S+) status=(\d+) us=(\d+) client=(\S+)(?: fwd=(\S+))? key=(\S+)'
+                       r'(?: auth=(\S+) tried=(\S+))?(?: path="((?:[^"\\]|\\.)*)")?$')
 
 
 def read_lines(path):
@@ -63,7 +64,8 @@ class AccessLogTest(unittest.TestCase):
         lines = wait_for_lines(self.log, 2)
         records = [json.loads(l) for l in lines]
         self.assertEqual({k: v for k, v in records[0].items() if k not in ('time', 'us')},
-                         {'app': APP[0], 'endpoint': 'batchoperate', 'op': 1, 'items': 1, 'code': 0, 'status': 200})
+                         {'app': APP[0], 'endpoint': 'batchoperate', 'op': 1, 'items': 1, 'code': 0, 'status': 200,
+                          'client': '127.0.0.1', 'key': 'main'})
         self.assertEqual((records[1]['endpoint'], records[1]['status'], records[1]['code']), ('other', 404, None))
         self.assertIsInstance(records[0]['us'], int)
         self.assertRegex(records[0]['time'], r'Z$')

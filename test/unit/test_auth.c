@@ -489,6 +489,60 @@ static void lookup_failure_is_auth_failure(void **state)
     assert_int_equal(id, NO_ID);
 }
 
+/* An app with its SecretKey, an empty candidate (never passes) and a named key. */
+static const pb_str key_candidates[] = {PB_STR_LIT(VEC_SECRET), PB_STR_LIT(""), PB_STR_LIT("named-key-0123456789")};
+
+static int candidates_lookup(void *arg, uint64_t access_id, const pb_str **secrets, size_t *n)
+{
+    if (access_id != UINT64_C(1500001048))
+        return -1;
+    *secrets = key_candidates;
+    *n = sizeof(key_candidates) / sizeof(key_candidates[0]);
+    return 0;
+}
+
+static void any_candidate_passes_and_says_which(void **state)
+{
+    char buf[256], sign[89];
+    uint64_t id = NO_ID;
+    size_t matched = 99;
+    pb_auth_request req = basic_request(basic_header(buf, sizeof(buf), "Basic", VEC_ID ":named-key-0123456789"));
+    assert_int_equal(pb_auth_authenticate_any(&req, candidates_lookup, NULL, &id, &matched), PB_OK);
+    assert_int_equal(matched, 2);
+    assert_int_equal(id, UINT64_C(1500001048));
+
+    req = basic_request(basic_header(buf, sizeof(buf), "Basic", VEC_ID ":" VEC_SECRET));
+    assert_int_equal(pb_auth_authenticate_any(&req, candidates_lookup, NULL, &id, &matched), PB_OK);
+    assert_int_equal(matched, 0);
+
+    for (int reversed = 0; reversed < 2; reversed++) {
+        matched = 99;
+        if (reversed)
+            sign3("named-key-0123456789", VEC_ID, VEC_TS, VEC_BODY, sign);
+        else
+            sign3("named-key-0123456789", VEC_TS, VEC_ID, VEC_BODY, sign);
+        req = signature_request(VEC_ID, VEC_TS, sign, VEC_BODY, VEC_NOW);
+        assert_int_equal(pb_auth_authenticate_any(&req, candidates_lookup, NULL, &id, &matched), PB_OK);
+        assert_int_equal(matched, 2);
+    }
+}
+
+static void no_candidate_no_pass(void **state)
+{
+    char buf[256], sign[89];
+    uint64_t id = NO_ID;
+    size_t matched = 99;
+    pb_auth_request req = basic_request(basic_header(buf, sizeof(buf), "Basic", VEC_ID ":"));
+    assert_int_equal(pb_auth_authenticate_any(&req, candidates_lookup, NULL, &id, &matched), PB_ERR_AUTH);
+    req = basic_request(basic_header(buf, sizeof(buf), "Basic", VEC_ID ":named-key-012345678"));
+    assert_int_equal(pb_auth_authenticate_any(&req, candidates_lookup, NULL, &id, &matched), PB_ERR_AUTH);
+    sign3("", VEC_TS, VEC_ID, VEC_BODY, sign);
+    req = signature_request(VEC_ID, VEC_TS, sign, VEC_BODY, VEC_NOW);
+    assert_int_equal(pb_auth_authenticate_any(&req, candidates_lookup, NULL, &id, &matched), PB_ERR_AUTH);
+    assert_int_equal(id, NO_ID);
+    assert_int_equal(matched, 99);
+}
+
 static void empty_secret_never_authenticates(void **state)
 {
     char buf[256], sign[89];
@@ -531,6 +585,8 @@ int main(void)
         cmocka_unit_test(access_id_parsing_rules),
         cmocka_unit_test(lookup_failure_is_auth_failure),
         cmocka_unit_test(empty_secret_never_authenticates),
+        cmocka_unit_test(any_candidate_passes_and_says_which),
+        cmocka_unit_test(no_candidate_no_pass),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

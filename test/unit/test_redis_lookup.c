@@ -52,9 +52,9 @@ static void secret_without_a_reply_is_an_error_not_an_unknown_app(void **state)
 {
     fixture *x = *state;
     pb_redis_cmd cmd;
-    pb_str secret;
+    pb_str secret, keys;
     pb_redis_secret_cmd(&cmd, &x->pool, &x->store, ACCESS_ID);
-    assert_int_equal(pb_redis_secret_parse(&x->conn, &cmd, &x->pool, &secret), PB_STORE_EIO);
+    assert_int_equal(pb_redis_secret_parse(&x->conn, &cmd, &x->pool, &secret, &keys), PB_STORE_EIO);
     assert_string_not_equal(x->conn.error, "");
 }
 
@@ -63,10 +63,10 @@ static void secret_of_an_app_without_a_record_is_not_found(void **state)
 {
     fixture *x = *state;
     pb_redis_cmd cmd;
-    pb_str secret;
+    pb_str secret, keys;
     pb_redis_secret_cmd(&cmd, &x->pool, &x->store, ACCESS_ID);
     cmd.reply = reply_new(REDIS_REPLY_NIL);
-    assert_int_equal(pb_redis_secret_parse(&x->conn, &cmd, &x->pool, &secret), PB_STORE_ENOTFOUND);
+    assert_int_equal(pb_redis_secret_parse(&x->conn, &cmd, &x->pool, &secret, &keys), PB_STORE_ENOTFOUND);
     pb_redis_release(&cmd, 1);
 }
 

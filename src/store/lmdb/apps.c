@@ -110,7 +110,8 @@ int pb_lmdb_app_remove(pb_lmdb_session *session, uint64_t access_id, uint64_t *b
     }
     /* Each binding is one dup on each side; the token side is the count. */
     if (rc != 0 || (rc = delete_prefix(txn, session->store->tokens, id, &token_side)) != 0 ||
-        (rc = delete_prefix(txn, session->store->accounts, id, &account_side)) != 0) {
+        (rc = delete_prefix(txn, session->store->accounts, id, &account_side)) != 0 ||
+        (rc = pb_lmdb_keys_remove(txn, session->store->keys, access_id)) != 0) {
         pb_lmdb_txn_done(session, txn, false);
         goto fail;
     }

@@ -24,6 +24,7 @@ void pb_lmdb_view_end(pb_lmdb_view *view);
 void pb_lmdb_keep_snapshot(pb_lmdb_session *session, bool keep);
 void pb_lmdb_turn_done(pb_lmdb_session *session);
 int pb_lmdb_app_secret(pb_lmdb_view *view, uint64_t access_id, pb_str *secret);
+int pb_lmdb_app_keys(pb_lmdb_view *view, uint64_t access_id, pb_pool *pool, pb_str *packed);
 int pb_lmdb_app_of(pb_lmdb_view *view, uint64_t access_id, pb_app_info *app);
 int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
                       bool with_info, pb_pool *pool, pb_token_list *out);
@@ -37,6 +38,10 @@ int pb_lmdb_app_put(pb_lmdb_session *session, uint64_t access_id, pb_str secret,
 int pb_lmdb_app_remove(pb_lmdb_session *session, uint64_t access_id, uint64_t *bindings_removed);
 int pb_lmdb_space_of(pb_lmdb_session *session, pb_store_space *space);
 int pb_lmdb_app_list(pb_lmdb_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg);
+int pb_lmdb_key_put(pb_lmdb_session *session, uint64_t access_id, const pb_app_key *key);
+int pb_lmdb_key_revoke(pb_lmdb_session *session, uint64_t access_id, pb_str name);
+int pb_lmdb_key_list(pb_lmdb_session *session, uint64_t access_id, void (*visit)(void *arg, const pb_app_key *key),
+                     void *arg);
 
 /*
  * The embedded backend's session behind `session` (NULL for another

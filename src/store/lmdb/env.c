@@ -18,7 +18,7 @@
 #include "store/lmdb/internal.h"
 #include "store/lmdb/upgrade.h"
 
-#define PB_STORE_MAX_DBS 4 /* apps, meta, tokens, accounts */
+#define PB_STORE_MAX_DBS 5 /* apps, meta, tokens, accounts, keys */
 
 /* ---- Opening and closing ---------------------------------------------- */
 
@@ -55,6 +55,7 @@ static int open_databases(pb_lmdb_store *store, bool *upgrade)
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &store->meta)) != 0 ||
         (rc = mdb_dbi_open(txn, "tokens", MDB_CREATE | MDB_DUPSORT, &store->tokens)) != 0 ||
         (rc = mdb_dbi_open(txn, "accounts", MDB_CREATE | MDB_DUPSORT, &store->accounts)) != 0 ||
+        (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &store->keys)) != 0 ||
         (rc = check_layout(store, txn, upgrade)) != 0) {
         mdb_txn_abort(txn);
         return rc;

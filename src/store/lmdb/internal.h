@@ -73,7 +73,7 @@ struct pb_lmdb_writer {
 
 struct pb_lmdb_store {
     MDB_env *env;
-    MDB_dbi apps, meta, tokens, accounts;
+    MDB_dbi apps, meta, tokens, accounts, keys;
     pb_store_limits limits;
     int64_t binding_ttl; /* seconds; 0: bindings never expire */
     size_t max_key; /* mdb_env_get_maxkeysize(), at most PB_LMDB_KEY_BUF */
@@ -102,7 +102,8 @@ struct pb_lmdb_session {
     MDB_txn *read_txn;
     MDB_cursor *tokens_cursor; /* renewed on its first use in read_txn's snapshot (view_cursor() in queries.c) */
     MDB_cursor *accounts_cursor;
-    bool tokens_cursor_renewed, accounts_cursor_renewed; /* in read_txn's current snapshot */
+    MDB_cursor *keys_cursor; /* an app's named keys, read with its secret */
+    bool tokens_cursor_renewed, accounts_cursor_renewed, keys_cursor_renewed; /* in read_txn's current snapshot */
     bool view_open;
     bool snapshot_live; /* read_txn is renewed (and holds the map lock), a view open or not */
     bool keeps_snapshot; /* set while the session is bound to a loop, which ends each turn with pb_lmdb_turn_done() */
@@ -147,6 +148,9 @@ int pb_lmdb_app_read(const pb_lmdb_store *store, MDB_txn *txn, uint64_t access_i
 
 /* Writes app `access_id`'s record. Returns 0 or an LMDB error. */
 int pb_lmdb_app_write(const pb_lmdb_store *store, MDB_txn *txn, uint64_t access_id, const struct app_record *app);
+
+/* Deletes every named key of app `access_id` in `txn` (keys_db.c). Returns 0 or an LMDB error. */
+int pb_lmdb_keys_remove(MDB_txn *txn, MDB_dbi dbi, uint64_t access_id);
 
 /* Reads the next binding seq (1 in a new store). Returns 0 or an LMDB error. */
 int pb_lmdb_seq_read(const pb_lmdb_store *store, MDB_txn *txn, uint64_t *seq);

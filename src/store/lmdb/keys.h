@@ -13,6 +13,13 @@
  *             Keys sort by access_id: listing apps in access_id order is a
  *             plain cursor walk.
  *
+ *   keys      key   access_id (8) | key name
+ *             value a named key's record (store/app_keys.h): role (1) |
+ *                   created_at (8) | expires_at (8) | secret
+ *             An app's keys are one range after its id: the secret's lookup
+ *             reads them in the same snapshot, and `app remove` deletes the
+ *             range. (No database before named keys: opening creates it.)
+ *
  *   meta      key   "seq"
  *             value the next binding sequence number (8). One counter for the
  *             whole store, advanced in the write transaction for each new

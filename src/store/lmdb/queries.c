@@ -5,6 +5,7 @@
  */
 #include <time.h>
 
+#include "store/app_keys.h"
 #include "store/lmdb/internal.h"
 
 /*
@@ -48,6 +49,38 @@ int pb_lmdb_app_secret(pb_lmdb_view *view, uint64_t access_id, pb_str *secret)
     if (rc == 0)
         *secret = app.secret;
     return rc;
+}
+
+/*
+ * The keys database holds few entries in most stores and none in many: its
+ * entry count (in the transaction's own record of the database, no page
+ * read) spares the cursor for an app without keys when the store has none.
+ */
+int pb_lmdb_app_keys(pb_lmdb_view *view, uint64_t access_id, pb_pool *pool, pb_str *packed)
+{
+    pb_lmdb_session *session = view->session;
+    MDB_stat stat;
+    *packed = (pb_str){NULL, 0};
+    int rc = mdb_stat(session->read_txn, session->store->keys, &stat);
+    if (rc == 0 && stat.ms_entries == 0)
+        return 0;
+    if (rc == 0)
+        rc = view_cursor(session, session->keys_cursor, &session->keys_cursor_renewed);
+    unsigned char id[PB_LMDB_ID_LEN];
+    be64_put(id, access_id);
+    MDB_val key = {sizeof(id), id}, value;
+    for (MDB_cursor_op op = MDB_SET_RANGE; rc == 0; op = MDB_NEXT) {
+        if ((rc = mdb_cursor_get(session->keys_cursor, &key, &value, op)) != 0)
+            break;
+        if (key.mv_size <= PB_LMDB_ID_LEN || memcmp(key.mv_data, id, PB_LMDB_ID_LEN) != 0)
+            return 0;
+        pb_keys_pack(pool, packed, (pb_str){(const char *)key.mv_data + PB_LMDB_ID_LEN, key.mv_size - PB_LMDB_ID_LEN},
+                     (pb_str){value.mv_data, value.mv_size});
+    }
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    pb_lmdb_set_error(session, "app keys", rc);
+    return PB_STORE_EIO;
 }
 
 int pb_lmdb_app_of(pb_lmdb_view *view, uint64_t access_id, pb_app_info *app)

@@ -125,7 +125,8 @@ pb_lmdb_session *pb_lmdb_session_open(pb_lmdb_store *store)
         return NULL;
     }
     if (mdb_cursor_open(session->read_txn, store->tokens, &session->tokens_cursor) != 0 ||
-        mdb_cursor_open(session->read_txn, store->accounts, &session->accounts_cursor) != 0) {
+        mdb_cursor_open(session->read_txn, store->accounts, &session->accounts_cursor) != 0 ||
+        mdb_cursor_open(session->read_txn, store->keys, &session->keys_cursor) != 0) {
         pb_lmdb_session_close(session);
         return NULL;
     }
@@ -144,6 +145,8 @@ void pb_lmdb_session_close(pb_lmdb_session *session)
         mdb_cursor_close(session->tokens_cursor);
     if (session->accounts_cursor != NULL)
         mdb_cursor_close(session->accounts_cursor);
+    if (session->keys_cursor != NULL)
+        mdb_cursor_close(session->keys_cursor);
     mdb_txn_abort(session->read_txn);
     if (session->map_holds != 0) /* closed while still being opened */
         map_release(session);
@@ -211,7 +214,7 @@ pb_lmdb_view *pb_lmdb_view_begin(pb_lmdb_session *session)
         return NULL;
     }
     session->view_open = session->snapshot_live = true;
-    session->tokens_cursor_renewed = session->accounts_cursor_renewed = false;
+    session->tokens_cursor_renewed = session->accounts_cursor_renewed = session->keys_cursor_renewed = false;
     return &session->view;
 }
 

@@ -90,8 +90,8 @@ typedef struct cached_secret {
     uint64_t expires_ms; /* 0: empty */
     uint64_t epoch;
     int rc;       /* PB_STORE_OK or PB_STORE_ENOTFOUND */
-    char *secret; /* malloc'ed, when rc is PB_STORE_OK */
-    size_t len;
+    char *secret; /* malloc'ed, when rc is PB_STORE_OK: the secret, then the packed named keys */
+    size_t len, keys_len;
 } cached_secret;
 
 struct pb_pg_loop {
@@ -120,13 +120,17 @@ static void remember_secret(pb_pg_loop *l, const request *r)
         return;
     cached_secret *slot = &l->secrets[lookup->access_id % PB_PG_SECRET_SLOTS];
     char *copy = NULL;
-    if (lookup->result == PB_STORE_OK && (copy = malloc(lookup->secret.len + 1)) == NULL)
+    size_t keys_len = lookup->result == PB_STORE_OK ? lookup->keys.len : 0;
+    if (lookup->result == PB_STORE_OK && (copy = malloc(lookup->secret.len + keys_len + 1)) == NULL)
         return;
     free(slot->secret);
-    if (copy != NULL)
+    if (copy != NULL) {
         memcpy(copy, lookup->secret.base, lookup->secret.len);
+        if (keys_len != 0)
+            memcpy(copy + lookup->secret.len, lookup->keys.base, keys_len);
+    }
     *slot = (cached_secret){lookup->access_id, now_ms() + PB_PG_SECRET_TTL_MS, r->epoch, lookup->result, copy,
-                            lookup->secret.len};
+                            lookup->secret.len, keys_len};
 }
 
 static bool cached(pb_pg_loop *l, pb_store_lookup *lookup, pb_pool *pool)
@@ -136,8 +140,11 @@ static bool cached(pb_pg_loop *l, pb_store_lookup *lookup, pb_pool *pool)
         slot->epoch != pb_pg_apps_epoch(l->session->store->watch))
         return false;
     lookup->result = slot->rc;
-    if (slot->rc == PB_STORE_OK)
+    if (slot->rc == PB_STORE_OK) {
         lookup->secret = pb_pool_strdup(pool, (pb_str){slot->secret, slot->len});
+        lookup->keys = slot->keys_len == 0 ? (pb_str){NULL, 0}
+                                           : pb_pool_strdup(pool, (pb_str){slot->secret + slot->len, slot->keys_len});
+    }
     return true;
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/app_keys.h"
 #include "store/postgres/store_state.h"
 
 bool pb_pg_url_is(const char *url)
@@ -228,11 +229,13 @@ static void lookup_waiting(pb_pg_session *session, pb_store_lookup *lookup, pb_p
     PQclear(res);
 }
 
-int pb_pg_app_secret(pb_pg_session *view, uint64_t access_id, pb_str *secret)
+int pb_pg_app_secret(pb_pg_session *view, uint64_t access_id, pb_str *secret, pb_str *keys)
 {
     pb_store_lookup lookup = {.kind = PB_LOOKUP_SECRET, .access_id = access_id};
     lookup_waiting(view, &lookup, &view->pool);
     *secret = lookup.secret;
+    if (keys != NULL)
+        *keys = lookup.keys;
     return lookup.result;
 }
 
@@ -322,6 +325,72 @@ int pb_pg_app_list(pb_pg_session *session, void (*visit)(void *arg, const pb_app
     lookup_waiting(session, &lookup, &pool);
     for (size_t i = 0; lookup.result == PB_STORE_OK && i < lookup.n_apps; i++)
         visit(arg, &lookup.apps[i]);
+    pb_pool_clear(&pool);
+    return lookup.result;
+}
+
+int pb_pg_key_put(pb_pg_session *session, uint64_t access_id, const pb_app_key *key)
+{
+    char id[PB_DECIMAL_MAX + 1], role[PB_DECIMAL_MAX + 1], created[PB_DECIMAL_MAX + 1], expires[PB_DECIMAL_MAX + 1],
+        max[PB_DECIMAL_MAX + 1];
+    if (!pb_key_check(key, session->error, sizeof(session->error)))
+        return PB_STORE_EINVAL;
+    *pb_put_u64(id, access_id) = '\0';
+    *pb_put_i64(role, key->role) = '\0';
+    *pb_put_i64(created, key->created_at) = '\0';
+    *pb_put_i64(expires, key->expires_at) = '\0';
+    *pb_put_i64(max, PB_KEYS_PER_APP) = '\0';
+    char *name = strndup(key->name.base, key->name.len), *secret = strndup(key->secret.base, key->secret.len);
+    int rc = PB_STORE_EIO;
+    if (name != NULL && secret != NULL) {
+        pb_pg_query query = {.stmt = PB_PG_KEY_PUT, .values = {id, name, role, created, expires, secret, max},
+                             .n_values = 7};
+        PGresult *res = run_waiting(session, &query);
+        if (res != NULL) {
+            long answer = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+            rc = answer == 1 ? PB_STORE_OK : answer == -1 ? PB_STORE_ENOTFOUND : PB_STORE_EINVAL;
+            if (answer == -2)
+                snprintf(session->error, sizeof(session->error), "the app has a key named %s already", name);
+            else if (answer == -3)
+                snprintf(session->error, sizeof(session->error), "the app has %d keys, the most it may",
+                         PB_KEYS_PER_APP);
+            PQclear(res);
+        }
+    }
+    free(name);
+    free(secret);
+    return rc;
+}
+
+int pb_pg_key_revoke(pb_pg_session *session, uint64_t access_id, pb_str name)
+{
+    char id[PB_DECIMAL_MAX + 1], text[PB_KEY_NAME_MAX + 1];
+    if (!pb_store_key_name_valid(name))
+        return PB_STORE_ENOTFOUND;
+    *pb_put_u64(id, access_id) = '\0';
+    memcpy(text, name.base, name.len);
+    text[name.len] = '\0';
+    pb_pg_query query = {.stmt = PB_PG_KEY_REVOKE, .values = {id, text}, .n_values = 2};
+    PGresult *res = run_waiting(session, &query);
+    if (res == NULL)
+        return PB_STORE_EIO;
+    int rc = PQgetvalue(res, 0, 0)[0] == 't' ? PB_STORE_OK : PB_STORE_ENOTFOUND;
+    PQclear(res);
+    return rc;
+}
+
+int pb_pg_key_list(pb_pg_session *session, uint64_t access_id, void (*visit)(void *arg, const pb_app_key *key),
+                   void *arg)
+{
+    pb_pool pool;
+    pb_pool_init(&pool);
+    pb_store_lookup lookup = {.kind = PB_LOOKUP_SECRET, .access_id = access_id};
+    lookup_waiting(session, &lookup, &pool);
+    pb_app_key key;
+    for (pb_str packed = lookup.keys; lookup.result == PB_STORE_OK && pb_store_keys_next(&packed, &key);) {
+        key.secret = (pb_str){NULL, 0};
+        visit(arg, &key);
+    }
     pb_pool_clear(&pool);
     return lookup.result;
 }

@@ -24,7 +24,7 @@ int pb_pg_ping(pb_pg_session *session);
 /* A view is the session itself (no snapshot across statements): its strings live until view_end. */
 pb_pg_session *pb_pg_view_begin(pb_pg_session *session);
 void pb_pg_view_end(pb_pg_session *session);
-int pb_pg_app_secret(pb_pg_session *view, uint64_t access_id, pb_str *secret);
+int pb_pg_app_secret(pb_pg_session *view, uint64_t access_id, pb_str *secret, pb_str *keys);
 int pb_pg_app_of(pb_pg_session *view, uint64_t access_id, pb_app_info *app);
 int pb_pg_tokens_of(pb_pg_session *view, uint64_t access_id, const pb_account *accounts, size_t n, bool with_info,
                     pb_pool *pool, pb_token_list *out);
@@ -42,5 +42,9 @@ int pb_pg_apply(pb_pg_session *session, uint64_t access_id, const pb_change *cha
 int pb_pg_app_put(pb_pg_session *session, uint64_t access_id, pb_str secret, bool *created);
 int pb_pg_app_remove(pb_pg_session *session, uint64_t access_id, uint64_t *bindings_removed);
 int pb_pg_app_list(pb_pg_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg);
+int pb_pg_key_put(pb_pg_session *session, uint64_t access_id, const pb_app_key *key);
+int pb_pg_key_revoke(pb_pg_session *session, uint64_t access_id, pb_str name);
+int pb_pg_key_list(pb_pg_session *session, uint64_t access_id, void (*visit)(void *arg, const pb_app_key *key),
+                   void *arg);
 
 #endif

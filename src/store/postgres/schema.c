@@ -221,8 +221,40 @@ static const char schema_v1[] =
     "  RETURN gone;\n"
     "END $f$;\n";
 
-/* The upgrades from version i to i + 1, for i = 1 … PB_PG_SCHEMA_VERSION - 1 (none yet). */
-static const char *const upgrades[] = {NULL};
+/*
+ * Version 2: named keys (store.h), each a row beside its app's, gone with
+ * it (ON DELETE CASCADE). key_put locks the app's row so that two adds of
+ * one app count its keys one after the other; both functions NOTIFY like
+ * app_put, so the servers' cached secrets (which hold the keys) go at once.
+ */
+static const char schema_v2[] =
+    "CREATE TABLE app_keys (app bigint NOT NULL REFERENCES apps (id) ON DELETE CASCADE,\n"
+    "  created_at bigint NOT NULL, expires_at bigint NOT NULL, role smallint NOT NULL,\n"
+    "  name text COLLATE \"C\" NOT NULL, secret text NOT NULL, PRIMARY KEY (app, name));\n"
+    /* 1, or -1 (no app), -2 (the name is taken), -3 (p_max keys already) */
+    "CREATE FUNCTION key_put(p_app bigint, p_name text, p_role smallint, p_created bigint, p_expires bigint,\n"
+    "  p_secret text, p_max int) RETURNS int LANGUAGE plpgsql SET search_path FROM CURRENT AS $f$\n"
+    "BEGIN\n"
+    "  PERFORM 1 FROM apps WHERE id = p_app FOR UPDATE;\n"
+    "  IF NOT FOUND THEN RETURN -1; END IF;\n"
+    "  IF EXISTS (SELECT 1 FROM app_keys WHERE app = p_app AND name = p_name) THEN RETURN -2; END IF;\n"
+    "  IF (SELECT count(*) FROM app_keys WHERE app = p_app) >= p_max THEN RETURN -3; END IF;\n"
+    "  INSERT INTO app_keys (app, created_at, expires_at, role, name, secret)\n"
+    "    VALUES (p_app, p_created, p_expires, p_role, p_name, p_secret);\n"
+    "  PERFORM pg_notify(current_schema() || '.apps', p_app::text);\n"
+    "  RETURN 1;\n"
+    "END $f$;\n"
+    "CREATE FUNCTION key_revoke(p_app bigint, p_name text) RETURNS boolean LANGUAGE plpgsql\n"
+    "  SET search_path FROM CURRENT AS $f$\n"
+    "BEGIN\n"
+    "  DELETE FROM app_keys WHERE app = p_app AND name = p_name;\n"
+    "  IF NOT FOUND THEN RETURN false; END IF;\n"
+    "  PERFORM pg_notify(current_schema() || '.apps', p_app::text);\n"
+    "  RETURN true;\n"
+    "END $f$;\n";
+
+/* The upgrades from version i to i + 1, for i = 1 … PB_PG_SCHEMA_VERSION - 1. */
+static const char *const upgrades[] = {schema_v2};
 
 /* Runs `sql` on `conn`; NULL or the server's message (valid until the next call). */
 static const char *run(PGconn *conn, const char *sql, char *error, size_t error_size)

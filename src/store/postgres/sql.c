@@ -12,11 +12,14 @@
 #include <time.h>
 
 #include "metrics/metrics.h"
+#include "store/app_keys.h"
 #include "store/postgres/store_state.h"
 
 /* %1$s is the quoted schema. Lists come back ordered by input item, then creation. */
 static const char *const texts[PB_PG_STMT_COUNT] = {
-    [PB_PG_SECRET] = "SELECT secret FROM %1$s.apps WHERE id = $1",
+    /* the app's secret in the first row, and one row per named key (a row of NULLs after it when none) */
+    [PB_PG_SECRET] = "SELECT a.secret, k.name, k.role, k.created_at, k.expires_at, k.secret"
+                     " FROM %1$s.apps a LEFT JOIN %1$s.app_keys k ON k.app = a.id WHERE a.id = $1",
     [PB_PG_APP] = "SELECT created_at, %1$s.app_bindings(id) FROM %1$s.apps WHERE id = $1",
     [PB_PG_APPS] = "SELECT id, created_at, %1$s.app_bindings(id) FROM %1$s.apps ORDER BY id",
     [PB_PG_PING] = "SELECT 1",
@@ -38,10 +41,13 @@ static const char *const texts[PB_PG_STMT_COUNT] = {
     [PB_PG_APP_PUT] = "SELECT %1$s.app_put($1, $2, $3)",
     [PB_PG_APP_REMOVE] = "SELECT %1$s.app_remove($1)",
     [PB_PG_EXPIRE_STEP] = "SELECT %1$s.expire_step($1, $2)",
+    [PB_PG_KEY_PUT] = "SELECT %1$s.key_put($1, $2, $3, $4, $5, $6, $7)",
+    [PB_PG_KEY_REVOKE] = "SELECT %1$s.key_revoke($1, $2)",
 };
 
 static const char *const names[PB_PG_STMT_COUNT] = {"pb0", "pb1", "pb2", "pb3", "pb4", "pb5",
-                                                    "pb6", "pb7", "pb8", "pb9", "pb10", "pb11"};
+                                                    "pb6", "pb7", "pb8", "pb9", "pb10", "pb11",
+                                                    "pb12", "pb13"};
 
 bool pb_pg_sql_init(pb_pg_store *store)
 {
@@ -357,6 +363,27 @@ static int decode_apps(pb_store_lookup *lookup, const PGresult *res, pb_pool *po
     return PB_STORE_OK;
 }
 
+/* The secret, and the named keys packed as store/app_keys.h says. */
+static void decode_secret(pb_store_lookup *lookup, const PGresult *res, pb_pool *pool)
+{
+    unsigned char record[PB_KEY_RECORD_MAX];
+    lookup->secret = field_str(res, 0, 0, pool);
+    lookup->keys = (pb_str){NULL, 0};
+    for (int r = 0; r < PQntuples(res); r++) {
+        if (PQgetisnull(res, r, 1))
+            continue;
+        pb_app_key key = {
+            .secret = {PQgetvalue(res, r, 5), (size_t)PQgetlength(res, r, 5)},
+            .role = (pb_key_role)field_i64(res, r, 2),
+            .created_at = field_i64(res, r, 3),
+            .expires_at = field_i64(res, r, 4),
+        };
+        pb_str name = {PQgetvalue(res, r, 1), (size_t)PQgetlength(res, r, 1)};
+        if (key.secret.len <= PB_KEY_SECRET_MAX)
+            pb_keys_pack(pool, &lookup->keys, name, (pb_str){(const char *)record, pb_key_record_build(record, &key)});
+    }
+}
+
 void pb_pg_lookup_decode(pb_store_lookup *lookup, const PGresult *res, pb_pool *pool)
 {
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -369,9 +396,9 @@ void pb_pg_lookup_decode(pb_store_lookup *lookup, const PGresult *res, pb_pool *
     }
     switch (lookup->kind) {
     case PB_LOOKUP_SECRET:
-        lookup->result = PQntuples(res) == 1 ? PB_STORE_OK : PB_STORE_ENOTFOUND;
+        lookup->result = PQntuples(res) >= 1 ? PB_STORE_OK : PB_STORE_ENOTFOUND;
         if (lookup->result == PB_STORE_OK)
-            lookup->secret = field_str(res, 0, 0, pool);
+            decode_secret(lookup, res, pool);
         return;
     case PB_LOOKUP_APP:
         lookup->result = PQntuples(res) == 1 ? PB_STORE_OK : PB_STORE_ENOTFOUND;

@@ -32,7 +32,7 @@
 
 #include "store/postgres/postgres.h"
 
-#define PB_PG_SCHEMA_VERSION 1
+#define PB_PG_SCHEMA_VERSION 2
 #define PB_PG_SCHEMA_MAX 63 /* PostgreSQL's NAMEDATALEN - 1 */
 #define PB_PG_DEFAULT_SCHEMA "pushbind"
 #define PB_PG_SCHEMA_PARAM "pushbind_schema"
@@ -52,6 +52,8 @@ typedef enum pb_pg_stmt {
     PB_PG_APP_PUT,
     PB_PG_APP_REMOVE,
     PB_PG_EXPIRE_STEP,
+    PB_PG_KEY_PUT,
+    PB_PG_KEY_REVOKE,
     PB_PG_STMT_COUNT
 } pb_pg_stmt;
 

@@ -12,7 +12,11 @@
  *                           access id on (apps_watch.c)
  *   P:app:{A}               hash: secret, created (Unix seconds), bindings (a count),
  *                           untracked (batches written without a TTL), indexed
- *                           (the untracked of the last expiry backfill: backfill.c)
+ *                           (the untracked of the last expiry backfill: backfill.c),
+ *                           and "key:NAME" per named key = its record
+ *                           (store/app_keys.h): the secret's lookup reads them
+ *                           all with one HGETALL, `app remove` deletes them with
+ *                           the hash
  *   P:seq:{A}               counter: the last binding sequence number handed out
  *   P:t:{A:TOKEN}           the token's record, the source of truth: sorted set,
  *                           member = account member, score = the binding's seq

@@ -8,42 +8,61 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "store/app_keys.h"
 #include "store/redis/apps_watch.h"
 #include "store/redis/keyspace.h"
 #include "store/redis/lookup.h"
 #include "store/redis/secret_cache.h"
 
+/* The whole hash: the secret and the named keys come in one read (a handful of short fields besides). */
 void pb_redis_secret_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id)
 {
-    pb_redis_cmd_key(cmd, pool, false, 3, "HGET", pb_redis_app_key(pool, store, "app", access_id));
-    pb_redis_cmd_arg(cmd, 2, "secret", 6);
+    pb_redis_cmd_key(cmd, pool, false, 2, "HGETALL", pb_redis_app_key(pool, store, "app", access_id));
 }
 
-int pb_redis_secret_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, pb_pool *pool, pb_str *secret)
+int pb_redis_secret_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, pb_pool *pool, pb_str *secret, pb_str *keys)
 {
-    if (pb_redis_reply_failed(conn, cmd->reply, "app secret"))
+    const redisReply *reply = cmd->reply;
+    if (pb_redis_reply_failed(conn, reply, "app secret"))
         return PB_STORE_EIO;
-    if (cmd->reply->type == REDIS_REPLY_NIL)
+    if (reply->type == REDIS_REPLY_NIL) /* HGETALL answers an empty array; a proxy may say nil */
         return PB_STORE_ENOTFOUND;
-    if (cmd->reply->type != REDIS_REPLY_STRING)
+    if (reply->type != REDIS_REPLY_ARRAY)
         return PB_STORE_EIO;
-    *secret = pb_pool_strdup(pool, (pb_str){cmd->reply->str, cmd->reply->len});
-    return 0;
+    bool found = false;
+    *keys = (pb_str){NULL, 0};
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const redisReply *field = reply->element[i], *value = reply->element[i + 1];
+        if (field->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING)
+            continue;
+        if (field->len == 6 && memcmp(field->str, "secret", 6) == 0) {
+            *secret = pb_pool_strdup(pool, (pb_str){value->str, value->len});
+            found = true;
+        } else if (field->len > 4 && memcmp(field->str, "key:", 4) == 0) {
+            pb_keys_pack(pool, keys, (pb_str){field->str + 4, field->len - 4}, (pb_str){value->str, value->len});
+        }
+    }
+    return found ? 0 : PB_STORE_ENOTFOUND;
 }
 
-int pb_redis_app_secret(pb_redis_view *view, uint64_t access_id, pb_str *secret)
+int pb_redis_app_secret(pb_redis_view *view, uint64_t access_id, pb_pool *pool, pb_str *secret, pb_str *keys)
 {
     pb_redis_session *session = view->session;
     int rc = PB_STORE_EIO;
-    if (pb_redis_secret_cached(session, access_id, &session->pool, &rc, secret))
+    if (pool == NULL)
+        pool = &session->pool;
+    if (pb_redis_secret_cached(session, access_id, pool, &rc, secret, keys))
         return rc;
     uint64_t epoch = pb_redis_apps_epoch(session->store->watch);
     pb_redis_cmd cmd;
     pb_redis_secret_cmd(&cmd, &session->pool, session->store, access_id);
     if (pb_redis_run(&session->conn, &cmd, 1) == 0)
-        rc = pb_redis_secret_parse(&session->conn, &cmd, &session->pool, secret);
+        rc = pb_redis_secret_parse(&session->conn, &cmd, pool, secret, keys);
     pb_redis_release(&cmd, 1);
-    pb_redis_secret_remember(session, access_id, epoch, rc, rc == 0 ? *secret : (pb_str){NULL, 0});
+    if (rc == 0)
+        pb_redis_secret_remember(session, access_id, epoch, rc, *secret, *keys);
+    else
+        pb_redis_secret_remember(session, access_id, epoch, rc, (pb_str){NULL, 0}, (pb_str){NULL, 0});
     return rc;
 }
 

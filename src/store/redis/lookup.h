@@ -44,9 +44,9 @@ typedef struct pb_redis_read {
 /* What `with_info` asks of a lookup on `store`, the clock read now. */
 pb_redis_read pb_redis_read_of(const pb_redis_store *store, bool with_info);
 
-/* HGET of the app's secret; the parse returns what pb_redis_app_secret() does. */
+/* HGETALL of the app's record: its secret and named keys; the parse returns what pb_redis_app_secret() does. */
 void pb_redis_secret_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id);
-int pb_redis_secret_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, pb_pool *pool, pb_str *secret);
+int pb_redis_secret_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, pb_pool *pool, pb_str *secret, pb_str *keys);
 
 /* HMGET of the app's created time and count; the parse returns what pb_redis_app_of() does. */
 void pb_redis_app_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id);

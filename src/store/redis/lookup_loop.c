@@ -54,10 +54,10 @@ static void on_secret(void *arg, int rc)
     pb_store_lookup *lookup = read->lookup;
     if (rc == 0)
         rc = pb_redis_secret_parse(pb_redis_aconn_map(read->session->aconn), &read->cmds[0], read->pool,
-                                   &lookup->secret);
+                                   &lookup->secret, &lookup->keys);
     else
         rc = PB_STORE_EIO;
-    pb_redis_secret_remember(read->session, lookup->access_id, read->epoch, rc, lookup->secret);
+    pb_redis_secret_remember(read->session, lookup->access_id, read->epoch, rc, lookup->secret, lookup->keys);
     finish(read, rc);
 }
 
@@ -210,7 +210,8 @@ void pb_redis_lookup_start(pb_redis_session *session, pb_store_lookup *lookup, p
     const pb_redis_store *store = session->store;
     switch (lookup->kind) {
     case PB_LOOKUP_SECRET:
-        if (pb_redis_secret_cached(session, lookup->access_id, pool, &lookup->result, &lookup->secret)) {
+        if (pb_redis_secret_cached(session, lookup->access_id, pool, &lookup->result, &lookup->secret,
+                                   &lookup->keys)) {
             done(arg, lookup);
             return;
         }

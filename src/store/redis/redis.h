@@ -21,7 +21,7 @@ const char *pb_redis_session_error(const pb_redis_session *session);
 int pb_redis_ping(pb_redis_session *session);
 pb_redis_view *pb_redis_view_begin(pb_redis_session *session);
 void pb_redis_view_end(pb_redis_view *view);
-int pb_redis_app_secret(pb_redis_view *view, uint64_t access_id, pb_str *secret);
+int pb_redis_app_secret(pb_redis_view *view, uint64_t access_id, pb_pool *pool, pb_str *secret, pb_str *keys);
 int pb_redis_app_of(pb_redis_view *view, uint64_t access_id, pb_app_info *app);
 int pb_redis_tokens_of(pb_redis_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
                       bool with_info, pb_pool *pool, pb_token_list *out);
@@ -39,5 +39,9 @@ int pb_redis_apply(pb_redis_session *session, uint64_t access_id, const pb_chang
 int pb_redis_app_put(pb_redis_session *session, uint64_t access_id, pb_str secret, bool *created);
 int pb_redis_app_remove(pb_redis_session *session, uint64_t access_id, uint64_t *bindings_removed);
 int pb_redis_app_list(pb_redis_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg);
+int pb_redis_key_put(pb_redis_session *session, uint64_t access_id, const pb_app_key *key);
+int pb_redis_key_revoke(pb_redis_session *session, uint64_t access_id, pb_str name);
+int pb_redis_key_list(pb_redis_session *session, uint64_t access_id, void (*visit)(void *arg, const pb_app_key *key),
+                      void *arg);
 
 #endif

@@ -169,6 +169,23 @@ static const char app_put_body[] =
     "redis.call('HSET', KEYS[1], 'secret', ARGV[1])\n"
     "return created\n";
 
+/*
+ * key_put — KEYS: app hash. ARGV: field ("key:NAME"), record, the most keys
+ * an app may have. Adds the field when the app exists, has no key of that
+ * name and fewer keys than the most; returns 1, or -1 (no app), -2 (the name
+ * is taken), -3 (too many keys).
+ */
+static const char key_put_body[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"
+    "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return -2 end\n"
+    "local n = 0\n"
+    "for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
+    "  if string.sub(f, 1, 4) == 'key:' then n = n + 1 end\n"
+    "end\n"
+    "if n >= tonumber(ARGV[3]) then return -3 end\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "return 1\n";
+
 static void script_init(pb_redis_script *script, const char *body)
 {
     unsigned char digest[SHA_DIGEST_LENGTH];
@@ -185,5 +202,6 @@ void pb_redis_scripts_init(pb_redis_scripts *scripts)
     script_init(&scripts->change, change_body);
     script_init(&scripts->rescore, rescore_body);
     script_init(&scripts->app_put, app_put_body);
+    script_init(&scripts->key_put, key_put_body);
     script_init(&scripts->mark_indexed, mark_indexed_body);
 }

@@ -13,6 +13,7 @@ typedef struct pb_redis_scripts {
     pb_redis_script change;       /* change a token's record and details atomically */
     pb_redis_script rescore;      /* move or drop expiry index entries unless a writer moved them */
     pb_redis_script app_put;      /* create or update an app */
+    pb_redis_script key_put;      /* add a named key to an app */
     pb_redis_script mark_indexed; /* an app's tokens all have expiry index entries (backfill.c) */
 } pb_redis_scripts;
 
