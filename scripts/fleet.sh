@@ -101,8 +101,14 @@ up() {
   local base
   base=$(cat build-image/base-image 2>/dev/null) || { echo "pushbind fleet: no base image (make image)" >&2; exit 1; }
   echo "pushbind fleet: $fleet_image (PostgreSQL 15, HAProxy) on $base" >&2
+  local previous
+  previous=$(podman image inspect --format '{{.Id}}' "$fleet_image" 2>/dev/null || true)
   podman build --quiet --pull=never --build-arg BASE="$base" --tag "$fleet_image" \
     --file packaging/fleet/Containerfile packaging/fleet >/dev/null
+  # The image this replaced, unless a container still uses it.
+  if [[ -n "$previous" && "$previous" != $(podman image inspect --format '{{.Id}}' "$fleet_image") ]]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+  fi
   for image in "$pushbind_image" "$fleet_image"; do
     podman images --format "{{.Repository}}:{{.Tag}} {{.Size}}" "$image" >&2
   done
