@@ -30,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, '..', '..'))
 sys.path.insert(0, os.path.join(ROOT, 'test', 'blackbox'))
 import pbtest  # noqa: E402
+from test_image import podman  # noqa: E402
 
 NAME = 'pushbind-test-%d-fleet' % os.getpid()
 FLEET = os.path.join(ROOT, 'scripts', 'fleet.sh')
@@ -37,15 +38,6 @@ REPLICA_PORTS = {'replica-1': 8081, 'replica-2': 8082}
 QUERIES_AFTER_KILL = 200
 HEALTH_CHECK_TIMEOUT = 30.0
 ACCESS_LOG_FLUSH = 0.5  # a replica writes its access log every 100 ms (PB_LOG_FLUSH_MS)
-
-
-def podman(*args, check=True, timeout=60):
-    r = subprocess.run(('podman',) + args, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                       timeout=timeout)
-    if check and r.returncode != 0:
-        raise AssertionError('podman %s exited %d\nstdout:\n%s\nstderr:\n%s'
-                             % (' '.join(args), r.returncode, r.stdout, r.stderr))
-    return r
 
 
 def free_port():
