@@ -61,7 +61,11 @@ def post(host, port, path, body, auth='basic'):
     try:
         conn.request('POST', path, body=data, headers=headers)
         resp = conn.getresponse()
-        return resp.status, json.loads(resp.read())
+        raw = resp.read()
+        try:
+            return resp.status, json.loads(raw)
+        except ValueError:
+            raise AssertionError('%s:%d%s answered %d %r' % (host, port, path, resp.status, raw)) from None
     finally:
         conn.close()
 
