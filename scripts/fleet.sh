@@ -74,9 +74,8 @@ print_front_door() {
   cat <<EOT
 pushbind fleet $name: demo app $access_id (secret key in $secret_file)
 
-  http://127.0.0.1:$port/          the balancer (HAProxy), round robin over the replicas
-  http://$address:8081/   replica-1, directly
-  http://$address:8082/   replica-2, directly
+$(printf '  %-28s %s\n' "http://127.0.0.1:$port/" "the balancer (HAProxy), round robin over the replicas" \
+    "http://$address:8081/" "replica-1, directly" "http://$address:8082/" "replica-2, directly")
   store: $(store_url)
          PostgreSQL primary 127.0.0.1:5432 and synchronous standby :5433 inside the pod
 
@@ -131,7 +130,7 @@ up() {
   else
     (umask 077; openssl rand -hex 16 >"$secret_file")
   fi
-  podman run --rm --name "$name-app-add" --pod "$name" --entrypoint pushbind "$pushbind_image" \
+  podman run --rm --no-healthcheck --name "$name-app-add" --pod "$name" --entrypoint pushbind "$pushbind_image" \
     app add --store "$(store_url)" --access-id "$access_id" --secret-key "$(cat "$secret_file")" >/dev/null
   local address
   address=$(pod_address)
