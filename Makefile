@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps test test-asan soak-redis soak-postgres test-partition fuzz fuzz-smoke run install bench deb test-deb image test-image clean
+.PHONY: all build deps test test-asan soak-redis soak-postgres test-partition fuzz fuzz-smoke run install bench deb test-deb image test-image fleet fleet-down test-fleet clean
 
 all: build
 
@@ -113,6 +113,24 @@ image: build
 test-image: image
 	PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/package/test_image.py -v
 
+# pushbind's fleet under rootful podman on 127.0.0.1:8090 (FLEET_PORT): two
+# replicas behind HAProxy on PostgreSQL with a synchronous standby, from
+# packaging/fleet/pushbind-fleet.yaml, the demo app created; prints a working
+# curl. fleet-down removes all of it. See docs/operations.md#a-fleet-in-one-command.
+fleet: image
+	@scripts/deps.sh fleet
+	@scripts/fleet.sh up
+
+fleet-down:
+	@scripts/fleet.sh down
+
+# Starts a fleet of its own, binds through one replica and reads through the
+# other, kills one and keeps answering through the balancer, removes the
+# fleet: see test/package/test_fleet.py.
+test-fleet: image
+	@scripts/deps.sh fleet
+	PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/package/test_fleet.py -v
+
 clean:
-	rm -rf build build-asan build-fuzz build-bench build-deb build-image
+	rm -rf build build-asan build-fuzz build-bench build-deb build-image build-fleet
 

@@ -32,6 +32,12 @@ fi
 if [[ "${1:-}" == "image" ]]; then
   packages+=(podman runc containernetworking-plugins iptables mmdebstrap debian-archive-keyring)
 fi
+# `scripts/deps.sh fleet` (make fleet) adds catatonit, the init of the pause
+# image podman builds for a pod's infra container (podman kube play); the rest
+# of the fleet comes as images built from Debian's packages.
+if [[ "${1:-}" == "fleet" ]]; then
+  packages+=(catatonit)
+fi
 # `scripts/deps.sh partition` (make test-partition) adds iptables, which cuts
 # the links between the test's servers.
 if [[ "${1:-}" == "partition" ]]; then

@@ -72,6 +72,8 @@ if ! podman image exists "$base"; then
   fi
   podman import --quiet "$tarball" "$base" >/dev/null
 fi
+# The base's name, for images built on the same base (scripts/fleet.sh).
+printf '%s\n' "$base" >"$out/base-image"
 
 context=$out/context
 rm -rf "$context"
