@@ -18,7 +18,7 @@
 #include "store/lmdb/internal.h"
 #include "store/lmdb/upgrade.h"
 
-#define PB_STORE_MAX_DBS 4 /* apps, meta, tokens, accounts */
+#define PB_STORE_MAX_DBS 8 /* apps, meta, tokens, accounts, and the four of tags */
 
 /* ---- Opening and closing ---------------------------------------------- */
 
@@ -55,6 +55,10 @@ static int open_databases(pb_lmdb_store *store, bool *upgrade)
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &store->meta)) != 0 ||
         (rc = mdb_dbi_open(txn, "tokens", MDB_CREATE | MDB_DUPSORT, &store->tokens)) != 0 ||
         (rc = mdb_dbi_open(txn, "accounts", MDB_CREATE | MDB_DUPSORT, &store->accounts)) != 0 ||
+        (rc = mdb_dbi_open(txn, "tags", MDB_CREATE, &store->tags)) != 0 ||
+        (rc = mdb_dbi_open(txn, "tag_tokens", MDB_CREATE | MDB_DUPSORT, &store->tag_tokens)) != 0 ||
+        (rc = mdb_dbi_open(txn, "token_tags", MDB_CREATE | MDB_DUPSORT, &store->token_tags)) != 0 ||
+        (rc = mdb_dbi_open(txn, "tag_graves", MDB_CREATE, &store->tag_graves)) != 0 ||
         (rc = check_layout(store, txn, upgrade)) != 0) {
         mdb_txn_abort(txn);
         return rc;
