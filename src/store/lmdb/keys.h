@@ -69,12 +69,15 @@
  *   tag_tokens  key   access_id (8) | gen (8)                     MDB_DUPSORT
  *               dup   seq (8) | token
  *   token_tags  key   access_id (8) | token                       MDB_DUPSORT
- *               dup   seq (8) | gen (8) | time (4) | tag
+ *               dup   seq (8) | time (4) | tag
  *   tag_graves  key   access_id (8) | gen (8)
  *               value empty: a deleted tag whose pairs are still being freed
  *
  * A tag's `gen` is the seq it took when it was created, so one tag name that
- * is deleted and made again gets a new tag_tokens key. A pair is written on
+ * is deleted and made again gets a new tag_tokens key, and every pair of the
+ * tag as it is now has a seq above its gen: a pair whose seq is below its
+ * tag's gen (or whose tag has no record) belongs to a deleted tag. So the
+ * token side needs no gen of its own (8 bytes a pair saved). A pair is written on
  * both sides under one seq from the same counter as bindings: a tag's tokens
  * come out in the order they got the tag and a token's tags in the order
  * they were added, and a page of tokens resumes after the last seq it gave,
@@ -84,11 +87,11 @@
  * of distinct tags are in `tags`, so counts and limits need no scan.
  *
  * Deleting a tag for every token (delete_all_device) deletes its `tags`
- * record and writes a grave in one commit: every read checks a pair's gen
+ * record and writes a grave in one commit: every read checks a pair's seq
  * against the tag's record, so the tag is gone at once. The writer frees the
  * grave's pairs, both sides, in bounded steps while no write is queued
- * (pb_lmdb_grave_step()). A token dup whose gen is not its tag's current one
- * is dead: a write that touches the token deletes its dead dups first, so
+ * (pb_lmdb_grave_step()). A token dup whose seq is below its tag's gen is
+ * dead: a write that touches the token deletes its dead dups first, so
  * that the per-token limit counts live tags only.
  *
  * These databases were added without a layout change: a store from before
@@ -247,8 +250,8 @@ static inline bool token_dup_parse(const void *dup, size_t size, uint64_t *seq, 
     return true;
 }
 
-/* In a token_tags dup before the tag: seq, gen, time. */
-#define PB_LMDB_TAG_DUP_HEAD (PB_LMDB_SEQ_LEN + 8 + 4)
+/* In a token_tags dup before the tag: seq, time. */
+#define PB_LMDB_TAG_DUP_HEAD (PB_LMDB_SEQ_LEN + 4)
 #define PB_LMDB_GEN_KEY_LEN (PB_LMDB_ID_LEN + 8)
 
 /* tags key: access_id | tag. */
@@ -268,16 +271,21 @@ static inline size_t gen_key(unsigned char *buf, uint64_t access_id, uint64_t ge
 
 /* One pair as a token_tags dup says it; the tag points into the dup. */
 struct tag_pair {
-    uint64_t seq, gen;
+    uint64_t seq;
     uint32_t time;
     pb_str tag;
 };
 
+/* Whether a pair belongs to its tag as the tag is now (gen: the tag's record's). */
+static inline bool tag_pair_live(const struct tag_pair *pair, uint64_t gen)
+{
+    return pair->seq > gen;
+}
+
 static inline size_t tag_pair_dup(unsigned char *buf, const struct tag_pair *pair)
 {
     be64_put(buf, pair->seq);
-    be64_put(buf + PB_LMDB_SEQ_LEN, pair->gen);
-    be32_put(buf + PB_LMDB_SEQ_LEN + 8, pair->time);
+    be32_put(buf + PB_LMDB_SEQ_LEN, pair->time);
     return bytes_put(buf, PB_LMDB_TAG_DUP_HEAD, pair->tag.base, pair->tag.len);
 }
 
@@ -286,7 +294,7 @@ static inline bool tag_pair_parse(const void *dup, size_t size, struct tag_pair 
     const unsigned char *p = dup;
     if (size <= PB_LMDB_TAG_DUP_HEAD)
         return false;
-    *pair = (struct tag_pair){be64_get(p), be64_get(p + PB_LMDB_SEQ_LEN), be32_get(p + PB_LMDB_SEQ_LEN + 8),
+    *pair = (struct tag_pair){be64_get(p), be32_get(p + PB_LMDB_SEQ_LEN),
                               {(const char *)p + PB_LMDB_TAG_DUP_HEAD, size - PB_LMDB_TAG_DUP_HEAD}};
     return true;
 }

@@ -15,7 +15,7 @@
 /* One of a token's pairs, copied out of the map so it survives the writes that follow. */
 struct held_pair {
     struct tag_pair pair;
-    bool live; /* its gen is its tag's current one */
+    uint64_t gen; /* its tag's: the tag_tokens key of its mirror */
     char tag[TAG_BYTES_MAX];
 };
 
@@ -90,7 +90,7 @@ static int del_dup(struct tag_scope *ts, MDB_dbi dbi, const unsigned char *key, 
 
 /*
  * Loads `token`'s pairs into ts->held, oldest first, and deletes its dead
- * ones (those of deleted tags), so that ts->held is its live tags.
+ * ones (those of deleted tags: keys.h), so that ts->held is its live tags.
  */
 static int load_token(struct tag_scope *ts, pb_str token)
 {
@@ -135,7 +135,8 @@ static int load_token(struct tag_scope *ts, pb_str token)
         rc = record_get(ts, h->pair.tag, &record);
         if (rc != 0 && rc != MDB_NOTFOUND)
             return rc;
-        if (rc == 0 && record.gen == h->pair.gen) {
+        if (rc == 0 && tag_pair_live(&h->pair, record.gen)) {
+            h->gen = record.gen;
             ts->held[live] = *h;
             ts->held[live].pair.tag.base = ts->held[live].tag;
             live++;
@@ -165,7 +166,7 @@ static int remove_held(struct tag_scope *ts, pb_str token, const struct held_pai
     int rc = del_dup(ts, store->token_tags, kbuf, token_key(kbuf, ts->batch->access_id, token), dbuf,
                      tag_pair_dup(dbuf, &h->pair));
     if (rc == 0)
-        rc = del_dup(ts, store->tag_tokens, kbuf, gen_key(kbuf, ts->batch->access_id, h->pair.gen), dbuf,
+        rc = del_dup(ts, store->tag_tokens, kbuf, gen_key(kbuf, ts->batch->access_id, h->gen), dbuf,
                      token_dup(dbuf, h->pair.seq, token));
     if (rc == 0)
         rc = record_get(ts, h->pair.tag, &record);
@@ -215,13 +216,14 @@ static int add_pair(struct tag_scope *ts, size_t at, pb_str tag, pb_str token)
         write->at = at;
         return 0;
     }
-    struct tag_pair pair = {batch->next_seq++, record.gen, stored_time(batch->now), tag};
+    struct tag_pair pair = {batch->next_seq++, stored_time(batch->now), tag};
     dup = (MDB_val){tag_pair_dup(dbuf, &pair), dbuf};
     if ((rc = mdb_put(batch->txn, batch->store->token_tags, &key, &dup, 0)) != 0)
         return rc;
+    /* The new seq is the highest yet: the dup goes last, and appending fills pages instead of splitting them. */
     key = (MDB_val){gen_key(kbuf, batch->access_id, record.gen), kbuf};
     dup = (MDB_val){token_dup(dbuf, pair.seq, token), dbuf};
-    if ((rc = mdb_put(batch->txn, batch->store->tag_tokens, &key, &dup, 0)) != 0)
+    if ((rc = mdb_put(batch->txn, batch->store->tag_tokens, &key, &dup, MDB_APPENDDUP)) != 0)
         return rc;
     batch->grown += pb_lmdb_binding_bytes(token.len, tag.len);
     record.count++;

@@ -52,7 +52,7 @@ static int tags_of(struct tag_reader *r, pb_str token, pb_pool *pool, pb_str_arr
         int found = read_record(r, pair.tag, &gen, &n);
         if (found != 0 && found != MDB_NOTFOUND)
             return found;
-        if (found == 0 && gen == pair.gen && out->n < count)
+        if (found == 0 && tag_pair_live(&pair, gen) && out->n < count)
             out->items[out->n++] = pair.tag;
     }
     return rc == MDB_NOTFOUND ? 0 : rc;
