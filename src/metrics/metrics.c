@@ -133,7 +133,8 @@ void pb_metrics_observe_request(pb_endpoint endpoint, int64_t operator_type, int
     shard *s = thread_shard;
     if (s == NULL || endpoint >= PB_API_ENDPOINTS)
         return;
-    size_t op = operator_type >= 1 && operator_type < OPERATOR_SLOTS ? (size_t)operator_type : 0;
+    int64_t ops = endpoint == PB_ENDPOINT_TAG ? 10 : endpoint == PB_ENDPOINT_TAG_QUERY ? 4 : 5; /* the endpoint's */
+    size_t op = operator_type >= 1 && operator_type <= ops ? (size_t)operator_type : 0;
     add(&s->requests[endpoint][op][code_slot(code)], 1);
     observe(&s->request_seconds[endpoint], latency_bounds, LATENCY_BUCKETS, (double)micros / 1e6, micros * 1000);
 }

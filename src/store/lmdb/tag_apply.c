@@ -122,8 +122,7 @@ static int load_token(struct tag_scope *ts, pb_str token)
         }
         struct held_pair *h = &ts->held[ts->n_held++];
         memcpy(h->tag, pair.tag.base, pair.tag.len);
-        h->pair = pair;
-        h->pair.tag.base = h->tag;
+        h->pair = pair; /* its tag points at h->tag once the array stops moving, below */
     }
     mdb_cursor_close(cursor);
     if (rc != MDB_NOTFOUND)
@@ -132,6 +131,7 @@ static int load_token(struct tag_scope *ts, pb_str token)
     for (size_t i = 0; i < ts->n_held; i++) {
         struct held_pair *h = &ts->held[i];
         struct tag_record record;
+        h->pair.tag.base = h->tag;
         rc = record_get(ts, h->pair.tag, &record);
         if (rc != 0 && rc != MDB_NOTFOUND)
             return rc;
