@@ -152,6 +152,29 @@ static void pages_resume_after_the_last_seq(void **state)
     assert_int_equal(seen, 10);
 }
 
+/* Past the first 16 a token's pairs are held in a grown array: every one still found by its tag. */
+static void a_token_with_many_tags_keeps_them_in_order(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 40 };
+    pb_str tags[N + 1], tokens[N + 1];
+    for (int i = 0; i <= N; i++) {
+        char *buf = pb_pool_alloc(&f->pool, 8);
+        tags[i] = (pb_str){buf, (size_t)snprintf(buf, 8, "g%d", i % N)}; /* the last one again */
+        tokens[i] = PB_STR_LIT("many");
+    }
+    pb_tag_write add = {.kind = PB_TAG_ADD, .tags = tags, .tokens = tokens, .n = N + 1};
+    assert_int_equal(tag_apply(f, &add), 0);
+    assert_int_equal(add.outcome, PB_TAG_OK);
+    pb_tag_lookup l = {.kind = PB_TAG_LOOKUP_TAGS_OF, .access_id = APP, .tokens = tokens, .n = 1};
+    bool done = false;
+    pb_store_tag_lookup_start(f->session, &l, &f->pool, lookup_done, &done);
+    assert_int_equal(l.result, 0);
+    assert_int_equal(l.lists[0].n, N);
+    for (int i = 0; i < N; i++)
+        assert_true(pb_str_eq(l.lists[0].items[i], tags[i]));
+}
+
 static void removing_the_app_removes_its_tags(void **state)
 {
     struct fixture *f = *state;
@@ -169,6 +192,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_dead_pair_counts_for_no_limit_and_a_limit_undoes_the_request, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(pages_resume_after_the_last_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_token_with_many_tags_keeps_them_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(removing_the_app_removes_its_tags, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
