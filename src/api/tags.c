@@ -179,6 +179,8 @@ int pb_api_tag_plan(const pb_api_config *config, uint64_t access_id, const pb_ta
     }
     code = request->operator_type.value >= 9 ? plan_pairs(config, request, pool, plan)
                                               : plan_lists(config, request, pool, plan);
+    if (request->platform_state == PB_FIELD_PRESENT) /* validated: android or ios, any case */
+        plan->write.platform = (request->platform.base[0] | 0x20) == 'a' ? PB_PLATFORM_ANDROID : PB_PLATFORM_IOS;
     plan->write.max_tags_per_token = config->max_tags_per_token;
     plan->write.max_tags_per_app = config->max_tags_per_app;
     return code;

@@ -450,6 +450,8 @@ typedef struct pb_tag_write {
     const pb_str *tokens;
     size_t n;
     bool by_category;             /* REPLACE */
+    pb_platform platform;         /* ADD, REMOVE, CLEAR_TOKEN, REPLACE: not NONE, the tokens' platform from now on,
+                                     as an APPEND of no account sets it (kept with the token's bindings) */
     const int64_t *invalid_since; /* INVALIDATE: n Unix times */
     uint32_t max_tags_per_token;
     uint32_t max_tags_per_app;

@@ -127,6 +127,17 @@ class TagOpsTest(pbtest.ServerTestCase):
         ok(self.srv, {'operator_type': 10, 'tag_token_list': [['vip', a], {'token': b, 'tag': 'vip'}]})
         self.assertEqual(tags_of(self.srv, a, b), [['new'], []])
 
+    def test_platform_is_the_tokens_as_on_account_binds(self):
+        t = uniq('tok')
+        self.srv.ok_batch({'operator_type': 1, 'platform': 'android',
+                           'token_accounts': [{'token': t, 'account_list': [{'account': 'pat'}]}]})
+        ok(self.srv, {'operator_type': 7, 'tag_list': ['p'], 'token_list': [t, uniq('untagged')], 'platform': 'IOS'})
+        status, got = self.srv.query({'operator_type': 2, 'token_list': [t], 'with_info': True})
+        self.assertEqual(got['token_accounts'][0]['platform'], 'ios')
+        ok(self.srv, {'operator_type': 2, 'tag_list': ['p'], 'token_list': [t]})  # no platform: left as it was
+        status, got = self.srv.query({'operator_type': 2, 'token_list': [t], 'with_info': True})
+        self.assertEqual(got['token_accounts'][0]['platform'], 'ios')
+
     def test_seq_is_echoed_and_zero_when_absent(self):
         t = uniq('tok')
         self.assertEqual(tag(self.srv, {'operator_type': 1, 'tag_list': ['x'], 'token_list': [t], 'seq': 42}),

@@ -354,6 +354,23 @@ static int run(struct tag_scope *ts)
     return EINVAL;
 }
 
+/* The request's platform given to each token it names, as an APPEND of no account gives it (apply_change.c). */
+static int set_platform(struct tag_scope *ts)
+{
+    const pb_tag_write *write = ts->write;
+    size_t n = write->kind == PB_TAG_CLEAR_TOKEN || write->kind == PB_TAG_REPLACE ? 1 : write->n;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && pb_str_eq(write->tokens[i], write->tokens[i - 1])) /* ops 1–4 repeat their one token */
+            continue;
+        pb_change set = {.kind = PB_CHANGE_APPEND, .token = write->tokens[i], .platform = write->platform};
+        pb_change_outcome outcome;
+        int rc = pb_lmdb_apply_change(ts->batch, &set, &outcome);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int pb_lmdb_apply_tags(struct txn_scope *batch, pb_tag_write *write)
 {
     struct tag_scope ts = {.batch = batch, .write = write};
@@ -361,6 +378,9 @@ int pb_lmdb_apply_tags(struct txn_scope *batch, pb_tag_write *write)
     batch->grown = 0;
     int rc = run(&ts);
     free(ts.held);
+    if (rc == 0 && write->outcome == PB_TAG_OK && write->platform != PB_PLATFORM_NONE &&
+        write->kind != PB_TAG_DELETE_ALL && write->kind != PB_TAG_INVALIDATE)
+        rc = set_platform(&ts);
     if (rc == 0 && write->outcome == PB_TAG_OK && batch->grown != 0) {
         bool room;
         if ((rc = pb_lmdb_space_check(batch->store, batch->space, batch->grown, &room)) == 0 && !room)
