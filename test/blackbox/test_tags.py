@@ -8,6 +8,7 @@ answers 1008004 "tags are not supported on this store", which
 RedisRefusesTest checks; the rest is skipped there for that reason."""
 
 import json
+import subprocess
 import threading
 import unittest
 
@@ -336,6 +337,48 @@ class DurableTagsTest(unittest.TestCase):
         srv.kill()
         srv.start()
         self.assertEqual(tags_of(srv, t), ['a', 'c'])
+
+
+@tags_kept
+class ExportImportTest(unittest.TestCase):
+    def run_cli(self, *args, stdin=None):
+        return subprocess.run([pbtest.BIN] + list(args), input=stdin, capture_output=True, text=True, timeout=60)
+
+    def test_export_writes_tag_lines_and_import_reads_them_back(self):
+        srv = pbtest.Server.for_test(self)
+        a, b = uniq('tok'), uniq('tok')
+        srv.bind(a, 'alice')
+        ok(srv, {'operator_type': 3, 'tag_list': ['vip', 'level:3'], 'token_list': [a]})
+        ok(srv, {'operator_type': 9, 'tag_token_list': [['vip', b], ['gone', b]]})
+        self.assertEqual(srv.post(DELETE_ALL, {'tag_list': ['gone']})[1]['ret_code'], 0)
+        r = self.run_cli('export', '--data', srv.data_dir, '--access-id', APP[0])
+        self.assertEqual(r.returncode, 0, r)
+        lines = [json.loads(x) for x in r.stdout.splitlines()]
+        self.assertEqual([x for x in lines if 'tag' in x],
+                         sorted([{'token': a, 'tag': 'vip'}, {'token': a, 'tag': 'level:3'}, {'token': b, 'tag': 'vip'}],
+                                key=lambda x: x['token']))
+        self.assertIn('1 bindings, 3 tags', r.stderr)
+        data = pbtest.new_temp_dir(self.addCleanup)
+        pbtest.app_add(data, APP[0], APP[1])
+        extra = '{"token":"%s","tag":" bad"}\n{"token":"%s","tag":"x","account":"y"}\n' % (b, b)
+        r = self.run_cli('import', '--data', data, '--access-id', APP[0], '-', stdin=r.stdout + extra)
+        self.assertEqual(r.returncode, 1, r)  # lines were rejected
+        self.assertIn('4 bound, 0 already present, 2 rejected', r.stdout)
+        self.assertIn('invalid tag', r.stderr)
+        self.assertIn('an account and a tag', r.stderr)
+        copy = pbtest.Server.for_test(self, apps=[], data_dir=data)
+        copy.default_app = APP
+        self.assertEqual(tags_of(copy, a, b), [['vip', 'level:3'], ['vip']])
+        self.assertEqual(copy.accounts_of(a), [{'account': 'alice'}])
+
+    def test_a_tag_line_over_the_token_limit_is_refused_alone(self):
+        data = pbtest.new_temp_dir(self.addCleanup)
+        pbtest.app_add(data, APP[0], APP[1])
+        text = ''.join('{"token":"t","tag":"g%d"}\n' % i for i in range(101)) + '{"token":"u","tag":"g0"}\n'
+        r = self.run_cli('import', '--data', data, '--access-id', APP[0], '-', stdin=text)
+        self.assertEqual(r.returncode, 1, r)  # a line was rejected
+        self.assertIn('101 bound, 0 already present, 1 rejected', r.stdout)
+        self.assertIn('line 101: the token already has --max-tags-per-token tags', r.stderr)
 
 
 @tags_kept
