@@ -46,6 +46,10 @@ typedef struct pb_api_config {
     uint32_t max_account_bytes;      /* 128 */
     uint32_t max_token_bytes;        /* 256 */
     bool one_account_per_type;       /* TPNS 2020 mode: op 1 acts as op 2, one account per type */
+    uint32_t max_tag_items;          /* a tag request's token_list / tag_list / tag_token_list: 500 */
+    uint32_t max_tags_per_token;     /* 100 */
+    uint32_t max_tags_per_app;       /* distinct tags: 10,000 */
+    uint32_t max_tag_chars;          /* characters in a tag: 50 */
 } pb_api_config;
 
 #define PB_DEFAULT_MAX_QUERY_ITEMS 1000
@@ -53,6 +57,19 @@ typedef struct pb_api_config {
 #define PB_DEFAULT_MAX_LIST_ITEMS 100
 #define PB_DEFAULT_MAX_ACCOUNT_BYTES 128
 #define PB_DEFAULT_MAX_TOKEN_BYTES 256
+#define PB_DEFAULT_MAX_TAG_ITEMS 500
+#define PB_DEFAULT_MAX_TAGS_PER_TOKEN 100
+#define PB_DEFAULT_MAX_TAGS_PER_APP 10000
+#define PB_DEFAULT_MAX_TAG_CHARS 50
+/* The most characters --max-tag-chars allows: the embedded store keeps a tag in 200 bytes. */
+#define PB_MAX_TAG_CHARS_CEILING 50
+/* Tag reads: tokens per token_tags query and tags per counts query; a page's default and largest size. */
+#define PB_TAG_QUERY_ITEMS 1000
+#define PB_TAG_PAGE_DEFAULT 1000
+#define PB_TAG_PAGE_MAX 10000
+/* Tokens in one invalidate request, and a reason's bytes. */
+#define PB_INVALIDATE_ITEMS 100
+#define PB_INVALIDATE_REASON_BYTES 64
 
 /*
  * The largest token and account the store can key: LMDB caps keys and sorted
@@ -136,5 +153,63 @@ typedef struct pb_app_plan {
 void pb_api_app_plan(uint64_t access_id, pb_app_plan *plan);
 void pb_api_app_merge(const pb_api_config *config, const pb_store_limits *limits, const pb_app_plan *plan,
                       pb_app_info_response *response);
+
+/*
+ * POST /v3/device/tag (operator_type 1–10) and, with `delete_all`, POST
+ * /v3/device/tag/delete_all_device, for app `access_id` (api/tags.c).
+ *
+ * pb_api_tag_plan returns PB_OK and fills *plan, whose `write` the caller
+ * applies with pb_store_tag_apply_start(); or a request-level code to answer
+ * at once, with plan->message naming the broken rule (the item's index, or
+ * the limit and its value). The request is whole or nothing: one bad item
+ * refuses it all.
+ *
+ * pb_api_tag_merge fills *response from what the store call reported.
+ */
+typedef struct pb_tag_plan {
+    uint64_t access_id;
+    int64_t seq;           /* echoed */
+    const char *list_name; /* the list `write.at` indexes, for a limit's message */
+    pb_str message;
+    pb_tag_write write;
+} pb_tag_plan;
+
+int pb_api_tag_plan(const pb_api_config *config, uint64_t access_id, const pb_tag_request *request, bool delete_all,
+                    pb_pool *pool, pb_tag_plan *plan);
+void pb_api_tag_merge(const pb_api_config *config, pb_tag_plan *plan, int result, pb_pool *pool,
+                      pb_tag_response *response);
+
+/*
+ * POST /pushbind/v1/tag/query, a pushbind extension (operator_type 1–4):
+ * the plan fills plan->lookup for pb_store_tag_lookup_start(), or returns a
+ * request-level code (plan->message says why); the merge, inside the
+ * lookup's done(), fills *response.
+ */
+typedef struct pb_tag_query_plan {
+    pb_str message;
+    pb_tag_lookup lookup;
+} pb_tag_query_plan;
+
+int pb_api_tag_query_plan(const pb_api_config *config, uint64_t access_id, const pb_tag_request *request,
+                          pb_pool *pool, pb_tag_query_plan *plan);
+void pb_api_tag_query_merge(const pb_tag_query_plan *plan, pb_pool *pool, pb_tag_query_response *response);
+
+/*
+ * POST /pushbind/v1/token/invalidate, a pushbind extension: the valid items
+ * become one INVALIDATE write (skipped when write.n is 0); the merge answers
+ * per item "0" (removed, or nothing to remove), "1" (kept: refreshed after
+ * invalid_since) or the item's error code.
+ */
+typedef struct pb_invalidate_plan {
+    uint64_t access_id;
+    size_t n;
+    int *item_codes;
+    size_t *item_write; /* per input item: its index in write.tokens, when item_codes[i] is PB_OK */
+    pb_tag_write write;
+} pb_invalidate_plan;
+
+int pb_api_invalidate_plan(const pb_api_config *config, uint64_t access_id, const pb_tag_request *request,
+                           pb_pool *pool, pb_invalidate_plan *plan);
+void pb_api_invalidate_merge(const pb_invalidate_plan *plan, int result, pb_invalidate_response *response);
 
 #endif

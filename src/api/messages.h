@@ -184,4 +184,100 @@ typedef struct pb_app_info_response {
     pb_app_limits limits;
 } pb_app_info_response;
 
+/* ---- Tags (docs/API.md, "Tags") ----------------------------------------- */
+
+/* An integer field other than operator_type (seq, limit, invalid_since): number or decimal string. */
+typedef struct pb_integer_field {
+    pb_field_state state;
+    int64_t value;
+} pb_integer_field;
+
+/*
+ * One (tag, token) pair of tag_token_list, as {"tag": "t", "token": "x"} or
+ * ["t", "x"]. `well_formed` is false unless it was one of those two shapes
+ * with both values strings.
+ */
+typedef struct pb_tag_pair_item {
+    pb_str tag;
+    pb_str token;
+    bool well_formed;
+} pb_tag_pair_item;
+
+typedef struct pb_tag_pair_list {
+    pb_field_state state;
+    pb_tag_pair_item *items;
+    size_t n;
+} pb_tag_pair_list;
+
+/* One element of invalidate's token_list: {"token", "invalid_since", "reason"}. */
+typedef struct pb_invalidate_item {
+    bool is_object;
+    pb_token_item token;
+    pb_integer_field invalid_since;
+    pb_field_state reason_state;
+    pb_str reason;
+} pb_invalidate_item;
+
+typedef struct pb_invalidate_list {
+    pb_field_state state;
+    pb_invalidate_item *items;
+    size_t n;
+} pb_invalidate_list;
+
+/*
+ * The tag endpoints' requests: POST /v3/device/tag and its delete_all_device,
+ * and the extensions /pushbind/v1/tag/query and /pushbind/v1/token/invalidate.
+ * One shape for the four; each uses its fields.
+ */
+typedef struct pb_tag_request {
+    pb_operator_type operator_type;
+    pb_field_state platform_state;
+    pb_str platform;
+    pb_token_item_list token_list;      /* strings (tag ops 1–8, query op 1) */
+    pb_token_item_list tag_list;        /* strings */
+    pb_tag_pair_list tag_token_list;    /* ops 9 and 10 */
+    pb_integer_field seq;
+    pb_field_state tag_state;           /* query op 2 */
+    pb_str tag;
+    pb_field_state cursor_state;        /* query ops 2 and 4 */
+    pb_str cursor;
+    pb_integer_field limit;
+    pb_invalidate_list invalidate;      /* invalidate's token_list (objects) */
+} pb_tag_request;
+
+/* The answer of the two TPNS tag endpoints: {"seq", "ret_code", "err_msg"}. */
+typedef struct pb_tag_response {
+    int code;
+    int64_t seq;
+    pb_str message; /* empty: the code's own message */
+} pb_tag_response;
+
+/* One tag with its token count (query ops 3 and 4). */
+typedef struct pb_tag_count {
+    pb_str tag;
+    uint64_t count;
+} pb_tag_count;
+
+/* One token with its tags (query op 1). */
+typedef struct pb_token_tags {
+    pb_str token;
+    pb_str *tags;
+    size_t n;
+} pb_token_tags;
+
+/* The answer of /pushbind/v1/tag/query: ret_code, err_msg, then the op's fields. */
+typedef struct pb_tag_query_response {
+    int code;
+    pb_str message;
+    int operator_type;
+    pb_token_tags *token_tags; /* op 1 */
+    pb_str *tokens;            /* op 2 */
+    pb_tag_count *counts;      /* ops 3 and 4 */
+    size_t n;
+    pb_str next_cursor;        /* ops 2 and 4; empty on the last page */
+} pb_tag_query_response;
+
+/* The answer of /pushbind/v1/token/invalidate: like batchoperate's. */
+typedef pb_batch_response pb_invalidate_response;
+
 #endif

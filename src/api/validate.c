@@ -14,6 +14,10 @@ void pb_api_config_defaults(pb_api_config *config)
         .max_account_bytes = PB_DEFAULT_MAX_ACCOUNT_BYTES,
         .max_token_bytes = PB_DEFAULT_MAX_TOKEN_BYTES,
         .one_account_per_type = false,
+        .max_tag_items = PB_DEFAULT_MAX_TAG_ITEMS,
+        .max_tags_per_token = PB_DEFAULT_MAX_TAGS_PER_TOKEN,
+        .max_tags_per_app = PB_DEFAULT_MAX_TAGS_PER_APP,
+        .max_tag_chars = PB_DEFAULT_MAX_TAG_CHARS,
     };
 }
 
@@ -80,4 +84,20 @@ int pb_validate_account(const pb_api_config *config, const pb_account_item *acco
         i += len;
     }
     return PB_OK;
+}
+
+int pb_validate_tag(const pb_api_config *config, const pb_token_item *tag)
+{
+    pb_str t = tag->token;
+    if (!tag->is_string || t.len == 0 || t.base[0] == ' ' || t.base[t.len - 1] == ' ')
+        return PB_ERR_PARAM;
+    const unsigned char *s = (const unsigned char *)t.base;
+    size_t chars = 0;
+    for (size_t i = 0; i < t.len; chars++) {
+        size_t len = s[i] < 0x80 ? 1 : pb_utf8_sequence_length(s + i, t.len - i);
+        if (len == 0 || s[i] < 0x20 || s[i] == 0x7f || (len == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f))
+            return PB_ERR_PARAM;
+        i += len;
+    }
+    return chars <= config->max_tag_chars ? PB_OK : PB_ERR_PARAM;
 }

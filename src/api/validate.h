@@ -37,4 +37,10 @@ int pb_validate_token(const pb_api_config *config, const pb_token_item *token);
  */
 int pb_validate_account(const pb_api_config *config, const pb_account_item *account);
 
+/*
+ * A tag: a string of 1..max_tag_chars characters of valid UTF-8, no control
+ * character (C0, DEL or C1), no leading or trailing space. Else PB_ERR_PARAM.
+ */
+int pb_validate_tag(const pb_api_config *config, const pb_token_item *tag);
+
 #endif

@@ -22,7 +22,18 @@ typedef struct export_state {
     pb_json_writer json; /* one line at a time, in the same memory */
     FILE *out;
     uint64_t written;
+    uint64_t tags;
 } export_state;
+
+/* Writes the line the writer holds, and counts it in *count. */
+static int put_line(export_state *st, uint64_t *count)
+{
+    pb_str line = pb_json_text(&st->json);
+    if (fwrite(line.base, 1, line.len, st->out) != line.len || putc('\n', st->out) == EOF)
+        return EXPORT_WRITE_FAILED;
+    (*count)++;
+    return 0;
+}
 
 static int write_binding(void *arg, pb_str token, const pb_account *account, const pb_binding_times *times,
                          pb_platform platform)
@@ -46,11 +57,21 @@ static int write_binding(void *arg, pb_str token, const pb_account *account, con
         pb_json_string(w, pb_str_from_cstr(pb_platform_name(platform)));
     }
     pb_json_object_close(w);
-    pb_str line = pb_json_text(w);
-    if (fwrite(line.base, 1, line.len, st->out) != line.len || putc('\n', st->out) == EOF)
-        return EXPORT_WRITE_FAILED;
-    st->written++;
-    return 0;
+    return put_line(st, &st->written);
+}
+
+static int write_tag(void *arg, pb_str token, pb_str tag)
+{
+    export_state *st = arg;
+    pb_json_writer *w = &st->json;
+    pb_json_reset(w);
+    pb_json_object_open(w);
+    PB_JSON_KEY(w, "token");
+    pb_json_string(w, token);
+    PB_JSON_KEY(w, "tag");
+    pb_json_string(w, tag);
+    pb_json_object_close(w);
+    return put_line(st, &st->tags);
 }
 
 static int export(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
@@ -60,12 +81,15 @@ static int export(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
     export_state st = {.out = stdout};
     pb_json_init(&st.json, &pool);
     int rc = pb_lmdb_export(tool, args->access_id, write_binding, &st);
+    if (rc == 0)
+        rc = pb_lmdb_export_tags(tool, args->access_id, write_tag, &st);
     if (rc == 0 && fflush(stdout) != 0)
         rc = EXPORT_WRITE_FAILED;
     pb_pool_clear(&pool);
     switch (rc) {
     case 0:
-        fprintf(stderr, "pushbind export: %llu bindings\n", (unsigned long long)st.written);
+        fprintf(stderr, "pushbind export: %llu bindings, %llu tags\n", (unsigned long long)st.written,
+                (unsigned long long)st.tags);
         return PB_EXIT_OK;
     case PB_STORE_ENOTFOUND:
         fprintf(stderr, "pushbind: no app %llu\n", (unsigned long long)args->access_id);
@@ -87,7 +111,8 @@ static const pb_command export_command = {
              "consistent snapshot (the server may keep running):\n"
              "  {\"token\":\"T\",\"account\":\"A\",\"account_type\":0,\"bind_time\":S,\"last_bind_time\":S,"
              "\"platform\":\"ios\"}\n"
-             "(platform when known; times in Unix seconds).\n"
+             "(platform when known; times in Unix seconds), then every tag of every token:\n"
+             "  {\"token\":\"T\",\"tag\":\"vip\"}\n"
              "'pushbind import' reads it back to the same state.\n"
              "\n",
     PB_ROWS(export_rows),

@@ -38,6 +38,14 @@ int pb_decode_query(pb_pool *pool, const char *body, size_t len, pb_query_reques
 int pb_decode_batch(pb_pool *pool, const char *body, size_t len, pb_batch_request *out);
 
 /*
+ * Decodes the body of a tag endpoint (POST /v3/device/tag, its
+ * delete_all_device, /pushbind/v1/tag/query) or, with `invalidate`, of
+ * /pushbind/v1/token/invalidate, whose token_list holds objects. Pairs come
+ * as objects or two-string arrays. Returns as pb_decode_query().
+ */
+int pb_decode_tag(pb_pool *pool, const char *body, size_t len, bool invalidate, pb_tag_request *out);
+
+/*
  * Encodes a query answer with the keys TPNS uses on that endpoint: retCode,
  * errMsg, then the same two values as ret_code and err_msg (published clients
  * read those), result, then account_tokens or token_accounts. An entry carries
@@ -59,5 +67,15 @@ pb_str pb_encode_batch(pb_pool *pool, const pb_batch_response *response);
  * only ret_code and err_msg when response->code is not PB_OK.
  */
 pb_str pb_encode_app_info(pb_pool *pool, const pb_app_info_response *response);
+
+/* Encodes a tag endpoint's answer: {"seq":N,"ret_code":N,"err_msg":"…"} (codec/encode_tag.c). */
+pb_str pb_encode_tag(pb_pool *pool, const pb_tag_response *response);
+
+/*
+ * Encodes /pushbind/v1/tag/query's answer: ret_code, err_msg, then
+ * token_tags (op 1), token_list and next_cursor (op 2), tag_counts (op 3), or
+ * tags and next_cursor (op 4); next_cursor only when a next page exists.
+ */
+pb_str pb_encode_tag_query(pb_pool *pool, const pb_tag_query_response *response);
 
 #endif

@@ -74,3 +74,33 @@ int pb_decode_batch(pb_pool *pool, const char *body, size_t len, pb_batch_reques
         apply_default_type(&out->account_type, &out->token_accounts.items[i].account_list);
     return code;
 }
+
+static void tag_init(pb_tag_request *out)
+{
+    *out = (pb_tag_request){0};
+    out->platform = out->tag = out->cursor = empty;
+}
+
+int pb_decode_tag(pb_pool *pool, const char *body, size_t len, bool invalidate, pb_tag_request *out)
+{
+    decoder d = {
+        .operator_type = &out->operator_type,
+        .platform_state = &out->platform_state,
+        .platform = &out->platform,
+        .token_list = &out->token_list,
+        .tag_list = &out->tag_list,
+        .tag_token_list = &out->tag_token_list,
+        .seq = &out->seq,
+        .limit = &out->limit,
+        .tag_state = &out->tag_state,
+        .tag = &out->tag,
+        .cursor_state = &out->cursor_state,
+        .cursor = &out->cursor,
+        .invalidate = invalidate ? &out->invalidate : NULL,
+    };
+    tag_init(out);
+    int code = pb_decode_run(&d, pool, body, len);
+    if (code != PB_OK)
+        tag_init(out);
+    return code;
+}

@@ -34,6 +34,11 @@ typedef enum frame_kind {
     FRAME_TOKEN_LIST,          /* an array of token strings */
     FRAME_TOKEN_ACCOUNTS,      /* batchoperate's token_accounts array */
     FRAME_TOKEN_ACCOUNTS_ITEM, /* one object of it */
+    FRAME_PAIR_LIST,           /* the tag endpoint's tag_token_list */
+    FRAME_PAIR_OBJECT,         /* one pair as {"tag", "token"} */
+    FRAME_PAIR_ARRAY,          /* one pair as ["tag", "token"] */
+    FRAME_INVALIDATE_LIST,     /* invalidate's token_list of objects */
+    FRAME_INVALIDATE_ITEM,     /* one object of it */
     FRAME_SKIP                 /* a container nobody asked for */
 } frame_kind;
 
@@ -48,7 +53,15 @@ typedef enum known_key {
     KEY_ACCOUNT,
     KEY_ACCOUNT_TYPE,
     KEY_TOKEN,
-    KEY_WITH_INFO
+    KEY_WITH_INFO,
+    KEY_TAG_LIST,
+    KEY_TAG_TOKEN_LIST,
+    KEY_SEQ,
+    KEY_TAG,
+    KEY_CURSOR,
+    KEY_LIMIT,
+    KEY_INVALID_SINCE,
+    KEY_REASON
 } known_key;
 
 /*
@@ -64,6 +77,10 @@ typedef struct frame {
         pb_token_item_list *token_list;
         pb_token_accounts_list *token_accounts;
         pb_token_accounts_item *token_accounts_item;
+        pb_tag_pair_list *pairs;
+        pb_tag_pair_item *pair;
+        pb_invalidate_list *invalidate;
+        pb_invalidate_item *invalidate_item;
     } u;
 } frame;
 
@@ -98,6 +115,16 @@ typedef struct decoder {
     pb_account_item_list *account_list;
     pb_token_item_list *token_list;
     pb_token_accounts_list *token_accounts;
+    /* The tag endpoints' (pb_tag_request). */
+    pb_token_item_list *tag_list;
+    pb_tag_pair_list *tag_token_list;
+    pb_integer_field *seq;
+    pb_integer_field *limit;
+    pb_field_state *tag_state;
+    pb_str *tag;
+    pb_field_state *cursor_state;
+    pb_str *cursor;
+    pb_invalidate_list *invalidate; /* when set, token_list holds objects */
 
     frame stack[PB_JSON_MAX_DEPTH];
     size_t depth; /* open containers */
@@ -109,6 +136,9 @@ typedef struct decoder {
      */
     bool account_is_string;
     bool account_type_ok;
+    /* The pair being read (they never nest): values seen, and whether its tag and token were strings. */
+    size_t pair_values;
+    bool pair_tag_ok, pair_token_ok;
 } decoder;
 
 static const pb_str empty = {"", 0};

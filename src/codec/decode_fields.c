@@ -82,6 +82,10 @@ static int push(decoder *d, frame f)
         d->account_is_string = false;
         d->account_type_ok = true; /* absent means type 0 */
     }
+    if (f.kind == FRAME_PAIR_OBJECT || f.kind == FRAME_PAIR_ARRAY) {
+        d->pair_values = 0;
+        d->pair_tag_ok = d->pair_token_ok = false;
+    }
     d->stack[d->depth++] = f;
     return 1;
 }
@@ -127,6 +131,24 @@ static bool is_integer_text(const value *v)
         if (v->text[i] < '0' || v->text[i] > '9')
             return false;
     return true;
+}
+
+static void read_integer(pb_integer_field *out, const value *v)
+{
+    *out = (pb_integer_field){PB_FIELD_ABSENT, 0};
+    if (v->kind == VALUE_NULL)
+        return;
+    out->state = is_integer_text(v) && parse_int64(v->text, v->len, &out->value) ? PB_FIELD_PRESENT
+                                                                                  : PB_FIELD_WRONG_TYPE;
+}
+
+/* A string field: its state and, when a string, its text. */
+static void read_string(decoder *d, const value *v, pb_field_state *state, pb_str *out)
+{
+    *out = empty;
+    *state = v->kind == VALUE_STRING ? PB_FIELD_PRESENT : v->kind == VALUE_NULL ? PB_FIELD_ABSENT : PB_FIELD_WRONG_TYPE;
+    if (v->kind == VALUE_STRING)
+        *out = keep_string(d, v);
 }
 
 static void read_operator_type(pb_operator_type *out, const value *v)
@@ -194,9 +216,33 @@ static int root_field(decoder *d, const value *v)
         return open_list(d, v, &d->account_list->state,
                          (frame){.kind = FRAME_ACCOUNT_LIST, .u.account_list = d->account_list});
     case KEY_TOKEN_LIST:
+        if (d->invalidate != NULL) {
+            *d->invalidate = (pb_invalidate_list){0};
+            return open_list(d, v, &d->invalidate->state,
+                             (frame){.kind = FRAME_INVALIDATE_LIST, .u.invalidate = d->invalidate});
+        }
         *d->token_list = (pb_token_item_list){0};
         return open_list(d, v, &d->token_list->state,
                          (frame){.kind = FRAME_TOKEN_LIST, .u.token_list = d->token_list});
+    case KEY_TAG_LIST:
+        *d->tag_list = (pb_token_item_list){0};
+        return open_list(d, v, &d->tag_list->state, (frame){.kind = FRAME_TOKEN_LIST, .u.token_list = d->tag_list});
+    case KEY_TAG_TOKEN_LIST:
+        *d->tag_token_list = (pb_tag_pair_list){0};
+        return open_list(d, v, &d->tag_token_list->state,
+                         (frame){.kind = FRAME_PAIR_LIST, .u.pairs = d->tag_token_list});
+    case KEY_SEQ:
+        read_integer(d->seq, v);
+        return skip(d, v);
+    case KEY_LIMIT:
+        read_integer(d->limit, v);
+        return skip(d, v);
+    case KEY_TAG:
+        read_string(d, v, d->tag_state, d->tag);
+        return skip(d, v);
+    case KEY_CURSOR:
+        read_string(d, v, d->cursor_state, d->cursor);
+        return skip(d, v);
     case KEY_TOKEN_ACCOUNTS:
         *d->token_accounts = (pb_token_accounts_list){0};
         return open_list(d, v, &d->token_accounts->state,
@@ -239,6 +285,37 @@ static int token_accounts_field(decoder *d, pb_token_accounts_item *item, const 
     }
 }
 
+static int pair_field(decoder *d, pb_tag_pair_item *pair, known_key key, const value *v)
+{
+    pb_str text = v->kind == VALUE_STRING ? keep_string(d, v) : empty;
+    if (key == KEY_TAG) {
+        pair->tag = text;
+        d->pair_tag_ok = v->kind == VALUE_STRING;
+    } else if (key == KEY_TOKEN) {
+        pair->token = text;
+        d->pair_token_ok = v->kind == VALUE_STRING;
+    }
+    return skip(d, v);
+}
+
+static int invalidate_field(decoder *d, pb_invalidate_item *item, const value *v)
+{
+    switch (d->key) {
+    case KEY_TOKEN:
+        item->token = read_token(d, v);
+        break;
+    case KEY_INVALID_SINCE:
+        read_integer(&item->invalid_since, v);
+        break;
+    case KEY_REASON:
+        read_string(d, v, &item->reason_state, &item->reason);
+        break;
+    default:
+        break;
+    }
+    return skip(d, v);
+}
+
 /* Every value, scalar or the start of a container, comes through here. */
 int pb_decode_on_value(decoder *d, const value *v)
 {
@@ -273,6 +350,34 @@ int pb_decode_on_value(decoder *d, const value *v)
         item->is_object = true;
         return push(d, (frame){.kind = FRAME_TOKEN_ACCOUNTS_ITEM, .u.token_accounts_item = item});
     }
+    case FRAME_PAIR_LIST: {
+        pb_tag_pair_list *list = top->u.pairs;
+        list->items = pb_pool_grow(d->pool, list->items, list->n, sizeof(*list->items));
+        pb_tag_pair_item *pair = &list->items[list->n++];
+        *pair = (pb_tag_pair_item){empty, empty, false};
+        if (v->kind == VALUE_OBJECT || v->kind == VALUE_ARRAY)
+            return push(d, (frame){.kind = v->kind == VALUE_OBJECT ? FRAME_PAIR_OBJECT : FRAME_PAIR_ARRAY,
+                                   .u.pair = pair});
+        return skip(d, v);
+    }
+    case FRAME_PAIR_OBJECT:
+        return pair_field(d, top->u.pair, d->key, v);
+    case FRAME_PAIR_ARRAY: {
+        size_t index = d->pair_values++;
+        return pair_field(d, top->u.pair, index == 0 ? KEY_TAG : index == 1 ? KEY_TOKEN : KEY_UNKNOWN, v);
+    }
+    case FRAME_INVALIDATE_LIST: {
+        pb_invalidate_list *list = top->u.invalidate;
+        list->items = pb_pool_grow(d->pool, list->items, list->n, sizeof(*list->items));
+        pb_invalidate_item *item = &list->items[list->n++];
+        *item = (pb_invalidate_item){.token = {empty, false}, .reason = empty};
+        if (v->kind != VALUE_OBJECT)
+            return skip(d, v);
+        item->is_object = true;
+        return push(d, (frame){.kind = FRAME_INVALIDATE_ITEM, .u.invalidate_item = item});
+    }
+    case FRAME_INVALIDATE_ITEM:
+        return invalidate_field(d, top->u.invalidate_item, v);
     case FRAME_SKIP:
         break;
     }
@@ -298,6 +403,32 @@ known_key pb_decode_key_for(const decoder *d, frame_kind kind, pb_str name)
             return KEY_PLATFORM;
         if (d->token_accounts != NULL && pb_str_eq(name, PB_STR_LIT("token_accounts")))
             return KEY_TOKEN_ACCOUNTS;
+        if (d->tag_list != NULL && pb_str_eq(name, PB_STR_LIT("tag_list")))
+            return KEY_TAG_LIST;
+        if (d->tag_token_list != NULL && pb_str_eq(name, PB_STR_LIT("tag_token_list")))
+            return KEY_TAG_TOKEN_LIST;
+        if (d->seq != NULL && pb_str_eq(name, PB_STR_LIT("seq")))
+            return KEY_SEQ;
+        if (d->tag != NULL && pb_str_eq(name, PB_STR_LIT("tag")))
+            return KEY_TAG;
+        if (d->cursor != NULL && pb_str_eq(name, PB_STR_LIT("cursor")))
+            return KEY_CURSOR;
+        if (d->limit != NULL && pb_str_eq(name, PB_STR_LIT("limit")))
+            return KEY_LIMIT;
+        return KEY_UNKNOWN;
+    case FRAME_PAIR_OBJECT:
+        if (pb_str_eq(name, PB_STR_LIT("tag")))
+            return KEY_TAG;
+        if (pb_str_eq(name, PB_STR_LIT("token")))
+            return KEY_TOKEN;
+        return KEY_UNKNOWN;
+    case FRAME_INVALIDATE_ITEM:
+        if (pb_str_eq(name, PB_STR_LIT("token")))
+            return KEY_TOKEN;
+        if (pb_str_eq(name, PB_STR_LIT("invalid_since")))
+            return KEY_INVALID_SINCE;
+        if (pb_str_eq(name, PB_STR_LIT("reason")))
+            return KEY_REASON;
         return KEY_UNKNOWN;
     case FRAME_ACCOUNT:
         if (pb_str_eq(name, PB_STR_LIT("account")))

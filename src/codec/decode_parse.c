@@ -66,6 +66,9 @@ static int on_end(void *ctx)
     frame *closed = &d->stack[--d->depth];
     if (closed->kind == FRAME_ACCOUNT)
         closed->u.account->well_typed = d->account_is_string && d->account_type_ok;
+    if (closed->kind == FRAME_PAIR_OBJECT || closed->kind == FRAME_PAIR_ARRAY)
+        closed->u.pair->well_formed = d->pair_tag_ok && d->pair_token_ok &&
+                                      (closed->kind == FRAME_PAIR_OBJECT || d->pair_values == 2);
     return 1;
 }
 

@@ -26,6 +26,10 @@ void pb_routes_register(h2o_hostconf_t *host, bool operator_paths)
     route(host, PB_PATH_QUERY, pb_handle_query);
     route(host, PB_PATH_BATCH, pb_handle_batch);
     route(host, PB_PATH_APP, pb_handle_app);
+    route(host, PB_PATH_TAG_DELETE_ALL, pb_handle_tag_delete_all);
+    route(host, PB_PATH_TAG, pb_handle_tag);
+    route(host, PB_PATH_TAG_QUERY, pb_handle_tag_query);
+    route(host, PB_PATH_INVALIDATE, pb_handle_invalidate);
     if (operator_paths) {
         route(host, PB_PATH_HEALTH, pb_handle_healthz);
         route(host, PB_PATH_METRICS, pb_handle_metrics);

@@ -19,6 +19,9 @@ static const char *outcome_reason(pb_import_outcome outcome)
     case PB_IMPORT_TOKEN_FULL: return "the token already has --max-accounts-per-token accounts";
     case PB_IMPORT_ACCOUNT_FULL: return "the account already has --max-tokens-per-account tokens";
     case PB_IMPORT_TOO_LONG: return "token or account too long for the store";
+    case PB_IMPORT_TAG_TOKEN_FULL: return "the token already has --max-tags-per-token tags";
+    case PB_IMPORT_TAG_APP_FULL: return "the app already has --max-tags-per-app tags";
+    case PB_IMPORT_TAG_NO_SPACE: return "the store is full";
     default: return NULL;
     }
 }
@@ -118,7 +121,40 @@ typedef struct chunk_writer {
     int rc; /* of the last chunk written */
     uint64_t access_id;
     pb_lmdb_tool *tool;
+    const pb_api_config *api; /* the tag limits */
 } chunk_writer;
+
+/*
+ * The chunk's bindings through the bulk load, then its tag lines as op 9
+ * would add them; each outcome keeps its line's place. Returns as
+ * pb_lmdb_import_chunk().
+ */
+static int store_chunk(chunk_writer *w, pending_chunk *chunk)
+{
+    size_t n = chunk->n, n_tags = 0, b = 0, t;
+    for (size_t i = 0; i < n; i++)
+        n_tags += chunk->items[i].is_tag;
+    if (n_tags == 0)
+        return pb_lmdb_import_chunk(w->tool, w->access_id, chunk->items, n, chunk->outcomes);
+    pb_import_item *split = malloc(n * sizeof(*split));
+    pb_import_outcome *outcomes = malloc(n * sizeof(*outcomes));
+    int rc = split != NULL && outcomes != NULL ? 0 : PB_STORE_EIO;
+    t = n - n_tags;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        split[chunk->items[i].is_tag ? t++ : b++] = chunk->items[i];
+    if (rc == 0)
+        rc = pb_lmdb_import_chunk(w->tool, w->access_id, split, b, outcomes);
+    if (rc == 0)
+        rc = pb_lmdb_import_tags(w->tool, w->access_id, split + b, n_tags, w->api->max_tags_per_token,
+                                 w->api->max_tags_per_app, outcomes + b);
+    t = b;
+    b = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        chunk->outcomes[i] = outcomes[chunk->items[i].is_tag ? t++ : b++];
+    free(split);
+    free(outcomes);
+    return rc;
+}
 
 static void *writer_main(void *arg)
 {
@@ -135,7 +171,7 @@ static void *writer_main(void *arg)
             chunk->items[i].token.base = chunk->text + chunk->offsets[i];
             chunk->items[i].account.name.base = chunk->text + chunk->offsets[i] + chunk->items[i].token.len;
         }
-        int rc = pb_lmdb_import_chunk(w->tool, w->access_id, chunk->items, chunk->n, chunk->outcomes);
+        int rc = store_chunk(w, chunk);
         pthread_mutex_lock(&w->lock);
         w->rc = rc;
         w->chunk = NULL;
@@ -145,9 +181,9 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static int writer_start(chunk_writer *w, uint64_t access_id, pb_lmdb_tool *tool)
+static int writer_start(chunk_writer *w, uint64_t access_id, pb_lmdb_tool *tool, const pb_api_config *api)
 {
-    *w = (chunk_writer){.access_id = access_id, .tool = tool};
+    *w = (chunk_writer){.access_id = access_id, .tool = tool, .api = api};
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* writer_wait's reports keep their pace */
@@ -403,7 +439,7 @@ int pb_import_run(const pb_import_config *config, int fd, const pb_import_observ
         return rc == PB_STORE_ENOTFOUND ? PB_STORE_ENOTFOUND : -1;
     }
     chunk_writer writer;
-    if (writer_start(&writer, config->access_id, tool) != 0) {
+    if (writer_start(&writer, config->access_id, tool, &config->api) != 0) {
         report_failure(observer, "cannot start the writer thread");
         pb_lmdb_tool_close(tool);
         return -1;

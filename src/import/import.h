@@ -103,6 +103,7 @@ int pb_import_run(const pb_import_config *config, int fd, const pb_import_observ
  * Two formats, one binding a line:
  *   NDJSON  {"token":"…","account":"…","account_type":N}   (account_type optional, default 0;
  *                                                         other keys ignored)
+ *           {"token":"…","tag":"…"}                        a tag line, as export writes them
  *   CSV     token,account[,account_type]                 (RFC 4180 quoting: "a,b" and "a""b")
  *
  * Parsing judges the shape only (types, a field present). The values are
@@ -136,6 +137,7 @@ typedef struct pb_import_line {
     pb_account_item account;
     pb_binding_times times; /* 0: not on the line (the import's own time) */
     pb_platform platform;   /* NONE: not on the line */
+    bool is_tag;            /* {"token": …, "tag": …}: account.account.name holds the tag (NDJSON only) */
     char token_buf[PB_IMPORT_FIELD_MAX];
     char account_buf[PB_IMPORT_FIELD_MAX];
     max_align_t arena[PB_IMPORT_ARENA_BYTES / sizeof(max_align_t)]; /* yajl's memory during a parse (line.c) */

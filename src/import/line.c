@@ -5,6 +5,7 @@
  * Besides token, account and account_type a line may carry what export
  * writes: bind_time and last_bind_time (Unix seconds, 0..4294967295) and
  * platform ("android" or "ios", any case); CSV columns 4–6, each may be empty.
+ * An NDJSON line with "tag" instead of "account" is a tag line.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@ typedef enum line_key {
     KEY_ACCOUNT_TYPE,
     KEY_BIND_TIME,
     KEY_LAST_BIND_TIME,
-    KEY_PLATFORM
+    KEY_PLATFORM,
+    KEY_TAG
 } line_key;
 
 /* A bind time as a line writes it: digits only, at most UINT32_MAX (times are stored in 32 bits). */
@@ -64,7 +66,7 @@ typedef struct ndjson_state {
     size_t len;
     int depth; /* open containers */
     line_key key;
-    bool has_token, has_account, type_ok;
+    bool has_token, has_account, has_tag, type_ok;
     const char *error;
     const char *value_error; /* a known key's value is wrong (reported after the shape) */
 } ndjson_state;
@@ -98,6 +100,8 @@ static void wrong_type(ndjson_state *st)
         st->line->token.is_string = false, st->has_token = true;
     else if (st->key == KEY_ACCOUNT)
         st->line->account.well_typed = false, st->has_account = true;
+    else if (st->key == KEY_TAG)
+        st->line->account.well_typed = false, st->has_tag = true;
     else if (st->key == KEY_ACCOUNT_TYPE)
         st->type_ok = false;
     else if (st->key == KEY_BIND_TIME || st->key == KEY_LAST_BIND_TIME)
@@ -172,10 +176,10 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
     if (st->key == KEY_TOKEN) {
         line->token = (pb_token_item){string_field(st, line->token_buf, s, len), true};
         st->has_token = true;
-    } else if (st->key == KEY_ACCOUNT) {
+    } else if (st->key == KEY_ACCOUNT || st->key == KEY_TAG) { /* a tag line keeps its tag where the account goes */
         line->account.account.name = string_field(st, line->account_buf, s, len);
         line->account.well_typed = true;
-        st->has_account = true;
+        *(st->key == KEY_TAG ? &st->has_tag : &st->has_account) = true;
     } else if (st->key == KEY_PLATFORM) {
         if (!platform_parse((const char *)s, len, &line->platform))
             st->value_error = bad_platform;
@@ -196,6 +200,7 @@ static int on_map_key(void *ctx, const unsigned char *s, size_t len)
               : len == 9 && memcmp(s, "bind_time", 9) == 0 ? KEY_BIND_TIME
               : len == 14 && memcmp(s, "last_bind_time", 14) == 0 ? KEY_LAST_BIND_TIME
               : len == 8 && memcmp(s, "platform", 8) == 0 ? KEY_PLATFORM
+              : len == 3 && memcmp(s, "tag", 3) == 0 ? KEY_TAG
                                                                 : KEY_OTHER;
     return 1;
 }
@@ -255,7 +260,10 @@ static const char *parse_ndjson(const char *text, size_t len, pb_import_line *li
         return "not valid JSON";
     if (!st.has_token)
         return "missing token";
-    if (!st.has_account)
+    if (st.has_tag && st.has_account)
+        return "an account and a tag: a line is a binding or a tag";
+    line->is_tag = st.has_tag;
+    if (!st.has_account && !st.has_tag)
         return "missing account";
     if (!st.type_ok)
         return "account_type is not an integer in 0..2147483647";
@@ -342,6 +350,7 @@ const char *pb_import_line_parse(pb_import_format format, const char *text, size
     line->account = (pb_account_item){{{line->account_buf, 0}, 0}, false};
     line->times = (pb_binding_times){0, 0};
     line->platform = PB_PLATFORM_NONE;
+    line->is_tag = false;
     return format == PB_IMPORT_NDJSON ? parse_ndjson(text, len, line) : parse_csv(text, len, line);
 }
 

@@ -201,6 +201,13 @@ static const char *judge_line(const pb_api_config *api, pb_import_format format,
         return reason;
     if (pb_validate_token(api, &line->token) != PB_OK)
         return "invalid token (printable ASCII, 1 to --max-token-bytes bytes)";
+    if (line->is_tag) {
+        pb_token_item tag = {line->account.account.name, line->account.well_typed};
+        return pb_validate_tag(api, &tag) == PB_OK
+                   ? NULL
+                   : "invalid tag (1 to --max-tag-chars characters of UTF-8, no control characters, no leading or "
+                     "trailing space)";
+    }
     if (pb_validate_account(api, &line->account) != PB_OK)
         return "invalid account (UTF-8 without control characters, 1 to --max-account-bytes bytes)";
     return NULL;
@@ -241,6 +248,7 @@ static int add_item(slot *s, const pb_import_line *line, size_t index)
         .account = {{NULL, account.len}, line->account.account.type},
         .times = line->times,
         .platform = line->platform,
+        .is_tag = line->is_tag,
     };
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/codes.h"
 #include "metrics/metrics.h"
@@ -26,8 +27,14 @@ static const int known_codes[] = {PB_OK,        PB_ERR_PARSE,   PB_ERR_MISSING, 
                                   PB_ERR_TOTAL, PB_ERR_RATE};
 #define CODE_SLOTS (sizeof(known_codes) / sizeof(known_codes[0]) + 1)
 
-/* operator_type 1–5, and slot 0 for absent or invalid. */
-#define OPERATOR_SLOTS 6
+/* operator_type 1–10 (the tag endpoint has ten), and slot 0 for absent or invalid. */
+#define OPERATOR_SLOTS 11
+
+/* The invalidation reasons counted one by one; any other lands in "other". */
+static const char *const known_reasons[] = {"Unregistered",           "BadDeviceToken", "ExpiredToken",
+                                            "DeviceTokenNotForTopic", "NotRegistered",  "InvalidRegistration"};
+#define REASON_SLOTS (sizeof(known_reasons) / sizeof(known_reasons[0]) + 1)
+static const char *const invalidation_outcomes[PB_INVALIDATION_OUTCOMES] = {"removed", "kept", "refused"};
 
 
 typedef _Atomic uint64_t counter;
@@ -50,6 +57,7 @@ typedef struct shard {
     counter connections_closed;
     counter bindings_expired;
     counter auth_failures[PB_AUTH_FAILURES];
+    counter invalidations[REASON_SLOTS][PB_INVALIDATION_OUTCOMES];
 } shard;
 
 struct pb_metrics {
@@ -126,7 +134,8 @@ void pb_metrics_observe_request(pb_endpoint endpoint, int64_t operator_type, int
     shard *s = thread_shard;
     if (s == NULL || endpoint >= PB_API_ENDPOINTS)
         return;
-    size_t op = operator_type >= 1 && operator_type < OPERATOR_SLOTS ? (size_t)operator_type : 0;
+    int64_t ops = endpoint == PB_ENDPOINT_TAG ? 10 : endpoint == PB_ENDPOINT_TAG_QUERY ? 4 : 5; /* the endpoint's */
+    size_t op = operator_type >= 1 && operator_type <= ops ? (size_t)operator_type : 0;
     add(&s->requests[endpoint][op][code_slot(code)], 1);
     observe(&s->request_seconds[endpoint], latency_bounds, LATENCY_BUCKETS, (double)micros / 1e6, micros * 1000);
 }
@@ -172,6 +181,16 @@ void pb_metrics_count_auth_failure(pb_auth_failure reason)
 {
     if (thread_shard != NULL && reason > PB_AUTH_FAILURE_NONE && reason < PB_AUTH_FAILURES)
         add(&thread_shard->auth_failures[reason], 1);
+}
+
+void pb_metrics_count_invalidation(pb_str reason, pb_invalidation_outcome outcome)
+{
+    size_t slot = 0;
+    while (slot < REASON_SLOTS - 1 && !(strlen(known_reasons[slot]) == reason.len &&
+                                         strncasecmp(known_reasons[slot], reason.base, reason.len) == 0))
+        slot++;
+    if (thread_shard != NULL && (unsigned)outcome < PB_INVALIDATION_OUTCOMES)
+        add(&thread_shard->invalidations[slot][outcome], 1);
 }
 
 void pb_metrics_connection_opened(void)
@@ -293,6 +312,18 @@ static void render_store(pb_metrics *metrics, FILE *out)
     print_header(out, "pushbind_bindings_expired_total", "counter",
                  "Bindings deleted because their last_bind_time was older than --binding-ttl.");
     fprintf(out, "pushbind_bindings_expired_total %llu\n", (unsigned long long)expired);
+    print_header(out, "pushbind_token_invalidations_total", "counter",
+                 "Tokens reported dead to /pushbind/v1/token/invalidate, by reason and outcome.");
+    for (size_t r = 0; r < REASON_SLOTS; r++)
+        for (size_t o = 0; o < PB_INVALIDATION_OUTCOMES; o++) {
+            uint64_t total = 0;
+            FOR_EACH_SHARD(metrics, s)
+            total += load(&s->invalidations[r][o]);
+            if (total != 0)
+                fprintf(out, "pushbind_token_invalidations_total{reason=\"%s\",outcome=\"%s\"} %llu\n",
+                        r < REASON_SLOTS - 1 ? known_reasons[r] : "other", invalidation_outcomes[o],
+                        (unsigned long long)total);
+        }
 }
 
 void pb_metrics_render(pb_metrics *metrics, const pb_metrics_app *apps, size_t n_apps, FILE *out)

@@ -26,6 +26,7 @@
 #include <stdio.h>
 
 #include "common/endpoint.h"
+#include "common/str.h"
 
 /* Threads that may attach to one registry (event loops plus store threads). */
 #define PB_METRICS_MAX_THREADS 128
@@ -89,6 +90,22 @@ const char *pb_auth_failure_name(pb_auth_failure reason);
 
 /* Counts one failed authentication. */
 void pb_metrics_count_auth_failure(pb_auth_failure reason);
+
+/* What /pushbind/v1/token/invalidate did with one token. */
+typedef enum pb_invalidation_outcome {
+    PB_INVALIDATION_REMOVED = 0, /* its bindings and tags are gone (or it had none) */
+    PB_INVALIDATION_KEPT,        /* refreshed after invalid_since: nothing changed */
+    PB_INVALIDATION_REFUSED,     /* the item was invalid */
+    PB_INVALIDATION_OUTCOMES
+} pb_invalidation_outcome;
+
+/*
+ * Counts one invalidated token by its reason (the push services' names,
+ * matched without case: Unregistered, BadDeviceToken, ExpiredToken,
+ * DeviceTokenNotForTopic, NotRegistered, InvalidRegistration; any other is
+ * "other", so a client cannot grow the label set) and outcome.
+ */
+void pb_metrics_count_invalidation(pb_str reason, pb_invalidation_outcome outcome);
 
 void pb_metrics_connection_opened(void);
 void pb_metrics_connection_closed(void);

@@ -392,6 +392,36 @@ void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const p
     pb_lmdb_apply_start(session->impl.lmdb, access_id, changes, n, outcomes, pool, done, arg);
 }
 
+/* Tags live in the embedded store only so far: Redis and PostgreSQL answer that they keep none. */
+void pb_store_tag_apply_start(pb_store_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool,
+                              pb_store_apply_done *done, void *arg)
+{
+    if (session->kind != BACKEND_LMDB) {
+        done(arg, PB_STORE_EINVAL);
+        return;
+    }
+    pb_lmdb_tag_apply_start(session->impl.lmdb, access_id, write, pool, done, arg);
+}
+
+void pb_store_tag_lookup_start(pb_store_session *session, pb_tag_lookup *lookup, pb_pool *pool,
+                               pb_tag_lookup_done *done, void *arg)
+{
+    if (session->kind != BACKEND_LMDB) {
+        lookup->result = PB_STORE_EINVAL;
+        done(arg, lookup);
+        return;
+    }
+    pb_store_view *view = pb_store_view_begin(session);
+    if (view == NULL) {
+        lookup->result = PB_STORE_EIO;
+        done(arg, lookup);
+        return;
+    }
+    lookup->result = pb_lmdb_tag_lookup(view->impl.lmdb, lookup, pool);
+    done(arg, lookup); /* the strings point into the view: it ends after done() */
+    pb_store_view_end(view);
+}
+
 int pb_store_app_put(pb_store_session *session, uint64_t access_id, pb_str secret, bool *created)
 {
     if (session->kind == BACKEND_POSTGRES)

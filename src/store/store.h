@@ -470,4 +470,102 @@ int pb_store_key_revoke(pb_store_session *session, uint64_t access_id, pb_str na
 int pb_store_key_list(pb_store_session *session, uint64_t access_id,
                       void (*visit)(void *arg, const pb_app_key *key), void *arg);
 
+/* ---- Tags ------------------------------------------------------------- */
+
+/*
+ * Tags group an app's tokens (docs/API.md, "Tags"). A (tag, token) pair is
+ * kept in the order it was made: a token's tags come out in the order they
+ * were added, a tag's tokens in the order they got it, and re-adding a pair
+ * refreshes its time without moving it. Tags have no account side and count
+ * against no binding limit.
+ */
+typedef enum pb_tag_write_kind {
+    PB_TAG_ADD = 1,         /* pairs (tags[i], tokens[i]), i < n: each token gets its tag */
+    PB_TAG_REMOVE = 2,      /* pairs: each token loses its tag */
+    PB_TAG_CLEAR_TOKEN = 3, /* tokens[0] loses every tag */
+    PB_TAG_REPLACE = 4,     /* tokens[0]'s tags become tags[0..n-1]; with by_category only its tags whose
+                               category (the text before the first ':') one of tags[] has are replaced */
+    PB_TAG_DELETE_ALL = 5,  /* tags[0..n-1] leave every token */
+    PB_TAG_INVALIDATE = 6,  /* tokens[0..n-1]: each loses its bindings, tags and platform unless one of
+                               them was made or refreshed at or after invalid_since[i] */
+} pb_tag_write_kind;
+
+typedef enum pb_tag_outcome {
+    PB_TAG_OK = 0,
+    PB_TAG_OVER_TOKEN_LIMIT, /* pair `at` would give its token more than max_tags_per_token tags */
+    PB_TAG_OVER_APP_LIMIT,   /* pair `at` would give the app more than max_tags_per_app distinct tags */
+    PB_TAG_NO_SPACE,         /* the adds would eat into the store's reserve (pb_store_space) */
+} pb_tag_outcome;
+
+/*
+ * One tag request: applied whole or not at all. Anything but PB_TAG_OK in
+ * `outcome` means nothing of it was written.
+ */
+typedef struct pb_tag_write {
+    pb_tag_write_kind kind;
+    const pb_str *tags;
+    const pb_str *tokens;
+    size_t n;
+    bool by_category;             /* REPLACE */
+    pb_platform platform;         /* ADD, REMOVE, CLEAR_TOKEN, REPLACE: not NONE, the tokens' platform from now on,
+                                     as an APPEND of no account sets it (kept with the token's bindings) */
+    const int64_t *invalid_since; /* INVALIDATE: n Unix times */
+    uint32_t max_tags_per_token;
+    uint32_t max_tags_per_app;
+    /* outputs */
+    pb_tag_outcome outcome;
+    size_t at;  /* OVER_*: the index of the pair that broke the limit */
+    bool *kept; /* INVALIDATE: n flags the caller allocates; kept[i]: tokens[i] was refreshed, nothing changed */
+} pb_tag_write;
+
+/*
+ * Applies `write` to app `access_id` like pb_store_apply_start() applies
+ * changes (the same durability, threads and done() rules) and sets its
+ * outputs. done() gets 0, PB_STORE_ENOTFOUND, PB_STORE_EIO (nothing
+ * changed), or PB_STORE_EINVAL when the backend keeps no tags (Redis today).
+ * DELETE_ALL makes the tags gone for every read at once and durably; their
+ * pairs' bytes are freed in the background in bounded steps.
+ */
+void pb_store_tag_apply_start(pb_store_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool,
+                              pb_store_apply_done *done, void *arg);
+
+typedef enum pb_tag_lookup_kind {
+    PB_TAG_LOOKUP_TAGS_OF = 1,   /* each of tokens[0..n-1]'s tags, oldest first, into lists[] */
+    PB_TAG_LOOKUP_TOKENS_OF = 2, /* tags[0]'s tokens after `after`, at most `limit`, into lists[0] */
+    PB_TAG_LOOKUP_COUNTS = 3,    /* each of tags[0..n-1]'s token count into counts[] */
+    PB_TAG_LOOKUP_TAGS = 4,      /* the app's tags after after_tag in byte order, at most `limit`, with counts */
+} pb_tag_lookup_kind;
+
+typedef struct pb_str_array {
+    pb_str *items;
+    size_t n;
+} pb_str_array;
+
+typedef struct pb_tag_lookup {
+    pb_tag_lookup_kind kind;
+    uint64_t access_id;
+    const pb_str *tokens;
+    const pb_str *tags;
+    size_t n;
+    uint64_t after;   /* TOKENS_OF: 0, or the `next` of the previous page */
+    pb_str after_tag; /* TAGS: empty, or the last tag of the previous page */
+    size_t limit;
+    /* outputs, from `pool`; strings valid until done() returns */
+    int result;          /* 0, PB_STORE_EIO, or PB_STORE_EINVAL when the backend keeps no tags */
+    pb_str_array *lists; /* TAGS_OF: n lists; TOKENS_OF and TAGS: one */
+    uint64_t *counts;    /* COUNTS: n; TAGS: one per tag listed */
+    uint64_t next;       /* TOKENS_OF: where the next page starts; 0 on the last page */
+    bool more;           /* TAGS: a next page exists */
+} pb_tag_lookup;
+
+typedef void pb_tag_lookup_done(void *arg, pb_tag_lookup *lookup);
+
+/*
+ * The read `lookup` names, with pb_store_lookup_start()'s rules for a list
+ * lookup. A page of TOKENS_OF read while tags change still holds every token
+ * that had the tag for the whole read, exactly once across the pages.
+ */
+void pb_store_tag_lookup_start(pb_store_session *session, pb_tag_lookup *lookup, pb_pool *pool,
+                               pb_tag_lookup_done *done, void *arg);
+
 #endif

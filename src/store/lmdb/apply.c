@@ -77,6 +77,16 @@ static int apply_write(const pb_lmdb_store *store, MDB_txn *group_txn, pb_lmdb_s
     for (size_t i = 0; i < write->n; i++)
         if ((rc = pb_lmdb_apply_change(&batch, &write->changes[i], &write->outcomes[i])) != 0)
             goto fail;
+    if (write->tags != NULL) {
+        *what = "apply tags";
+        if ((rc = pb_lmdb_apply_tags(&batch, write->tags)) != 0)
+            goto fail;
+        if (write->tags->outcome != PB_TAG_OK) { /* whole or nothing: a limit undoes the request */
+            mdb_txn_abort(batch.txn);
+            write->result = PB_STORE_OK;
+            return 0;
+        }
+    }
     *what = "update app";
     if (batch.delta != 0) {
         app.bindings = add_bindings(app.bindings, batch.delta);
@@ -111,10 +121,13 @@ static size_t group_size(const pb_lmdb_write *writes)
 
 static bool group_binds(const pb_lmdb_write *writes)
 {
-    for (; writes != NULL; writes = writes->next)
+    for (; writes != NULL; writes = writes->next) {
+        if (writes->tags != NULL && (writes->tags->kind == PB_TAG_ADD || writes->tags->kind == PB_TAG_REPLACE))
+            return true;
         for (size_t i = 0; i < writes->n; i++)
             if (is_bind(&writes->changes[i]))
                 return true;
+    }
     return false;
 }
 
@@ -187,6 +200,9 @@ void pb_lmdb_commit_group(pb_lmdb_session *session, pb_lmdb_write *writes)
                 fail_write(w, what, rc);
         return;
     }
-    for (pb_lmdb_write *w = writes; w != NULL; w = w->next)
+    for (pb_lmdb_write *w = writes; w != NULL; w = w->next) {
         pb_metrics_count_expired(w->expired);
+        if (w->tags != NULL && w->tags->kind == PB_TAG_DELETE_ALL && w->result == PB_STORE_OK)
+            atomic_store(&session->store->writer.graves, true);
+    }
 }

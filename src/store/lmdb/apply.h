@@ -117,4 +117,11 @@ int pb_lmdb_token_platform(struct txn_scope *scope, pb_str token, pb_platform *p
  */
 int pb_lmdb_apply_change(struct txn_scope *batch, const pb_change *change, pb_change_outcome *outcome);
 
+/*
+ * Applies tag request `write` in `batch`'s transaction (tag_apply.c). Sets
+ * write->outcome; anything but PB_TAG_OK means the caller must undo the
+ * transaction (the request is whole or nothing). Returns 0 or an LMDB error.
+ */
+int pb_lmdb_apply_tags(struct txn_scope *batch, pb_tag_write *write);
+
 #endif

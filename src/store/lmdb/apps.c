@@ -75,17 +75,19 @@ fail:
 static int delete_prefix(MDB_txn *txn, MDB_dbi dbi, const unsigned char *prefix, uint64_t *dups)
 {
     MDB_cursor *cursor;
-    int rc = mdb_cursor_open(txn, dbi, &cursor);
-    if (rc != 0)
+    unsigned flags;
+    int rc = mdb_dbi_flags(txn, dbi, &flags);
+    if (rc != 0 || (rc = mdb_cursor_open(txn, dbi, &cursor)) != 0)
         return rc;
     for (;;) {
         MDB_val key = {PB_LMDB_ID_LEN, (void *)prefix}, dup;
-        size_t count;
+        size_t count = 1; /* a database without dups (the tags ones) holds one value a key */
         if ((rc = mdb_cursor_get(cursor, &key, &dup, MDB_SET_RANGE)) != 0)
             break;
         if (key.mv_size < PB_LMDB_ID_LEN || memcmp(key.mv_data, prefix, PB_LMDB_ID_LEN) != 0)
             break;
-        if ((rc = mdb_cursor_count(cursor, &count)) != 0 || (rc = mdb_cursor_del(cursor, MDB_NODUPDATA)) != 0)
+        if (((flags & MDB_DUPSORT) && (rc = mdb_cursor_count(cursor, &count)) != 0) ||
+            (rc = mdb_cursor_del(cursor, MDB_NODUPDATA)) != 0)
             break;
         *dups += count;
     }
@@ -109,9 +111,14 @@ int pb_lmdb_app_remove(pb_lmdb_session *session, uint64_t access_id, uint64_t *b
         return PB_STORE_ENOTFOUND;
     }
     /* Each binding is one dup on each side; the token side is the count. */
+    uint64_t tag_rows = 0;
     if (rc != 0 || (rc = delete_prefix(txn, session->store->tokens, id, &token_side)) != 0 ||
         (rc = delete_prefix(txn, session->store->accounts, id, &account_side)) != 0 ||
-        (rc = pb_lmdb_keys_remove(txn, session->store->keys, access_id)) != 0) {
+        (rc = pb_lmdb_keys_remove(txn, session->store->keys, access_id)) != 0 ||
+        (rc = delete_prefix(txn, session->store->tags, id, &tag_rows)) != 0 ||
+        (rc = delete_prefix(txn, session->store->tag_tokens, id, &tag_rows)) != 0 ||
+        (rc = delete_prefix(txn, session->store->token_tags, id, &tag_rows)) != 0 ||
+        (rc = delete_prefix(txn, session->store->tag_graves, id, &tag_rows)) != 0) {
         pb_lmdb_txn_done(session, txn, false);
         goto fail;
     }

@@ -18,7 +18,7 @@
 #include "store/lmdb/internal.h"
 #include "store/lmdb/upgrade.h"
 
-#define PB_STORE_MAX_DBS 5 /* apps, meta, tokens, accounts, keys */
+#define PB_STORE_MAX_DBS 9 /* apps, meta, tokens, accounts, keys, and the four of tags */
 
 /* ---- Opening and closing ---------------------------------------------- */
 
@@ -56,6 +56,10 @@ static int open_databases(pb_lmdb_store *store, bool *upgrade)
         (rc = mdb_dbi_open(txn, "tokens", MDB_CREATE | MDB_DUPSORT, &store->tokens)) != 0 ||
         (rc = mdb_dbi_open(txn, "accounts", MDB_CREATE | MDB_DUPSORT, &store->accounts)) != 0 ||
         (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &store->keys)) != 0 ||
+        (rc = mdb_dbi_open(txn, "tags", MDB_CREATE, &store->tags)) != 0 ||
+        (rc = mdb_dbi_open(txn, "tag_tokens", MDB_CREATE | MDB_DUPSORT, &store->tag_tokens)) != 0 ||
+        (rc = mdb_dbi_open(txn, "token_tags", MDB_CREATE | MDB_DUPSORT, &store->token_tags)) != 0 ||
+        (rc = mdb_dbi_open(txn, "tag_graves", MDB_CREATE, &store->tag_graves)) != 0 ||
         (rc = check_layout(store, txn, upgrade)) != 0) {
         mdb_txn_abort(txn);
         return rc;

@@ -40,6 +40,7 @@ typedef struct pb_lmdb_write {
     uint64_t expired; /* expired bindings the write met and deleted (counted once committed) */
     char error[160];  /* why, when result is PB_STORE_EIO */
     struct pb_lmdb_write *next;
+    pb_tag_write *tags; /* a tag request (tag_apply.c) instead of `changes`; NULL for binding changes */
 } pb_lmdb_write;
 
 /*
@@ -69,11 +70,13 @@ struct pb_lmdb_writer {
     pb_lmdb_session *session; /* used by the writer thread only */
     struct pb_lmdb_sweep sweep; /* the writer thread's, when bindings expire */
     pb_metrics *metrics;         /* NULL: the writer reports nothing */
+    _Atomic bool graves;         /* deleted tags may still hold pairs to free (pb_lmdb_grave_step()) */
 };
 
 struct pb_lmdb_store {
     MDB_env *env;
     MDB_dbi apps, meta, tokens, accounts, keys;
+    MDB_dbi tags, tag_tokens, token_tags, tag_graves; /* keys.h, "Tags" */
     pb_store_limits limits;
     int64_t binding_ttl; /* seconds; 0: bindings never expire */
     size_t max_key; /* mdb_env_get_maxkeysize(), at most PB_LMDB_KEY_BUF */
@@ -176,6 +179,16 @@ void pb_lmdb_commit_group(pb_lmdb_session *session, pb_lmdb_write *writes);
  * deleted). Writer thread only.
  */
 int pb_lmdb_sweep_step(pb_lmdb_session *session, struct pb_lmdb_sweep *sweep, uint64_t *expired);
+
+/*
+ * One background step freeing the pairs of deleted tags (tag_graves,
+ * keys.h): deletes at most PB_LMDB_GRAVE_PAIRS pairs of the first grave in
+ * its own write transaction, and the grave once it is empty. Returns 0 and
+ * sets *more when graves remain, or an LMDB error (nothing deleted). Writer
+ * thread only. (tag_apply.c)
+ */
+#define PB_LMDB_GRAVE_PAIRS 1024
+int pb_lmdb_grave_step(pb_lmdb_session *session, bool *more);
 
 /* Starts the writer thread of `store`. Returns 0 or an errno value. */
 int pb_lmdb_writer_start(pb_lmdb_store *store);

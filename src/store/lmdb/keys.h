@@ -66,6 +66,43 @@
  * LMDB caps keys and DUPSORT values at mdb_env_get_maxkeysize() (511 bytes
  * here). A token fits when 8 + its length does (its key and its accounts-side
  * dup); an account when 25 + its name's length does (its tokens-side dup).
+ *
+ * Tags (tag_apply.c writes them, tag_lookup.c reads them)
+ * ----
+ *   tags        key   access_id (8) | tag
+ *               value gen (8) | count (8)
+ *               key   access_id (8) alone (sorts before the app's tags)
+ *               value distinct tags of the app (8)
+ *   tag_tokens  key   access_id (8) | gen (8)                     MDB_DUPSORT
+ *               dup   seq (8) | token
+ *   token_tags  key   access_id (8) | token                       MDB_DUPSORT
+ *               dup   seq (8) | time (4) | tag
+ *   tag_graves  key   access_id (8) | gen (8)
+ *               value empty: a deleted tag whose pairs are still being freed
+ *
+ * A tag's `gen` is the seq it took when it was created, so one tag name that
+ * is deleted and made again gets a new tag_tokens key, and every pair of the
+ * tag as it is now has a seq above its gen: a pair whose seq is below its
+ * tag's gen (or whose tag has no record) belongs to a deleted tag. So the
+ * token side needs no gen of its own (8 bytes a pair saved). A pair is written on
+ * both sides under one seq from the same counter as bindings: a tag's tokens
+ * come out in the order they got the tag and a token's tags in the order
+ * they were added, and a page of tokens resumes after the last seq it gave,
+ * which stays put while pairs come and go. `time` is when the pair was made
+ * or last re-added (re-adding rewrites the dup with the same seq: it does not
+ * move); token invalidation compares it. Per-tag counts and the app's number
+ * of distinct tags are in `tags`, so counts and limits need no scan.
+ *
+ * Deleting a tag for every token (delete_all_device) deletes its `tags`
+ * record and writes a grave in one commit: every read checks a pair's seq
+ * against the tag's record, so the tag is gone at once. The writer frees the
+ * grave's pairs, both sides, in bounded steps while no write is queued
+ * (pb_lmdb_grave_step()). A token dup whose seq is below its tag's gen is
+ * dead: a write that touches the token deletes its dead dups first, so
+ * that the per-token limit counts live tags only.
+ *
+ * These databases were added without a layout change: a store from before
+ * them opens with them empty, and nothing else moved.
  */
 #ifndef PB_STORE_LMDB_KEYS_H
 #define PB_STORE_LMDB_KEYS_H
@@ -217,6 +254,55 @@ static inline bool token_dup_parse(const void *dup, size_t size, uint64_t *seq, 
         return false;
     *seq = be64_get(p);
     *token = (pb_str){(const char *)p + PB_LMDB_SEQ_LEN, size - PB_LMDB_SEQ_LEN};
+    return true;
+}
+
+/* In a token_tags dup before the tag: seq, time. */
+#define PB_LMDB_TAG_DUP_HEAD (PB_LMDB_SEQ_LEN + 4)
+#define PB_LMDB_GEN_KEY_LEN (PB_LMDB_ID_LEN + 8)
+
+/* tags key: access_id | tag. */
+static inline size_t tag_key(unsigned char *buf, uint64_t access_id, pb_str tag)
+{
+    be64_put(buf, access_id);
+    return bytes_put(buf, PB_LMDB_ID_LEN, tag.base, tag.len);
+}
+
+/* tag_tokens and tag_graves key: access_id | gen. */
+static inline size_t gen_key(unsigned char *buf, uint64_t access_id, uint64_t gen)
+{
+    be64_put(buf, access_id);
+    be64_put(buf + PB_LMDB_ID_LEN, gen);
+    return PB_LMDB_GEN_KEY_LEN;
+}
+
+/* One pair as a token_tags dup says it; the tag points into the dup. */
+struct tag_pair {
+    uint64_t seq;
+    uint32_t time;
+    pb_str tag;
+};
+
+/* Whether a pair belongs to its tag as the tag is now (gen: the tag's record's). */
+static inline bool tag_pair_live(const struct tag_pair *pair, uint64_t gen)
+{
+    return pair->seq > gen;
+}
+
+static inline size_t tag_pair_dup(unsigned char *buf, const struct tag_pair *pair)
+{
+    be64_put(buf, pair->seq);
+    be32_put(buf + PB_LMDB_SEQ_LEN, pair->time);
+    return bytes_put(buf, PB_LMDB_TAG_DUP_HEAD, pair->tag.base, pair->tag.len);
+}
+
+static inline bool tag_pair_parse(const void *dup, size_t size, struct tag_pair *pair)
+{
+    const unsigned char *p = dup;
+    if (size <= PB_LMDB_TAG_DUP_HEAD)
+        return false;
+    *pair = (struct tag_pair){be64_get(p), be32_get(p + PB_LMDB_SEQ_LEN),
+                              {(const char *)p + PB_LMDB_TAG_DUP_HEAD, size - PB_LMDB_TAG_DUP_HEAD}};
     return true;
 }
 

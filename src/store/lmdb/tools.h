@@ -62,6 +62,9 @@ typedef enum pb_import_outcome {
     PB_IMPORT_TOKEN_FULL,     /* the token already has max_accounts_per_token accounts */
     PB_IMPORT_ACCOUNT_FULL,   /* the account already has max_tokens_per_account tokens */
     PB_IMPORT_TOO_LONG,       /* the token or account does not fit an LMDB key */
+    PB_IMPORT_TAG_TOKEN_FULL, /* a tag line: the token already has max_tags_per_token tags */
+    PB_IMPORT_TAG_APP_FULL,   /* a tag line: the app already has max_tags_per_app distinct tags */
+    PB_IMPORT_TAG_NO_SPACE,   /* a tag line that would eat into the store's reserve */
 } pb_import_outcome;
 
 /*
@@ -74,6 +77,7 @@ typedef struct pb_import_item {
     pb_account account;
     pb_binding_times times;
     pb_platform platform;
+    bool is_tag; /* a tag line: account.name is the tag, the rest unused (pb_lmdb_import_tags()) */
 } pb_import_item;
 
 /*
@@ -135,6 +139,28 @@ typedef int pb_lmdb_export_visit(void *arg, pb_str token, const pb_account *acco
  * PB_STORE_EIO, or the visitor's code.
  */
 int pb_lmdb_export(pb_lmdb_tool *tool, uint64_t access_id, pb_lmdb_export_visit *visit, void *arg);
+
+/* ---- Tags (tag_tools.c) ------------------------------------------------- */
+
+/*
+ * Gives each tag line items[i] (is_tag: account.name the tag) its token, in
+ * item order, in one write transaction, each as POST /v3/device/tag op 9
+ * would with the limits given: outcomes[i] is PB_IMPORT_BOUND (added, or
+ * there already) or why not. Returns 0 once durable, PB_STORE_ENOTFOUND or
+ * PB_STORE_EIO (nothing changed).
+ */
+int pb_lmdb_import_tags(pb_lmdb_tool *tool, uint64_t access_id, const pb_import_item *items, size_t n,
+                        uint32_t max_tags_per_token, uint32_t max_tags_per_app, pb_import_outcome *outcomes);
+
+/* One exported (tag, token) pair. */
+typedef int pb_lmdb_export_tag_visit(void *arg, pb_str token, pb_str tag);
+
+/*
+ * Calls `visit` for every (tag, token) pair of app `access_id` from one
+ * snapshot, token by token in key order, each token's tags in the order they
+ * were added. Returns as pb_lmdb_export().
+ */
+int pb_lmdb_export_tags(pb_lmdb_tool *tool, uint64_t access_id, pb_lmdb_export_tag_visit *visit, void *arg);
 
 /* ---- Backup ------------------------------------------------------------ */
 

@@ -62,6 +62,8 @@ static pb_lmdb_write *take_group(struct pb_lmdb_writer *writer, unsigned wait_ms
 }
 
 /*
+ * Deleted tags' pairs are freed whenever nothing is queued, one bounded step
+ * at a time (tag_apply.c), before anything else the writer does while idle.
  * With a binding TTL the writer deletes expired bindings whenever nothing is
  * queued, one bounded step at a time (expiry.c), and checks the queue between
  * steps: writes wait for one step at most.
@@ -75,7 +77,13 @@ static void *writer_main(void *arg)
     bool idle;
     if (writer->metrics != NULL)
         pb_metrics_thread_attach(writer->metrics);
-    while ((group = take_group(writer, wait_ms, &idle)) != NULL || idle) {
+    while ((group = take_group(writer, atomic_load(&writer->graves) ? 0 : wait_ms, &idle)) != NULL || idle) {
+        if (idle && atomic_load(&writer->graves)) {
+            bool more;
+            int rc = pb_lmdb_grave_step(writer->session, &more);
+            atomic_store(&writer->graves, rc == 0 && more);
+            continue;
+        }
         if (idle) {
             uint64_t expired;
             writer->sweep.wrapped = false;
@@ -101,6 +109,7 @@ int pb_lmdb_writer_start(pb_lmdb_store *store)
     int rc;
     if ((writer->session = pb_lmdb_session_open(store)) == NULL)
         return ENOMEM;
+    atomic_store(&writer->graves, true); /* a grave left by the last run: the first step finds out */
     if ((rc = pthread_mutex_init(&writer->lock, NULL)) != 0)
         goto fail_session;
     if ((rc = pthread_cond_init(&writer->wake, NULL)) != 0)
@@ -156,7 +165,15 @@ void pb_lmdb_apply_start(pb_lmdb_session *session, uint64_t access_id, const pb_
                           pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg)
 {
     pb_lmdb_write *write = pb_pool_alloc(pool, sizeof(*write));
-    *write = (pb_lmdb_write){access_id, changes, n, outcomes, done, arg, PB_STORE_EIO, 0, "", NULL};
+    *write = (pb_lmdb_write){access_id, changes, n, outcomes, done, arg, PB_STORE_EIO, 0, "", NULL, NULL};
+    enqueue(&session->store->writer, write);
+}
+
+void pb_lmdb_tag_apply_start(pb_lmdb_session *session, uint64_t access_id, pb_tag_write *tags, pb_pool *pool,
+                             pb_store_apply_done *done, void *arg)
+{
+    pb_lmdb_write *write = pb_pool_alloc(pool, sizeof(*write));
+    *write = (pb_lmdb_write){access_id, NULL, 0, NULL, done, arg, PB_STORE_EIO, 0, "", NULL, tags};
     enqueue(&session->store->writer, write);
 }
 
@@ -181,7 +198,7 @@ int pb_lmdb_apply(pb_lmdb_session *session, uint64_t access_id, const pb_change 
                    pb_change_outcome *outcomes)
 {
     struct apply_wait wait = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
-    pb_lmdb_write write = {access_id, changes, n, outcomes, apply_finished, &wait, PB_STORE_EIO, 0, "", NULL};
+    pb_lmdb_write write = {access_id, changes, n, outcomes, apply_finished, &wait, PB_STORE_EIO, 0, "", NULL, NULL};
     pb_lmdb_turn_done(session); /* a kept snapshot would hold off a remap the writer may need */
     enqueue(&session->store->writer, &write);
     pthread_mutex_lock(&wait.lock);
