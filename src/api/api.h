@@ -50,6 +50,7 @@ typedef struct pb_api_config {
     uint32_t max_tags_per_token;     /* 100 */
     uint32_t max_tags_per_app;       /* distinct tags: 10,000 */
     uint32_t max_tag_chars;          /* characters in a tag: 50 */
+    const char *environment;         /* --environment: the deployment's name for people (console); NULL: none */
 } pb_api_config;
 
 #define PB_DEFAULT_MAX_QUERY_ITEMS 1000

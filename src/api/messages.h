@@ -181,6 +181,7 @@ typedef struct pb_app_info_response {
     int code; /* PB_OK, PB_ERR_AUTH (the app went away), PB_ERR_STORE; the rest is set on PB_OK only */
     uint64_t access_id;
     uint64_t bindings; /* account–token pairs the app holds */
+    const char *environment; /* the deployment's name (serve --environment), or NULL */
     pb_app_limits limits;
 } pb_app_info_response;
 

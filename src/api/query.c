@@ -152,6 +152,7 @@ void pb_api_app_merge(const pb_api_config *config, const pb_store_limits *limits
     }
     response->access_id = lookup->app.access_id;
     response->bindings = lookup->app.bindings;
+    response->environment = config->environment;
     response->limits = (pb_app_limits){
         .max_accounts_per_token = limits->max_accounts_per_token,
         .max_tokens_per_account = limits->max_tokens_per_account,

@@ -100,8 +100,20 @@ static const pb_setting serve_rows[] = {
                  "text"),
     PB_SETTING_S("log-file", "PATH", S, server.log_file, "access log file, reopened on SIGHUP", "stderr"),
     PB_SETTING_C("console", "on|off", S, console, console_modes, "the web console at /console/", "on"),
+    PB_SETTING_S("environment", "NAME", S, server.api.environment,
+                 "this deployment's name for people (production, staging…): the console's banner and tab title", "none"),
 };
 #undef S
+
+/* An environment's name: 1 to 32 printable ASCII characters, so that it is safe in any log and page. */
+static bool environment_is_valid(const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < n; i++)
+        if (name[i] < 0x20 || name[i] > 0x7e)
+            return false;
+    return n >= 1 && n <= 32;
+}
 
 /* The checks that tie settings together. Returns PB_EXIT_OK or the usage error's code. */
 static int check_serve(const pb_command *command, void *settings)
@@ -117,6 +129,8 @@ static int check_serve(const pb_command *command, void *settings)
     if (s->server.rate_burst == 0)
         s->server.rate_burst = s->server.rate_limit;
     s->server.console_off = s->console == CONSOLE_OFF;
+    if (s->server.api.environment != NULL && !environment_is_valid(s->server.api.environment))
+        return pb_cli_usage_error("serve", "--environment: 1 to 32 printable ASCII characters");
     if (s->server.threads == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         s->server.threads = cpus < 1 ? 1 : cpus > 64 ? 64 : (unsigned)cpus;

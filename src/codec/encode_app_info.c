@@ -21,6 +21,10 @@ pb_str pb_encode_app_info(pb_pool *pool, const pb_app_info_response *response)
         pb_json_uint(&w, response->access_id);
         PB_JSON_KEY(&w, "bindings");
         pb_json_uint(&w, response->bindings);
+        if (response->environment != NULL) {
+            PB_JSON_KEY(&w, "environment");
+            pb_json_string(&w, pb_str_from_cstr(response->environment));
+        }
         PB_JSON_KEY(&w, "limits");
         pb_json_object_open(&w);
         PB_JSON_KEY(&w, "max_accounts_per_token");

@@ -73,6 +73,7 @@ async function signIn(event) {
     session = {accessId, key: await importKey(secret), limits: null, bindings: null};
     const app = await call('GET', APP);
     session.limits = app.limits || {};
+    session.environment = app.environment || ''; /* serve --environment wins over the name typed here */
     session.bindings = app.bindings;
     $('secret-key').value = '';
     setMessage(message, '');
@@ -103,7 +104,7 @@ function showSignedIn() {
 
 /* The banner and the tab's title name the app and the environment, so two tabs are not confused. */
 function renderWho() {
-  const env = environment();
+  const env = (session && session.environment) || environment();
   $('env').textContent = env;
   $('env').hidden = !session || !env;
   $('who').hidden = !session;

@@ -33,6 +33,16 @@ class AppInfoTest(unittest.TestCase):
             self.assertEqual(info['limits']['max_tokens_per_account'], 100)
         self.assertEqual(app_info(self.srv, app=APP2)[1]['bindings'], 0)
 
+    def test_the_environment_name_is_given_only_when_set(self):
+        self.assertNotIn('environment', app_info(self.srv)[1])
+        named = pbtest.Server.for_test(self, apps=[APP], args=['--environment', 'staging eu-1'])
+        self.assertEqual(app_info(named)[1]['environment'], 'staging eu-1')
+        for bad in ('', 'x' * 33, 'tab\there'):
+            d = pbtest.new_temp_dir(self.addCleanup)
+            r = pbtest.run_cli('serve', '--data', d, '--listen', '127.0.0.1:0', '--environment', bad)
+            self.assertEqual(r.returncode, 2, r)
+            self.assertIn('--environment', r.stderr)
+
     def test_app_info_with_a_wrong_key_or_an_unknown_app_is_an_auth_failure(self):
         refused = (200, {'ret_code': E_AUTH, 'err_msg': 'auth failure'})
         self.assertEqual(app_info(self.srv, app=(APP[0], APP2[1])), refused)
