@@ -49,6 +49,12 @@ struct pb_store_session {
 
 pb_store *pb_store_open(const pb_store_config *config, char **err)
 {
+    /* Every backend takes the same limits: a limit of 0 would refuse every bind. */
+    if (config->limits.max_accounts_per_token == 0 || config->limits.max_tokens_per_account == 0) {
+        if (err != NULL)
+            *err = strdup("invalid limits: accounts per token and tokens per account are at least 1");
+        return NULL;
+    }
     pb_store *store = calloc(1, sizeof(*store));
     if (store == NULL) {
         if (err != NULL)

@@ -91,8 +91,7 @@ pb_lmdb_store *pb_lmdb_open(const pb_store_config *config, char **err)
     bool lock_ready = false;
     pb_lmdb_store *store = NULL;
 
-    if (config->data_dir == NULL || config->limits.max_accounts_per_token == 0 ||
-        config->limits.max_tokens_per_account == 0)
+    if (config->data_dir == NULL)
         goto fail;
     what = "out of memory";
     rc = ENOMEM;

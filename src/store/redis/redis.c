@@ -158,10 +158,6 @@ pb_redis_store *pb_redis_open(const pb_store_config *config, char **err)
         goto fail;
     }
     pthread_mutex_init(&store->lazy_lock, NULL);
-    if (config->limits.max_accounts_per_token == 0 || config->limits.max_tokens_per_account == 0) {
-        what = "invalid limits";
-        goto fail;
-    }
     store->limits = config->limits;
     store->metrics = config->metrics;
     store->binding_ttl = config->binding_ttl_seconds > 0 ? config->binding_ttl_seconds : 0;
