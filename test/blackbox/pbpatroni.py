@@ -98,7 +98,10 @@ class Patroni(object):
     what the tests kill, and three more processes (and six ports) would not fit the 2 cores and
     the 10 ports a test has."""
 
-    def __init__(self, etcd, pg, rest, directory=None, timeout=90):
+    def __init__(self, etcd, pg, rest, directory=None, timeout=90, enter=None):
+        """`enter`, when given, maps a machine's name ('etcd', 'pg<port>') to the argv prefix that
+        starts a process in that machine (the partition suite's process groups)."""
+        self.enter = enter or (lambda name: [])
         self._temp_dir = directory is None
         self.dir = own_dir(directory or tempfile.mkdtemp(prefix='pushbind-patroni-'))
         self.etcd_ports, self.ports, self.rest_ports = tuple(etcd), list(pg), list(rest)
@@ -125,7 +128,7 @@ class Patroni(object):
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, 'etcd.log'), 'ab') as log:
             self.etcd = subprocess.Popen(
-                ['etcd', '--name', 'e0', '--data-dir', os.path.join(d, 'data'),
+                self.enter('etcd') + ['etcd', '--name', 'e0', '--data-dir', os.path.join(d, 'data'),
                  '--listen-client-urls', 'http://%s:%d' % (HOST, client),
                  '--advertise-client-urls', 'http://%s:%d' % (HOST, client),
                  '--listen-peer-urls', 'http://%s:%d' % (HOST, peer),
@@ -153,7 +156,7 @@ class Patroni(object):
             json.dump(patroni_config(self.scope, 'pg%d' % port, port, rest,
                                      ['%s:%d' % (HOST, self.etcd_ports[0])], d), f, indent=1)
         with open(os.path.join(d, 'patroni.log'), 'ab') as log:
-            self.members[port] = subprocess.Popen(as_postgres(['patroni', config]), cwd=d, stdin=subprocess.DEVNULL,
+            self.members[port] = subprocess.Popen(self.enter('pg%d' % port) + as_postgres(['patroni', config]), cwd=d, stdin=subprocess.DEVNULL,
                                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def postgres(self, port):

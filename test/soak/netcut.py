@@ -131,3 +131,93 @@ def _read_reply(f):
     if kind == b'*':
         return [_read_reply(f) for _ in range(int(rest))]
     raise RuntimeError('unexpected reply %r' % line)
+
+
+# ---- Cuts by process, for servers that all speak from 127.0.0.1 -------------------------
+#
+# PostgreSQL, Patroni and etcd connect out from 127.0.0.1 whatever address they listen on, so
+# addresses cannot tell their links apart. Each "machine" is instead a cgroup v2 group of its
+# processes (children forked later, such as PostgreSQL's backends, inherit it), and a cut drops
+# the packets a group sends to the listening ports of the other side (iptables' cgroup match in
+# OUTPUT, where locally sent packets pass first). Dropping one direction is enough: a connection
+# whose requests never arrive is cut, and a new one never completes its handshake.
+
+CGROUP_ROOT = '/sys/fs/cgroup/unified'
+
+
+def cgroups_available():
+    """None when cgroup v2 groups can hold processes here, else why not."""
+    if not os.path.isdir(CGROUP_ROOT) or not os.access(os.path.join(CGROUP_ROOT, 'cgroup.procs'), os.W_OK):
+        return 'no writable cgroup v2 hierarchy at %s' % CGROUP_ROOT
+    return None
+
+
+class Machines(object):
+    """Named cgroup v2 groups of this port base, each a machine of the test; removed at close
+    (their processes go back to the root group first)."""
+
+    def __init__(self, *names):
+        self.paths = {}
+        for name in names:
+            rel = 'pushbind-%d-%s' % (PORT_BASE, name)
+            path = os.path.join(CGROUP_ROOT, rel)
+            os.makedirs(path, exist_ok=True)
+            self.paths[name] = rel
+
+    def enter(self, name):
+        """The argv prefix that starts a command inside machine `name` (it joins, then execs), so
+        that every socket it opens is the machine's: a socket keeps the group it was made in."""
+        procs = os.path.join(CGROUP_ROOT, self.paths[name], 'cgroup.procs')
+        return ['sh', '-c', 'echo $$ > %s && exec "$@"' % procs, 'sh']
+
+    def put(self, name, pids):
+        """Moves every pid into machine `name` (a pid that has exited meanwhile is skipped). Only
+        the sockets they open from then on are the machine's."""
+        for pid in pids:
+            try:
+                with open(os.path.join(CGROUP_ROOT, self.paths[name], 'cgroup.procs'), 'w') as f:
+                    f.write(str(pid))
+            except (ProcessLookupError, FileNotFoundError, OSError):
+                pass
+
+    def close(self):
+        for rel in self.paths.values():
+            path = os.path.join(CGROUP_ROOT, rel)
+            try:
+                with open(os.path.join(path, 'cgroup.procs')) as f:
+                    pids = f.read().split()
+                for pid in pids:
+                    with open(os.path.join(CGROUP_ROOT, 'cgroup.procs'), 'w') as root:
+                        root.write(pid)
+                os.rmdir(path)
+            except OSError:
+                pass
+
+
+class PortPartition(Partition):
+    """Cuts by machine (Machines) and listening port, in a chain jumped to from OUTPUT."""
+
+    HOOK = 'OUTPUT'
+
+    def __init__(self, machines):
+        self.machines = machines
+        self.rules = []
+        self._remove_chain()
+        _iptables('-N', CHAIN)
+        _iptables('-I', self.HOOK, '-m', 'comment', '--comment', COMMENT, '-j', CHAIN)
+
+    def apart(self, side_a, ports_a, side_b, ports_b):
+        """Drops what machines of side_a send to ports_b, and what side_b sends to ports_a (TCP)."""
+        for senders, ports in ((side_a, ports_b), (side_b, ports_a)):
+            for name in senders:
+                for port in ports:
+                    rule = ('-m', 'cgroup', '--path', self.machines.paths[name], '-p', 'tcp', '--dport', str(port),
+                            '-j', 'DROP')
+                    _iptables('-A', CHAIN, *rule)
+                    self.rules.append(rule)
+
+    @classmethod
+    def _remove_chain(cls):
+        while _iptables('-D', cls.HOOK, '-m', 'comment', '--comment', COMMENT, '-j', CHAIN, check=False):
+            pass
+        Partition._remove_chain()
