@@ -3,9 +3,11 @@
 
 #include "cli/options.h"
 #include "store/lmdb/tools.h"
+#include "store/postgres/tools.h"
 
 static const pb_setting stats_rows[] = {
-    PB_CLI_ROW_DATA(pb_cli_tool_args, data_dir, true),
+    PB_CLI_ROW_DATA(pb_cli_tool_args, data_dir, false),
+    PB_CLI_ROW_STORE(pb_cli_tool_args, store_url),
 };
 
 #define MIB (1024.0 * 1024.0)
@@ -37,13 +39,33 @@ static int stats(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
     return PB_EXIT_OK;
 }
 
+static int stats_pg(pb_pg_tool *tool, const pb_cli_tool_args *args)
+{
+    (void)args;
+    totals t = {0};
+    pb_pg_usage usage;
+    printf("%-18s  %s\n", "ACCESS_ID", "BINDINGS");
+    if (pb_pg_tool_app_list(tool, print_app, &t) != PB_STORE_OK || pb_pg_usage_read(tool, &usage) != PB_STORE_OK) {
+        fprintf(stderr, "pushbind: cannot read the store: %s\n", pb_pg_tool_error(tool));
+        return PB_EXIT_FAILURE;
+    }
+    printf("\napps: %llu\nbindings: %llu\n", (unsigned long long)t.apps, (unsigned long long)usage.bindings);
+    printf("table: %.1f MiB (%llu bytes)\nindexes: %.1f MiB (%llu bytes)\nschema: %.1f MiB (%llu bytes)\n",
+           usage.table_bytes / MIB, (unsigned long long)usage.table_bytes, usage.index_bytes / MIB,
+           (unsigned long long)usage.index_bytes, usage.total_bytes / MIB, (unsigned long long)usage.total_bytes);
+    if (usage.bindings > 0)
+        printf("bytes per binding: %.0f\n", (double)(usage.table_bytes + usage.index_bytes) / usage.bindings);
+    return PB_EXIT_OK;
+}
+
 static const pb_command stats_command = {
     .name = "stats",
-    .intro = "usage: pushbind stats --data DIR\n"
+    .intro = "usage: pushbind stats --data DIR|--store URL\n"
              "\n"
              "Prints each app's bindings, the totals, and the store's size: the file on\n"
              "disk, the part of it in use, and the map size it may grow to (serve's\n"
-             "--map-size-mib). Works while the server runs.\n"
+             "--map-size-mib). On PostgreSQL: the bindings table's size, its indexes',\n"
+             "and the whole schema's (pg_total_relation_size). Works while the server runs.\n"
              "\n",
     PB_ROWS(stats_rows),
     .run = pb_cli_run_tool,
@@ -51,6 +73,6 @@ static const pb_command stats_command = {
 
 int pb_cli_stats(int argc, char **argv)
 {
-    pb_cli_tool_args args = {.act = stats};
+    pb_cli_tool_args args = {.command = "stats", .act = stats, .act_pg = stats_pg};
     return pb_command_run(&stats_command, argc, argv, &args);
 }
