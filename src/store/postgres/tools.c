@@ -181,18 +181,23 @@ static const char decide_refused[] =
     "  WHERE r.ord = s.ord AND r.outcome IS NULL AND (r.t >= $1 OR r.a >= $2)";
 
 /*
- * 4. The bound ones, in item order (nextval() runs over the sorted rows):
- * times as the line gave them (bind_time 0: last_bind_time; 0: now), the
- * line's platform or else the token's.
+ * 4. The bound ones: seqs taken in item order (nextval() runs over the rows
+ * sorted by ord), then written in key order, so that the primary key's pages
+ * are each visited once rather than at random. Times as the line gave them
+ * (bind_time 0: last_bind_time; 0: now); the line's platform, else the
+ * token's (a token new in this chunk has none).
  */
 static const char insert_bound[] =
     "INSERT INTO %1$s.bindings (app, seq, bind_time, last_bind_time, atype, platform, token, account)\n"
-    "  SELECT $1, nextval('%1$s.binding_seq'), bt, lt, atype, plat, token, account FROM (\n"
-    "    SELECT s.ord, coalesce(nullif(s.bind_time, 0), nullif(s.last_bind_time, 0), $2) AS bt,\n"
-    "      coalesce(nullif(s.last_bind_time, 0), $2) AS lt, s.atype,\n"
-    "      CASE WHEN s.platform <> 0 THEN s.platform ELSE coalesce((SELECT b.platform FROM %1$s.bindings b\n"
-    "        WHERE b.app = $1 AND b.token = s.token LIMIT 1), 0) END AS plat, s.token, s.account\n"
-    "    FROM import_rows s WHERE s.outcome = 0 ORDER BY s.ord OFFSET 0) x\n"
+    "  SELECT $1, seq, bt, lt, atype, plat, token, account FROM (\n"
+    "    SELECT nextval('%1$s.binding_seq') AS seq, * FROM (\n"
+    "      SELECT s.ord, coalesce(nullif(s.bind_time, 0), nullif(s.last_bind_time, 0), $2) AS bt,\n"
+    "        coalesce(nullif(s.last_bind_time, 0), $2) AS lt, s.atype,\n"
+    "        CASE WHEN s.platform <> 0 OR s.tok_n = 0 THEN s.platform ELSE coalesce((SELECT b.platform\n"
+    "          FROM %1$s.bindings b WHERE b.app = $1 AND b.token = s.token LIMIT 1), 0) END AS plat,\n"
+    "        s.token, s.account\n"
+    "      FROM import_rows s WHERE s.outcome = 0 ORDER BY s.ord OFFSET 0) x OFFSET 0) y\n"
+    "  ORDER BY token, atype, account\n"
     "  ON CONFLICT DO NOTHING";
 
 /* 5. A repeat of a bound item is PRESENT; of a refused one, refused alike. */
