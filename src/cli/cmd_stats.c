@@ -24,16 +24,32 @@ static void print_app(void *arg, const pb_app_info *app)
     printf("%-18llu  %llu\n", (unsigned long long)app->access_id, (unsigned long long)app->bindings);
 }
 
+/* Prints the table's head; the apps' rows follow from print_app. */
+static void print_head(void)
+{
+    printf("%-18s  %s\n", "ACCESS_ID", "BINDINGS");
+}
+
+/* The totals under the table; `bindings` is the store's own count. */
+static void print_totals(const totals *t, uint64_t bindings)
+{
+    printf("\napps: %llu\nbindings: %llu\n", (unsigned long long)t->apps, (unsigned long long)bindings);
+}
+
+static int read_failed(const char *error)
+{
+    fprintf(stderr, "pushbind: cannot read the store: %s\n", error);
+    return PB_EXIT_FAILURE;
+}
+
 static int stats(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
 {
     totals t = {0};
     pb_lmdb_usage usage;
-    printf("%-18s  %s\n", "ACCESS_ID", "BINDINGS");
-    if (pb_lmdb_tool_app_list(tool, print_app, &t) != PB_STORE_OK || pb_lmdb_usage_read(tool, &usage) != PB_STORE_OK) {
-        fprintf(stderr, "pushbind: cannot read the store: %s\n", pb_lmdb_tool_error(tool));
-        return PB_EXIT_FAILURE;
-    }
-    printf("\napps: %llu\nbindings: %llu\n", (unsigned long long)t.apps, (unsigned long long)usage.bindings);
+    print_head();
+    if (pb_lmdb_tool_app_list(tool, print_app, &t) != PB_STORE_OK || pb_lmdb_usage_read(tool, &usage) != PB_STORE_OK)
+        return read_failed(pb_lmdb_tool_error(tool));
+    print_totals(&t, usage.bindings);
     printf("file: %.1f MiB (%llu bytes)\nused: %.1f MiB\nmap size: %.0f MiB\n", usage.file_bytes / MIB,
            (unsigned long long)usage.file_bytes, usage.used_bytes / MIB, usage.map_bytes / MIB);
     return PB_EXIT_OK;
@@ -44,12 +60,10 @@ static int stats_pg(pb_pg_tool *tool, const pb_cli_tool_args *args)
     (void)args;
     totals t = {0};
     pb_pg_usage usage;
-    printf("%-18s  %s\n", "ACCESS_ID", "BINDINGS");
-    if (pb_pg_tool_app_list(tool, print_app, &t) != PB_STORE_OK || pb_pg_usage_read(tool, &usage) != PB_STORE_OK) {
-        fprintf(stderr, "pushbind: cannot read the store: %s\n", pb_pg_tool_error(tool));
-        return PB_EXIT_FAILURE;
-    }
-    printf("\napps: %llu\nbindings: %llu\n", (unsigned long long)t.apps, (unsigned long long)usage.bindings);
+    print_head();
+    if (pb_pg_tool_app_list(tool, print_app, &t) != PB_STORE_OK || pb_pg_usage_read(tool, &usage) != PB_STORE_OK)
+        return read_failed(pb_pg_tool_error(tool));
+    print_totals(&t, usage.bindings);
     printf("table: %.1f MiB (%llu bytes)\nindexes: %.1f MiB (%llu bytes)\nschema: %.1f MiB (%llu bytes)\n",
            usage.table_bytes / MIB, (unsigned long long)usage.table_bytes, usage.index_bytes / MIB,
            (unsigned long long)usage.index_bytes, usage.total_bytes / MIB, (unsigned long long)usage.total_bytes);

@@ -135,6 +135,32 @@ static bool run_ok(pb_pg_tool *tool, const char *sql, int n_params, const char *
     return res != NULL;
 }
 
+/* Starts a COPY (`want`: PGRES_COPY_IN or PGRES_COPY_OUT). Returns false after setting the error. */
+static bool copy_start(pb_pg_tool *tool, const char *sql, ExecStatusType want)
+{
+    PGresult *res = PQexec(tool->conn, sql);
+    bool ok = PQresultStatus(res) == want;
+    if (!ok)
+        set_error(tool, PQresultErrorMessage(res));
+    PQclear(res);
+    return ok;
+}
+
+/* Reads a COPY's closing results; false (the first failure's message kept) when one failed. */
+static bool copy_finish(pb_pg_tool *tool)
+{
+    bool ok = true;
+    PGresult *res;
+    while ((res = PQgetResult(tool->conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && ok) {
+            set_error(tool, PQresultErrorMessage(res));
+            ok = false;
+        }
+        PQclear(res);
+    }
+    return ok;
+}
+
 /* ---- Import ------------------------------------------------------------ */
 
 /* The outcomes as the statements store them (import_rows.outcome); -1: a repeat, decided after its first. */
@@ -229,14 +255,10 @@ static bool copy_items(pb_pg_tool *tool, const pb_import_item *items, size_t n)
     tool->staged = true;
     if (!run_ok(tool, "TRUNCATE import_rows", 0, NULL, NULL))
         return false;
-    PGresult *res = PQexec(tool->conn, "COPY import_rows (ord, token, atype, account, bind_time, last_bind_time, "
-                                       "platform) FROM STDIN");
-    bool ok = PQresultStatus(res) == PGRES_COPY_IN;
-    if (!ok)
-        set_error(tool, PQresultErrorMessage(res));
-    PQclear(res);
-    if (!ok)
+    if (!copy_start(tool, "COPY import_rows (ord, token, atype, account, bind_time, last_bind_time, platform) FROM STDIN",
+                    PGRES_COPY_IN))
         return false;
+    bool ok = true;
     char *buf = malloc(COPY_BUFFER_BYTES);
     size_t len = 0;
     for (size_t i = 0; ok && i < n; i++) {
@@ -264,13 +286,7 @@ static bool copy_items(pb_pg_tool *tool, const pb_import_item *items, size_t n)
         ok = PQputCopyData(tool->conn, buf, (int)len) == 1;
     free(buf);
     ok = PQputCopyEnd(tool->conn, ok ? NULL : "pushbind: the import stopped") == 1 && ok;
-    while ((res = PQgetResult(tool->conn)) != NULL) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && ok) {
-            set_error(tool, PQresultErrorMessage(res));
-            ok = false;
-        }
-        PQclear(res);
-    }
+    ok = copy_finish(tool) && ok;
     if (!ok && tool->error[0] == '\0')
         set_error(tool, PQerrorMessage(tool->conn));
     return ok;
@@ -426,12 +442,7 @@ int pb_pg_export(pb_pg_tool *tool, uint64_t access_id, pb_lmdb_export_visit *vis
              "COPY (SELECT token, account, atype, bind_time, last_bind_time, platform FROM %s.bindings "
              "WHERE app = %s ORDER BY seq) TO STDOUT",
              tool->store->quoted, app);
-    PGresult *res = PQexec(tool->conn, sql);
-    bool copying = PQresultStatus(res) == PGRES_COPY_OUT;
-    if (!copying)
-        set_error(tool, PQresultErrorMessage(res));
-    PQclear(res);
-    if (!copying)
+    if (!copy_start(tool, sql, PGRES_COPY_OUT))
         return PB_STORE_EIO;
     int rc = 0;
     char *row;
@@ -446,13 +457,8 @@ int pb_pg_export(pb_pg_tool *tool, uint64_t access_id, pb_lmdb_export_visit *vis
         set_error(tool, PQerrorMessage(tool->conn));
         rc = PB_STORE_EIO;
     }
-    while ((res = PQgetResult(tool->conn)) != NULL) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
-            set_error(tool, PQresultErrorMessage(res));
-            rc = PB_STORE_EIO;
-        }
-        PQclear(res);
-    }
+    if (!copy_finish(tool) && rc == 0)
+        rc = PB_STORE_EIO;
     if (rc == PB_STORE_EIO && tool->error[0] == '\0')
         set_error(tool, "an exported row of an unknown shape");
     return rc;
