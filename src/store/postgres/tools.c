@@ -7,9 +7,9 @@
  * (batches hold it shared, so the counts it judges by stay true):
  *   1. COPY the items into a temporary table, each with its place (ord);
  *   2. mark those already bound (PRESENT) and the repeats of an item earlier
- *      in the chunk (decided after it), and note each item's token's and
- *      account's bindings so far;
- *   3. decide the rest against the limits, set-wise, in rounds: an item whose
+ *      in the chunk (decided after it);
+ *   3. decide the rest against the limits (and each token's and account's
+ *      bindings before the chunk), set-wise, in rounds: an item whose
  *      rank among the undecided and bound items of its token and of its
  *      account is within both limits is bound (dropping items before it can
  *      only lower its rank); an item whose bound predecessors already fill a
@@ -171,30 +171,36 @@ _Static_assert(PB_IMPORT_BOUND == 0 && PB_IMPORT_PRESENT == 1 && PB_IMPORT_TOKEN
 static const char stage_table[] =
     "CREATE TEMPORARY TABLE import_rows (ord int NOT NULL, token text COLLATE \"C\" NOT NULL, atype int NOT NULL,\n"
     "  account text COLLATE \"C\" NOT NULL, bind_time bigint NOT NULL, last_bind_time bigint NOT NULL,\n"
-    "  platform smallint NOT NULL, outcome smallint, tok_n int, acc_n int)";
+    "  platform smallint NOT NULL, outcome smallint)";
 
-/* 2. PRESENT, repeats, and the bindings so far of each undecided item's token and account. */
+/* 2. PRESENT, and repeats. */
 static const char mark_present[] =
     "UPDATE import_rows s SET outcome = 1 FROM %1$s.bindings b\n"
     "  WHERE b.app = $1 AND b.token = s.token AND b.atype = s.atype AND b.account = s.account";
 static const char mark_repeats[] =
     "UPDATE import_rows s SET outcome = -1 FROM (SELECT ord, row_number() OVER (PARTITION BY token, atype, account\n"
     "    ORDER BY ord) AS r FROM import_rows WHERE outcome IS NULL) d WHERE d.ord = s.ord AND d.r > 1";
-static const char count_existing[] =
-    "UPDATE import_rows s SET tok_n = coalesce(t.n, 0), acc_n = coalesce(a.n, 0) FROM import_rows x\n"
-    "  LEFT JOIN (SELECT b.token, count(*) AS n FROM %1$s.bindings b WHERE b.app = $1 AND b.token IN\n"
-    "    (SELECT token FROM import_rows WHERE outcome IS NULL) GROUP BY b.token) t ON t.token = x.token\n"
-    "  LEFT JOIN (SELECT b.atype, b.account, count(*) AS n FROM %1$s.bindings b WHERE b.app = $1 AND\n"
-    "    (b.atype, b.account) IN (SELECT atype, account FROM import_rows WHERE outcome IS NULL)\n"
-    "    GROUP BY b.atype, b.account) a ON a.atype = x.atype AND a.account = x.account\n"
-    "  WHERE x.ord = s.ord AND s.outcome IS NULL";
+
+/*
+ * The undecided and bound items with the bindings their token (tok_n) and
+ * account (acc_n) had before the chunk; $3 is the app. Joined where used
+ * rather than stored: a stored count would rewrite every row of the table.
+ */
+#define WITH_EXISTING_COUNTS                                                                                      \
+    "    SELECT u.*, coalesce(t.n, 0) AS tok_n, coalesce(a.n, 0) AS acc_n FROM import_rows u\n"                    \
+    "    LEFT JOIN (SELECT b.token, count(*) AS n FROM %1$s.bindings b WHERE b.app = $3 AND b.token IN\n"          \
+    "      (SELECT token FROM import_rows WHERE outcome IS NULL) GROUP BY b.token) t ON t.token = u.token\n"       \
+    "    LEFT JOIN (SELECT b.atype, b.account, count(*) AS n FROM %1$s.bindings b WHERE b.app = $3 AND\n"          \
+    "      (b.atype, b.account) IN (SELECT atype, account FROM import_rows WHERE outcome IS NULL)\n"               \
+    "      GROUP BY b.atype, b.account) a ON a.atype = u.atype AND a.account = u.account\n"                         \
+    "    WHERE u.outcome IS NULL OR u.outcome = 0\n"
 
 /* 3. One round: bind what fits whatever comes of the undecided before it; $1 max accounts a token, $2 tokens an account. */
 static const char decide_bound[] =
     "UPDATE import_rows s SET outcome = 0 FROM (SELECT ord, outcome,\n"
     "    tok_n + row_number() OVER (PARTITION BY token ORDER BY ord) AS t,\n"
     "    acc_n + row_number() OVER (PARTITION BY atype, account ORDER BY ord) AS a\n"
-    "    FROM import_rows WHERE outcome IS NULL OR outcome = 0) r\n"
+    "  FROM (" WITH_EXISTING_COUNTS "  ) c) r\n"
     "  WHERE r.ord = s.ord AND r.outcome IS NULL AND r.t <= $1 AND r.a <= $2";
 /* … and refuse what its bound predecessors already fill: by the token first, as an APPEND is judged. */
 static const char decide_refused[] =
@@ -203,7 +209,7 @@ static const char decide_refused[] =
     "      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS t,\n"
     "    acc_n + count(*) FILTER (WHERE outcome = 0) OVER (PARTITION BY atype, account ORDER BY ord\n"
     "      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS a\n"
-    "    FROM import_rows WHERE outcome IS NULL OR outcome = 0) r\n"
+    "  FROM (" WITH_EXISTING_COUNTS "  ) c) r\n"
     "  WHERE r.ord = s.ord AND r.outcome IS NULL AND (r.t >= $1 OR r.a >= $2)";
 
 /*
@@ -211,7 +217,8 @@ static const char decide_refused[] =
  * sorted by ord), then written in key order, so that the primary key's pages
  * are each visited once rather than at random. Times as the line gave them
  * (bind_time 0: last_bind_time; 0: now); the line's platform, else the
- * token's (a token new in this chunk has none).
+ * token's. No ON CONFLICT: the app's lock keeps every other writer of its
+ * bindings out, and a plain insert costs less than a speculative one.
  */
 static const char insert_bound[] =
     "INSERT INTO %1$s.bindings (app, seq, bind_time, last_bind_time, atype, platform, token, account)\n"
@@ -219,12 +226,12 @@ static const char insert_bound[] =
     "    SELECT nextval('%1$s.binding_seq') AS seq, * FROM (\n"
     "      SELECT s.ord, coalesce(nullif(s.bind_time, 0), nullif(s.last_bind_time, 0), $2) AS bt,\n"
     "        coalesce(nullif(s.last_bind_time, 0), $2) AS lt, s.atype,\n"
-    "        CASE WHEN s.platform <> 0 OR s.tok_n = 0 THEN s.platform ELSE coalesce((SELECT b.platform\n"
-    "          FROM %1$s.bindings b WHERE b.app = $1 AND b.token = s.token LIMIT 1), 0) END AS plat,\n"
-    "        s.token, s.account\n"
-    "      FROM import_rows s WHERE s.outcome = 0 ORDER BY s.ord OFFSET 0) x OFFSET 0) y\n"
-    "  ORDER BY token, atype, account\n"
-    "  ON CONFLICT DO NOTHING";
+    "        CASE WHEN s.platform <> 0 THEN s.platform ELSE coalesce(p.platform, 0) END AS plat, s.token, s.account\n"
+    "      FROM import_rows s LEFT JOIN (SELECT DISTINCT ON (b.token) b.token, b.platform FROM %1$s.bindings b\n"
+    "        WHERE b.app = $1 AND b.token IN (SELECT token FROM import_rows WHERE outcome = 0 AND platform = 0)) p\n"
+    "        ON p.token = s.token\n"
+    "      WHERE s.outcome = 0 ORDER BY s.ord OFFSET 0) x OFFSET 0) y\n"
+    "  ORDER BY token, atype, account";
 
 /* 5. A repeat of a bound item is PRESENT; of a refused one, refused alike. */
 static const char decide_repeats[] =
@@ -300,15 +307,15 @@ static bool judge_and_write(pb_pg_tool *tool, const char *app, size_t n, pb_impo
     snprintf(tpa, sizeof(tpa), "%u", (unsigned)tool->store->limits.max_tokens_per_account);
     snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
     const char *by_app[] = {app};
-    const char *limits[] = {apt, tpa};
+    const char *limits[] = {apt, tpa, app};
     long present = 0, repeats = 0, decided = 0;
     if (!run_ok(tool, "ANALYZE import_rows", 0, NULL, NULL) || !run_ok(tool, mark_present, 1, by_app, &present) ||
-        !run_ok(tool, mark_repeats, 0, NULL, &repeats) || !run_ok(tool, count_existing, 1, by_app, NULL))
+        !run_ok(tool, mark_repeats, 0, NULL, &repeats))
         return false;
     for (long undecided = (long)n - present - repeats; undecided > 0; undecided -= decided) {
         long bound = 0, refused = 0;
-        if (!run_ok(tool, decide_bound, 2, limits, &bound) ||
-            (bound < undecided && !run_ok(tool, decide_refused, 2, limits, &refused)))
+        if (!run_ok(tool, decide_bound, 3, limits, &bound) ||
+            (bound < undecided && !run_ok(tool, decide_refused, 3, limits, &refused)))
             return false;
         decided = bound + refused;
     }
