@@ -38,6 +38,9 @@ struct pb_pg_tool {
     _Atomic uint64_t done, total;
 };
 
+/* Memory for each sort of an import's statements: a chunk of a million lines sorts in it. */
+#define IMPORT_WORK_MEM "256MB"
+
 /* Bytes of COPY text sent at a time. */
 #define COPY_BUFFER_BYTES (256 * 1024)
 
@@ -357,7 +360,9 @@ int pb_pg_import_chunk(pb_pg_tool *tool, uint64_t access_id, const pb_import_ite
     long found = 0;
     if (!run_ok(tool, "BEGIN", 0, NULL, NULL))
         goto done;
-    if (!run_ok(tool, "SELECT pg_advisory_xact_lock(%1$s.app_lock_key($1))", 1, by_app, NULL) ||
+    /* The judging sorts the chunk a few times: in memory, not in temporary files (4 MB by default). */
+    if (!run_ok(tool, "SET LOCAL work_mem = '" IMPORT_WORK_MEM "'", 0, NULL, NULL) ||
+        !run_ok(tool, "SELECT pg_advisory_xact_lock(%1$s.app_lock_key($1))", 1, by_app, NULL) ||
         !run_ok(tool, "SELECT 1 FROM %1$s.apps WHERE id = $1", 1, by_app, &found))
         goto rollback;
     if (found == 0) {
