@@ -73,6 +73,9 @@ bench:
 	@echo "bench: pushbind on Redis and on a 3-primary cluster across a delayed link and on loopback"
 	@{ echo; echo '## Redis across a link and on loopback (bench/redis_link.py)'; echo; \
 	  PB_BENCH_BUILD=build-bench python3 bench/redis_link.py; } | tee -a bench/results/latest.md
+	@echo "bench: pushbind on PostgreSQL with a synchronous standby across a delayed link, against pgbench"
+	@{ echo; echo '## PostgreSQL across a link and on loopback (bench/postgres_link.py)'; echo; \
+	  PB_BENCH_BUILD=build-bench python3 bench/postgres_link.py; } | tee -a bench/results/latest.md
 	@echo "bench: two pushbind processes on a 3-primary Redis Cluster against two on the embedded store"
 	@{ echo; echo '## Redis Cluster against the embedded store (bench/redis_cluster.sh)'; echo; echo '```'; \
 	  DURATION=5 PUSHBIND_BIN=build-bench/pushbind bench/redis_cluster.sh; echo '```'; } | tee -a bench/results/latest.md

@@ -9,9 +9,11 @@
 #include "cli/options.h"
 #include "common/json_writer.h"
 #include "store/lmdb/tools.h"
+#include "store/postgres/tools.h"
 
 static const pb_setting export_rows[] = {
-    PB_CLI_ROW_DATA(pb_cli_tool_args, data_dir, true),
+    PB_CLI_ROW_DATA(pb_cli_tool_args, data_dir, false),
+    PB_CLI_ROW_STORE(pb_cli_tool_args, store_url),
     PB_CLI_ROW_ACCESS_ID(pb_cli_tool_args, access_id, "the app"),
 };
 
@@ -21,6 +23,7 @@ static const pb_setting export_rows[] = {
 typedef struct export_state {
     pb_json_writer json; /* one line at a time, in the same memory */
     FILE *out;
+    uint64_t access_id; /* the app exported */
     uint64_t written;
     uint64_t tags;
 } export_state;
@@ -74,15 +77,15 @@ static int write_tag(void *arg, pb_str token, pb_str tag)
     return put_line(st, &st->tags);
 }
 
-static int export(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
+/* Writes the export's lines with `walk`, then says how it went: an exit code. */
+static int export(const pb_cli_tool_args *args, int (*walk)(void *tool, export_state *st), void *tool,
+                  const char *(*error)(const void *tool))
 {
     pb_pool pool;
     pb_pool_init(&pool);
-    export_state st = {.out = stdout};
+    export_state st = {.out = stdout, .access_id = args->access_id};
     pb_json_init(&st.json, &pool);
-    int rc = pb_lmdb_export(tool, args->access_id, write_binding, &st);
-    if (rc == 0)
-        rc = pb_lmdb_export_tags(tool, args->access_id, write_tag, &st);
+    int rc = walk(tool, &st);
     if (rc == 0 && fflush(stdout) != 0)
         rc = EXPORT_WRITE_FAILED;
     pb_pool_clear(&pool);
@@ -98,17 +101,41 @@ static int export(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
         fprintf(stderr, "pushbind export: cannot write to stdout: %m\n");
         return PB_EXIT_FAILURE;
     default:
-        fprintf(stderr, "pushbind: cannot export: %s\n", pb_lmdb_tool_error(tool));
+        fprintf(stderr, "pushbind: cannot export: %s\n", error(tool));
         return PB_EXIT_FAILURE;
     }
 }
 
+/* The embedded store's bindings, then its tags (the other stores keep none yet). */
+static int walk_lmdb(void *tool, export_state *st)
+{
+    int rc = pb_lmdb_export(tool, st->access_id, write_binding, st);
+    return rc != 0 ? rc : pb_lmdb_export_tags(tool, st->access_id, write_tag, st);
+}
+static const char *lmdb_error(const void *tool) { return pb_lmdb_tool_error(tool); }
+
+static int export_lmdb(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
+{
+    return export(args, walk_lmdb, tool, lmdb_error);
+}
+
+static int walk_pg(void *tool, export_state *st)
+{
+    return pb_pg_export(tool, st->access_id, write_binding, st);
+}
+static const char *pg_error(const void *tool) { return pb_pg_tool_error(tool); }
+
+static int export_pg(pb_pg_tool *tool, const pb_cli_tool_args *args)
+{
+    return export(args, walk_pg, tool, pg_error);
+}
+
 static const pb_command export_command = {
     .name = "export",
-    .intro = "usage: pushbind export --data DIR --access-id ID > FILE\n"
+    .intro = "usage: pushbind export --data DIR|--store URL --access-id ID > FILE\n"
              "\n"
              "Writes every binding of app ID to stdout as NDJSON, oldest first, from one\n"
-             "consistent snapshot (the server may keep running):\n"
+             "consistent snapshot (the server may keep running; on PostgreSQL, one COPY):\n"
              "  {\"token\":\"T\",\"account\":\"A\",\"account_type\":0,\"bind_time\":S,\"last_bind_time\":S,"
              "\"platform\":\"ios\"}\n"
              "(platform when known; times in Unix seconds), then every tag of every token:\n"
@@ -121,6 +148,6 @@ static const pb_command export_command = {
 
 int pb_cli_export(int argc, char **argv)
 {
-    pb_cli_tool_args args = {.act = export};
+    pb_cli_tool_args args = {.command = "export", .act = export_lmdb, .act_pg = export_pg};
     return pb_command_run(&export_command, argc, argv, &args);
 }

@@ -114,10 +114,29 @@ int pb_cli_run_tool(void *settings)
 {
     const pb_cli_tool_args *args = settings;
     char *err = NULL;
+    pb_store_limits limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT};
+    if (args->act_pg != NULL) {
+        int usage = pb_cli_check_store_flags(args->command, args->data_dir, args->store_url);
+        if (usage != PB_EXIT_OK)
+            return usage;
+    }
+    if (args->store_url != NULL) {
+        if (!pb_pg_tool_url_is(args->store_url))
+            return pb_cli_usage_error(args->command, "--store takes a postgresql:// URL here");
+        pb_pg_tool *tool = pb_pg_tool_open(args->store_url, &limits, &err);
+        if (tool == NULL) {
+            fprintf(stderr, "pushbind: cannot open the store at %s\n", err != NULL ? err : "unknown error");
+            free(err);
+            return PB_EXIT_FAILURE;
+        }
+        int exit_code = args->act_pg(tool, args);
+        pb_pg_tool_close(tool);
+        return exit_code;
+    }
     pb_lmdb_tool_config config = {
         .data_dir = args->data_dir,
         .map_size = (uint64_t)PB_DEFAULT_MAP_SIZE_MIB * 1024 * 1024,
-        .limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT},
+        .limits = limits,
     };
     pb_lmdb_tool *tool = pb_lmdb_tool_open(&config, &err);
     if (tool == NULL) {

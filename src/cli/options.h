@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/settings.h"
 #include "store/lmdb/tools.h"
+#include "store/postgres/tools.h"
 #include "store/store.h"
 
 /* LMDB reserves address space, not disk: 64 GiB holds several hundred million bindings. */
@@ -54,20 +55,28 @@ int pb_cli_check_store_flags(const char *command, const char *data_dir, const ch
 int pb_cli_with_session(const char *data_dir, const char *url, int (*run)(pb_store_session *session, const void *arg),
                         const void *arg);
 
-/* What the embedded store's tools take: --data DIR, and --access-id ID or a path for some. */
+/*
+ * What the stores' tools take: --data DIR (or, for those with act_pg,
+ * --store URL), and --access-id ID or a path for some.
+ */
 typedef struct pb_cli_tool_args pb_cli_tool_args;
 struct pb_cli_tool_args {
+    const char *command; /* for usage errors: "export" */
     const char *data_dir;
+    const char *store_url;
     uint64_t access_id;
     const char *path;
     int (*act)(pb_lmdb_tool *tool, const pb_cli_tool_args *args); /* the tool's work: an exit code */
+    int (*act_pg)(pb_pg_tool *tool, const pb_cli_tool_args *args); /* the same on PostgreSQL; NULL: no --store */
 };
 
 /*
  * A tool's pb_command run: opens the embedded store in data_dir
- * (store/lmdb/tools.h), calls act(tool, args) and closes it. `settings` is a
- * pb_cli_tool_args. Returns PB_EXIT_FAILURE (after printing why) when the
- * store does not open, else what `act` returns.
+ * (store/lmdb/tools.h) and calls act(tool, args), or PostgreSQL at store_url
+ * (store/postgres/tools.h) and calls act_pg(tool, args); then closes it.
+ * `settings` is a pb_cli_tool_args. Returns the usage error's code when both
+ * or neither store is named, PB_EXIT_FAILURE (after printing why) when the
+ * store does not open, else what the act returns.
  */
 int pb_cli_run_tool(void *settings);
 

@@ -12,6 +12,51 @@
 
 #include "common/hugepages.h"
 #include "import/import.h"
+#include "store/postgres/tools.h"
+
+/*
+ * The store a chunk goes to: the embedded store's tool or PostgreSQL's, which
+ * keep one contract (store/lmdb/tools.h, store/postgres/tools.h).
+ */
+typedef struct import_store {
+    void *tool;
+    int (*chunk)(void *tool, uint64_t access_id, const pb_import_item *items, size_t n, pb_import_outcome *outcomes);
+    pb_import_progress (*progress)(const void *tool);
+    const char *(*error)(const void *tool);
+    void (*close)(void *tool);
+} import_store;
+
+static int lmdb_chunk(void *tool, uint64_t access_id, const pb_import_item *items, size_t n,
+                      pb_import_outcome *outcomes)
+{
+    return pb_lmdb_import_chunk(tool, access_id, items, n, outcomes);
+}
+static pb_import_progress lmdb_progress(const void *tool) { return pb_lmdb_import_progress(tool); }
+static const char *lmdb_error(const void *tool) { return pb_lmdb_tool_error(tool); }
+static void lmdb_close(void *tool) { pb_lmdb_tool_close(tool); }
+
+static int pg_chunk(void *tool, uint64_t access_id, const pb_import_item *items, size_t n,
+                    pb_import_outcome *outcomes)
+{
+    return pb_pg_import_chunk(tool, access_id, items, n, outcomes);
+}
+static pb_import_progress pg_progress(const void *tool) { return pb_pg_import_progress(tool); }
+static const char *pg_error(const void *tool) { return pb_pg_tool_error(tool); }
+static void pg_close(void *tool) { pb_pg_tool_close(tool); }
+
+/* Opens the store config names (store_url, else data_dir). Returns 0, or -1 with *err malloc'ed. */
+static int import_store_open(const pb_import_config *config, import_store *store, char **err)
+{
+    if (config->store_url != NULL) {
+        *store = (import_store){pb_pg_tool_open(config->store_url, &config->limits, err), pg_chunk, pg_progress,
+                                pg_error, pg_close};
+    } else {
+        pb_lmdb_tool_config lmdb = {.data_dir = config->data_dir, .map_size = config->map_size,
+                                    .limits = config->limits};
+        *store = (import_store){pb_lmdb_tool_open(&lmdb, err), lmdb_chunk, lmdb_progress, lmdb_error, lmdb_close};
+    }
+    return store->tool != NULL ? 0 : -1;
+}
 
 static const char *outcome_reason(pb_import_outcome outcome)
 {
@@ -22,6 +67,7 @@ static const char *outcome_reason(pb_import_outcome outcome)
     case PB_IMPORT_TAG_TOKEN_FULL: return "the token already has --max-tags-per-token tags";
     case PB_IMPORT_TAG_APP_FULL: return "the app already has --max-tags-per-app tags";
     case PB_IMPORT_TAG_NO_SPACE: return "the store is full";
+    case PB_IMPORT_TAG_NOT_KEPT: return "tags are kept by the embedded store only, so far";
     default: return NULL;
     }
 }
@@ -120,33 +166,38 @@ typedef struct chunk_writer {
     bool stop;
     int rc; /* of the last chunk written */
     uint64_t access_id;
-    pb_lmdb_tool *tool;
+    const import_store *store;
     const pb_api_config *api; /* the tag limits */
 } chunk_writer;
 
 /*
- * The chunk's bindings through the bulk load, then its tag lines as op 9
- * would add them; each outcome keeps its line's place. Returns as
- * pb_lmdb_import_chunk().
+ * The chunk's bindings through the store's bulk load, then its tag lines as
+ * op 9 would add them (the embedded store; the others keep no tags yet, and
+ * refuse those lines); each outcome keeps its line's place. Returns as the
+ * store's chunk function.
  */
 static int store_chunk(chunk_writer *w, pending_chunk *chunk)
 {
+    const import_store *store = w->store;
     size_t n = chunk->n, n_tags = 0, b = 0, t;
     for (size_t i = 0; i < n; i++)
         n_tags += chunk->items[i].is_tag;
     if (n_tags == 0)
-        return pb_lmdb_import_chunk(w->tool, w->access_id, chunk->items, n, chunk->outcomes);
+        return store->chunk(store->tool, w->access_id, chunk->items, n, chunk->outcomes);
     pb_import_item *split = malloc(n * sizeof(*split));
     pb_import_outcome *outcomes = malloc(n * sizeof(*outcomes));
     int rc = split != NULL && outcomes != NULL ? 0 : PB_STORE_EIO;
     t = n - n_tags;
     for (size_t i = 0; rc == 0 && i < n; i++)
         split[chunk->items[i].is_tag ? t++ : b++] = chunk->items[i];
-    if (rc == 0)
-        rc = pb_lmdb_import_chunk(w->tool, w->access_id, split, b, outcomes);
-    if (rc == 0)
-        rc = pb_lmdb_import_tags(w->tool, w->access_id, split + b, n_tags, w->api->max_tags_per_token,
+    if (rc == 0 && b != 0)
+        rc = store->chunk(store->tool, w->access_id, split, b, outcomes);
+    if (rc == 0 && store->chunk == lmdb_chunk)
+        rc = pb_lmdb_import_tags(store->tool, w->access_id, split + b, n_tags, w->api->max_tags_per_token,
                                  w->api->max_tags_per_app, outcomes + b);
+    else
+        for (size_t i = b; rc == 0 && i < n; i++)
+            outcomes[i] = PB_IMPORT_TAG_NOT_KEPT;
     t = b;
     b = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -181,9 +232,9 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static int writer_start(chunk_writer *w, uint64_t access_id, pb_lmdb_tool *tool, const pb_api_config *api)
+static int writer_start(chunk_writer *w, uint64_t access_id, const import_store *store, const pb_api_config *api)
 {
-    *w = (chunk_writer){.access_id = access_id, .tool = tool, .api = api};
+    *w = (chunk_writer){.access_id = access_id, .store = store, .api = api};
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* writer_wait's reports keep their pace */
@@ -241,7 +292,7 @@ static void report_failure(const pb_import_observer *observer, const char *forma
 static void report_progress(const pb_import_observer *observer, const chunk_writer *writer, pb_import_counts *counts,
                             bool waiting)
 {
-    counts->store = pb_lmdb_import_progress(writer->tool);
+    counts->store = writer->store->progress(writer->store->tool);
     if (observer->progress != NULL)
         observer->progress(observer->arg, counts, waiting);
 }
@@ -249,7 +300,7 @@ static void report_progress(const pb_import_observer *observer, const chunk_writ
 /*
  * Waits for the chunk in hand to be written, reporting progress every
  * PB_IMPORT_STORE_REPORT_MS meanwhile (a chunk of millions takes seconds);
- * returns its pb_lmdb_import_chunk() code.
+ * returns the store's chunk code.
  */
 static int writer_wait(chunk_writer *w, const pb_import_observer *observer, pb_import_counts *counts, bool waiting)
 {
@@ -287,7 +338,7 @@ static int chunk_collect(const pb_import_config *args, chunk_writer *writer, pen
             report_failure(observer, "app %llu was removed", (unsigned long long)args->access_id);
         else
             report_failure(observer, "store failed: %s (lines before line %llu stay imported)",
-                           pb_lmdb_tool_error(writer->tool), (unsigned long long)chunk->lines[0]);
+                           writer->store->error(writer->store->tool), (unsigned long long)chunk->lines[0]);
         return -1;
     }
     for (size_t i = 0; i < chunk->n; i++) {
@@ -422,30 +473,29 @@ int pb_import_run(const pb_import_config *config, int fd, const pb_import_observ
 {
     *counts = (pb_import_counts){0};
     char *err = NULL;
-    pb_lmdb_tool *tool = pb_lmdb_tool_open(
-        &(pb_lmdb_tool_config){.data_dir = config->data_dir, .map_size = config->map_size, .limits = config->limits},
-        &err);
-    if (tool == NULL) {
-        report_failure(observer, "cannot open the store in %s: %s", config->data_dir, err);
+    import_store store;
+    if (import_store_open(config, &store, &err) != 0) {
+        report_failure(observer, "cannot open the store %s %s: %s", config->store_url != NULL ? "at" : "in",
+                       config->store_url != NULL ? config->store_url : config->data_dir, err);
         free(err);
         return -1;
     }
     /* An empty chunk checks that the app exists before any line is read. */
-    int rc = pb_lmdb_import_chunk(tool, config->access_id, NULL, 0, NULL);
+    int rc = store.chunk(store.tool, config->access_id, NULL, 0, NULL);
     if (rc != PB_STORE_OK) {
         if (rc != PB_STORE_ENOTFOUND)
-            report_failure(observer, "cannot import: %s", pb_lmdb_tool_error(tool));
-        pb_lmdb_tool_close(tool);
+            report_failure(observer, "cannot import: %s", store.error(store.tool));
+        store.close(store.tool);
         return rc == PB_STORE_ENOTFOUND ? PB_STORE_ENOTFOUND : -1;
     }
     chunk_writer writer;
-    if (writer_start(&writer, config->access_id, tool, &config->api) != 0) {
+    if (writer_start(&writer, config->access_id, &store, &config->api) != 0) {
         report_failure(observer, "cannot start the writer thread");
-        pb_lmdb_tool_close(tool);
+        store.close(store.tool);
         return -1;
     }
     rc = import_stream(config, fd, &writer, observer, counts);
     writer_stop(&writer);
-    pb_lmdb_tool_close(tool);
+    store.close(store.tool);
     return rc;
 }

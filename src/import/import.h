@@ -1,6 +1,6 @@
 /*
  * import/import.h — `pushbind import`'s engine: bindings from an NDJSON or CSV
- * file straight into the embedded store, in large transactions, under the
+ * file straight into the embedded store or PostgreSQL, in large transactions, under the
  * API's rules. The command line (cli/import.c) parses flags and calls
  * pb_import_run(); the pieces below it are public for their tests and fuzz
  * targets.
@@ -45,7 +45,8 @@ typedef enum pb_import_format {
 } pb_import_format;
 
 typedef struct pb_import_config {
-    const char *data_dir;
+    const char *data_dir;   /* the embedded store, when store_url is NULL */
+    const char *store_url;  /* a postgresql:// store (store/postgres/tools.h), or NULL */
     const char *input_name; /* for messages: the file's name */
     uint64_t map_size;      /* bytes, as pb_store_config's */
     uint64_t access_id;     /* the app; it must exist */
@@ -83,7 +84,7 @@ typedef struct pb_import_observer {
 } pb_import_observer;
 
 /*
- * Opens the store in config->data_dir, reads every line of `fd` (a file or a
+ * Opens the store (config->store_url, else config->data_dir), reads every line of `fd` (a file or a
  * pipe; not closed) and binds each valid one to app config->access_id as an
  * append of one account, in file order; *counts says what became of the
  * lines. Runs a reader, its parser threads and one writer thread: one chunk

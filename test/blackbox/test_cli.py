@@ -236,14 +236,14 @@ SUBCOMMAND_FLAGS = [
     (['app', 'add'], ['--data', '--store', '--access-id', '--secret-key'], True),
     (['app', 'list'], ['--data', '--store'], True),
     (['app', 'remove'], ['--data', '--store', '--access-id'], True),
-    (['import'], ['--data', '--access-id', '--format', '--batch-size', '--max-accounts-per-token',
+    (['import'], ['--data', '--store', '--access-id', '--format', '--batch-size', '--max-accounts-per-token',
                   '--max-tokens-per-account', '--max-account-bytes', '--max-token-bytes', '--map-size-mib'], True),
     (['pull'], ['--from', '--access-id', '--secret-key', '--auth', '--cacert', '--accounts', '--tokens', '--data',
                 '--store', '--rate', '--batch', '--resume', '--report', '--max-accounts-per-token',
                 '--max-tokens-per-account'], True),
-    (['export'], ['--data', '--access-id'], False),
+    (['export'], ['--data', '--store', '--access-id'], False),
     (['backup'], ['--data'], False),
-    (['stats'], ['--data'], False),
+    (['stats'], ['--data', '--store'], False),
 ]
 
 
@@ -325,7 +325,12 @@ class SubcommandSettingsTest(CliTestCase):
         cases = [
             (['import', '--data', self.data, '-'], '--access-id ID is required'),
             (['import', '--data', self.data, '--access-id', APP[0]], 'one FILE is required'),
-            (['export', '--access-id', APP[0]], '--data DIR is required'),
+            (['export', '--access-id', APP[0]], '--data DIR or --store URL is required'),
+            (['stats'], '--data DIR or --store URL is required'),
+            (['import', '--store', 'redis://127.0.0.1:1', '--access-id', APP[0], '-'],
+             '--store takes a postgresql:// URL here'),
+            (['export', '--store', 'redis://127.0.0.1:1', '--access-id', APP[0]],
+             '--store takes a postgresql:// URL here'),
             (['backup', '--data', self.data], 'one DEST is required'),
             (['backup', '--data', self.data, 'a', 'b'], "unexpected argument 'b'"),
             (['pull', '--access-id', APP[0], '--secret-key', APP[1], '--accounts', '-', '--data', self.data],

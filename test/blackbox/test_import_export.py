@@ -28,7 +28,7 @@ def parse_export(stdout):
     return [(d['token'], d['account'], d['account_type']) for d in map(json.loads, stdout.splitlines())]
 
 
-@pbtest.lmdb_only('import, export and stats work on the LMDB data directory')
+@unittest.skipIf(pbtest.STORE_KIND in ('redis', 'cluster'), 'import, export and stats: the embedded store and PostgreSQL')
 class StoreToolTestCase(unittest.TestCase):
     def setUp(self):
         self.data = pbtest.new_temp_dir(self.addCleanup)
@@ -41,10 +41,10 @@ class StoreToolTestCase(unittest.TestCase):
         return path
 
     def import_text(self, text, *flags, data=None, name='in.ndjson'):
-        return run('import', '--data', data or self.data, '--access-id', APP_ID, *flags, self.write(name, text))
+        return run('import', *pbtest.store_args(data or self.data), '--access-id', APP_ID, *flags, self.write(name, text))
 
     def export(self, data=None):
-        r = run('export', '--data', data or self.data, '--access-id', APP_ID)
+        r = run('export', *pbtest.store_args(data or self.data), '--access-id', APP_ID)
         self.assertEqual(r.returncode, 0, r)
         return parse_export(r.stdout)
 
@@ -63,7 +63,7 @@ class ImportTest(StoreToolTestCase):
 
     def test_csv_from_stdin_with_header_quotes_and_default_type(self):
         text = 'token,account,account_type\nt1,"smith, john",2\nt1,"say ""hi"""\nt2,carol\n'
-        r = run('import', '--data', self.data, '--access-id', APP_ID, '-', stdin=text)
+        r = run('import', *pbtest.store_args(self.data), '--access-id', APP_ID, '-', stdin=text)
         self.assertEqual(r.returncode, 0, r)
         self.assertEqual(self.export(), [('t1', 'smith, john', 2), ('t1', 'say "hi"', 0), ('t2', 'carol', 0)])
 
@@ -126,8 +126,9 @@ class ImportTest(StoreToolTestCase):
         self.assertEqual(self.export(), [('t0', 'z', 0), ('t1', 'b', 0), ('t1', 'c', 0)])
 
     def test_config_file_gives_the_settings_and_flags_win(self):
-        conf = self.write('import.conf', '# as serve\ndata = %s\naccess-id = %s\nformat = csv\n'
-                                         'max-accounts-per-token = 1\nbatch-size = 2\n' % (self.data, APP_ID))
+        flag, store = pbtest.store_args(self.data)
+        conf = self.write('import.conf', '# as serve\n%s = %s\naccess-id = %s\nformat = csv\n'
+                                         'max-accounts-per-token = 1\nbatch-size = 2\n' % (flag[2:], store, APP_ID))
         csv = self.write('in.csv', 't1,a\nt1,b\nt2,c\nt2,d\nt2,e\n')
         r = run('import', '--config', conf, csv)
         self.assertEqual(r.returncode, 1, r)
@@ -147,7 +148,7 @@ class ImportTest(StoreToolTestCase):
         self.assertEqual(self.export(other), small)
 
     def test_unknown_app_fails_before_reading(self):
-        r = run('import', '--data', self.data, '--access-id', '42', self.write('x.ndjson', ndjson([('t', 'a', 0)])))
+        r = run('import', *pbtest.store_args(self.data), '--access-id', '42', self.write('x.ndjson', ndjson([('t', 'a', 0)])))
         self.assertEqual(r.returncode, 1, r)
         self.assertIn('no app 42', r.stderr)
 
@@ -161,7 +162,7 @@ class ImportTest(StoreToolTestCase):
         lines = 600000
         path = self.write('big.ndjson', ndjson(('tty-%d' % i, 'acc-%d' % (i % 20000), 0) for i in range(lines)))
         master, slave = pty.openpty()
-        proc = subprocess.Popen([BIN, 'import', '--data', self.data, '--access-id', APP_ID, path],
+        proc = subprocess.Popen([BIN, 'import', *pbtest.store_args(self.data), '--access-id', APP_ID, path],
                                 stdout=subprocess.PIPE, stderr=slave)
         os.close(slave)
         seen = b''
@@ -185,10 +186,10 @@ class ImportTest(StoreToolTestCase):
                                r'|committing)' % (lines, 2 * lines))
 
     def test_usage_errors(self):
-        for args in (['import', '--data', self.data, 'f'], ['import', '--access-id', APP_ID, 'f'],
-                     ['import', '--data', self.data, '--access-id', APP_ID],
-                     ['import', '--data', self.data, '--access-id', APP_ID, '--format', 'xml', 'f'],
-                     ['export', '--data', self.data]):
+        for args in (['import', *pbtest.store_args(self.data), 'f'], ['import', '--access-id', APP_ID, 'f'],
+                     ['import', *pbtest.store_args(self.data), '--access-id', APP_ID],
+                     ['import', *pbtest.store_args(self.data), '--access-id', APP_ID, '--format', 'xml', 'f'],
+                     ['export', *pbtest.store_args(self.data)]):
             r = run(*args)
             self.assertEqual(r.returncode, 2, r)
 
@@ -229,7 +230,7 @@ class ImportLargeInputTest(StoreToolTestCase):
     def test_csv_from_stdin_in_several_blocks_skips_a_header_after_blank_lines(self):
         rows = varied_rows(MANY, 'pipe')
         text = '\n \ntoken,account,account_type\n' + ''.join('%s,%s,%d\n' % row for row in rows)
-        r = run('import', '--data', self.data, '--access-id', APP_ID, '-', stdin=text)
+        r = run('import', *pbtest.store_args(self.data), '--access-id', APP_ID, '-', stdin=text)
         self.assertEqual(r.returncode, 0, r)
         self.assertIn('%d lines: %d bound, 0 already present, 0 rejected' % (MANY + 3, MANY), r.stdout)
         self.assertEqual(self.export(), rows)
@@ -244,7 +245,7 @@ class ImportLargeInputTest(StoreToolTestCase):
         self.assertEqual(self.export(), [('before', 'a', 0), ('long', 'a', 0), ('after', 'a', 0)])
 
     def test_lines_from_a_slow_pipe_are_judged_as_they_come(self):
-        proc = subprocess.Popen([BIN, 'import', '--data', self.data, '--access-id', APP_ID, '-'],
+        proc = subprocess.Popen([BIN, 'import', *pbtest.store_args(self.data), '--access-id', APP_ID, '-'],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.addCleanup(proc.kill)
         proc.stdin.write(b'{"token":"t1","account":"a"}\nnot json\n')
@@ -278,19 +279,19 @@ class ExportTest(StoreToolTestCase):
         rows += [('tok-é', 'ünïcode "quoted" \\ back', 2001), ('t/slash', 'a\tb', 0)]
         r = self.import_text(ndjson(rows))
         self.assertEqual(r.returncode, 1, r)  # 'a\tb' is a control character: refused
-        first = run('export', '--data', self.data, '--access-id', APP_ID)
+        first = run('export', *pbtest.store_args(self.data), '--access-id', APP_ID)
         copy = pbtest.new_temp_dir(self.addCleanup)
         pbtest.app_add(copy, APP_ID, APP[1])
         r = self.import_text(first.stdout, data=copy)
         self.assertEqual(r.returncode, 0, r)
-        second = run('export', '--data', copy, '--access-id', APP_ID)
+        second = run('export', *pbtest.store_args(copy), '--access-id', APP_ID)
         self.assertEqual(second.stdout, first.stdout)
         self.assertTrue(first.stdout)
         self.assertIn(('t/slash', 'a\tb', 0), rows)
         self.assertNotIn(('t/slash', 'a\tb', 0), parse_export(first.stdout))
 
     def test_export_of_an_unknown_app_fails(self):
-        r = run('export', '--data', self.data, '--access-id', '42')
+        r = run('export', *pbtest.store_args(self.data), '--access-id', '42')
         self.assertEqual(r.returncode, 1, r)
 
 
@@ -298,7 +299,7 @@ class StatsTest(StoreToolTestCase):
     def test_stats_counts_bindings_per_app_and_sizes(self):
         pbtest.app_add(self.data, '1500001049', pbtest.APP2[1])
         self.import_text(ndjson([('t1', 'a', 0), ('t2', 'a', 0)]))
-        r = run('stats', '--data', self.data)
+        r = run('stats', *pbtest.store_args(self.data))
         self.assertEqual(r.returncode, 0, r)
         lines = r.stdout.splitlines()
         self.assertEqual(lines[0].split(), ['ACCESS_ID', 'BINDINGS'])
@@ -306,7 +307,10 @@ class StatsTest(StoreToolTestCase):
         self.assertIn(['1500001049', '0'], [l.split() for l in lines])
         self.assertIn('apps: 2', lines)
         self.assertIn('bindings: 2', lines)
-        self.assertRegex(r.stdout, r'file: [0-9.]+ MiB \(\d+ bytes\)')
+        if pbtest.STORE_KIND == 'postgres':
+            self.assertRegex(r.stdout, r'table: [0-9.]+ MiB \(\d+ bytes\)\nindexes: [0-9.]+ MiB \(\d+ bytes\)')
+        else:
+            self.assertRegex(r.stdout, r'file: [0-9.]+ MiB \(\d+ bytes\)')
 
 
 if __name__ == '__main__':
