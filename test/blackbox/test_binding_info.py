@@ -24,7 +24,8 @@ def next_second():
     on, so the wait ends 50 ms into the new second.
     """
     start = int(time.time())
-    while int(time.time() - 0.05) == start:
+    # `<=`, not `==`: within the first 50 ms of a second, time - 0.05 is still in the one before
+    while int(time.time() - 0.05) <= start:
         time.sleep(0.02)
 
 
