@@ -33,7 +33,9 @@ int pb_api_find_plan(const pb_api_config *config, uint64_t access_id, const pb_f
         if (plan->entries[i].code == PB_OK)
             plan->names[plan->n_names++] = item->account.name;
     }
-    plan->types = (pb_store_lookup){.kind = PB_LOOKUP_TYPES, .access_id = access_id};
+    /* One type more than a single name may be read under tells "too many" without reading them all. */
+    plan->types = (pb_store_lookup){.kind = PB_LOOKUP_TYPES, .access_id = access_id,
+                                    .n = (size_t)config->max_query_items + 1};
     return PB_OK;
 }
 
@@ -46,9 +48,13 @@ int pb_api_find_reads(const pb_api_config *config, pb_find_plan *plan, pb_pool *
     size_t reads = plan->n_names * types->n_types;
     if (reads > config->max_query_items) {
         char *text = pb_pool_alloc(pool, 160);
-        int len = snprintf(text, 160, "account_list: %zu names x %zu account types = %zu lookups: the limit is %u "
-                                      "(max-query-items)",
-                           plan->n_names, types->n_types, reads, config->max_query_items);
+        int len = types->n_types > config->max_query_items
+                      ? snprintf(text, 160, "account_list: the app uses more than %u account types: the limit is %u "
+                                            "lookups (max-query-items)",
+                                 config->max_query_items, config->max_query_items)
+                      : snprintf(text, 160, "account_list: %zu names x %zu account types = %zu lookups: the limit is %u "
+                                            "(max-query-items)",
+                                 plan->n_names, types->n_types, reads, config->max_query_items);
         plan->message = (pb_str){text, len < 0 ? 0 : (size_t)len < 160 ? (size_t)len : 159};
         return PB_ERR_PARAM;
     }

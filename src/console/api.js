@@ -180,8 +180,8 @@ async function findNames(names) {
   for (let i = 0; i < names.length;) {
     const size = Math.floor(max / Math.max(1, typesUsed));
     if (size < 1) {
-      throw new ApiError('This app uses ' + typesUsed + ' account types: looking a name up under all of them is ' +
-                         'more than the server\'s ' + max + ' lookups a request. Give the type.');
+      throw new ApiError('This app uses more than ' + max + ' account types: looking a name up under all of them ' +
+                         'is more than the server\'s ' + max + ' lookups a request. Give the type.');
     }
     const chunk = names.slice(i, i + size);
     let answer;

@@ -233,15 +233,16 @@ int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *
     return pb_lmdb_accounts_of(view->impl.lmdb, access_id, tokens, n, with_info, pool, out);
 }
 
-int pb_store_account_types(pb_store_view *view, uint64_t access_id, pb_pool *pool, uint32_t **types, size_t *n)
+int pb_store_account_types(pb_store_view *view, uint64_t access_id, size_t max, pb_pool *pool, uint32_t **types,
+                           size_t *n)
 {
     *types = NULL;
     *n = 0;
     if (view->session->kind == BACKEND_POSTGRES)
-        return pb_pg_account_types(view->impl.postgres, access_id, pool, types, n);
+        return pb_pg_account_types(view->impl.postgres, access_id, max, pool, types, n);
     if (view->session->kind == BACKEND_REDIS)
-        return pb_redis_account_types(view->impl.redis, access_id, pool, types, n);
-    return pb_lmdb_account_types(view->impl.lmdb, access_id, pool, types, n);
+        return pb_redis_account_types(view->impl.redis, access_id, max, pool, types, n);
+    return pb_lmdb_account_types(view->impl.lmdb, access_id, max, pool, types, n);
 }
 
 /* An APPS lookup's records, gathered into its pool by pb_store_app_list()'s visitor. */
@@ -290,7 +291,8 @@ static void lookup_in_view(pb_store_view *view, pb_store_lookup *lookup, pb_pool
                                             pool, lookup->token_lists);
         return;
     case PB_LOOKUP_TYPES:
-        lookup->result = pb_store_account_types(view, lookup->access_id, pool, &lookup->types, &lookup->n_types);
+        lookup->result = pb_store_account_types(view, lookup->access_id, lookup->n, pool, &lookup->types,
+                                                &lookup->n_types);
         return;
     case PB_LOOKUP_ACCOUNTS_OF:
         lookup->account_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->account_lists));

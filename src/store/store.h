@@ -217,11 +217,14 @@ int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *
  * is bound, and perhaps a few more (a type whose binds were refused or have
  * been unbound since: a superset, never a subset). A name's accounts under
  * every type are then the point reads of those types × the name, not a
- * scan. How each backend knows them, and what that costs, is in
- * docs/design.md ("Finding a name under every type"). Returns 0 or
- * PB_STORE_EIO.
+ * scan. At most `max` (0: no limit): the smallest ones, so *n == max says
+ * there may be more, and an app with very many types costs a caller that
+ * only needs to know it no more than `max` of them. How each backend knows
+ * them, and what that costs, is in docs/design.md ("Finding a name under
+ * every type"). Returns 0 or PB_STORE_EIO.
  */
-int pb_store_account_types(pb_store_view *view, uint64_t access_id, pb_pool *pool, uint32_t **types, size_t *n);
+int pb_store_account_types(pb_store_view *view, uint64_t access_id, size_t max, pb_pool *pool, uint32_t **types,
+                           size_t *n);
 
 /* ---- Reading without waiting ------------------------------------------ */
 
@@ -232,7 +235,7 @@ typedef enum pb_lookup_kind {
     PB_LOOKUP_APP = 3,         /* the app's record (pb_store_app_of()) */
     PB_LOOKUP_PING = 4,        /* whether the store answers; no input */
     PB_LOOKUP_APPS = 5,        /* every app's record (pb_store_app_list()); no input */
-    PB_LOOKUP_TYPES = 6,       /* the account types the app uses (pb_store_account_types()); no input */
+    PB_LOOKUP_TYPES = 6,       /* the account types the app uses (pb_store_account_types()), at most n */
 } pb_lookup_kind;
 
 /*

@@ -93,6 +93,14 @@ class AccountFindTest(unittest.TestCase):
         self.assertEqual(mixed['result'], [str(E_NO_BINDING), str(E_PARAM), str(E_PARAM)] + [str(E_NO_BINDING)] * 2)
         self.assertEqual([f['account'] for f in mixed['found']], ['a', '', '', 'b', 'c'])
 
+    def test_an_app_with_more_types_than_one_name_may_be_read_under_is_told_so(self):
+        self.srv.bind(uniq('tok'), *[(uniq('many'), t) for t in range(100, 113)])  # 13 types, 12 lookups at most
+        answer = self.find(names('x'))
+        self.assertEqual(answer, {
+            'ret_code': E_PARAM, 'result': [], 'account_types': list(range(100, 113)),
+            'err_msg': 'account_list: the app uses more than 12 account types: the limit is 12 lookups '
+                       '(max-query-items)'})
+
     def test_request_level_errors(self):
         for body, code in (({}, E_MISSING), ({'account_list': []}, E_MISSING), ({'account_list': 'x'}, E_PARAM),
                            ({'account_list': [{'account': 'a'}] * 13}, E_PARAM)):

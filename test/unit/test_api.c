@@ -450,6 +450,12 @@ static void find_over_names_times_types_is_refused_naming_the_types(void **state
     assert_string_equal(find(f, "{\"account_list\":[{\"account\":\"a\"},{\"account\":\"b\"},{\"account\":\"c\"}]}"),
                         "{\"ret_code\":1008007,\"err_msg\":\"account_list: 3 names x 2 account types = 6 lookups: "
                         "the limit is 5 (max-query-items)\",\"result\":[],\"account_types\":[1,2]}");
+    /* More types than one name may be read under: only one more than the limit is read, and named so. */
+    f->config.max_query_items = 1;
+    assert_string_equal(find(f, "{\"account_list\":[{\"account\":\"a\"}]}"),
+                        "{\"ret_code\":1008007,\"err_msg\":\"account_list: the app uses more than 1 account types: "
+                        "the limit is 1 lookups (max-query-items)\",\"result\":[],\"account_types\":[1,2]}");
+    f->config.max_query_items = 5;
     assert_string_equal(find(f, "{\"account_list\":[]}"),
                         "{\"ret_code\":1008002,\"err_msg\":\"missing parameter\",\"result\":[]}");
     /* Without a valid name nothing is read, not even the types. */

@@ -113,11 +113,15 @@ static void account_types_come_sorted_and_a_malformed_member_is_skipped(void **s
     assert_int_equal(cmd.argc, 2);
     assert_string_equal(cmd.argv[1], "pb:types:{1500001048}");
     cmd.reply = r_array(5, r_str("1005", 4), r_str("7", 1), r_str("x", 1), r_str("0", 1), r_str("2147483648", 10));
-    assert_int_equal(pb_redis_types_parse(&x->conn, &cmd, &x->pool, &types, &n), 0);
+    assert_int_equal(pb_redis_types_parse(&x->conn, &cmd, 0, &x->pool, &types, &n), 0);
     assert_int_equal(n, 3);
     assert_int_equal(types[0], 0);
     assert_int_equal(types[1], 7);
     assert_int_equal(types[2], 1005);
+    /* At most 2: the smallest. */
+    assert_int_equal(pb_redis_types_parse(&x->conn, &cmd, 2, &x->pool, &types, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(types[1], 7);
     pb_redis_release(&cmd, 1);
 }
 
@@ -129,7 +133,7 @@ static void account_types_without_a_reply_fail_the_lookup(void **state)
     size_t n;
     pb_redis_types_cmd(&cmd, &x->pool, &x->store, ACCESS_ID);
     cmd.reply = r_error("LOADING Redis is loading the dataset in memory");
-    assert_int_equal(pb_redis_types_parse(&x->conn, &cmd, &x->pool, &types, &n), PB_STORE_EIO);
+    assert_int_equal(pb_redis_types_parse(&x->conn, &cmd, 0, &x->pool, &types, &n), PB_STORE_EIO);
     pb_redis_release(&cmd, 1);
 }
 

@@ -226,7 +226,8 @@ fail:
  * whose accounts all expired but are not yet deleted is still listed (a
  * superset, as the contract allows).
  */
-int pb_lmdb_account_types(pb_lmdb_view *view, uint64_t access_id, pb_pool *pool, uint32_t **types, size_t *n)
+int pb_lmdb_account_types(pb_lmdb_view *view, uint64_t access_id, size_t max, pb_pool *pool, uint32_t **types,
+                          size_t *n)
 {
     pb_lmdb_session *session = view->session;
     unsigned char buf[PB_LMDB_ACCOUNT_OVERHEAD];
@@ -234,7 +235,7 @@ int pb_lmdb_account_types(pb_lmdb_view *view, uint64_t access_id, pb_pool *pool,
     *n = 0;
     int rc = view_cursor(session, session->accounts_cursor, &session->accounts_cursor_renewed);
     uint64_t next = 0; /* the smallest type not yet passed; above UINT32_MAX when every one is */
-    while (rc == 0 && next <= UINT32_MAX) {
+    while (rc == 0 && next <= UINT32_MAX && (max == 0 || *n < max)) {
         be64_put(buf, access_id);
         be32_put(buf + PB_LMDB_ID_LEN, (uint32_t)next);
         MDB_val key = {sizeof(buf), buf}, dup;

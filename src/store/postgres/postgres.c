@@ -244,9 +244,10 @@ int pb_pg_app_of(pb_pg_session *view, uint64_t access_id, pb_app_info *app)
     return lookup.result;
 }
 
-int pb_pg_account_types(pb_pg_session *view, uint64_t access_id, pb_pool *pool, uint32_t **types, size_t *n)
+int pb_pg_account_types(pb_pg_session *view, uint64_t access_id, size_t max, pb_pool *pool, uint32_t **types,
+                        size_t *n)
 {
-    pb_store_lookup lookup = {.kind = PB_LOOKUP_TYPES, .access_id = access_id};
+    pb_store_lookup lookup = {.kind = PB_LOOKUP_TYPES, .access_id = access_id, .n = max};
     lookup_waiting(view, &lookup, pool);
     if (lookup.result == PB_STORE_OK) {
         *types = lookup.types;

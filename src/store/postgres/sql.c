@@ -47,13 +47,15 @@ static const char *const texts[PB_PG_STMT_COUNT] = {
      * The app's account types without a scan: each step of the recursion is
      * one descent of bindings_by_account (app, atype, account) to the
      * smallest type above the last one, so it costs one index seek per type
-     * the app uses, whatever the number of bindings. Expired bindings not yet
-     * deleted may add a type: a superset, as store.h allows.
+     * the app uses, whatever the number of bindings; the count k stops it
+     * after $2. Expired bindings not yet deleted may add a type: a superset,
+     * as store.h allows.
      */
-    [PB_PG_ACCOUNT_TYPES] = "WITH RECURSIVE t(atype) AS ("
-                            "SELECT min(atype) FROM %1$s.bindings WHERE app = $1"
+    [PB_PG_ACCOUNT_TYPES] = "WITH RECURSIVE t(atype, k) AS ("
+                            "SELECT min(atype), 1::bigint FROM %1$s.bindings WHERE app = $1"
                             " UNION ALL SELECT (SELECT min(b.atype) FROM %1$s.bindings b"
-                            " WHERE b.app = $1 AND b.atype > t.atype) FROM t WHERE t.atype IS NOT NULL)"
+                            " WHERE b.app = $1 AND b.atype > t.atype), t.k + 1 FROM t"
+                            " WHERE t.atype IS NOT NULL AND t.k < $2)"
                             " SELECT atype FROM t WHERE atype IS NOT NULL ORDER BY atype",
 };
 
@@ -192,7 +194,9 @@ void pb_pg_lookup_query(pb_pg_query *query, const pb_pg_store *store, const pb_s
         return;
     case PB_LOOKUP_TYPES:
         query->stmt = PB_PG_ACCOUNT_TYPES;
-        query->values[query->n_values++] = udecimal(pool, lookup->access_id);
+        query->values[0] = udecimal(pool, lookup->access_id);
+        query->values[1] = decimal(pool, lookup->n != 0 ? (int64_t)lookup->n : INT64_MAX);
+        query->n_values = 2;
         return;
     case PB_LOOKUP_PING:
         query->stmt = PB_PG_PING;

@@ -38,7 +38,8 @@ static int compare_types(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int pb_redis_types_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, pb_pool *pool, uint32_t **types, size_t *n)
+int pb_redis_types_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, size_t max, pb_pool *pool, uint32_t **types,
+                         size_t *n)
 {
     const redisReply *reply = cmd->reply;
     *types = NULL;
@@ -57,17 +58,20 @@ int pb_redis_types_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, pb_pool *
             (*types)[(*n)++] = type;
     }
     qsort(*types, *n, sizeof(**types), compare_types);
+    if (max != 0 && *n > max)
+        *n = max;
     return 0;
 }
 
-int pb_redis_account_types(pb_redis_view *view, uint64_t access_id, pb_pool *pool, uint32_t **types, size_t *n)
+int pb_redis_account_types(pb_redis_view *view, uint64_t access_id, size_t max, pb_pool *pool, uint32_t **types,
+                           size_t *n)
 {
     pb_redis_session *session = view->session;
     int rc = PB_STORE_EIO;
     pb_redis_cmd cmd;
     pb_redis_types_cmd(&cmd, &session->pool, session->store, access_id);
     if (pb_redis_run(&session->conn, &cmd, 1) == 0)
-        rc = pb_redis_types_parse(&session->conn, &cmd, pool, types, n);
+        rc = pb_redis_types_parse(&session->conn, &cmd, max, pool, types, n);
     pb_redis_release(&cmd, 1);
     return rc;
 }

@@ -8,9 +8,13 @@
 
 #include "store/redis/handles.h"
 
-/* SMEMBERS of the app's types; the parse sorts them into *types (from `pool`): 0 or PB_STORE_EIO. */
+/*
+ * SMEMBERS of the app's types; the parse sorts them into *types (from
+ * `pool`), the `max` smallest (0: all): 0 or PB_STORE_EIO.
+ */
 void pb_redis_types_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id);
-int pb_redis_types_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, pb_pool *pool, uint32_t **types, size_t *n);
+int pb_redis_types_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, size_t max, pb_pool *pool, uint32_t **types,
+                         size_t *n);
 
 /*
  * Unless the namespace has its P:types-indexed mark: SCANs every primary for

@@ -67,7 +67,7 @@ static void on_types(void *arg, int rc)
     aread *read = arg;
     pb_store_lookup *lookup = read->lookup;
     if (rc == 0)
-        rc = pb_redis_types_parse(pb_redis_aconn_map(read->session->aconn), &read->cmds[0], read->pool,
+        rc = pb_redis_types_parse(pb_redis_aconn_map(read->session->aconn), &read->cmds[0], lookup->n, read->pool,
                                   &lookup->types, &lookup->n_types);
     finish(read, rc == 0 ? 0 : PB_STORE_EIO);
 }
@@ -239,7 +239,7 @@ void pb_redis_lookup_start(pb_redis_session *session, pb_store_lookup *lookup, p
         pb_redis_arun(session->aconn, &read->batch, read->cmds, 1, on_app, read);
         return;
     case PB_LOOKUP_TYPES:
-        read->n = read->n_cmds = 1;
+        read->n_cmds = 1;
         read->cmds = pb_pool_alloc(pool, sizeof(*read->cmds));
         pb_redis_types_cmd(read->cmds, pool, store, lookup->access_id);
         pb_redis_arun(session->aconn, &read->batch, read->cmds, 1, on_types, read);
