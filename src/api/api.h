@@ -156,6 +156,42 @@ void pb_api_app_merge(const pb_api_config *config, const pb_store_limits *limits
                       pb_app_info_response *response);
 
 /*
+ * POST /pushbind/v1/account/find, a pushbind extension (api/account_find.c):
+ * each name of account_list under every account type the app uses. Two
+ * store calls, the second planned from the first's answer:
+ *
+ *   pb_api_find_plan() → lookup `types` (PB_LOOKUP_TYPES)
+ *     → pb_api_find_reads() → lookup `tokens` (names × types, with info)
+ *     → pb_api_find_merge()
+ *
+ * pb_api_find_plan returns PB_OK and fills *plan, whose `types` lookup the
+ * caller runs (skip both lookups when n_names is 0: every item was invalid),
+ * or a request-level code. pb_api_find_reads, in the types lookup's done(),
+ * returns PB_OK and fills the `tokens` lookup (skip it when its n is 0), or
+ * a request-level code: PB_ERR_STORE, or PB_ERR_PARAM when names × types
+ * exceeds max_query_items (the cost of a query of that many accounts),
+ * plan->message then saying the numbers. pb_api_find_merge fills *response
+ * from the plan, whatever step ended it (`code`: the request-level code
+ * returned, or PB_OK once the tokens lookup is done), inside the tokens
+ * lookup's done() (the strings are its); its entries come from `pool`.
+ */
+typedef struct pb_find_plan {
+    size_t n;                  /* input items */
+    pb_account_found *entries; /* one per input item */
+    pb_str *names;             /* the valid items' names */
+    size_t n_names;
+    pb_str message;
+    bool types_read;        /* `types` answered: the answer names them */
+    pb_store_lookup types;  /* the app's account types */
+    pb_store_lookup tokens; /* names × types, name-major: accounts[i * n_types + j] */
+} pb_find_plan;
+
+int pb_api_find_plan(const pb_api_config *config, uint64_t access_id, const pb_find_request *request, pb_pool *pool,
+                     pb_find_plan *plan);
+int pb_api_find_reads(const pb_api_config *config, pb_find_plan *plan, pb_pool *pool);
+void pb_api_find_merge(const pb_find_plan *plan, int code, pb_pool *pool, pb_find_response *response);
+
+/*
  * POST /v3/device/tag (operator_type 1–10) and, with `delete_all`, POST
  * /v3/device/tag/delete_all_device, for app `access_id` (api/tags.c).
  *

@@ -185,6 +185,39 @@ typedef struct pb_app_info_response {
     pb_app_limits limits;
 } pb_app_info_response;
 
+/* ---- Finding a name under every type (a pushbind extension) ------------- */
+
+/*
+ * POST /pushbind/v1/account/find reads the query's request shape: its
+ * `account_list` (elements {"account": "…"}; a type given is not used:
+ * every type the app uses is looked at). Decoded by pb_decode_query().
+ */
+typedef pb_query_request pb_find_request;
+
+/* One entry of `found`: a name as sent and its accounts that hold tokens, in increasing type order. */
+typedef struct pb_account_found {
+    int code;                    /* PB_OK, PB_ERR_NO_BINDING when none, or the item's error */
+    pb_str name;                 /* echo of what was sent ("" when it was not a string) */
+    pb_account_tokens *accounts; /* each with code PB_OK and its tokens with their times and platforms */
+    size_t n_accounts;
+} pb_account_found;
+
+/*
+ * The answer of a find. `types` (when n_types_known) are the app's account
+ * types that were looked at; they are sent also with a request-level error
+ * the number of types caused, so a client can split its list. `n` entries
+ * in input order, or none with a request-level code.
+ */
+typedef struct pb_find_response {
+    int code;
+    pb_str message; /* empty: the code's own message */
+    bool types_known;
+    const uint32_t *types;
+    size_t n_types;
+    size_t n;
+    pb_account_found *entries;
+} pb_find_response;
+
 /* ---- Tags (docs/API.md, "Tags") ----------------------------------------- */
 
 /* An integer field other than operator_type (seq, limit, invalid_since): number or decimal string. */

@@ -58,6 +58,15 @@ int pb_decode_tag(pb_pool *pool, const char *body, size_t len, bool invalidate, 
  */
 pb_str pb_encode_query(pb_pool *pool, const pb_query_response *response);
 
+/*
+ * Encodes /pushbind/v1/account/find's answer: ret_code, err_msg (the
+ * response's message when it has one), result (one code per input item),
+ * account_types when known (also with a request-level error), then `found`:
+ * per input item {"account", "account_tokens"}, the latter entries as the
+ * query's with_info entries (account_type only when not 0).
+ */
+pb_str pb_encode_find(pb_pool *pool, const pb_find_response *response);
+
 /* Encodes a batchoperate answer: ret_code, err_msg, result. */
 pb_str pb_encode_batch(pb_pool *pool, const pb_batch_response *response);
 

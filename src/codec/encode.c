@@ -148,6 +148,46 @@ pb_str pb_encode_query(pb_pool *pool, const pb_query_response *response)
     return pb_json_text(&w);
 }
 
+pb_str pb_encode_find(pb_pool *pool, const pb_find_response *response)
+{
+    pb_json_writer w;
+    pb_json_init(&w, pool);
+    size_t n = response->entries != NULL ? response->n : 0;
+
+    pb_json_object_open(&w);
+    PB_JSON_KEY(&w, "ret_code");
+    pb_json_int(&w, response->code);
+    PB_JSON_KEY(&w, "err_msg");
+    pb_json_string(&w, response->message.len != 0 ? response->message
+                                                  : pb_str_from_cstr(pb_code_message(response->code)));
+    PB_JSON_KEY(&w, "result");
+    pb_json_array_open(&w);
+    for (size_t i = 0; i < n; i++)
+        pb_json_int_string(&w, response->entries[i].code);
+    pb_json_array_close(&w);
+    if (response->types_known) {
+        PB_JSON_KEY(&w, "account_types");
+        pb_json_array_open(&w);
+        for (size_t i = 0; i < response->n_types; i++)
+            pb_json_int(&w, response->types[i]);
+        pb_json_array_close(&w);
+    }
+    if (n != 0) {
+        PB_JSON_KEY(&w, "found");
+        pb_json_array_open(&w);
+        for (size_t i = 0; i < n; i++) {
+            pb_json_object_open(&w);
+            PB_JSON_KEY(&w, "account");
+            pb_json_string(&w, response->entries[i].name);
+            put_account_tokens(&w, response->entries[i].accounts, response->entries[i].n_accounts, true);
+            pb_json_object_close(&w);
+        }
+        pb_json_array_close(&w);
+    }
+    pb_json_object_close(&w);
+    return pb_json_text(&w);
+}
+
 pb_str pb_encode_batch(pb_pool *pool, const pb_batch_response *response)
 {
     pb_json_writer w;

@@ -161,12 +161,11 @@ async function bind(event) {
     return;
   }
   $('bind-button').disabled = true;
-  setMessage(status, 'Looking for ' + account + ' under every known type…');
+  setMessage(status, 'Looking for ' + account + ' under every type this app uses…');
   try {
-    const elsewhere = (await findAccounts([{account, account_type: ''}])).filter(
-      (e) => e.code === 0 && Number(e.account_type) !== type);
-    const here = (await findAccounts([{account, account_type: type}]))[0];
-    if (elsewhere.length && here.code !== 0) {
+    const found = (await findAccounts([{account, account_type: ''}])).filter((e) => e.code === 0);
+    const elsewhere = found.filter((e) => Number(e.account_type) !== type);
+    if (elsewhere.length && elsewhere.length === found.length) {
       askConfirm('Make a second account?', account + ' has no tokens as ' + typeLabel(type) + ', but exists as:',
                  elsewhere.map((e) => typeLabel(e.account_type) + ' — ' + plural(e.tokens.length, 'token', 'tokens')),
                  'Bind as ' + typeLabel(type), () => sendBind(token, account, type));

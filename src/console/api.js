@@ -8,19 +8,20 @@
  * in storage, a cookie or the URL. A reload signs out, and console.js signs
  * out when the page is left or idle. Loaded before
  * the view (view.js, actions.js, console.js), which shares these names as
- * plain scripts do; it uses types.js's KNOWN_TYPES.
+ * plain scripts do.
  */
 'use strict';
 
 const QUERY = '/v3/device/account/query';
 const BATCH = '/v3/device/account/batchoperate';
 const APP = '/pushbind/v1/app';
+const FIND = '/pushbind/v1/account/find';
 const SKEW_SECONDS = 60; /* a clock further off than this is named when auth fails */
 
 const E_AUTH = 1008003, E_STORE = 1008004, E_TOKEN = 1008006, E_PARAM = 1008007;
 const E_RATE = 1008028, E_NO_BINDING = 10110008;
 
-/* Signed in: {accessId, key, limits, bindings}; null when signed out. */
+/* Signed in: {accessId, key, limits, bindings, typesUsed (as the last find answered)}; null when signed out. */
 let session = null;
 
 /* ---- Signing and calling the API ----------------------------------------- */
@@ -41,11 +42,12 @@ async function signature(key, timestamp, accessId, body) {
 }
 
 class ApiError extends Error {
-  /* `unanswered`: no HTTP answer at all (the server is down or unreachable). */
-  constructor(message, code, unanswered) {
+  /* `unanswered`: no HTTP answer at all (the server is down or unreachable); `answer`: the refusal's body. */
+  constructor(message, code, unanswered, answer) {
     super(message);
     this.code = code;
     this.unanswered = !!unanswered;
+    this.answer = answer;
   }
 }
 
@@ -118,7 +120,9 @@ async function call(method, path, payload) {
     const date = response.headers.get('Date');
     throw new ApiError(authMessage(date ? new Date(date) : null), code);
   }
-  if (code !== 0 && code !== 1008026 && code !== 1008027) throw new ApiError(requestMessage(code, answer), code);
+  if (code !== 0 && code !== 1008026 && code !== 1008027) {
+    throw new ApiError(requestMessage(code, answer), code, false, answer);
+  }
   return answer;
 }
 
@@ -141,36 +145,67 @@ async function query(kind, items) {
 }
 
 /*
- * Looks accounts up; an item whose account_type is '' is looked up under
- * every type in KNOWN_TYPES (types.js) within the same query requests.
- * Returns, in input order, the entries found; an account found under no
- * type gives one entry with code E_NO_BINDING and `tried`, the types tried.
- * (A server that can find a name under every type in one lookup would
- * replace the expansion here and nothing else.)
+ * Looks accounts up; an item whose account_type is '' is found under every
+ * type the app uses (findNames()), the others are queried under their type.
+ * Returns, in input order, the entries found; a name found under no type
+ * gives one entry with code E_NO_BINDING and `tried`, the app's types that
+ * were looked under.
  */
 async function findAccounts(items) {
-  const asked = [];
-  for (const item of items) {
-    const types = item.account_type === '' ? KNOWN_TYPES : [item.account_type];
-    for (const account_type of types) asked.push({account: item.account, account_type, any: item.account_type === ''});
-  }
-  const answers = await query('account', asked);
+  const names = items.filter((item) => item.account_type === '');
+  const typed = items.filter((item) => item.account_type !== '');
+  const byName = await findNames(names.map((item) => item.account));
+  const queried = typed.length ? await query('account', typed) : [];
   const entries = [];
-  let at = 0;
+  let n = 0, q = 0;
   for (const item of items) {
-    const n = item.account_type === '' ? KNOWN_TYPES.length : 1;
-    const mine = answers.slice(at, at + n);
-    at += n;
-    const found = mine.filter((e) => e.code === 0);
-    if (n === 1 || !found.length) {
-      const entry = n === 1 ? mine[0] : Object.assign(mine[0], {account_type: '', code: mine[0].code});
-      if (n > 1) entry.tried = KNOWN_TYPES.slice();
-      entries.push(entry);
-    } else {
-      entries.push(...found);
-    }
+    if (item.account_type === '') entries.push(...byName[n++]);
+    else entries.push(queried[q++]);
   }
   return entries;
+}
+
+/*
+ * POST /pushbind/v1/account/find for `names`, in requests that stay within
+ * the server's max_query_items lookups (names × the app's types): the answer
+ * names the app's types, so the next request is sized by them, and a
+ * request refused for their number is sent again smaller. Returns, per
+ * name, its entries: one per type it holds tokens under, or one without a
+ * type saying why none.
+ */
+async function findNames(names) {
+  const max = Math.max(1, (session.limits && session.limits.max_query_items) || 100);
+  let typesUsed = session.typesUsed;
+  const result = [];
+  for (let i = 0; i < names.length;) {
+    const size = Math.floor(max / Math.max(1, typesUsed));
+    if (size < 1) {
+      throw new ApiError('This app uses more than ' + max + ' account types: looking a name up under all of them ' +
+                         'is more than the server\'s ' + max + ' lookups a request. Give the type.');
+    }
+    const chunk = names.slice(i, i + size);
+    let answer;
+    try {
+      answer = await call('POST', FIND, {account_list: chunk.map((account) => ({account}))});
+    } catch (e) {
+      const types = e.answer && e.answer.account_types;
+      if (e.code !== E_PARAM || !Array.isArray(types) || types.length <= Math.max(1, typesUsed)) throw e;
+      typesUsed = types.length; /* the app uses more types than last seen: smaller requests */
+      continue;
+    }
+    const tried = Array.isArray(answer.account_types) ? answer.account_types : [];
+    typesUsed = tried.length;
+    if (session) session.typesUsed = typesUsed;
+    chunk.forEach((account, j) => {
+      const code = Number((answer.result || [])[j]);
+      const found = ((answer.found || [])[j] || {}).account_tokens || [];
+      result.push(found.length
+        ? found.map((e) => toEntry('account', {account, account_type: e.account_type || 0}, e, 0))
+        : [{kind: 'account', account, account_type: '', code, tokens: [], tried}]);
+    });
+    i += chunk.length;
+  }
+  return result;
 }
 
 function accountItem(account, type) {

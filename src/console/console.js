@@ -70,7 +70,7 @@ async function signIn(event) {
   $('signin-button').disabled = true;
   setMessage(message, 'Signing in…');
   try {
-    session = {accessId, key: await importKey(secret), limits: null, bindings: null};
+    session = {accessId, key: await importKey(secret), limits: null, bindings: null, typesUsed: 0};
     const app = await call('GET', APP);
     session.limits = app.limits || {};
     session.environment = app.environment || ''; /* serve --environment wins over the name typed here */
@@ -176,7 +176,7 @@ function updateFindCount() {
   const type = parseType($('find-type').value);
   let text = n ? 'Looks up ' + plural(n, kind, kind + 's') : 'Type or paste ' + kind + 's, one per line.';
   if (n && kind === 'account') {
-    text += type === '' ? ' under every known type (' + KNOWN_TYPES.length + ' of them) unless a line names its type'
+    text += type === '' ? ' under every type this app uses unless a line names its type'
       : type === null ? '' : ' as ' + typeLabel(type) + ' unless a line names its type';
   }
   $('find-count').textContent = text + (n ? '.' : '');
@@ -195,7 +195,7 @@ function lookupItems(lookup) {
   if (lookup.kind === 'token') return {items: list};
   const type = parseType(lookup.type);
   if (type === null) {
-    return {error: 'The account type is a number from 0 to ' + MAX_TYPE + ' or a name from the list; leave it empty to look under every known type.',
+    return {error: 'The account type is a number from 0 to ' + MAX_TYPE + ' or a name from the list; leave it empty to look under every type this app uses.',
             focus: 'find-type'};
   }
   const items = [];

@@ -44,9 +44,6 @@ const TYPES = [
   {type: 2000, name: 'visitor (XG)'},
 ];
 
-/* The types a lookup "under any known type" tries: every named one. */
-const KNOWN_TYPES = TYPES.map((t) => t.type);
-
 const MAX_TYPE = 2147483647;
 
 /* "e-mail" for 1005; null for a number without a name. */

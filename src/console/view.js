@@ -231,7 +231,7 @@ function renderEntry(entry) {
   const list = byAccount ? entry.tokens : entry.accounts;
   const [one, many] = byAccount ? ['token', 'tokens'] : ['account', 'accounts'];
   const max = byAccount ? session.limits.max_tokens_per_account : session.limits.max_accounts_per_token;
-  const detail = !byAccount ? entry.platform || '' : entry.account_type === '' ? 'any known type' : typeLabel(entry.account_type);
+  const detail = !byAccount ? entry.platform || '' : entry.account_type === '' ? 'any type' : typeLabel(entry.account_type);
   const unbindAll = unbindAllText(list.length, one, many);
   box.append(entryHead(entry, [byAccount ? 'Account ' : 'Token ', el('span', name, {class: 'value'}), ' ',
                                el('span', detail, {class: 'type'}), ' ', copyTitle(name, entry.kind)],
@@ -281,19 +281,23 @@ function table(headings, rows) {
   return t;
 }
 
+/* Why a name found under no type has no tokens: the types the server looked under (the app's). */
+function triedNote(types) {
+  if (!types.length) return 'No tokens are bound to this name: this app has no bindings under any type yet.';
+  const shown = types.slice(0, 12).map(typeLabel).join(', ') + (types.length > 12 ? ', …' : '');
+  return 'No tokens are bound to this name under any of the ' + plural(types.length, 'type', 'types') +
+         ' this app uses (' + shown + '), so it has none at all. Check how it is spelled.';
+}
+
 function entryNote(entry) {
   switch (entry.code) {
   case 0:
     return entry.state === 'limit' ? 'At its limit: binding one more is refused.' : null;
   case E_NO_BINDING:
     if (entry.kind === 'token') return 'No accounts are bound to this token.';
-    if (entry.tried) {
-      return 'No tokens are bound to this name under any of the ' + entry.tried.length + ' known types (0, 1–16, ' +
-             '991–1015, 1999, 2000: the list under Account type). Under another number it would be another account: ' +
-             'give its type to look there.';
-    }
+    if (entry.tried) return triedNote(entry.tried);
     return 'No tokens are bound to this account under ' + typeLabel(entry.account_type) +
-           '. The same name under another type is a different account: leave the type empty to look under every known type.';
+           '. The same name under another type is a different account: leave the type empty to look under every type this app uses.';
   case E_TOKEN:
     return 'Not a valid token (1008006): a token is 1 to ' + ((session.limits && session.limits.max_token_bytes) || 256) +
            ' bytes of printable ASCII, without spaces.';

@@ -21,6 +21,7 @@
 #define PB_PATH_TAG_DELETE_ALL "/v3/device/tag/delete_all_device"
 #define PB_PATH_TAG_QUERY "/pushbind/v1/tag/query"
 #define PB_PATH_INVALIDATE "/pushbind/v1/token/invalidate"
+#define PB_PATH_ACCOUNT_FIND "/pushbind/v1/account/find"
 #define PB_PATH_HEALTH "/healthz"
 #define PB_PATH_METRICS "/metrics"
 #define PB_PATH_CONSOLE "/console"
@@ -32,6 +33,7 @@ int pb_handle_tag(h2o_handler_t *self, h2o_req_t *req);            /* handle_tag
 int pb_handle_tag_delete_all(h2o_handler_t *self, h2o_req_t *req); /* handle_tag.c */
 int pb_handle_tag_query(h2o_handler_t *self, h2o_req_t *req);      /* handle_tag.c */
 int pb_handle_invalidate(h2o_handler_t *self, h2o_req_t *req);     /* handle_tag.c */
+int pb_handle_account_find(h2o_handler_t *self, h2o_req_t *req);   /* handle_find.c */
 int pb_handle_healthz(h2o_handler_t *self, h2o_req_t *req);   /* handle_operator.c */
 int pb_handle_metrics(h2o_handler_t *self, h2o_req_t *req);   /* handle_operator.c */
 int pb_handle_console(h2o_handler_t *self, h2o_req_t *req);   /* console.c */

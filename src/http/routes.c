@@ -30,6 +30,7 @@ void pb_routes_register(h2o_hostconf_t *host, bool operator_paths)
     route(host, PB_PATH_TAG, pb_handle_tag);
     route(host, PB_PATH_TAG_QUERY, pb_handle_tag_query);
     route(host, PB_PATH_INVALIDATE, pb_handle_invalidate);
+    route(host, PB_PATH_ACCOUNT_FIND, pb_handle_account_find);
     if (operator_paths) {
         route(host, PB_PATH_HEALTH, pb_handle_healthz);
         route(host, PB_PATH_METRICS, pb_handle_metrics);

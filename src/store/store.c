@@ -233,6 +233,18 @@ int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *
     return pb_lmdb_accounts_of(view->impl.lmdb, access_id, tokens, n, with_info, pool, out);
 }
 
+int pb_store_account_types(pb_store_view *view, uint64_t access_id, size_t max, pb_pool *pool, uint32_t **types,
+                           size_t *n)
+{
+    *types = NULL;
+    *n = 0;
+    if (view->session->kind == BACKEND_POSTGRES)
+        return pb_pg_account_types(view->impl.postgres, access_id, max, pool, types, n);
+    if (view->session->kind == BACKEND_REDIS)
+        return pb_redis_account_types(view->impl.redis, access_id, max, pool, types, n);
+    return pb_lmdb_account_types(view->impl.lmdb, access_id, max, pool, types, n);
+}
+
 /* An APPS lookup's records, gathered into its pool by pb_store_app_list()'s visitor. */
 typedef struct apps_gather {
     pb_store_lookup *lookup;
@@ -277,6 +289,10 @@ static void lookup_in_view(pb_store_view *view, pb_store_lookup *lookup, pb_pool
         lookup->token_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->token_lists));
         lookup->result = pb_store_tokens_of(view, lookup->access_id, lookup->accounts, lookup->n, lookup->with_info,
                                             pool, lookup->token_lists);
+        return;
+    case PB_LOOKUP_TYPES:
+        lookup->result = pb_store_account_types(view, lookup->access_id, lookup->n, pool, &lookup->types,
+                                                &lookup->n_types);
         return;
     case PB_LOOKUP_ACCOUNTS_OF:
         lookup->account_lists = pb_pool_alloc(pool, lookup->n * sizeof(*lookup->account_lists));
@@ -341,7 +357,7 @@ void pb_store_lookup_start(pb_store_session *session, pb_store_lookup *lookup, p
         return;
     }
     lookup_in_view(view, lookup, pool);
-    if (lookup->kind == PB_LOOKUP_SECRET || lookup->kind == PB_LOOKUP_APP) {
+    if (lookup->kind == PB_LOOKUP_SECRET || lookup->kind == PB_LOOKUP_APP || lookup->kind == PB_LOOKUP_TYPES) {
         /* copied, so that done() may start the request's next lookup */
         if (lookup->kind == PB_LOOKUP_SECRET && lookup->result == PB_STORE_OK) {
             lookup->secret = pb_pool_strdup(pool, lookup->secret);

@@ -211,6 +211,21 @@ int pb_store_tokens_of(pb_store_view *view, uint64_t access_id, const pb_account
 int pb_store_accounts_of(pb_store_view *view, uint64_t access_id, const pb_str *tokens, size_t n,
                          bool with_info, pb_pool *pool, pb_account_list *out);
 
+/*
+ * The account types app `access_id` uses, in increasing order, into
+ * *types (from `pool`) and *n: every type under which one of its accounts
+ * is bound, and perhaps a few more (a type whose binds were refused or have
+ * been unbound since: a superset, never a subset). A name's accounts under
+ * every type are then the point reads of those types × the name, not a
+ * scan. At most `max` (0: no limit): the smallest ones, so *n == max says
+ * there may be more, and an app with very many types costs a caller that
+ * only needs to know it no more than `max` of them. How each backend knows
+ * them, and what that costs, is in docs/design.md ("Finding a name under
+ * every type"). Returns 0 or PB_STORE_EIO.
+ */
+int pb_store_account_types(pb_store_view *view, uint64_t access_id, size_t max, pb_pool *pool, uint32_t **types,
+                           size_t *n);
+
 /* ---- Reading without waiting ------------------------------------------ */
 
 typedef enum pb_lookup_kind {
@@ -220,6 +235,7 @@ typedef enum pb_lookup_kind {
     PB_LOOKUP_APP = 3,         /* the app's record (pb_store_app_of()) */
     PB_LOOKUP_PING = 4,        /* whether the store answers; no input */
     PB_LOOKUP_APPS = 5,        /* every app's record (pb_store_app_list()); no input */
+    PB_LOOKUP_TYPES = 6,       /* the account types the app uses (pb_store_account_types()), at most n */
 } pb_lookup_kind;
 
 /*
@@ -242,6 +258,8 @@ typedef struct pb_store_lookup {
     pb_account_list *account_lists; /* ACCOUNTS_OF: n lists, from `pool` */
     pb_app_info *apps;              /* APPS: n_apps records, from `pool` */
     size_t n_apps;
+    uint32_t *types;                /* TYPES: n_types account types in increasing order, from `pool` */
+    size_t n_types;
 } pb_store_lookup;
 
 /* Called once per pb_store_lookup_start(), on the session's thread. */
@@ -264,8 +282,8 @@ typedef void pb_store_lookup_done(void *arg, pb_store_lookup *lookup);
  * The lists' strings are valid until done() returns (they may point into a
  * snapshot that ends then): copy what must live longer, or encode the answer
  * inside done(); done() of a list lookup starts no other lookup. An APP, an
- * APPS or a PING lookup holds no string, and its done() may start another
- * lookup.
+ * APPS, a TYPES or a PING lookup holds no string, and its done() may start
+ * another lookup.
  *
  * PING (for health checks) sets result to 0 when the store answers, else
  * PB_STORE_EIO. The embedded backend begins and ends a read transaction.
@@ -273,6 +291,10 @@ typedef void pb_store_lookup_done(void *arg, pb_store_lookup *lookup);
  * owns slots in the session's slot map (read first when the session has
  * none); one primary that does not answer within the reply timeout (2 s)
  * makes the store unhealthy, as a slot it owns cannot be read or written.
+ *
+ * TYPES sets types[0..n_types-1] as pb_store_account_types() would, and
+ * holds no string: its done() may start the request's next lookup (the
+ * tokens of its names under those types).
  *
  * APPS (for a metrics scrape) sets apps[0..n_apps-1] to the records
  * pb_store_app_list() would visit, in the same increasing access_id order,

@@ -253,7 +253,9 @@ class LoopWritesTest(unittest.TestCase):
         pbredis.cli(LOOP_PORT, 'DEL', '%s:app:{%s}' % (self.ns, APP[0]))
         self.assertEqual(self.srv.batch({'operator_type': 1, 'token_accounts': [
             {'token': 't1', 'account_list': acc_list('a', 'b')}]}), (200, batch_error(pbtest.E_AUTH)))
-        self.assertEqual(pbredis.cli(LOOP_PORT, 'KEYS', '%s:*' % self.ns).split(), ['%s:apps' % self.ns])
+        # Only the namespace's own keys are left (the apps set, the account types' walk mark): nothing of the app.
+        self.assertEqual(sorted(pbredis.cli(LOOP_PORT, 'KEYS', '%s:*' % self.ns).split()),
+                         ['%s:apps' % self.ns, '%s:types-indexed' % self.ns])
 
 
 class ClusterTest(unittest.TestCase):

@@ -99,6 +99,14 @@ class UpgradeFromLayoutOneTest(unittest.TestCase):
             for account in entry['account_list']:
                 self.assertTrue(before <= account['bind_time'] <= after, account)
                 self.assertEqual(account['last_bind_time'], account['bind_time'])
+        # A name is found under every type it was bound under: the types come from the accounts' keys.
+        status, found = srv.post('/pushbind/v1/account/find', {'account_list': [{'account': 'acct-01'},
+                                                                               {'account': 'late-2'}]})
+        self.assertEqual((status, found['account_types']), (200, [0, 1, 2, 5]), found)
+        self.assertEqual([(e.get('account_type', 0), e['token_list']) for e in found['found'][0]['account_tokens']],
+                         [(ty, self.want_by_account[('acct-01', ty)]) for ty in (0, 1, 2)
+                          if self.want_by_account[('acct-01', ty)]])
+        self.assertEqual(found['found'][1]['account_tokens'][0]['token_list'], self.want_by_account[('late-2', 5)])
         # A working store of the new layout: a bind appends after the upgraded ones.
         srv.bind('tok-new', 'after-upgrade')
         self.assertEqual(srv.accounts_of('tok-new'), self.want_by_token['tok-new'] + [{'account': 'after-upgrade'}])

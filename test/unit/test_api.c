@@ -366,10 +366,110 @@ static void batch_for_removed_app_is_auth_failure(void **state)
                         "{\"ret_code\":1008003,\"err_msg\":\"auth failure\",\"result\":[]}");
 }
 
+/* A find's plan and, once both lookups are done, its answer, as the server runs them (handle_find.c). */
+typedef struct find_call {
+    fixture *f;
+    pb_find_plan plan;
+    const char *answer;
+} find_call;
+
+static void answer_find(find_call *call, int code)
+{
+    pb_find_response response;
+    pb_api_find_merge(&call->plan, code, &call->f->pool, &response);
+    call->answer = text_of(call->f, pb_encode_find(&call->f->pool, &response));
+}
+
+static void find_tokens_read(void *arg, pb_store_lookup *lookup)
+{
+    answer_find(arg, PB_OK);
+}
+
+static void find_types_read(void *arg, pb_store_lookup *lookup)
+{
+    find_call *call = arg;
+    int code = pb_api_find_reads(&call->f->config, &call->plan, &call->f->pool);
+    if (code != PB_OK || call->plan.tokens.n == 0)
+        answer_find(call, code);
+    else
+        pb_store_lookup_start(call->f->session, &call->plan.tokens, &call->f->pool, find_tokens_read, call);
+}
+
+/* The answer of POST /pushbind/v1/account/find for `json`, each Unix time (10 digits) written T. */
+static const char *find(fixture *f, const char *json)
+{
+    pb_find_request request;
+    find_call call = {.f = f};
+    int code = PB_ERR_PARSE;
+    if (pb_decode_query(&f->pool, json, strlen(json), &request) == PB_OK)
+        code = pb_api_find_plan(&f->config, APP, &request, &f->pool, &call.plan);
+    if (code == PB_OK && call.plan.n_names != 0)
+        pb_store_lookup_start(f->session, &call.plan.types, &f->pool, find_types_read, &call);
+    else
+        answer_find(&call, code);
+    assert_non_null(call.answer); /* the embedded store answers before pb_store_lookup_start() returns */
+    char *text = pb_pool_alloc(&f->pool, strlen(call.answer) + 1), *out = text;
+    for (const char *p = call.answer; *p != '\0';) {
+        size_t digits = strspn(p, "0123456789");
+        if (digits == 10) {
+            *out++ = 'T';
+            p += digits;
+        } else {
+            *out++ = *p++;
+        }
+    }
+    *out = '\0';
+    return text;
+}
+
+static void find_answers_each_name_under_every_type_in_type_order(void **state)
+{
+    fixture *f = *state;
+    batch(f, "{\"operator_type\":1,\"platform\":\"ios\",\"token_accounts\":[{\"token\":\"t1\",\"account_list\":["
+             "{\"account\":\"bob\",\"account_type\":1005},{\"account\":\"bob\"},{\"account\":\"amy\",\"account_type\":7}]}]}");
+    batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t2\",\"account_list\":[{\"account\":\"bob\",\"account_type\":1005}]}]}");
+    assert_string_equal(
+        find(f, "{\"account_list\":[{\"account\":\"bob\"},{\"account\":\"nobody\"},{\"account\":7}]}"),
+        "{\"ret_code\":1008026,\"err_msg\":\"batch op, partly error\",\"result\":[\"0\",\"10110008\",\"1008007\"],"
+        "\"account_types\":[0,7,1005],\"found\":["
+        "{\"account\":\"bob\",\"account_tokens\":["
+        "{\"account\":\"bob\",\"token_list\":[\"t1\"],\"token_info\":[{\"token\":\"t1\",\"platform\":\"ios\","
+        "\"bind_time\":T,\"last_bind_time\":T}]},"
+        "{\"account\":\"bob\",\"account_type\":1005,\"token_list\":[\"t1\",\"t2\"],\"token_info\":["
+        "{\"token\":\"t1\",\"platform\":\"ios\",\"bind_time\":T,\"last_bind_time\":T},"
+        "{\"token\":\"t2\",\"bind_time\":T,\"last_bind_time\":T}]}]},"
+        "{\"account\":\"nobody\",\"account_tokens\":[]},{\"account\":\"\",\"account_tokens\":[]}]}");
+}
+
+static void find_over_names_times_types_is_refused_naming_the_types(void **state)
+{
+    fixture *f = *state;
+    f->config.max_query_items = 5;
+    batch(f, "{\"operator_type\":1,\"token_accounts\":[{\"token\":\"t1\",\"account_list\":["
+             "{\"account\":\"a\",\"account_type\":1},{\"account\":\"a\",\"account_type\":2}]}]}");
+    assert_string_equal(find(f, "{\"account_list\":[{\"account\":\"a\"},{\"account\":\"b\"},{\"account\":\"c\"}]}"),
+                        "{\"ret_code\":1008007,\"err_msg\":\"account_list: 3 names x 2 account types = 6 lookups: "
+                        "the limit is 5 (max-query-items)\",\"result\":[],\"account_types\":[1,2]}");
+    /* More types than one name may be read under: only one more than the limit is read, and named so. */
+    f->config.max_query_items = 1;
+    assert_string_equal(find(f, "{\"account_list\":[{\"account\":\"a\"}]}"),
+                        "{\"ret_code\":1008007,\"err_msg\":\"account_list: the app uses more than 1 account types: "
+                        "the limit is 1 lookups (max-query-items)\",\"result\":[],\"account_types\":[1,2]}");
+    f->config.max_query_items = 5;
+    assert_string_equal(find(f, "{\"account_list\":[]}"),
+                        "{\"ret_code\":1008002,\"err_msg\":\"missing parameter\",\"result\":[]}");
+    /* Without a valid name nothing is read, not even the types. */
+    assert_string_equal(find(f, "{\"account_list\":[{\"account\":\"\"}]}"),
+                        "{\"ret_code\":1008027,\"err_msg\":\"batch op, total error\",\"result\":[\"1008007\"],"
+                        "\"found\":[{\"account\":\"\",\"account_tokens\":[]}]}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(spec_overwrite_then_query_by_token_gives_reference_sample, setup, teardown),
+        cmocka_unit_test_setup_teardown(find_answers_each_name_under_every_type_in_type_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(find_over_names_times_types_is_refused_naming_the_types, setup, teardown),
         cmocka_unit_test_setup_teardown(query_by_account_answers_every_item_in_input_order, setup, teardown),
         cmocka_unit_test_setup_teardown(query_by_token_marks_invalid_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(query_request_level_errors, setup, teardown),

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "redis_replies.h"
+#include "store/redis/account_types.h"
 #include "store/redis/keyspace.h"
 #include "store/redis/lookup.h"
 
@@ -102,6 +103,40 @@ static void tokens_of_an_account_without_their_confirmation_fail_the_query(void 
     pb_redis_release(&index, 1);
 }
 
+static void account_types_come_sorted_and_a_malformed_member_is_skipped(void **state)
+{
+    fixture *x = *state;
+    pb_redis_cmd cmd;
+    uint32_t *types;
+    size_t n;
+    pb_redis_types_cmd(&cmd, &x->pool, &x->store, ACCESS_ID);
+    assert_int_equal(cmd.argc, 2);
+    assert_string_equal(cmd.argv[1], "pb:types:{1500001048}");
+    cmd.reply = r_array(5, r_str("1005", 4), r_str("7", 1), r_str("x", 1), r_str("0", 1), r_str("2147483648", 10));
+    assert_int_equal(pb_redis_types_parse(&x->conn, &cmd, 0, &x->pool, &types, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(types[0], 0);
+    assert_int_equal(types[1], 7);
+    assert_int_equal(types[2], 1005);
+    /* At most 2: the smallest. */
+    assert_int_equal(pb_redis_types_parse(&x->conn, &cmd, 2, &x->pool, &types, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(types[1], 7);
+    pb_redis_release(&cmd, 1);
+}
+
+static void account_types_without_a_reply_fail_the_lookup(void **state)
+{
+    fixture *x = *state;
+    pb_redis_cmd cmd;
+    uint32_t *types;
+    size_t n;
+    pb_redis_types_cmd(&cmd, &x->pool, &x->store, ACCESS_ID);
+    cmd.reply = r_error("LOADING Redis is loading the dataset in memory");
+    assert_int_equal(pb_redis_types_parse(&x->conn, &cmd, 0, &x->pool, &types, &n), PB_STORE_EIO);
+    pb_redis_release(&cmd, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +145,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(accounts_of_a_token_without_a_reply_fail_the_query, setup, teardown),
         cmocka_unit_test_setup_teardown(tokens_of_an_account_without_their_confirmation_fail_the_query, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(account_types_come_sorted_and_a_malformed_member_is_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(account_types_without_a_reply_fail_the_lookup, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,8 @@ void pb_lmdb_turn_done(pb_lmdb_session *session);
 int pb_lmdb_app_secret(pb_lmdb_view *view, uint64_t access_id, pb_str *secret);
 int pb_lmdb_app_keys(pb_lmdb_view *view, uint64_t access_id, pb_pool *pool, pb_str *packed);
 int pb_lmdb_app_of(pb_lmdb_view *view, uint64_t access_id, pb_app_info *app);
+int pb_lmdb_account_types(pb_lmdb_view *view, uint64_t access_id, size_t max, pb_pool *pool, uint32_t **types,
+                          size_t *n);
 int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
                       bool with_info, pb_pool *pool, pb_token_list *out);
 int pb_lmdb_accounts_of(pb_lmdb_view *view, uint64_t access_id, const pb_str *tokens, size_t n,

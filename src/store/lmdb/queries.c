@@ -215,3 +215,41 @@ fail:
     pb_lmdb_set_error(session, "accounts of token", rc);
     return PB_STORE_EIO;
 }
+
+/*
+ * The accounts database's keys begin access_id | account_type (keys.h), so
+ * the app's types need no record of their own: a seek to (access_id, t)
+ * lands on the first account of the smallest type >= t, and the next seek
+ * goes past that whole type. One seek per type the app uses, plus one that
+ * finds the end, whatever the number of accounts: nothing is written to
+ * keep it, and a store of any earlier version answers the same. A type
+ * whose accounts all expired but are not yet deleted is still listed (a
+ * superset, as the contract allows).
+ */
+int pb_lmdb_account_types(pb_lmdb_view *view, uint64_t access_id, size_t max, pb_pool *pool, uint32_t **types,
+                          size_t *n)
+{
+    pb_lmdb_session *session = view->session;
+    unsigned char buf[PB_LMDB_ACCOUNT_OVERHEAD];
+    *types = NULL;
+    *n = 0;
+    int rc = view_cursor(session, session->accounts_cursor, &session->accounts_cursor_renewed);
+    uint64_t next = 0; /* the smallest type not yet passed; above UINT32_MAX when every one is */
+    while (rc == 0 && next <= UINT32_MAX && (max == 0 || *n < max)) {
+        be64_put(buf, access_id);
+        be32_put(buf + PB_LMDB_ID_LEN, (uint32_t)next);
+        MDB_val key = {sizeof(buf), buf}, dup;
+        if ((rc = mdb_cursor_get(session->accounts_cursor, &key, &dup, MDB_SET_RANGE)) != 0)
+            break;
+        if (key.mv_size < PB_LMDB_ACCOUNT_OVERHEAD || memcmp(key.mv_data, buf, PB_LMDB_ID_LEN) != 0)
+            return 0; /* past the app's accounts */
+        uint32_t type = be32_get((const unsigned char *)key.mv_data + PB_LMDB_ID_LEN);
+        *types = pb_pool_grow(pool, *types, *n, sizeof(**types));
+        (*types)[(*n)++] = type;
+        next = (uint64_t)type + 1;
+    }
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return 0;
+    pb_lmdb_set_error(session, "account types", rc);
+    return PB_STORE_EIO;
+}

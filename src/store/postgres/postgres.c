@@ -244,6 +244,18 @@ int pb_pg_app_of(pb_pg_session *view, uint64_t access_id, pb_app_info *app)
     return lookup.result;
 }
 
+int pb_pg_account_types(pb_pg_session *view, uint64_t access_id, size_t max, pb_pool *pool, uint32_t **types,
+                        size_t *n)
+{
+    pb_store_lookup lookup = {.kind = PB_LOOKUP_TYPES, .access_id = access_id, .n = max};
+    lookup_waiting(view, &lookup, pool);
+    if (lookup.result == PB_STORE_OK) {
+        *types = lookup.types;
+        *n = lookup.n_types;
+    }
+    return lookup.result;
+}
+
 int pb_pg_tokens_of(pb_pg_session *view, uint64_t access_id, const pb_account *accounts, size_t n, bool with_info,
                     pb_pool *pool, pb_token_list *out)
 {

@@ -26,6 +26,8 @@ pb_pg_session *pb_pg_view_begin(pb_pg_session *session);
 void pb_pg_view_end(pb_pg_session *session);
 int pb_pg_app_secret(pb_pg_session *view, uint64_t access_id, pb_str *secret, pb_str *keys);
 int pb_pg_app_of(pb_pg_session *view, uint64_t access_id, pb_app_info *app);
+int pb_pg_account_types(pb_pg_session *view, uint64_t access_id, size_t max, pb_pool *pool, uint32_t **types,
+                        size_t *n);
 int pb_pg_tokens_of(pb_pg_session *view, uint64_t access_id, const pb_account *accounts, size_t n, bool with_info,
                     pb_pool *pool, pb_token_list *out);
 int pb_pg_accounts_of(pb_pg_session *view, uint64_t access_id, const pb_str *tokens, size_t n, bool with_info,

@@ -43,11 +43,25 @@ static const char *const texts[PB_PG_STMT_COUNT] = {
     [PB_PG_EXPIRE_STEP] = "SELECT %1$s.expire_step($1, $2)",
     [PB_PG_KEY_PUT] = "SELECT %1$s.key_put($1, $2, $3, $4, $5, $6, $7)",
     [PB_PG_KEY_REVOKE] = "SELECT %1$s.key_revoke($1, $2)",
+    /*
+     * The app's account types without a scan: each step of the recursion is
+     * one descent of bindings_by_account (app, atype, account) to the
+     * smallest type above the last one, so it costs one index seek per type
+     * the app uses, whatever the number of bindings; the count k stops it
+     * after $2. Expired bindings not yet deleted may add a type: a superset,
+     * as store.h allows.
+     */
+    [PB_PG_ACCOUNT_TYPES] = "WITH RECURSIVE t(atype, k) AS ("
+                            "SELECT min(atype), 1::bigint FROM %1$s.bindings WHERE app = $1"
+                            " UNION ALL SELECT (SELECT min(b.atype) FROM %1$s.bindings b"
+                            " WHERE b.app = $1 AND b.atype > t.atype), t.k + 1 FROM t"
+                            " WHERE t.atype IS NOT NULL AND t.k < $2)"
+                            " SELECT atype FROM t WHERE atype IS NOT NULL ORDER BY atype",
 };
 
 static const char *const names[PB_PG_STMT_COUNT] = {"pb0", "pb1", "pb2", "pb3", "pb4", "pb5",
                                                     "pb6", "pb7", "pb8", "pb9", "pb10", "pb11",
-                                                    "pb12", "pb13"};
+                                                    "pb12", "pb13", "pb14"};
 
 bool pb_pg_sql_init(pb_pg_store *store)
 {
@@ -177,6 +191,12 @@ void pb_pg_lookup_query(pb_pg_query *query, const pb_pg_store *store, const pb_s
         return;
     case PB_LOOKUP_APPS:
         query->stmt = PB_PG_APPS;
+        return;
+    case PB_LOOKUP_TYPES:
+        query->stmt = PB_PG_ACCOUNT_TYPES;
+        query->values[0] = udecimal(pool, lookup->access_id);
+        query->values[1] = decimal(pool, lookup->n != 0 ? (int64_t)lookup->n : INT64_MAX);
+        query->n_values = 2;
         return;
     case PB_LOOKUP_PING:
         query->stmt = PB_PG_PING;
@@ -352,6 +372,16 @@ static int decode_accounts(pb_store_lookup *lookup, const PGresult *res, pb_pool
     return PB_STORE_OK;
 }
 
+static int decode_types(pb_store_lookup *lookup, const PGresult *res, pb_pool *pool)
+{
+    int rows = PQntuples(res);
+    lookup->types = pb_pool_alloc(pool, (size_t)rows * sizeof(*lookup->types));
+    lookup->n_types = (size_t)rows;
+    for (int r = 0; r < rows; r++)
+        lookup->types[r] = (uint32_t)field_i64(res, r, 0);
+    return PB_STORE_OK;
+}
+
 static int decode_apps(pb_store_lookup *lookup, const PGresult *res, pb_pool *pool)
 {
     int rows = PQntuples(res);
@@ -410,6 +440,9 @@ void pb_pg_lookup_decode(pb_store_lookup *lookup, const PGresult *res, pb_pool *
         return;
     case PB_LOOKUP_APPS:
         lookup->result = decode_apps(lookup, res, pool);
+        return;
+    case PB_LOOKUP_TYPES:
+        lookup->result = decode_types(lookup, res, pool);
         return;
     case PB_LOOKUP_TOKENS_OF:
         lookup->result = decode_tokens(lookup, res, pool);

@@ -54,6 +54,7 @@ typedef enum pb_pg_stmt {
     PB_PG_EXPIRE_STEP,
     PB_PG_KEY_PUT,
     PB_PG_KEY_REVOKE,
+    PB_PG_ACCOUNT_TYPES,
     PB_PG_STMT_COUNT
 } pb_pg_stmt;
 

@@ -128,11 +128,13 @@ int pb_redis_app_remove(pb_redis_session *session, uint64_t access_id, uint64_t 
     const pb_redis_store *store = session->store;
     int rc = PB_STORE_EIO;
     pb_str app = pb_redis_app_key(pool, store, "app", access_id), seq = pb_redis_app_key(pool, store, "seq", access_id);
+    pb_str types = pb_redis_app_key(pool, store, "types", access_id);
     pb_redis_cmd cmd;
-    pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(app), true, 3);
+    pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(app), true, 4);
     pb_redis_cmd_arg(&cmd, 0, "DEL", 3);
     pb_redis_cmd_arg(&cmd, 1, app.base, app.len);
     pb_redis_cmd_arg(&cmd, 2, seq.base, seq.len);
+    pb_redis_cmd_arg(&cmd, 3, types.base, types.len);
     redisReply *reply = run_one(session, &cmd, "app remove");
     if (reply == NULL)
         goto done;

@@ -84,17 +84,44 @@ void pb_redis_cleanup_add(pb_redis_applier *a, pb_str key, pb_str member)
     pb_redis_cmd_arg(cmd, 2, member.base, member.len);
 }
 
+/* The distinct account types the batch's binds name, into types[] (room for every account bound); how many. */
+static size_t bound_types(const pb_redis_applier *a, uint32_t *types)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const pb_change *c = &a->changes[i];
+        if (c->kind != PB_CHANGE_APPEND && c->kind != PB_CHANGE_OVERWRITE)
+            continue;
+        for (size_t j = 0; j < c->n_accounts; j++) {
+            size_t k = 0;
+            while (k < n && types[k] != c->accounts[j].type)
+                k++;
+            if (k == n)
+                types[n++] = c->accounts[j].type;
+        }
+    }
+    return n;
+}
+
 /* begin_batch's command: see scripts.c. */
 static void begin_prepare(pb_redis_applier *a, pb_redis_cmd *cmd)
 {
     pb_str app = pb_redis_app_key(a->pool, a->store, "app", a->access_id);
     pb_str seq = pb_redis_app_key(a->pool, a->store, "seq", a->access_id);
+    pb_str types_key = pb_redis_app_key(a->pool, a->store, "types", a->access_id);
     pb_str count = pb_redis_decimal(a->pool, a->wanted);
-    pb_redis_cmd_script(cmd, a->pool, &a->store->scripts.begin_batch, 7, app);
-    pb_redis_cmd_arg(cmd, 2, "2", 1);
+    uint32_t *types = pb_pool_alloc(a->pool, a->wanted * sizeof(*types));
+    size_t n_types = bound_types(a, types);
+    pb_redis_cmd_script(cmd, a->pool, &a->store->scripts.begin_batch, 8 + (int)n_types, app);
+    pb_redis_cmd_arg(cmd, 2, "3", 1);
     pb_redis_cmd_arg(cmd, 4, seq.base, seq.len);
-    pb_redis_cmd_arg(cmd, 5, count.base, count.len);
-    pb_redis_cmd_arg(cmd, 6, a->store->binding_ttl > 0 ? "0" : "1", 1); /* untracked: see backfill.c */
+    pb_redis_cmd_arg(cmd, 5, types_key.base, types_key.len);
+    pb_redis_cmd_arg(cmd, 6, count.base, count.len);
+    pb_redis_cmd_arg(cmd, 7, a->store->binding_ttl > 0 ? "0" : "1", 1); /* untracked: see backfill.c */
+    for (size_t i = 0; i < n_types; i++) {
+        pb_str type = pb_redis_decimal(a->pool, types[i]);
+        pb_redis_cmd_arg(cmd, 8 + (int)i, type.base, type.len);
+    }
 }
 
 /* begin_batch's reply: the first seq, or the end of the batch before anything was written. */

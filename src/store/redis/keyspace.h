@@ -18,6 +18,10 @@
  *                           all with one HGETALL, `app remove` deletes them with
  *                           the hash
  *   P:seq:{A}               counter: the last binding sequence number handed out
+ *   P:types:{A}             set of the account types the app has bound (decimal),
+ *                           added by begin_batch; P:types-indexed marks a
+ *                           namespace whose older bindings' types were recorded
+ *                           (account_types.c)
  *   P:t:{A:TOKEN}           the token's record, the source of truth: sorted set,
  *                           member = account member, score = the binding's seq
  *   P:ti:{A:TOKEN}          the token's details, changed with its record by the

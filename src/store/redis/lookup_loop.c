@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/redis/account_types.h"
 #include "store/redis/app_records.h"
 #include "store/redis/apps_watch.h"
 #include "store/redis/lookup.h"
@@ -59,6 +60,16 @@ static void on_secret(void *arg, int rc)
         rc = PB_STORE_EIO;
     pb_redis_secret_remember(read->session, lookup->access_id, read->epoch, rc, lookup->secret, lookup->keys);
     finish(read, rc);
+}
+
+static void on_types(void *arg, int rc)
+{
+    aread *read = arg;
+    pb_store_lookup *lookup = read->lookup;
+    if (rc == 0)
+        rc = pb_redis_types_parse(pb_redis_aconn_map(read->session->aconn), &read->cmds[0], lookup->n, read->pool,
+                                  &lookup->types, &lookup->n_types);
+    finish(read, rc == 0 ? 0 : PB_STORE_EIO);
 }
 
 static void on_accounts(void *arg, int rc)
@@ -226,6 +237,12 @@ void pb_redis_lookup_start(pb_redis_session *session, pb_store_lookup *lookup, p
         read->cmds = pb_pool_alloc(pool, sizeof(*read->cmds));
         pb_redis_app_cmd(read->cmds, pool, store, lookup->access_id);
         pb_redis_arun(session->aconn, &read->batch, read->cmds, 1, on_app, read);
+        return;
+    case PB_LOOKUP_TYPES:
+        read->n_cmds = 1;
+        read->cmds = pb_pool_alloc(pool, sizeof(*read->cmds));
+        pb_redis_types_cmd(read->cmds, pool, store, lookup->access_id);
+        pb_redis_arun(session->aconn, &read->batch, read->cmds, 1, on_types, read);
         return;
     case PB_LOOKUP_PING:
         ping_start(read);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/redis/account_types.h"
 #include "store/redis/apps_watch.h"
 #include "store/redis/handles.h"
 #include "store/redis/net/async_cluster.h"
@@ -172,6 +173,10 @@ pb_redis_store *pb_redis_open(const pb_store_config *config, char **err)
     }
     if (pb_redis_each_primary(&conn, ping_node, NULL) != 0) {
         what = conn.error[0] != '\0' ? conn.error : "a node does not answer PING";
+        goto fail;
+    }
+    if (pb_redis_types_backfill(&conn, store) != 0) {
+        what = conn.error;
         goto fail;
     }
     pb_redis_conn_free(&conn);

@@ -23,6 +23,8 @@ pb_redis_view *pb_redis_view_begin(pb_redis_session *session);
 void pb_redis_view_end(pb_redis_view *view);
 int pb_redis_app_secret(pb_redis_view *view, uint64_t access_id, pb_pool *pool, pb_str *secret, pb_str *keys);
 int pb_redis_app_of(pb_redis_view *view, uint64_t access_id, pb_app_info *app);
+int pb_redis_account_types(pb_redis_view *view, uint64_t access_id, size_t max, pb_pool *pool, uint32_t **types,
+                           size_t *n);
 int pb_redis_tokens_of(pb_redis_view *view, uint64_t access_id, const pb_account *accounts, size_t n,
                       bool with_info, pb_pool *pool, pb_token_list *out);
 int pb_redis_accounts_of(pb_redis_view *view, uint64_t access_id, const pb_str *tokens, size_t n,

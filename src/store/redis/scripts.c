@@ -9,15 +9,19 @@
 #include "store/redis/scripts.h"
 
 /*
- * begin_batch — KEYS: app hash, seq counter (one hash tag). ARGV: n,
- * untracked. Returns -1 when the app does not exist, else reserves n seqs
- * and returns the last (the batch uses last-n+1 … last; n = 0 only checks the
- * app). With untracked "1" (a writer without a TTL, which writes no expiry
- * index entries) it counts the batch in the app's `untracked` (backfill.c).
+ * begin_batch — KEYS: app hash, seq counter, account types set (one hash
+ * tag). ARGV: n, untracked, then the account types the batch may bind.
+ * Returns -1 when the app does not exist, else reserves n seqs and returns
+ * the last (the batch uses last-n+1 … last; n = 0 only checks the app). With
+ * untracked "1" (a writer without a TTL, which writes no expiry index
+ * entries) it counts the batch in the app's `untracked` (backfill.c). The
+ * types go into the app's set before any of the batch's bindings can be
+ * visible (account_types.c).
  */
 static const char begin_batch_body[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"
     "if ARGV[2] == '1' then redis.call('HINCRBY', KEYS[1], 'untracked', 1) end\n"
+    "if #ARGV > 2 then redis.call('SADD', KEYS[3], unpack(ARGV, 3)) end\n"
     "return redis.call('INCRBY', KEYS[2], ARGV[1])\n";
 
 /*

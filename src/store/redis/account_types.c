@@ -1,0 +1,216 @@
+/*
+ * store/redis/account_types.c — the account types an app uses, for finding a
+ * name under every type (pb_store_account_types()).
+ *
+ * P:types:{A} is a set of decimal account types. The begin_batch script adds
+ * the types of a batch's binds to it (scripts.c): the set shares the app's
+ * hash tag with the seq counter that script already reserves from, so the
+ * write costs no round trip and no key of another node, and it runs in the
+ * batch's first round, before any of the batch's bindings can be visible.
+ * So every type of a visible binding is in the set; a type whose binds were
+ * refused or later removed stays (a superset, as the contract allows).
+ * Reading it is one SMEMBERS.
+ *
+ * Bindings written before the set existed are covered once per namespace:
+ * opening the store (any command, `serve` included) finds no
+ * P:types-indexed mark, SCANs every primary for the account indexes
+ * (P:a:{A:TYPE:NAME}), adds each (A, TYPE) to its app's set, and sets the
+ * mark. A server of an older version still writing meanwhile (a rolling
+ * upgrade) may bind a new type without recording it: delete the mark once
+ * every server runs this version, and the next open walks again
+ * (docs/operations.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/redis/account_types.h"
+#include "store/redis/keyspace.h"
+
+void pb_redis_types_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id)
+{
+    pb_redis_cmd_key(cmd, pool, false, 2, "SMEMBERS", pb_redis_app_key(pool, store, "types", access_id));
+}
+
+static int compare_types(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int pb_redis_types_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, size_t max, pb_pool *pool, uint32_t **types,
+                         size_t *n)
+{
+    const redisReply *reply = cmd->reply;
+    *types = NULL;
+    *n = 0;
+    if (pb_redis_reply_failed(conn, reply, "account types"))
+        return PB_STORE_EIO;
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        snprintf(conn->error, sizeof(conn->error), "account types: not a set");
+        return PB_STORE_EIO;
+    }
+    *types = pb_pool_alloc(pool, (reply->elements + 1) * sizeof(**types));
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *member = reply->element[i];
+        uint32_t type;
+        if (member->type == REDIS_REPLY_STRING && pb_account_type_parse(member->str, member->len, &type))
+            (*types)[(*n)++] = type;
+    }
+    qsort(*types, *n, sizeof(**types), compare_types);
+    if (max != 0 && *n > max)
+        *n = max;
+    return 0;
+}
+
+int pb_redis_account_types(pb_redis_view *view, uint64_t access_id, size_t max, pb_pool *pool, uint32_t **types,
+                           size_t *n)
+{
+    pb_redis_session *session = view->session;
+    int rc = PB_STORE_EIO;
+    pb_redis_cmd cmd;
+    pb_redis_types_cmd(&cmd, &session->pool, session->store, access_id);
+    if (pb_redis_run(&session->conn, &cmd, 1) == 0)
+        rc = pb_redis_types_parse(&session->conn, &cmd, max, pool, types, n);
+    pb_redis_release(&cmd, 1);
+    return rc;
+}
+
+/* ---- The walk for bindings written before the sets ---------------------- */
+
+/* The (app, type) pairs found on the primaries, without repeats. */
+struct types_walk {
+    const char *match; /* "P:a:{*" */
+    size_t head;       /* strlen("P:a:{") */
+    uint64_t *apps;
+    uint32_t *types;
+    size_t n, room;
+    bool failed;
+};
+
+/* Adds (app, type) unless it is there: an app uses few types, so a linear look is enough. */
+static void walk_add(struct types_walk *w, uint64_t app, uint32_t type)
+{
+    for (size_t i = w->n; i-- > 0;)
+        if (w->apps[i] == app && w->types[i] == type)
+            return;
+    if (w->n == w->room) {
+        size_t room = w->room == 0 ? 64 : w->room * 2;
+        uint64_t *apps = realloc(w->apps, room * sizeof(*apps));
+        if (apps != NULL)
+            w->apps = apps;
+        uint32_t *types = realloc(w->types, room * sizeof(*types));
+        if (types != NULL)
+            w->types = types;
+        if (apps == NULL || types == NULL) {
+            w->failed = true;
+            return;
+        }
+        w->room = room;
+    }
+    w->apps[w->n] = app;
+    w->types[w->n++] = type;
+}
+
+/* An account index's key "P:a:{A:TYPE:NAME}" → (A, TYPE); false for anything else. */
+static bool parse_index_key(const struct types_walk *w, const char *key, size_t len, uint64_t *app, uint32_t *type)
+{
+    const char *p = key + w->head, *end = key + len;
+    uint64_t a = 0;
+    const char *digits = p;
+    while (p < end && *p >= '0' && *p <= '9')
+        a = a * 10 + (uint64_t)(*p++ - '0');
+    if (p == digits || p == end || *p++ != ':')
+        return false;
+    const char *t = p;
+    while (p < end && *p != ':')
+        p++;
+    if (p == end || !pb_account_type_parse(t, (size_t)(p - t), type))
+        return false;
+    *app = a;
+    return true;
+}
+
+static int walk_node(void *arg, redisContext *ctx)
+{
+    struct types_walk *w = arg;
+    char cursor[32] = "0";
+    do {
+        redisReply *page = redisCommand(ctx, "SCAN %s MATCH %s COUNT 1000", cursor, w->match);
+        if (page == NULL || page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
+            page->element[0]->type != REDIS_REPLY_STRING || page->element[1]->type != REDIS_REPLY_ARRAY) {
+            if (page != NULL)
+                freeReplyObject(page);
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", page->element[0]->str);
+        const redisReply *keys = page->element[1];
+        for (size_t i = 0; i < keys->elements && !w->failed; i++) {
+            uint64_t app;
+            uint32_t type;
+            if (keys->element[i]->type == REDIS_REPLY_STRING &&
+                parse_index_key(w, keys->element[i]->str, keys->element[i]->len, &app, &type))
+                walk_add(w, app, type);
+        }
+        freeReplyObject(page);
+        if (w->failed)
+            return -1;
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+/* SADD of every pair found, each to its app's set's node, then the mark. */
+static int walk_record(pb_redis_conn *conn, const pb_redis_store *store, const struct types_walk *w, pb_str mark)
+{
+    pb_pool pool;
+    pb_pool_init(&pool);
+    size_t n = w->n + 1;
+    pb_redis_cmd *cmds = pb_pool_alloc(&pool, n * sizeof(*cmds));
+    for (size_t i = 0; i < w->n; i++) {
+        pb_str type = pb_redis_decimal(&pool, w->types[i]);
+        pb_redis_cmd_key(&cmds[i], &pool, true, 3, "SADD", pb_redis_app_key(&pool, store, "types", w->apps[i]));
+        pb_redis_cmd_arg(&cmds[i], 2, type.base, type.len);
+    }
+    pb_redis_cmd_key(&cmds[w->n], &pool, true, 3, "SET", mark);
+    pb_redis_cmd_arg(&cmds[w->n], 2, "1", 1);
+    /* The mark goes last in the batch, but a cluster runs each node's part on its own: send it after. */
+    int rc = pb_redis_run(conn, cmds, w->n);
+    for (size_t i = 0; rc == 0 && i < w->n; i++)
+        if (cmds[i].reply == NULL || cmds[i].reply->type != REDIS_REPLY_INTEGER)
+            rc = -1;
+    if (rc == 0)
+        rc = pb_redis_run(conn, &cmds[w->n], 1) == 0 && cmds[w->n].reply != NULL &&
+                     cmds[w->n].reply->type == REDIS_REPLY_STATUS
+                 ? 0
+                 : -1;
+    pb_redis_release(cmds, n);
+    pb_pool_clear(&pool);
+    return rc;
+}
+
+int pb_redis_types_backfill(pb_redis_conn *conn, const pb_redis_store *store)
+{
+    pb_pool pool;
+    pb_pool_init(&pool);
+    size_t room = strlen(store->prefix) + 32;
+    char *mark_text = pb_pool_alloc(&pool, room), *match = pb_pool_alloc(&pool, room);
+    pb_str mark = {mark_text, (size_t)snprintf(mark_text, room, "%s:types-indexed", store->prefix)};
+    struct types_walk w = {.match = match, .head = (size_t)snprintf(match, room, "%s:a:{", store->prefix)};
+    snprintf(match + w.head, room - w.head, "*");
+
+    int rc = -1;
+    pb_redis_cmd cmd;
+    pb_redis_cmd_key(&cmd, &pool, false, 2, "EXISTS", mark);
+    if (pb_redis_run(conn, &cmd, 1) == 0 && cmd.reply != NULL && cmd.reply->type == REDIS_REPLY_INTEGER)
+        rc = cmd.reply->integer == 1 ? 0 : 1;
+    pb_redis_release(&cmd, 1);
+    if (rc == 1) {
+        rc = pb_redis_each_primary(conn, walk_node, &w) == 0 && !w.failed ? walk_record(conn, store, &w, mark) : -1;
+        if (rc != 0 && conn->error[0] == '\0')
+            snprintf(conn->error, sizeof(conn->error), "recording the account types of existing bindings failed");
+    }
+    free(w.apps);
+    free(w.types);
+    pb_pool_clear(&pool);
+    return rc;
+}
