@@ -41,6 +41,7 @@ typedef struct pull_run {
     uint64_t next_send_ns; /* the pacing bucket: when the next request may go */
     unsigned failed_in_a_row;
     bool no_tags;     /* the source has no tag reads, or the local store keeps no tags: bindings only */
+    bool local_tags;  /* the local store keeps tags (else no_tags once a batch has tokens) */
     char reason[400]; /* why the batch in hand failed */
 } pull_run;
 
@@ -467,6 +468,10 @@ static int pull_batch(pull_run *run, pb_pull_line *lines, size_t n, pb_pool *poo
     pb_pull_group(run->config->kind, lines, n, pool, &changes);
     pb_pull_tag_target *targets = NULL;
     size_t n_targets = run->no_tags ? 0 : pb_pull_tag_targets(run->config->kind, lines, n, &changes, pool, &targets);
+    if (n_targets > 0 && !run->local_tags) {
+        no_tags(run, "the local store keeps no tags");
+        n_targets = 0;
+    }
     outcome = n_targets > 0 ? ask_tags(run, targets, n_targets, pool) : QUERY_OK;
     if (outcome == QUERY_STOP)
         return -1;
@@ -581,11 +586,13 @@ pb_pull_result pb_pull_run(const pb_pull_config *config, pb_pull_counts *counts)
     struct stat st;
     uint64_t total = run.input != stdin && fstat(fileno(run.input), &st) == 0 && S_ISREG(st.st_mode)
                          ? (uint64_t)st.st_size : 0;
+    pb_pool pool;
+    pb_pool_init(&pool);
+    run.local_tags = pb_pull_tags_kept(run.session, config->access_id, &pool);
+    pb_pool_clear(&pool);
     pb_progress_start(&run.progress, "pull", config->tty, total);
     run.progress.show_items = true;
     pb_pull_line *lines = calloc(config->batch, sizeof(*lines));
-    pb_pool pool;
-    pb_pool_init(&pool);
     bool stopped = lines == NULL;
     while (!stopped && !run.eof) {
         size_t n = fill_batch(&run, lines, &pool);

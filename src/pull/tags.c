@@ -68,15 +68,33 @@ static void write_done(void *arg, int result)
     pthread_mutex_unlock(&w->lock);
 }
 
+static int wait_for(waited *w)
+{
+    pthread_mutex_lock(&w->lock);
+    while (!w->done)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+    return w->result;
+}
+
 static int write_and_wait(pb_store_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool)
 {
     waited w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     pb_store_tag_apply_start(session, access_id, write, pool, write_done, &w);
-    pthread_mutex_lock(&w.lock);
-    while (!w.done)
-        pthread_cond_wait(&w.cond, &w.lock);
-    pthread_mutex_unlock(&w.lock);
-    return w.result;
+    return wait_for(&w);
+}
+
+static void lookup_done(void *arg, pb_tag_lookup *lookup)
+{
+    write_done(arg, lookup->result);
+}
+
+bool pb_pull_tags_kept(pb_store_session *session, uint64_t access_id, pb_pool *pool)
+{
+    waited w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    pb_tag_lookup lookup = {.kind = PB_TAG_LOOKUP_COUNTS, .access_id = access_id};
+    pb_store_tag_lookup_start(session, &lookup, pool, lookup_done, &w);
+    return wait_for(&w) != PB_STORE_EINVAL;
 }
 
 static bool writable(const pb_pull_line *lines, const pb_pull_tag_target *target)

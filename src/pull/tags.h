@@ -6,6 +6,7 @@
 #ifndef PB_PULL_TAGS_H
 #define PB_PULL_TAGS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "api/api.h"
@@ -26,6 +27,12 @@ size_t pb_pull_tag_targets(pb_pull_kind kind, const pb_pull_line *lines, size_t 
 
 /* {"operator_type":1,"token_list":[…]} about targets[0..n-1], in `pool`. */
 pb_str pb_pull_tag_query_body(pb_pool *pool, const pb_pull_tag_target *targets, size_t n);
+
+/*
+ * Whether the store keeps tags for app `access_id` (a count of no tag, which
+ * a store without tags refuses at once). Uses `pool` for nothing it keeps.
+ */
+bool pb_pull_tags_kept(pb_store_session *session, uint64_t access_id, pb_pool *pool);
 
 /*
  * Gives each target of targets[0..n-1] that has no failure, and none of

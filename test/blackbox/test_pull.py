@@ -418,7 +418,14 @@ class PullTagsTest(PullTestCase):
     def tagged_source(self, n):
         """A pushbind on an embedded store (one that keeps tags, whatever store this run tests) with SOURCE_OPS
         and tags: t1 two, in an order that is not byte order; t0 one; a token with tags and no account."""
-        src = pbtest.Server.for_test(self, embedded=True, args=['--log-format', 'json', '--log-file', self.log])
+        src_dir = os.path.join(self.dir, 'src-%s' % pbtest.uniq('s'))
+        os.mkdir(src_dir)
+        r = subprocess.run([pbtest.BIN, 'app', 'add', '--access-id', APP[0], '--secret-key', APP[1], '--data', src_dir],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r)
+        src = pbtest.Server.for_test(self, apps=(), data_dir=src_dir, embedded=True,
+                                     args=['--log-format', 'json', '--log-file', self.log])
+        src.default_app = APP
         self.fill_source(src, n)
         for body in ({'operator_type': 3, 'tag_list': ['vip', 'level:3'], 'token_list': [n('t1')]},
                      {'operator_type': 1, 'tag_list': ['city:shenzhen'], 'token_list': [n('t0')]},
@@ -427,13 +434,14 @@ class PullTagsTest(PullTestCase):
         return src
 
     def check_tags_arrived(self, r, local, want):
-        """`want` {token: tags} is here when the local store keeps tags; else the pull said so once."""
+        """`want` {token: tags} is here when the local store keeps tags (True); else the pull said so once."""
         code, have = tags_answer(local, want)
         if code != 0:  # a store that keeps no tags (yet)
             self.assertEqual(r.stderr.count('the local store keeps no tags'), 1, r.stderr)
-            return
+            return False
         self.assertEqual(have, want)
         self.assertIn('; %d tags;' % sum(len(t) for t in want.values()), r.stdout)
+        return True
 
     def test_by_token_tags_arrive_in_their_order_and_a_token_without_accounts_brings_its_own(self):
         n = self.names(pbtest.uniq('g'))
@@ -446,12 +454,13 @@ class PullTagsTest(PullTestCase):
         want = {n('t0'): ['city:shenzhen'], n('t1'): ['vip', 'level:3'], n('t2'): [], n('t3'): [],
                 n('tagged'): ['vip', 'beta']}
         local = self.local()
-        self.check_tags_arrived(r, local, want)
+        kept = self.check_tags_arrived(r, local, want)
         self.assertEqual(local.accounts_of(n('t1')), src.accounts_of(n('t1')))
         src.stop()
         with open(self.log) as f:
-            asked = [r['items'] for r in map(json.loads, f) if r['endpoint'] == 'tag_query']
-        self.assertEqual(sorted(asked), [1, 2, 2])  # batches of 2 lines: 2, 2 and 1 tokens
+            asked = [rec['items'] for rec in map(json.loads, f) if rec['endpoint'] == 'tag_query']
+        # Batches of 2 lines: 2, 2 and 1 tokens; none asked when they could not be kept here.
+        self.assertEqual(sorted(asked), [1, 2, 2] if kept else [])
 
     def test_by_account_the_tags_of_the_tokens_pulled_arrive_and_a_rerun_changes_nothing(self):
         n = self.names(pbtest.uniq('g'))
@@ -527,10 +536,14 @@ class PullWithoutTagReadsTest(PullTestCase):
                            '--rate', 1000, timeout=60)
         self.assertEqual(r.returncode, 0, r)
         self.assertIn('3 pulled (4 bindings), 1 empty on the source', r.stdout)
-        self.assertEqual(r.stderr.count(NO_TAG_READS), 1, r.stderr)  # said once, asked once
-        self.assertEqual(source.paths.count(TAG_QUERY), 1, source.paths)
         self.assertEqual(source.paths.count('/v3/device/account/query'), 4)
         local = self.local()
+        if tags_answer(local, ['x'])[0] != 0:  # a store that keeps no tags (yet): the source is not asked
+            self.assertEqual(r.stderr.count('the local store keeps no tags'), 1, r.stderr)
+            self.assertEqual(source.paths.count(TAG_QUERY), 0, source.paths)
+            self.skipTest('the %s store keeps no tags yet' % pbtest.STORE_KIND)
+        self.assertEqual(r.stderr.count(NO_TAG_READS), 1, r.stderr)  # said once, asked once
+        self.assertEqual(source.paths.count(TAG_QUERY), 1, source.paths)
         self.assertEqual(local.accounts_of('tp-1'), [{'account': 'a'}, {'account': 'b'}])
         self.assertEqual(local.accounts_of('tp-3'), [{'account': 'a'}])
         return r.stderr

@@ -271,7 +271,8 @@ class TestConsoleHttp(unittest.TestCase):
         self.assertEqual(headers['Cache-Control'], 'no-store')
         status, again, _ = srv.request('GET', '/console/', headers={'If-None-Match': headers['ETag']})
         self.assertEqual(status, 304)
-        for script in ('/console/api.js', '/console/console.js'):
+        self.assertIn(b'tags.js', body)
+        for script in ('/console/api.js', '/console/console.js', '/console/tags.js'):
             status, headers, _ = srv.request('GET', script)
             self.assertEqual((status, headers['Content-Type']), (200, 'text/javascript; charset=utf-8'), script)
         status, headers, _ = srv.request('GET', '/console')
