@@ -4,7 +4,8 @@
  * A service that cannot export its bindings can still be asked about them:
  * pb_pull_run() reads a list of accounts (or tokens), asks the source's
  * POST /v3/device/account/query about them in batches, and binds what it
- * answers into the local store under the same AccessId. The source is TPNS
+ * answers into the local store under the same AccessId (with the tokens'
+ * tags, from a pushbind source: "Tags" below). The source is TPNS
  * itself or another pushbind.
  *
  * Input
@@ -49,8 +50,8 @@
  * fails (its bindings stay bound; a re-run adds nothing twice). A source that
  * has no tag reads (TPNS: HTTP 404; a pushbind on a store without tags:
  * 1008004 "not supported"; any other refusal but a retryable one) is said
- * once on stderr and the run goes on with bindings only, as it does when the
- * local store keeps no tags.
+ * once on stderr and the run goes on with bindings only; so it does, without
+ * asking the source, when the local store keeps no tags.
  *
  * Politeness
  * ----------

@@ -434,6 +434,21 @@ class PublishedClientsTest(pbtest.ServerTestCase):
                          (200, OK_ANSWER))
         self.assertEqual(tags_of(self.srv, t), [])
 
+    def test_php_client_delete_tag_calls_delete_all_device(self):
+        t = uniq('tok')
+        ok(self.srv, {'operator_type': 3, 'tag_list': ['php-gone', 'kept'], 'token_list': [t]})
+        status, answer = self.srv.post(DELETE_ALL, b'{"tag_list":["php-gone"]}', auth='sign',
+                                       content_type="application/json;charset='utf-8'")
+        self.assertEqual((status, answer), (200, OK_ANSWER))
+        self.assertEqual(tags_of(self.srv, t), ['kept'])
+
+    def test_jackson_era_java_sdk_pairs_as_objects_with_operator_fields(self):
+        t = uniq('tok')
+        body = ('{"operator_type":9,"platform":"android","tag_token_list":[{"tag":"vip","token":"%s"}],"seq":0,'
+                '"op_type":"qq","op_id":"ops-1"}' % t).encode()
+        self.assertEqual(self.srv.post(TAG, body, auth='basic', content_type=None), (200, OK_ANSWER))
+        self.assertEqual(tags_of(self.srv, t), ['vip'])
+
     def test_java_sdk_device_tag_with_basic_auth(self):
         t = uniq('tok')
         body = ('{"operator_type":1,"platform":"android","seq":0,"tag_list":["level:3"],"token_list":["%s"],'
