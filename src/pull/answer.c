@@ -241,8 +241,8 @@ static const char *read_tag_answer(yajl_val root, const pb_api_config *api, pb_p
     return NULL;
 }
 
-const char *pb_pull_tag_answer_parse(const char *body, size_t len, const pb_api_config *api, pb_pull_tag_target *targets,
-                                     size_t n, pb_pool *pool, pb_pull_tag_answer *answer)
+const char *pb_pull_tag_answer_parse(const char *body, size_t len, const pb_api_config *api,
+                                     pb_pull_tag_target *targets, size_t n, pb_pool *pool, pb_pull_tag_answer *answer)
 {
     *answer = (pb_pull_tag_answer){0};
     yajl_val root = parse_body(body, len);

@@ -74,8 +74,8 @@ typedef struct pb_pull_tag_answer {
  * one of them is no tag `api` takes. Returns NULL, or a short reason the
  * answer is malformed.
  */
-const char *pb_pull_tag_answer_parse(const char *body, size_t len, const pb_api_config *api, pb_pull_tag_target *targets,
-                                     size_t n, pb_pool *pool, pb_pull_tag_answer *answer);
+const char *pb_pull_tag_answer_parse(const char *body, size_t len, const pb_api_config *api,
+                                     pb_pull_tag_target *targets, size_t n, pb_pool *pool, pb_pull_tag_answer *answer);
 
 /*
  * Decodes `body` (`len` bytes; it need not end in NUL), the answer to a query

@@ -103,7 +103,8 @@ static size_t fill_batch(pull_run *run, pb_pull_line *lines, pb_pool *pool)
         pb_pull_line *line = &lines[n];
         *line = (pb_pull_line){.number = run->line_number};
         line->text = pb_pool_strdup(pool, (pb_str){run->line, (size_t)len});
-        const char *reason = pb_pull_input_parse(run->config->kind, &run->config->api, run->line, (size_t)len, pool, &line->item);
+        const char *reason =
+            pb_pull_input_parse(run->config->kind, &run->config->api, run->line, (size_t)len, pool, &line->item);
         if (reason != NULL)
             fail_line(run, line->number, line->text, reason, false);
         else
