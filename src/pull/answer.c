@@ -128,9 +128,11 @@ static const char *read_by_token(yajl_val entry, const pb_pull_item *sent, pb_po
     return NULL;
 }
 
-/* The top-level code: retCode, ret_code, or both alike. */
+/* The top-level code of an answer, which must be an object: retCode, ret_code, or both alike. */
 static const char *read_top_code(yajl_val root, int *code)
 {
+    if (!YAJL_IS_OBJECT(root))
+        return "not a JSON object";
     yajl_val camel = member(root, "retCode"), snake = member(root, "ret_code");
     if (camel == NULL && snake == NULL)
         return "no retCode or ret_code";
@@ -148,8 +150,6 @@ static const char *read_top_code(yajl_val root, int *code)
 static const char *read_answer(pb_pull_kind kind, yajl_val root, const pb_pull_item *sent, size_t n_sent,
                                pb_pool *pool, pb_pull_answer *answer)
 {
-    if (!YAJL_IS_OBJECT(root))
-        return "not a JSON object";
     const char *reason = read_top_code(root, &answer->code);
     if (reason != NULL)
         return reason;
@@ -221,8 +221,6 @@ static const char *read_token_tags(yajl_val entry, const pb_api_config *api, pb_
 static const char *read_tag_answer(yajl_val root, const pb_api_config *api, pb_pull_tag_target *targets, size_t n,
                                    pb_pool *pool, pb_pull_tag_answer *answer)
 {
-    if (!YAJL_IS_OBJECT(root))
-        return "not a JSON object";
     const char *reason = read_top_code(root, &answer->code);
     if (reason != NULL)
         return reason;
