@@ -174,6 +174,10 @@ typedef struct pb_app_limits {
     uint32_t max_list_items;
     uint32_t max_account_bytes;
     uint32_t max_token_bytes;
+    uint32_t max_tag_items;
+    uint32_t max_tags_per_token;
+    uint32_t max_tags_per_app;
+    uint32_t max_tag_chars;
 } pb_app_limits;
 
 /* The answer to GET /pushbind/v1/app (a pushbind extension, no request body). */

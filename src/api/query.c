@@ -161,5 +161,9 @@ void pb_api_app_merge(const pb_api_config *config, const pb_store_limits *limits
         .max_list_items = config->max_list_items,
         .max_account_bytes = config->max_account_bytes,
         .max_token_bytes = config->max_token_bytes,
+        .max_tag_items = config->max_tag_items,
+        .max_tags_per_token = config->max_tags_per_token,
+        .max_tags_per_app = config->max_tags_per_app,
+        .max_tag_chars = config->max_tag_chars,
     };
 }

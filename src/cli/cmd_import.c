@@ -33,6 +33,7 @@ static const pb_setting import_rows[] = {
                  "lines per transaction (fewer when a server shares the store)", NULL),
     PB_CLI_ROWS_STORE_LIMITS(S, config.limits),
     PB_CLI_ROWS_BYTE_LIMITS(S, config.api),
+    PB_CLI_ROWS_TAG_LIMITS(S, config.api),
     PB_CLI_ROW_MAP_SIZE(S, map_size_mib),
 };
 #undef S
@@ -123,9 +124,10 @@ static const pb_command import_command = {
              "  CSV     T,A[,TYPE]   (header line optional; RFC 4180 quotes)\n"
              "Each line is an append of one account to one token, judged by the API's rules.\n"
              "Lines already bound change nothing, so a re-run is harmless. Bad lines and lines\n"
-             "over a limit are reported with their line number and skipped. The limits are\n"
-             "serve's: give the same values. On PostgreSQL each chunk goes in by COPY; the\n"
-             "app's writes from servers wait while a chunk is stored.\n"
+             "over a limit are reported with their line number and skipped. A tag line\n"
+             "{\"token\":\"T\",\"tag\":\"G\"} (as export writes them) adds G to T as tag op 9 would.\n"
+             "The limits are serve's: give the same values. On PostgreSQL each chunk goes in\n"
+             "by COPY; the app's writes from servers wait while a chunk is stored.\n"
              "\n",
     .outro = "\n"
              "Exit status: 0 every line was bound or already present, 1 some were not (or the\n"

@@ -35,6 +35,7 @@ static const pb_setting pull_rows[] = {
     PB_SETTING_S("resume", "FILE", S, config.resume_path, "record finished lines in FILE, skip those it holds", NULL),
     PB_SETTING_S("report", "FILE", S, config.report_path, "write the failed lines there: number, reason, line", NULL),
     PB_CLI_ROWS_STORE_LIMITS(S, config.store.limits),
+    PB_CLI_ROWS_TAG_LIMITS(S, config.api),
 };
 #undef S
 
@@ -70,7 +71,9 @@ static const pb_command pull_command = {
              "into the local store under the same app, in the source's creation order:\n"
              "  --accounts  A   or   {\"account\":\"A\",\"account_type\":N}\n"
              "  --tokens    T\n"
-             "The app must exist locally ('pushbind app add'). Re-running is harmless.\n"
+             "From a pushbind source the tokens' tags come too, in their order (TPNS keeps\n"
+             "none it can read). The app must exist locally ('pushbind app add'). Re-running\n"
+             "is harmless.\n"
              "A --config file keeps the secret key off the command line.\n"
              "\n",
     .outro = "\n"

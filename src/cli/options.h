@@ -116,6 +116,14 @@ int pb_cli_random_secret(char out[33]);
                  PB_DEFAULT_MAX_ACCOUNT_BYTES, "longest account, in bytes", NULL),                                 \
     PB_SETTING_U("max-token-bytes", "N", type_, api_.max_token_bytes, 1, PB_MAX_TOKEN_BYTES_CEILING,               \
                  PB_DEFAULT_MAX_TOKEN_BYTES, "longest token, in bytes", NULL)
+/* The limits a tag write meets, wherever tags are written (serve, import, pull). `api_` is a pb_api_config. */
+#define PB_CLI_ROWS_TAG_LIMITS(type_, api_)                                                                       \
+    PB_SETTING_U("max-tags-per-token", "N", type_, api_.max_tags_per_token, 1, 100000,                            \
+                 PB_DEFAULT_MAX_TAGS_PER_TOKEN, "tags one token may hold", NULL),                                  \
+    PB_SETTING_U("max-tags-per-app", "N", type_, api_.max_tags_per_app, 1, 100000000, PB_DEFAULT_MAX_TAGS_PER_APP, \
+                 "distinct tags one app may hold", NULL),                                                          \
+    PB_SETTING_U("max-tag-chars", "N", type_, api_.max_tag_chars, 1, PB_MAX_TAG_CHARS_CEILING,                     \
+                 PB_DEFAULT_MAX_TAG_CHARS, "characters in a tag", NULL)
 #define PB_CLI_ROW_MAP_SIZE(type_, field_)                                                                        \
     PB_SETTING_U("map-size-mib", "N", type_, field_, 1, 1u << 24, PB_DEFAULT_MAP_SIZE_MIB,                         \
                  "address space reserved for the embedded store's data, in MiB", NULL)

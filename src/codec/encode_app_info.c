@@ -41,6 +41,14 @@ pb_str pb_encode_app_info(pb_pool *pool, const pb_app_info_response *response)
         pb_json_uint(&w, l->max_account_bytes);
         PB_JSON_KEY(&w, "max_token_bytes");
         pb_json_uint(&w, l->max_token_bytes);
+        PB_JSON_KEY(&w, "max_tag_items");
+        pb_json_uint(&w, l->max_tag_items);
+        PB_JSON_KEY(&w, "max_tags_per_token");
+        pb_json_uint(&w, l->max_tags_per_token);
+        PB_JSON_KEY(&w, "max_tags_per_app");
+        pb_json_uint(&w, l->max_tags_per_app);
+        PB_JSON_KEY(&w, "max_tag_chars");
+        pb_json_uint(&w, l->max_tag_chars);
         pb_json_object_close(&w);
     }
     pb_json_object_close(&w);

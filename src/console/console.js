@@ -100,6 +100,7 @@ function showSignedIn() {
   $('find-value').focus();
   const lookup = fragmentLookup();
   if (lookup) runLookup(lookup, false);
+  tagsSignedIn();
 }
 
 /* The banner and the tab's title name the app and the environment, so two tabs are not confused. */
@@ -136,6 +137,7 @@ function signOut(why) {
   closeConfirm();
   $('undo').hidden = true;
   render();
+  tagsSignedOut();
   setMessage($('status'), '');
   for (const id of ['find-value', 'find-type', 'bind-token', 'bind-account', 'bind-type', 'access-id', 'secret-key']) $(id).value = '';
   updateFindCount();
@@ -242,6 +244,7 @@ async function runLookup(lookup, push) {
 async function showLookup(lookup, items) {
   items = items || lookupItems(lookup).items;
   const entries = lookup.kind === 'account' ? await findAccounts(items) : await query('token', items);
+  await loadTokenTags(entries);
   shown = {kind: lookup.kind, entries, lookup, asOf: new Date(), stale: null};
   fillForm(lookup);
   render();

@@ -238,6 +238,8 @@ function renderEntry(entry) {
                        number(list.length) + ' of ' + number(max) + ' ' + many, unbindAll, unbindAll + ' from ' + entry.kind + ' ' + name));
   const note = entryNote(entry);
   if (note) box.append(el('p', note, {class: 'note'}));
+  const tags = tagsLine(entry);
+  if (tags) box.append(tags);
   if (!list.length) return box;
   const rows = ordered(list).map((item) => {
     const pair = byAccount
@@ -246,7 +248,7 @@ function renderEntry(entry) {
     const key = pair.token + '|' + pair.account_type + '|' + pair.account;
     const cells = byAccount
       ? [valueCell('Token', pair.token, () => lookUp('token', pair.token), 'token|' + key),
-         el('td', pair.platform || '—', {'data-label': 'Platform'})]
+         el('td', pair.platform || '—', {'data-label': 'Platform'}), tagsCell(item.tags, pair.token)]
       : [valueCell('Account', pair.account, () => lookUp('account', pair.account, pair.account_type), 'account|' + key),
          el('td', typeLabel(pair.account_type), {'data-label': 'Type', title: typeHistory(pair.account_type)})];
     const what = byAccount ? 'token ' + pair.token + ' from account ' + pair.account
@@ -254,7 +256,8 @@ function renderEntry(entry) {
     return cells.concat(timeCell(item.last_bind_time, 'Last registered'), timeCell(item.bind_time, 'First bound'),
                         smallButton('Unbind', 'Unbind ' + what, () => confirmUnbindPair(pair), 'danger', 'one|' + key));
   });
-  box.append(table([byAccount ? 'Token' : 'Account', byAccount ? 'Platform' : 'Type', 'Last registered', 'First bound', ''], rows));
+  const headings = byAccount ? ['Token', 'Platform', 'Tags'] : ['Account', 'Type'];
+  box.append(table(headings.concat('Last registered', 'First bound', ''), rows));
   return box;
 }
 

@@ -160,10 +160,11 @@ static void gather_candidates(pb_exchange *exchange, size_t i, const pb_store_lo
     }
 }
 
-/* A read key may query, find and read its app's record; everything else writes, or may some day. */
+/* A read key may query bindings and tags, find and read its app's record; everything else writes, or may some day. */
 static bool read_key_may(pb_endpoint endpoint)
 {
-    return endpoint == PB_ENDPOINT_QUERY || endpoint == PB_ENDPOINT_ACCOUNT_FIND || endpoint == PB_ENDPOINT_APP;
+    return endpoint == PB_ENDPOINT_QUERY || endpoint == PB_ENDPOINT_ACCOUNT_FIND || endpoint == PB_ENDPOINT_TAG_QUERY ||
+           endpoint == PB_ENDPOINT_APP;
 }
 
 static void authenticated(pb_exchange *exchange, int code, uint64_t access_id, const pb_app_key *key)

@@ -7,6 +7,7 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "api/validate.h"
 #include "common/codes.h"
 #include "pull/answer.h"
 
@@ -127,9 +128,11 @@ static const char *read_by_token(yajl_val entry, const pb_pull_item *sent, pb_po
     return NULL;
 }
 
-/* The top-level code: retCode, ret_code, or both alike. */
+/* The top-level code of an answer, which must be an object: retCode, ret_code, or both alike. */
 static const char *read_top_code(yajl_val root, int *code)
 {
+    if (!YAJL_IS_OBJECT(root))
+        return "not a JSON object";
     yajl_val camel = member(root, "retCode"), snake = member(root, "ret_code");
     if (camel == NULL && snake == NULL)
         return "no retCode or ret_code";
@@ -147,8 +150,6 @@ static const char *read_top_code(yajl_val root, int *code)
 static const char *read_answer(pb_pull_kind kind, yajl_val root, const pb_pull_item *sent, size_t n_sent,
                                pb_pool *pool, pb_pull_answer *answer)
 {
-    if (!YAJL_IS_OBJECT(root))
-        return "not a JSON object";
     const char *reason = read_top_code(root, &answer->code);
     if (reason != NULL)
         return reason;
@@ -181,18 +182,80 @@ static const char *read_answer(pb_pull_kind kind, yajl_val root, const pb_pull_i
     return NULL;
 }
 
-const char *pb_pull_answer_parse(pb_pull_kind kind, const char *body, size_t len, const pb_pull_item *sent,
-                                 size_t n_sent, pb_pool *pool, pb_pull_answer *answer)
+/* A body as a yajl tree (NULL: not JSON); the caller frees it. */
+static yajl_val parse_body(const char *body, size_t len)
 {
-    *answer = (pb_pull_answer){0};
     char *text = malloc(len + 1);
     if (text == NULL)
-        return "out of memory";
+        return NULL;
     memcpy(text, body, len);
     text[len] = '\0';
     /* A NUL inside would end the text early: yajl would judge a prefix. */
     yajl_val root = memchr(body, '\0', len) == NULL ? yajl_tree_parse(text, NULL, 0) : NULL;
     free(text);
+    return root;
+}
+
+/* {"token": T, "tag_list": ["vip", …]} about `target`'s token */
+static const char *read_token_tags(yajl_val entry, const pb_api_config *api, pb_pool *pool, pb_pull_tag_target *target)
+{
+    if (!YAJL_IS_OBJECT(entry) || !string_is(member(entry, "token"), target->token))
+        return "a token_tags entry's token is not the one asked about";
+    yajl_val list = member(entry, "tag_list");
+    if (!YAJL_IS_ARRAY(list))
+        return "a token_tags entry has no tag_list array";
+    target->n_tags = list->u.array.len;
+    target->tags = pb_pool_alloc(pool, target->n_tags * sizeof(pb_str));
+    for (size_t i = 0; i < target->n_tags; i++) {
+        yajl_val tag = list->u.array.values[i];
+        if (!YAJL_IS_STRING(tag))
+            return "a tag_list holds a non-string";
+        target->tags[i] = pool_string(pool, tag);
+        pb_token_item item = {target->tags[i], true};
+        if (pb_validate_tag(api, &item) != PB_OK)
+            target->failure = "the source answered a tag this store does not take (--max-tag-chars)";
+    }
+    return NULL;
+}
+
+static const char *read_tag_answer(yajl_val root, const pb_api_config *api, pb_pull_tag_target *targets, size_t n,
+                                   pb_pool *pool, pb_pull_tag_answer *answer)
+{
+    const char *reason = read_top_code(root, &answer->code);
+    if (reason != NULL)
+        return reason;
+    if (answer->code != PB_OK) {
+        yajl_val message = member(root, "err_msg");
+        const char *text = YAJL_IS_STRING(message) ? YAJL_GET_STRING(message) : NULL;
+        answer->unsupported = answer->code == PB_ERR_STORE && text != NULL && strstr(text, "not supported") != NULL;
+        return NULL;
+    }
+    yajl_val entries = member(root, "token_tags");
+    if (!YAJL_IS_ARRAY(entries) || entries->u.array.len != n)
+        return "token_tags does not hold one entry per token sent";
+    for (size_t i = 0; i < n; i++)
+        if ((reason = read_token_tags(entries->u.array.values[i], api, pool, &targets[i])) != NULL)
+            return reason;
+    return NULL;
+}
+
+const char *pb_pull_tag_answer_parse(const char *body, size_t len, const pb_api_config *api,
+                                     pb_pull_tag_target *targets, size_t n, pb_pool *pool, pb_pull_tag_answer *answer)
+{
+    *answer = (pb_pull_tag_answer){0};
+    yajl_val root = parse_body(body, len);
+    if (root == NULL)
+        return "not valid JSON";
+    const char *reason = read_tag_answer(root, api, targets, n, pool, answer);
+    yajl_tree_free(root);
+    return reason;
+}
+
+const char *pb_pull_answer_parse(pb_pull_kind kind, const char *body, size_t len, const pb_pull_item *sent,
+                                 size_t n_sent, pb_pool *pool, pb_pull_answer *answer)
+{
+    *answer = (pb_pull_answer){0};
+    yajl_val root = parse_body(body, len);
     if (root == NULL)
         return "not valid JSON";
     const char *reason = read_answer(kind, root, sent, n_sent, pool, answer);

@@ -13,12 +13,16 @@
  * and must then be well formed: by account, `token_info` beside each
  * token_list, item for item; by token, `platform` on the entry and
  * `bind_time` / `last_bind_time` on each account.
+ *
+ * A tag query's answer (docs/API.md "Tag reads") is decoded as strictly.
  */
 #ifndef PB_PULL_ANSWER_H
 #define PB_PULL_ANSWER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "api/api.h"
 #include "common/pool.h"
 #include "pull/input.h"
 
@@ -42,6 +46,36 @@ typedef struct pb_pull_answer {
     int code;              /* the top-level code */
     pb_pull_entry *entries; /* n_sent of them when code is 0, 1008026 or 1008027; else NULL */
 } pb_pull_answer;
+
+/*
+ * A token whose tags a pushbind source is asked (POST /pushbind/v1/tag/query
+ * op 1), the batch's lines that brought it, and what the source answered.
+ */
+typedef struct pb_pull_tag_target {
+    pb_str token;
+    const size_t *lines; /* indices into the batch */
+    size_t n_lines;
+    pb_str *tags;        /* the token's tags, oldest first, as the source answered them */
+    size_t n_tags;
+    const char *failure; /* why its tags are not written here; NULL: not failed */
+} pb_pull_tag_target;
+
+/* What a tag query's answer says beside the tags. */
+typedef struct pb_pull_tag_answer {
+    int code;         /* the top-level code (ret_code or retCode, as in a query answer) */
+    bool unsupported; /* 1008004 "tags are not supported on this store": a source whose store keeps no tags */
+} pb_pull_tag_answer;
+
+/*
+ * Decodes `body`, the answer to a tag query op 1 about targets[0..n-1]'s
+ * tokens. When its code is 0 it must hold `token_tags` with one entry per
+ * target, in order, each echoing its token and holding a `tag_list` of
+ * strings; each target then gets its tags (from `pool`), or a failure when
+ * one of them is no tag `api` takes. Returns NULL, or a short reason the
+ * answer is malformed.
+ */
+const char *pb_pull_tag_answer_parse(const char *body, size_t len, const pb_api_config *api,
+                                     pb_pull_tag_target *targets, size_t n, pb_pool *pool, pb_pull_tag_answer *answer);
 
 /*
  * Decodes `body` (`len` bytes; it need not end in NUL), the answer to a query

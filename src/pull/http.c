@@ -14,7 +14,8 @@
 struct pb_pull_http {
     CURL *curl;
     const pb_pull_config *config;
-    char *url;
+    size_t base_len; /* of the source's URL, without trailing '/' */
+    char *url;       /* the last post's */
     char *answer;
     size_t answer_len, answer_capacity;
     bool too_large; /* the answer went past PB_PULL_MAX_ANSWER_BYTES */
@@ -51,12 +52,7 @@ pb_pull_http *pb_pull_http_open(const pb_pull_config *config)
     }
     curl_ready = true;
     pb_pull_http *http = calloc(1, sizeof(*http));
-    size_t base = strlen(config->source_url);
-    while (base > 0 && config->source_url[base - 1] == '/')
-        base--;
-    if (http != NULL && asprintf(&http->url, "%.*s%s", (int)base, config->source_url, PB_PULL_QUERY_PATH) < 0)
-        http->url = NULL;
-    if (http != NULL && http->url != NULL)
+    if (http != NULL)
         http->curl = curl_easy_init();
     if (http == NULL || http->curl == NULL) {
         fprintf(stderr, "pushbind pull: out of memory\n");
@@ -64,8 +60,10 @@ pb_pull_http *pb_pull_http_open(const pb_pull_config *config)
         return NULL;
     }
     http->config = config;
+    http->base_len = strlen(config->source_url);
+    while (http->base_len > 0 && config->source_url[http->base_len - 1] == '/')
+        http->base_len--;
     CURL *c = http->curl;
-    curl_easy_setopt(c, CURLOPT_URL, http->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, PB_PULL_CONNECT_TIMEOUT_S);
@@ -131,17 +129,21 @@ static struct curl_slist *make_headers(const pb_pull_http *http, const char *bod
     return headers;
 }
 
-int pb_pull_http_post(pb_pull_http *http, const char *body, size_t len, pb_pull_reply *reply)
+int pb_pull_http_post(pb_pull_http *http, const char *path, const char *body, size_t len, pb_pull_reply *reply)
 {
     *reply = (pb_pull_reply){0};
     http->answer_len = 0;
     http->too_large = false;
     http->curl_error[0] = '\0';
-    struct curl_slist *headers = make_headers(http, body, len);
+    free(http->url);
+    if (asprintf(&http->url, "%.*s%s", (int)http->base_len, http->config->source_url, path) < 0)
+        http->url = NULL;
+    struct curl_slist *headers = http->url != NULL ? make_headers(http, body, len) : NULL;
     if (headers == NULL) {
         snprintf(reply->error, sizeof(reply->error), "out of memory");
         return -1;
     }
+    curl_easy_setopt(http->curl, CURLOPT_URL, http->url);
     curl_easy_setopt(http->curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(http->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(http->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);

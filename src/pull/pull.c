@@ -22,10 +22,10 @@
 #include "pull/input.h"
 #include "pull/pull.h"
 #include "pull/resume.h"
+#include "pull/tags.h"
 
 typedef struct pull_run {
     const pb_pull_config *config;
-    pb_api_config api;
     pb_store *store;
     pb_store_session *session;
     pb_pull_http *http;
@@ -40,10 +40,15 @@ typedef struct pull_run {
     bool eof;
     uint64_t next_send_ns; /* the pacing bucket: when the next request may go */
     unsigned failed_in_a_row;
+    bool no_tags;     /* the source has no tag reads, or the local store keeps no tags: bindings only */
+    bool local_tags;  /* the local store keeps tags (else no_tags once a batch has tokens) */
     char reason[400]; /* why the batch in hand failed */
 } pull_run;
 
 typedef enum query_outcome { QUERY_OK, QUERY_FAILED, QUERY_STOP } query_outcome;
+
+/* What an HTTP answer (status below 500) to a post means for the batch. */
+typedef enum judgement { JUDGED_DONE, JUDGED_RETRY, JUDGED_FAILED, JUDGED_STOP } judgement;
 
 void pb_pull_config_defaults(pb_pull_config *config)
 {
@@ -56,6 +61,7 @@ void pb_pull_config_defaults(pb_pull_config *config)
         .backoff_ms = 100,
         .store = {.limits = {PB_DEFAULT_MAX_ACCOUNTS_PER_TOKEN, PB_DEFAULT_MAX_TOKENS_PER_ACCOUNT}},
     };
+    pb_api_config_defaults(&config->api);
 }
 
 /* A failed line: on stderr unless `quiet` (its batch said it once), and in the report. */
@@ -97,7 +103,8 @@ static size_t fill_batch(pull_run *run, pb_pull_line *lines, pb_pool *pool)
         pb_pull_line *line = &lines[n];
         *line = (pb_pull_line){.number = run->line_number};
         line->text = pb_pool_strdup(pool, (pb_str){run->line, (size_t)len});
-        const char *reason = pb_pull_input_parse(run->config->kind, &run->api, run->line, (size_t)len, pool, &line->item);
+        const char *reason =
+            pb_pull_input_parse(run->config->kind, &run->config->api, run->line, (size_t)len, pool, &line->item);
         if (reason != NULL)
             fail_line(run, line->number, line->text, reason, false);
         else
@@ -188,21 +195,23 @@ static void stop_on_auth(pull_run *run)
                 : "the source takes Signature authentication only (try --auth signature)");
 }
 
-/* Asks the source about lines[0..n-1], retrying what may pass later. */
-static query_outcome query(pull_run *run, const pb_pull_line *lines, size_t n, pb_pool *pool, pb_pull_answer *answer)
+/*
+ * POSTs `body` to `path`, paced, until judge() settles the answer or
+ * max_tries tries went: transport errors and HTTP 5xx are retried here,
+ * judge() says what any other answer means (and writes run->reason when the
+ * batch fails).
+ */
+static query_outcome post(pull_run *run, const char *path, pb_str body,
+                          judgement (*judge)(pull_run *run, const pb_pull_reply *reply, uint32_t attempt, void *arg),
+                          void *arg)
 {
-    pb_str body = query_body(run, pool, lines, n);
-    pb_pull_item *sent = pb_pool_alloc(pool, n * sizeof(*sent));
-    for (size_t i = 0; i < n; i++)
-        sent[i] = lines[i].item;
-    query_outcome outcome = QUERY_FAILED;
     for (uint32_t attempt = 1; attempt <= run->config->max_tries; attempt++) {
         if (attempt > 1)
             sleep_ns((uint64_t)run->config->backoff_ms * 1000000u << (attempt - 2 < 16 ? attempt - 2 : 16));
         uint64_t start_ns = pace(run);
         run->counts.requests++;
         pb_pull_reply reply;
-        int posted = pb_pull_http_post(run->http, body.base, body.len, &reply);
+        int posted = pb_pull_http_post(run->http, path, body.base, body.len, &reply);
         paced_from(run, start_ns, &reply);
         if (posted != 0) {
             snprintf(run->reason, sizeof(run->reason), "no answer after %u tries: %s", attempt, reply.error);
@@ -212,34 +221,127 @@ static query_outcome query(pull_run *run, const pb_pull_line *lines, size_t n, p
             snprintf(run->reason, sizeof(run->reason), "HTTP %ld after %u tries", reply.status, attempt);
             continue;
         }
-        if (reply.status != 200) {
-            snprintf(run->reason, sizeof(run->reason), "the source answered HTTP %ld", reply.status);
-            break;
+        switch (judge(run, &reply, attempt, arg)) {
+        case JUDGED_DONE: return QUERY_OK;
+        case JUDGED_RETRY: continue;
+        case JUDGED_FAILED: return QUERY_FAILED;
+        case JUDGED_STOP: return QUERY_STOP;
         }
-        const char *malformed = pb_pull_answer_parse(run->config->kind, reply.body, reply.len, sent, n, pool, answer);
-        if (malformed != NULL) {
-            snprintf(run->reason, sizeof(run->reason), "malformed answer: %s", malformed);
-            break;
-        }
-        if (answer->code == PB_ERR_AUTH) {
-            outcome = QUERY_STOP;
-            stop_on_auth(run);
-            break;
-        }
-        if (answer->code == PB_ERR_STORE || answer->code == PB_ERR_RATE) {
-            snprintf(run->reason, sizeof(run->reason), "the source answered %d (%s) after %u tries", answer->code,
-                     pb_code_message(answer->code), attempt);
-            continue;
-        }
-        if (answer->entries == NULL) {
-            snprintf(run->reason, sizeof(run->reason), "the source answered %d (%s)", answer->code,
-                     pb_code_message(answer->code));
-            break;
-        }
-        outcome = QUERY_OK;
-        break;
     }
-    return outcome;
+    return QUERY_FAILED;
+}
+
+/* A code worth asking again for: the source's store failed, or it is over its rate. */
+static judgement retry_on(pull_run *run, int code, uint32_t attempt)
+{
+    snprintf(run->reason, sizeof(run->reason), "the source answered %d (%s) after %u tries", code,
+             pb_code_message(code), attempt);
+    return JUDGED_RETRY;
+}
+
+typedef struct asked {
+    const pb_pull_item *sent;
+    size_t n;
+    pb_pool *pool;
+    pb_pull_answer *answer;
+} asked;
+
+static judgement judge_query(pull_run *run, const pb_pull_reply *reply, uint32_t attempt, void *arg)
+{
+    asked *a = arg;
+    if (reply->status != 200) {
+        snprintf(run->reason, sizeof(run->reason), "the source answered HTTP %ld", reply->status);
+        return JUDGED_FAILED;
+    }
+    const char *malformed =
+        pb_pull_answer_parse(run->config->kind, reply->body, reply->len, a->sent, a->n, a->pool, a->answer);
+    if (malformed != NULL) {
+        snprintf(run->reason, sizeof(run->reason), "malformed answer: %s", malformed);
+        return JUDGED_FAILED;
+    }
+    int code = a->answer->code;
+    if (code == PB_ERR_AUTH) {
+        stop_on_auth(run);
+        return JUDGED_STOP;
+    }
+    if (code == PB_ERR_STORE || code == PB_ERR_RATE)
+        return retry_on(run, code, attempt);
+    if (a->answer->entries == NULL) {
+        snprintf(run->reason, sizeof(run->reason), "the source answered %d (%s)", code, pb_code_message(code));
+        return JUDGED_FAILED;
+    }
+    return JUDGED_DONE;
+}
+
+/* Asks the source about lines[0..n-1], retrying what may pass later. */
+static query_outcome query(pull_run *run, const pb_pull_line *lines, size_t n, pb_pool *pool, pb_pull_answer *answer)
+{
+    pb_pull_item *sent = pb_pool_alloc(pool, n * sizeof(*sent));
+    for (size_t i = 0; i < n; i++)
+        sent[i] = lines[i].item;
+    asked a = {sent, n, pool, answer};
+    return post(run, PB_PULL_QUERY_PATH, query_body(run, pool, lines, n), judge_query, &a);
+}
+
+/* From now on the run pulls bindings only; says why, once. */
+static void no_tags(pull_run *run, const char *why)
+{
+    run->no_tags = true;
+    pb_progress_clear(&run->progress);
+    fprintf(stderr, "pushbind pull: %s; pulling bindings without tags\n", why);
+}
+
+typedef struct tags_asked {
+    pb_pull_tag_target *targets;
+    size_t n;
+    pb_pool *pool;
+} tags_asked;
+
+/* A source that answers anything but tags or a retryable refusal has no tag reads (TPNS: 404). */
+static judgement judge_tags(pull_run *run, const pb_pull_reply *reply, uint32_t attempt, void *arg)
+{
+    tags_asked *a = arg;
+    char why[160];
+    if (reply->status == 429) {
+        snprintf(run->reason, sizeof(run->reason), "HTTP 429 to the tag query after %u tries", attempt);
+        return JUDGED_RETRY;
+    }
+    if (reply->status != 200) {
+        snprintf(why, sizeof(why), "the source keeps no tags it can read (HTTP %ld to %s)", reply->status,
+                 PB_PULL_TAG_QUERY_PATH);
+        no_tags(run, why);
+        return JUDGED_DONE;
+    }
+    pb_pull_tag_answer answer;
+    const char *malformed =
+        pb_pull_tag_answer_parse(reply->body, reply->len, &run->config->api, a->targets, a->n, a->pool, &answer);
+    if (malformed != NULL) {
+        snprintf(run->reason, sizeof(run->reason), "malformed answer to the tag query: %s", malformed);
+        return JUDGED_FAILED;
+    }
+    if (answer.code == PB_OK)
+        return JUDGED_DONE;
+    if (!answer.unsupported && (answer.code == PB_ERR_STORE || answer.code == PB_ERR_RATE))
+        return retry_on(run, answer.code, attempt);
+    snprintf(why, sizeof(why), "the source keeps no tags it can read (%d %s to %s)", answer.code,
+             answer.unsupported ? "tags are not supported on this store" : pb_code_message(answer.code),
+             PB_PULL_TAG_QUERY_PATH);
+    no_tags(run, why);
+    return JUDGED_DONE;
+}
+
+/* Asks the source for the tags of targets[0..n-1], `batch` tokens a request. */
+static query_outcome ask_tags(pull_run *run, pb_pull_tag_target *targets, size_t n, pb_pool *pool)
+{
+    for (size_t at = 0; at < n && !run->no_tags; at += run->config->batch) {
+        size_t chunk = n - at < run->config->batch ? n - at : run->config->batch;
+        tags_asked a = {targets + at, chunk, pool};
+        query_outcome outcome =
+            post(run, PB_PULL_TAG_QUERY_PATH, pb_pull_tag_query_body(pool, targets + at, chunk), judge_tags, &a);
+        if (outcome != QUERY_OK)
+            return outcome;
+    }
+    return QUERY_OK;
 }
 
 /* Judges each answer: an empty one is finished, an item error or a binding this store cannot hold fails. */
@@ -257,73 +359,129 @@ static void judge_entries(pull_run *run, pb_pull_line *lines, size_t n, const pb
         for (size_t j = 0; j < e->n && lines[i].failure == NULL; j++) {
             pb_token_item token = {e->bindings[j].token, true};
             pb_account_item account = {e->bindings[j].account, true};
-            if (pb_validate_token(&run->api, &token) != PB_OK)
+            if (pb_validate_token(&run->config->api, &token) != PB_OK)
                 lines[i].failure = "the source answered a token this store does not take (--max-token-bytes)";
-            else if (pb_validate_account(&run->api, &account) != PB_OK)
+            else if (pb_validate_account(&run->config->api, &account) != PB_OK)
                 lines[i].failure = "the source answered an account this store does not take (--max-account-bytes)";
         }
     }
 }
 
-/*
- * Binds the answered lines, with the times and platforms the source gave
- * (pull/group.h). Returns 0, or -1 when the store failed (the run stops).
- */
-static int bind(pull_run *run, pb_pull_line *lines, size_t n, pb_pool *pool)
+/* Says the local store failed for lines[0..n-1] (or lost the app): the run stops. */
+static void stop_on_store(pull_run *run, int rc, const pb_pull_line *lines, size_t n, const char *undone)
 {
-    pb_pull_changes changes;
-    pb_pull_group(run->config->kind, lines, n, pool, &changes);
-    if (changes.n == 0)
+    pb_progress_clear(&run->progress);
+    if (rc == PB_STORE_ENOTFOUND)
+        fprintf(stderr, "pushbind pull: app %" PRIu64 " was removed from the local store\n", run->config->access_id);
+    else
+        fprintf(stderr, "pushbind pull: the local store failed: %s (lines %" PRIu64 "-%" PRIu64 " not %s)\n",
+                pb_store_session_error(run->session), lines[0].number, lines[n - 1].number, undone);
+}
+
+/*
+ * Binds `changes`, the answered lines' appends with the times and platforms
+ * the source gave (pull/group.h). Returns 0, or -1 when the store failed
+ * (the run stops).
+ */
+static int bind(pull_run *run, pb_pull_line *lines, size_t n, const pb_pull_changes *changes, pb_pool *pool)
+{
+    if (changes->n == 0)
         return 0;
-    pb_change_outcome *outcomes = pb_pool_alloc(pool, changes.n * sizeof(*outcomes));
-    int rc = pb_store_apply(run->session, run->config->access_id, changes.changes, changes.n, outcomes);
+    pb_change_outcome *outcomes = pb_pool_alloc(pool, changes->n * sizeof(*outcomes));
+    int rc = pb_store_apply(run->session, run->config->access_id, changes->changes, changes->n, outcomes);
     if (rc != PB_STORE_OK) {
-        pb_progress_clear(&run->progress);
-        if (rc == PB_STORE_ENOTFOUND)
-            fprintf(stderr, "pushbind pull: app %" PRIu64 " was removed from the local store\n", run->config->access_id);
-        else
-            fprintf(stderr, "pushbind pull: the local store failed: %s (lines %" PRIu64 "-%" PRIu64 " not bound)\n",
-                    pb_store_session_error(run->session), lines[0].number, lines[n - 1].number);
+        stop_on_store(run, rc, lines, n, "bound");
         return -1;
     }
-    for (size_t c = 0; c < changes.n; c++) {
+    for (size_t c = 0; c < changes->n; c++) {
         if (outcomes[c] == PB_CHANGE_OK) {
-            run->counts.bindings += changes.changes[c].n_accounts;
+            run->counts.bindings += changes->changes[c].n_accounts;
             continue;
         }
         const char *reason = outcomes[c] == PB_CHANGE_OVER_LIMIT
                                  ? "over a local limit (--max-accounts-per-token or --max-tokens-per-account)"
                              : outcomes[c] == PB_CHANGE_NO_SPACE ? "the local store is full (--map-size-mib)"
                                                                  : "the local store failed for it";
-        for (size_t k = 0; k < changes.n_lines[c]; k++)
-            lines[changes.lines_of[c][k]].failure = reason;
+        for (size_t k = 0; k < changes->n_lines[c]; k++)
+            lines[changes->lines_of[c][k]].failure = reason;
     }
     return 0;
 }
 
-/* One batch, from the query to the resume record. Returns -1 when the run must stop. */
+/*
+ * Adds the answered tags of targets[0..n-1] here (pull/tags.h); a target
+ * that could not have them fails its lines. Returns 0, or -1 when the store
+ * failed (the run stops).
+ */
+static int write_tags(pull_run *run, pb_pull_line *lines, size_t n, pb_pull_tag_target *targets, size_t n_targets,
+                      pb_pool *pool)
+{
+    uint64_t pairs = 0;
+    int rc = pb_pull_tags_write(run->session, run->config->access_id, &run->config->api, lines, targets, n_targets,
+                                pool, &pairs);
+    if (rc == PB_STORE_EINVAL) {
+        no_tags(run, "the local store keeps no tags");
+        return 0;
+    }
+    if (rc != PB_STORE_OK) {
+        stop_on_store(run, rc, lines, n, "given their tags");
+        return -1;
+    }
+    run->counts.tags += pairs;
+    for (size_t t = 0; t < n_targets; t++)
+        for (size_t k = 0; targets[t].failure != NULL && k < targets[t].n_lines; k++)
+            if (lines[targets[t].lines[k]].failure == NULL)
+                lines[targets[t].lines[k]].failure = targets[t].failure;
+    return 0;
+}
+
+/* A batch nothing of which was written: its lines fail. Returns -1 when so many failed in a row that the run stops. */
+static int fail_batch(pull_run *run, const pb_pull_line *lines, size_t n)
+{
+    pb_progress_clear(&run->progress);
+    fprintf(stderr, "pushbind pull: lines %" PRIu64 "-%" PRIu64 " (%zu asked): %s; nothing written for them\n",
+            lines[0].number, lines[n - 1].number, n, run->reason);
+    for (size_t i = 0; i < n; i++)
+        fail_line(run, lines[i].number, lines[i].text, run->reason, true);
+    if (++run->failed_in_a_row >= PB_PULL_FAILED_IN_A_ROW) {
+        fprintf(stderr, "pushbind pull: %u batches in a row failed; stopping (run again with --resume to go on)\n",
+                run->failed_in_a_row);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * One batch, from the query to the resume record: the source is asked about
+ * the lines, then about the tags of the tokens it answered, and only then is
+ * anything written. Returns -1 when the run must stop.
+ */
 static int pull_batch(pull_run *run, pb_pull_line *lines, size_t n, pb_pool *pool)
 {
     pb_pull_answer answer;
     query_outcome outcome = query(run, lines, n, pool, &answer);
     if (outcome == QUERY_STOP)
         return -1;
-    if (outcome == QUERY_FAILED) {
-        pb_progress_clear(&run->progress);
-        fprintf(stderr, "pushbind pull: lines %" PRIu64 "-%" PRIu64 " (%zu asked): %s; nothing written for them\n",
-                lines[0].number, lines[n - 1].number, n, run->reason);
-        for (size_t i = 0; i < n; i++)
-            fail_line(run, lines[i].number, lines[i].text, run->reason, true);
-        if (++run->failed_in_a_row >= PB_PULL_FAILED_IN_A_ROW) {
-            fprintf(stderr, "pushbind pull: %u batches in a row failed; stopping (run again with --resume to go on)\n",
-                    run->failed_in_a_row);
-            return -1;
-        }
-        return 0;
-    }
-    run->failed_in_a_row = 0;
+    if (outcome == QUERY_FAILED)
+        return fail_batch(run, lines, n);
     judge_entries(run, lines, n, &answer, pool);
-    if (bind(run, lines, n, pool) != 0)
+    pb_pull_changes changes;
+    pb_pull_group(run->config->kind, lines, n, pool, &changes);
+    pb_pull_tag_target *targets = NULL;
+    size_t n_targets = run->no_tags ? 0 : pb_pull_tag_targets(run->config->kind, lines, n, &changes, pool, &targets);
+    if (n_targets > 0 && !run->local_tags) {
+        no_tags(run, "the local store keeps no tags");
+        n_targets = 0;
+    }
+    outcome = n_targets > 0 ? ask_tags(run, targets, n_targets, pool) : QUERY_OK;
+    if (outcome == QUERY_STOP)
+        return -1;
+    if (outcome == QUERY_FAILED)
+        return fail_batch(run, lines, n);
+    run->failed_in_a_row = 0;
+    if (bind(run, lines, n, &changes, pool) != 0)
+        return -1;
+    if (!run->no_tags && n_targets > 0 && write_tags(run, lines, n, targets, n_targets, pool) != 0)
         return -1;
     uint64_t *finished = pb_pool_alloc(pool, n * sizeof(uint64_t));
     size_t n_finished = 0;
@@ -413,15 +571,14 @@ static void print_summary(const pull_run *run, bool stopped)
     double seconds = pb_progress_now() - run->progress.start;
     printf("pushbind pull: %" PRIu64 " lines: %" PRIu64 " pulled (%" PRIu64 " bindings), %" PRIu64
            " empty on the source, %" PRIu64 " skipped (finished before), %" PRIu64 " failed; %" PRIu64
-           " requests in %.1f s%s\n",
-           c->lines, c->pulled, c->bindings, c->empty, c->skipped, c->failed, c->requests, seconds,
+           " tags; %" PRIu64 " requests in %.1f s%s\n",
+           c->lines, c->pulled, c->bindings, c->empty, c->skipped, c->failed, c->tags, c->requests, seconds,
            stopped ? "; stopped before the end of the input" : "");
 }
 
 pb_pull_result pb_pull_run(const pb_pull_config *config, pb_pull_counts *counts)
 {
     pull_run run = {.config = config, .resume = {.fd = -1}};
-    pb_api_config_defaults(&run.api);
     pb_pull_result result = PB_PULL_STOPPED;
     if (open_store(&run) != 0 || open_files(&run) != 0 || (run.http = pb_pull_http_open(config)) == NULL) {
         close_run(&run);
@@ -430,11 +587,13 @@ pb_pull_result pb_pull_run(const pb_pull_config *config, pb_pull_counts *counts)
     struct stat st;
     uint64_t total = run.input != stdin && fstat(fileno(run.input), &st) == 0 && S_ISREG(st.st_mode)
                          ? (uint64_t)st.st_size : 0;
+    pb_pool pool;
+    pb_pool_init(&pool);
+    run.local_tags = pb_pull_tags_kept(run.session, config->access_id, &pool);
+    pb_pool_clear(&pool);
     pb_progress_start(&run.progress, "pull", config->tty, total);
     run.progress.show_items = true;
     pb_pull_line *lines = calloc(config->batch, sizeof(*lines));
-    pb_pool pool;
-    pb_pool_init(&pool);
     bool stopped = lines == NULL;
     while (!stopped && !run.eof) {
         size_t n = fill_batch(&run, lines, &pool);

@@ -4,7 +4,8 @@
  * A service that cannot export its bindings can still be asked about them:
  * pb_pull_run() reads a list of accounts (or tokens), asks the source's
  * POST /v3/device/account/query about them in batches, and binds what it
- * answers into the local store under the same AccessId. The source is TPNS
+ * answers into the local store under the same AccessId (with the tokens'
+ * tags, from a pushbind source: "Tags" below). The source is TPNS
  * itself or another pushbind.
  *
  * Input
@@ -38,13 +39,27 @@
  * platform; a binding answered without a time among others with one is read
  * as the import reads it (last_bind_time now, bind_time the last one).
  *
+ * Tags
+ * ----
+ * A pushbind source keeps tags (docs/API.md "Tags"): for the tokens a batch
+ * saw (by token every line answered, by account the tokens answered), the
+ * pull asks its POST /pushbind/v1/tag/query op 1, in requests of at most
+ * `batch` tokens, before anything of the batch is bound, and adds each
+ * token's tags here in the order answered, as op 9 adds pairs, under the
+ * local tag limits (config->api). A line whose token's tags break a limit
+ * fails (its bindings stay bound; a re-run adds nothing twice). A source that
+ * has no tag reads (TPNS: HTTP 404; a pushbind on a store without tags:
+ * 1008004 "not supported"; any other refusal but a retryable one) is said
+ * once on stderr and the run goes on with bindings only; so it does, without
+ * asking the source, when the local store keeps no tags.
+ *
  * Politeness
  * ----------
- * At most `rate` requests a second (a token bucket holding one request, so
- * no second ever sees more, retries included). A transport error, an HTTP
+ * At most `rate` requests a second, tag queries included (a token bucket
+ * holding one request, so no second ever sees more, retries included). A transport error, an HTTP
  * 5xx, 1008004 or 1008028 is retried with exponential back-off, up to
  * `max_tries` tries; then the batch fails, nothing of it is written, its
- * lines are reported and the run goes on, unless PB_PULL_FAILED_IN_A_ROW
+ * lines are reported and the run goes on (a tag query the same), unless PB_PULL_FAILED_IN_A_ROW
  * batches fail in a row (the source is gone: the run stops). 1008003 stops
  * the run at once: the key is wrong or the clocks disagree.
  *
@@ -64,6 +79,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api/api.h"
 #include "store/store.h"
 
 #define PB_PULL_DEFAULT_RATE 10
@@ -99,10 +115,11 @@ typedef struct pb_pull_config {
     uint32_t max_tries;      /* tries per batch, >= 1 */
     unsigned backoff_ms;     /* the first retry's wait; each next one doubles */
     pb_store_config store;   /* the local store (data_dir or url, limits) */
+    pb_api_config api;       /* judges input lines and answers; its tag limits bound the tags written */
     bool tty;                /* draw a progress bar (stderr is a terminal) */
 } pb_pull_config;
 
-/* Fills `config` with the defaults above (and docs/API.md's store limits). */
+/* Fills `config` with the defaults above (and docs/API.md's store and tag limits). */
 void pb_pull_config_defaults(pb_pull_config *config);
 
 typedef struct pb_pull_counts {
@@ -112,6 +129,7 @@ typedef struct pb_pull_counts {
     uint64_t empty;    /* answered 10110008: nothing bound on the source */
     uint64_t failed;   /* bad line, item error, failed batch, store refusal */
     uint64_t bindings; /* pairs handed to the store (already bound ones included) */
+    uint64_t tags;     /* (tag, token) pairs handed to the store (already there included) */
     uint64_t requests; /* HTTP requests sent, retries included */
 } pb_pull_counts;
 

@@ -33,6 +33,16 @@ class AppInfoTest(unittest.TestCase):
             self.assertEqual(info['limits']['max_tokens_per_account'], 100)
         self.assertEqual(app_info(self.srv, app=APP2)[1]['bindings'], 0)
 
+    def test_the_tag_limits_are_given_with_the_binding_limits(self):
+        self.assertEqual(app_info(self.srv)[1]['limits'], {
+            'max_accounts_per_token': 32, 'max_tokens_per_account': 100, 'max_query_items': 1000,
+            'max_batch_items': 20, 'max_list_items': 100, 'max_account_bytes': 128, 'max_token_bytes': 256,
+            'max_tag_items': 500, 'max_tags_per_token': 100, 'max_tags_per_app': 10000, 'max_tag_chars': 50})
+        flags = ['--max-tag-items', '7', '--max-tags-per-token', '3', '--max-tags-per-app', '12', '--max-tag-chars', '9']
+        limits = app_info(pbtest.Server.for_test(self, apps=[APP], args=flags))[1]['limits']
+        self.assertEqual((limits['max_tag_items'], limits['max_tags_per_token'], limits['max_tags_per_app'],
+                          limits['max_tag_chars'], limits['max_accounts_per_token']), (7, 3, 12, 9, 32))
+
     def test_the_environment_name_is_given_only_when_set(self):
         self.assertNotIn('environment', app_info(self.srv)[1])
         named = pbtest.Server.for_test(self, apps=[APP], args=['--environment', 'staging eu-1'])

@@ -2,10 +2,12 @@
 
 import collections
 import datetime
+import http.server
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import unittest
 
@@ -396,6 +398,165 @@ class PullResumeTest(PullTestCase):
         local = self.local()
         for i in range(5):
             self.assertEqual(local.accounts_of(n('tok%d' % i)), src.accounts_of(n('tok%d' % i)))
+
+
+TAG = '/v3/device/tag'
+TAG_QUERY = '/pushbind/v1/tag/query'
+NO_TAG_READS = 'the source keeps no tags it can read'
+
+
+def tags_answer(srv, tokens):
+    """The tag query op 1's answer on srv: (ret_code, {token: tags})."""
+    status, answer = srv.post(TAG_QUERY, {'operator_type': 1, 'token_list': list(tokens)})
+    assert status == 200, answer
+    return answer['ret_code'], {e['token']: e['tag_list'] for e in answer.get('token_tags', [])}
+
+
+class PullTagsTest(PullTestCase):
+    """A pushbind source's tags come with the bindings; a source without tag reads gives bindings alone."""
+
+    def tagged_source(self, n):
+        """A pushbind on an embedded store (one that keeps tags, whatever store this run tests) with SOURCE_OPS
+        and tags: t1 two, in an order that is not byte order; t0 one; a token with tags and no account."""
+        src_dir = os.path.join(self.dir, 'src-%s' % pbtest.uniq('s'))
+        os.mkdir(src_dir)
+        r = subprocess.run([pbtest.BIN, 'app', 'add', '--access-id', APP[0], '--secret-key', APP[1], '--data', src_dir],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r)
+        src = pbtest.Server.for_test(self, apps=(), data_dir=src_dir, embedded=True,
+                                     args=['--log-format', 'json', '--log-file', self.log])
+        src.default_app = APP
+        self.fill_source(src, n)
+        for body in ({'operator_type': 3, 'tag_list': ['vip', 'level:3'], 'token_list': [n('t1')]},
+                     {'operator_type': 1, 'tag_list': ['city:shenzhen'], 'token_list': [n('t0')]},
+                     {'operator_type': 9, 'tag_token_list': [['vip', n('tagged')], ['beta', n('tagged')]]}):
+            self.assertEqual(src.post(TAG, body), (200, {'seq': 0, 'ret_code': 0, 'err_msg': 'ok'}))
+        return src
+
+    def check_tags_arrived(self, r, local, want):
+        """`want` {token: tags} is here when the local store keeps tags (True); else the pull said so once."""
+        code, have = tags_answer(local, want)
+        if code != 0:  # a store that keeps no tags (yet)
+            self.assertEqual(r.stderr.count('the local store keeps no tags'), 1, r.stderr)
+            return False
+        self.assertEqual(have, want)
+        self.assertIn('; %d tags;' % sum(len(t) for t in want.values()), r.stdout)
+        return True
+
+    def test_by_token_tags_arrive_in_their_order_and_a_token_without_accounts_brings_its_own(self):
+        n = self.names(pbtest.uniq('g'))
+        src = self.tagged_source(n)
+        tokens = self.write('tokens', [n(t) for t in TOKENS] + [n('tagged')])
+        r = self.pull(src, '--tokens', tokens, '--batch', 2)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn('4 pulled (6 bindings), 1 empty on the source', r.stdout)
+        self.assertNotIn(NO_TAG_READS, r.stderr)
+        want = {n('t0'): ['city:shenzhen'], n('t1'): ['vip', 'level:3'], n('t2'): [], n('t3'): [],
+                n('tagged'): ['vip', 'beta']}
+        local = self.local()
+        kept = self.check_tags_arrived(r, local, want)
+        self.assertEqual(local.accounts_of(n('t1')), src.accounts_of(n('t1')))
+        src.stop()
+        with open(self.log) as f:
+            asked = [rec['items'] for rec in map(json.loads, f) if rec['endpoint'] == 'tag_query']
+        # Batches of 2 lines: 2, 2 and 1 tokens; none asked when they could not be kept here.
+        self.assertEqual(sorted(asked), [1, 2, 2] if kept else [])
+
+    def test_by_account_the_tags_of_the_tokens_pulled_arrive_and_a_rerun_changes_nothing(self):
+        n = self.names(pbtest.uniq('g'))
+        src = self.tagged_source(n)
+        accounts = self.write('accounts', [account_line(n(a), t) for a, t in ACCOUNTS])
+        for _ in range(2):
+            r = self.pull(src, '--accounts', accounts)
+            self.assertEqual(r.returncode, 0, r)
+        self.check_tags_arrived(r, self.local(), {n('t0'): ['city:shenzhen'], n('t1'): ['vip', 'level:3'],
+                                                  n('t2'): [], n('t3'): []})
+
+    def test_a_token_over_the_local_tag_limit_fails_its_line_alone(self):
+        n = self.names(pbtest.uniq('g'))
+        src = self.tagged_source(n)
+        local = self.local()
+        if tags_answer(local, ['x'])[0] != 0:
+            self.skipTest('the %s store keeps no tags yet' % pbtest.STORE_KIND)
+        local.stop()
+        tokens = self.write('tokens', [n('t1'), n('t0')])
+        report = os.path.join(self.dir, 'report.tsv')
+        r = self.pull(src, '--tokens', tokens, '--max-tags-per-token', '1', '--report', report)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertEqual(self.report(report), [['1', 'its tags are over a local limit (--max-tags-per-token)',
+                                                n('t1')]])
+        local.start()
+        self.assertEqual(tags_answer(local, [n('t1'), n('t0')])[1], {n('t1'): [], n('t0'): ['city:shenzhen']})
+        self.assertEqual(local.accounts_of(n('t1')), src.accounts_of(n('t1')))  # its bindings stay
+
+
+class TpnsLikeSource(http.server.ThreadingHTTPServer):
+    """A source with the account query only, as TPNS: every token of `bindings` {token: [account]} answered by
+    token; any other path gets `other` (status, body)."""
+
+    def __init__(self, bindings, other):
+        self.bindings, self.other, self.paths = bindings, other, []
+        super().__init__(('127.0.0.1', 0), TpnsLikeHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+class TpnsLikeHandler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
+        self.server.paths.append(self.path)
+        if self.path == '/v3/device/account/query':
+            tokens = body['token_list']
+            answer = {'retCode': 0, 'errMsg': 'ok', 'result': ['0' if self.server.bindings.get(t) else '10110008'
+                                                                for t in tokens],
+                      'token_accounts': [{'token': t, 'account_list': [{'account': a}
+                                                                       for a in self.server.bindings.get(t, [])]}
+                                         for t in tokens]}
+            status, raw = 200, json.dumps(answer).encode()
+        else:
+            status, raw = self.server.other
+        self.send_response(status)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args):
+        pass
+
+
+class PullWithoutTagReadsTest(PullTestCase):
+
+    def check(self, other):
+        source = TpnsLikeSource({'tp-1': ['a', 'b'], 'tp-2': ['c'], 'tp-3': ['a']}, other)
+        self.addCleanup(source.server_close)
+        self.addCleanup(source.shutdown)
+        tokens = self.write('tokens', ['tp-1', 'tp-2', 'tp-3', 'tp-none'])
+        r = pbtest.run_cli('pull', '--from', 'http://127.0.0.1:%d' % source.server_address[1], '--access-id', APP[0],
+                           '--secret-key', APP[1], '--data', self.dst, '--tokens', tokens, '--batch', 1,
+                           '--rate', 1000, timeout=60)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn('3 pulled (4 bindings), 1 empty on the source', r.stdout)
+        self.assertEqual(source.paths.count('/v3/device/account/query'), 4)
+        local = self.local()
+        if tags_answer(local, ['x'])[0] != 0:  # a store that keeps no tags (yet): the source is not asked
+            self.assertEqual(r.stderr.count('the local store keeps no tags'), 1, r.stderr)
+            self.assertEqual(source.paths.count(TAG_QUERY), 0, source.paths)
+            self.skipTest('the %s store keeps no tags yet' % pbtest.STORE_KIND)
+        self.assertEqual(r.stderr.count(NO_TAG_READS), 1, r.stderr)  # said once, asked once
+        self.assertEqual(source.paths.count(TAG_QUERY), 1, source.paths)
+        self.assertEqual(local.accounts_of('tp-1'), [{'account': 'a'}, {'account': 'b'}])
+        self.assertEqual(local.accounts_of('tp-3'), [{'account': 'a'}])
+        return r.stderr
+
+    def test_a_404_for_the_tag_path_leaves_the_accounts_coming(self):
+        self.assertIn('HTTP 404', self.check((404, b'{"message":"not found"}')))
+
+    def test_a_tpns_error_for_the_tag_path_leaves_the_accounts_coming(self):
+        self.assertIn('1008001', self.check((200, b'{"retCode":1008001,"errMsg":"unknown path"}')))
+
+    def test_a_pushbind_whose_store_keeps_no_tags_leaves_the_accounts_coming(self):
+        refused = b'{"ret_code":1008004,"err_msg":"tags are not supported on this store"}'
+        self.assertIn('tags are not supported', self.check((200, refused)))
 
 
 class PullTlsTest(PullTestCase):

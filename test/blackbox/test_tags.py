@@ -380,6 +380,47 @@ class ExportImportTest(unittest.TestCase):
         self.assertIn('101 bound, 0 already present, 1 rejected', r.stdout)
         self.assertIn('line 101: the token already has --max-tags-per-token tags', r.stderr)
 
+    def test_import_takes_serves_tag_limit_flags(self):
+        data = pbtest.new_temp_dir(self.addCleanup)
+        pbtest.app_add(data, APP[0], APP[1])
+        text = ('{"token":"t","tag":"a"}\n{"token":"t","tag":"b"}\n{"token":"t","tag":"c"}\n'
+                '{"token":"u","tag":"d"}\n{"token":"u","tag":"e"}\n{"token":"u","tag":"abcdef"}\n')
+        r = self.run_cli('import', '--data', data, '--access-id', APP[0], '--max-tags-per-token', '2',
+                         '--max-tags-per-app', '3', '--max-tag-chars', '5', '-', stdin=text)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn('3 bound, 0 already present, 3 rejected', r.stdout)
+        self.assertIn('line 3: the token already has --max-tags-per-token tags', r.stderr)
+        self.assertIn('line 5: the app already has --max-tags-per-app tags', r.stderr)
+        self.assertIn('line 6: invalid tag', r.stderr)
+        copy = pbtest.Server.for_test(self, apps=[], data_dir=data)
+        copy.default_app = APP
+        self.assertEqual(tags_of(copy, 't', 'u'), [['a', 'b'], ['d']])
+        r = self.run_cli('import', '--help')
+        for flag in ('--max-tags-per-token', '--max-tags-per-app', '--max-tag-chars'):
+            self.assertIn(flag, r.stdout)
+
+
+@tags_kept
+class ReadKeyTest(unittest.TestCase):
+    def test_a_read_key_reads_tags_but_cannot_change_them(self):
+        srv = pbtest.Server.for_test(self)
+        t = uniq('tok')
+        ok(srv, {'operator_type': 1, 'tag_list': ['vip'], 'token_list': [t]})
+        r = pbtest.run_cli('key', 'add', '--data', srv.data_dir, '--access-id', APP[0], '--name', 'support',
+                           '--role', 'read')
+        self.assertEqual(r.returncode, 0, r)
+        reader = (APP[0], r.stdout.rstrip('\n').split('\n')[-1])
+        for auth in ('basic', 'sign'):
+            status, answer = srv.post(TAG_QUERY, {'operator_type': 1, 'token_list': [t]}, app=reader, auth=auth)
+            self.assertEqual((status, answer['token_tags']), (200, [{'token': t, 'tag_list': ['vip']}]))
+            self.assertEqual(srv.post(TAG_QUERY, {'operator_type': 2, 'tag': 'vip'}, app=reader, auth=auth)[1]['token_list'],
+                             [t])
+            refused = tag(srv, {'operator_type': 5, 'token_list': [t]}, app=reader, auth=auth)
+            self.assertEqual(refused['ret_code'], pbtest.E_AUTH, refused)
+            self.assertEqual(srv.post(DELETE_ALL, {'tag_list': ['vip']}, app=reader, auth=auth)[1]['ret_code'],
+                             pbtest.E_AUTH)
+        self.assertEqual(tags_of(srv, t), ['vip'])
+
 
 @tags_kept
 class PublishedClientsTest(pbtest.ServerTestCase):
@@ -392,6 +433,21 @@ class PublishedClientsTest(pbtest.ServerTestCase):
         self.assertEqual(self.srv.post(TAG, body, auth='sign', content_type="application/json;charset='utf-8'"),
                          (200, OK_ANSWER))
         self.assertEqual(tags_of(self.srv, t), [])
+
+    def test_php_client_delete_tag_calls_delete_all_device(self):
+        t = uniq('tok')
+        ok(self.srv, {'operator_type': 3, 'tag_list': ['php-gone', 'kept'], 'token_list': [t]})
+        status, answer = self.srv.post(DELETE_ALL, b'{"tag_list":["php-gone"]}', auth='sign',
+                                       content_type="application/json;charset='utf-8'")
+        self.assertEqual((status, answer), (200, OK_ANSWER))
+        self.assertEqual(tags_of(self.srv, t), ['kept'])
+
+    def test_jackson_era_java_sdk_pairs_as_objects_with_operator_fields(self):
+        t = uniq('tok')
+        body = ('{"operator_type":9,"platform":"android","tag_token_list":[{"tag":"vip","token":"%s"}],"seq":0,'
+                '"op_type":"qq","op_id":"ops-1"}' % t).encode()
+        self.assertEqual(self.srv.post(TAG, body, auth='basic', content_type=None), (200, OK_ANSWER))
+        self.assertEqual(tags_of(self.srv, t), ['vip'])
 
     def test_java_sdk_device_tag_with_basic_auth(self):
         t = uniq('tok')

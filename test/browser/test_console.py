@@ -271,7 +271,8 @@ class TestConsoleHttp(unittest.TestCase):
         self.assertEqual(headers['Cache-Control'], 'no-store')
         status, again, _ = srv.request('GET', '/console/', headers={'If-None-Match': headers['ETag']})
         self.assertEqual(status, 304)
-        for script in ('/console/api.js', '/console/console.js'):
+        self.assertIn(b'tags.js', body)
+        for script in ('/console/api.js', '/console/console.js', '/console/tags.js'):
             status, headers, _ = srv.request('GET', script)
             self.assertEqual((status, headers['Content-Type']), (200, 'text/javascript; charset=utf-8'), script)
         status, headers, _ = srv.request('GET', '/console')
@@ -299,7 +300,8 @@ class TestConsoleHttp(unittest.TestCase):
         self.assertEqual(answer['bindings'], 2)
         self.assertEqual(answer['limits'], {
             'max_accounts_per_token': 32, 'max_tokens_per_account': 7, 'max_query_items': 1000,
-            'max_batch_items': 20, 'max_list_items': 100, 'max_account_bytes': 128, 'max_token_bytes': 256})
+            'max_batch_items': 20, 'max_list_items': 100, 'max_account_bytes': 128, 'max_token_bytes': 256,
+            'max_tag_items': 500, 'max_tags_per_token': 100, 'max_tags_per_app': 10000, 'max_tag_chars': 50})
         bad = pbtest.auth_headers('sign', (pbtest.APP[0], '0' * 32), b'')
         status, _, raw = srv.request('GET', '/pushbind/v1/app', headers=bad)
         self.assertEqual((status, json.loads(raw)), (200, {'ret_code': 1008003, 'err_msg': 'auth failure'}))

@@ -13,6 +13,7 @@
 #include "pull/answer.h"
 #include "pull/group.h"
 #include "pull/input.h"
+#include "pull/tags.h"
 
 static pb_pool pool;
 static pb_api_config api;
@@ -241,6 +242,59 @@ static void group_carries_the_sources_times_and_platform(void **state)
     assert_int_equal(u->platform, PB_PLATFORM_NONE);
 }
 
+static const char *decode_tags(const char *body, pb_pull_tag_target *targets, size_t n, pb_pull_tag_answer *out)
+{
+    return pb_pull_tag_answer_parse(body, strlen(body), &api, targets, n, &pool, out);
+}
+
+static void tag_answer_gives_each_token_its_tags_in_order(void **state)
+{
+    pb_pull_tag_target targets[] = {{.token = PB_STR_LIT("t1")}, {.token = PB_STR_LIT("t2")}};
+    pb_pull_tag_answer answer;
+    assert_null(decode_tags("{\"ret_code\":0,\"err_msg\":\"ok\",\"token_tags\":[{\"token\":\"t1\",\"tag_list\":"
+                            "[\"vip\",\"level:3\"]},{\"token\":\"t2\",\"tag_list\":[]}]}",
+                            targets, 2, &answer));
+    assert_int_equal(answer.code, 0);
+    assert_int_equal(targets[0].n_tags, 2);
+    assert_str(targets[0].tags[0], "vip");
+    assert_str(targets[0].tags[1], "level:3");
+    assert_int_equal(targets[1].n_tags, 0);
+    assert_null(targets[0].failure);
+    /* A tag this store does not take fails its token alone. */
+    pb_pull_tag_target one = {.token = PB_STR_LIT("t1")};
+    assert_null(decode_tags("{\"ret_code\":0,\"token_tags\":[{\"token\":\"t1\",\"tag_list\":[\" lead\"]}]}",
+                            &one, 1, &answer));
+    assert_non_null(one.failure);
+}
+
+static void tag_answer_is_decoded_strictly_and_names_a_store_without_tags(void **state)
+{
+    pb_pull_tag_target t = {.token = PB_STR_LIT("t1")};
+    pb_pull_tag_answer answer;
+    assert_non_null(decode_tags("{\"ret_code\":0,\"token_tags\":[{\"token\":\"t9\",\"tag_list\":[]}]}", &t, 1,
+                                &answer));
+    assert_non_null(decode_tags("{\"ret_code\":0,\"token_tags\":[]}", &t, 1, &answer));
+    assert_non_null(decode_tags("{\"ret_code\":0,\"token_tags\":[{\"token\":\"t1\",\"tag_list\":[7]}]}", &t, 1,
+                                &answer));
+    assert_non_null(decode_tags("{\"token_tags\":[]}", &t, 1, &answer));
+    assert_non_null(decode_tags("[]", &t, 1, &answer));
+    assert_null(decode_tags("{\"ret_code\":1008004,\"err_msg\":\"tags are not supported on this store\"}", &t, 1,
+                            &answer));
+    assert_true(answer.unsupported);
+    assert_null(decode_tags("{\"ret_code\":1008004,\"err_msg\":\"internal error\"}", &t, 1, &answer));
+    assert_false(answer.unsupported);
+    assert_int_equal(answer.code, PB_ERR_STORE);
+    assert_null(decode_tags("{\"retCode\":1008001,\"errMsg\":\"unknown path\"}", &t, 1, &answer));
+    assert_int_equal(answer.code, 1008001);
+}
+
+static void tag_query_body_lists_the_tokens(void **state)
+{
+    pb_pull_tag_target targets[] = {{.token = PB_STR_LIT("t1")}, {.token = PB_STR_LIT("t\"2")}};
+    pb_str body = pb_pull_tag_query_body(&pool, targets, 2);
+    assert_str(body, "{\"operator_type\":1,\"token_list\":[\"t1\",\"t\\\"2\"]}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +310,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(group_survives_a_source_that_contradicts_itself, setup, teardown),
         cmocka_unit_test_setup_teardown(group_skips_failed_and_empty_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(group_carries_the_sources_times_and_platform, setup, teardown),
+        cmocka_unit_test_setup_teardown(tag_answer_gives_each_token_its_tags_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(tag_answer_is_decoded_strictly_and_names_a_store_without_tags, setup, teardown),
+        cmocka_unit_test_setup_teardown(tag_query_body_lists_the_tokens, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,155 @@
+/*
+ * tags.c — a batch's tags: the tokens to ask about, and the write of what a
+ * pushbind source answered, waited for (the store's tag write calls back,
+ * perhaps from its writer thread).
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "common/codes.h"
+#include "common/json_writer.h"
+#include "pull/tags.h"
+
+size_t pb_pull_tag_targets(pb_pull_kind kind, const pb_pull_line *lines, size_t n, const pb_pull_changes *changes,
+                           pb_pool *pool, pb_pull_tag_target **out)
+{
+    size_t count = 0;
+    if (kind == PB_PULL_BY_TOKEN) {
+        *out = pb_pool_alloc(pool, n * sizeof(**out));
+        for (size_t i = 0; i < n; i++) {
+            const pb_pull_entry *e = lines[i].entry;
+            if (lines[i].failure != NULL || e == NULL || (e->code != PB_OK && e->code != PB_ERR_NO_BINDING))
+                continue;
+            size_t *line = pb_pool_alloc(pool, sizeof(size_t));
+            *line = i;
+            (*out)[count++] = (pb_pull_tag_target){.token = lines[i].item.token, .lines = line, .n_lines = 1};
+        }
+        return count;
+    }
+    *out = pb_pool_alloc(pool, changes->n * sizeof(**out));
+    for (size_t c = 0; c < changes->n; c++)
+        (*out)[count++] = (pb_pull_tag_target){
+            .token = changes->changes[c].token, .lines = changes->lines_of[c], .n_lines = changes->n_lines[c]};
+    return count;
+}
+
+pb_str pb_pull_tag_query_body(pb_pool *pool, const pb_pull_tag_target *targets, size_t n)
+{
+    pb_json_writer w;
+    pb_json_init(&w, pool);
+    pb_json_object_open(&w);
+    PB_JSON_KEY(&w, "operator_type");
+    pb_json_int(&w, 1);
+    PB_JSON_KEY(&w, "token_list");
+    pb_json_array_open(&w);
+    for (size_t i = 0; i < n; i++)
+        pb_json_string(&w, targets[i].token);
+    pb_json_array_close(&w);
+    pb_json_object_close(&w);
+    return pb_json_text(&w);
+}
+
+/* ---- The write, waited for ---------------------------------------------- */
+
+typedef struct waited {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    int result;
+} waited;
+
+static void write_done(void *arg, int result)
+{
+    waited *w = arg;
+    pthread_mutex_lock(&w->lock);
+    w->result = result;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static int wait_for(waited *w)
+{
+    pthread_mutex_lock(&w->lock);
+    while (!w->done)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+    return w->result;
+}
+
+static int write_and_wait(pb_store_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool)
+{
+    waited w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    pb_store_tag_apply_start(session, access_id, write, pool, write_done, &w);
+    return wait_for(&w);
+}
+
+static void lookup_done(void *arg, pb_tag_lookup *lookup)
+{
+    write_done(arg, lookup->result);
+}
+
+bool pb_pull_tags_kept(pb_store_session *session, uint64_t access_id, pb_pool *pool)
+{
+    waited w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    pb_tag_lookup lookup = {.kind = PB_TAG_LOOKUP_COUNTS, .access_id = access_id};
+    pb_store_tag_lookup_start(session, &lookup, pool, lookup_done, &w);
+    return wait_for(&w) != PB_STORE_EINVAL;
+}
+
+static bool writable(const pb_pull_line *lines, const pb_pull_tag_target *target)
+{
+    if (target->failure != NULL)
+        return false;
+    for (size_t i = 0; i < target->n_lines; i++)
+        if (lines[target->lines[i]].failure != NULL)
+            return false;
+    return true;
+}
+
+int pb_pull_tags_write(pb_store_session *session, uint64_t access_id, const pb_api_config *api,
+                       const pb_pull_line *lines, pb_pull_tag_target *targets, size_t n, pb_pool *pool,
+                       uint64_t *pairs)
+{
+    size_t capacity = 0;
+    for (size_t t = 0; t < n; t++)
+        capacity += targets[t].n_tags;
+    *pairs = 0;
+    if (capacity == 0)
+        return PB_STORE_OK;
+    pb_str *tags = pb_pool_alloc(pool, capacity * sizeof(pb_str));
+    pb_str *tokens = pb_pool_alloc(pool, capacity * sizeof(pb_str));
+    size_t *owner = pb_pool_alloc(pool, capacity * sizeof(size_t)); /* the target of each pair */
+    for (;;) {
+        size_t k = 0;
+        for (size_t t = 0; t < n; t++) {
+            for (size_t i = 0; writable(lines, &targets[t]) && i < targets[t].n_tags; i++, k++) {
+                tags[k] = targets[t].tags[i];
+                tokens[k] = targets[t].token;
+                owner[k] = t;
+            }
+        }
+        if (k == 0)
+            return PB_STORE_OK;
+        pb_tag_write write = {.kind = PB_TAG_ADD, .tags = tags, .tokens = tokens, .n = k,
+                              .max_tags_per_token = api->max_tags_per_token, .max_tags_per_app = api->max_tags_per_app};
+        int rc = write_and_wait(session, access_id, &write, pool);
+        if (rc != PB_STORE_OK)
+            return rc;
+        switch (write.outcome) {
+        case PB_TAG_OK:
+            *pairs = k;
+            return PB_STORE_OK;
+        case PB_TAG_OVER_TOKEN_LIMIT:
+            targets[owner[write.at]].failure = "its tags are over a local limit (--max-tags-per-token)";
+            break;
+        case PB_TAG_OVER_APP_LIMIT:
+            targets[owner[write.at]].failure = "its tags are over a local limit (--max-tags-per-app)";
+            break;
+        case PB_TAG_NO_SPACE:
+            for (size_t t = 0; t < n; t++)
+                targets[t].failure = "the local store is full (--map-size-mib)";
+            return PB_STORE_OK;
+        }
+    }
+}
