@@ -19,7 +19,8 @@ import pbtest  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException  # noqa: E402
+from selenium.common.exceptions import (NoAlertPresentException, StaleElementReferenceException,  # noqa: E402
+                                        TimeoutException)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
@@ -65,7 +66,8 @@ class ConsoleTestCase(unittest.TestCase):
         self.driver.save_screenshot(os.path.join(SCREENSHOTS, name + '.png'))
 
     def wait_for(self, condition, timeout=WAIT):
-        return WebDriverWait(self.driver, timeout).until(condition)
+        # A list re-rendered between finding its elements and reading them is read again, not an error.
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
     def wait_text(self, element_id, text):
         """Waits until #element_id's text contains `text`."""
