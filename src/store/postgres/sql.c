@@ -43,11 +43,23 @@ static const char *const texts[PB_PG_STMT_COUNT] = {
     [PB_PG_EXPIRE_STEP] = "SELECT %1$s.expire_step($1, $2)",
     [PB_PG_KEY_PUT] = "SELECT %1$s.key_put($1, $2, $3, $4, $5, $6, $7)",
     [PB_PG_KEY_REVOKE] = "SELECT %1$s.key_revoke($1, $2)",
+    /* tags (store_state.h): a pair is live while its tag's row has its gen */
+    [PB_PG_TAG_APPLY] = "SELECT %1$s.tag_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    [PB_PG_TAGS_OF] = "SELECT q.i, t.tag FROM unnest($2::text[]) WITH ORDINALITY AS q(token, i)"
+                      " JOIN %1$s.tag_pairs p ON p.app = $1 AND p.token = q.token"
+                      " JOIN %1$s.tags t ON t.id = p.gen ORDER BY q.i, p.seq",
+    [PB_PG_TAG_TOKENS] = "SELECT p.seq, p.token FROM %1$s.tags t JOIN %1$s.tag_pairs p ON p.gen = t.id"
+                         " WHERE t.app = $1 AND t.tag = $2 AND p.seq > $3 ORDER BY p.seq LIMIT $4",
+    [PB_PG_TAG_COUNTS] = "SELECT coalesce(t.n, 0) FROM unnest($2::text[]) WITH ORDINALITY AS q(tag, i)"
+                         " LEFT JOIN %1$s.tags t ON t.app = $1 AND t.tag = q.tag ORDER BY q.i",
+    [PB_PG_TAG_LIST] = "SELECT tag, n FROM %1$s.tags WHERE app = $1 AND tag > $2 AND n > 0 ORDER BY tag LIMIT $3",
+    [PB_PG_TAG_STEP] = "SELECT %1$s.tag_step($1)",
 };
 
 static const char *const names[PB_PG_STMT_COUNT] = {"pb0", "pb1", "pb2", "pb3", "pb4", "pb5",
                                                     "pb6", "pb7", "pb8", "pb9", "pb10", "pb11",
-                                                    "pb12", "pb13"};
+                                                    "pb12", "pb13", "pb14", "pb15",
+                                                    "pb16", "pb17", "pb18", "pb19"};
 
 bool pb_pg_sql_init(pb_pg_store *store)
 {
@@ -139,14 +151,14 @@ static text_buf buf_start(pb_pool *pool, char open)
     return b;
 }
 
-static const char *decimal(pb_pool *pool, int64_t value)
+const char *pb_pg_decimal(pb_pool *pool, int64_t value)
 {
     text_buf b = {.pool = pool};
     buf_put_i64(&b, value);
     return b.base;
 }
 
-static const char *udecimal(pb_pool *pool, uint64_t value)
+const char *pb_pg_udecimal(pb_pool *pool, uint64_t value)
 {
     char *text = pb_pool_alloc(pool, PB_DECIMAL_MAX + 1);
     *pb_put_u64(text, value) = '\0';
@@ -166,6 +178,26 @@ static void sep(text_buf *b)
         buf_putc(b, ',');
 }
 
+const char *pb_pg_text_array(pb_pool *pool, const pb_str *items, size_t n)
+{
+    text_buf b = buf_start(pool, '{');
+    for (size_t i = 0; i < n; i++) {
+        sep(&b);
+        buf_put_element(&b, items[i]);
+    }
+    return buf_close(&b);
+}
+
+const char *pb_pg_i64_array(pb_pool *pool, const int64_t *items, size_t n)
+{
+    text_buf b = buf_start(pool, '{');
+    for (size_t i = 0; i < n; i++) {
+        sep(&b);
+        buf_put_i64(&b, items[i]);
+    }
+    return buf_close(&b);
+}
+
 void pb_pg_lookup_query(pb_pg_query *query, const pb_pg_store *store, const pb_store_lookup *lookup, pb_pool *pool)
 {
     query->n_values = 0;
@@ -173,7 +205,7 @@ void pb_pg_lookup_query(pb_pg_query *query, const pb_pg_store *store, const pb_s
     case PB_LOOKUP_SECRET:
     case PB_LOOKUP_APP:
         query->stmt = lookup->kind == PB_LOOKUP_SECRET ? PB_PG_SECRET : PB_PG_APP;
-        query->values[query->n_values++] = udecimal(pool, lookup->access_id);
+        query->values[query->n_values++] = pb_pg_udecimal(pool, lookup->access_id);
         return;
     case PB_LOOKUP_APPS:
         query->stmt = PB_PG_APPS;
@@ -190,23 +222,18 @@ void pb_pg_lookup_query(pb_pg_query *query, const pb_pg_store *store, const pb_s
             sep(&accounts);
             buf_put_element(&accounts, lookup->accounts[i].name);
         }
-        query->values[0] = udecimal(pool, lookup->access_id);
+        query->values[0] = pb_pg_udecimal(pool, lookup->access_id);
         query->values[1] = buf_close(&types);
         query->values[2] = buf_close(&accounts);
-        query->values[3] = decimal(pool, pb_pg_cutoff(store, (int64_t)time(NULL)));
+        query->values[3] = pb_pg_decimal(pool, pb_pg_cutoff(store, (int64_t)time(NULL)));
         query->n_values = 4;
         return;
     }
     case PB_LOOKUP_ACCOUNTS_OF: {
         query->stmt = lookup->with_info ? PB_PG_ACCOUNTS_OF_INFO : PB_PG_ACCOUNTS_OF;
-        text_buf tokens = buf_start(pool, '{');
-        for (size_t i = 0; i < lookup->n; i++) {
-            sep(&tokens);
-            buf_put_element(&tokens, lookup->tokens[i]);
-        }
-        query->values[0] = udecimal(pool, lookup->access_id);
-        query->values[1] = buf_close(&tokens);
-        query->values[2] = decimal(pool, pb_pg_cutoff(store, (int64_t)time(NULL)));
+        query->values[0] = pb_pg_udecimal(pool, lookup->access_id);
+        query->values[1] = pb_pg_text_array(pool, lookup->tokens, lookup->n);
+        query->values[2] = pb_pg_decimal(pool, pb_pg_cutoff(store, (int64_t)time(NULL)));
         query->n_values = 3;
         return;
     }
@@ -246,11 +273,11 @@ void pb_pg_apply_query(pb_pg_query *query, const pb_pg_store *store, uint64_t ac
         }
     }
     query->stmt = PB_PG_APPLY;
-    query->values[0] = udecimal(pool, access_id);
-    query->values[1] = decimal(pool, (int64_t)time(NULL));
-    query->values[2] = decimal(pool, store->binding_ttl);
-    query->values[3] = decimal(pool, store->limits.max_accounts_per_token);
-    query->values[4] = decimal(pool, store->limits.max_tokens_per_account);
+    query->values[0] = pb_pg_udecimal(pool, access_id);
+    query->values[1] = pb_pg_decimal(pool, (int64_t)time(NULL));
+    query->values[2] = pb_pg_decimal(pool, store->binding_ttl);
+    query->values[3] = pb_pg_decimal(pool, store->limits.max_accounts_per_token);
+    query->values[4] = pb_pg_decimal(pool, store->limits.max_tokens_per_account);
     query->values[5] = buf_close(&kinds);
     query->values[6] = buf_close(&tokens);
     query->values[7] = buf_close(&platforms);
