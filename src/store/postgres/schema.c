@@ -472,7 +472,8 @@ static const char schema_v3[] =
     "\n"
     /* ---- the background's bounded step: frees at most p_pairs pairs of
      * the oldest grave (the grave goes once none is left), and deletes tags
-     * whose count fell to 0 whose lock no writer holds. Returns the pairs
+     * whose count fell to 0 while no writer holds their lock (nor an import
+     * its app's, which stands for every tag's). Returns the pairs
      * freed, or -1 when there was no grave. ---- */
     "CREATE FUNCTION tag_step(p_pairs int) RETURNS bigint LANGUAGE plpgsql SET search_path FROM CURRENT AS $f$\n"
     "DECLARE g bigint; gone bigint := -1;\n"
@@ -488,6 +489,7 @@ static const char schema_v3[] =
     "  END IF;\n"
     "  DELETE FROM tags t WHERE t.ctid = ANY (ARRAY(\n"
     "      SELECT e.ctid FROM tags e WHERE e.n = 0 LIMIT 100 FOR UPDATE SKIP LOCKED))\n"
+    "    AND pg_try_advisory_xact_lock_shared(app_lock_key(t.app))\n"
     "    AND pg_try_advisory_xact_lock(hashtextextended(t.app || ' g ' || t.tag, 0));\n"
     "  RETURN gone;\n"
     "END $f$;\n";

@@ -48,10 +48,13 @@ static const char *const texts[PB_PG_STMT_COUNT] = {
     [PB_PG_TAGS_OF] = "SELECT q.i, t.tag FROM unnest($2::text[]) WITH ORDINALITY AS q(token, i)"
                       " JOIN %1$s.tag_pairs p ON p.app = $1 AND p.token = q.token"
                       " JOIN %1$s.tags t ON t.id = p.gen ORDER BY q.i, p.seq",
-    [PB_PG_TAG_TOKENS] = "SELECT p.seq, p.token FROM %1$s.tags t JOIN %1$s.tag_pairs p ON p.gen = t.id"
-                         " WHERE t.app = $1 AND t.tag = $2 AND p.seq > $3 ORDER BY p.seq LIMIT $4",
-    [PB_PG_TAG_COUNTS] = "SELECT coalesce(t.n, 0) FROM unnest($2::text[]) WITH ORDINALITY AS q(tag, i)"
-                         " LEFT JOIN %1$s.tags t ON t.app = $1 AND t.tag = q.tag ORDER BY q.i",
+    /* the gen as a scalar subquery: the one plan (generic) is then the (gen, seq) index's range, in order */
+    [PB_PG_TAG_TOKENS] = "SELECT p.seq, p.token FROM %1$s.tag_pairs p"
+                         " WHERE p.gen = (SELECT t.id FROM %1$s.tags t WHERE t.app = $1 AND t.tag = $2)"
+                         " AND p.seq > $3 ORDER BY p.seq LIMIT $4",
+    /* one primary-key lookup a tag, whatever the app's number of tags */
+    [PB_PG_TAG_COUNTS] = "SELECT coalesce((SELECT t.n FROM %1$s.tags t WHERE t.app = $1 AND t.tag = q.tag), 0)"
+                         " FROM unnest($2::text[]) WITH ORDINALITY AS q(tag, i) ORDER BY q.i",
     [PB_PG_TAG_LIST] = "SELECT tag, n FROM %1$s.tags WHERE app = $1 AND tag > $2 AND n > 0 ORDER BY tag LIMIT $3",
     [PB_PG_TAG_STEP] = "SELECT %1$s.tag_step($1)",
 };
