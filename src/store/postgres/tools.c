@@ -474,32 +474,34 @@ static int copy_rows(pb_pg_tool *tool, const char *sql, copy_reader *reader)
     return rc;
 }
 
-/* Whether app `app` (decimal) exists: 0, PB_STORE_ENOTFOUND or PB_STORE_EIO. */
-static int app_exists(pb_pg_tool *tool, const char *app)
+/*
+ * The rows of `query` for app `access_id` to the reader, after checking that
+ * the app exists: `query` is a COPY … TO STDOUT with %1$s for the quoted
+ * schema and %2$s for the app (COPY takes no parameters: the app is a number,
+ * written in). Returns 0, PB_STORE_ENOTFOUND, the reader's code or PB_STORE_EIO.
+ */
+static int export_rows(pb_pg_tool *tool, uint64_t access_id, const char *query, copy_reader *reader)
 {
+    char app[24], sql[512];
+    snprintf(app, sizeof(app), "%llu", (unsigned long long)access_id);
     const char *by_app[] = {app};
     long found = 0;
     tool->error[0] = '\0';
     if (!run_ok(tool, "SELECT 1 FROM %1$s.apps WHERE id = $1", 1, by_app, &found))
         return PB_STORE_EIO;
-    return found == 0 ? PB_STORE_ENOTFOUND : PB_STORE_OK;
+    if (found == 0)
+        return PB_STORE_ENOTFOUND;
+    snprintf(sql, sizeof(sql), query, tool->store->quoted, app);
+    return copy_rows(tool, sql, reader);
 }
 
 int pb_pg_export(pb_pg_tool *tool, uint64_t access_id, pb_lmdb_export_visit *visit, void *arg)
 {
-    char app[24];
-    snprintf(app, sizeof(app), "%llu", (unsigned long long)access_id);
-    int rc = app_exists(tool, app);
-    if (rc != PB_STORE_OK)
-        return rc;
-    /* COPY takes no parameters: the app is a number, written in. */
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "COPY (SELECT token, account, atype, bind_time, last_bind_time, platform FROM %s.bindings "
-             "WHERE app = %s ORDER BY seq) TO STDOUT",
-             tool->store->quoted, app);
     copy_reader reader = {binding_line, (void *)visit, arg};
-    return copy_rows(tool, sql, &reader);
+    return export_rows(tool, access_id,
+                       "COPY (SELECT token, account, atype, bind_time, last_bind_time, platform FROM %1$s.bindings "
+                       "WHERE app = %2$s ORDER BY seq) TO STDOUT",
+                       &reader);
 }
 
 /* One COPY line "TOKEN\tTAG" to the visitor. */
@@ -516,18 +518,11 @@ static int tag_line(copy_reader *reader, char *line, size_t len)
 
 int pb_pg_export_tags(pb_pg_tool *tool, uint64_t access_id, pb_lmdb_export_tag_visit *visit, void *arg)
 {
-    char app[24];
-    snprintf(app, sizeof(app), "%llu", (unsigned long long)access_id);
-    int rc = app_exists(tool, app);
-    if (rc != PB_STORE_OK)
-        return rc;
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "COPY (SELECT p.token, t.tag FROM %1$s.tag_pairs p JOIN %1$s.tags t ON t.id = p.gen "
-             "WHERE p.app = %2$s ORDER BY p.token, p.seq) TO STDOUT",
-             tool->store->quoted, app);
     copy_reader reader = {tag_line, (void *)visit, arg};
-    return copy_rows(tool, sql, &reader);
+    return export_rows(tool, access_id,
+                       "COPY (SELECT p.token, t.tag FROM %1$s.tag_pairs p JOIN %1$s.tags t ON t.id = p.gen "
+                       "WHERE p.app = %2$s ORDER BY p.token, p.seq) TO STDOUT",
+                       &reader);
 }
 
 int pb_pg_import_tags(pb_pg_tool *tool, uint64_t access_id, const pb_import_item *items, size_t n,
