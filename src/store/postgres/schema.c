@@ -411,7 +411,8 @@ static const char schema_v3[] =
     "      ON CONFLICT (app) DO UPDATE SET n = a.n + EXCLUDED.n RETURNING a.n INTO total;\n"
     /* another writer made tags meanwhile: the last of this request's new tags are the ones too many */
     "    IF up > 0 AND total > p_max_tags THEN\n"
-    "      RETURN ARRAY[2, made[greatest(1, array_length(made, 1) - (total - p_max_tags)::int + 1)], 0]::bigint[];\n"
+    "      RETURN ARRAY[2, coalesce(made[greatest(1, array_length(made, 1) - (total - p_max_tags)::int + 1)], 0),\n"
+    "        0]::bigint[];\n"
     "    END IF;\n"
     "  END IF;\n"
     "  IF binds <> 0 THEN PERFORM add_count(p_app, binds); END IF;\n"
