@@ -3,8 +3,9 @@
  * postgres.c (the URL, opening, sessions and the waiting calls), schema.c (the
  * tables and functions it installs), sql.c (each statement's text, its
  * parameters and the decoding of its rows), loop.c (connections on an event
- * loop, pipelined) and watch.c (LISTEN for apps changing; the background
- * expiry). Private to store/postgres/.
+ * loop, pipelined), watch.c (LISTEN for apps changing; the background
+ * expiry and freeing of deleted tags) and tags.c (the tag requests' and
+ * lookups' parameters and rows). Private to store/postgres/.
  *
  * Layout, in the schema the URL names (schema.c has the DDL):
  *
