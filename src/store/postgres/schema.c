@@ -282,6 +282,12 @@ static const char schema_v3[] =
     "CREATE INDEX tag_pairs_by_tag ON tag_pairs (gen, seq);\n"
     "CREATE TABLE tag_graves (gen bigint PRIMARY KEY, app bigint NOT NULL);\n"
     "\n"
+    /* The app's lock names the schema too: deployments that share a
+     * database (one schema each) and an access id no longer wait for each
+     * other's imports and `app remove`. */
+    "CREATE OR REPLACE FUNCTION app_lock_key(p_app bigint) RETURNS bigint LANGUAGE sql STABLE\n"
+    "  SET search_path FROM CURRENT AS $f$ SELECT hashtextextended(current_schema() || ' app ' || p_app, 0) $f$;\n"
+    "\n"
     /* app_remove() as in version 1, and the app's tags with it */
     "CREATE OR REPLACE FUNCTION app_remove(p_app bigint) RETURNS bigint LANGUAGE plpgsql\n"
     "  SET search_path FROM CURRENT AS $f$\n"
