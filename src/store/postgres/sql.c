@@ -154,18 +154,28 @@ static text_buf buf_start(pb_pool *pool, char open)
     return b;
 }
 
-const char *pb_pg_decimal(pb_pool *pool, int64_t value)
+static const char *decimal(pb_pool *pool, int64_t value)
 {
     text_buf b = {.pool = pool};
     buf_put_i64(&b, value);
     return b.base;
 }
 
-const char *pb_pg_udecimal(pb_pool *pool, uint64_t value)
+static const char *udecimal(pb_pool *pool, uint64_t value)
 {
     char *text = pb_pool_alloc(pool, PB_DECIMAL_MAX + 1);
     *pb_put_u64(text, value) = '\0';
     return text;
+}
+
+const char *pb_pg_decimal(pb_pool *pool, int64_t value)
+{
+    return decimal(pool, value);
+}
+
+const char *pb_pg_udecimal(pb_pool *pool, uint64_t value)
+{
+    return udecimal(pool, value);
 }
 
 /* Closes an array literal: "{" becomes "{}" when nothing was put. */
@@ -208,7 +218,7 @@ void pb_pg_lookup_query(pb_pg_query *query, const pb_pg_store *store, const pb_s
     case PB_LOOKUP_SECRET:
     case PB_LOOKUP_APP:
         query->stmt = lookup->kind == PB_LOOKUP_SECRET ? PB_PG_SECRET : PB_PG_APP;
-        query->values[query->n_values++] = pb_pg_udecimal(pool, lookup->access_id);
+        query->values[query->n_values++] = udecimal(pool, lookup->access_id);
         return;
     case PB_LOOKUP_APPS:
         query->stmt = PB_PG_APPS;
@@ -225,18 +235,18 @@ void pb_pg_lookup_query(pb_pg_query *query, const pb_pg_store *store, const pb_s
             sep(&accounts);
             buf_put_element(&accounts, lookup->accounts[i].name);
         }
-        query->values[0] = pb_pg_udecimal(pool, lookup->access_id);
+        query->values[0] = udecimal(pool, lookup->access_id);
         query->values[1] = buf_close(&types);
         query->values[2] = buf_close(&accounts);
-        query->values[3] = pb_pg_decimal(pool, pb_pg_cutoff(store, (int64_t)time(NULL)));
+        query->values[3] = decimal(pool, pb_pg_cutoff(store, (int64_t)time(NULL)));
         query->n_values = 4;
         return;
     }
     case PB_LOOKUP_ACCOUNTS_OF: {
         query->stmt = lookup->with_info ? PB_PG_ACCOUNTS_OF_INFO : PB_PG_ACCOUNTS_OF;
-        query->values[0] = pb_pg_udecimal(pool, lookup->access_id);
+        query->values[0] = udecimal(pool, lookup->access_id);
         query->values[1] = pb_pg_text_array(pool, lookup->tokens, lookup->n);
-        query->values[2] = pb_pg_decimal(pool, pb_pg_cutoff(store, (int64_t)time(NULL)));
+        query->values[2] = decimal(pool, pb_pg_cutoff(store, (int64_t)time(NULL)));
         query->n_values = 3;
         return;
     }
@@ -276,11 +286,11 @@ void pb_pg_apply_query(pb_pg_query *query, const pb_pg_store *store, uint64_t ac
         }
     }
     query->stmt = PB_PG_APPLY;
-    query->values[0] = pb_pg_udecimal(pool, access_id);
-    query->values[1] = pb_pg_decimal(pool, (int64_t)time(NULL));
-    query->values[2] = pb_pg_decimal(pool, store->binding_ttl);
-    query->values[3] = pb_pg_decimal(pool, store->limits.max_accounts_per_token);
-    query->values[4] = pb_pg_decimal(pool, store->limits.max_tokens_per_account);
+    query->values[0] = udecimal(pool, access_id);
+    query->values[1] = decimal(pool, (int64_t)time(NULL));
+    query->values[2] = decimal(pool, store->binding_ttl);
+    query->values[3] = decimal(pool, store->limits.max_accounts_per_token);
+    query->values[4] = decimal(pool, store->limits.max_tokens_per_account);
     query->values[5] = buf_close(&kinds);
     query->values[6] = buf_close(&tokens);
     query->values[7] = buf_close(&platforms);
