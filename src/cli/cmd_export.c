@@ -106,7 +106,7 @@ static int export(const pb_cli_tool_args *args, int (*walk)(void *tool, export_s
     }
 }
 
-/* The embedded store's bindings, then its tags (the other stores keep none yet). */
+/* The store's bindings, then its tags. */
 static int walk_lmdb(void *tool, export_state *st)
 {
     int rc = pb_lmdb_export(tool, st->access_id, write_binding, st);
@@ -121,7 +121,8 @@ static int export_lmdb(pb_lmdb_tool *tool, const pb_cli_tool_args *args)
 
 static int walk_pg(void *tool, export_state *st)
 {
-    return pb_pg_export(tool, st->access_id, write_binding, st);
+    int rc = pb_pg_export(tool, st->access_id, write_binding, st);
+    return rc != 0 ? rc : pb_pg_export_tags(tool, st->access_id, write_tag, st);
 }
 static const char *pg_error(const void *tool) { return pb_pg_tool_error(tool); }
 

@@ -21,6 +21,8 @@
 typedef struct import_store {
     void *tool;
     int (*chunk)(void *tool, uint64_t access_id, const pb_import_item *items, size_t n, pb_import_outcome *outcomes);
+    int (*tags)(void *tool, uint64_t access_id, const pb_import_item *items, size_t n, uint32_t max_tags_per_token,
+                uint32_t max_tags_per_app, pb_import_outcome *outcomes);
     pb_import_progress (*progress)(const void *tool);
     const char *(*error)(const void *tool);
     void (*close)(void *tool);
@@ -31,6 +33,11 @@ static int lmdb_chunk(void *tool, uint64_t access_id, const pb_import_item *item
 {
     return pb_lmdb_import_chunk(tool, access_id, items, n, outcomes);
 }
+static int lmdb_tags(void *tool, uint64_t access_id, const pb_import_item *items, size_t n, uint32_t per_token,
+                     uint32_t per_app, pb_import_outcome *outcomes)
+{
+    return pb_lmdb_import_tags(tool, access_id, items, n, per_token, per_app, outcomes);
+}
 static pb_import_progress lmdb_progress(const void *tool) { return pb_lmdb_import_progress(tool); }
 static const char *lmdb_error(const void *tool) { return pb_lmdb_tool_error(tool); }
 static void lmdb_close(void *tool) { pb_lmdb_tool_close(tool); }
@@ -40,6 +47,11 @@ static int pg_chunk(void *tool, uint64_t access_id, const pb_import_item *items,
 {
     return pb_pg_import_chunk(tool, access_id, items, n, outcomes);
 }
+static int pg_tags(void *tool, uint64_t access_id, const pb_import_item *items, size_t n, uint32_t per_token,
+                   uint32_t per_app, pb_import_outcome *outcomes)
+{
+    return pb_pg_import_tags(tool, access_id, items, n, per_token, per_app, outcomes);
+}
 static pb_import_progress pg_progress(const void *tool) { return pb_pg_import_progress(tool); }
 static const char *pg_error(const void *tool) { return pb_pg_tool_error(tool); }
 static void pg_close(void *tool) { pb_pg_tool_close(tool); }
@@ -48,12 +60,14 @@ static void pg_close(void *tool) { pb_pg_tool_close(tool); }
 static int import_store_open(const pb_import_config *config, import_store *store, char **err)
 {
     if (config->store_url != NULL) {
-        *store = (import_store){pb_pg_tool_open(config->store_url, &config->limits, err), pg_chunk, pg_progress,
+        *store = (import_store){pb_pg_tool_open(config->store_url, &config->limits, err), pg_chunk, pg_tags,
+                                pg_progress,
                                 pg_error, pg_close};
     } else {
         pb_lmdb_tool_config lmdb = {.data_dir = config->data_dir, .map_size = config->map_size,
                                     .limits = config->limits};
-        *store = (import_store){pb_lmdb_tool_open(&lmdb, err), lmdb_chunk, lmdb_progress, lmdb_error, lmdb_close};
+        *store = (import_store){pb_lmdb_tool_open(&lmdb, err), lmdb_chunk, lmdb_tags, lmdb_progress, lmdb_error,
+                                lmdb_close};
     }
     return store->tool != NULL ? 0 : -1;
 }
@@ -67,7 +81,6 @@ static const char *outcome_reason(pb_import_outcome outcome)
     case PB_IMPORT_TAG_TOKEN_FULL: return "the token already has --max-tags-per-token tags";
     case PB_IMPORT_TAG_APP_FULL: return "the app already has --max-tags-per-app tags";
     case PB_IMPORT_TAG_NO_SPACE: return "the store is full";
-    case PB_IMPORT_TAG_NOT_KEPT: return "tags are kept by the embedded store only, so far";
     default: return NULL;
     }
 }
@@ -172,8 +185,7 @@ typedef struct chunk_writer {
 
 /*
  * The chunk's bindings through the store's bulk load, then its tag lines as
- * op 9 would add them (the embedded store; the others keep no tags yet, and
- * refuse those lines); each outcome keeps its line's place. Returns as the
+ * op 9 would add them; each outcome keeps its line's place. Returns as the
  * store's chunk function.
  */
 static int store_chunk(chunk_writer *w, pending_chunk *chunk)
@@ -192,12 +204,9 @@ static int store_chunk(chunk_writer *w, pending_chunk *chunk)
         split[chunk->items[i].is_tag ? t++ : b++] = chunk->items[i];
     if (rc == 0 && b != 0)
         rc = store->chunk(store->tool, w->access_id, split, b, outcomes);
-    if (rc == 0 && store->chunk == lmdb_chunk)
-        rc = pb_lmdb_import_tags(store->tool, w->access_id, split + b, n_tags, w->api->max_tags_per_token,
-                                 w->api->max_tags_per_app, outcomes + b);
-    else
-        for (size_t i = b; rc == 0 && i < n; i++)
-            outcomes[i] = PB_IMPORT_TAG_NOT_KEPT;
+    if (rc == 0)
+        rc = store->tags(store->tool, w->access_id, split + b, n_tags, w->api->max_tags_per_token,
+                         w->api->max_tags_per_app, outcomes + b);
     t = b;
     b = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)

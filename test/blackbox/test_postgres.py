@@ -102,6 +102,24 @@ class PostgresTest(unittest.TestCase):
         self.assertEqual([e['token_list'] for e in resp['account_tokens']], [['tok-1', 'tok-2'], ['tok-1']])
         self.assertEqual(srv.accounts_of('tok-1'), [acc('x'), acc('y')])
 
+    def test_an_app_locked_in_one_schema_does_not_hold_up_its_namesake_in_another(self):
+        a = pbtest.Server.for_test(self)
+        b = pbtest.Server.for_test(self)  # its own schema, the same access id
+        url = pbtest.store_args(a.data_dir)[1]
+        schema = url.split('pushbind_schema=')[1]
+        # what an import chunk or `app remove` holds in a's schema, for 4 s
+        holder = subprocess.Popen(['psql', url.split('?')[0], '-Atc',
+                                   'BEGIN; SELECT pg_advisory_xact_lock("%s".app_lock_key(%s)); SELECT pg_sleep(4);'
+                                   % (schema, APP[0])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(holder.wait)
+        time.sleep(1)
+        self.assertIsNone(holder.poll())
+        b.bind('tok-b', 'bob')  # answered "0" at once, not 1008004 after 2 s
+        self.assertEqual(b.accounts_of('tok-b'), [acc('bob')])
+        status, resp = a.batch({'operator_type': 1, 'token_accounts': [
+            {'token': 'tok-a', 'account_list': [{'account': 'alice'}]}]})
+        self.assertEqual(resp.get('ret_code'), E_STORE, resp)  # a's own app waits for its lock
+
 
 @unittest.skipIf(pbtest.STORE_KIND != 'postgres', 'PostgreSQL only')
 class OwnServerTest(unittest.TestCase):

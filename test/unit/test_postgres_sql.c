@@ -1,4 +1,4 @@
-/* The PostgreSQL backend's URL, its statements' parameters and the decoding of their rows (no server). */
+/* The PostgreSQL backend's URL, its statements' parameters and the decoding of their rows, tags' included (no server). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,6 +173,120 @@ static void batch_answer_is_read(void **state)
     assert_int_equal(pb_pg_apply_decode(NULL, 3, outcomes), PB_STORE_EIO);
 }
 
+static void tag_requests_send_what_their_kind_reads(void **state)
+{
+    pb_pool pool;
+    pb_pool_init(&pool);
+    pb_pg_store store = test_store();
+    pb_str tags[] = {PB_STR_LIT("vip"), PB_STR_LIT("level:\"3\"")}, tokens[] = {PB_STR_LIT("t1"), PB_STR_LIT("t2")};
+    pb_tag_write add = {.kind = PB_TAG_ADD, .tags = tags, .tokens = tokens, .n = 2, .platform = PB_PLATFORM_IOS,
+                        .max_tags_per_token = 100, .max_tags_per_app = 10000};
+    pb_pg_query q;
+    pb_pg_tag_apply_query(&q, &store, 15, &add, &pool);
+    assert_int_equal(q.stmt, PB_PG_TAG_APPLY);
+    assert_int_equal(q.n_values, 13);
+    assert_string_equal(q.values[5], "1");
+    assert_string_equal(q.values[6], "{\"vip\",\"level:\\\"3\\\"\"}");
+    assert_string_equal(q.values[7], "{\"t1\",\"t2\"}");
+    assert_string_equal(q.values[8], "f");
+    assert_string_equal(q.values[9], "2");
+    assert_string_equal(q.values[10], "{}");
+    assert_string_equal(q.values[11], "100");
+    assert_string_equal(q.values[12], "10000");
+    int64_t since[] = {100, 200};
+    bool kept[2];
+    pb_tag_write invalidate = {.kind = PB_TAG_INVALIDATE, .tokens = tokens, .n = 2, .invalid_since = since,
+                               .kept = kept};
+    pb_pg_tag_apply_query(&q, &store, 15, &invalidate, &pool);
+    assert_string_equal(q.values[6], "{}");
+    assert_string_equal(q.values[7], "{\"t1\",\"t2\"}");
+    assert_string_equal(q.values[10], "{100,200}");
+    pb_tag_write clear = {.kind = PB_TAG_CLEAR_TOKEN, .tokens = tokens, .n = 0};
+    pb_pg_tag_apply_query(&q, &store, 15, &clear, &pool);
+    assert_string_equal(q.values[6], "{}");
+    assert_string_equal(q.values[7], "{\"t1\"}");
+    pb_tag_write delete_all = {.kind = PB_TAG_DELETE_ALL, .tags = tags, .n = 1};
+    pb_pg_tag_apply_query(&q, &store, 15, &delete_all, &pool);
+    assert_string_equal(q.values[6], "{\"vip\"}");
+    assert_string_equal(q.values[7], "{}");
+    pb_pool_clear(&pool);
+}
+
+static int tag_answer(pb_tag_write *write, const char *answer)
+{
+    const char *cells[] = {answer};
+    PGresult *res = result_of(1, 1, cells);
+    int rc = pb_pg_tag_apply_decode(res, write);
+    PQclear(res);
+    return rc;
+}
+
+static void tag_answers_are_read(void **state)
+{
+    bool kept[2] = {false, true};
+    pb_tag_write invalidate = {.kind = PB_TAG_INVALIDATE, .n = 2, .kept = kept};
+    assert_int_equal(tag_answer(&invalidate, "{0,0,0,1,0}"), PB_STORE_OK);
+    assert_int_equal(invalidate.outcome, PB_TAG_OK);
+    assert_true(kept[0]);
+    assert_false(kept[1]);
+    assert_int_equal(tag_answer(&invalidate, "{0,0,0,1}"), PB_STORE_EIO);     /* a flag short */
+    assert_int_equal(tag_answer(&invalidate, "{0,0,0,1,0,1}"), PB_STORE_EIO); /* one too many */
+    pb_tag_write add = {.kind = PB_TAG_ADD, .n = 9};
+    assert_int_equal(tag_answer(&add, "{1,4,0}"), PB_STORE_OK);
+    assert_int_equal(add.outcome, PB_TAG_OVER_TOKEN_LIMIT);
+    assert_int_equal(add.at, 4);
+    assert_int_equal(tag_answer(&add, "{2,7,0}"), PB_STORE_OK);
+    assert_int_equal(add.outcome, PB_TAG_OVER_APP_LIMIT);
+    assert_int_equal(add.at, 7);
+    assert_int_equal(tag_answer(&add, NULL), PB_STORE_ENOTFOUND);
+    assert_int_equal(tag_answer(&add, "{0,0}"), PB_STORE_EIO);
+    assert_int_equal(pb_pg_tag_apply_decode(NULL, &add), PB_STORE_EIO);
+}
+
+static void tag_rows_are_cut_into_lists_and_pages(void **state)
+{
+    pb_pool pool;
+    pb_pool_init(&pool);
+    pb_str tokens[] = {PB_STR_LIT("a"), PB_STR_LIT("b"), PB_STR_LIT("c")};
+    pb_tag_lookup tags_of = {.kind = PB_TAG_LOOKUP_TAGS_OF, .tokens = tokens, .n = 3};
+    const char *rows[] = {"1", "vip", "1", "x:1", "3", "y"};
+    PGresult *res = result_of(3, 2, rows);
+    pb_pg_tag_lookup_decode(&tags_of, res, &pool);
+    PQclear(res);
+    assert_int_equal(tags_of.result, PB_STORE_OK);
+    assert_int_equal(tags_of.lists[0].n, 2);
+    assert_true(pb_str_eq(tags_of.lists[0].items[1], PB_STR_LIT("x:1")));
+    assert_int_equal(tags_of.lists[1].n, 0);
+    assert_int_equal(tags_of.lists[2].n, 1);
+    const char *stray[] = {"4", "z"};
+    res = result_of(1, 2, stray);
+    pb_pg_tag_lookup_decode(&tags_of, res, &pool);
+    PQclear(res);
+    assert_int_equal(tags_of.result, PB_STORE_EIO);
+    /* a page of 2 read as 3 rows: the third says there is more, and the page ends at the second's seq */
+    pb_str tag = PB_STR_LIT("vip");
+    pb_tag_lookup page = {.kind = PB_TAG_LOOKUP_TOKENS_OF, .tags = &tag, .limit = 2};
+    const char *seqs[] = {"5", "t5", "9", "t9", "12", "t12"};
+    res = result_of(3, 2, seqs);
+    pb_pg_tag_lookup_decode(&page, res, &pool);
+    PQclear(res);
+    assert_int_equal(page.lists->n, 2);
+    assert_int_equal(page.next, 9);
+    res = result_of(2, 2, seqs);
+    pb_pg_tag_lookup_decode(&page, res, &pool);
+    PQclear(res);
+    assert_int_equal(page.next, 0);
+    pb_tag_lookup list = {.kind = PB_TAG_LOOKUP_TAGS, .limit = 1};
+    const char *counted[] = {"a", "3", "b", "1"};
+    res = result_of(2, 2, counted);
+    pb_pg_tag_lookup_decode(&list, res, &pool);
+    PQclear(res);
+    assert_int_equal(list.lists->n, 1);
+    assert_int_equal(list.counts[0], 3);
+    assert_true(list.more);
+    pb_pool_clear(&pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +298,9 @@ int main(void)
         cmocka_unit_test(token_rows_are_grouped_by_input_account),
         cmocka_unit_test(account_rows_out_of_range_fail),
         cmocka_unit_test(batch_answer_is_read),
+        cmocka_unit_test(tag_requests_send_what_their_kind_reads),
+        cmocka_unit_test(tag_answers_are_read),
+        cmocka_unit_test(tag_rows_are_cut_into_lists_and_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,7 +65,6 @@ typedef enum pb_import_outcome {
     PB_IMPORT_TAG_TOKEN_FULL, /* a tag line: the token already has max_tags_per_token tags */
     PB_IMPORT_TAG_APP_FULL,   /* a tag line: the app already has max_tags_per_app distinct tags */
     PB_IMPORT_TAG_NO_SPACE,   /* a tag line that would eat into the store's reserve */
-    PB_IMPORT_TAG_NOT_KEPT,   /* a tag line for a store that keeps no tags yet (PostgreSQL) */
 } pb_import_outcome;
 
 /*

@@ -66,6 +66,9 @@ struct request {
     pb_change_outcome *outcomes;
     size_t n_changes;
     pb_store_apply_done *apply_done;
+    pb_tag_write *tag_write;   /* a tag request, answered by apply_done */
+    pb_tag_lookup *tag_lookup; /* a tag lookup, answered by tag_lookup_done */
+    pb_tag_lookup_done *tag_lookup_done;
     void *arg;
     uint64_t epoch; /* SECRET: the apps epoch when it was asked */
 };
@@ -158,7 +161,13 @@ static void finish(request *r, PGresult *res)
         r->lookup_done(r->arg, r->lookup);
         return;
     }
-    int rc = pb_pg_apply_decode(res, r->n_changes, r->outcomes);
+    if (r->tag_lookup != NULL) {
+        pb_pg_tag_lookup_decode(r->tag_lookup, res, r->pool);
+        r->tag_lookup_done(r->arg, r->tag_lookup);
+        return;
+    }
+    int rc = r->tag_write != NULL ? pb_pg_tag_apply_decode(res, r->tag_write)
+                                  : pb_pg_apply_decode(res, r->n_changes, r->outcomes);
     pb_metrics_observe_store_commit(pb_clock_ns() - r->started_ns);
     pb_metrics_observe_commit_batch(1);
     r->apply_done(r->arg, rc);
@@ -588,5 +597,23 @@ void pb_pg_apply_start(pb_pg_session *session, uint64_t access_id, const pb_chan
     *r = (request){.write = true, .outcomes = outcomes, .n_changes = n, .apply_done = done, .arg = arg,
                    .started_ns = pb_clock_ns()};
     pb_pg_apply_query(&r->query, session->store, access_id, changes, n, pool);
+    submit(session->loop, r);
+}
+
+void pb_pg_tag_apply_start(pb_pg_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool,
+                           pb_store_apply_done *done, void *arg)
+{
+    request *r = pb_pool_alloc(pool, sizeof(*r));
+    *r = (request){.write = true, .tag_write = write, .apply_done = done, .arg = arg, .started_ns = pb_clock_ns()};
+    pb_pg_tag_apply_query(&r->query, session->store, access_id, write, pool);
+    submit(session->loop, r);
+}
+
+void pb_pg_tag_lookup_start(pb_pg_session *session, pb_tag_lookup *lookup, pb_pool *pool, pb_tag_lookup_done *done,
+                            void *arg)
+{
+    request *r = pb_pool_alloc(pool, sizeof(*r));
+    *r = (request){.tag_lookup = lookup, .pool = pool, .tag_lookup_done = done, .arg = arg, .retryable = true};
+    pb_pg_tag_lookup_query(&r->query, lookup, pool);
     submit(session->loop, r);
 }

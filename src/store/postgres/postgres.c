@@ -402,3 +402,25 @@ int pb_pg_key_list(pb_pg_session *session, uint64_t access_id, void (*visit)(voi
     pb_pool_clear(&pool);
     return lookup.result;
 }
+
+int pb_pg_tag_apply(pb_pg_session *session, uint64_t access_id, pb_tag_write *write)
+{
+    pb_pool pool;
+    pb_pool_init(&pool);
+    pb_pg_query query;
+    pb_pg_tag_apply_query(&query, session->store, access_id, write, &pool);
+    PGresult *res = run_waiting(session, &query);
+    int rc = pb_pg_tag_apply_decode(res, write);
+    PQclear(res);
+    pb_pool_clear(&pool);
+    return rc;
+}
+
+void pb_pg_tag_lookup(pb_pg_session *session, pb_tag_lookup *lookup, pb_pool *pool)
+{
+    pb_pg_query query;
+    pb_pg_tag_lookup_query(&query, lookup, pool);
+    PGresult *res = run_waiting(session, &query);
+    pb_pg_tag_lookup_decode(lookup, res, pool);
+    PQclear(res);
+}

@@ -48,5 +48,12 @@ int pb_pg_key_put(pb_pg_session *session, uint64_t access_id, const pb_app_key *
 int pb_pg_key_revoke(pb_pg_session *session, uint64_t access_id, pb_str name);
 int pb_pg_key_list(pb_pg_session *session, uint64_t access_id, void (*visit)(void *arg, const pb_app_key *key),
                    void *arg);
+/* Tags: the loop's calls answer from the loop; the waiting ones before they return. */
+void pb_pg_tag_apply_start(pb_pg_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool,
+                           pb_store_apply_done *done, void *arg);
+void pb_pg_tag_lookup_start(pb_pg_session *session, pb_tag_lookup *lookup, pb_pool *pool, pb_tag_lookup_done *done,
+                            void *arg);
+int pb_pg_tag_apply(pb_pg_session *session, uint64_t access_id, pb_tag_write *write);
+void pb_pg_tag_lookup(pb_pg_session *session, pb_tag_lookup *lookup, pb_pool *pool);
 
 #endif

@@ -253,8 +253,256 @@ static const char schema_v2[] =
     "  RETURN true;\n"
     "END $f$;\n";
 
+/*
+ * Version 3: tags (store.h, "Tags"), as store_state.h lays them out.
+ *
+ * Locks. tag_apply() takes the app's lock shared (app_remove() waits for it),
+ * then the advisory lock of every token it names (the key apply_batch() takes
+ * for a token, so a tag write and a batch of one token run one after the
+ * other) and of every tag it names, all in one order. Pairs are written under
+ * their token's lock, a tag's row is made or deleted under its tag's lock. The
+ * counts (tags.n, tag_apps.n) are changed at the end, tags rows in id order and
+ * tag_apps after them, so two writers that wait for each other's rows wait in
+ * one order; tag_step() takes no lock it would wait for (SKIP LOCKED, and
+ * pg_try_advisory_xact_lock).
+ *
+ * A tag whose count falls to 0 keeps its row (n = 0) until tag_step() deletes
+ * it under its tag's lock: a writer that holds that lock and read the row as
+ * there must not see it vanish. Reads treat such a row as no tag.
+ */
+static const char schema_v3[] =
+    "CREATE SEQUENCE tag_seq CACHE 1;\n"
+    "CREATE TABLE tags (app bigint NOT NULL, id bigint NOT NULL, n bigint NOT NULL,\n"
+    "  tag text COLLATE \"C\" NOT NULL, PRIMARY KEY (app, tag));\n"
+    "CREATE UNIQUE INDEX tags_by_id ON tags (id);\n"
+    "CREATE INDEX tags_empty ON tags (id) WHERE n = 0;\n"
+    "CREATE TABLE tag_apps (app bigint PRIMARY KEY, n bigint NOT NULL);\n"
+    "CREATE TABLE tag_pairs (app bigint NOT NULL, gen bigint NOT NULL, seq bigint NOT NULL, time bigint NOT NULL,\n"
+    "  token text COLLATE \"C\" NOT NULL, PRIMARY KEY (app, token, gen));\n"
+    "CREATE INDEX tag_pairs_by_tag ON tag_pairs (gen, seq);\n"
+    "CREATE TABLE tag_graves (gen bigint PRIMARY KEY, app bigint NOT NULL);\n"
+    "\n"
+    /* The app's lock names the schema too: deployments that share a
+     * database (one schema each) and an access id no longer wait for each
+     * other's imports and `app remove`. */
+    "CREATE OR REPLACE FUNCTION app_lock_key(p_app bigint) RETURNS bigint LANGUAGE sql STABLE\n"
+    "  SET search_path FROM CURRENT AS $f$ SELECT hashtextextended(current_schema() || ' app ' || p_app, 0) $f$;\n"
+    "\n"
+    /* app_remove() as in version 1, and the app's tags with it */
+    "CREATE OR REPLACE FUNCTION app_remove(p_app bigint) RETURNS bigint LANGUAGE plpgsql\n"
+    "  SET search_path FROM CURRENT AS $f$\n"
+    "DECLARE gone bigint;\n"
+    "BEGIN\n"
+    "  PERFORM pg_advisory_xact_lock(app_lock_key(p_app));\n"
+    "  DELETE FROM apps WHERE id = p_app;\n"
+    "  IF NOT FOUND THEN RETURN NULL; END IF;\n"
+    "  DELETE FROM bindings WHERE app = p_app;\n"
+    "  GET DIAGNOSTICS gone = ROW_COUNT;\n"
+    "  DELETE FROM app_counts WHERE app = p_app;\n"
+    "  DELETE FROM tag_pairs WHERE app = p_app;\n"
+    "  DELETE FROM tags WHERE app = p_app;\n"
+    "  DELETE FROM tag_apps WHERE app = p_app;\n"
+    "  DELETE FROM tag_graves WHERE app = p_app;\n"
+    "  PERFORM pg_notify(current_schema() || '.apps', p_app::text);\n"
+    "  RETURN gone;\n"
+    "END $f$;\n"
+    "\n"
+    /* ---- one tag request (store.h: pb_tag_write), its locks already held:
+     * {outcome, at, expired, kept[1..n]}. outcome 0 ok, 1 over the tags per
+     * token, 2 over the app's distinct tags: then the request's writes are
+     * undone (the exception ends the subtransaction of tag_apply()'s block).
+     * Kinds: 1 ADD, 2 REMOVE, 3 CLEAR_TOKEN, 4 REPLACE, 5 DELETE_ALL,
+     * 6 INVALIDATE. ---- */
+    "CREATE FUNCTION tag_write(p_app bigint, p_now bigint, p_ttl bigint, p_max_apt int, p_max_tpa int,\n"
+    "    p_kind int, p_tags text[], p_tokens text[], p_by_category boolean, p_platform int, p_since bigint[],\n"
+    "    p_max_tpt int, p_max_tags int) RETURNS bigint[] LANGUAGE plpgsql SET search_path FROM CURRENT AS $f$\n"
+    "DECLARE\n"
+    "  n int := coalesce(array_length(p_tokens, 1), 0);\n"
+    "  cutoff bigint := CASE WHEN p_ttl > 0 THEN p_now - p_ttl ELSE -9223372036854775807 END;\n"
+    /* the tags this request changes: id, count as read, change; the app's distinct tags as read and changed */
+    "  gens bigint[] := '{}'; bases bigint[] := '{}'; deltas bigint[] := '{}';\n"
+    "  distinct_now bigint; made int[] := '{}';\n"
+    "  kept bigint[] := '{}'; binds bigint := 0; expired bigint := 0;\n"
+    "  i int; j int; g bigint; base bigint; cur bigint; held int; up int := 0; down int := 0; total bigint;\n"
+    "  tok text; keep boolean; r record;\n"
+    "BEGIN\n"
+    "  SELECT coalesce((SELECT t.n FROM tag_apps t WHERE t.app = p_app), 0) INTO distinct_now;\n"
+    "  IF p_kind = 5 THEN\n"
+    /* a tag leaves every token at once: its row goes, its pairs stay (dead:
+     * no row has their gen) until tag_step() frees them */
+    "    FOR r IN SELECT t.id FROM tags t WHERE t.app = p_app AND t.tag = ANY (p_tags) ORDER BY t.id LOOP\n"
+    "      DELETE FROM tags t WHERE t.id = r.id RETURNING t.n INTO cur;\n"
+    "      IF FOUND THEN\n"
+    "        IF cur > 0 THEN down := down + 1; END IF;\n"
+    "        INSERT INTO tag_graves (gen, app) VALUES (r.id, p_app);\n"
+    "      END IF;\n"
+    "    END LOOP;\n"
+    "  END IF;\n"
+    "  IF p_kind = 6 THEN\n"
+    "    FOR i IN 1..n LOOP\n"
+    "      keep := EXISTS (SELECT 1 FROM tag_pairs p JOIN tags t ON t.id = p.gen\n"
+    "                WHERE p.app = p_app AND p.token = p_tokens[i] AND p.time >= p_since[i])\n"
+    "           OR EXISTS (SELECT 1 FROM bindings b WHERE b.app = p_app AND b.token = p_tokens[i]\n"
+    "                AND b.last_bind_time >= p_since[i]);\n"
+    "      kept := kept || CASE WHEN keep THEN 1::bigint ELSE 0::bigint END;\n"
+    "      CONTINUE WHEN keep;\n"
+    "      SELECT * INTO r FROM apply_change(p_app, p_now, cutoff, p_max_apt, p_max_tpa, 4, p_tokens[i], 0,\n"
+    "        '{}', '{}', '{}', '{}');\n"
+    "      binds := binds + r.delta;\n"
+    "    END LOOP;\n"
+    "  END IF;\n"
+    /* the pairs tokens lose: REMOVE's, CLEAR_TOKEN's, REPLACE's that it does not keep, INVALIDATE's not kept */
+    "  IF p_kind IN (2, 3, 4, 6) THEN\n"
+    "    FOR i IN 1..CASE WHEN p_kind IN (2, 6) THEN n ELSE 1 END LOOP\n"
+    "      CONTINUE WHEN p_kind = 6 AND kept[i] = 1;\n"
+    "      FOR r IN DELETE FROM tag_pairs p USING tags t\n"
+    "          WHERE p.app = p_app AND p.token = p_tokens[i] AND t.id = p.gen AND CASE p_kind\n"
+    "            WHEN 2 THEN t.tag = p_tags[i]\n"
+    "            WHEN 4 THEN NOT (t.tag = ANY (p_tags) OR (p_by_category AND NOT split_part(t.tag, ':', 1) = ANY (\n"
+    "              SELECT split_part(x, ':', 1) FROM unnest(p_tags) AS x)))\n"
+    "            ELSE true END\n"
+    "          RETURNING p.gen, t.n LOOP\n"
+    "        j := array_position(gens, r.gen);\n"
+    "        IF j IS NULL THEN\n"
+    "          gens := gens || r.gen; bases := bases || r.n; deltas := deltas || 0::bigint; j := array_length(gens, 1);\n"
+    "        END IF;\n"
+    "        deltas[j] := deltas[j] - 1;\n"
+    "        IF bases[j] + deltas[j] = 0 THEN distinct_now := distinct_now - 1; END IF;\n"
+    "      END LOOP;\n"
+    "    END LOOP;\n"
+    "  END IF;\n"
+    /* ADD, and REPLACE's tags, pair by pair in request order (REPLACE: one token) */
+    "  IF p_kind IN (1, 4) THEN\n"
+    "    FOR i IN 1..coalesce(array_length(p_tags, 1), 0) LOOP\n"
+    "      tok := CASE WHEN p_kind = 4 THEN p_tokens[1] ELSE p_tokens[i] END;\n"
+    "      SELECT t.id, t.n INTO g, base FROM tags t WHERE t.app = p_app AND t.tag = p_tags[i];\n"
+    "      IF NOT FOUND THEN\n"
+    "        g := nextval('tag_seq'); base := 0;\n"
+    "        INSERT INTO tags (app, id, n, tag) VALUES (p_app, g, 0, p_tags[i]);\n"
+    "      END IF;\n"
+    "      j := array_position(gens, g);\n"
+    "      IF j IS NULL THEN\n"
+    "        gens := gens || g; bases := bases || base; deltas := deltas || 0::bigint; j := array_length(gens, 1);\n"
+    "      END IF;\n"
+    "      cur := bases[j] + deltas[j];\n"
+    "      IF cur <= 0 AND distinct_now >= p_max_tags THEN\n"
+    "        RETURN ARRAY[2, i - 1, 0]::bigint[];\n"
+    "      END IF;\n"
+    "      UPDATE tag_pairs SET time = p_now WHERE app = p_app AND token = tok AND gen = g;\n"
+    "      CONTINUE WHEN FOUND;\n"
+    "      SELECT count(*) INTO held FROM tag_pairs p JOIN tags t ON t.id = p.gen WHERE p.app = p_app AND p.token = tok;\n"
+    "      IF held >= p_max_tpt THEN RETURN ARRAY[1, i - 1, 0]::bigint[]; END IF;\n"
+    "      INSERT INTO tag_pairs (app, gen, seq, time, token) VALUES (p_app, g, nextval('tag_seq'), p_now, tok);\n"
+    "      deltas[j] := deltas[j] + 1;\n"
+    "      IF cur <= 0 THEN distinct_now := distinct_now + 1; made := made || (i - 1); END IF;\n"
+    "    END LOOP;\n"
+    "  END IF;\n"
+    /* what ADD, REMOVE, CLEAR_TOKEN and REPLACE do to the tokens' platform: as an APPEND of no account */
+    "  IF p_platform <> 0 AND p_kind <= 4 THEN\n"
+    "    FOR tok IN SELECT DISTINCT x FROM unnest(p_tokens) AS x LOOP\n"
+    "      SELECT * INTO r FROM apply_change(p_app, p_now, cutoff, p_max_apt, p_max_tpa, 1, tok, p_platform,\n"
+    "        '{}', '{}', '{}', '{}');\n"
+    "      binds := binds + r.delta; expired := expired + r.expired;\n"
+    "    END LOOP;\n"
+    "  END IF;\n"
+    /* the counts, rows in id order, then the app's */
+    "  FOR r IN SELECT x.g, x.d FROM unnest(gens, deltas) AS x(g, d) WHERE x.d <> 0 ORDER BY x.g LOOP\n"
+    "    UPDATE tags t SET n = t.n + r.d WHERE t.id = r.g RETURNING t.n INTO cur;\n"
+    "    CONTINUE WHEN NOT FOUND;\n"
+    "    IF cur - r.d <= 0 AND cur > 0 THEN up := up + 1; END IF;\n"
+    "    IF cur - r.d > 0 AND cur <= 0 THEN down := down + 1; END IF;\n"
+    "  END LOOP;\n"
+    "  IF up <> down THEN\n"
+    "    INSERT INTO tag_apps AS a (app, n) VALUES (p_app, up - down)\n"
+    "      ON CONFLICT (app) DO UPDATE SET n = a.n + EXCLUDED.n RETURNING a.n INTO total;\n"
+    /* another writer made tags meanwhile: the last of this request's new tags are the ones too many */
+    "    IF up > 0 AND total > p_max_tags THEN\n"
+    "      RETURN ARRAY[2, coalesce(made[greatest(1, array_length(made, 1) - (total - p_max_tags)::int + 1)], 0),\n"
+    "        0]::bigint[];\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  IF binds <> 0 THEN PERFORM add_count(p_app, binds); END IF;\n"
+    "  RETURN ARRAY[0, 0, expired] || kept;\n"
+    "END $f$;\n"
+    "\n"
+    /* ---- one tag request, whole or nothing: NULL when the app does not
+     * exist, else tag_write()'s answer. A refused request's writes are
+     * undone by the exception that ends the block's subtransaction. ---- */
+    "CREATE FUNCTION tag_apply(p_app bigint, p_now bigint, p_ttl bigint, p_max_apt int, p_max_tpa int,\n"
+    "    p_kind int, p_tags text[], p_tokens text[], p_by_category boolean, p_platform int, p_since bigint[],\n"
+    "    p_max_tpt int, p_max_tags int) RETURNS bigint[] LANGUAGE plpgsql SET search_path FROM CURRENT AS $f$\n"
+    "DECLARE k bigint; res bigint[];\n"
+    "BEGIN\n"
+    "  PERFORM pg_advisory_xact_lock_shared(app_lock_key(p_app));\n"
+    "  PERFORM 1 FROM apps WHERE id = p_app;\n"
+    "  IF NOT FOUND THEN RETURN NULL; END IF;\n"
+    "  FOR k IN SELECT DISTINCT key FROM (\n"
+    "      SELECT hashtextextended(p_app || ' t ' || x.t, 0) FROM unnest(p_tokens) AS x(t)\n"
+    "      UNION ALL\n"
+    "      SELECT hashtextextended(p_app || ' g ' || y.g, 0) FROM unnest(p_tags) AS y(g)\n"
+    "    ) AS keys(key) ORDER BY key LOOP\n"
+    "    PERFORM pg_advisory_xact_lock(k);\n"
+    "  END LOOP;\n"
+    "  BEGIN\n"
+    "    res := tag_write(p_app, p_now, p_ttl, p_max_apt, p_max_tpa, p_kind, p_tags, p_tokens, p_by_category,\n"
+    "      p_platform, p_since, p_max_tpt, p_max_tags);\n"
+    "    IF res[1] <> 0 THEN RAISE SQLSTATE 'PB001'; END IF;\n"
+    "  EXCEPTION WHEN SQLSTATE 'PB001' THEN\n"
+    "    NULL;\n"
+    "  END;\n"
+    "  RETURN res;\n"
+    "END $f$;\n"
+    "\n"
+    /* ---- import's tag lines: each as op 9 of one pair would add it, in
+     * order, under the app's exclusive lock (no other writer of the app
+     * meanwhile, so no lock per token); one outcome each (0 added, 1 the
+     * token's tags are full, 2 the app's). NULL when there is no app. ---- */
+    "CREATE FUNCTION tag_import(p_app bigint, p_now bigint, p_tags text[], p_tokens text[], p_max_tpt int,\n"
+    "    p_max_tags int) RETURNS int[] LANGUAGE plpgsql SET search_path FROM CURRENT AS $f$\n"
+    "DECLARE outcomes int[] := '{}'; res bigint[]; i int;\n"
+    "BEGIN\n"
+    "  PERFORM pg_advisory_xact_lock(app_lock_key(p_app));\n"
+    "  PERFORM 1 FROM apps WHERE id = p_app;\n"
+    "  IF NOT FOUND THEN RETURN NULL; END IF;\n"
+    "  FOR i IN 1..coalesce(array_length(p_tokens, 1), 0) LOOP\n"
+    "    BEGIN\n"
+    "      res := tag_write(p_app, p_now, 0, 1, 1, 1, ARRAY[p_tags[i]], ARRAY[p_tokens[i]], false, 0, '{}',\n"
+    "        p_max_tpt, p_max_tags);\n"
+    "      IF res[1] <> 0 THEN RAISE SQLSTATE 'PB001'; END IF;\n"
+    "    EXCEPTION WHEN SQLSTATE 'PB001' THEN\n"
+    "      NULL;\n"
+    "    END;\n"
+    "    outcomes := outcomes || res[1]::int;\n"
+    "  END LOOP;\n"
+    "  RETURN outcomes;\n"
+    "END $f$;\n"
+    "\n"
+    /* ---- the background's bounded step: frees at most p_pairs pairs of
+     * the oldest grave (the grave goes once none is left), and deletes tags
+     * whose count fell to 0 while no writer holds their lock (nor an import
+     * its app's, which stands for every tag's). Returns the pairs
+     * freed, or -1 when there was no grave. ---- */
+    "CREATE FUNCTION tag_step(p_pairs int) RETURNS bigint LANGUAGE plpgsql SET search_path FROM CURRENT AS $f$\n"
+    "DECLARE g bigint; gone bigint := -1;\n"
+    "BEGIN\n"
+    "  SELECT x.gen INTO g FROM tag_graves x ORDER BY x.gen LIMIT 1 FOR UPDATE SKIP LOCKED;\n"
+    "  IF FOUND THEN\n"
+    "    DELETE FROM tag_pairs WHERE ctid = ANY (ARRAY(\n"
+    "      SELECT p.ctid FROM tag_pairs p WHERE p.gen = g LIMIT p_pairs FOR UPDATE SKIP LOCKED));\n"
+    "    GET DIAGNOSTICS gone = ROW_COUNT;\n"
+    "    IF gone = 0 AND NOT EXISTS (SELECT 1 FROM tag_pairs p WHERE p.gen = g) THEN\n"
+    "      DELETE FROM tag_graves WHERE gen = g;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  DELETE FROM tags t WHERE t.ctid = ANY (ARRAY(\n"
+    "      SELECT e.ctid FROM tags e WHERE e.n = 0 LIMIT 100 FOR UPDATE SKIP LOCKED))\n"
+    "    AND pg_try_advisory_xact_lock_shared(app_lock_key(t.app))\n"
+    "    AND pg_try_advisory_xact_lock(hashtextextended(t.app || ' g ' || t.tag, 0));\n"
+    "  RETURN gone;\n"
+    "END $f$;\n";
+
 /* The upgrades from version i to i + 1, for i = 1 … PB_PG_SCHEMA_VERSION - 1. */
-static const char *const upgrades[] = {schema_v2};
+static const char *const upgrades[] = {schema_v2, schema_v3};
 
 /* Runs `sql` on `conn`; NULL or the server's message (valid until the next call). */
 static const char *run(PGconn *conn, const char *sql, char *error, size_t error_size)

@@ -57,11 +57,26 @@ static const char *const texts[PB_PG_STMT_COUNT] = {
                             " WHERE b.app = $1 AND b.atype > t.atype), t.k + 1 FROM t"
                             " WHERE t.atype IS NOT NULL AND t.k < $2)"
                             " SELECT atype FROM t WHERE atype IS NOT NULL ORDER BY atype",
+    /* tags (store_state.h): a pair is live while its tag's row has its gen */
+    [PB_PG_TAG_APPLY] = "SELECT %1$s.tag_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    [PB_PG_TAGS_OF] = "SELECT q.i, t.tag FROM unnest($2::text[]) WITH ORDINALITY AS q(token, i)"
+                      " JOIN %1$s.tag_pairs p ON p.app = $1 AND p.token = q.token"
+                      " JOIN %1$s.tags t ON t.id = p.gen ORDER BY q.i, p.seq",
+    /* the gen as a scalar subquery: the one plan (generic) is then the (gen, seq) index's range, in order */
+    [PB_PG_TAG_TOKENS] = "SELECT p.seq, p.token FROM %1$s.tag_pairs p"
+                         " WHERE p.gen = (SELECT t.id FROM %1$s.tags t WHERE t.app = $1 AND t.tag = $2)"
+                         " AND p.seq > $3 ORDER BY p.seq LIMIT $4",
+    /* one primary-key lookup a tag, whatever the app's number of tags */
+    [PB_PG_TAG_COUNTS] = "SELECT coalesce((SELECT t.n FROM %1$s.tags t WHERE t.app = $1 AND t.tag = q.tag), 0)"
+                         " FROM unnest($2::text[]) WITH ORDINALITY AS q(tag, i) ORDER BY q.i",
+    [PB_PG_TAG_LIST] = "SELECT tag, n FROM %1$s.tags WHERE app = $1 AND tag > $2 AND n > 0 ORDER BY tag LIMIT $3",
+    [PB_PG_TAG_STEP] = "SELECT %1$s.tag_step($1)",
 };
 
 static const char *const names[PB_PG_STMT_COUNT] = {"pb0", "pb1", "pb2", "pb3", "pb4", "pb5",
                                                     "pb6", "pb7", "pb8", "pb9", "pb10", "pb11",
-                                                    "pb12", "pb13", "pb14"};
+                                                    "pb12", "pb13", "pb14", "pb15",
+                                                    "pb16", "pb17", "pb18", "pb19", "pb20"};
 
 bool pb_pg_sql_init(pb_pg_store *store)
 {
@@ -167,6 +182,16 @@ static const char *udecimal(pb_pool *pool, uint64_t value)
     return text;
 }
 
+const char *pb_pg_decimal(pb_pool *pool, int64_t value)
+{
+    return decimal(pool, value);
+}
+
+const char *pb_pg_udecimal(pb_pool *pool, uint64_t value)
+{
+    return udecimal(pool, value);
+}
+
 /* Closes an array literal: "{" becomes "{}" when nothing was put. */
 static const char *buf_close(text_buf *b)
 {
@@ -178,6 +203,26 @@ static void sep(text_buf *b)
 {
     if (b->len > 1)
         buf_putc(b, ',');
+}
+
+const char *pb_pg_text_array(pb_pool *pool, const pb_str *items, size_t n)
+{
+    text_buf b = buf_start(pool, '{');
+    for (size_t i = 0; i < n; i++) {
+        sep(&b);
+        buf_put_element(&b, items[i]);
+    }
+    return buf_close(&b);
+}
+
+const char *pb_pg_i64_array(pb_pool *pool, const int64_t *items, size_t n)
+{
+    text_buf b = buf_start(pool, '{');
+    for (size_t i = 0; i < n; i++) {
+        sep(&b);
+        buf_put_i64(&b, items[i]);
+    }
+    return buf_close(&b);
 }
 
 void pb_pg_lookup_query(pb_pg_query *query, const pb_pg_store *store, const pb_store_lookup *lookup, pb_pool *pool)
@@ -219,13 +264,8 @@ void pb_pg_lookup_query(pb_pg_query *query, const pb_pg_store *store, const pb_s
     }
     case PB_LOOKUP_ACCOUNTS_OF: {
         query->stmt = lookup->with_info ? PB_PG_ACCOUNTS_OF_INFO : PB_PG_ACCOUNTS_OF;
-        text_buf tokens = buf_start(pool, '{');
-        for (size_t i = 0; i < lookup->n; i++) {
-            sep(&tokens);
-            buf_put_element(&tokens, lookup->tokens[i]);
-        }
         query->values[0] = udecimal(pool, lookup->access_id);
-        query->values[1] = buf_close(&tokens);
+        query->values[1] = pb_pg_text_array(pool, lookup->tokens, lookup->n);
         query->values[2] = decimal(pool, pb_pg_cutoff(store, (int64_t)time(NULL)));
         query->n_values = 3;
         return;

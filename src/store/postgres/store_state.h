@@ -3,8 +3,9 @@
  * postgres.c (the URL, opening, sessions and the waiting calls), schema.c (the
  * tables and functions it installs), sql.c (each statement's text, its
  * parameters and the decoding of its rows), loop.c (connections on an event
- * loop, pipelined) and watch.c (LISTEN for apps changing; the background
- * expiry). Private to store/postgres/.
+ * loop, pipelined), watch.c (LISTEN for apps changing; the background
+ * expiry and freeing of deleted tags) and tags.c (the tag requests' and
+ * lookups' parameters and rows). Private to store/postgres/.
  *
  * Layout, in the schema the URL names (schema.c has the DDL):
  *
@@ -20,6 +21,21 @@
  *                           the token's, kept equal on all its rows (a token
  *                           with no binding has none).
  *
+ *   tags(app, id, n, tag)   primary key (app, tag); unique index (id). One
+ *                           row a tag: id (its gen) from tag_seq, new each
+ *                           time the tag is made, n its tokens. A row with
+ *                           n = 0 is no tag (it waits for tag_step()).
+ *   tag_apps(app, n)        the app's distinct tags (rows with n > 0)
+ *   tag_pairs(app, gen, seq, time, token)
+ *                           primary key (app, token, gen): a token's tags;
+ *                           index (gen, seq): a tag's tokens in the order
+ *                           they got it. seq (tag_seq) orders both sides and
+ *                           is where a page of tokens resumes; time is when
+ *                           the pair was made or last re-added. A pair whose
+ *                           gen no tags row has is dead (its tag was deleted
+ *                           for every token) and is never read.
+ *   tag_graves(gen, app)    deleted tags whose pairs tag_step() still frees
+ *
  * Every query of a request is one statement (unnest() of array parameters
  * for any number of items), and a batch one call of apply_batch(): one round
  * trip either way.
@@ -32,7 +48,7 @@
 
 #include "store/postgres/postgres.h"
 
-#define PB_PG_SCHEMA_VERSION 2
+#define PB_PG_SCHEMA_VERSION 3
 #define PB_PG_SCHEMA_MAX 63 /* PostgreSQL's NAMEDATALEN - 1 */
 #define PB_PG_DEFAULT_SCHEMA "pushbind"
 #define PB_PG_SCHEMA_PARAM "pushbind_schema"
@@ -55,6 +71,12 @@ typedef enum pb_pg_stmt {
     PB_PG_KEY_PUT,
     PB_PG_KEY_REVOKE,
     PB_PG_ACCOUNT_TYPES,
+    PB_PG_TAG_APPLY,
+    PB_PG_TAGS_OF,
+    PB_PG_TAG_TOKENS,
+    PB_PG_TAG_COUNTS,
+    PB_PG_TAG_LIST,
+    PB_PG_TAG_STEP,
     PB_PG_STMT_COUNT
 } pb_pg_stmt;
 
@@ -145,6 +167,27 @@ static inline bool pb_pg_result_ok(const PGresult *res)
     ExecStatusType status = PQresultStatus(res);
     return status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
 }
+
+/* Array literals and numbers in libpq's text format, in `pool`. */
+const char *pb_pg_text_array(pb_pool *pool, const pb_str *items, size_t n);
+const char *pb_pg_i64_array(pb_pool *pool, const int64_t *items, size_t n);
+const char *pb_pg_decimal(pb_pool *pool, int64_t value);
+const char *pb_pg_udecimal(pb_pool *pool, uint64_t value);
+
+/* ---- Tags (tags.c) ---- */
+
+/* The call of tag_apply() for `write`. */
+void pb_pg_tag_apply_query(pb_pg_query *query, const pb_pg_store *store, uint64_t access_id,
+                           const pb_tag_write *write, pb_pool *pool);
+
+/* Reads tag_apply()'s answer into write's outputs: 0, PB_STORE_ENOTFOUND or PB_STORE_EIO. */
+int pb_pg_tag_apply_decode(const PGresult *res, pb_tag_write *write);
+
+/* The query of a tag lookup. */
+void pb_pg_tag_lookup_query(pb_pg_query *query, const pb_tag_lookup *lookup, pb_pool *pool);
+
+/* Fills the tag lookup's outputs (and result) from its statement's result (NULL: failed); strings into `pool`. */
+void pb_pg_tag_lookup_decode(pb_tag_lookup *lookup, const PGresult *res, pb_pool *pool);
 
 /* ---- Loop (loop.c) and watch (watch.c) ---- */
 

@@ -437,23 +437,21 @@ static int export_line(char *line, size_t len, pb_lmdb_export_visit *visit, void
     return visit(arg, (pb_str){field[0], flen[0]}, &account, &times, (pb_platform)strtol(field[5], NULL, 10));
 }
 
-int pb_pg_export(pb_pg_tool *tool, uint64_t access_id, pb_lmdb_export_visit *visit, void *arg)
+/* What a COPY OUT's rows go to: each line (without its newline) to `line`, which returns a visitor's code. */
+typedef struct copy_reader {
+    int (*line)(struct copy_reader *reader, char *line, size_t len);
+    void *visit; /* a pb_lmdb_export_visit or a pb_lmdb_export_tag_visit */
+    void *arg;
+} copy_reader;
+
+static int binding_line(copy_reader *reader, char *line, size_t len)
 {
-    char app[24];
-    snprintf(app, sizeof(app), "%llu", (unsigned long long)access_id);
-    const char *by_app[] = {app};
-    long found = 0;
-    tool->error[0] = '\0';
-    if (!run_ok(tool, "SELECT 1 FROM %1$s.apps WHERE id = $1", 1, by_app, &found))
-        return PB_STORE_EIO;
-    if (found == 0)
-        return PB_STORE_ENOTFOUND;
-    /* COPY takes no parameters: the app is a number, written in. */
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "COPY (SELECT token, account, atype, bind_time, last_bind_time, platform FROM %s.bindings "
-             "WHERE app = %s ORDER BY seq) TO STDOUT",
-             tool->store->quoted, app);
+    return export_line(line, len, (pb_lmdb_export_visit *)reader->visit, reader->arg);
+}
+
+/* Runs `sql`, a COPY … TO STDOUT, handing each row to the reader. Returns 0, the reader's code, or PB_STORE_EIO. */
+static int copy_rows(pb_pg_tool *tool, const char *sql, copy_reader *reader)
+{
     if (!copy_start(tool, sql, PGRES_COPY_OUT))
         return PB_STORE_EIO;
     int rc = 0;
@@ -462,7 +460,7 @@ int pb_pg_export(pb_pg_tool *tool, uint64_t access_id, pb_lmdb_export_visit *vis
     /* After a visitor's stop the rest is still read: libpq has no way to end a COPY OUT early but to drain it. */
     while ((len = PQgetCopyData(tool->conn, &row, 0)) > 0) {
         if (rc == 0)
-            rc = export_line(row, len > 0 && row[len - 1] == '\n' ? (size_t)len - 1 : (size_t)len, visit, arg);
+            rc = reader->line(reader, row, len > 0 && row[len - 1] == '\n' ? (size_t)len - 1 : (size_t)len);
         PQfreemem(row);
     }
     if (len == -2 && rc == 0) {
@@ -473,6 +471,91 @@ int pb_pg_export(pb_pg_tool *tool, uint64_t access_id, pb_lmdb_export_visit *vis
         rc = PB_STORE_EIO;
     if (rc == PB_STORE_EIO && tool->error[0] == '\0')
         set_error(tool, "an exported row of an unknown shape");
+    return rc;
+}
+
+/*
+ * The rows of `query` for app `access_id` to the reader, after checking that
+ * the app exists: `query` is a COPY … TO STDOUT with %1$s for the quoted
+ * schema and %2$s for the app (COPY takes no parameters: the app is a number,
+ * written in). Returns 0, PB_STORE_ENOTFOUND, the reader's code or PB_STORE_EIO.
+ */
+static int export_rows(pb_pg_tool *tool, uint64_t access_id, const char *query, copy_reader *reader)
+{
+    char app[24], sql[512];
+    snprintf(app, sizeof(app), "%llu", (unsigned long long)access_id);
+    const char *by_app[] = {app};
+    long found = 0;
+    tool->error[0] = '\0';
+    if (!run_ok(tool, "SELECT 1 FROM %1$s.apps WHERE id = $1", 1, by_app, &found))
+        return PB_STORE_EIO;
+    if (found == 0)
+        return PB_STORE_ENOTFOUND;
+    snprintf(sql, sizeof(sql), query, tool->store->quoted, app);
+    return copy_rows(tool, sql, reader);
+}
+
+int pb_pg_export(pb_pg_tool *tool, uint64_t access_id, pb_lmdb_export_visit *visit, void *arg)
+{
+    copy_reader reader = {binding_line, (void *)visit, arg};
+    return export_rows(tool, access_id,
+                       "COPY (SELECT token, account, atype, bind_time, last_bind_time, platform FROM %1$s.bindings "
+                       "WHERE app = %2$s ORDER BY seq) TO STDOUT",
+                       &reader);
+}
+
+/* One COPY line "TOKEN\tTAG" to the visitor. */
+static int tag_line(copy_reader *reader, char *line, size_t len)
+{
+    char *tab = memchr(line, '\t', len);
+    if (tab == NULL || memchr(tab + 1, '\t', len - (size_t)(tab + 1 - line)) != NULL)
+        return PB_STORE_EIO;
+    size_t token_len = copy_unescape(line, (size_t)(tab - line));
+    size_t tag_len = copy_unescape(tab + 1, len - (size_t)(tab + 1 - line));
+    return ((pb_lmdb_export_tag_visit *)reader->visit)(reader->arg, (pb_str){line, token_len},
+                                                       (pb_str){tab + 1, tag_len});
+}
+
+int pb_pg_export_tags(pb_pg_tool *tool, uint64_t access_id, pb_lmdb_export_tag_visit *visit, void *arg)
+{
+    copy_reader reader = {tag_line, (void *)visit, arg};
+    return export_rows(tool, access_id,
+                       "COPY (SELECT p.token, t.tag FROM %1$s.tag_pairs p JOIN %1$s.tags t ON t.id = p.gen "
+                       "WHERE p.app = %2$s ORDER BY p.token, p.seq) TO STDOUT",
+                       &reader);
+}
+
+int pb_pg_import_tags(pb_pg_tool *tool, uint64_t access_id, const pb_import_item *items, size_t n,
+                      uint32_t max_tags_per_token, uint32_t max_tags_per_app, pb_import_outcome *outcomes)
+{
+    pb_pool pool;
+    pb_pool_init(&pool);
+    pb_str *tokens = pb_pool_alloc(&pool, (n != 0 ? n : 1) * sizeof(*tokens));
+    pb_str *tags = pb_pool_alloc(&pool, (n != 0 ? n : 1) * sizeof(*tags));
+    for (size_t i = 0; i < n; i++) {
+        tokens[i] = items[i].token;
+        tags[i] = items[i].account.name;
+    }
+    const char *params[] = {pb_pg_udecimal(&pool, access_id), pb_pg_decimal(&pool, (int64_t)time(NULL)),
+                            pb_pg_text_array(&pool, tags, n), pb_pg_text_array(&pool, tokens, n),
+                            pb_pg_decimal(&pool, max_tags_per_token), pb_pg_decimal(&pool, max_tags_per_app)};
+    tool->error[0] = '\0';
+    PGresult *res = run(tool, "SELECT %1$s.tag_import($1, $2, $3, $4, $5, $6)", 6, params, NULL);
+    int rc = res == NULL ? PB_STORE_EIO : PQgetisnull(res, 0, 0) ? PB_STORE_ENOTFOUND : PB_STORE_OK;
+    const char *p = rc == PB_STORE_OK ? PQgetvalue(res, 0, 0) + 1 : ""; /* "{0,1,2…}" */
+    for (size_t i = 0; rc == PB_STORE_OK && i < n; i++) {
+        char *end;
+        long outcome = strtol(p, &end, 10);
+        if (end == p) {
+            set_error(tool, "tag_import() answered fewer outcomes than lines");
+            rc = PB_STORE_EIO;
+            break;
+        }
+        outcomes[i] = outcome == 1 ? PB_IMPORT_TAG_TOKEN_FULL : outcome == 2 ? PB_IMPORT_TAG_APP_FULL : PB_IMPORT_BOUND;
+        p = end + 1;
+    }
+    PQclear(res);
+    pb_pool_clear(&pool);
     return rc;
 }
 

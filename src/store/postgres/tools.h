@@ -76,6 +76,21 @@ pb_import_progress pb_pg_import_progress(const pb_pg_tool *tool);
  */
 int pb_pg_export(pb_pg_tool *tool, uint64_t access_id, pb_lmdb_export_visit *visit, void *arg);
 
+/*
+ * pb_lmdb_import_tags()'s contract on PostgreSQL: each tag line in item order
+ * as op 9 of one pair would add it, in one transaction holding the app's
+ * lock exclusively (one call of tag_import(): one round trip a chunk).
+ */
+int pb_pg_import_tags(pb_pg_tool *tool, uint64_t access_id, const pb_import_item *items, size_t n,
+                      uint32_t max_tags_per_token, uint32_t max_tags_per_app, pb_import_outcome *outcomes);
+
+/*
+ * pb_lmdb_export_tags()'s contract on PostgreSQL: every live (tag, token)
+ * pair of app `access_id` from one COPY, token by token in byte order, each
+ * token's tags in the order they were added.
+ */
+int pb_pg_export_tags(pb_pg_tool *tool, uint64_t access_id, pb_lmdb_export_tag_visit *visit, void *arg);
+
 typedef struct pb_pg_usage {
     uint64_t bindings;      /* rows, every app */
     uint64_t table_bytes;   /* the bindings table alone: heap, free space map, visibility map */

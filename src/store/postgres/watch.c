@@ -1,8 +1,10 @@
 /*
  * watch.c — one thread per process for what the loops' sessions share: a
  * connection that LISTENs on "SCHEMA.apps", where app_put() and app_remove()
- * NOTIFY the access id they changed, and, with a binding TTL, the bounded
- * steps that delete expired bindings in the background.
+ * NOTIFY the access id they changed; the bounded steps that free the pairs of
+ * deleted tags (tag_step(): one a second, and one each turn while a grave is
+ * left, so a million pairs go in about ten seconds of short transactions);
+ * and, with a binding TTL, the bounded steps that delete expired bindings.
  *
  * Each notification moves the process's apps epoch, and every thread's
  * secret cache (loop.c) drops what it holds when it sees the epoch move. So
@@ -24,6 +26,8 @@
 #define PB_PG_WATCH_RETRY_MS 1000
 #define PB_PG_EXPIRY_EVERY_MS 1000 /* one expiry step a second */
 #define PB_PG_EXPIRY_PAGES "256"   /* table pages one step reads: a bounded step */
+#define PB_PG_TAG_STEP_EVERY_MS 1000
+#define PB_PG_TAG_STEP_PAIRS "10000" /* pairs one step frees */
 
 struct pb_pg_watch {
     pb_pg_store *store;
@@ -64,11 +68,22 @@ static void expire_step(pb_pg_watch *watch, PGconn *conn)
     PQclear(res);
 }
 
+/* One bounded step of freeing deleted tags on `conn`: whether a grave was there (another step may be due). */
+static bool tag_step(pb_pg_watch *watch, PGconn *conn)
+{
+    const char *values[1] = {PB_PG_TAG_STEP_PAIRS};
+    PGresult *res = PQexecParams(conn, watch->store->sql[PB_PG_TAG_STEP], 1, NULL, values, NULL, NULL, 0);
+    bool grave = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+                 strtoll(PQgetvalue(res, 0, 0), NULL, 10) >= 0;
+    PQclear(res);
+    return grave;
+}
+
 static void *watch_main(void *arg)
 {
     pb_pg_watch *watch = arg;
     PGconn *conn = NULL;
-    uint64_t next_expiry = 0;
+    uint64_t next_expiry = 0, next_tag_step = 0;
     bool listening = false;
     while (!atomic_load(&watch->stopping)) {
         if (conn == NULL && (conn = listen_connect(watch)) == NULL) {
@@ -94,6 +109,8 @@ static void *watch_main(void *arg)
             expire_step(watch, conn);
             next_expiry = pb_clock_ns() + PB_PG_EXPIRY_EVERY_MS * 1000000ull;
         }
+        if (!lost && pb_clock_ns() >= next_tag_step)
+            next_tag_step = tag_step(watch, conn) ? 0 : pb_clock_ns() + PB_PG_TAG_STEP_EVERY_MS * 1000000ull;
         if (lost || PQstatus(conn) != CONNECTION_OK) {
             PQfinish(conn);
             conn = NULL;

@@ -1,0 +1,166 @@
+"""Tags on the PostgreSQL store itself: the tag limits exact with two processes
+writing at once, delete_all_device of a big tag while queries run (gone at
+once, its pairs freed in the background), and a version 2 schema upgraded to
+version 3 with its bindings kept. Runs when the suite runs on PostgreSQL
+(PUSHBIND_STORE=postgresql://…)."""
+
+import http.client
+import threading
+import time
+import unittest
+
+import pbtest
+from pbtest import APP, E_PARAM, basic_header, uniq
+from test_postgres import psql
+
+TAG = '/v3/device/tag'
+DELETE_ALL = '/v3/device/tag/delete_all_device'
+TAG_QUERY = '/pushbind/v1/tag/query'
+
+
+def post_on(conn, path, body):
+    conn.request('POST', path, body=pbtest.encode_body(body),
+                 headers={'Authorization': basic_header(*APP), 'Content-Type': 'application/json'})
+    resp = conn.getresponse()
+    return resp.status, pbtest.parse_json(resp.read())
+
+
+def query(srv, body):
+    status, answer = srv.post(TAG_QUERY, body)
+    assert status == 200 and answer['ret_code'] == 0, answer
+    return answer
+
+
+def schema_of(srv):
+    url = pbtest.store_args(srv.data_dir)[1]
+    return url, '"%s"' % url.split('pushbind_schema=')[1]
+
+
+@unittest.skipIf(pbtest.STORE_KIND != 'postgres', 'PostgreSQL only')
+class PostgresTagsTest(unittest.TestCase):
+
+    def two_servers(self, args=()):
+        a = pbtest.Server.for_test(self, args=args)
+        b = pbtest.Server.for_test(self, apps=[], data_dir=a.data_dir, args=args)
+        b.default_app = APP
+        return a, b
+
+    def test_tag_limits_hold_with_two_processes_tagging_at_once(self):
+        a, b = self.two_servers(args=['--max-tags-per-token', '5', '--max-tags-per-app', '12'])
+        answers = []
+
+        def tag_many(srv, body_of):
+            conn = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=30)
+            for i in range(20):
+                answers.append(post_on(conn, TAG, body_of(i)))
+            conn.close()
+
+        def both_at_once(body_of):
+            threads = [threading.Thread(target=tag_many, args=(srv, lambda i, p=p: body_of(p, i)))
+                       for srv, p in ((a, 'a'), (b, 'b'))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+
+        # many tags onto one token from both processes: it gets 5 (and the app 5 tags)
+        both_at_once(lambda p, i: {'operator_type': 1, 'tag_list': ['%s-%d' % (p, i)], 'token_list': ['shared-token']})
+        # then many new tags, each onto a token of its own with a tag they share: the app gets 12
+        both_at_once(lambda p, i: {'operator_type': 9, 'tag_token_list': [['new-%s-%d' % (p, i), '%s-tok-%d' % (p, i)],
+                                                                         ['both', '%s-tok-%d' % (p, i)]]})
+        self.assertEqual(len(answers), 80)
+        # each answer is ok or names the limit it met: no store failure, no deadlock
+        self.assertTrue(all(status == 200 and (answer['ret_code'] == 0 or (
+            answer['ret_code'] == E_PARAM and 'max-tags-per-' in answer['err_msg'])) for status, answer in answers),
+                        answers)
+        shared = query(a, {'operator_type': 1, 'token_list': ['shared-token']})['token_tags'][0]['tag_list']
+        self.assertEqual(len(shared), 5)
+        listed = query(b, {'operator_type': 4})['tags']
+        self.assertEqual(len(listed), 12, listed)
+        # every count is what the pairs say
+        for entry in listed:
+            tokens = query(a, {'operator_type': 2, 'tag': entry['tag']})['token_list']
+            self.assertEqual(entry['count'], len(tokens), entry)
+
+    def test_delete_all_of_a_big_tag_is_gone_at_once_while_queries_run(self):
+        srv = pbtest.Server.for_test(self)
+        url, schema = schema_of(srv)
+        conn = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=30)
+        tokens = ['big-%05d' % i for i in range(10000)]
+        for i in range(0, len(tokens), 500):
+            self.assertEqual(post_on(conn, TAG, {'operator_type': 7, 'tag_list': ['big'],
+                                                 'token_list': tokens[i:i + 500]})[1]['ret_code'], 0)
+        srv.bind('someone', 'alice')
+        self.assertEqual(query(srv, {'operator_type': 3, 'tag_list': ['big']})['tag_counts'][0]['count'], 10000)
+
+        stop, latencies, failures = threading.Event(), [], []
+
+        def read_meanwhile():
+            reader = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=30)
+            while not stop.is_set():
+                started = time.monotonic()
+                status, answer = post_on(reader, pbtest.QUERY,
+                                         {'operator_type': 2, 'token_list': ['someone']})
+                latencies.append(time.monotonic() - started)
+                if status != 200 or answer.get('ret_code') != 0:
+                    failures.append(answer)
+            reader.close()
+
+        reader = threading.Thread(target=read_meanwhile)
+        reader.start()
+        try:
+            time.sleep(0.2)
+            started = time.monotonic()
+            self.assertEqual(post_on(conn, DELETE_ALL, {'tag_list': ['big']})[1]['ret_code'], 0)
+            answered_in = time.monotonic() - started
+            # gone at once for every read, while its pairs are still there to free
+            self.assertEqual(query(srv, {'operator_type': 3, 'tag_list': ['big']})['tag_counts'][0]['count'], 0)
+            self.assertEqual(query(srv, {'operator_type': 2, 'tag': 'big'})['token_list'], [])
+            self.assertEqual(query(srv, {'operator_type': 1, 'token_list': [tokens[7]]})['token_tags'][0]['tag_list'],
+                             [])
+            self.assertEqual(query(srv, {'operator_type': 4})['tags'], [])
+            # made again from nothing: only its new token
+            self.assertEqual(post_on(conn, TAG, {'operator_type': 1, 'tag_list': ['big'],
+                                                 'token_list': [tokens[7]]})[1]['ret_code'], 0)
+            self.assertEqual(query(srv, {'operator_type': 2, 'tag': 'big'})['token_list'], [tokens[7]])
+            # the old pairs go in bounded steps in the background
+            deadline = time.monotonic() + 30
+            while int(psql(url, 'SELECT count(*) FROM %s.tag_pairs' % schema)) != 1:
+                self.assertLess(time.monotonic(), deadline, 'the deleted tag\'s pairs were not freed')
+                time.sleep(0.2)
+            self.assertEqual(psql(url, 'SELECT count(*) FROM %s.tag_graves' % schema), '0')
+        finally:
+            stop.set()
+            reader.join(30)
+            conn.close()
+        self.assertEqual(failures, [])
+        self.assertLess(answered_in, 1.0)
+        latencies.sort()
+        self.assertLess(latencies[int(len(latencies) * 0.99)], 1.0, latencies[-5:])  # p99: not held up
+        self.assertEqual(query(srv, {'operator_type': 1, 'token_list': [tokens[7]]})['token_tags'][0]['tag_list'],
+                         ['big'])
+
+    def test_a_version_2_schema_is_upgraded_to_version_3_keeping_its_bindings(self):
+        srv = pbtest.Server.for_test(self)
+        srv.bind('tok-1', 'alice')
+        srv.stop()
+        url, schema = schema_of(srv)
+        # what version 2 had: no tag objects
+        psql(url, 'SET search_path TO %s; DROP FUNCTION tag_apply, tag_write, tag_import, tag_step; '
+                  'DROP TABLE tags, tag_apps, tag_pairs, tag_graves; DROP SEQUENCE tag_seq; '
+                  "UPDATE meta SET value = '2' WHERE key = 'version'" % schema)
+        srv.start()
+        self.assertEqual(psql(url, "SELECT value FROM %s.meta WHERE key = 'version'" % schema), '3')
+        self.assertEqual(srv.accounts_of('tok-1'), [{'account': 'alice'}])
+        self.assertEqual(srv.post(TAG, {'operator_type': 1, 'tag_list': ['vip'], 'token_list': ['tok-1']})[1]['ret_code'],
+                         0)
+        self.assertEqual(query(srv, {'operator_type': 1, 'token_list': ['tok-1']})['token_tags'][0]['tag_list'], ['vip'])
+        # app remove takes the app's tags with it
+        srv.stop()
+        self.assertEqual(pbtest.run_cli('app', 'remove', '--data', srv.data_dir, '--access-id', APP[0]).returncode, 0)
+        self.assertEqual(psql(url, 'SELECT count(*) FROM %s.tag_pairs' % schema), '0')
+        self.assertEqual(psql(url, 'SELECT count(*) FROM %s.tags' % schema), '0')
+
+
+if __name__ == '__main__':
+    unittest.main()
