@@ -386,7 +386,7 @@ class ExportImportTest(unittest.TestCase):
         pbtest.app_add(data, APP[0], APP[1])
         text = ('{"token":"t","tag":"a"}\n{"token":"t","tag":"b"}\n{"token":"t","tag":"c"}\n'
                 '{"token":"u","tag":"d"}\n{"token":"u","tag":"e"}\n{"token":"u","tag":"abcdef"}\n')
-        r = self.run_cli('import', '--data', data, '--access-id', APP[0], '--max-tags-per-token', '2',
+        r = self.run_cli('import', *pbtest.store_args(data), '--access-id', APP[0], '--max-tags-per-token', '2',
                          '--max-tags-per-app', '3', '--max-tag-chars', '5', '-', stdin=text)
         self.assertEqual(r.returncode, 1, r)
         self.assertIn('3 bound, 0 already present, 3 rejected', r.stdout)
