@@ -3,18 +3,18 @@
  * the same page-by-page read sent to pushbind (HTTP/1.1) and to Redis (RESP)
  * by one client, so that neither side's figure carries a slower client.
  *
- *   bench_tags write http  PORT CONNS SECONDS OP RUN BASIC [REQUESTS]
- *   bench_tags write redis PORT CONNS SECONDS OP RUN SIDES [REQUESTS]
+ *   bench_tags write http  PORT CONNS SECONDS OP RUN BASIC [REQUESTS [ordered]]
+ *   bench_tags write redis PORT CONNS SECONDS OP RUN SIDES [REQUESTS [ordered]]
  *   bench_tags scan  http  PORT TAG LIMIT BASIC
  *   bench_tags scan  redis PORT TAG COUNT
  *
  * write: CONNS connections, each sending one request at a time for SECONDS
- * (or until REQUESTS requests in all have been answered) and printing
+ * (or, REQUESTS not 0, until that many requests in all have been answered) and printing
  * "pairs_per_s P50_MS P99_MS errors". A request is 500 (tag, token) pairs of
  * fresh tokens: OP 7 gives tag "op7-RUN" to 500 tokens, OP 9 sends 500 pairs
- * whose tags cycle through "level:0" … "level:49". Tokens are RUN followed
- * by 12 hex digits (the connection and a counter), so every RUN writes new
- * pairs. To pushbind that is one POST /v3/device/tag; to Redis one pipeline
+ * whose tags cycle through "level:0" … "level:49". Tokens (20 bytes, see
+ * make_token()) are derived from RUN, the connection and a counter, so every
+ * RUN writes new pairs. To pushbind that is one POST /v3/device/tag; to Redis one pipeline
  * with the same members: for OP 7 one SADD of the tag's set with the 500
  * tokens, for OP 9 one SADD per pair into its tag's set; with SIDES 2 also one
  * SADD per token into the token's set of tags (the two indexes pushbind
@@ -156,12 +156,35 @@ struct target {
     int sides;         /* redis: 1 the tag's set, 2 also each token's */
     int op;
     const char *run;
+    bool ordered; /* tokens in key order (an app's own sequential ids), not random */
 };
 
+static uint64_t mix(uint64_t x) /* splitmix64's finalizer: a bijection, so distinct inputs give distinct tokens */
+{
+    x += 0x9e3779b97f4a7c15u;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    return x ^ (x >> 31);
+}
+
+/*
+ * 20 bytes. Random by default: real tokens arrive in random order, which
+ * decides how many of the store's pages a write touches and how full they
+ * stay; then the first 16 hex digits are a bijection of (connection, counter)
+ * mixed with the RUN, the last 4 the RUN's own. Ordered: RUN, the connection,
+ * the counter.
+ */
 static void make_token(char *out, const struct target *t, int conn, uint64_t counter)
 {
-    /* 20 bytes whatever the RUN's length (at most 8), as the tokens of scripts/bench-tags.py */
-    sprintf(out, "%s%04x%0*llx", t->run, (unsigned)conn, (int)(16 - strlen(t->run)), (unsigned long long)counter);
+    if (t->ordered) { /* each connection's tokens in key order, after the RUN and the connection */
+        sprintf(out, "%s%04x%0*llx", t->run, (unsigned)conn, (int)(16 - strlen(t->run)), (unsigned long long)counter);
+        return;
+    }
+    uint64_t run = 0;
+    for (const char *p = t->run; *p; p++)
+        run = run * 131 + (unsigned char)*p;
+    sprintf(out, "%016llx%04x", (unsigned long long)mix(((uint64_t)conn << 48 | counter) ^ mix(run)),
+            (unsigned)(run & 0xffff));
 }
 
 static void http_post(struct buf *out, const char *path, const char *basic, const struct buf *body)
@@ -475,6 +498,7 @@ int main(int argc, char **argv)
         int conns = atoi(argv[4]);
         if (conns < 1 || conns > MAX_CONNS || (t.op != 7 && t.op != 9) || strlen(t.run) > 8)
             goto usage;
+        t.ordered = argc > 10 && strcmp(argv[10], "ordered") == 0;
         return run_write(&t, atoi(argv[3]), conns, atof(argv[5]), argc > 9 ? atol(argv[9]) : 0);
     }
     if (argc >= 6 && strcmp(argv[1], "scan") == 0) {
@@ -484,7 +508,7 @@ int main(int argc, char **argv)
         return run_scan(http, atoi(argv[3]), argv[4], atoi(argv[5]), http ? argv[6] : NULL);
     }
 usage:
-    fprintf(stderr, "usage: bench_tags write http|redis PORT CONNS SECONDS 7|9 RUN BASIC|SIDES [REQUESTS]\n"
+    fprintf(stderr, "usage: bench_tags write http|redis PORT CONNS SECONDS 7|9 RUN BASIC|SIDES [REQUESTS [ordered]]\n"
                     "       bench_tags scan http PORT TAG LIMIT BASIC | scan redis PORT TAG COUNT\n");
     return 2;
 }
