@@ -513,10 +513,12 @@ def report(results, bytes_10m, rss_10m, load_seconds, elapsed, tag_lines):
         extra.append('- data sets loaded in this run (seconds): %s' % ', '.join(
             '%s %.0f' % (k, v) for k, v in load_seconds.items() if v is not None) if any(
             v is not None for v in load_seconds.values()) else '- data sets reused from an earlier run')
-    extra += [
-        '- %d rounds, A B A B, median; wrk runs %d s with %d connections, h2load %d s with %d x %d streams; '
-        'whole run %.0f s' % (ROUNDS, SECONDS, CONNECTIONS, SECONDS, H2_CLIENTS, H2_STREAMS, elapsed),
-    ]
+    if ONLY == 'tags':
+        extra.append('- %d rounds, A B A B, median; whole run %.0f s' % (ROUNDS, elapsed))
+    else:
+        extra.append('- %d rounds, A B A B, median; wrk runs %d s with %d connections, h2load %d s with %d x %d '
+                     'streams; whole run %.0f s' % (ROUNDS, SECONDS, CONNECTIONS, SECONDS, H2_CLIENTS, H2_STREAMS,
+                                                    elapsed))
     table = '\n'.join(lines + extra)
     print(table)
     cores = os.cpu_count()
