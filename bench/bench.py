@@ -54,6 +54,7 @@ ONE_ACCOUNT_BODY = b'{"operator_type":1,"account_list":[{"account":"000000000000
 # Accounts per data set; each account has 2 tokens.
 SETS = {'10k': 5000, '1m': 500000, '10m': 5000000}
 
+LOAD_AT_START = os.getloadavg()  # the machine's load when the run began, for the report
 commands = []  # every load-generating command, for the report
 procs = []
 
@@ -534,8 +535,9 @@ def report(results, bytes_10m, rss_10m, load_seconds, elapsed, tag_lines):
             unique.append(generic)
     with open(RESULTS, 'w') as f:
         f.write('# pushbind benchmark (`make bench`)\n\n')
-        f.write('Machine: %d cores (%s), %s. Written %s.\n\n' % (
-            cores, cpu, os.uname().release, time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())))
+        f.write('Machine: %d cores (%s), %s. Written %s. Load average (1, 5, 15 min) at the start %s, at the '
+                'end %s.\n\n' % (cores, cpu, os.uname().release, time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+                                  '%.2f %.2f %.2f' % LOAD_AT_START, '%.2f %.2f %.2f' % os.getloadavg()))
         f.write(table + '\n\n## Commands\n\nRun from the repository root.\n\n```\n' +
                 '\n'.join(c.replace(ROOT + '/', '') for c in unique) + '\n```\n')
     log('written to %s' % os.path.relpath(RESULTS, ROOT))
