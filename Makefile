@@ -72,7 +72,7 @@ install: build
 bench:
 	@scripts/deps.sh bench
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build-bench -j $(JOBS) --target pushbind bench_load latency_proxy
+	@cmake --build build-bench -j $(JOBS) --target pushbind bench_load bench_tags latency_proxy
 	@python3 bench/bench.py
 	@echo "bench: pushbind on Redis and on a 3-primary cluster across a delayed link and on loopback"
 	@{ echo; echo '## Redis across a link and on loopback (bench/redis_link.py)'; echo; \

@@ -6,7 +6,8 @@ servers on 127.0.0.1:31000-31199, then runs every scenario as A B A B ... for
 ROUNDS rounds and reports medians. Prints one table and writes it, with the
 exact commands, to bench/results/latest.md. Expects build-bench/ to hold a
 release build (the Makefile's bench target does that and installs the tools).
-PB_BENCH_ONLY=http runs the HTTP rows alone (scenarios 1 and 2, on the 1M set).
+PB_BENCH_ONLY=http runs the HTTP rows alone (scenarios 1 and 2, on the 1M set);
+PB_BENCH_ONLY=tags the tag rows alone (6-8b, bench/tag_rows.py).
 """
 
 import base64
@@ -26,6 +27,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'test', 'blackbox'))
 from pbtest import sign  # noqa: E402  (the same Signature code the tests use)
+import tag_rows  # noqa: E402  (bench/, beside this file)
 
 BIN = os.path.join(ROOT, 'build-bench', 'pushbind')
 LOAD = os.path.join(ROOT, 'build-bench', 'bench_load')
@@ -52,6 +54,7 @@ ONE_ACCOUNT_BODY = b'{"operator_type":1,"account_list":[{"account":"000000000000
 # Accounts per data set; each account has 2 tokens.
 SETS = {'10k': 5000, '1m': 500000, '10m': 5000000}
 
+LOAD_AT_START = os.getloadavg()  # the machine's load when the run began, for the report
 commands = []  # every load-generating command, for the report
 procs = []
 
@@ -333,11 +336,14 @@ def signed_queries(tmp, accounts):
 
 
 def main():
+    if ONLY == 'tags':
+        return main_tags()
     t0 = time.time()
     tmp = tempfile.mkdtemp(prefix='pushbind-bench-')
     results = []
     http_only = ONLY == 'http'
     bytes_10m = rss_10m = None
+    tag_lines = []
     try:
         sets, load_seconds = {}, {}
         for name in ('1m',) if http_only else ('10k', '1m', '10m'):
@@ -441,21 +447,39 @@ def main():
                 PORTS['redis_fsync'], ['-n', '150000', '-r', '100000000', 'SADD', '__rand_int__', '__rand_int__']))
             results.append(('4. durable binds, 20 per request (bindings/s)', pb, 'redis SADD appendfsync always',
                             rd, 1.0))
+            results_tags, tag_lines = tag_rows.measure(sys.modules[__name__], tmp)
+            results += results_tags
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(tmp)
 
-    report(results, bytes_10m, rss_10m, load_seconds, time.time() - t0)
+    report(results, bytes_10m, rss_10m, load_seconds, time.time() - t0, tag_lines)
 
 
-def report(results, bytes_10m, rss_10m, load_seconds, elapsed):
+def stop_all(tmp):
+    """Stops every server the run started and removes its directory."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main_tags():
+    """PB_BENCH_ONLY=tags: the tag rows alone, on servers of their own."""
+    t0 = time.time()
+    tmp = tempfile.mkdtemp(prefix='pushbind-bench-')
+    try:
+        results, tag_lines = tag_rows.measure(sys.modules[__name__], tmp)
+    finally:
+        stop_all(tmp)
+    report(results, None, None, {}, time.time() - t0, tag_lines)
+
+
+def report(results, bytes_10m, rss_10m, load_seconds, elapsed, tag_lines):
     lines = ['| scenario | pushbind | baseline | baseline figure | ratio | goal | pushbind p50/p99 ms | baseline p50/p99 ms |',
              '|---|---|---|---|---|---|---|---|']
 
@@ -485,13 +509,17 @@ def report(results, bytes_10m, rss_10m, load_seconds, elapsed):
         pb, base = statistics.median(sides['pushbind']), statistics.median(sides['baseline'])
         extra.append('- server CPU per request in row %s (utime + stime of the serving processes, median of the '
                      'rounds): pushbind %.1f µs, baseline %.1f µs, %.2f × the baseline\'s' % (row, pb, base, pb / base))
-    extra += [
-        '- data sets loaded in this run (seconds): %s' % ', '.join(
+    extra += tag_lines
+    if load_seconds:
+        extra.append('- data sets loaded in this run (seconds): %s' % ', '.join(
             '%s %.0f' % (k, v) for k, v in load_seconds.items() if v is not None) if any(
-            v is not None for v in load_seconds.values()) else '- data sets reused from an earlier run',
-        '- %d rounds, A B A B, median; wrk runs %d s with %d connections, h2load %d s with %d x %d streams; '
-        'whole run %.0f s' % (ROUNDS, SECONDS, CONNECTIONS, SECONDS, H2_CLIENTS, H2_STREAMS, elapsed),
-    ]
+            v is not None for v in load_seconds.values()) else '- data sets reused from an earlier run')
+    if ONLY == 'tags':
+        extra.append('- %d rounds, A B A B, median; whole run %.0f s' % (ROUNDS, elapsed))
+    else:
+        extra.append('- %d rounds, A B A B, median; wrk runs %d s with %d connections, h2load %d s with %d x %d '
+                     'streams; whole run %.0f s' % (ROUNDS, SECONDS, CONNECTIONS, SECONDS, H2_CLIENTS, H2_STREAMS,
+                                                    elapsed))
     table = '\n'.join(lines + extra)
     print(table)
     cores = os.cpu_count()
@@ -507,8 +535,9 @@ def report(results, bytes_10m, rss_10m, load_seconds, elapsed):
             unique.append(generic)
     with open(RESULTS, 'w') as f:
         f.write('# pushbind benchmark (`make bench`)\n\n')
-        f.write('Machine: %d cores (%s), %s. Written %s.\n\n' % (
-            cores, cpu, os.uname().release, time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())))
+        f.write('Machine: %d cores (%s), %s. Written %s. Load average (1, 5, 15 min) at the start %s, at the '
+                'end %s.\n\n' % (cores, cpu, os.uname().release, time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+                                  '%.2f %.2f %.2f' % LOAD_AT_START, '%.2f %.2f %.2f' % os.getloadavg()))
         f.write(table + '\n\n## Commands\n\nRun from the repository root.\n\n```\n' +
                 '\n'.join(c.replace(ROOT + '/', '') for c in unique) + '\n```\n')
     log('written to %s' % os.path.relpath(RESULTS, ROOT))

@@ -175,6 +175,31 @@ static void a_token_with_many_tags_keeps_them_in_order(void **state)
         assert_true(pb_str_eq(l.lists[0].items[i], tags[i]));
 }
 
+/* A request keeps one tag's record at a time (tag_apply.c): requests that switch between tags count each right. */
+static void a_request_switching_tags_counts_each(void **state)
+{
+    struct fixture *f = *state;
+    pb_str tags[] = {PB_STR_LIT("a"), PB_STR_LIT("b"), PB_STR_LIT("a"), PB_STR_LIT("b"), PB_STR_LIT("a")};
+    pb_str tokens[] = {PB_STR_LIT("x1"), PB_STR_LIT("x1"), PB_STR_LIT("x2"), PB_STR_LIT("x2"), PB_STR_LIT("x3")};
+    pb_tag_write add = {.kind = PB_TAG_ADD, .tags = tags, .tokens = tokens, .n = 5};
+    assert_int_equal(tag_apply(f, &add), 0);
+    assert_int_equal(add.outcome, PB_TAG_OK);
+    assert_int_equal(count_of(f, "a"), 3);
+    assert_int_equal(count_of(f, "b"), 2);
+    /* b emptied by one request (its record deleted), then made again by another: it counts from zero */
+    pb_tag_write gone = {.kind = PB_TAG_REMOVE, .tags = tags + 1, .tokens = tokens + 1, .n = 3};
+    assert_int_equal(tag_apply(f, &gone), 0);
+    assert_int_equal(count_of(f, "b"), 0);
+    assert_int_equal(count_of(f, "a"), 2);
+    pb_str again_tags[] = {PB_STR_LIT("b"), PB_STR_LIT("a"), PB_STR_LIT("b")};
+    pb_str again_tokens[] = {PB_STR_LIT("x2"), PB_STR_LIT("x2"), PB_STR_LIT("x9")};
+    pb_tag_write back = {.kind = PB_TAG_ADD, .tags = again_tags, .tokens = again_tokens, .n = 3};
+    assert_int_equal(tag_apply(f, &back), 0);
+    assert_int_equal(back.outcome, PB_TAG_OK);
+    assert_int_equal(count_of(f, "b"), 2);
+    assert_int_equal(count_of(f, "a"), 3);
+}
+
 static void removing_the_app_removes_its_tags(void **state)
 {
     struct fixture *f = *state;
@@ -193,6 +218,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(pages_resume_after_the_last_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(a_token_with_many_tags_keeps_them_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_request_switching_tags_counts_each, setup, teardown),
         cmocka_unit_test_setup_teardown(removing_the_app_removes_its_tags, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

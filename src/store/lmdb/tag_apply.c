@@ -19,20 +19,81 @@ struct held_pair {
     char tag[TAG_BYTES_MAX];
 };
 
-/* A tag request under way: the write's scope and the token it last loaded. */
+struct tag_record {
+    uint64_t gen, count;
+};
+
+/*
+ * The record of the tag last read or written, written back when another
+ * tag's is needed and when the request ends (flush_record()): ops 7 and 8
+ * name one tag for up to 500 tokens, whose record would otherwise be read
+ * and rewritten for each of them.
+ */
+struct cached_record {
+    bool held, exists, dirty;
+    size_t tag_len;
+    char tag[TAG_BYTES_MAX];
+    struct tag_record record;
+};
+
+/* A tag request under way: the write's scope, the token it last loaded, the record it last used. */
 struct tag_scope {
     struct txn_scope *batch;
     pb_tag_write *write;
     struct held_pair *held;
     size_t n_held, cap_held;
+    struct cached_record cached;
 };
 
-struct tag_record {
-    uint64_t gen, count;
-};
+static bool cached_is(const struct tag_scope *ts, pb_str tag)
+{
+    return ts->cached.held && pb_str_eq((pb_str){ts->cached.tag, ts->cached.tag_len}, tag);
+}
+
+/* Writes the cached record back (or deletes it: no token has the tag any more). */
+static int flush_record(struct tag_scope *ts)
+{
+    struct cached_record *c = &ts->cached;
+    if (!c->dirty)
+        return 0;
+    unsigned char buf[PB_LMDB_KEY_BUF], v[16];
+    MDB_val key = {tag_key(buf, ts->batch->access_id, (pb_str){c->tag, c->tag_len}), buf};
+    c->dirty = false;
+    if (!c->exists) {
+        int rc = mdb_del(ts->batch->txn, ts->batch->store->tags, &key, NULL);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    be64_put(v, c->record.gen);
+    be64_put(v + 8, c->record.count);
+    MDB_val value = {sizeof(v), v};
+    return mdb_put(ts->batch->txn, ts->batch->store->tags, &key, &value, 0);
+}
+
+/* Makes `tag` the cached one, writing the previous one back; `tag` is at most TAG_BYTES_MAX bytes. */
+static int cache_record(struct tag_scope *ts, pb_str tag, bool exists, const struct tag_record *record, bool dirty)
+{
+    int rc = cached_is(ts, tag) ? 0 : flush_record(ts);
+    if (rc != 0)
+        return rc;
+    struct cached_record *c = &ts->cached;
+    memmove(c->tag, tag.base, tag.len); /* memmove: `tag` may be the cached copy itself */
+    c->tag_len = tag.len;
+    c->held = true;
+    c->exists = exists;
+    c->dirty = dirty;
+    if (exists)
+        c->record = *record;
+    return 0;
+}
 
 static int record_get(struct tag_scope *ts, pb_str tag, struct tag_record *record)
 {
+    if (cached_is(ts, tag)) {
+        if (!ts->cached.exists)
+            return MDB_NOTFOUND;
+        *record = ts->cached.record;
+        return 0;
+    }
     unsigned char buf[PB_LMDB_KEY_BUF];
     MDB_val key = {tag_key(buf, ts->batch->access_id, tag), buf}, value;
     int rc = mdb_get(ts->batch->txn, ts->batch->store->tags, &key, &value);
@@ -40,6 +101,10 @@ static int record_get(struct tag_scope *ts, pb_str tag, struct tag_record *recor
         rc = MDB_CORRUPTED;
     if (rc == 0)
         *record = (struct tag_record){be64_get(value.mv_data), be64_get((unsigned char *)value.mv_data + 8)};
+    if (rc == 0 || rc == MDB_NOTFOUND) {
+        int cached = cache_record(ts, tag, rc == 0, record, false);
+        rc = cached != 0 ? cached : rc;
+    }
     return rc;
 }
 
@@ -65,19 +130,14 @@ static int distinct_add(struct tag_scope *ts, int delta, uint64_t *now)
     return mdb_put(ts->batch->txn, ts->batch->store->tags, &key, &value, 0);
 }
 
-/* Writes the record, or deletes it (and counts one distinct tag less) when no token has the tag. */
+/* Sets the record, or deletes it (and counts one distinct tag less) when no token has the tag; written back by flush_record(). */
 static int record_put(struct tag_scope *ts, pb_str tag, const struct tag_record *record)
 {
-    unsigned char buf[PB_LMDB_KEY_BUF], v[16];
-    MDB_val key = {tag_key(buf, ts->batch->access_id, tag), buf};
     if (record->count == 0) {
-        int rc = mdb_del(ts->batch->txn, ts->batch->store->tags, &key, NULL);
+        int rc = cache_record(ts, tag, false, NULL, true);
         return rc != 0 ? rc : distinct_add(ts, -1, NULL);
     }
-    be64_put(v, record->gen);
-    be64_put(v + 8, record->count);
-    MDB_val value = {sizeof(v), v};
-    return mdb_put(ts->batch->txn, ts->batch->store->tags, &key, &value, 0);
+    return cache_record(ts, tag, true, record, true);
 }
 
 /* Deletes one dup by its exact bytes. */
@@ -377,6 +437,8 @@ int pb_lmdb_apply_tags(struct txn_scope *batch, pb_tag_write *write)
     write->outcome = PB_TAG_OK;
     batch->grown = 0;
     int rc = run(&ts);
+    if (rc == 0 && write->outcome == PB_TAG_OK) /* else the request is undone whole */
+        rc = flush_record(&ts);
     free(ts.held);
     if (rc == 0 && write->outcome == PB_TAG_OK && write->platform != PB_PLATFORM_NONE &&
         write->kind != PB_TAG_DELETE_ALL && write->kind != PB_TAG_INVALIDATE)
