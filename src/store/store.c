@@ -398,10 +398,18 @@ void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const p
     pb_lmdb_apply_start(session->impl.lmdb, access_id, changes, n, outcomes, pool, done, arg);
 }
 
-/* Tags live in the embedded store only so far: Redis and PostgreSQL answer that they keep none. */
+/* Tags live in the embedded store and Redis: PostgreSQL answers that it keeps none. */
 void pb_store_tag_apply_start(pb_store_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool,
                               pb_store_apply_done *done, void *arg)
 {
+    if (session->kind == BACKEND_REDIS && pb_redis_session_bound(session->impl.redis)) {
+        pb_redis_tag_apply_start(session->impl.redis, access_id, write, pool, done, arg);
+        return;
+    }
+    if (session->kind == BACKEND_REDIS) {
+        done(arg, pb_redis_tag_apply(session->impl.redis, access_id, write));
+        return;
+    }
     if (session->kind != BACKEND_LMDB) {
         done(arg, PB_STORE_EINVAL);
         return;
@@ -412,6 +420,10 @@ void pb_store_tag_apply_start(pb_store_session *session, uint64_t access_id, pb_
 void pb_store_tag_lookup_start(pb_store_session *session, pb_tag_lookup *lookup, pb_pool *pool,
                                pb_tag_lookup_done *done, void *arg)
 {
+    if (session->kind == BACKEND_REDIS) {
+        pb_redis_tag_lookup_start(session->impl.redis, lookup, pool, done, arg);
+        return;
+    }
     if (session->kind != BACKEND_LMDB) {
         lookup->result = PB_STORE_EINVAL;
         done(arg, lookup);

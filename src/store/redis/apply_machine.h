@@ -62,6 +62,7 @@ typedef enum pb_redis_step {
     PB_REDIS_STEP_CLEAR_CHANGE, /* clear account: each binding it names, removed */
     PB_REDIS_STEP_FINAL,        /* the last cleanup, the count, the WAITs */
     PB_REDIS_STEP_WAIT,         /* WAITs the final round could not foresee */
+    PB_REDIS_STEP_TAG,          /* a tag request's steps (tags.h) */
     PB_REDIS_STEP_END,
 } pb_redis_step;
 
@@ -132,6 +133,7 @@ struct pb_redis_applier {
     size_t n_cmds, begin_at, step_at;
     pb_redis_written *written;
     size_t n_written;
+    struct pb_redis_tagger *tags; /* a tag request's machine (tags.h), instead of changes */
 };
 
 /* Opens a round with room for the step's `n` commands and returns where they go; a->n_cmds counts them. */

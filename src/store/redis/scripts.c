@@ -186,7 +186,7 @@ static const char key_put_body[] =
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
     "return 1\n";
 
-static void script_init(pb_redis_script *script, const char *body)
+void pb_redis_script_init(pb_redis_script *script, const char *body)
 {
     unsigned char digest[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)body, strlen(body), digest);
@@ -197,11 +197,12 @@ static void script_init(pb_redis_script *script, const char *body)
 
 void pb_redis_scripts_init(pb_redis_scripts *scripts)
 {
-    script_init(&scripts->begin_batch, begin_batch_body);
-    script_init(&scripts->reserve, reserve_body);
-    script_init(&scripts->change, change_body);
-    script_init(&scripts->rescore, rescore_body);
-    script_init(&scripts->app_put, app_put_body);
-    script_init(&scripts->key_put, key_put_body);
-    script_init(&scripts->mark_indexed, mark_indexed_body);
+    pb_redis_script_init(&scripts->begin_batch, begin_batch_body);
+    pb_redis_script_init(&scripts->reserve, reserve_body);
+    pb_redis_script_init(&scripts->change, change_body);
+    pb_redis_script_init(&scripts->rescore, rescore_body);
+    pb_redis_script_init(&scripts->app_put, app_put_body);
+    pb_redis_script_init(&scripts->key_put, key_put_body);
+    pb_redis_script_init(&scripts->mark_indexed, mark_indexed_body);
+    pb_redis_tag_scripts_init(scripts);
 }
