@@ -4,8 +4,9 @@ or refreshed at or after invalid_since (the app registered it again after the
 failed push), and that race is run here. Per-item results, and the metrics
 by reason and outcome.
 
-On Redis the endpoint answers 1008004 (tags, which it also clears, are not
-kept there yet); the rest is skipped there for that reason."""
+On a store that keeps no tags (PostgreSQL, so far) the endpoint answers
+1008004 (tags, which it also clears, are not kept there); the rest is skipped
+there for that reason."""
 
 import threading
 import time
@@ -43,14 +44,14 @@ def tags_of(srv, token):
 
 
 class RedisRefusesTest(unittest.TestCase):
-    @unittest.skipUnless(TAGS_ABSENT, 'about the networked stores, which keep no tags yet')
+    @unittest.skipUnless(TAGS_ABSENT, 'about a store that keeps no tags (PostgreSQL, so far)')
     def test_invalidate_is_not_supported(self):
         srv = pbtest.Server.for_test(self)
         self.assertEqual(invalidate(srv, item(uniq('tok'), 1)), {'ret_code': E_STORE, 'err_msg': 'invoke service error',
                                                                   'result': []})
 
 
-@unittest.skipIf(TAGS_ABSENT, 'not supported on Redis yet: the endpoint answers 1008004')
+@unittest.skipIf(TAGS_ABSENT, 'not supported on PostgreSQL yet: the endpoint answers 1008004')
 class InvalidateTest(pbtest.ServerTestCase):
     def test_a_dead_token_loses_its_bindings_tags_and_platform(self):
         t, keep = uniq('tok'), uniq('tok')

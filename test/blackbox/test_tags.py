@@ -3,9 +3,10 @@
 spellings, the limits at and past their edges, whole-or-nothing, a page read
 while the tag changes, durability, and the published clients' byte shapes.
 
-Tags live in the embedded store only so far: on Redis every tag endpoint
-answers 1008004 "tags are not supported on this store", which
-RedisRefusesTest checks; the rest is skipped there for that reason."""
+Tags live in the embedded store, on Redis and on Redis Cluster; on a store
+that keeps none (PostgreSQL, so far) every tag endpoint answers 1008004 "tags
+are not supported on this store", which RedisRefusesTest checks; the rest is
+skipped there for that reason."""
 
 import json
 import subprocess
@@ -20,7 +21,7 @@ DELETE_ALL = '/v3/device/tag/delete_all_device'
 TAG_QUERY = '/pushbind/v1/tag/query'
 
 TAGS_ABSENT = pbtest.STORE_KIND not in ('lmdb', 'redis', 'cluster')
-tags_kept = unittest.skipIf(TAGS_ABSENT, 'tags are kept by the embedded store only so far: on Redis and PostgreSQL the tag endpoints answer 1008004')
+tags_kept = unittest.skipIf(TAGS_ABSENT, 'tags are kept by the embedded store and Redis: on PostgreSQL the tag endpoints answer 1008004')
 
 OK_ANSWER = {'seq': 0, 'ret_code': 0, 'err_msg': 'ok'}
 
@@ -69,7 +70,7 @@ def counts(srv, *names):
 
 
 class RedisRefusesTest(unittest.TestCase):
-    @unittest.skipUnless(TAGS_ABSENT, 'about the networked stores, which keep no tags yet')
+    @unittest.skipUnless(TAGS_ABSENT, 'about a store that keeps no tags (PostgreSQL, so far)')
     def test_every_tag_endpoint_says_it_is_not_supported(self):
         srv = pbtest.Server.for_test(self)
         refused = {'seq': 0, 'ret_code': E_STORE, 'err_msg': 'tags are not supported on this store'}
@@ -340,6 +341,7 @@ class DurableTagsTest(unittest.TestCase):
 
 
 @tags_kept
+@unittest.skipIf(pbtest.STORE_KIND in ('redis', 'cluster'), 'import and export: the embedded store and PostgreSQL')
 class ExportImportTest(unittest.TestCase):
     def run_cli(self, *args, stdin=None):
         return subprocess.run([pbtest.BIN] + list(args), input=stdin, capture_output=True, text=True, timeout=60)
