@@ -297,6 +297,19 @@ static redisReply *removed_then_cleanup_lost(fake *f, const char *what, const pb
     return NULL;
 }
 
+/* A re-bind's read finds alice bound; an unbind (op 4, an invalidation) removes her before its change script. */
+static int unbound_reads;
+static redisReply *unbound_before_the_change(fake *f, const char *what, const pb_redis_cmd *cmd, cmd_fate *fate)
+{
+    if (strcmp(what, "ZRANGE") == 0 && unbound_reads++ == 0) {
+        pb_str member = pb_redis_account_member(&f->pool, &alice);
+        return r_array(1, r_str(member.base, member.len));
+    }
+    if (strcmp(what, "change") == 0 && unbound_reads == 1)
+        return r_array(1, r_int(2));
+    return NULL;
+}
+
 static redisReply *app_node_down(fake *f, const char *what, const pb_redis_cmd *cmd, cmd_fate *fate)
 {
     if (strcmp(what, "begin") == 0)
@@ -444,6 +457,23 @@ static void index_is_written_before_the_record_and_deleted_after_it(void **state
     assert_true(round_of(f, "change") < round_of(f, "ZREM"));
 }
 
+/*
+ * A re-bind racing an unbind of its token: the change script refuses, having
+ * changed nothing, when an account read as bound is gone, and the item is
+ * read again with a seq of its own (a second begin_batch): the re-bind binds.
+ */
+static void a_rebind_whose_binding_vanished_before_its_change_binds_anew(void **state)
+{
+    fake *f = *state;
+    int rc;
+    unbound_reads = 0;
+    assert_int_equal(change_one(f, unbound_before_the_change, PB_CHANGE_APPEND, &alice, 1, &rc), PB_CHANGE_OK);
+    assert_int_equal(rc, 0);
+    assert_int_equal(sent(f, "begin"), 2);
+    assert_int_equal(sent(f, "change"), 2);
+    assert_int_equal(sent(f, "reserve"), 1); /* the second read found alice unbound: a new seq, reserved */
+}
+
 /* The app's node down at the start: the batch answers 1008004 as a whole, having written nothing. */
 static void app_node_down_fails_the_batch_before_any_write(void **state)
 {
@@ -513,6 +543,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(removed_app_ends_the_batch_after_the_first_round, setup, teardown),
         cmocka_unit_test_setup_teardown(connection_lost_before_wait_fails_the_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(too_few_replicas_fail_the_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_rebind_whose_binding_vanished_before_its_change_binds_anew, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

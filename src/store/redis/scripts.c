@@ -59,7 +59,10 @@ static const char reserve_body[] =
  *
  * With ttl > 0, bindings whose last_bind_time + ttl <= now are removed first,
  * as if absent. Refuses, changing nothing, when it would add members and the
- * record would then hold more than `limit` live ones: returns {0}.
+ * record would then hold more than `limit` live ones: returns {0}. Returns
+ * {2}, changing nothing, when a or o lists an account the caller read as
+ * bound (so it brings no seq for it) and the record no longer holds it: an
+ * unbind (op 4, an invalidation) ran in between, and the caller reads again.
  * Otherwise returns {1, expired, earliest, taken_1 … taken_n, removed member,
  * removed score, …}: `expired` removed pairs (listed first) went by expiry;
  * earliest is the least last_bind_time left (0 when none, or ttl = 0);
@@ -91,6 +94,11 @@ static const char change_body[] =
     "end\n"
     "local listed = {}\n"
     "for i = rest, #ARGV, 2 do listed[ARGV[i]] = ARGV[i + 1] end\n"
+    "if mode == 'a' or mode == 'o' then\n"
+    "  local adding = {}\n"
+    "  for i = 1, n do adding[ARGV[4 + 3 * i]] = true end\n"
+    "  for m in pairs(listed) do if not alive[m] and not adding[m] then return {2} end end\n"
+    "end\n"
     "if mode == 'o' or mode == 'r' or mode == 'c' then\n"
     "  for j = 1, #current, 2 do\n"
     "    local m = current[j]\n"
