@@ -21,6 +21,7 @@ typedef struct pb_redis_scripts {
     pb_redis_script tag_change;  /* a token's tags (and, invalidating, its bindings) changed atomically */
     pb_redis_script tag_settle;  /* a tag's index set to what the records said, marks dropped */
     pb_redis_script tag_release; /* leases given back; a tag left empty leaves the app */
+    pb_redis_script tag_forget;  /* a token's pair of a deleted tag's gen, freed (tag_graves.c) */
 } pb_redis_scripts;
 
 /* Fills in each script's body and SHA1. */

@@ -6,6 +6,7 @@
  *
  * Values they keep (keyspace.h has the keys):
  *   the app's tags hash   TAG -> "gen|leases|lease_time|count|count_stamp"
+ *   the app's graves      "gen|TAG", scored by when it died
  *   a tag's marks hash    TOKEN -> "n|version|time"; field "" = settle counter
  *   a token's tags hash   "t" TAG -> "seq|gen|time"; field "v" = version
  * A writer whose marks or leases are older than PB_REDIS_TAG_STALE_S (30 s)
@@ -20,9 +21,8 @@
  * past the limit) and lease; l lease the existing; g gens only; d delete
  * (each existing tag leaves the app and its gen becomes a grave).
  * Returns {-1} (no such app), {-2, i} (tag i would pass the limit; nothing
- * written), or {last seq, gens ("0": no such tag), graves}: n_seqs seqs
- * last-n+1 … last are the caller's, and graves ("gen|tag", deleted over 30 s
- * ago, popped here) are the caller's to free.
+ * written), or {last seq, gens ("0": no such tag)}: n_seqs seqs last-n+1 …
+ * last are the caller's. A grave's pairs are freed by tag_graves.c.
  */
 static const char tag_begin_body[] =
     "local tags, mode, now = KEYS[1], ARGV[1], tonumber(ARGV[2])\n"
@@ -58,9 +58,7 @@ static const char tag_begin_body[] =
     "    gens[i - 4] = '0'\n"
     "  end\n"
     "end\n"
-    "local graves = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now - 30, 'LIMIT', 0, 8)\n"
-    "for _, m in ipairs(graves) do redis.call('ZREM', KEYS[4], m) end\n"
-    "return {last, gens, graves}\n";
+    "return {last, gens}\n";
 
 /*
  * tag_mark — KEYS: a tag's index and marks (one gen). ARGV: now, then
@@ -225,6 +223,15 @@ static const char tag_release_body[] =
     "end\n"
     "return 1\n";
 
+/*
+ * tag_forget — KEYS: a token's tags. ARGV: "t" TAG, gen. Deletes the pair
+ * when it still names that (dead) gen; returns 1 when it did.
+ */
+static const char tag_forget_body[] =
+    "local v = redis.call('HGET', KEYS[1], ARGV[1])\n"
+    "if v and string.match(v, '^%d+|(%d+)|') == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]); return 1 end\n"
+    "return 0\n";
+
 void pb_redis_tag_scripts_init(pb_redis_scripts *scripts)
 {
     pb_redis_script_init(&scripts->tag_begin, tag_begin_body);
@@ -232,4 +239,5 @@ void pb_redis_tag_scripts_init(pb_redis_scripts *scripts)
     pb_redis_script_init(&scripts->tag_change, tag_change_body);
     pb_redis_script_init(&scripts->tag_settle, tag_settle_body);
     pb_redis_script_init(&scripts->tag_release, tag_release_body);
+    pb_redis_script_init(&scripts->tag_forget, tag_forget_body);
 }

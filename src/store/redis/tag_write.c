@@ -156,23 +156,12 @@ static bool begin_prepare(pb_redis_applier *a)
     return true;
 }
 
-/* Unlinks a dead gen's keys with the next round. */
-static void unlink_gen(pb_redis_applier *a, pb_str tag, uint64_t gen)
-{
-    static const char *const kinds[] = {"tx", "tm"};
-    for (size_t k = 0; k < 2; k++) {
-        pb_redis_cmd *cmd = pb_redis_carry(a);
-        pb_redis_cmd_key(cmd, a->pool, true, 2, "UNLINK",
-                         pb_redis_tag_key(a->pool, a->store, kinds[k], a->access_id, tag, gen));
-    }
-}
-
-/* tag_begin's gens into refs[from ..], and its graves unlinked; false when the reply is not one. */
+/* tag_begin's gens into refs[from ..]; false when the reply is not one. */
 static bool gens_read(pb_redis_applier *a, const redisReply *reply, size_t from, char mode)
 {
     struct pb_redis_tagger *t = a->tags;
-    if (reply->elements != 3 || reply->element[1]->type != REDIS_REPLY_ARRAY ||
-        reply->element[2]->type != REDIS_REPLY_ARRAY || from + reply->element[1]->elements > t->n_refs)
+    if (reply->elements != 2 || reply->element[1]->type != REDIS_REPLY_ARRAY ||
+        from + reply->element[1]->elements > t->n_refs)
         return false;
     for (size_t i = 0; i < reply->element[1]->elements; i++) {
         pb_redis_tag_ref *ref = &t->refs[from + i];
@@ -181,15 +170,6 @@ static bool gens_read(pb_redis_applier *a, const redisReply *reply, size_t from,
             return false;
         ref->read = true;
         ref->leased = (mode == 'e' || mode == 'l') && ref->gen != 0;
-    }
-    for (size_t i = 0; i < reply->element[2]->elements; i++) {
-        const redisReply *grave = reply->element[2]->element[i];
-        uint64_t gen;
-        const char *bar = grave->type == REDIS_REPLY_STRING ? memchr(grave->str, '|', grave->len) : NULL;
-        if (bar != NULL && pb_redis_tag_gen_parse(grave->str, grave->len, &gen)) {
-            pb_str tag = {bar + 1, grave->len - (size_t)(bar + 1 - grave->str)};
-            unlink_gen(a, pb_pool_strdup(a->pool, tag), gen);
-        }
     }
     return true;
 }
@@ -286,10 +266,7 @@ static void begin_judge(pb_redis_applier *a)
         a->step = PB_REDIS_STEP_FINAL;
         return;
     }
-    if (w->kind == PB_TAG_DELETE_ALL) {
-        for (size_t i = 0; i < t->n_refs; i++)
-            if (t->refs[i].gen != 0)
-                unlink_gen(a, t->refs[i].tag, t->refs[i].gen);
+    if (w->kind == PB_TAG_DELETE_ALL) { /* gone for every read; tag_graves.c frees the pairs */
         a->step = PB_REDIS_STEP_FINAL;
         return;
     }
@@ -319,7 +296,7 @@ static void gens_judge(pb_redis_applier *a)
     struct pb_redis_tagger *t = a->tags;
     const redisReply *reply = a->cmds[a->step_at].reply;
     if (pb_redis_reply_failed(a->map, reply, "tag gens") || reply->type != REDIS_REPLY_ARRAY ||
-        reply->elements != 3 || !gens_read(a, reply, t->n_request_refs, t->write->kind == PB_TAG_ADD ? 'g' : 'l')) {
+        !gens_read(a, reply, t->n_request_refs, t->write->kind == PB_TAG_ADD ? 'g' : 'l')) {
         a->rc = PB_STORE_EIO;
         pb_redis_tag_finish(a);
         return;

@@ -9,8 +9,8 @@
  *   P:tags:{A}         hash: TAG -> "gen|leases|lease_time|count|count_stamp",
  *                      the app's tags (HLEN: its distinct tags) and each one's
  *                      gen, the seq it took when made
- *   P:tgrave:{A}       sorted set: "gen|TAG" of deleted tags, scored by when;
- *                      their keys are unlinked then, and again 30 s later
+ *   P:tgrave:{A}       sorted set: "gen|TAG" of deleted tags, scored by when:
+ *                      their pairs are freed in the background (tag_graves.c)
  *   P:tt:{A:TOKEN}     hash: the token's tags, the source of truth: "t" TAG ->
  *                      "seq|gen|time", and "v" = the version each change bumps
  *   P:tx:{A:TAG}:GEN   sorted set: the tag's index, member = token, score = the
@@ -51,6 +51,13 @@ bool pb_redis_tag_gen_parse(const char *text, size_t len, uint64_t *gen);
 
 /* A token's pair as its record keeps it ("seq|gen|time"); false when malformed. */
 bool pb_redis_tag_pair_parse(const char *text, size_t len, uint64_t *seq, uint64_t *gen, int64_t *time);
+
+/*
+ * One step of freeing deleted tags' pairs (tag_graves.c): for each of the
+ * `n` apps, the oldest grave's next tokens. Returns the pairs (and empty
+ * graves) freed: 0 when there was nothing to do.
+ */
+size_t pb_redis_tag_graves_step(pb_redis_session *session, const uint64_t *apps, size_t n, int64_t now, pb_pool *pool);
 
 /* ---- The write machine (tag_write.c, tag_settle.c) ---- */
 
