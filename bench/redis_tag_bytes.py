@@ -91,11 +91,12 @@ def main():
         thread = threading.Thread(target=query)
         thread.start()
         time.sleep(1)
+        gen = redis('hget', 'pushbind:tags:{%s}' % APP, 'first').split('|')[0]
+        index = 'pushbind:tx:{%s:first}:%s' % (APP, gen)
         before = sorted(latencies)
         t = time.time()
         post(conn, '/v3/device/tag/delete_all_device', {'tag_list': ['first']})
         took = time.time() - t
-        index = [k for k in redis('keys', 'pushbind:tx:*').split() if '{%s:first}' % APP in k][0]
         while int(redis('zcard', index)) != 0:
             time.sleep(0.2)
         freed_in = time.time() - t
