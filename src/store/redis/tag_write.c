@@ -386,10 +386,14 @@ static void plan(pb_redis_applier *a)
         }
         break;
     case PB_TAG_REMOVE:
+        /* Also when the record holds no such pair: the settle then mends an index member a dead writer left. */
         for (size_t p = 0; p < w->n; p++) {
             pb_redis_tag_token *tok = token_of(a, w->tokens[p]);
             size_t ref = ref_of(a, w->tags[p]);
-            if (t->refs[ref].gen != 0 && holds(t, tok, ref))
+            bool planned = false;
+            for (size_t o = 0; o < tok->n_ops; o++)
+                planned |= tok->ops[o].ref == ref;
+            if (t->refs[ref].gen != 0 && !planned)
                 op_add(a, tok, 'r', ref, 0, p);
         }
         break;
