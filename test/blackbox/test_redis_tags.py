@@ -81,9 +81,11 @@ class RedisTagsTest(unittest.TestCase):
         record and a mark with no index member (an unbind killed after its
         record): reads follow the records, counts too."""
         srv = pbtest.Server.for_test(self, apps=[APP], store_url=self.url)
+        conn = srv.new_connection()
+        self.addCleanup(conn.close)
         kept, ghost, orphan = uniq('kept'), uniq('ghost'), uniq('orphan')
-        self.assertEqual(send(srv.new_connection(), {'operator_type': 7, 'tag_list': ['t'],
-                                                     'token_list': [kept, orphan]})['ret_code'], 0)
+        self.assertEqual(send(conn, {'operator_type': 7, 'tag_list': ['t'], 'token_list': [kept, orphan]})['ret_code'],
+                         0)
         gen = self.gen('t')
         index = '%s:tx:{%s:t}:%s' % (self.ns, APP[0], gen)
         marks = '%s:tm:{%s:t}:%s' % (self.ns, APP[0], gen)
@@ -98,8 +100,8 @@ class RedisTagsTest(unittest.TestCase):
         self.assertEqual(count(srv, 't'), 1)
         self.assertEqual(tags_of(srv, kept, ghost, orphan), [['t'], [], []])
         # the next writer of those pairs settles them: the index then agrees again
-        self.assertEqual(send(srv.new_connection(), {'operator_type': 8, 'tag_list': ['t'],
-                                                     'token_list': [ghost, orphan]})['ret_code'], 0)
+        self.assertEqual(send(conn, {'operator_type': 8, 'tag_list': ['t'], 'token_list': [ghost, orphan]})['ret_code'],
+                         0)
         self.assertEqual(self.cli('ZCARD', index), '1')
         self.assertEqual(count(srv, 't'), 1)
 
@@ -124,6 +126,7 @@ class RedisTagsTest(unittest.TestCase):
             time.sleep(rng.uniform(0, 0.03))
             srv.kill()
             thread.join()
+            conn.close()
             srv.start()
             listed = tokens_of(srv, name, limit=37)
             self.assertEqual(len(listed), len(set(listed)))
@@ -172,6 +175,7 @@ class RedisTagsTest(unittest.TestCase):
         srv = pbtest.Server.for_test(self, apps=[APP], store_url=self.url)
         tokens = [uniq('tok') for _ in range(1200)]
         conn = srv.new_connection()
+        self.addCleanup(conn.close)
         for i in range(0, 1200, 500):
             self.assertEqual(send(conn, {'operator_type': 7, 'tag_list': ['big'], 'token_list': tokens[i:i + 500]})
                              ['ret_code'], 0)

@@ -112,9 +112,9 @@ static redisReply *change_reply(const char *status, const pb_redis_cmd *cmd, con
 /* What a healthy Redis answers: "vip" exists (gen 7), tokens have no tags, every script does its work. */
 static redisReply *healthy(const char *what, const pb_redis_cmd *cmd)
 {
-    if (strcmp(what, "begin") == 0) { /* EVALSHA sha 4 k1 k2 k3 k4, ARGV[1..4], then the tags: each gen 7 */
+    if (strcmp(what, "begin") == 0) { /* EVALSHA sha 5 k1 … k5, ARGV[1..4], then the tags: each gen 7 */
         redisReply *gens = r_array(0);
-        gens->elements = (size_t)cmd->argc - 11;
+        gens->elements = (size_t)cmd->argc - 12;
         gens->element = calloc(gens->elements + 1, sizeof(*gens->element));
         for (size_t i = 0; i < gens->elements; i++)
             gens->element[i] = str("7");
@@ -260,7 +260,7 @@ static redisReply *holds_old(fake *f, const char *what, const pb_redis_cmd *cmd,
     (void)f, (void)lost;
     if (strcmp(what, "HGETALL") == 0)
         return r_array(4, str("told"), str("5|3|100"), str("v"), str("2"));
-    if (strcmp(what, "begin") == 0 && cmd->argv[7][0] == 'g') /* the gens round */
+    if (strcmp(what, "begin") == 0 && cmd->argv[8][0] == 'g') /* the gens round */
         return r_array(2, r_int(1000), r_array(1, str("3")));
     return NULL;
 }
@@ -281,7 +281,7 @@ static void the_token_limit_is_judged_before_any_mark_and_the_lease_given_back(v
 /* "old" was deleted since the token got it (its gen is 4 now): the dead pair does not count. */
 static redisReply *holds_dead(fake *f, const char *what, const pb_redis_cmd *cmd, bool *lost)
 {
-    if (strcmp(what, "begin") == 0 && cmd->argv[7][0] == 'g')
+    if (strcmp(what, "begin") == 0 && cmd->argv[8][0] == 'g')
         return r_array(2, r_int(1000), r_array(1, str("4")));
     return holds_old(f, what, cmd, lost);
 }

@@ -22,6 +22,7 @@ typedef struct pb_redis_scripts {
     pb_redis_script tag_settle;  /* a tag's index set to what the records said, marks dropped */
     pb_redis_script tag_release; /* leases given back; a tag left empty leaves the app */
     pb_redis_script tag_forget;  /* a token's pair of a deleted tag's gen, freed (tag_graves.c) */
+    pb_redis_script tag_page;    /* a page of the app's tags in byte order, with their gens (reads only) */
 } pb_redis_scripts;
 
 /* Fills in each script's body and SHA1. */

@@ -9,7 +9,8 @@
  *   COUNTS     the gens; each index's size and marks; the marked pairs'
  *              index entries and records, to correct the size (2, or 3 when
  *              writers are in flight or died)
- *   TAGS       the app's tags hash (names and gens); then as COUNTS
+ *   TAGS       a page of the app's tag names in byte order with their gens
+ *              (tag_page); then as COUNTS
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,39 +279,38 @@ static int tokens_of_judge(tag_read *r)
 
 /* ---- COUNTS and TAGS ---------------------------------------------------- */
 
-static int by_bytes(const void *x, const void *y)
-{
-    const pb_str *a = x, *b = y;
-    int c = memcmp(a->base, b->base, a->len < b->len ? a->len : b->len);
-    return c != 0 ? c : (a->len > b->len) - (a->len < b->len);
-}
-
-/* TAGS: the app's tags hash into the page's names and gens. */
+/* TAGS: tag_page's (name, value) pairs into the page's names and gens. */
 static int tags_page(tag_read *r, const redisReply *reply)
 {
     pb_tag_lookup *l = r->lookup;
     if (failed(r, reply, REDIS_REPLY_ARRAY))
         return PB_STORE_EIO;
     size_t n = reply->elements / 2;
-    pb_str *all = pb_pool_alloc(r->pool, (n + 1) * sizeof(*all));
-    for (size_t i = 0; i < n; i++)
-        all[i] = (pb_str){reply->element[2 * i]->str, reply->element[2 * i]->len};
-    qsort(all, n, sizeof(*all), by_bytes);
-    size_t from = 0;
-    while (from < n && l->after_tag.len != 0 && by_bytes(&all[from], &l->after_tag) <= 0)
-        from++;
-    r->n_names = n - from < l->limit ? n - from : l->limit;
-    l->more = from + r->n_names < n;
+    r->n_names = n < l->limit ? n : l->limit;
+    l->more = n > l->limit;
     r->names = pb_pool_alloc(r->pool, (r->n_names + 1) * sizeof(*r->names));
     r->gens = pb_pool_alloc(r->pool, (r->n_names + 1) * sizeof(*r->gens));
     for (size_t i = 0; i < r->n_names; i++) {
-        r->names[i] = pb_pool_strdup(r->pool, all[from + i]);
-        for (size_t j = 0; j < n; j++)
-            if (pb_str_eq(all[from + i], (pb_str){reply->element[2 * j]->str, reply->element[2 * j]->len}) &&
-                !pb_redis_tag_gen_parse(reply->element[2 * j + 1]->str, reply->element[2 * j + 1]->len, &r->gens[i]))
-                r->gens[i] = 0;
+        const redisReply *name = reply->element[2 * i], *value = reply->element[2 * i + 1];
+        r->names[i] = dup_reply(r->pool, name);
+        if (value->type != REDIS_REPLY_STRING || !pb_redis_tag_gen_parse(value->str, value->len, &r->gens[i]))
+            r->gens[i] = 0;
     }
     return 0;
+}
+
+/* TAGS' first round: a page of names with their gens, from the app's node. */
+static void page_cmd(tag_read *r, pb_redis_cmd *cmd)
+{
+    const pb_redis_store *store = r->session->store;
+    pb_redis_args args = {.pool = r->pool};
+    pb_str names = pb_redis_app_key(r->pool, store, "tagnames", r->lookup->access_id);
+    pb_redis_args_script(&args, &store->scripts.tag_page, 2);
+    pb_redis_args_add(&args, names);
+    pb_redis_args_add(&args, tags_key(r));
+    pb_redis_args_add(&args, r->lookup->after_tag);
+    pb_redis_args_add(&args, pb_redis_decimal(r->pool, r->lookup->limit));
+    pb_redis_cmd_strs(cmd, r->pool, pb_redis_slot_of(names), false, &store->scripts.tag_page, args.v, args.n);
 }
 
 static bool counts_prepare(tag_read *r)
@@ -319,7 +319,7 @@ static bool counts_prepare(tag_read *r)
     const pb_redis_store *store = r->session->store;
     if (r->round == 0) {
         if (l->kind == PB_TAG_LOOKUP_TAGS) {
-            pb_redis_cmd_key(round_open(r, 1), r->pool, false, 2, "HGETALL", tags_key(r));
+            page_cmd(r, round_open(r, 1));
             return true;
         }
         r->names = (pb_str *)l->tags;

@@ -7,6 +7,7 @@
  * Values they keep (keyspace.h has the keys):
  *   the app's tags hash   TAG -> "gen|leases|lease_time|count|count_stamp"
  *   the app's graves      "gen|TAG", scored by when it died
+ *   the app's tag names   TAG, score 0: the tags hash's names in byte order
  *   a tag's marks hash    TOKEN -> "n|version|time"; field "" = settle counter
  *   a token's tags hash   "t" TAG -> "seq|gen|time"; field "v" = version
  * A writer whose marks or leases are older than PB_REDIS_TAG_STALE_S (30 s)
@@ -15,8 +16,8 @@
 #include "store/redis/scripts.h"
 
 /*
- * tag_begin — KEYS: the app's tags, seq counter, app record, graves (one
- * hash tag). ARGV: mode, now, n_seqs, max_tags_per_app, tags (distinct).
+ * tag_begin — KEYS: the app's tags, seq counter, app record, graves, tag
+ * names (one hash tag). ARGV: mode, now, n_seqs, max_tags_per_app, tags (distinct).
  * Modes: e ensure (a missing tag is made, with a new gen, refused as a whole
  * past the limit) and lease; l lease the existing; g gens only; d delete
  * (each existing tag leaves the app and its gen becomes a grave).
@@ -46,6 +47,7 @@ static const char tag_begin_body[] =
     "    gens[i - 4] = g\n"
     "    if mode == 'd' then\n"
     "      redis.call('HDEL', tags, t)\n"
+    "      redis.call('ZREM', KEYS[5], t)\n"
     "      redis.call('ZADD', KEYS[4], now, g .. '|' .. t)\n"
     "    elseif mode ~= 'g' then\n"
     "      redis.call('HSET', tags, t, g .. '|' .. (tonumber(n) + 1) .. '|' .. now .. '|' .. c .. '|' .. k)\n"
@@ -53,6 +55,7 @@ static const char tag_begin_body[] =
     "  elseif mode == 'e' then\n"
     "    local g = redis.call('INCR', KEYS[2])\n"
     "    redis.call('HSET', tags, t, g .. '|1|' .. now .. '|0|0')\n"
+    "    redis.call('ZADD', KEYS[5], 0, t)\n"
     "    gens[i - 4] = tostring(g)\n"
     "  else\n"
     "    gens[i - 4] = '0'\n"
@@ -196,7 +199,7 @@ static const char tag_settle_body[] =
     "return {redis.call('ZCARD', KEYS[1]) + redis.call('HLEN', KEYS[2]) - 1, k}\n";
 
 /*
- * tag_release — KEYS: the app's tags, graves (one hash tag). ARGV: now, then
+ * tag_release — KEYS: the app's tags, graves, tag names (one hash tag). ARGV: now, then
  * (tag, gen, seen) triples: seen is "count|counter" from this writer's
  * settle, or "-" (it settled nothing there, or does not know). Gives back one
  * lease; keeps the count of the latest settle; a tag whose count is 0 and
@@ -215,6 +218,7 @@ static const char tag_release_body[] =
     "    if sk and tonumber(sk) > k then c, k = tonumber(sc), tonumber(sk) end\n"
     "    if c == 0 and (n == 0 or now - ts > 30) then\n"
     "      redis.call('HDEL', KEYS[1], t)\n"
+    "      redis.call('ZREM', KEYS[3], t)\n"
     "      redis.call('ZADD', KEYS[2], now, g .. '|' .. t)\n"
     "    else\n"
     "      redis.call('HSET', KEYS[1], t, g .. '|' .. n .. '|' .. ts .. '|' .. c .. '|' .. k)\n"
@@ -232,6 +236,19 @@ static const char tag_forget_body[] =
     "if v and string.match(v, '^%d+|(%d+)|') == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]); return 1 end\n"
     "return 0\n";
 
+/*
+ * tag_page — KEYS: the app's tag names, its tags (one hash tag). ARGV: the
+ * last tag of the previous page ("" for the first), limit. Reads only.
+ * Returns up to limit + 1 (name, tags hash value or "0") pairs, in byte order
+ * after that tag: one more than the page says whether a next one exists.
+ */
+static const char tag_page_body[] =
+    "local min = ARGV[1] == '' and '-' or ('(' .. ARGV[1])\n"
+    "local names = redis.call('ZRANGE', KEYS[1], min, '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[2]) + 1)\n"
+    "local out = {}\n"
+    "for _, n in ipairs(names) do out[#out + 1] = n; out[#out + 1] = redis.call('HGET', KEYS[2], n) or '0' end\n"
+    "return out\n";
+
 void pb_redis_tag_scripts_init(pb_redis_scripts *scripts)
 {
     pb_redis_script_init(&scripts->tag_begin, tag_begin_body);
@@ -240,4 +257,5 @@ void pb_redis_tag_scripts_init(pb_redis_scripts *scripts)
     pb_redis_script_init(&scripts->tag_settle, tag_settle_body);
     pb_redis_script_init(&scripts->tag_release, tag_release_body);
     pb_redis_script_init(&scripts->tag_forget, tag_forget_body);
+    pb_redis_script_init(&scripts->tag_page, tag_page_body);
 }

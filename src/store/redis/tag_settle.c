@@ -266,9 +266,10 @@ void pb_redis_tag_finish(pb_redis_applier *a)
         if (!ref->leased)
             continue;
         if (args.n == 0) {
-            pb_redis_args_script(&args, &a->store->scripts.tag_release, 2);
+            pb_redis_args_script(&args, &a->store->scripts.tag_release, 3);
             pb_redis_args_add(&args, tags);
             pb_redis_args_add(&args, pb_redis_app_key(a->pool, a->store, "tgrave", a->access_id));
+            pb_redis_args_add(&args, pb_redis_app_key(a->pool, a->store, "tagnames", a->access_id));
             pb_redis_args_add(&args, pb_redis_decimal(a->pool, (uint64_t)a->now));
         }
         pb_redis_args_add(&args, ref->tag);

@@ -117,11 +117,12 @@ static void begin_cmd(pb_redis_applier *a, pb_redis_cmd *cmd, char mode, uint64_
     pb_str tags = pb_redis_app_key(a->pool, a->store, "tags", a->access_id);
     char *m = pb_pool_alloc(a->pool, 1);
     *m = mode;
-    pb_redis_args_script(&args, &a->store->scripts.tag_begin, 4);
+    pb_redis_args_script(&args, &a->store->scripts.tag_begin, 5);
     pb_redis_args_add(&args, tags);
     pb_redis_args_add(&args, pb_redis_app_key(a->pool, a->store, "seq", a->access_id));
     pb_redis_args_add(&args, pb_redis_app_key(a->pool, a->store, "app", a->access_id));
     pb_redis_args_add(&args, pb_redis_app_key(a->pool, a->store, "tgrave", a->access_id));
+    pb_redis_args_add(&args, pb_redis_app_key(a->pool, a->store, "tagnames", a->access_id));
     pb_redis_args_add(&args, (pb_str){m, 1});
     pb_redis_args_add(&args, pb_redis_decimal(a->pool, (uint64_t)a->now));
     pb_redis_args_add(&args, pb_redis_decimal(a->pool, n_seqs));

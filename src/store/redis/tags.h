@@ -9,6 +9,8 @@
  *   P:tags:{A}         hash: TAG -> "gen|leases|lease_time|count|count_stamp",
  *                      the app's tags (HLEN: its distinct tags) and each one's
  *                      gen, the seq it took when made
+ *   P:tagnames:{A}     sorted set: the same names, score 0, for pages in byte
+ *                      order (BYLEX); changed with the hash by the same scripts
  *   P:tgrave:{A}       sorted set: "gen|TAG" of deleted tags, scored by when:
  *                      their pairs are freed in the background (tag_graves.c)
  *   P:tt:{A:TOKEN}     hash: the token's tags, the source of truth: "t" TAG ->
