@@ -93,6 +93,16 @@ static redisReply *str(const char *s)
     return r_str(s, strlen(s));
 }
 
+/* An array of `n` replies the caller sets. */
+static redisReply *r_slots(size_t n)
+{
+    redisReply *r = r_array(0);
+    free(r->element);
+    r->elements = n;
+    r->element = calloc(n + 1, sizeof(*r->element));
+    return r;
+}
+
 /*
  * tag_change's reply: status, version, the state of each of its quads (NULL:
  * each quad's own seq, as when every add was made; else `state`, "" for none).
@@ -101,9 +111,7 @@ static redisReply *change_reply(const char *status, const pb_redis_cmd *cmd, con
 {
     size_t first = 13 + 2 * (size_t)atoi(cmd->argv[12]); /* EVALSHA sha 3 k1 k2 k3, ARGV[1..7], the gens */
     size_t quads = ((size_t)cmd->argc - first) / 4;
-    redisReply *states = r_array(0);
-    states->elements = quads;
-    states->element = calloc(quads + 1, sizeof(*states->element));
+    redisReply *states = r_slots(quads);
     for (size_t i = 0; i < quads; i++)
         states->element[i] = state != NULL ? str(state) : r_str(cmd->argv[first + 4 * i + 3], cmd->argvlen[first + 4 * i + 3]);
     return r_array(4, str(status), r_int(1), states, last);
@@ -113,9 +121,7 @@ static redisReply *change_reply(const char *status, const pb_redis_cmd *cmd, con
 static redisReply *healthy(const char *what, const pb_redis_cmd *cmd)
 {
     if (strcmp(what, "begin") == 0) { /* EVALSHA sha 5 k1 … k5, ARGV[1..4], then the tags: each gen 7 */
-        redisReply *gens = r_array(0);
-        gens->elements = (size_t)cmd->argc - 12;
-        gens->element = calloc(gens->elements + 1, sizeof(*gens->element));
+        redisReply *gens = r_slots((size_t)cmd->argc - 12);
         for (size_t i = 0; i < gens->elements; i++)
             gens->element[i] = str("7");
         return r_array(2, r_int(1000), gens);
