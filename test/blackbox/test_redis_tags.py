@@ -11,20 +11,13 @@ import time
 import unittest
 
 import pbredis
+from pbredis import poll
 import pbtest
 from pbtest import APP, uniq
 
 PORT = pbredis.PORT_BASE + 23
 TAG = '/v3/device/tag'
 TAG_QUERY = '/pushbind/v1/tag/query'
-
-
-def poll(condition, timeout, what):
-    deadline = time.time() + timeout
-    while not condition():
-        if time.time() > deadline:
-            raise AssertionError('still not %s after %.1f s' % (what, timeout))
-        time.sleep(0.1)
 
 
 def query(srv, body):

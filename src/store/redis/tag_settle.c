@@ -196,42 +196,20 @@ void pb_redis_tag_change_judge(pb_redis_applier *a, bool undo)
 
 /* ---- Settle and release ------------------------------------------------- */
 
+/* tag_settle's quad: the token, its record's version, what it holds of the pair, and the mark given back. */
+static void settle_args(pb_redis_applier *a, pb_redis_args *args, const pb_redis_tag_token *tok,
+                        const pb_redis_tag_op *op)
+{
+    pb_redis_args_add(args, tok->token);
+    pb_redis_args_add(args, pb_redis_decimal(a->pool, tok->version));
+    pb_redis_args_add(args, op->state);
+    pb_redis_args_add(args, PB_STR_LIT("1"));
+}
+
 bool pb_redis_tag_settle_prepare(pb_redis_applier *a)
 {
-    struct pb_redis_tagger *t = a->tags;
-    pb_redis_args *per_ref = pb_pool_alloc(a->pool, t->n_refs * sizeof(*per_ref));
-    size_t n = 0;
-    for (size_t r = 0; r < t->n_refs; r++) {
-        pb_redis_tag_ref *ref = &t->refs[r];
-        pb_redis_args *args = &per_ref[r];
-        *args = (pb_redis_args){.pool = a->pool};
-        for (size_t i = 0; ref->marked && i < t->n_tokens; i++) {
-            const pb_redis_tag_token *tok = &t->tokens[i];
-            for (size_t o = 0; o < tok->n_ops && !tok->unknown; o++) {
-                if (tok->ops[o].ref != r)
-                    continue;
-                if (args->n == 0) {
-                    pb_redis_args_script(args, &a->store->scripts.tag_settle, 2);
-                    pb_redis_args_add(args, pb_redis_tag_key(a->pool, a->store, "tx", a->access_id, ref->tag, ref->gen));
-                    pb_redis_args_add(args, pb_redis_tag_key(a->pool, a->store, "tm", a->access_id, ref->tag, ref->gen));
-                    pb_redis_args_add(args, pb_redis_decimal(a->pool, (uint64_t)a->now));
-                }
-                pb_redis_args_add(args, tok->token);
-                pb_redis_args_add(args, pb_redis_decimal(a->pool, tok->version));
-                pb_redis_args_add(args, tok->ops[o].state);
-                pb_redis_args_add(args, PB_STR_LIT("1"));
-            }
-        }
-        ref->cmd = args->n != 0 ? n++ : SIZE_MAX;
-    }
-    if (n == 0)
-        return false; /* judged at once, with nothing to read */
-    pb_redis_cmd *cmds = pb_redis_round_open(a, n);
-    for (size_t r = 0; r < t->n_refs; r++)
-        if (t->refs[r].cmd != SIZE_MAX)
-            pb_redis_cmd_strs(&cmds[t->refs[r].cmd], a->pool, pb_redis_slot_of(per_ref[r].v[3]), true,
-                              &a->store->scripts.tag_settle, per_ref[r].v, per_ref[r].n);
-    return true;
+    /* A token whose change's outcome is unknown keeps its marks: its pairs are judged by its record. */
+    return pb_redis_tag_round_per_tag(a, &a->store->scripts.tag_settle, true, settle_args);
 }
 
 void pb_redis_tag_settle_judge(pb_redis_applier *a)

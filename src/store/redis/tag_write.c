@@ -325,31 +325,13 @@ static bool holds(const struct pb_redis_tagger *t, const pb_redis_tag_token *tok
     return held;
 }
 
-static pb_str category_of(pb_str tag)
-{
-    const char *colon = memchr(tag.base, ':', tag.len);
-    return (pb_str){tag.base, colon != NULL ? (size_t)(colon - tag.base) : tag.len};
-}
-
-/* REPLACE keeps a tag the request names again, and with by_category one outside its categories. */
-static bool replace_keeps(const pb_tag_write *w, pb_str tag)
-{
-    bool in_category = !w->by_category;
-    for (size_t i = 0; i < w->n; i++) {
-        if (pb_str_eq(w->tags[i], tag))
-            return true;
-        in_category |= pb_str_eq(category_of(w->tags[i]), category_of(tag));
-    }
-    return !in_category;
-}
-
 /* Removes every live pair of `tok` that `w` does not keep (w NULL: every one). */
 static void plan_removals(pb_redis_applier *a, pb_redis_tag_token *tok, const pb_tag_write *w)
 {
     struct pb_redis_tagger *t = a->tags;
     for (size_t e = 0; e < tok->n_entries; e++) {
         pb_redis_tag_ref *ref = &t->refs[tok->entry_refs[e]];
-        if (ref->gen != 0 && entry_live(t, tok, e) && (w == NULL || !replace_keeps(w, ref->tag)))
+        if (ref->gen != 0 && entry_live(t, tok, e) && (w == NULL || !pb_tag_replace_keeps(w, ref->tag)))
             op_add(a, tok, 'r', tok->entry_refs[e], 0, 0);
     }
 }
@@ -427,7 +409,8 @@ static void plan(pb_redis_applier *a)
 
 /* ---- Marks -------------------------------------------------------------- */
 
-static bool mark_prepare(pb_redis_applier *a)
+bool pb_redis_tag_round_per_tag(pb_redis_applier *a, const pb_redis_script *script, bool settling,
+                                 pb_redis_tag_op_args *add)
 {
     struct pb_redis_tagger *t = a->tags;
     pb_redis_args *per_ref = pb_pool_alloc(a->pool, t->n_refs * sizeof(*per_ref));
@@ -436,32 +419,47 @@ static bool mark_prepare(pb_redis_applier *a)
         pb_redis_tag_ref *ref = &t->refs[r];
         pb_redis_args *args = &per_ref[r];
         *args = (pb_redis_args){.pool = a->pool};
-        for (size_t i = 0; i < t->n_tokens; i++)
-            for (size_t o = 0; o < t->tokens[i].n_ops; o++) {
-                if (t->tokens[i].ops[o].ref != r)
+        for (size_t i = 0; i < t->n_tokens && (ref->marked || !settling); i++) {
+            const pb_redis_tag_token *tok = &t->tokens[i];
+            for (size_t o = 0; o < tok->n_ops && !(settling && tok->unknown); o++) {
+                if (tok->ops[o].ref != r)
                     continue;
                 if (args->n == 0) {
-                    pb_redis_args_script(args, &a->store->scripts.tag_mark, 2);
+                    pb_redis_args_script(args, script, 2);
                     pb_redis_args_add(args, pb_redis_tag_key(a->pool, a->store, "tx", a->access_id, ref->tag, ref->gen));
                     pb_redis_args_add(args, pb_redis_tag_key(a->pool, a->store, "tm", a->access_id, ref->tag, ref->gen));
                     pb_redis_args_add(args, pb_redis_decimal(a->pool, (uint64_t)a->now));
                 }
-                uint64_t seq = t->tokens[i].ops[o].seq;
-                pb_redis_args_add(args, t->tokens[i].token);
-                pb_redis_args_add(args, seq != 0 ? pb_redis_decimal(a->pool, seq) : PB_STR_LIT(""));
+                add(a, args, tok, &tok->ops[o]);
             }
-        ref->marked = args->n != 0;
-        if (ref->marked)
-            ref->cmd = n++;
+        }
+        ref->cmd = args->n != 0 ? n++ : SIZE_MAX;
     }
     if (n == 0)
-        return false; /* judged at once, with nothing to read */
+        return false;
     pb_redis_cmd *cmds = pb_redis_round_open(a, n);
     for (size_t r = 0; r < t->n_refs; r++)
-        if (t->refs[r].marked)
-            pb_redis_cmd_strs(&cmds[t->refs[r].cmd], a->pool, pb_redis_slot_of(per_ref[r].v[3]), true,
-                              &a->store->scripts.tag_mark, per_ref[r].v, per_ref[r].n);
+        if (t->refs[r].cmd != SIZE_MAX)
+            pb_redis_cmd_strs(&cmds[t->refs[r].cmd], a->pool, pb_redis_slot_of(per_ref[r].v[3]), true, script,
+                              per_ref[r].v, per_ref[r].n);
     return true;
+}
+
+/* tag_mark's pair: the token, and an add's seq ("" for a remove or a refresh). */
+static void mark_args(pb_redis_applier *a, pb_redis_args *args, const pb_redis_tag_token *tok,
+                      const pb_redis_tag_op *op)
+{
+    pb_redis_args_add(args, tok->token);
+    pb_redis_args_add(args, op->seq != 0 ? pb_redis_decimal(a->pool, op->seq) : PB_STR_LIT(""));
+}
+
+static bool mark_prepare(pb_redis_applier *a)
+{
+    struct pb_redis_tagger *t = a->tags;
+    bool any = pb_redis_tag_round_per_tag(a, &a->store->scripts.tag_mark, false, mark_args);
+    for (size_t r = 0; r < t->n_refs; r++)
+        t->refs[r].marked = t->refs[r].cmd != SIZE_MAX;
+    return any; /* none: judged at once, with nothing to read */
 }
 
 static void mark_judge(pb_redis_applier *a)

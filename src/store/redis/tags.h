@@ -125,6 +125,18 @@ pb_redis_applier *pb_redis_tag_applier_new(pb_redis_session *session, pb_redis_c
 bool pb_redis_tag_prepare(pb_redis_applier *a);
 void pb_redis_tag_judge(pb_redis_applier *a);
 
+/*
+ * A round of one script per tag on its index and marks (KEYS), ARGV now, then
+ * what `add` appends for each op on that tag: for every token, or when
+ * `settling` only on the tags marked and of the tokens whose change's outcome
+ * is known. Sets each ref's cmd (SIZE_MAX: none); false, opening no round,
+ * when no tag has one.
+ */
+typedef void pb_redis_tag_op_args(pb_redis_applier *a, pb_redis_args *args, const pb_redis_tag_token *tok,
+                                  const pb_redis_tag_op *op);
+bool pb_redis_tag_round_per_tag(pb_redis_applier *a, const pb_redis_script *script, bool settling,
+                                 pb_redis_tag_op_args *add);
+
 /* tag_settle.c: the change, undo and settle steps, and the end (releases, then the machine's final round). */
 bool pb_redis_tag_change_prepare(pb_redis_applier *a, bool undo);
 void pb_redis_tag_change_judge(pb_redis_applier *a, bool undo);
