@@ -398,17 +398,12 @@ static int counts_judge(tag_read *r)
     return 0;
 }
 
-/* TAGS lists a tag only while a token has it. */
+/* TAGS: the page's names, with the counts read. */
 static void tags_answer(tag_read *r)
 {
     pb_tag_lookup *l = r->lookup;
     l->lists = pb_pool_alloc(r->pool, sizeof(*l->lists));
-    l->lists[0] = (pb_str_array){pb_pool_alloc(r->pool, (r->n_names + 1) * sizeof(pb_str)), 0};
-    for (size_t i = 0; i < r->n_names; i++)
-        if (l->counts[i] != 0) {
-            l->counts[l->lists[0].n] = l->counts[i];
-            l->lists[0].items[l->lists[0].n++] = r->names[i];
-        }
+    l->lists[0] = (pb_str_array){r->names, r->n_names};
 }
 
 /* ---- Rounds and carriers ------------------------------------------------ */
