@@ -79,6 +79,7 @@ class RedisTagsTest(unittest.TestCase):
         kept, ghost, orphan = uniq('kept'), uniq('ghost'), uniq('orphan')
         self.assertEqual(send(conn, {'operator_type': 7, 'tag_list': ['t'], 'token_list': [kept, orphan]})['ret_code'],
                          0)
+        self.assertEqual(send(conn, {'operator_type': 1, 'tag_list': ['other'], 'token_list': [ghost]})['ret_code'], 0)
         gen = self.gen('t')
         index = '%s:tx:{%s:t}:%s' % (self.ns, APP[0], gen)
         marks = '%s:tm:{%s:t}:%s' % (self.ns, APP[0], gen)
@@ -91,7 +92,7 @@ class RedisTagsTest(unittest.TestCase):
         self.cli('HSET', marks, orphan, '1|0|%d' % now)
         self.assertEqual(tokens_of(srv, 't'), [kept])
         self.assertEqual(count(srv, 't'), 1)
-        self.assertEqual(tags_of(srv, kept, ghost, orphan), [['t'], [], []])
+        self.assertEqual(tags_of(srv, kept, ghost, orphan), [['t'], ['other'], []])
         # the next writer of those pairs settles them: the index then agrees again
         self.assertEqual(send(conn, {'operator_type': 8, 'tag_list': ['t'], 'token_list': [ghost, orphan]})['ret_code'],
                          0)

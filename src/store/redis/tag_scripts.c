@@ -95,7 +95,8 @@ static const char tag_mark_body[] =
  * nothing; else removes the quads' tags and every binding and the details.
  * Returns {"ok", version, states, removed}: states[k] the seq the record
  * holds for quad k's (tag, gen) ("" none) at that version, removed the
- * bindings removed (member, seq, …).
+ * bindings removed (member, seq, …). A token with no record that gets none
+ * stays without one (version 0, which no settle applies).
  */
 static const char tag_change_body[] =
     "local rec, mode, now, limit, platform = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]\n"
@@ -155,7 +156,8 @@ static const char tag_change_body[] =
     "    plan[tag] = {s, g, now}\n"
     "  end\n"
     "end\n"
-    "local v = redis.call('HINCRBY', rec, 'v', 1)\n"
+    "local v = 0\n"
+    "if next(plan) ~= nil or redis.call('EXISTS', rec) == 1 then v = redis.call('HINCRBY', rec, 'v', 1) end\n"
     "for tag, e in pairs(plan) do\n"
     "  if e then redis.call('HSET', rec, 't' .. tag, e[1] .. '|' .. e[2] .. '|' .. e[3])\n"
     "  else redis.call('HDEL', rec, 't' .. tag) end\n"
