@@ -83,20 +83,21 @@ class RedisTagsTest(unittest.TestCase):
         gen = self.gen('t')
         index = '%s:tx:{%s:t}:%s' % (self.ns, APP[0], gen)
         marks = '%s:tm:{%s:t}:%s' % (self.ns, APP[0], gen)
-        now = int(time.time())
+        long_ago = int(time.time()) - 60  # dead writers: a store call ends within 4 s
         # killed after tag_mark of an add: reserved in the index, marked, no record
         self.cli('ZADD', index, '999999', ghost)
-        self.cli('HSET', marks, ghost, '1|0|%d' % now)
+        self.cli('HSET', marks, ghost, '1|-1||%d' % long_ago)
         # an unbind killed after tag_change: the record lost the pair, the index still has it, marked
         self.cli('HDEL', '%s:tt:{%s:%s}' % (self.ns, APP[0], orphan), 'tt')
-        self.cli('HSET', marks, orphan, '1|0|%d' % now)
+        self.cli('HSET', marks, orphan, '1|-1||%d' % long_ago)
         self.assertEqual(tokens_of(srv, 't'), [kept])
         self.assertEqual(count(srv, 't'), 1)
         self.assertEqual(tags_of(srv, kept, ghost, orphan), [['t'], ['other'], []])
-        # the next writer of those pairs settles them: the index then agrees again
+        # the next writer of those pairs settles them: the index agrees again, the dead marks are gone
         self.assertEqual(send(conn, {'operator_type': 8, 'tag_list': ['t'], 'token_list': [ghost, orphan]})['ret_code'],
                          0)
         self.assertEqual(self.cli('ZCARD', index), '1')
+        self.assertEqual(self.cli('HKEYS', marks), '')  # the settle counter's field, named ""
         self.assertEqual(count(srv, 't'), 1)
 
     def test_kill_9_during_writes_never_leaves_a_pair_half_visible(self):

@@ -270,8 +270,10 @@ static int tokens_of_judge(tag_read *r)
         int64_t time;
         if (failed(r, v, REDIS_REPLY_STRING))
             return PB_STORE_EIO;
+        /* By gen alone: a writer that died between its change and its settle may leave the pair's
+         * index entry at its reservation's seq, not the record's; listed there, it is listed. */
         if (v->type == REDIS_REPLY_STRING && pb_redis_tag_pair_parse(v->str, v->len, &seq, &gen, &time) &&
-            gen == r->gens[0] && seq == r->seqs[i])
+            gen == r->gens[0])
             l->lists[0].items[l->lists[0].n++] = r->toks[i];
     }
     return 0;

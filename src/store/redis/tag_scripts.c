@@ -8,10 +8,12 @@
  *   the app's tags hash   TAG -> "gen|leases|lease_time|count|count_stamp"
  *   the app's graves      "gen|TAG", scored by when it died
  *   the app's tag names   TAG, score 0: the tags hash's names in byte order
- *   a tag's marks hash    TOKEN -> "n|version|time"; field "" = settle counter
+ *   a tag's marks hash    TOKEN -> "n|best version|its seq|time"; "" = settle counter
  *   a token's tags hash   "t" TAG -> "seq|gen|time"; field "v" = version
- * A writer whose marks or leases are older than PB_REDIS_TAG_STALE_S (30 s)
- * is dead: every store call ends within 4 s (net/async_cluster.h).
+ * Leases and marks count the writers in flight; the newest one's time says
+ * whether they are dead: when it is older than PB_REDIS_TAG_STALE_S (30 s),
+ * every writer it counts has died (a store call ends within 4 s:
+ * net/async_cluster.h), so the next writer starts the count afresh.
  */
 #include "store/redis/scripts.h"
 
@@ -19,7 +21,8 @@
  * tag_begin — KEYS: the app's tags, seq counter, app record, graves, tag
  * names (one hash tag). ARGV: mode, now, n_seqs, max_tags_per_app, tags (distinct).
  * Modes: e ensure (a missing tag is made, with a new gen, refused as a whole
- * past the limit) and lease; l lease the existing; g gens only; d delete
+ * past the limit) and lease (leases older than 30 s are dead ones: the
+ * count starts afresh); l lease the existing; g gens only; d delete
  * (each existing tag leaves the app and its gen becomes a grave).
  * Returns {-1} (no such app), {-2, i} (tag i would pass the limit; nothing
  * written), or {last seq, gens ("0": no such tag)}: n_seqs seqs last-n+1 …
@@ -50,6 +53,7 @@ static const char tag_begin_body[] =
     "      redis.call('ZREM', KEYS[5], t)\n"
     "      redis.call('ZADD', KEYS[4], now, g .. '|' .. t)\n"
     "    elseif mode ~= 'g' then\n"
+    "      if now - tonumber(string.match(v, '^%d+|%d+|(%d+)|')) > 30 then n = 0 end\n"
     "      redis.call('HSET', tags, t, g .. '|' .. (tonumber(n) + 1) .. '|' .. now .. '|' .. c .. '|' .. k)\n"
     "    end\n"
     "  elseif mode == 'e' then\n"
@@ -65,16 +69,20 @@ static const char tag_begin_body[] =
 
 /*
  * tag_mark — KEYS: a tag's index and marks (one gen). ARGV: now, then
- * (token, seq) pairs: each token's mark counts one more writer in flight,
- * and a seq (an add) reserves the token in the index at that seq unless it
- * is there. Returns 1.
+ * (token, seq) pairs: each token's mark counts one more writer in flight
+ * (the mark keeps "n|best version|its seq|time"), and a seq (a new pair)
+ * reserves the token in the index at that seq unless it is there. A mark
+ * older than 30 s counts dead writers only: it starts afresh. Returns 1.
  */
 static const char tag_mark_body[] =
     "for i = 2, #ARGV, 2 do\n"
-    "  local tok, s, n, v = ARGV[i], ARGV[i + 1], 0, '0'\n"
+    "  local tok, s, n, bv, bs = ARGV[i], ARGV[i + 1], 0, '-1', ''\n"
     "  local m = redis.call('HGET', KEYS[2], tok)\n"
-    "  if m then local a, b = string.match(m, '^(%d+)|(%d+)|'); n, v = tonumber(a), b end\n"
-    "  redis.call('HSET', KEYS[2], tok, (n + 1) .. '|' .. v .. '|' .. ARGV[1])\n"
+    "  if m then\n"
+    "    local a, b, c, t = string.match(m, '^(%d+)|(-?%d+)|(%d*)|(%d+)$')\n"
+    "    if tonumber(ARGV[1]) - tonumber(t) <= 30 then n, bv, bs = tonumber(a), b, c end\n"
+    "  end\n"
+    "  redis.call('HSET', KEYS[2], tok, (n + 1) .. '|' .. bv .. '|' .. bs .. '|' .. ARGV[1])\n"
     "  if s ~= '' then redis.call('ZADD', KEYS[1], 'NX', s, tok) end\n"
     "end\n"
     "return 1\n";
@@ -174,28 +182,30 @@ static const char tag_change_body[] =
 /*
  * tag_settle — KEYS: a tag's index and marks (one gen). ARGV: now, then
  * (token, version, seq, own) quads: what tag_change left in the token's
- * record at that version (seq "" : no pair). A version newer than the
- * mark's last sets the index to it; own "1" gives back this writer's mark,
- * which goes when no writer is left (or the rest are dead). Returns
- * {tokens in the index + marks left, settle counter}.
+ * record at that version (seq "": no pair). The mark keeps the newest
+ * version reported and its state; own "1" gives back this writer's mark.
+ * The last writer of the pair to settle (none other in flight) sets the
+ * index to that newest state and drops the mark; until then the index keeps
+ * what it has, reservations included, and readers judge the pair by its
+ * record. Returns {tokens in the index + marks left, settle counter}.
  */
 static const char tag_settle_body[] =
-    "local now = tonumber(ARGV[1])\n"
     "for i = 2, #ARGV, 4 do\n"
     "  local tok, v, s, own = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]\n"
-    "  local n, mv, mt = 0, 0, 0\n"
+    "  local n, bv, bs, mt = 0, -1, '', ARGV[1]\n"
     "  local m = redis.call('HGET', KEYS[2], tok)\n"
     "  if m then\n"
-    "    local a, b, c = string.match(m, '^(%d+)|(%d+)|(%d+)$')\n"
-    "    n, mv, mt = tonumber(a), tonumber(b), tonumber(c)\n"
+    "    local a, b, c, t = string.match(m, '^(%d+)|(-?%d+)|(%d*)|(%d+)$')\n"
+    "    n, bv, bs, mt = tonumber(a), tonumber(b), c, t\n"
     "  end\n"
-    "  if v > mv then\n"
-    "    if s ~= '' then redis.call('ZADD', KEYS[1], s, tok) else redis.call('ZREM', KEYS[1], tok) end\n"
-    "    mv = v\n"
-    "  end\n"
+    "  if v > bv then bv, bs = v, s end\n"
     "  if own == '1' then n = n - 1 end\n"
-    "  if n <= 0 or now - mt > 30 then redis.call('HDEL', KEYS[2], tok)\n"
-    "  else redis.call('HSET', KEYS[2], tok, n .. '|' .. mv .. '|' .. mt) end\n"
+    "  if n <= 0 then\n"
+    "    if bs ~= '' then redis.call('ZADD', KEYS[1], bs, tok) else redis.call('ZREM', KEYS[1], tok) end\n"
+    "    redis.call('HDEL', KEYS[2], tok)\n"
+    "  else\n"
+    "    redis.call('HSET', KEYS[2], tok, n .. '|' .. bv .. '|' .. bs .. '|' .. mt)\n"
+    "  end\n"
     "end\n"
     "local k = redis.call('HINCRBY', KEYS[2], '', 1)\n"
     "return {redis.call('ZCARD', KEYS[1]) + redis.call('HLEN', KEYS[2]) - 1, k}\n";
@@ -218,7 +228,7 @@ static const char tag_release_body[] =
     "    n, ts, c, k = math.max(tonumber(n) - 1, 0), tonumber(ts), tonumber(c), tonumber(k)\n"
     "    local sc, sk = string.match(seen, '^(%d+)|(%d+)$')\n"
     "    if sk and tonumber(sk) > k then c, k = tonumber(sc), tonumber(sk) end\n"
-    "    if c == 0 and (n == 0 or now - ts > 30) then\n"
+    "    if c == 0 and n == 0 then\n"
     "      redis.call('HDEL', KEYS[1], t)\n"
     "      redis.call('ZREM', KEYS[3], t)\n"
     "      redis.call('ZADD', KEYS[2], now, g .. '|' .. t)\n"

@@ -17,8 +17,8 @@
  *                      "seq|gen|time", and "v" = the version each change bumps
  *   P:tx:{A:TAG}:GEN   sorted set: the tag's index, member = token, score = the
  *                      pair's seq; a member counts only when its record agrees
- *   P:tm:{A:TAG}:GEN   hash: marks, TOKEN -> "n|version|time" for pairs whose
- *                      writers are in flight (or died), and "" = a counter
+ *   P:tm:{A:TAG}:GEN   hash: marks, TOKEN -> "n|best version|its seq|time" for
+ *                      pairs whose writers are in flight (or died), "" = a counter
  */
 #ifndef PB_STORE_REDIS_TAGS_H
 #define PB_STORE_REDIS_TAGS_H
