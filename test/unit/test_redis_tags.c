@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_fake_store.h"
 #include "redis_replies.h"
 #include "store/redis/tags.h"
 
@@ -37,11 +38,7 @@ typedef struct seen {
 } seen;
 
 struct fake {
-    pb_redis_store store;
-    pb_redis_session session;
-    pb_redis_conn map;
-    char *seed_host;
-    uint16_t seed_port;
+    redis_fake_store fs; /* the store, session and slot map */
     pb_pool pool;
     hook_fn *hook;
     int rounds;
@@ -53,16 +50,7 @@ struct fake {
 static int setup(void **state)
 {
     fake *f = calloc(1, sizeof(*f));
-    f->seed_host = "127.0.0.1";
-    f->seed_port = 1;
-    f->store.target = (pb_redis_target){.cluster = false, .n_seeds = 1, .seed_hosts = &f->seed_host,
-                                        .seed_ports = &f->seed_port, .timeout_ms = 2000};
-    f->store.prefix = "pb";
-    f->store.limits = (pb_store_limits){.max_accounts_per_token = 100, .max_tokens_per_account = 100};
-    pb_redis_scripts_init(&f->store.scripts);
-    f->session.store = &f->store;
-    assert_int_equal(pb_redis_conn_init(&f->map, &f->store.target), 0);
-    assert_int_equal(pb_redis_map_seeds(&f->map), 1);
+    assert_int_equal(redis_fake_store_init(&f->fs), 0);
     pb_pool_init(&f->pool);
     *state = f;
     return 0;
@@ -72,14 +60,14 @@ static int teardown(void **state)
 {
     fake *f = *state;
     pb_pool_clear(&f->pool);
-    pb_redis_conn_free(&f->map);
+    pb_redis_conn_free(&f->fs.map);
     free(f);
     return 0;
 }
 
 static const char *kind_of(const fake *f, const pb_redis_cmd *cmd)
 {
-    const pb_redis_scripts *s = &f->store.scripts;
+    const pb_redis_scripts *s = &f->fs.store.scripts;
     return cmd->script == &s->tag_begin    ? "begin"
            : cmd->script == &s->tag_mark   ? "mark"
            : cmd->script == &s->tag_change ? "change"
@@ -150,16 +138,16 @@ static void carry(fake *f, pb_redis_cmd *cmd)
     if (strcmp(what, "release") == 0)
         snprintf(f->released, sizeof(f->released), "%.*s", (int)cmd->argvlen[cmd->argc - 1], cmd->argv[cmd->argc - 1]);
     cmd->sent = true;
-    cmd->node = pb_redis_route(&f->map, cmd);
-    cmd->epoch = f->map.nodes[cmd->node].epoch;
-    cmd->stamp = ++f->map.sends;
+    cmd->node = pb_redis_route(&f->fs.map, cmd);
+    cmd->epoch = f->fs.map.nodes[cmd->node].epoch;
+    cmd->stamp = ++f->fs.map.sends;
     cmd->reply = reply;
 }
 
 static int run(fake *f, hook_fn *hook, pb_tag_write *w)
 {
     f->hook = hook;
-    pb_redis_applier *a = pb_redis_tag_applier_new(&f->session, &f->map, &f->pool, ACCESS_ID, w);
+    pb_redis_applier *a = pb_redis_tag_applier_new(&f->fs.session, &f->fs.map, &f->pool, ACCESS_ID, w);
     pb_redis_cmd *cmds;
     size_t n;
     while (pb_redis_applier_next(a, &cmds, &n)) {
