@@ -183,6 +183,20 @@ class RedisTagsTest(unittest.TestCase):
         for t in tokens[:50]:
             self.assertEqual(self.cli('HEXISTS', '%s:tt:{%s:%s}' % (self.ns, APP[0], t), 'tbig'), '0', t)
 
+    def test_app_remove_takes_the_tags_with_it(self):
+        srv = pbtest.Server.for_test(self, apps=[APP], store_url=self.url)
+        conn = srv.new_connection()
+        self.addCleanup(conn.close)
+        tokens = [uniq('tok') for _ in range(20)]
+        self.assertEqual(send(conn, {'operator_type': 7, 'tag_list': ['a'], 'token_list': tokens})['ret_code'], 0)
+        self.assertEqual(send(conn, {'operator_type': 7, 'tag_list': ['b'], 'token_list': tokens[:5]})['ret_code'], 0)
+        status, answer = srv.post('/v3/device/tag/delete_all_device', {'tag_list': ['b']})
+        self.assertEqual(answer['ret_code'], 0)
+        srv.stop()
+        r = pbtest.run_cli('app', 'remove', '--store', self.url, '--access-id', APP[0])
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(self.cli('KEYS', '%s:*' % self.ns), '')
+
 
 if __name__ == '__main__':
     unittest.main()
