@@ -414,19 +414,23 @@ void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const p
     pb_lmdb_apply_start(session->impl.lmdb, access_id, changes, n, outcomes, pool, done, arg);
 }
 
-/* Tags live in the embedded store and PostgreSQL so far: Redis answers that it keeps none. */
+/* Every store keeps tags; a session on no loop (the tools) calls its store's blocking form. */
 void pb_store_tag_apply_start(pb_store_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool,
                               pb_store_apply_done *done, void *arg)
 {
+    if (session->kind == BACKEND_REDIS && pb_redis_session_bound(session->impl.redis)) {
+        pb_redis_tag_apply_start(session->impl.redis, access_id, write, pool, done, arg);
+        return;
+    }
+    if (session->kind == BACKEND_REDIS) {
+        done(arg, pb_redis_tag_apply(session->impl.redis, access_id, write));
+        return;
+    }
     if (session->kind == BACKEND_POSTGRES) {
         if (pb_pg_session_bound(session->impl.postgres))
             pb_pg_tag_apply_start(session->impl.postgres, access_id, write, pool, done, arg);
         else
             done(arg, pb_pg_tag_apply(session->impl.postgres, access_id, write));
-        return;
-    }
-    if (session->kind != BACKEND_LMDB) {
-        done(arg, PB_STORE_EINVAL);
         return;
     }
     pb_lmdb_tag_apply_start(session->impl.lmdb, access_id, write, pool, done, arg);
@@ -435,17 +439,16 @@ void pb_store_tag_apply_start(pb_store_session *session, uint64_t access_id, pb_
 void pb_store_tag_lookup_start(pb_store_session *session, pb_tag_lookup *lookup, pb_pool *pool,
                                pb_tag_lookup_done *done, void *arg)
 {
+    if (session->kind == BACKEND_REDIS) {
+        pb_redis_tag_lookup_start(session->impl.redis, lookup, pool, done, arg);
+        return;
+    }
     if (session->kind == BACKEND_POSTGRES) {
         if (pb_pg_session_bound(session->impl.postgres)) {
             pb_pg_tag_lookup_start(session->impl.postgres, lookup, pool, done, arg);
             return;
         }
         pb_pg_tag_lookup(session->impl.postgres, lookup, pool);
-        done(arg, lookup);
-        return;
-    }
-    if (session->kind != BACKEND_LMDB) {
-        lookup->result = PB_STORE_EINVAL;
         done(arg, lookup);
         return;
     }

@@ -541,10 +541,19 @@ typedef struct pb_tag_write {
 } pb_tag_write;
 
 /*
+ * REPLACE's rule, for the backends (store/tag_rules.c): whether a token's tag
+ * `tag` stays, because `write` names it again or, with by_category, no tag
+ * of `write` shares its category (the text before its first ':').
+ */
+bool pb_tag_replace_keeps(const pb_tag_write *write, pb_str tag);
+
+/*
  * Applies `write` to app `access_id` like pb_store_apply_start() applies
  * changes (the same durability, threads and done() rules) and sets its
  * outputs. done() gets 0, PB_STORE_ENOTFOUND, PB_STORE_EIO (nothing
- * changed), or PB_STORE_EINVAL when the backend keeps no tags (Redis today).
+ * changed; on Redis, as for its binds, nothing promised either way once a
+ * write was sent), or PB_STORE_EINVAL when the backend keeps no tags
+ * (PostgreSQL today).
  * DELETE_ALL makes the tags gone for every read at once and durably; their
  * pairs' bytes are freed in the background in bounded steps.
  */

@@ -27,6 +27,15 @@ CLUSTER_PORTS = tuple(range(PORT_BASE + 11, PORT_BASE + 17))
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def poll(condition, timeout, what):
+    """Polls `condition` every 100 ms until it holds; fails saying `what` was not reached after `timeout` s."""
+    deadline = time.time() + timeout
+    while not condition():
+        if time.time() > deadline:
+            raise AssertionError('still not %s after %.1f s' % (what, timeout))
+        time.sleep(0.1)
+
+
 def cli(port, *args, timeout=10, check=True, host='127.0.0.1'):
     """redis-cli -h HOST -p PORT ARGS…; returns stdout (raises when check and it fails)."""
     r = subprocess.run(['redis-cli', '-h', host, '-p', str(port)] + [str(a) for a in args], stdin=subprocess.DEVNULL,

@@ -59,7 +59,8 @@ def store_args(data_dir):
     if STORE_KIND == 'postgres':
         return ['--store', '%s%spushbind_schema=%s' % (STORE_URL, '&' if '?' in STORE_URL else '?',
                                                       os.path.basename(os.path.normpath(data_dir)))]
-    return ['--store', '%s/%s' % (STORE_URL, os.path.basename(os.path.normpath(data_dir)))]
+    base, _, query = STORE_URL.partition('?')  # a Redis URL's ?wait=N goes after the namespace
+    return ['--store', '%s/%s%s' % (base, os.path.basename(os.path.normpath(data_dir)), '?' + query if query else '')]
 
 
 def lmdb_only(reason):

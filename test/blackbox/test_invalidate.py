@@ -2,24 +2,20 @@
 The token loses its bindings, tags and platform unless one of them was made
 or refreshed at or after invalid_since (the app registered it again after the
 failed push), and that race is run here. Per-item results, and the metrics
-by reason and outcome.
-
-On a store that keeps no tags yet (Redis) the endpoint answers 1008004 (it
-clears tags too); the rest is skipped there for that reason."""
+by reason and outcome."""
 
 import threading
 import time
 import unittest
 
 import pbtest
-from pbtest import E_MISSING, E_PARAM, E_PARTIAL, E_STORE, E_TOKEN, uniq
+from pbtest import E_MISSING, E_PARAM, E_PARTIAL, E_TOKEN, uniq
 
 INVALIDATE = '/pushbind/v1/token/invalidate'
 TAG = '/v3/device/tag'
 TAG_QUERY = '/pushbind/v1/tag/query'
 FAR_FUTURE = 4000000000
 
-TAGS_ABSENT = pbtest.STORE_KIND not in ('lmdb', 'postgres')
 
 
 def invalidate(srv, *items):
@@ -42,15 +38,6 @@ def tags_of(srv, token):
     return got['token_tags'][0]['tag_list']
 
 
-class RedisRefusesTest(unittest.TestCase):
-    @unittest.skipUnless(TAGS_ABSENT, 'about the networked stores, which keep no tags yet')
-    def test_invalidate_is_not_supported(self):
-        srv = pbtest.Server.for_test(self)
-        self.assertEqual(invalidate(srv, item(uniq('tok'), 1)), {'ret_code': E_STORE, 'err_msg': 'invoke service error',
-                                                                  'result': []})
-
-
-@unittest.skipIf(TAGS_ABSENT, 'tags are not kept by this store yet: the endpoint answers 1008004')
 class InvalidateTest(pbtest.ServerTestCase):
     def test_a_dead_token_loses_its_bindings_tags_and_platform(self):
         t, keep = uniq('tok'), uniq('tok')

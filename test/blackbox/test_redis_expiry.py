@@ -7,19 +7,12 @@ import time
 import unittest
 
 import pbredis
+from pbredis import poll
 import pbtest
 from pbtest import APP, acc, uniq
 
 PORT = pbredis.PORT_BASE + 42
 TTL = 2
-
-
-def poll(condition, timeout, what):
-    deadline = time.time() + timeout
-    while not condition():
-        if time.time() > deadline:
-            raise AssertionError('still not %s after %.1f s' % (what, timeout))
-        time.sleep(0.1)
 
 
 class RedisExpiryTest(unittest.TestCase):

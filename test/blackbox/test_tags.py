@@ -3,10 +3,8 @@
 spellings, the limits at and past their edges, whole-or-nothing, a page read
 while the tag changes, durability, and the published clients' byte shapes.
 
-Tags live in the embedded store and PostgreSQL: on a store that keeps none
-yet (Redis) every tag endpoint answers 1008004 "tags are not supported on
-this store", which RedisRefusesTest checks; the rest is skipped there for
-that reason."""
+Tags live in every store (embedded, Redis, Redis Cluster, PostgreSQL): the
+suite runs on each."""
 
 import json
 import subprocess
@@ -14,14 +12,12 @@ import threading
 import unittest
 
 import pbtest
-from pbtest import APP, E_MISSING, E_PARAM, E_STORE, E_TOKEN, uniq
+from pbtest import APP, E_MISSING, E_PARAM, E_TOKEN, uniq
 
 TAG = '/v3/device/tag'
 DELETE_ALL = '/v3/device/tag/delete_all_device'
 TAG_QUERY = '/pushbind/v1/tag/query'
 
-TAGS_ABSENT = pbtest.STORE_KIND not in ('lmdb', 'postgres')
-tags_kept = unittest.skipIf(TAGS_ABSENT, 'tags are not kept by this store yet: its tag endpoints answer 1008004')
 
 OK_ANSWER = {'seq': 0, 'ret_code': 0, 'err_msg': 'ok'}
 
@@ -69,18 +65,6 @@ def counts(srv, *names):
     return [c['count'] for c in answer['tag_counts']]
 
 
-class RedisRefusesTest(unittest.TestCase):
-    @unittest.skipUnless(TAGS_ABSENT, 'about the networked stores, which keep no tags yet')
-    def test_every_tag_endpoint_says_it_is_not_supported(self):
-        srv = pbtest.Server.for_test(self)
-        refused = {'seq': 0, 'ret_code': E_STORE, 'err_msg': 'tags are not supported on this store'}
-        self.assertEqual(tag(srv, {'operator_type': 1, 'tag_list': ['vip'], 'token_list': ['t']}), refused)
-        self.assertEqual(srv.post(DELETE_ALL, {'tag_list': ['vip']}), (200, refused))
-        self.assertEqual(srv.post(TAG_QUERY, {'operator_type': 1, 'token_list': ['t']}),
-                         (200, {'ret_code': E_STORE, 'err_msg': 'tags are not supported on this store'}))
-
-
-@tags_kept
 class TagOpsTest(pbtest.ServerTestCase):
     def test_ops_1_to_5_on_one_token(self):
         t = uniq('tok')
@@ -275,7 +259,6 @@ class TagOpsTest(pbtest.ServerTestCase):
         self.assertEqual(answer, {'ret_code': 0, 'err_msg': 'ok', 'token_list': []})
 
 
-@tags_kept
 class DeleteAllTest(unittest.TestCase):
     def test_gone_at_once_and_made_again_from_nothing(self):
         srv = pbtest.Server.for_test(self, args=['--max-tags-per-token', '2'])
@@ -306,7 +289,6 @@ class DeleteAllTest(unittest.TestCase):
                          E_PARAM)
 
 
-@tags_kept
 class TagLimitsTest(unittest.TestCase):
     def test_distinct_tags_per_app_and_the_flags(self):
         srv = pbtest.Server.for_test(self, args=['--max-tags-per-app', '3', '--max-tag-items', '4',
@@ -328,7 +310,6 @@ class TagLimitsTest(unittest.TestCase):
                          E_PARAM)
 
 
-@tags_kept
 class DurableTagsTest(unittest.TestCase):
     def test_every_acknowledged_tag_change_survives_kill_9(self):
         srv = pbtest.Server.for_test(self)
@@ -340,7 +321,7 @@ class DurableTagsTest(unittest.TestCase):
         self.assertEqual(tags_of(srv, t), ['a', 'c'])
 
 
-@tags_kept
+@unittest.skipIf(pbtest.STORE_KIND in ('redis', 'cluster'), 'import and export: the embedded store and PostgreSQL')
 class ExportImportTest(unittest.TestCase):
     def run_cli(self, *args, stdin=None):
         return subprocess.run([pbtest.BIN] + list(args), input=stdin, capture_output=True, text=True, timeout=60)
@@ -401,7 +382,6 @@ class ExportImportTest(unittest.TestCase):
             self.assertIn(flag, r.stdout)
 
 
-@tags_kept
 class ReadKeyTest(unittest.TestCase):
     def test_a_read_key_reads_tags_but_cannot_change_them(self):
         srv = pbtest.Server.for_test(self)
@@ -423,7 +403,6 @@ class ReadKeyTest(unittest.TestCase):
         self.assertEqual(tags_of(srv, t), ['vip'])
 
 
-@tags_kept
 class PublishedClientsTest(pbtest.ServerTestCase):
     def test_php_client_set_tag_with_its_content_type_and_documented_signature(self):
         t = uniq('tok')

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_fake_store.h"
 #include "redis_replies.h"
 #include "store/redis/apply_machine.h"
 
@@ -46,11 +47,7 @@ typedef struct fake fake;
 typedef redisReply *hook_fn(fake *f, const char *what, const pb_redis_cmd *cmd, cmd_fate *fate);
 
 struct fake {
-    pb_redis_store store;
-    pb_redis_session session;
-    pb_redis_conn map;
-    char *seed_host;
-    uint16_t seed_port;
+    redis_fake_store fs; /* the store, session and slot map */
     pb_pool pool; /* the batch's, and the copies of what was seen */
     hook_fn *hook;
     long long replicas; /* what WAIT answers */
@@ -64,16 +61,7 @@ struct fake {
 static int setup(void **state)
 {
     fake *f = calloc(1, sizeof(*f));
-    f->seed_host = "127.0.0.1";
-    f->seed_port = 1; /* never connected to: the carrier is this file */
-    f->store.target = (pb_redis_target){.cluster = false, .n_seeds = 1, .seed_hosts = &f->seed_host,
-                                        .seed_ports = &f->seed_port, .timeout_ms = 2000};
-    f->store.prefix = "pb";
-    f->store.limits = (pb_store_limits){.max_accounts_per_token = 100, .max_tokens_per_account = 100};
-    pb_redis_scripts_init(&f->store.scripts);
-    f->session.store = &f->store;
-    assert_int_equal(pb_redis_conn_init(&f->map, &f->store.target), 0);
-    assert_int_equal(pb_redis_map_seeds(&f->map), 1); /* one server: node 0 owns every slot */
+    assert_int_equal(redis_fake_store_init(&f->fs), 0);
     pb_pool_init(&f->pool);
     *state = f;
     return 0;
@@ -83,18 +71,18 @@ static int teardown(void **state)
 {
     fake *f = *state;
     pb_pool_clear(&f->pool);
-    pb_redis_conn_free(&f->map);
+    pb_redis_conn_free(&f->fs.map);
     free(f);
     return 0;
 }
 
 static const char *kind_of(const fake *f, const pb_redis_cmd *cmd)
 {
-    if (cmd->script == &f->store.scripts.begin_batch)
+    if (cmd->script == &f->fs.store.scripts.begin_batch)
         return "begin";
-    if (cmd->script == &f->store.scripts.reserve)
+    if (cmd->script == &f->fs.store.scripts.reserve)
         return "reserve";
-    if (cmd->script == &f->store.scripts.change)
+    if (cmd->script == &f->fs.store.scripts.change)
         return "change";
     return cmd->argv[0];
 }
@@ -118,7 +106,7 @@ static redisReply *healthy(fake *f, const char *what, const pb_redis_cmd *cmd)
         r->element = realloc(r->element, r->elements * sizeof(*r->element));
         r->element[0] = r_int(1);
         r->element[1] = r_int(0);
-        r->element[2] = r_int(adds != 0 && f->store.binding_ttl > 0 ? 1700000000 : 0); /* with a TTL */
+        r->element[2] = r_int(adds != 0 && f->fs.store.binding_ttl > 0 ? 1700000000 : 0); /* with a TTL */
         for (size_t i = 0; i < adds; i++)
             r->element[3 + i] = r_int(1);
         return r;
@@ -153,9 +141,9 @@ static void carry(fake *f, pb_redis_cmd *cmd)
         return;
     }
     cmd->sent = true;
-    cmd->node = cmd->to_node >= 0 ? cmd->to_node : pb_redis_route(&f->map, cmd);
-    cmd->epoch = f->map.nodes[cmd->node].epoch;
-    cmd->stamp = ++f->map.sends;
+    cmd->node = cmd->to_node >= 0 ? cmd->to_node : pb_redis_route(&f->fs.map, cmd);
+    cmd->epoch = f->fs.map.nodes[cmd->node].epoch;
+    cmd->stamp = ++f->fs.map.sends;
     if (fate == LOST_SENT && reply != NULL) {
         freeReplyObject(reply);
         reply = NULL;
@@ -166,7 +154,7 @@ static void carry(fake *f, pb_redis_cmd *cmd)
 /* Runs a batch through the machine, every round carried here. Returns what pb_store_apply() would. */
 static int apply(fake *f, const pb_change *changes, size_t n, pb_change_outcome *outcomes)
 {
-    pb_redis_applier *a = pb_redis_applier_new(&f->session, &f->map, &f->pool, ACCESS_ID, changes, n, outcomes);
+    pb_redis_applier *a = pb_redis_applier_new(&f->fs.session, &f->fs.map, &f->pool, ACCESS_ID, changes, n, outcomes);
     pb_redis_cmd *cmds;
     size_t n_cmds;
     while (pb_redis_applier_next(a, &cmds, &n_cmds)) {
@@ -222,7 +210,7 @@ static int round_of(const fake *f, const char *what)
 /* Whether the reservation of `account` (the first seq the batch took) was deleted from its index by a ZREM. */
 static bool reservation_deleted(fake *f, const pb_account *account, uint64_t seq)
 {
-    pb_str key = pb_redis_account_key(&f->pool, &f->store, ACCESS_ID, account);
+    pb_str key = pb_redis_account_key(&f->pool, &f->fs.store, ACCESS_ID, account);
     pb_str member = pb_redis_index_member(&f->pool, seq, PB_STR_LIT("tok"));
     for (size_t i = 0; i < f->n_seen; i++)
         if (f->seen[i].sent && strcmp(f->seen[i].what, "ZREM") == 0 && pb_str_eq(f->seen[i].key, key) &&
@@ -248,7 +236,7 @@ static redisReply *read_lost(fake *f, const char *what, const pb_redis_cmd *cmd,
 
 static redisReply *bob_refused(fake *f, const char *what, const pb_redis_cmd *cmd, cmd_fate *fate)
 {
-    pb_str bob_key = pb_redis_account_key(&f->pool, &f->store, ACCESS_ID, &bob);
+    pb_str bob_key = pb_redis_account_key(&f->pool, &f->fs.store, ACCESS_ID, &bob);
     if (strcmp(what, "reserve") == 0 && pb_str_eq(arg(cmd, 3), bob_key))
         return r_int(0);
     return NULL;
@@ -297,6 +285,19 @@ static redisReply *removed_then_cleanup_lost(fake *f, const char *what, const pb
     return NULL;
 }
 
+/* A re-bind's read finds alice bound; an unbind (op 4, an invalidation) removes her before its change script. */
+static int unbound_reads;
+static redisReply *unbound_before_the_change(fake *f, const char *what, const pb_redis_cmd *cmd, cmd_fate *fate)
+{
+    if (strcmp(what, "ZRANGE") == 0 && unbound_reads++ == 0) {
+        pb_str member = pb_redis_account_member(&f->pool, &alice);
+        return r_array(1, r_str(member.base, member.len));
+    }
+    if (strcmp(what, "change") == 0 && unbound_reads == 1)
+        return r_array(1, r_int(2));
+    return NULL;
+}
+
 static redisReply *app_node_down(fake *f, const char *what, const pb_redis_cmd *cmd, cmd_fate *fate)
 {
     if (strcmp(what, "begin") == 0)
@@ -313,7 +314,7 @@ static redisReply *app_removed(fake *f, const char *what, const pb_redis_cmd *cm
 static redisReply *connection_lost_before_wait(fake *f, const char *what, const pb_redis_cmd *cmd, cmd_fate *fate)
 {
     if (strcmp(what, "WAIT") == 0)
-        f->map.nodes[cmd->to_node].epoch++;
+        f->fs.map.nodes[cmd->to_node].epoch++;
     return NULL;
 }
 
@@ -323,7 +324,7 @@ static redisReply *connection_lost_before_wait(fake *f, const char *what, const 
 static void bind_with_wait_is_acknowledged_once_wait_covers_its_writes(void **state)
 {
     fake *f = *state;
-    f->store.wait_replicas = 1;
+    f->fs.store.wait_replicas = 1;
     f->replicas = 1;
     int rc;
     assert_int_equal(change_one(f, NULL, PB_CHANGE_APPEND, both, 2, &rc), PB_CHANGE_OK);
@@ -444,6 +445,23 @@ static void index_is_written_before_the_record_and_deleted_after_it(void **state
     assert_true(round_of(f, "change") < round_of(f, "ZREM"));
 }
 
+/*
+ * A re-bind racing an unbind of its token: the change script refuses, having
+ * changed nothing, when an account read as bound is gone, and the item is
+ * read again with a seq of its own (a second begin_batch): the re-bind binds.
+ */
+static void a_rebind_whose_binding_vanished_before_its_change_binds_anew(void **state)
+{
+    fake *f = *state;
+    int rc;
+    unbound_reads = 0;
+    assert_int_equal(change_one(f, unbound_before_the_change, PB_CHANGE_APPEND, &alice, 1, &rc), PB_CHANGE_OK);
+    assert_int_equal(rc, 0);
+    assert_int_equal(sent(f, "begin"), 2);
+    assert_int_equal(sent(f, "change"), 2);
+    assert_int_equal(sent(f, "reserve"), 1); /* the second read found alice unbound: a new seq, reserved */
+}
+
 /* The app's node down at the start: the batch answers 1008004 as a whole, having written nothing. */
 static void app_node_down_fails_the_batch_before_any_write(void **state)
 {
@@ -473,7 +491,7 @@ static void removed_app_ends_the_batch_after_the_first_round(void **state)
 static void connection_lost_before_wait_fails_the_batch(void **state)
 {
     fake *f = *state;
-    f->store.wait_replicas = 1;
+    f->fs.store.wait_replicas = 1;
     f->replicas = 1;
     int rc;
     change_one(f, connection_lost_before_wait, PB_CHANGE_APPEND, &alice, 1, &rc);
@@ -485,7 +503,7 @@ static void connection_lost_before_wait_fails_the_batch(void **state)
 static void too_few_replicas_fail_the_batch(void **state)
 {
     fake *f = *state;
-    f->store.wait_replicas = 2;
+    f->fs.store.wait_replicas = 2;
     f->replicas = 1;
     int rc;
     change_one(f, NULL, PB_CHANGE_APPEND, &alice, 1, &rc);
@@ -513,6 +531,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(removed_app_ends_the_batch_after_the_first_round, setup, teardown),
         cmocka_unit_test_setup_teardown(connection_lost_before_wait_fails_the_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(too_few_replicas_fail_the_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_rebind_whose_binding_vanished_before_its_change_binds_anew, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

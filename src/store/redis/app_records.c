@@ -69,9 +69,13 @@ done:
     return rc;
 }
 
+/* The kinds of keys app_remove() looks for on each primary: "P:kind:{A:…". */
+#define APP_SWEEP_KINDS 7
+
 /* What app_remove() deletes on each primary. */
 struct app_sweep {
-    const char *patterns[4]; /* token records, account indexes, token details, expiry index */
+    const char *patterns[APP_SWEEP_KINDS]; /* token records, account indexes, token details, expiry index,
+                                              a token's tags, a tag's index and marks */
     uint64_t bindings;       /* members of the token records deleted */
 };
 
@@ -79,7 +83,7 @@ struct app_sweep {
 static int sweep_node(void *arg, redisContext *ctx)
 {
     struct app_sweep *sweep = arg;
-    for (int p = 0; p < 4; p++) {
+    for (int p = 0; p < APP_SWEEP_KINDS; p++) {
         char cursor[32] = "0";
         do {
             redisReply *page = redisCommand(ctx, "SCAN %s MATCH %s COUNT 1000", cursor, sweep->patterns[p]);
@@ -127,14 +131,16 @@ int pb_redis_app_remove(pb_redis_session *session, uint64_t access_id, uint64_t 
     pb_pool *pool = &session->pool;
     const pb_redis_store *store = session->store;
     int rc = PB_STORE_EIO;
-    pb_str app = pb_redis_app_key(pool, store, "app", access_id), seq = pb_redis_app_key(pool, store, "seq", access_id);
-    pb_str types = pb_redis_app_key(pool, store, "types", access_id);
+    /* The app's keys, one hash tag: its record, its counter, its account types, its tags (tags.h) */
+    static const char *const app_kinds[] = {"app", "seq", "types", "tags", "tagnames", "tgrave"};
+    pb_str app = pb_redis_app_key(pool, store, "app", access_id);
     pb_redis_cmd cmd;
-    pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(app), true, 4);
+    pb_redis_cmd_init(&cmd, pool, pb_redis_slot_of(app), true, 7);
     pb_redis_cmd_arg(&cmd, 0, "DEL", 3);
-    pb_redis_cmd_arg(&cmd, 1, app.base, app.len);
-    pb_redis_cmd_arg(&cmd, 2, seq.base, seq.len);
-    pb_redis_cmd_arg(&cmd, 3, types.base, types.len);
+    for (int k = 0; k < 6; k++) {
+        pb_str key = pb_redis_app_key(pool, store, app_kinds[k], access_id);
+        pb_redis_cmd_arg(&cmd, 1 + k, key.base, key.len);
+    }
     redisReply *reply = run_one(session, &cmd, "app remove");
     if (reply == NULL)
         goto done;
@@ -143,10 +149,10 @@ int pb_redis_app_remove(pb_redis_session *session, uint64_t access_id, uint64_t 
     pb_redis_apps_publish(session, access_id);
 
     struct app_sweep sweep = {.bindings = 0};
-    static const char *const kinds[4] = {"t", "a", "ti", "exp"};
-    char *patterns[4] = {NULL, NULL, NULL, NULL};
+    static const char *const kinds[APP_SWEEP_KINDS] = {"t", "a", "ti", "exp", "tt", "tx", "tm"};
+    char *patterns[APP_SWEEP_KINDS] = {NULL};
     bool made = true;
-    for (int p = 0; p < 4; p++) {
+    for (int p = 0; p < APP_SWEEP_KINDS; p++) {
         if (asprintf(&patterns[p], "%s:%s:{%llu:*", store->prefix, kinds[p], (unsigned long long)access_id) < 0) {
             patterns[p] = NULL;
             made = false;
@@ -154,7 +160,7 @@ int pb_redis_app_remove(pb_redis_session *session, uint64_t access_id, uint64_t 
         sweep.patterns[p] = patterns[p];
     }
     int swept = made ? pb_redis_each_primary(&session->conn, sweep_node, &sweep) : -1;
-    for (int p = 0; p < 4; p++)
+    for (int p = 0; p < APP_SWEEP_KINDS; p++)
         free(patterns[p]);
     if (!made)
         goto done;

@@ -14,14 +14,12 @@
 
 #include "common/clock.h"
 #include "metrics/metrics.h"
-#include "store/redis/apply_machine.h"
 #include "store/redis/net/async_cluster.h"
+#include "store/redis/tags.h"
 
-int pb_redis_apply(pb_redis_session *session, uint64_t access_id, const pb_change *changes, size_t n,
-                   pb_change_outcome *outcomes)
+/* Runs machine `a` on the session's blocking conn, waiting for each round. */
+static int run_waiting(pb_redis_session *session, pb_redis_applier *a)
 {
-    session->conn.error[0] = '\0';
-    pb_redis_applier *a = pb_redis_applier_new(session, &session->conn, &session->pool, access_id, changes, n, outcomes);
     pb_redis_cmd *cmds;
     size_t n_cmds;
     while (pb_redis_applier_next(a, &cmds, &n_cmds)) {
@@ -32,6 +30,14 @@ int pb_redis_apply(pb_redis_session *session, uint64_t access_id, const pb_chang
     if (!session->view_open)
         pb_pool_clear(&session->pool);
     return rc;
+}
+
+int pb_redis_apply(pb_redis_session *session, uint64_t access_id, const pb_change *changes, size_t n,
+                   pb_change_outcome *outcomes)
+{
+    session->conn.error[0] = '\0';
+    return run_waiting(session, pb_redis_applier_new(session, &session->conn, &session->pool, access_id, changes, n,
+                                                     outcomes));
 }
 
 /* One batch on the loop; in the caller's pool, which lives until done(). */
@@ -73,13 +79,32 @@ static void on_round(void *arg, int rc)
     next_round(write);
 }
 
+/* Runs machine `a`, made on the loop's write connections' map, there. */
+static void run_on_loop(pb_redis_session *session, pb_redis_applier *a, pb_pool *pool, pb_store_apply_done *done,
+                        void *arg)
+{
+    awrite *write = pb_pool_alloc(pool, sizeof(*write));
+    *write = (awrite){.session = session, .applier = a, .done = done, .arg = arg, .started_ns = pb_clock_ns()};
+    /* The first round always exists (it checks the app), so done() comes from a reply's callback. */
+    next_round(write);
+}
+
 void pb_redis_apply_start(pb_redis_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                           pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg)
 {
-    awrite *write = pb_pool_alloc(pool, sizeof(*write));
-    *write = (awrite){.session = session, .done = done, .arg = arg, .started_ns = pb_clock_ns()};
-    write->applier = pb_redis_applier_new(session, pb_redis_aconn_map(session->wconn), pool, access_id, changes, n,
-                                          outcomes);
-    /* The first round always exists (it checks the app), so done() comes from a reply's callback. */
-    next_round(write);
+    pb_redis_conn *map = pb_redis_aconn_map(session->wconn);
+    run_on_loop(session, pb_redis_applier_new(session, map, pool, access_id, changes, n, outcomes), pool, done, arg);
+}
+
+int pb_redis_tag_apply(pb_redis_session *session, uint64_t access_id, pb_tag_write *write)
+{
+    session->conn.error[0] = '\0';
+    return run_waiting(session, pb_redis_tag_applier_new(session, &session->conn, &session->pool, access_id, write));
+}
+
+void pb_redis_tag_apply_start(pb_redis_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool,
+                              pb_store_apply_done *done, void *arg)
+{
+    pb_redis_conn *map = pb_redis_aconn_map(session->wconn);
+    run_on_loop(session, pb_redis_tag_applier_new(session, map, pool, access_id, write), pool, done, arg);
 }

@@ -46,6 +46,7 @@
 
 #include "metrics/metrics.h"
 #include "store/redis/apply_machine.h"
+#include "store/redis/tags.h"
 
 #define PB_REDIS_NO_BEGIN SIZE_MAX
 
@@ -441,6 +442,7 @@ static bool prepare(pb_redis_applier *a)
     case PB_REDIS_STEP_CLEAR_CHANGE: return clear_change_prepare(a);
     case PB_REDIS_STEP_FINAL: return final_prepare(a);
     case PB_REDIS_STEP_WAIT: return wait_prepare(a);
+    case PB_REDIS_STEP_TAG: return pb_redis_tag_prepare(a);
     case PB_REDIS_STEP_END: break;
     }
     return false;
@@ -457,6 +459,7 @@ static void judge(pb_redis_applier *a)
     case PB_REDIS_STEP_CHANGE: pb_redis_change_judge(a); return;
     case PB_REDIS_STEP_CLEAR_READ: clear_read_judge(a); return;
     case PB_REDIS_STEP_CLEAR_CHANGE: clear_change_judge(a); return;
+    case PB_REDIS_STEP_TAG: pb_redis_tag_judge(a); return;
     case PB_REDIS_STEP_FINAL:
     case PB_REDIS_STEP_WAIT:
         /* A WAIT round writes nothing: what it leaves uncovered stays so. */

@@ -62,6 +62,7 @@ typedef enum pb_redis_step {
     PB_REDIS_STEP_CLEAR_CHANGE, /* clear account: each binding it names, removed */
     PB_REDIS_STEP_FINAL,        /* the last cleanup, the count, the WAITs */
     PB_REDIS_STEP_WAIT,         /* WAITs the final round could not foresee */
+    PB_REDIS_STEP_TAG,          /* a tag request's steps (tags.h) */
     PB_REDIS_STEP_END,
 } pb_redis_step;
 
@@ -83,6 +84,7 @@ typedef struct pb_redis_job {
     size_t k;                       /* listed accounts */
     pb_str *members, *keys, *times; /* times: "BIND|LAST" given, or "" */
     bool purge;                     /* an account is full: its expired bindings may make room */
+    bool vanished;                  /* an account it read as bound was unbound before its change: read again */
     pb_redis_additions adds;
     size_t at; /* where its commands start in the current step's batch */
 } pb_redis_job;
@@ -117,6 +119,7 @@ struct pb_redis_applier {
     pb_redis_job *jobs;
     bool may_purge;
     uint64_t first_seq; /* next_seq when the wave was first judged: a re-read hands out the same seqs */
+    unsigned rereads;   /* waves read again because an unbind ran between a read and its change */
     pb_str *purge_tokens;
     size_t n_purge;
     /* Clear account: changes[at]'s index key and member, the index members read and their bindings. */
@@ -132,6 +135,7 @@ struct pb_redis_applier {
     size_t n_cmds, begin_at, step_at;
     pb_redis_written *written;
     size_t n_written;
+    struct pb_redis_tagger *tags; /* a tag request's machine (tags.h), instead of changes */
 };
 
 /* Opens a round with room for the step's `n` commands and returns where they go; a->n_cmds counts them. */

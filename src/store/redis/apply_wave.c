@@ -430,10 +430,15 @@ static void change_judge(pb_redis_applier *a, pb_redis_job *job, const pb_redis_
 {
     const redisReply *reply = cmd->reply;
     const pb_redis_additions *adds = &job->adds;
-    bool refused = reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
-                   reply->element[0]->type == REDIS_REPLY_INTEGER && reply->element[0]->integer == 0;
-    if (refused) {
+    bool short_reply = reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
+                       reply->element[0]->type == REDIS_REPLY_INTEGER;
+    if (short_reply && reply->element[0]->integer == 0) {
         job_stop(a, job, PB_CHANGE_OVER_LIMIT, true);
+        return;
+    }
+    if (short_reply && reply->element[0]->integer == 2) { /* nothing changed: its reservations are its own */
+        job_stop(a, job, PB_CHANGE_FAILED, true);
+        job->vanished = true;
         return;
     }
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 + adds->n ||
@@ -470,11 +475,42 @@ static void change_judge(pb_redis_applier *a, pb_redis_job *job, const pb_redis_
     job->going = false;
 }
 
+/*
+ * A job whose read saw an account bound that an unbind (op 4, a token's
+ * invalidation) removed before its change brought no seq for it: it is read
+ * again, with seqs of its own from a begin_batch riding in that round. A few
+ * times at most: each one needs another unbind of the same token in between.
+ */
+static bool read_vanished_again(pb_redis_applier *a)
+{
+    size_t wanted = 0;
+    for (size_t j = 0; j < a->wave; j++)
+        if (a->jobs[j].vanished)
+            wanted += a->jobs[j].k;
+    if (wanted == 0 || a->rereads++ == PB_REDIS_MAX_ROUNDS)
+        return false;
+    for (size_t j = 0; j < a->wave; j++)
+        if (a->jobs[j].vanished) {
+            a->jobs[j] = (pb_redis_job){.change = a->jobs[j].change, .outcome = a->jobs[j].outcome, .going = true,
+                                        .k = a->jobs[j].k, .members = a->jobs[j].members, .keys = a->jobs[j].keys,
+                                        .times = a->jobs[j].times, .adds = a->jobs[j].adds};
+            a->jobs[j].adds.n = 0;
+            *a->jobs[j].outcome = PB_CHANGE_OK;
+        }
+    a->wanted = wanted;
+    a->begun = false;
+    a->may_purge = false;
+    a->step = PB_REDIS_STEP_READ;
+    return true;
+}
+
 void pb_redis_change_judge(pb_redis_applier *a)
 {
     for (size_t j = 0; j < a->wave && a->n_cmds != 0; j++)
         if (a->jobs[j].going)
             change_judge(a, &a->jobs[j], a->cmds + a->step_at + a->jobs[j].at);
+    if (read_vanished_again(a))
+        return;
     a->at += a->wave;
     pb_redis_applier_advance(a);
 }

@@ -38,7 +38,7 @@ struct pb_redis_store {
     pb_metrics *metrics;
     pthread_mutex_t lazy_lock;  /* guards starting the two below */
     pb_redis_apps_watch *watch; /* started by the first session bound to a loop */
-    pb_redis_sweeper *sweeper;  /* likewise, with a binding TTL */
+    pb_redis_sweeper *sweeper;  /* likewise: expiry (with a binding TTL), deleted tags' pairs */
 };
 
 /* Whether batches wait for replicas before they are acknowledged (?wait=N with N > 0, or ?wait=all). */

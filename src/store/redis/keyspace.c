@@ -51,6 +51,21 @@ pb_str pb_redis_times_key(pb_pool *pool, const pb_redis_store *store, uint64_t a
     return token_scoped_key(pool, store, "ti", access_id, token);
 }
 
+pb_str pb_redis_token_tags_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, pb_str token)
+{
+    return token_scoped_key(pool, store, "tt", access_id, token);
+}
+
+pb_str pb_redis_tag_key(pb_pool *pool, const pb_redis_store *store, const char *kind, uint64_t access_id, pb_str tag,
+                        uint64_t gen)
+{
+    pb_str scoped = token_scoped_key(pool, store, kind, access_id, tag);
+    char *key = pb_pool_alloc(pool, scoped.len + 1 + PB_DECIMAL_MAX);
+    memcpy(key, scoped.base, scoped.len);
+    key[scoped.len] = ':';
+    return (pb_str){key, (size_t)(pb_put_u64(key + scoped.len + 1, gen) - key)};
+}
+
 pb_str pb_redis_expiry_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, unsigned shard)
 {
     size_t len;

@@ -37,6 +37,9 @@
  *                           at or before the token's earliest last_bind_time
  *                           (sweeper.c says when it may be later)
  *
+ *   P:tags:{A}, P:tgrave:{A}, P:tt:{A:TOKEN}, P:tx:{A:TAG}:GEN, P:tm:{A:TAG}:GEN
+ *                           tags: see store/redis/tags.h
+ *
  *   account member          account_type as 4 bytes big-endian, then the name
  *   index member            seq as 8 bytes big-endian, then the token
  *
@@ -72,6 +75,10 @@ pb_str pb_redis_account_key(pb_pool *pool, const pb_redis_store *store, uint64_t
                             const pb_account *account);
 pb_str pb_redis_expiry_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, unsigned shard);
 unsigned pb_redis_expiry_shard(pb_str token_key); /* which expiry index a token's entry is in */
+/* Tags (store/redis/tags.h has their layout): "P:tt:{A:TOKEN}", and "P:KIND:{A:TAG}:GEN" (kind "tx" or "tm"). */
+pb_str pb_redis_token_tags_key(pb_pool *pool, const pb_redis_store *store, uint64_t access_id, pb_str token);
+pb_str pb_redis_tag_key(pb_pool *pool, const pb_redis_store *store, const char *kind, uint64_t access_id, pb_str tag,
+                        uint64_t gen);
 
 /* The slot of a key built above. */
 unsigned pb_redis_slot_of(pb_str key);

@@ -271,9 +271,9 @@ static int start_shared(pb_redis_store *store)
     pthread_mutex_lock(&store->lazy_lock);
     if (store->watch == NULL)
         store->watch = pb_redis_apps_watch_start(store);
-    if (store->sweeper == NULL && store->binding_ttl > 0)
+    if (store->sweeper == NULL)
         store->sweeper = pb_redis_sweeper_start(store);
-    if (store->watch == NULL || (store->sweeper == NULL && store->binding_ttl > 0))
+    if (store->watch == NULL || store->sweeper == NULL)
         rc = -1;
     pthread_mutex_unlock(&store->lazy_lock);
     return rc;

@@ -38,6 +38,12 @@ void pb_redis_apply_start(pb_redis_session *session, uint64_t access_id, const p
                           pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg);
 int pb_redis_apply(pb_redis_session *session, uint64_t access_id, const pb_change *changes, size_t n,
                   pb_change_outcome *outcomes);
+/* Tags (store/redis/tags.h): pb_store_tag_apply_start() waiting, or on the loop, and pb_store_tag_lookup_start(). */
+int pb_redis_tag_apply(pb_redis_session *session, uint64_t access_id, pb_tag_write *write);
+void pb_redis_tag_apply_start(pb_redis_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool,
+                              pb_store_apply_done *done, void *arg);
+void pb_redis_tag_lookup_start(pb_redis_session *session, pb_tag_lookup *lookup, pb_pool *pool,
+                               pb_tag_lookup_done *done, void *arg);
 int pb_redis_app_put(pb_redis_session *session, uint64_t access_id, pb_str secret, bool *created);
 int pb_redis_app_remove(pb_redis_session *session, uint64_t access_id, uint64_t *bindings_removed);
 int pb_redis_app_list(pb_redis_session *session, void (*visit)(void *arg, const pb_app_info *app), void *arg);

@@ -63,7 +63,10 @@ static const char reserve_body[] =
  *
  * With ttl > 0, bindings whose last_bind_time + ttl <= now are removed first,
  * as if absent. Refuses, changing nothing, when it would add members and the
- * record would then hold more than `limit` live ones: returns {0}.
+ * record would then hold more than `limit` live ones: returns {0}. Returns
+ * {2}, changing nothing, when a or o lists an account the caller read as
+ * bound (so it brings no seq for it) and the record no longer holds it: an
+ * unbind (op 4, an invalidation) ran in between, and the caller reads again.
  * Otherwise returns {1, expired, earliest, taken_1 … taken_n, removed member,
  * removed score, …}: `expired` removed pairs (listed first) went by expiry;
  * earliest is the least last_bind_time left (0 when none, or ttl = 0);
@@ -95,6 +98,11 @@ static const char change_body[] =
     "end\n"
     "local listed = {}\n"
     "for i = rest, #ARGV, 2 do listed[ARGV[i]] = ARGV[i + 1] end\n"
+    "if mode == 'a' or mode == 'o' then\n"
+    "  local adding = {}\n"
+    "  for i = 1, n do adding[ARGV[4 + 3 * i]] = true end\n"
+    "  for m in pairs(listed) do if not alive[m] and not adding[m] then return {2} end end\n"
+    "end\n"
     "if mode == 'o' or mode == 'r' or mode == 'c' then\n"
     "  for j = 1, #current, 2 do\n"
     "    local m = current[j]\n"
@@ -190,7 +198,7 @@ static const char key_put_body[] =
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
     "return 1\n";
 
-static void script_init(pb_redis_script *script, const char *body)
+void pb_redis_script_init(pb_redis_script *script, const char *body)
 {
     unsigned char digest[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)body, strlen(body), digest);
@@ -201,11 +209,12 @@ static void script_init(pb_redis_script *script, const char *body)
 
 void pb_redis_scripts_init(pb_redis_scripts *scripts)
 {
-    script_init(&scripts->begin_batch, begin_batch_body);
-    script_init(&scripts->reserve, reserve_body);
-    script_init(&scripts->change, change_body);
-    script_init(&scripts->rescore, rescore_body);
-    script_init(&scripts->app_put, app_put_body);
-    script_init(&scripts->key_put, key_put_body);
-    script_init(&scripts->mark_indexed, mark_indexed_body);
+    pb_redis_script_init(&scripts->begin_batch, begin_batch_body);
+    pb_redis_script_init(&scripts->reserve, reserve_body);
+    pb_redis_script_init(&scripts->change, change_body);
+    pb_redis_script_init(&scripts->rescore, rescore_body);
+    pb_redis_script_init(&scripts->app_put, app_put_body);
+    pb_redis_script_init(&scripts->key_put, key_put_body);
+    pb_redis_script_init(&scripts->mark_indexed, mark_indexed_body);
+    pb_redis_tag_scripts_init(scripts);
 }

@@ -42,6 +42,7 @@
 #include "metrics/metrics.h"
 #include "store/redis/keyspace.h"
 #include "store/redis/sweeper.h"
+#include "store/redis/tags.h"
 
 #define PB_REDIS_SWEEP_TOKENS 32    /* entries per shard per step: bounds a step's work */
 #define PB_REDIS_SWEEP_IDLE_MS 1000 /* between steps that found nothing */
@@ -227,7 +228,11 @@ static bool stopping(void *arg)
     return stop;
 }
 
-/* One step over every app, walks of apps written without a TTL first; returns the entries taken or added. */
+/*
+ * One step over every app: with a TTL, walks of apps written without one
+ * first, then the expiry indexes; then deleted tags' pairs. Returns the
+ * entries taken or added and the pairs freed.
+ */
 static size_t sweep_step(pb_redis_sweeper *sweeper, pb_redis_session *session, pb_redis_session *scanner)
 {
     pb_pool *pool = &session->pool;
@@ -246,9 +251,12 @@ static size_t sweep_step(pb_redis_sweeper *sweeper, pb_redis_session *session, p
     }
     pb_redis_release(&apps, 1);
     int64_t now = (int64_t)time(NULL);
-    taken += pb_redis_backfill(session, scanner, ids, n, now, stopping, sweeper);
-    for (size_t i = 0; i < n; i++)
-        taken += sweep_app(session, ids[i], now, pool);
+    if (store->binding_ttl > 0) {
+        taken += pb_redis_backfill(session, scanner, ids, n, now, stopping, sweeper);
+        for (size_t i = 0; i < n; i++)
+            taken += sweep_app(session, ids[i], now, pool);
+    }
+    taken += pb_redis_tag_graves_step(session, ids, n, now, pool);
     pb_pool_clear(pool);
     return taken;
 }

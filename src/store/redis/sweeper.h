@@ -46,7 +46,10 @@ uint64_t pb_redis_expire_tokens(pb_redis_session *session, uint64_t access_id, c
 size_t pb_redis_backfill(pb_redis_session *session, pb_redis_session *scanner, const uint64_t *apps, size_t n,
                          int64_t now, bool (*stop)(void *arg), void *stop_arg);
 
-/* Starts the thread that deletes expired bindings in the background; NULL when it cannot. */
+/*
+ * Starts the thread that deletes, in the background, expired bindings (with
+ * a TTL) and the pairs of deleted tags (tag_graves.c); NULL when it cannot.
+ */
 pb_redis_sweeper *pb_redis_sweeper_start(pb_redis_store *store);
 void pb_redis_sweeper_stop(pb_redis_sweeper *sweeper);
 
