@@ -348,6 +348,7 @@ class ScreenshotCase(ConsoleTestCase):
              'bind_time': now - 9 * 86400, 'last_bind_time': now - 5 * 3600},
             {'token': 'fcm:dK3v-family-tablet', 'account': 'li.wei@example.com', 'account_type': 1005,
              'platform': 'android', 'bind_time': now - 120 * 86400, 'last_bind_time': now - 30 * 86400},
+            {'token': fcm, 'tag': 'vip'}, {'token': fcm, 'tag': 'city:shenzhen'}, {'token': apns, 'tag': 'vip'},
         ]
         self.import_bindings(rows)
         self.open_console()
