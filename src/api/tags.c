@@ -186,13 +186,11 @@ int pb_api_tag_plan(const pb_api_config *config, uint64_t access_id, const pb_ta
     return code;
 }
 
-/* What a failed store call answers: the code and its reason. */
-static int store_failure(int result, pb_pool *pool, pb_str *message)
+/* The code a failed store call answers (its reason is the code's own). */
+static int store_failure(int result)
 {
     if (result == PB_STORE_ENOTFOUND)
         return PB_ERR_AUTH; /* the app was removed after it authenticated */
-    if (result == PB_STORE_EINVAL)
-        *message = say(pool, "tags are not supported on this store");
     return PB_ERR_STORE;
 }
 
@@ -202,7 +200,7 @@ void pb_api_tag_merge(const pb_api_config *config, pb_tag_plan *plan, int result
     *response = (pb_tag_response){.code = PB_OK, .seq = plan->seq};
     const pb_tag_write *w = &plan->write;
     if (result != PB_STORE_OK) {
-        response->code = store_failure(result, pool, &response->message);
+        response->code = store_failure(result);
         return;
     }
     switch (w->outcome) {
@@ -325,7 +323,7 @@ void pb_api_tag_query_merge(const pb_tag_query_plan *plan, pb_pool *pool, pb_tag
     const pb_tag_lookup *l = &plan->lookup;
     *response = (pb_tag_query_response){.code = PB_OK, .operator_type = (int)l->kind};
     if (l->result != PB_STORE_OK) {
-        response->code = store_failure(l->result, pool, &response->message);
+        response->code = store_failure(l->result);
         return;
     }
     switch (l->kind) {

@@ -25,8 +25,9 @@ let shownTag = null;
 /*
  * Reads the tags of the tokens `entries` show (api.js's query() entries) and puts
  * them on them: entry.tags for a looked-up token, t.tags for each token of a
- * looked-up account. A server that cannot read tags (its store keeps none,
- * an older server) leaves them unset; one that does not answer throws.
+ * looked-up account. A tag read the server refuses (its store failed)
+ * leaves them unset, so the lookup still shows its bindings; one that does
+ * not answer throws.
  */
 async function loadTokenTags(entries) {
   const tokens = new Set();
@@ -86,9 +87,6 @@ function tagsCell(tags, token) {
 /* ---- The tokens of a tag ------------------------------------------------------------ */
 
 function tagMessage(e) {
-  if (e.code === E_STORE) {
-    return 'The server could not read tags (1008004): its store keeps none, or it failed. Nothing was changed.';
-  }
   if (e.code === E_PARAM) {
     return 'Not a valid tag (1008007): a tag is 1 to ' + ((session.limits && session.limits.max_tag_chars) || 50) +
            ' characters, no control characters, no leading or trailing space.';

@@ -63,7 +63,7 @@ typedef struct pb_pull_tag_target {
 /* What a tag query's answer says beside the tags. */
 typedef struct pb_pull_tag_answer {
     int code;         /* the top-level code (ret_code or retCode, as in a query answer) */
-    bool unsupported; /* 1008004 "tags are not supported on this store": a source whose store keeps no tags */
+    bool unsupported; /* 1008004 "tags are not supported on this store": an older pushbind, its store kept no tags */
 } pb_pull_tag_answer;
 
 /*

@@ -40,8 +40,7 @@ typedef struct pull_run {
     bool eof;
     uint64_t next_send_ns; /* the pacing bucket: when the next request may go */
     unsigned failed_in_a_row;
-    bool no_tags;     /* the source has no tag reads, or the local store keeps no tags: bindings only */
-    bool local_tags;  /* the local store keeps tags (else no_tags once a batch has tokens) */
+    bool no_tags;     /* the source has no tag reads: bindings only */
     char reason[400]; /* why the batch in hand failed */
 } pull_run;
 
@@ -419,10 +418,6 @@ static int write_tags(pull_run *run, pb_pull_line *lines, size_t n, pb_pull_tag_
     uint64_t pairs = 0;
     int rc = pb_pull_tags_write(run->session, run->config->access_id, &run->config->api, lines, targets, n_targets,
                                 pool, &pairs);
-    if (rc == PB_STORE_EINVAL) {
-        no_tags(run, "the local store keeps no tags");
-        return 0;
-    }
     if (rc != PB_STORE_OK) {
         stop_on_store(run, rc, lines, n, "given their tags");
         return -1;
@@ -469,10 +464,6 @@ static int pull_batch(pull_run *run, pb_pull_line *lines, size_t n, pb_pool *poo
     pb_pull_group(run->config->kind, lines, n, pool, &changes);
     pb_pull_tag_target *targets = NULL;
     size_t n_targets = run->no_tags ? 0 : pb_pull_tag_targets(run->config->kind, lines, n, &changes, pool, &targets);
-    if (n_targets > 0 && !run->local_tags) {
-        no_tags(run, "the local store keeps no tags");
-        n_targets = 0;
-    }
     outcome = n_targets > 0 ? ask_tags(run, targets, n_targets, pool) : QUERY_OK;
     if (outcome == QUERY_STOP)
         return -1;
@@ -589,8 +580,6 @@ pb_pull_result pb_pull_run(const pb_pull_config *config, pb_pull_counts *counts)
                          ? (uint64_t)st.st_size : 0;
     pb_pool pool;
     pb_pool_init(&pool);
-    run.local_tags = pb_pull_tags_kept(run.session, config->access_id, &pool);
-    pb_pool_clear(&pool);
     pb_progress_start(&run.progress, "pull", config->tty, total);
     run.progress.show_items = true;
     pb_pull_line *lines = calloc(config->batch, sizeof(*lines));

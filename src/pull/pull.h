@@ -48,10 +48,9 @@
  * token's tags here in the order answered, as op 9 adds pairs, under the
  * local tag limits (config->api). A line whose token's tags break a limit
  * fails (its bindings stay bound; a re-run adds nothing twice). A source that
- * has no tag reads (TPNS: HTTP 404; a pushbind on a store without tags:
- * 1008004 "not supported"; any other refusal but a retryable one) is said
- * once on stderr and the run goes on with bindings only; so it does, without
- * asking the source, when the local store keeps no tags.
+ * has no tag reads (TPNS: HTTP 404; an older pushbind whose store kept no
+ * tags: 1008004 "not supported"; any other refusal but a retryable one) is
+ * said once on stderr and the run goes on with bindings only.
  *
  * Politeness
  * ----------

@@ -84,19 +84,6 @@ static int write_and_wait(pb_store_session *session, uint64_t access_id, pb_tag_
     return wait_for(&w);
 }
 
-static void lookup_done(void *arg, pb_tag_lookup *lookup)
-{
-    write_done(arg, lookup->result);
-}
-
-bool pb_pull_tags_kept(pb_store_session *session, uint64_t access_id, pb_pool *pool)
-{
-    waited w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    pb_tag_lookup lookup = {.kind = PB_TAG_LOOKUP_COUNTS, .access_id = access_id};
-    pb_store_tag_lookup_start(session, &lookup, pool, lookup_done, &w);
-    return wait_for(&w) != PB_STORE_EINVAL;
-}
-
 static bool writable(const pb_pull_line *lines, const pb_pull_tag_target *target)
 {
     if (target->failure != NULL)

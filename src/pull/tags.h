@@ -29,12 +29,6 @@ size_t pb_pull_tag_targets(pb_pull_kind kind, const pb_pull_line *lines, size_t 
 pb_str pb_pull_tag_query_body(pb_pool *pool, const pb_pull_tag_target *targets, size_t n);
 
 /*
- * Whether the store keeps tags for app `access_id` (a count of no tag, which
- * a store without tags refuses at once). Uses `pool` for nothing it keeps.
- */
-bool pb_pull_tags_kept(pb_store_session *session, uint64_t access_id, pb_pool *pool);
-
-/*
  * Gives each target of targets[0..n-1] that has no failure, and none of
  * whose lines (in `lines`) failed, its tags, in the order answered, in app
  * `access_id`: one write of all the pairs, each added as op 9 adds it under
@@ -42,8 +36,8 @@ bool pb_pull_tags_kept(pb_store_session *session, uint64_t access_id, pb_pool *p
  * returns. A target whose pairs would break a limit, or find the store full,
  * gets a failure and the write goes again without it (a write is whole or
  * nothing). Returns 0 (*pairs: the pairs handed to the store, those already
- * there included), PB_STORE_EINVAL when the local store keeps no tags, or
- * PB_STORE_ENOTFOUND / PB_STORE_EIO (nothing of the last write was written).
+ * there included), or PB_STORE_ENOTFOUND / PB_STORE_EIO (nothing of the
+ * last write was written).
  */
 int pb_pull_tags_write(pb_store_session *session, uint64_t access_id, const pb_api_config *api,
                        const pb_pull_line *lines, pb_pull_tag_target *targets, size_t n, pb_pool *pool,

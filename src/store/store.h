@@ -550,10 +550,9 @@ bool pb_tag_replace_keeps(const pb_tag_write *write, pb_str tag);
 /*
  * Applies `write` to app `access_id` like pb_store_apply_start() applies
  * changes (the same durability, threads and done() rules) and sets its
- * outputs. done() gets 0, PB_STORE_ENOTFOUND, PB_STORE_EIO (nothing
- * changed; on Redis, as for its binds, nothing promised either way once a
- * write was sent), or PB_STORE_EINVAL when the backend keeps no tags
- * (PostgreSQL today).
+ * outputs. Every backend keeps tags. done() gets 0, PB_STORE_ENOTFOUND or
+ * PB_STORE_EIO (nothing changed; on Redis, as for its binds, nothing
+ * promised either way once a write was sent).
  * DELETE_ALL makes the tags gone for every read at once and durably; their
  * pairs' bytes are freed in the background in bounded steps.
  */
@@ -582,7 +581,7 @@ typedef struct pb_tag_lookup {
     pb_str after_tag; /* TAGS: empty, or the last tag of the previous page */
     size_t limit;
     /* outputs, from `pool`; strings valid until done() returns */
-    int result;          /* 0, PB_STORE_EIO, or PB_STORE_EINVAL when the backend keeps no tags */
+    int result;          /* 0 or PB_STORE_EIO */
     pb_str_array *lists; /* TAGS_OF: n lists; TOKENS_OF and TAGS: one */
     uint64_t *counts;    /* COUNTS: n; TAGS: one per tag listed */
     uint64_t next;       /* TOKENS_OF: where the next page starts; 0 on the last page */

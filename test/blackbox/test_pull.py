@@ -416,7 +416,7 @@ class PullTagsTest(PullTestCase):
     """A pushbind source's tags come with the bindings; a source without tag reads gives bindings alone."""
 
     def tagged_source(self, n):
-        """A pushbind on an embedded store (one that keeps tags, whatever store this run tests) with SOURCE_OPS
+        """A pushbind on an embedded store (whatever store this run tests here) with SOURCE_OPS
         and tags: t1 two, in an order that is not byte order; t0 one; a token with tags and no account."""
         src_dir = os.path.join(self.dir, 'src-%s' % pbtest.uniq('s'))
         os.mkdir(src_dir)
@@ -434,14 +434,10 @@ class PullTagsTest(PullTestCase):
         return src
 
     def check_tags_arrived(self, r, local, want):
-        """`want` {token: tags} is here when the local store keeps tags (True); else the pull said so once."""
-        code, have = tags_answer(local, want)
-        if code != 0:  # a store that keeps no tags (yet)
-            self.assertEqual(r.stderr.count('the local store keeps no tags'), 1, r.stderr)
-            return False
-        self.assertEqual(have, want)
+        """`want` {token: tags} is here, every store keeping tags, and the pull `r` counted them."""
+        self.assertEqual(tags_answer(local, want), (0, want))
         self.assertIn('; %d tags;' % sum(len(t) for t in want.values()), r.stdout)
-        return True
+        self.assertNotIn('without tags', r.stderr)
 
     def test_by_token_tags_arrive_in_their_order_and_a_token_without_accounts_brings_its_own(self):
         n = self.names(pbtest.uniq('g'))
@@ -454,13 +450,13 @@ class PullTagsTest(PullTestCase):
         want = {n('t0'): ['city:shenzhen'], n('t1'): ['vip', 'level:3'], n('t2'): [], n('t3'): [],
                 n('tagged'): ['vip', 'beta']}
         local = self.local()
-        kept = self.check_tags_arrived(r, local, want)
+        self.check_tags_arrived(r, local, want)
         self.assertEqual(local.accounts_of(n('t1')), src.accounts_of(n('t1')))
         src.stop()
         with open(self.log) as f:
             asked = [rec['items'] for rec in map(json.loads, f) if rec['endpoint'] == 'tag_query']
-        # Batches of 2 lines: 2, 2 and 1 tokens; none asked when they could not be kept here.
-        self.assertEqual(sorted(asked), [1, 2, 2] if kept else [])
+        # Batches of 2 lines: 2, 2 and 1 tokens.
+        self.assertEqual(sorted(asked), [1, 2, 2])
 
     def test_by_account_the_tags_of_the_tokens_pulled_arrive_and_a_rerun_changes_nothing(self):
         n = self.names(pbtest.uniq('g'))
@@ -476,8 +472,6 @@ class PullTagsTest(PullTestCase):
         n = self.names(pbtest.uniq('g'))
         src = self.tagged_source(n)
         local = self.local()
-        if tags_answer(local, ['x'])[0] != 0:
-            self.skipTest('the %s store keeps no tags yet' % pbtest.STORE_KIND)
         local.stop()
         tokens = self.write('tokens', [n('t1'), n('t0')])
         report = os.path.join(self.dir, 'report.tsv')
@@ -538,10 +532,6 @@ class PullWithoutTagReadsTest(PullTestCase):
         self.assertIn('3 pulled (4 bindings), 1 empty on the source', r.stdout)
         self.assertEqual(source.paths.count('/v3/device/account/query'), 4)
         local = self.local()
-        if tags_answer(local, ['x'])[0] != 0:  # a store that keeps no tags (yet): the source is not asked
-            self.assertEqual(r.stderr.count('the local store keeps no tags'), 1, r.stderr)
-            self.assertEqual(source.paths.count(TAG_QUERY), 0, source.paths)
-            self.skipTest('the %s store keeps no tags yet' % pbtest.STORE_KIND)
         self.assertEqual(r.stderr.count(NO_TAG_READS), 1, r.stderr)  # said once, asked once
         self.assertEqual(source.paths.count(TAG_QUERY), 1, source.paths)
         self.assertEqual(local.accounts_of('tp-1'), [{'account': 'a'}, {'account': 'b'}])
@@ -554,7 +544,7 @@ class PullWithoutTagReadsTest(PullTestCase):
     def test_a_tpns_error_for_the_tag_path_leaves_the_accounts_coming(self):
         self.assertIn('1008001', self.check((200, b'{"retCode":1008001,"errMsg":"unknown path"}')))
 
-    def test_a_pushbind_whose_store_keeps_no_tags_leaves_the_accounts_coming(self):
+    def test_an_older_pushbind_refusing_tags_leaves_the_accounts_coming(self):
         refused = b'{"ret_code":1008004,"err_msg":"tags are not supported on this store"}'
         self.assertIn('tags are not supported', self.check((200, refused)))
 

@@ -195,7 +195,7 @@ class RedisTagsTest(unittest.TestCase):
         srv.stop()
         r = pbtest.run_cli('app', 'remove', '--store', self.url, '--access-id', APP[0])
         self.assertEqual(r.returncode, 0, r)
-        # what is left is the namespace's own mark (its account types were walked once), no key of the app
+        # Only the namespace's own account types' walk mark is left: nothing of the app.
         self.assertEqual(self.cli('KEYS', '%s:*' % self.ns), '%s:types-indexed' % self.ns)
 
 
