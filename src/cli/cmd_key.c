@@ -5,6 +5,7 @@
 
 #include "cli/options.h"
 #include "cli/settings.h"
+#include "common/clock.h"
 #include "common/duration.h"
 
 typedef enum key_role_choice { ROLE_READ = 0, ROLE_WRITE } key_role_choice;
@@ -68,7 +69,7 @@ static int key_add(pb_store_session *session, const void *arg)
     char secret[33];
     if (pb_cli_random_secret(secret) != 0)
         return PB_EXIT_FAILURE;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = pb_clock_unix_s();
     pb_app_key key = {
         .name = pb_str_from_cstr(args->name),
         .secret = pb_str_from_cstr(secret),
@@ -100,7 +101,7 @@ static void print_key(void *arg, const pb_app_key *key)
 static int key_list(pb_store_session *session, const void *arg)
 {
     const key_settings *args = arg;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = pb_clock_unix_s();
     printf("%-24s  %-5s  %-20s  %s\n", "NAME", "ROLE", "CREATED", "EXPIRES");
     int rc = pb_store_key_list(session, args->access_id, print_key, &now);
     return rc == PB_STORE_OK ? PB_EXIT_OK : report_missing(rc, args, session, "list");

@@ -1,6 +1,7 @@
 /*
  * clock.h — the one monotonic clock pushbind measures durations with
- * (latencies, rates, back-off), and the deadlines of POSIX timed waits.
+ * (latencies, rates, back-off), the wall clock it stamps times with, and
+ * the deadlines of POSIX timed waits.
  */
 #ifndef PB_CLOCK_H
 #define PB_CLOCK_H
@@ -20,6 +21,21 @@ static inline uint64_t pb_clock_ns(void)
 static inline uint64_t pb_clock_ms(void)
 {
     return pb_clock_ns() / 1000000;
+}
+
+/*
+ * Unix seconds, for every time pushbind stores or compares with a client's
+ * (bind times, tag times, expiry, signatures). Read from CLOCK_REALTIME
+ * itself: time() reads the kernel's coarse copy, which lags by up to a tick,
+ * so a bind made just after a second turned could be stamped with the
+ * second before, one a client may already have read as passed (an
+ * invalidation's invalid_since taken then would remove the bind it must keep).
+ */
+static inline int64_t pb_clock_unix_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
 }
 
 /*

@@ -1,6 +1,5 @@
 /* exchange.c — the prologue, authentication, answer and end every handler shares (see exchange.h). */
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "common/codes.h"
@@ -270,7 +269,7 @@ void pb_exchange_authenticate(pb_exchange *exchange, pb_exchange_authenticated *
         .timestamp = copy_header(pool, req, H2O_STRLIT("timestamp")),
         .sign = copy_header(pool, req, H2O_STRLIT("sign")),
         .body = pb_pool_strdup(pool, body),
-        .now = time(NULL),
+        .now = pb_clock_unix_s(),
         .window_seconds = exchange->worker->config->timestamp_window,
     };
     exchange->authenticated = next;

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/codes.h"
 #include "pull/group.h"
 
@@ -150,7 +150,7 @@ static void group_by_token(const pb_pull_line *lines, size_t n, pb_pool *pool, p
     out->changes = pb_pool_alloc(pool, n * sizeof(*out->changes));
     out->lines_of = pb_pool_alloc(pool, n * sizeof(*out->lines_of));
     out->n_lines = pb_pool_alloc(pool, n * sizeof(*out->n_lines));
-    int64_t now = time(NULL);
+    int64_t now = pb_clock_unix_s();
     for (size_t i = 0; i < n; i++) {
         if (!answered(&lines[i]))
             continue;
@@ -260,7 +260,7 @@ static void group_by_account(const pb_pull_line *lines, size_t n, pb_pool *pool,
     out->changes = pb_pool_alloc(pool, table.n * sizeof(*out->changes));
     out->lines_of = pb_pool_alloc(pool, table.n * sizeof(*out->lines_of));
     out->n_lines = pb_pool_alloc(pool, table.n * sizeof(*out->n_lines));
-    int64_t now = time(NULL);
+    int64_t now = pb_clock_unix_s();
     for (size_t o = 0; o < table.n; o++) {
         size_t t = order[o];
         pair *group = &by_token[start[t]];

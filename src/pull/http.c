@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
 #include "auth/auth.h"
+#include "common/clock.h"
 #include "pull/http.h"
 
 struct pb_pull_http {
@@ -105,7 +105,7 @@ static struct curl_slist *make_headers(const pb_pull_http *http, const char *bod
         return headers;
     char access_id[24], timestamp[24], line[128];
     snprintf(access_id, sizeof(access_id), "%" PRIu64, http->config->access_id);
-    snprintf(timestamp, sizeof(timestamp), "%lld", (long long)time(NULL));
+    snprintf(timestamp, sizeof(timestamp), "%lld", (long long)pb_clock_unix_s());
     size_t prefix = strlen(timestamp) + strlen(access_id);
     char *message = malloc(prefix + len);
     if (message == NULL) {

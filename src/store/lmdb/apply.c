@@ -6,7 +6,6 @@
  * store/lmdb/keys.h.
  */
 #include <stdio.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "metrics/metrics.h"
@@ -57,7 +56,7 @@ static int apply_write(const pb_lmdb_store *store, MDB_txn *group_txn, pb_lmdb_s
     struct txn_scope batch = {.store = store,
                            .access_id = write->access_id,
                            .next_seq = *next_seq,
-                           .now = (int64_t)time(NULL),
+                           .now = pb_clock_unix_s(),
                            .space = space};
 
     write->expired = 0;

@@ -4,8 +4,8 @@
  * its own write or read transaction.
  */
 #include <stdio.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "store/lmdb/internal.h"
 
 int pb_lmdb_app_read(const pb_lmdb_store *store, MDB_txn *txn, uint64_t access_id, unsigned char *buf,
@@ -50,7 +50,7 @@ int pb_lmdb_app_put(pb_lmdb_session *session, uint64_t access_id, pb_str secret,
     rc = pb_lmdb_app_read(session->store, txn, access_id, buf, &app);
     *created = rc == MDB_NOTFOUND;
     if (*created)
-        app = (struct app_record){.created_at = (int64_t)time(NULL), .bindings = 0};
+        app = (struct app_record){.created_at = pb_clock_unix_s(), .bindings = 0};
     else if (rc != 0)
         goto fail_txn;
     app.secret = secret;

@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "store/lmdb/internal.h"
 #include "store/lmdb/upgrade.h"
 
@@ -136,7 +136,7 @@ pb_lmdb_store *pb_lmdb_open(const pb_store_config *config, char **err)
         store->max_key = PB_LMDB_KEY_BUF;
     /* Before the writer thread: nothing else of this process may write meanwhile. */
     what = "upgrading the data directory (what is done stays done: open it again to go on)";
-    if (upgrade && (rc = pb_lmdb_upgrade(store, time(NULL))) != 0)
+    if (upgrade && (rc = pb_lmdb_upgrade(store, pb_clock_unix_s())) != 0)
         goto fail;
     what = "starting the writer thread";
     if ((rc = pb_lmdb_writer_start(store)) != 0)

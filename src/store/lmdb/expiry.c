@@ -12,8 +12,8 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "store/lmdb/internal.h"
 
 /* An expired binding found by the walk, copied out of the map before anything is deleted. */
@@ -132,7 +132,7 @@ int pb_lmdb_sweep_step(pb_lmdb_session *session, struct pb_lmdb_sweep *sweep, ui
     int rc = pb_lmdb_txn_start(session, 0, &txn);
     if (rc != 0)
         goto out;
-    if ((rc = collect(store, txn, sweep, (int64_t)time(NULL), victims, &n)) != 0 || n == 0 ||
+    if ((rc = collect(store, txn, sweep, pb_clock_unix_s(), victims, &n)) != 0 || n == 0 ||
         (rc = mdb_cursor_open(txn, store->tokens, &tokens)) != 0)
         goto done;
     uint64_t app = be64_get(victims[0].key), removed = 0;

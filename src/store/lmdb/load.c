@@ -26,8 +26,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/hugepages.h"
 #include "common/writeback.h"
 #include "store/lmdb/load.h"
@@ -442,7 +442,7 @@ int pb_lmdb_import_chunk(pb_lmdb_tool *tool, uint64_t access_id, const pb_import
     unsigned char app_buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     struct app_record app;
     struct chunk c = {
-        .store = store, .meter = &tool->meter, .access_id = access_id, .items = items, .n = n, .outcomes = outcomes, .now = time(NULL)};
+        .store = store, .meter = &tool->meter, .access_id = access_id, .items = items, .n = n, .outcomes = outcomes, .now = pb_clock_unix_s()};
     const char *what = "import: out of memory";
     int rc = ENOMEM;
 

@@ -3,8 +3,8 @@
  * secret and record, the tokens of accounts and the accounts of tokens. They
  * hide an expired binding at once; expiry.c deletes it later.
  */
-#include <time.h>
 
+#include "common/clock.h"
 #include "store/app_keys.h"
 #include "store/lmdb/internal.h"
 
@@ -103,7 +103,7 @@ int pb_lmdb_tokens_of(pb_lmdb_view *view, uint64_t access_id, const pb_account *
                        bool with_info, pb_pool *pool, pb_token_list *out)
 {
     pb_lmdb_session *session = view->session;
-    int64_t ttl = session->store->binding_ttl, now = (int64_t)time(NULL);
+    int64_t ttl = session->store->binding_ttl, now = pb_clock_unix_s();
     bool need_info = with_info || ttl > 0;
     unsigned char buf[PB_LMDB_KEY_BUF], tbuf[PB_LMDB_KEY_BUF];
     int rc = view_cursor(session, session->accounts_cursor, &session->accounts_cursor_renewed);
@@ -171,7 +171,7 @@ int pb_lmdb_accounts_of(pb_lmdb_view *view, uint64_t access_id, const pb_str *to
                          bool with_info, pb_pool *pool, pb_account_list *out)
 {
     pb_lmdb_session *session = view->session;
-    int64_t ttl = session->store->binding_ttl, now = (int64_t)time(NULL);
+    int64_t ttl = session->store->binding_ttl, now = pb_clock_unix_s();
     unsigned char buf[PB_LMDB_KEY_BUF];
     int rc = view_cursor(session, session->tokens_cursor, &session->tokens_cursor_renewed);
     if (rc != 0)

@@ -2,8 +2,8 @@
  * tag_tools.c — tags for the operator's tools (store/lmdb/tools.h): tag
  * lines imported as op 9 would add them, and every pair exported.
  */
-#include <time.h>
 
+#include "common/clock.h"
 #include "store/lmdb/apply.h"
 
 static pb_import_outcome import_outcome(pb_tag_outcome outcome)
@@ -50,7 +50,7 @@ int pb_lmdb_import_tags(pb_lmdb_tool *tool, uint64_t access_id, const pb_import_
     unsigned char app_buf[PB_LMDB_APP_HEAD + PB_STORE_SECRET_MAX];
     struct app_record app;
     pb_lmdb_space space = {0};
-    struct txn_scope batch = {.store = session->store, .access_id = access_id, .now = (int64_t)time(NULL),
+    struct txn_scope batch = {.store = session->store, .access_id = access_id, .now = pb_clock_unix_s(),
                               .space = &space};
     int rc = pb_lmdb_txn_start(session, 0, &batch.txn);
     if (rc != 0)

@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "store/app_keys.h"
 #include "store/postgres/store_state.h"
 
@@ -296,7 +296,7 @@ int pb_pg_app_put(pb_pg_session *session, uint64_t access_id, pb_str secret, boo
 {
     char id[PB_DECIMAL_MAX + 1], now[PB_DECIMAL_MAX + 1];
     *pb_put_u64(id, access_id) = '\0';
-    *pb_put_i64(now, (int64_t)time(NULL)) = '\0';
+    *pb_put_i64(now, pb_clock_unix_s()) = '\0';
     char *text = strndup(secret.base, secret.len);
     if (text == NULL)
         return PB_STORE_EIO;

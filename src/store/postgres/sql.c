@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "metrics/metrics.h"
 #include "store/app_keys.h"
 #include "store/postgres/store_state.h"
@@ -258,7 +258,7 @@ void pb_pg_lookup_query(pb_pg_query *query, const pb_pg_store *store, const pb_s
         query->values[0] = udecimal(pool, lookup->access_id);
         query->values[1] = buf_close(&types);
         query->values[2] = buf_close(&accounts);
-        query->values[3] = decimal(pool, pb_pg_cutoff(store, (int64_t)time(NULL)));
+        query->values[3] = decimal(pool, pb_pg_cutoff(store, pb_clock_unix_s()));
         query->n_values = 4;
         return;
     }
@@ -266,7 +266,7 @@ void pb_pg_lookup_query(pb_pg_query *query, const pb_pg_store *store, const pb_s
         query->stmt = lookup->with_info ? PB_PG_ACCOUNTS_OF_INFO : PB_PG_ACCOUNTS_OF;
         query->values[0] = udecimal(pool, lookup->access_id);
         query->values[1] = pb_pg_text_array(pool, lookup->tokens, lookup->n);
-        query->values[2] = decimal(pool, pb_pg_cutoff(store, (int64_t)time(NULL)));
+        query->values[2] = decimal(pool, pb_pg_cutoff(store, pb_clock_unix_s()));
         query->n_values = 3;
         return;
     }
@@ -307,7 +307,7 @@ void pb_pg_apply_query(pb_pg_query *query, const pb_pg_store *store, uint64_t ac
     }
     query->stmt = PB_PG_APPLY;
     query->values[0] = udecimal(pool, access_id);
-    query->values[1] = decimal(pool, (int64_t)time(NULL));
+    query->values[1] = decimal(pool, pb_clock_unix_s());
     query->values[2] = decimal(pool, store->binding_ttl);
     query->values[3] = decimal(pool, store->limits.max_accounts_per_token);
     query->values[4] = decimal(pool, store->limits.max_tokens_per_account);

@@ -6,8 +6,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "metrics/metrics.h"
 #include "store/postgres/store_state.h"
 
@@ -33,7 +33,7 @@ void pb_pg_tag_apply_query(pb_pg_query *query, const pb_pg_store *store, uint64_
                                                                              : write->n;
     query->stmt = PB_PG_TAG_APPLY;
     query->values[0] = pb_pg_udecimal(pool, access_id);
-    query->values[1] = pb_pg_decimal(pool, (int64_t)time(NULL));
+    query->values[1] = pb_pg_decimal(pool, pb_clock_unix_s());
     query->values[2] = pb_pg_decimal(pool, store->binding_ttl);
     query->values[3] = pb_pg_decimal(pool, store->limits.max_accounts_per_token);
     query->values[4] = pb_pg_decimal(pool, store->limits.max_tokens_per_account);

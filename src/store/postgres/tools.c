@@ -22,8 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/pool.h"
 #include "store/postgres/store_state.h"
 #include "store/postgres/tools.h"
@@ -308,7 +308,7 @@ static bool judge_and_write(pb_pg_tool *tool, const char *app, size_t n, pb_impo
     char apt[24], tpa[24], now[24];
     snprintf(apt, sizeof(apt), "%u", (unsigned)tool->store->limits.max_accounts_per_token);
     snprintf(tpa, sizeof(tpa), "%u", (unsigned)tool->store->limits.max_tokens_per_account);
-    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+    snprintf(now, sizeof(now), "%lld", (long long)pb_clock_unix_s());
     const char *by_app[] = {app};
     const char *limits[] = {apt, tpa, app};
     long present = 0, repeats = 0, decided = 0;
@@ -536,7 +536,7 @@ int pb_pg_import_tags(pb_pg_tool *tool, uint64_t access_id, const pb_import_item
         tokens[i] = items[i].token;
         tags[i] = items[i].account.name;
     }
-    const char *params[] = {pb_pg_udecimal(&pool, access_id), pb_pg_decimal(&pool, (int64_t)time(NULL)),
+    const char *params[] = {pb_pg_udecimal(&pool, access_id), pb_pg_decimal(&pool, pb_clock_unix_s()),
                             pb_pg_text_array(&pool, tags, n), pb_pg_text_array(&pool, tokens, n),
                             pb_pg_decimal(&pool, max_tags_per_token), pb_pg_decimal(&pool, max_tags_per_app)};
     tool->error[0] = '\0';

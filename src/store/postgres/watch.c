@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "metrics/metrics.h"
@@ -60,7 +59,7 @@ static PGconn *listen_connect(pb_pg_watch *watch)
 static void expire_step(pb_pg_watch *watch, PGconn *conn)
 {
     char cutoff[PB_DECIMAL_MAX + 1];
-    *pb_put_i64(cutoff, pb_pg_cutoff(watch->store, (int64_t)time(NULL))) = '\0';
+    *pb_put_i64(cutoff, pb_pg_cutoff(watch->store, pb_clock_unix_s())) = '\0';
     const char *values[2] = {cutoff, PB_PG_EXPIRY_PAGES};
     PGresult *res = PQexecParams(conn, watch->store->sql[PB_PG_EXPIRE_STEP], 2, NULL, values, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)

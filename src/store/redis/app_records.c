@@ -6,8 +6,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "store/redis/app_records.h"
 #include "store/redis/apps_watch.h"
 #include "store/redis/keyspace.h"
@@ -50,7 +50,7 @@ int pb_redis_app_put(pb_redis_session *session, uint64_t access_id, pb_str secre
     if (apps_set(session, "SADD", access_id) != 0)
         goto done;
     pb_str key = pb_redis_app_key(pool, session->store, "app", access_id);
-    pb_str now = pb_redis_decimal(pool, (uint64_t)time(NULL));
+    pb_str now = pb_redis_decimal(pool, (uint64_t)pb_clock_unix_s());
     pb_redis_cmd cmd;
     pb_redis_cmd_script(&cmd, pool, &session->store->scripts.app_put, 6, key);
     pb_redis_cmd_arg(&cmd, 4, secret.base, secret.len);

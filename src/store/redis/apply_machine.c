@@ -42,8 +42,8 @@
  * a WAIT round of its own. docs/design.md walks through every failure case.
  */
 #include <stdio.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "metrics/metrics.h"
 #include "store/redis/apply_machine.h"
 #include "store/redis/tags.h"
@@ -390,7 +390,7 @@ pb_redis_applier *pb_redis_applier_new(pb_redis_session *session, pb_redis_conn 
     pb_redis_applier *a = pb_pool_alloc(pool, sizeof(*a));
     *a = (pb_redis_applier){.session = session, .store = session->store, .map = map, .pool = pool,
                             .access_id = access_id, .changes = changes, .n = n, .outcomes = outcomes,
-                            .now = (int64_t)time(NULL)};
+                            .now = pb_clock_unix_s()};
     for (size_t i = 0; i < n; i++)
         if (changes[i].kind == PB_CHANGE_APPEND || changes[i].kind == PB_CHANGE_OVERWRITE)
             a->wanted += changes[i].n_accounts;

@@ -6,8 +6,8 @@
  * pb_redis_run() carries them here, waiting.
  */
 #include <stdio.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "store/app_keys.h"
 #include "store/redis/apps_watch.h"
 #include "store/redis/keyspace.h"
@@ -115,7 +115,7 @@ static bool is_string_array(const redisReply *reply, bool pairs)
 pb_redis_read pb_redis_read_of(const pb_redis_store *store, bool with_info)
 {
     return (pb_redis_read){.details = with_info || store->binding_ttl > 0, .with_info = with_info,
-                           .now = (int64_t)time(NULL)};
+                           .now = pb_clock_unix_s()};
 }
 
 /* `platform` as the details hash keeps it ("1", "2"); NONE for anything else. */

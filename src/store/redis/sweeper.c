@@ -250,7 +250,7 @@ static size_t sweep_step(pb_redis_sweeper *sweeper, pb_redis_session *session, p
                 n++;
     }
     pb_redis_release(&apps, 1);
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = pb_clock_unix_s();
     if (store->binding_ttl > 0) {
         taken += pb_redis_backfill(session, scanner, ids, n, now, stopping, sweeper);
         for (size_t i = 0; i < n; i++)
