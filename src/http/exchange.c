@@ -214,6 +214,7 @@ static void on_secret(void *arg, pb_store_lookup *lookup)
     pb_exchange *exchange = arg;
     size_t i = exchange->n_looked_up++;
     exchange->secret_rc[i] = lookup->result;
+    exchange->secret_cached |= lookup->cached;
     if (lookup->result == PB_STORE_OK)
         gather_candidates(exchange, i, lookup); /* the secrets are in exchange->pool */
     look_up_next_secret(exchange);
@@ -223,8 +224,8 @@ static void on_secret(void *arg, pb_store_lookup *lookup)
 static void look_up_next_secret(pb_exchange *exchange)
 {
     if (exchange->n_looked_up < exchange->n_apps) {
-        exchange->secret_lookup =
-            (pb_store_lookup){.kind = PB_LOOKUP_SECRET, .access_id = exchange->apps[exchange->n_looked_up]};
+        exchange->secret_lookup = (pb_store_lookup){
+            .kind = PB_LOOKUP_SECRET, .access_id = exchange->apps[exchange->n_looked_up], .fresh = exchange->refreshed};
         pb_store_lookup_start(exchange->worker->session, &exchange->secret_lookup, &exchange->pool, on_secret,
                               exchange);
         return;
@@ -233,6 +234,20 @@ static void look_up_next_secret(pb_exchange *exchange)
     size_t matched = 0;
     const pb_app_key *key = NULL;
     int code = pb_auth_authenticate_any(&exchange->credentials, looked_up_secrets, exchange, &access_id, &matched);
+    /*
+     * A key added or a secret replaced reaches other servers' caches by a
+     * message from the store, a few milliseconds later: a refusal made from
+     * the cache is checked against the store once before it is answered, so
+     * a new key passes at once. A wrong key of a cached app costs a store
+     * read (the --auth-failures throttle bounds it per address).
+     */
+    if (code == PB_ERR_AUTH && exchange->secret_cached && !exchange->refreshed) {
+        exchange->refreshed = true;
+        exchange->secret_cached = false;
+        exchange->n_looked_up = 0;
+        look_up_next_secret(exchange);
+        return;
+    }
     for (size_t i = 0; code == PB_OK && key == NULL && i < exchange->n_looked_up; i++)
         if (exchange->apps[i] == access_id && exchange->secret_rc[i] == PB_STORE_OK)
             key = &exchange->candidates[i].keys[matched];

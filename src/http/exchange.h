@@ -76,6 +76,8 @@ struct pb_exchange {
     int secret_rc[2];
     pb_exchange_candidates candidates[2]; /* of each app found */
     size_t n_apps, n_looked_up;
+    bool secret_cached; /* a secret lookup was answered from the thread's cache */
+    bool refreshed;     /* the secrets were read again from the store after a refusal */
     pb_store_lookup secret_lookup;
 };
 

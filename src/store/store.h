@@ -249,8 +249,10 @@ typedef struct pb_store_lookup {
     const pb_str *tokens;       /* ACCOUNTS_OF */
     size_t n;
     bool with_info;             /* list lookups: times and platforms too (see pb_store_tokens_of()) */
+    bool fresh;                 /* SECRET: read the store, not a secret this thread cached (the answer replaces it) */
     /* outputs */
     int result;                     /* what the synchronous call would return */
+    bool cached;                    /* SECRET: answered from this thread's cache, which may lag the store */
     pb_str secret;                  /* SECRET, when result is 0 */
     pb_str keys;                    /* SECRET, when result is 0: the app's named keys, packed (pb_store_keys_next()) */
     pb_app_info app;                /* APP, when result is 0 */

@@ -135,6 +135,26 @@ class NamedKeyTest(unittest.TestCase):
         self.assertEqual(self.srv.query(by_token(t), app=(APP[0], new)), (200, bound(t, 'a', 'b', 'c')))
         self.assertNotIn('backend-2026-11', key_cli(self.srv, 'list').stdout)
 
+    def test_a_new_key_passes_at_once_on_every_thread_that_cached_the_app(self):
+        # Each connection stays on one of the server's threads; every thread reads the app's secret first.
+        conns = [self.srv.new_connection() for _ in range(8)]
+        for conn in conns:
+            self.addCleanup(conn.close)
+        t = uniq('tok')
+        self.srv.ok_batch(bind_body(t))
+
+        def ask(conn, app, auth):
+            body = pbtest.encode_body(by_token(t))
+            conn.request('POST', QUERY, body, pbtest.auth_headers(auth, app, body))
+            return json.loads(conn.getresponse().read())
+
+        for conn in conns:
+            self.assertEqual(ask(conn, APP, 'basic')['ret_code'], 0)
+        new = key_add(self.srv, 'just-made', 'read')
+        for conn in conns:  # no wait: the store's message to the other threads may not have come yet
+            for auth in ('basic', 'sign'):
+                self.assertEqual(ask(conn, (APP[0], new), auth), bound(t, 'a'), auth)
+
     def test_an_expired_key_is_refused_like_a_wrong_one(self):
         key = key_add(self.srv, 'temp', 'write', expires='2s')
         t = uniq('tok')

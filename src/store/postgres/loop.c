@@ -577,7 +577,8 @@ void pb_pg_lookup_start(pb_pg_session *session, pb_store_lookup *lookup, pb_pool
                         void *arg)
 {
     pb_pg_loop *l = session->loop;
-    if (lookup->kind == PB_LOOKUP_SECRET && cached(l, lookup, pool)) {
+    if (lookup->kind == PB_LOOKUP_SECRET && !lookup->fresh && cached(l, lookup, pool)) {
+        lookup->cached = true;
         done(arg, lookup);
         return;
     }

@@ -221,8 +221,9 @@ void pb_redis_lookup_start(pb_redis_session *session, pb_store_lookup *lookup, p
     const pb_redis_store *store = session->store;
     switch (lookup->kind) {
     case PB_LOOKUP_SECRET:
-        if (pb_redis_secret_cached(session, lookup->access_id, pool, &lookup->result, &lookup->secret,
-                                   &lookup->keys)) {
+        if (!lookup->fresh && pb_redis_secret_cached(session, lookup->access_id, pool, &lookup->result,
+                                                     &lookup->secret, &lookup->keys)) {
+            lookup->cached = true;
             done(arg, lookup);
             return;
         }
