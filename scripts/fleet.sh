@@ -47,6 +47,14 @@ pod_address() {
   podman inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$infra"
 }
 
+# Whether four /healthz through the balancer (round robin) were answered by both replicas.
+both_in_rotation() {
+  local i
+  for i in 1 2 3 4; do
+    curl -fsS -o /dev/null -D - --max-time 2 "http://127.0.0.1:$1/healthz"
+  done | tr -d '\r' | sed -n 's/^x-pushbind-replica: *//Ip' | sort -u | wc -l | grep -qx 2
+}
+
 # Runs "$@" every half second until it succeeds; fails after ready_timeout.
 wait_for() {
   local what=$1 deadline=$((SECONDS + ready_timeout))
@@ -137,6 +145,8 @@ up() {
   wait_for "replica-1" curl -fsS -o /dev/null --max-time 2 "http://$address:8081/healthz"
   wait_for "replica-2" curl -fsS -o /dev/null --max-time 2 "http://$address:8082/healthz"
   wait_for "the balancer" curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/healthz"
+  # a replica that failed its first checks while the database started is back in the rotation a check later
+  wait_for "both replicas behind the balancer" both_in_rotation "$port"
   print_front_door
 }
 
