@@ -111,14 +111,14 @@ int pb_lmdb_app_remove(pb_lmdb_session *session, uint64_t access_id, uint64_t *b
         return PB_STORE_ENOTFOUND;
     }
     /* Each binding is one dup on each side; the token side is the count. */
-    uint64_t tag_rows = 0;
+    uint64_t uncounted = 0; /* the keys' and tags' rows: nobody counts them */
     if (rc != 0 || (rc = delete_prefix(txn, session->store->tokens, id, &token_side)) != 0 ||
         (rc = delete_prefix(txn, session->store->accounts, id, &account_side)) != 0 ||
-        (rc = pb_lmdb_keys_remove(txn, session->store->keys, access_id)) != 0 ||
-        (rc = delete_prefix(txn, session->store->tags, id, &tag_rows)) != 0 ||
-        (rc = delete_prefix(txn, session->store->tag_tokens, id, &tag_rows)) != 0 ||
-        (rc = delete_prefix(txn, session->store->token_tags, id, &tag_rows)) != 0 ||
-        (rc = delete_prefix(txn, session->store->tag_graves, id, &tag_rows)) != 0) {
+        (rc = delete_prefix(txn, session->store->keys, id, &uncounted)) != 0 ||
+        (rc = delete_prefix(txn, session->store->tags, id, &uncounted)) != 0 ||
+        (rc = delete_prefix(txn, session->store->tag_tokens, id, &uncounted)) != 0 ||
+        (rc = delete_prefix(txn, session->store->token_tags, id, &uncounted)) != 0 ||
+        (rc = delete_prefix(txn, session->store->tag_graves, id, &uncounted)) != 0) {
         pb_lmdb_txn_done(session, txn, false);
         goto fail;
     }

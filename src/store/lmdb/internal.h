@@ -152,9 +152,6 @@ int pb_lmdb_app_read(const pb_lmdb_store *store, MDB_txn *txn, uint64_t access_i
 /* Writes app `access_id`'s record. Returns 0 or an LMDB error. */
 int pb_lmdb_app_write(const pb_lmdb_store *store, MDB_txn *txn, uint64_t access_id, const struct app_record *app);
 
-/* Deletes every named key of app `access_id` in `txn` (keys_db.c). Returns 0 or an LMDB error. */
-int pb_lmdb_keys_remove(MDB_txn *txn, MDB_dbi dbi, uint64_t access_id);
-
 /* Reads the next binding seq (1 in a new store). Returns 0 or an LMDB error. */
 int pb_lmdb_seq_read(const pb_lmdb_store *store, MDB_txn *txn, uint64_t *seq);
 

@@ -28,8 +28,7 @@ static int app_exists(pb_lmdb_session *session, MDB_txn *txn, uint64_t access_id
 /*
  * Calls each(arg, cursor, key, value) for the keys of app `access_id` in
  * name order, until it returns non-zero (which this returns) or the app's
- * range ends (0). each() may delete the entry under the cursor: LMDB's next
- * step then lands on the entry after it.
+ * range ends (0).
  */
 static int walk_app_keys(MDB_txn *txn, MDB_dbi dbi, uint64_t access_id,
                          int (*each)(void *arg, MDB_cursor *cursor, const MDB_val *key, const MDB_val *value),
@@ -163,12 +162,3 @@ fail:
     return PB_STORE_EIO;
 }
 
-static int delete_one(void *arg, MDB_cursor *cursor, const MDB_val *key, const MDB_val *value)
-{
-    return mdb_cursor_del(cursor, 0);
-}
-
-int pb_lmdb_keys_remove(MDB_txn *txn, MDB_dbi dbi, uint64_t access_id)
-{
-    return walk_app_keys(txn, dbi, access_id, delete_one, NULL);
-}
