@@ -1,9 +1,7 @@
 /*
  * tags.c — a batch's tags: the tokens to ask about, and the write of what a
- * pushbind source answered, waited for (the store's tag write calls back,
- * perhaps from its writer thread).
+ * pushbind source answered (pb_store_tag_apply(), which waits for it).
  */
-#include <pthread.h>
 #include <string.h>
 
 #include "common/codes.h"
@@ -49,40 +47,7 @@ pb_str pb_pull_tag_query_body(pb_pool *pool, const pb_pull_tag_target *targets, 
     return pb_json_text(&w);
 }
 
-/* ---- The write, waited for ---------------------------------------------- */
-
-typedef struct waited {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool done;
-    int result;
-} waited;
-
-static void write_done(void *arg, int result)
-{
-    waited *w = arg;
-    pthread_mutex_lock(&w->lock);
-    w->result = result;
-    w->done = true;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-}
-
-static int wait_for(waited *w)
-{
-    pthread_mutex_lock(&w->lock);
-    while (!w->done)
-        pthread_cond_wait(&w->cond, &w->lock);
-    pthread_mutex_unlock(&w->lock);
-    return w->result;
-}
-
-static int write_and_wait(pb_store_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool)
-{
-    waited w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    pb_store_tag_apply_start(session, access_id, write, pool, write_done, &w);
-    return wait_for(&w);
-}
+/* ---- The write ------------------------------------------------------------ */
 
 static bool writable(const pb_pull_line *lines, const pb_pull_tag_target *target)
 {
@@ -120,7 +85,7 @@ int pb_pull_tags_write(pb_store_session *session, uint64_t access_id, const pb_a
             return PB_STORE_OK;
         pb_tag_write write = {.kind = PB_TAG_ADD, .tags = tags, .tokens = tokens, .n = k,
                               .max_tags_per_token = api->max_tags_per_token, .max_tags_per_app = api->max_tags_per_app};
-        int rc = write_and_wait(session, access_id, &write, pool);
+        int rc = pb_store_tag_apply(session, access_id, &write);
         if (rc != PB_STORE_OK)
             return rc;
         switch (write.outcome) {

@@ -414,6 +414,15 @@ void pb_store_apply_start(pb_store_session *session, uint64_t access_id, const p
     pb_lmdb_apply_start(session->impl.lmdb, access_id, changes, n, outcomes, pool, done, arg);
 }
 
+int pb_store_tag_apply(pb_store_session *session, uint64_t access_id, pb_tag_write *write)
+{
+    if (session->kind == BACKEND_REDIS)
+        return pb_redis_tag_apply(session->impl.redis, access_id, write);
+    if (session->kind == BACKEND_POSTGRES)
+        return pb_pg_tag_apply(session->impl.postgres, access_id, write);
+    return pb_lmdb_tag_apply(session->impl.lmdb, access_id, write);
+}
+
 /* Every store keeps tags; a session on no loop (the tools) calls its store's blocking form. */
 void pb_store_tag_apply_start(pb_store_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool,
                               pb_store_apply_done *done, void *arg)

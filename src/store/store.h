@@ -561,6 +561,13 @@ bool pb_tag_replace_keeps(const pb_tag_write *write, pb_str tag);
 void pb_store_tag_apply_start(pb_store_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool,
                               pb_store_apply_done *done, void *arg);
 
+/*
+ * The same write, waiting for it: for the tools (`pull`), on a thread with
+ * no event loop, as pb_store_apply() is to pb_store_apply_start(). Returns
+ * what done() would get.
+ */
+int pb_store_tag_apply(pb_store_session *session, uint64_t access_id, pb_tag_write *write);
+
 typedef enum pb_tag_lookup_kind {
     PB_TAG_LOOKUP_TAGS_OF = 1,   /* each of tokens[0..n-1]'s tags, oldest first, into lists[] */
     PB_TAG_LOOKUP_TOKENS_OF = 2, /* tags[0]'s tokens after `after`, at most `limit`, into lists[0] */

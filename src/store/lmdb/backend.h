@@ -38,6 +38,7 @@ void pb_lmdb_apply_start(pb_lmdb_session *session, uint64_t access_id, const pb_
                          pb_change_outcome *outcomes, pb_pool *pool, pb_store_apply_done *done, void *arg);
 void pb_lmdb_tag_apply_start(pb_lmdb_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool,
                              pb_store_apply_done *done, void *arg);
+int pb_lmdb_tag_apply(pb_lmdb_session *session, uint64_t access_id, pb_tag_write *write);
 /* The read of pb_store_tag_lookup_start() in `view`; returns the lookup's result. */
 int pb_lmdb_tag_lookup(pb_lmdb_view *view, pb_tag_lookup *lookup, pb_pool *pool);
 int pb_lmdb_app_put(pb_lmdb_session *session, uint64_t access_id, pb_str secret, bool *created);

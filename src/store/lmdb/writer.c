@@ -193,19 +193,32 @@ static void apply_finished(void *arg, int result)
     pthread_mutex_unlock(&wait->lock);
 }
 
-/* The record is on our stack: the writer lets go of it before calling done(). */
-int pb_lmdb_apply(pb_lmdb_session *session, uint64_t access_id, const pb_change *changes, size_t n,
-                   pb_change_outcome *outcomes)
+/* Queues `write` and waits for it. It is on the caller's stack: the writer lets go of it before calling done(). */
+static int apply_waiting(pb_lmdb_session *session, pb_lmdb_write *write)
 {
     struct apply_wait wait = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
-    pb_lmdb_write write = {access_id, changes, n, outcomes, apply_finished, &wait, PB_STORE_EIO, 0, "", NULL, NULL};
+    write->done = apply_finished;
+    write->arg = &wait;
     pb_lmdb_turn_done(session); /* a kept snapshot would hold off a remap the writer may need */
-    enqueue(&session->store->writer, &write);
+    enqueue(&session->store->writer, write);
     pthread_mutex_lock(&wait.lock);
     while (!wait.finished)
         pthread_cond_wait(&wait.finished_cond, &wait.lock);
     pthread_mutex_unlock(&wait.lock);
-    if (write.result == PB_STORE_EIO)
-        snprintf(session->error, sizeof(session->error), "%s", write.error);
-    return write.result;
+    if (write->result == PB_STORE_EIO)
+        snprintf(session->error, sizeof(session->error), "%s", write->error);
+    return write->result;
+}
+
+int pb_lmdb_apply(pb_lmdb_session *session, uint64_t access_id, const pb_change *changes, size_t n,
+                  pb_change_outcome *outcomes)
+{
+    pb_lmdb_write write = {access_id, changes, n, outcomes, NULL, NULL, PB_STORE_EIO, 0, "", NULL, NULL};
+    return apply_waiting(session, &write);
+}
+
+int pb_lmdb_tag_apply(pb_lmdb_session *session, uint64_t access_id, pb_tag_write *tags)
+{
+    pb_lmdb_write write = {access_id, NULL, 0, NULL, NULL, NULL, PB_STORE_EIO, 0, "", NULL, tags};
+    return apply_waiting(session, &write);
 }
