@@ -259,6 +259,32 @@ static int seq_cursor(const pb_tag_request *request, pb_pool *pool, uint64_t *af
     return PB_OK;
 }
 
+/*
+ * Op 4's cursor: the last tag of the previous page, so a string a tag could
+ * be (of any length: the tag may be older than today's --max-tag-chars).
+ * Anything else was not given by this endpoint, and a store must not see
+ * it (PostgreSQL refuses a NUL or bad UTF-8 in a text parameter).
+ */
+static int tag_cursor(const pb_api_config *config, const pb_tag_request *request, pb_pool *pool, pb_str *after,
+                      pb_str *message)
+{
+    *after = (pb_str){0};
+    if (request->cursor_state == PB_FIELD_WRONG_TYPE) {
+        *message = say(pool, "cursor is not a string");
+        return PB_ERR_PARAM;
+    }
+    if (request->cursor_state == PB_FIELD_ABSENT || request->cursor.len == 0)
+        return PB_OK;
+    pb_api_config any_length = *config;
+    any_length.max_tag_chars = UINT32_MAX;
+    if (pb_validate_tag(&any_length, &(pb_token_item){.token = request->cursor, .is_string = true}) != PB_OK) {
+        *message = say(pool, "cursor is not one this endpoint gave");
+        return PB_ERR_PARAM;
+    }
+    *after = request->cursor;
+    return PB_OK;
+}
+
 int pb_api_tag_query_plan(const pb_api_config *config, uint64_t access_id, const pb_tag_request *request,
                           pb_pool *pool, pb_tag_query_plan *plan)
 {
@@ -308,11 +334,8 @@ int pb_api_tag_query_plan(const pb_api_config *config, uint64_t access_id, const
         return PB_OK;
     }
     case PB_TAG_LOOKUP_TAGS:
-        if (request->cursor_state == PB_FIELD_WRONG_TYPE) {
-            plan->message = say(pool, "cursor is not a string");
-            return PB_ERR_PARAM;
-        }
-        l->after_tag = request->cursor;
+        if ((code = tag_cursor(config, request, pool, &l->after_tag, &plan->message)) != PB_OK)
+            return code;
         return page_limit(request, pool, &l->limit, &plan->message);
     }
     return PB_ERR_PARAM;

@@ -12,7 +12,7 @@ import threading
 import unittest
 
 import pbtest
-from pbtest import APP, E_MISSING, E_PARAM, E_TOKEN, uniq
+from pbtest import APP, E_MISSING, E_PARAM, E_PARSE, E_TOKEN, uniq
 
 TAG = '/v3/device/tag'
 DELETE_ALL = '/v3/device/tag/delete_all_device'
@@ -251,12 +251,22 @@ class TagOpsTest(pbtest.ServerTestCase):
                            ({'operator_type': 2, 'tag': 'x', 'limit': 10001}, E_PARAM),
                            ({'operator_type': 2, 'tag': 'x', 'limit': 0}, E_PARAM),
                            ({'operator_type': 2, 'tag': 'x', 'cursor': 'abc'}, E_PARAM),
+                           # Op 4's cursor is a tag: no control character, valid UTF-8, on every store.
+                           ({'operator_type': 4, 'cursor': 'a\x00b'}, E_PARAM),
+                           ({'operator_type': 4, 'cursor': 'a\x01'}, E_PARAM),
+                           ({'operator_type': 4, 'cursor': '\x85'}, E_PARAM),
+                           (b'{"operator_type": 4, "cursor": "a\xff"}', E_PARSE),  # the JSON itself is bad
+                           ('{"operator_type": 4, "cursor": "\\ud800"}', E_PARSE),
+                           ({'operator_type': 4, 'cursor': 7}, E_PARAM),
                            ({'operator_type': 1, 'token_list': ['t'] * 1001}, E_PARAM),
                            ({'operator_type': 3, 'tag_list': []}, E_MISSING)]:
             status, answer = self.srv.post(TAG_QUERY, body)
             self.assertEqual(answer['ret_code'], code, (body, answer))
         status, answer = self.srv.post(TAG_QUERY, {'operator_type': 2, 'tag': 'x', 'limit': 10000})
         self.assertEqual(answer, {'ret_code': 0, 'err_msg': 'ok', 'token_list': []})
+        # A tag longer than today's --max-tag-chars may have been made before it was lowered.
+        status, answer = self.srv.post(TAG_QUERY, {'operator_type': 4, 'cursor': '\uffff' * 60})
+        self.assertEqual((answer['ret_code'], answer['tags']), (0, []))
 
 
 class DeleteAllTest(unittest.TestCase):
