@@ -1,53 +1,26 @@
 /*
  * pull.c — the pull's run: read a batch of lines, ask the source about them
- * (paced, retried), bind what it answers, record the finished lines.
+ * (pull/ask.c: paced, retried), bind what it answers, record the finished
+ * lines.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-
 
 #include "api/validate.h"
-#include "common/progress.h"
-#include "common/clock.h"
 #include "common/codes.h"
-#include "common/json_writer.h"
+#include "common/progress.h"
 #include "pull/answer.h"
+#include "pull/ask.h"
 #include "pull/group.h"
 #include "pull/http.h"
 #include "pull/input.h"
 #include "pull/pull.h"
 #include "pull/resume.h"
+#include "pull/run.h"
 #include "pull/tags.h"
-
-typedef struct pull_run {
-    const pb_pull_config *config;
-    pb_store *store;
-    pb_store_session *session;
-    pb_pull_http *http;
-    pb_pull_resume resume;
-    FILE *input, *report;
-    pb_progress progress;
-    pb_pull_counts counts;
-    uint64_t bytes_read;
-    uint64_t line_number;
-    char *line;
-    size_t line_capacity;
-    bool eof;
-    uint64_t next_send_ns; /* the pacing bucket: when the next request may go */
-    unsigned failed_in_a_row;
-    bool no_tags;     /* the source has no tag reads: bindings only */
-    char reason[400]; /* why the batch in hand failed */
-} pull_run;
-
-typedef enum query_outcome { QUERY_OK, QUERY_FAILED, QUERY_STOP } query_outcome;
-
-/* What an HTTP answer (status below 500) to a post means for the batch. */
-typedef enum judgement { JUDGED_DONE, JUDGED_RETRY, JUDGED_FAILED, JUDGED_STOP } judgement;
 
 void pb_pull_config_defaults(pb_pull_config *config)
 {
@@ -64,7 +37,7 @@ void pb_pull_config_defaults(pb_pull_config *config)
 }
 
 /* A failed line: on stderr unless `quiet` (its batch said it once), and in the report. */
-static void fail_line(pull_run *run, uint64_t number, pb_str text, const char *reason, bool quiet)
+static void fail_line(pb_pull_state *run, uint64_t number, pb_str text, const char *reason, bool quiet)
 {
     run->counts.failed++;
     run->progress.errors = run->counts.failed;
@@ -77,7 +50,7 @@ static void fail_line(pull_run *run, uint64_t number, pb_str text, const char *r
 }
 
 /* Reads up to config->batch lines to ask about; bad ones are failed on the way. */
-static size_t fill_batch(pull_run *run, pb_pull_line *lines, pb_pool *pool)
+static size_t fill_batch(pb_pull_state *run, pb_pull_line *lines, pb_pool *pool)
 {
     size_t n = 0;
     while (n < run->config->batch && !run->eof) {
@@ -112,239 +85,9 @@ static size_t fill_batch(pull_run *run, pb_pull_line *lines, pb_pool *pool)
     return n;
 }
 
-/* {"operator_type":K,"account_list"|"token_list":[…],"with_info":true}, in `pool` */
-static pb_str query_body(pull_run *run, pb_pool *pool, const pb_pull_line *lines, size_t n)
-{
-    bool by_account = run->config->kind == PB_PULL_BY_ACCOUNT;
-    pb_json_writer w;
-    pb_json_init(&w, pool);
-    pb_json_object_open(&w);
-    PB_JSON_KEY(&w, "operator_type");
-    pb_json_int(&w, run->config->kind);
-    if (by_account)
-        PB_JSON_KEY(&w, "account_list");
-    else
-        PB_JSON_KEY(&w, "token_list");
-    pb_json_array_open(&w);
-    for (size_t i = 0; i < n; i++) {
-        if (!by_account) {
-            pb_json_string(&w, lines[i].item.token);
-            continue;
-        }
-        pb_json_object_open(&w);
-        PB_JSON_KEY(&w, "account");
-        pb_json_string(&w, lines[i].item.account.name);
-        if (lines[i].item.account.type != 0) {
-            PB_JSON_KEY(&w, "account_type");
-            pb_json_int(&w, lines[i].item.account.type);
-        }
-        pb_json_object_close(&w);
-    }
-    pb_json_array_close(&w);
-    PB_JSON_KEY(&w, "with_info");
-    pb_json_bool(&w, true);
-    pb_json_object_close(&w);
-    return pb_json_text(&w);
-}
-
-static void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-/*
- * A token bucket that holds one request: a request waits until 1/rate after
- * the one before. A bucket holding more would let a pull that waited (a
- * retry's back-off) send a burst, and a second see more than `rate`.
- */
-static uint64_t pace(pull_run *run)
-{
-    uint64_t now = pb_clock_ns();
-    if (run->next_send_ns > now) {
-        pb_progress_show(&run->progress, run->counts.lines, run->counts.bindings, run->bytes_read);
-        sleep_ns(run->next_send_ns - now);
-        now = run->next_send_ns;
-    }
-    run->next_send_ns = now + (uint64_t)(1e9 / run->config->rate);
-    return now;
-}
-
-/*
- * A request that had to connect first left later than pace() let it: the
- * next one is spaced from when it really went, or the two would reach the
- * source closer together than the rate allows.
- */
-static void paced_from(pull_run *run, uint64_t start_ns, const pb_pull_reply *reply)
-{
-    uint64_t next = start_ns + reply->send_delay_ns + (uint64_t)(1e9 / run->config->rate);
-    if (next > run->next_send_ns)
-        run->next_send_ns = next;
-}
-
-static void stop_on_auth(pull_run *run)
-{
-    pb_progress_clear(&run->progress);
-    fprintf(stderr,
-            "pushbind pull: the source refused the credentials (1008003 auth failure): the AccessId or SecretKey is "
-            "wrong, or %s; nothing was written for this batch\n",
-            run->config->auth == PB_PULL_AUTH_SIGNATURE
-                ? "this machine's clock is too far from the source's for a Signature (TPNS allows 600 s: check NTP)"
-                : "the source takes Signature authentication only (try --auth signature)");
-}
-
-/*
- * POSTs `body` to `path`, paced, until judge() settles the answer or
- * max_tries tries went: transport errors and HTTP 5xx are retried here,
- * judge() says what any other answer means (and writes run->reason when the
- * batch fails).
- */
-static query_outcome post(pull_run *run, const char *path, pb_str body,
-                          judgement (*judge)(pull_run *run, const pb_pull_reply *reply, uint32_t attempt, void *arg),
-                          void *arg)
-{
-    for (uint32_t attempt = 1; attempt <= run->config->max_tries; attempt++) {
-        if (attempt > 1)
-            sleep_ns((uint64_t)run->config->backoff_ms * 1000000u << (attempt - 2 < 16 ? attempt - 2 : 16));
-        uint64_t start_ns = pace(run);
-        run->counts.requests++;
-        pb_pull_reply reply;
-        int posted = pb_pull_http_post(run->http, path, body.base, body.len, &reply);
-        paced_from(run, start_ns, &reply);
-        if (posted != 0) {
-            snprintf(run->reason, sizeof(run->reason), "no answer after %u tries: %s", attempt, reply.error);
-            continue;
-        }
-        if (reply.status >= 500) {
-            snprintf(run->reason, sizeof(run->reason), "HTTP %ld after %u tries", reply.status, attempt);
-            continue;
-        }
-        switch (judge(run, &reply, attempt, arg)) {
-        case JUDGED_DONE: return QUERY_OK;
-        case JUDGED_RETRY: continue;
-        case JUDGED_FAILED: return QUERY_FAILED;
-        case JUDGED_STOP: return QUERY_STOP;
-        }
-    }
-    return QUERY_FAILED;
-}
-
-/* A code worth asking again for: the source's store failed, or it is over its rate. */
-static judgement retry_on(pull_run *run, int code, uint32_t attempt)
-{
-    snprintf(run->reason, sizeof(run->reason), "the source answered %d (%s) after %u tries", code,
-             pb_code_message(code), attempt);
-    return JUDGED_RETRY;
-}
-
-typedef struct asked {
-    const pb_pull_item *sent;
-    size_t n;
-    pb_pool *pool;
-    pb_pull_answer *answer;
-} asked;
-
-static judgement judge_query(pull_run *run, const pb_pull_reply *reply, uint32_t attempt, void *arg)
-{
-    asked *a = arg;
-    if (reply->status != 200) {
-        snprintf(run->reason, sizeof(run->reason), "the source answered HTTP %ld", reply->status);
-        return JUDGED_FAILED;
-    }
-    const char *malformed =
-        pb_pull_answer_parse(run->config->kind, reply->body, reply->len, a->sent, a->n, a->pool, a->answer);
-    if (malformed != NULL) {
-        snprintf(run->reason, sizeof(run->reason), "malformed answer: %s", malformed);
-        return JUDGED_FAILED;
-    }
-    int code = a->answer->code;
-    if (code == PB_ERR_AUTH) {
-        stop_on_auth(run);
-        return JUDGED_STOP;
-    }
-    if (code == PB_ERR_STORE || code == PB_ERR_RATE)
-        return retry_on(run, code, attempt);
-    if (a->answer->entries == NULL) {
-        snprintf(run->reason, sizeof(run->reason), "the source answered %d (%s)", code, pb_code_message(code));
-        return JUDGED_FAILED;
-    }
-    return JUDGED_DONE;
-}
-
-/* Asks the source about lines[0..n-1], retrying what may pass later. */
-static query_outcome query(pull_run *run, const pb_pull_line *lines, size_t n, pb_pool *pool, pb_pull_answer *answer)
-{
-    pb_pull_item *sent = pb_pool_alloc(pool, n * sizeof(*sent));
-    for (size_t i = 0; i < n; i++)
-        sent[i] = lines[i].item;
-    asked a = {sent, n, pool, answer};
-    return post(run, PB_PULL_QUERY_PATH, query_body(run, pool, lines, n), judge_query, &a);
-}
-
-/* From now on the run pulls bindings only; says why, once. */
-static void no_tags(pull_run *run, const char *why)
-{
-    run->no_tags = true;
-    pb_progress_clear(&run->progress);
-    fprintf(stderr, "pushbind pull: %s; pulling bindings without tags\n", why);
-}
-
-typedef struct tags_asked {
-    pb_pull_tag_target *targets;
-    size_t n;
-    pb_pool *pool;
-} tags_asked;
-
-/* A source that answers anything but tags or a retryable refusal has no tag reads (TPNS: 404). */
-static judgement judge_tags(pull_run *run, const pb_pull_reply *reply, uint32_t attempt, void *arg)
-{
-    tags_asked *a = arg;
-    char why[160];
-    if (reply->status == 429) {
-        snprintf(run->reason, sizeof(run->reason), "HTTP 429 to the tag query after %u tries", attempt);
-        return JUDGED_RETRY;
-    }
-    if (reply->status != 200) {
-        snprintf(why, sizeof(why), "the source keeps no tags it can read (HTTP %ld to %s)", reply->status,
-                 PB_PULL_TAG_QUERY_PATH);
-        no_tags(run, why);
-        return JUDGED_DONE;
-    }
-    pb_pull_tag_answer answer;
-    const char *malformed =
-        pb_pull_tag_answer_parse(reply->body, reply->len, &run->config->api, a->targets, a->n, a->pool, &answer);
-    if (malformed != NULL) {
-        snprintf(run->reason, sizeof(run->reason), "malformed answer to the tag query: %s", malformed);
-        return JUDGED_FAILED;
-    }
-    if (answer.code == PB_OK)
-        return JUDGED_DONE;
-    if (!answer.unsupported && (answer.code == PB_ERR_STORE || answer.code == PB_ERR_RATE))
-        return retry_on(run, answer.code, attempt);
-    snprintf(why, sizeof(why), "the source keeps no tags it can read (%d %s to %s)", answer.code,
-             answer.unsupported ? "tags are not supported on this store" : pb_code_message(answer.code),
-             PB_PULL_TAG_QUERY_PATH);
-    no_tags(run, why);
-    return JUDGED_DONE;
-}
-
-/* Asks the source for the tags of targets[0..n-1], `batch` tokens a request. */
-static query_outcome ask_tags(pull_run *run, pb_pull_tag_target *targets, size_t n, pb_pool *pool)
-{
-    for (size_t at = 0; at < n && !run->no_tags; at += run->config->batch) {
-        size_t chunk = n - at < run->config->batch ? n - at : run->config->batch;
-        tags_asked a = {targets + at, chunk, pool};
-        query_outcome outcome =
-            post(run, PB_PULL_TAG_QUERY_PATH, pb_pull_tag_query_body(pool, targets + at, chunk), judge_tags, &a);
-        if (outcome != QUERY_OK)
-            return outcome;
-    }
-    return QUERY_OK;
-}
 
 /* Judges each answer: an empty one is finished, an item error or a binding this store cannot hold fails. */
-static void judge_entries(pull_run *run, pb_pull_line *lines, size_t n, const pb_pull_answer *answer, pb_pool *pool)
+static void judge_entries(pb_pull_state *run, pb_pull_line *lines, size_t n, const pb_pull_answer *answer, pb_pool *pool)
 {
     for (size_t i = 0; i < n; i++) {
         const pb_pull_entry *e = &answer->entries[i];
@@ -367,7 +110,7 @@ static void judge_entries(pull_run *run, pb_pull_line *lines, size_t n, const pb
 }
 
 /* Says the local store failed for lines[0..n-1] (or lost the app): the run stops. */
-static void stop_on_store(pull_run *run, int rc, const pb_pull_line *lines, size_t n, const char *undone)
+static void stop_on_store(pb_pull_state *run, int rc, const pb_pull_line *lines, size_t n, const char *undone)
 {
     pb_progress_clear(&run->progress);
     if (rc == PB_STORE_ENOTFOUND)
@@ -382,7 +125,7 @@ static void stop_on_store(pull_run *run, int rc, const pb_pull_line *lines, size
  * the source gave (pull/group.h). Returns 0, or -1 when the store failed
  * (the run stops).
  */
-static int bind(pull_run *run, pb_pull_line *lines, size_t n, const pb_pull_changes *changes, pb_pool *pool)
+static int bind(pb_pull_state *run, pb_pull_line *lines, size_t n, const pb_pull_changes *changes, pb_pool *pool)
 {
     if (changes->n == 0)
         return 0;
@@ -412,7 +155,7 @@ static int bind(pull_run *run, pb_pull_line *lines, size_t n, const pb_pull_chan
  * that could not have them fails its lines. Returns 0, or -1 when the store
  * failed (the run stops).
  */
-static int write_tags(pull_run *run, pb_pull_line *lines, size_t n, pb_pull_tag_target *targets, size_t n_targets,
+static int write_tags(pb_pull_state *run, pb_pull_line *lines, size_t n, pb_pull_tag_target *targets, size_t n_targets,
                       pb_pool *pool)
 {
     uint64_t pairs = 0;
@@ -431,7 +174,7 @@ static int write_tags(pull_run *run, pb_pull_line *lines, size_t n, pb_pull_tag_
 }
 
 /* A batch nothing of which was written: its lines fail. Returns -1 when so many failed in a row that the run stops. */
-static int fail_batch(pull_run *run, const pb_pull_line *lines, size_t n)
+static int fail_batch(pb_pull_state *run, const pb_pull_line *lines, size_t n)
 {
     pb_progress_clear(&run->progress);
     fprintf(stderr, "pushbind pull: lines %" PRIu64 "-%" PRIu64 " (%zu asked): %s; nothing written for them\n",
@@ -451,23 +194,23 @@ static int fail_batch(pull_run *run, const pb_pull_line *lines, size_t n)
  * the lines, then about the tags of the tokens it answered, and only then is
  * anything written. Returns -1 when the run must stop.
  */
-static int pull_batch(pull_run *run, pb_pull_line *lines, size_t n, pb_pool *pool)
+static int pull_batch(pb_pull_state *run, pb_pull_line *lines, size_t n, pb_pool *pool)
 {
     pb_pull_answer answer;
-    query_outcome outcome = query(run, lines, n, pool, &answer);
-    if (outcome == QUERY_STOP)
+    pb_pull_asked outcome = pb_pull_ask_query(run, lines, n, pool, &answer);
+    if (outcome == PB_PULL_ASKED_STOP)
         return -1;
-    if (outcome == QUERY_FAILED)
+    if (outcome == PB_PULL_ASKED_FAILED)
         return fail_batch(run, lines, n);
     judge_entries(run, lines, n, &answer, pool);
     pb_pull_changes changes;
     pb_pull_group(run->config->kind, lines, n, pool, &changes);
     pb_pull_tag_target *targets = NULL;
     size_t n_targets = run->no_tags ? 0 : pb_pull_tag_targets(run->config->kind, lines, n, &changes, pool, &targets);
-    outcome = n_targets > 0 ? ask_tags(run, targets, n_targets, pool) : QUERY_OK;
-    if (outcome == QUERY_STOP)
+    outcome = n_targets > 0 ? pb_pull_ask_tags(run, targets, n_targets, pool) : PB_PULL_ASKED_OK;
+    if (outcome == PB_PULL_ASKED_STOP)
         return -1;
-    if (outcome == QUERY_FAILED)
+    if (outcome == PB_PULL_ASKED_FAILED)
         return fail_batch(run, lines, n);
     run->failed_in_a_row = 0;
     if (bind(run, lines, n, &changes, pool) != 0)
@@ -496,7 +239,7 @@ static int pull_batch(pull_run *run, pb_pull_line *lines, size_t n, pb_pool *poo
 }
 
 /* Opens the store and checks the app is there. Returns 0, or -1 after saying why. */
-static int open_store(pull_run *run)
+static int open_store(pb_pull_state *run)
 {
     char *err = NULL;
     run->store = pb_store_open(&run->config->store, &err);
@@ -525,7 +268,7 @@ static int open_store(pull_run *run)
     return rc == PB_STORE_OK ? 0 : -1;
 }
 
-static int open_files(pull_run *run)
+static int open_files(pb_pull_state *run)
 {
     const pb_pull_config *c = run->config;
     bool use_stdin = strcmp(c->input_path, "-") == 0;
@@ -541,7 +284,7 @@ static int open_files(pull_run *run)
     return pb_pull_resume_open(&run->resume, c->resume_path);
 }
 
-static void close_run(pull_run *run)
+static void close_run(pb_pull_state *run)
 {
     pb_pull_http_close(run->http);
     pb_pull_resume_close(&run->resume);
@@ -556,7 +299,7 @@ static void close_run(pull_run *run)
         pb_store_close(run->store);
 }
 
-static void print_summary(const pull_run *run, bool stopped)
+static void print_summary(const pb_pull_state *run, bool stopped)
 {
     const pb_pull_counts *c = &run->counts;
     double seconds = pb_progress_now() - run->progress.start;
@@ -569,7 +312,7 @@ static void print_summary(const pull_run *run, bool stopped)
 
 pb_pull_result pb_pull_run(const pb_pull_config *config, pb_pull_counts *counts)
 {
-    pull_run run = {.config = config, .resume = {.fd = -1}};
+    pb_pull_state run = {.config = config, .resume = {.fd = -1}};
     pb_pull_result result = PB_PULL_STOPPED;
     if (open_store(&run) != 0 || open_files(&run) != 0 || (run.http = pb_pull_http_open(config)) == NULL) {
         close_run(&run);
