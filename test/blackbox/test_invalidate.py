@@ -92,6 +92,23 @@ class InvalidateTest(pbtest.ServerTestCase):
             # Whichever came first, the re-registered token is bound afterwards.
             self.assertEqual(self.srv.accounts_of(t), [{'account': 'carol'}], (i, got))
 
+    def test_a_re_bind_just_after_the_turn_of_a_second_is_kept_by_an_invalidation_of_that_second(self):
+        # The push failed in second S (read from CLOCK_REALTIME, as Python's time.time() reads it) and
+        # the app registered the token again a moment later: the re-bind carries S, so it is kept. A
+        # server clock that lags at the turn of a second (time(): up to a tick, 4 ms, measured on a
+        # 2-core VM) stamped such a re-bind S - 1, and the invalidation removed it after answering "0".
+        for offset_ms in (0, 0.5, 1, 1.5, 2):
+            t = uniq('turn')
+            self.srv.bind(t, 'erin')
+            turn = int(time.time()) + 1 + offset_ms / 1000
+            time.sleep(max(0.0, turn - time.time() - 0.002))
+            while time.time() < turn:
+                pass
+            failed_push = int(time.time())
+            self.srv.bind(t, 'erin')
+            self.assertEqual(invalidate(self.srv, item(t, failed_push)), answer('1'), offset_ms)
+            self.assertEqual(self.srv.accounts_of(t), [{'account': 'erin'}], offset_ms)
+
     def test_item_errors_and_request_limits(self):
         t = uniq('tok')
         got = invalidate(self.srv, item(t, 5), item('bad token', 5), {'token': t}, item(t, -1), item(t, 5, 'r' * 65),

@@ -1,21 +1,25 @@
 """Tags on the PostgreSQL store itself: the tag limits exact with two processes
 writing at once, delete_all_device of a big tag while queries run (gone at
-once, its pairs freed in the background), and a version 2 schema upgraded to
-version 3 with its bindings kept. Runs when the suite runs on PostgreSQL
+once, its pairs freed in the background), an invalidation and a re-bind
+queued on their token's lock in either order, and a version 2 schema upgraded
+to version 3 with its bindings kept. Runs when the suite runs on PostgreSQL
 (PUSHBIND_STORE=postgresql://…)."""
 
+import contextlib
 import http.client
+import subprocess
 import threading
 import time
 import unittest
 
 import pbtest
-from pbtest import APP, E_PARAM, basic_header, uniq
+from pbtest import APP, E_PARAM, acc, basic_header, uniq
 from test_postgres import psql
 
 TAG = '/v3/device/tag'
 DELETE_ALL = '/v3/device/tag/delete_all_device'
 TAG_QUERY = '/pushbind/v1/tag/query'
+INVALIDATE = '/pushbind/v1/token/invalidate'
 
 
 def post_on(conn, path, body):
@@ -23,6 +27,19 @@ def post_on(conn, path, body):
                  headers={'Authorization': basic_header(*APP), 'Content-Type': 'application/json'})
     resp = conn.getresponse()
     return resp.status, pbtest.parse_json(resp.read())
+
+
+@contextlib.contextmanager
+def holding(url, key):
+    """A psql session holding the advisory lock `key` (an SQL expression) until the block ends."""
+    with subprocess.Popen(['psql', url, '-Atq', '-v', 'ON_ERROR_STOP=1'], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as holder:
+        holder.stdin.write('BEGIN;\nSELECT pg_advisory_xact_lock(%s);\nSELECT 1;\n' % key)
+        holder.stdin.flush()
+        if '1\n' not in iter(holder.stdout.readline, ''):
+            raise AssertionError('psql did not take the lock')
+        yield
+        holder.stdin.write('COMMIT;\n')
 
 
 def query(srv, body):
@@ -139,6 +156,47 @@ class PostgresTagsTest(unittest.TestCase):
         self.assertLess(latencies[int(len(latencies) * 0.99)], 1.0, latencies[-5:])  # p99: not held up
         self.assertEqual(query(srv, {'operator_type': 1, 'token_list': [tokens[7]]})['token_tags'][0]['tag_list'],
                          ['big'])
+
+    def test_an_invalidation_and_a_re_bind_queued_on_the_token_lock_see_each_other(self):
+        # apply_batch() and tag_apply() take the token's advisory lock inside their one statement.
+        # What each reads after its wait must be what the other committed meanwhile (each statement
+        # of the functions takes a snapshot of its own under READ COMMITTED): a read on a snapshot
+        # from before the wait would make the invalidation remove the re-bind it queued behind.
+        srv = pbtest.Server.for_test(self)
+        url = schema_of(srv)[0].split('?')[0]
+        for first in ('bind', 'invalidate'):
+            t = uniq('queued')
+            srv.bind(t, 'frank')
+            made = int(time.time())
+            while int(time.time()) == made:  # invalid_since after the first bind: alone, it would be removed
+                time.sleep(0.01)
+            since = int(time.time())
+            requests = {'bind': (pbtest.BATCH, {'operator_type': 1, 'token_accounts': [
+                            {'token': t, 'account_list': [{'account': 'frank'}]}]}),
+                        'invalidate': (INVALIDATE, {'token_list': [
+                            {'token': t, 'invalid_since': since, 'reason': 'Unregistered'}]})}
+            answers, threads = {}, []
+
+            def send(name):
+                conn = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=30)
+                answers[name] = post_on(conn, *requests[name])[1]
+                conn.close()
+
+            key = "hashtextextended('%s t %s', 0)" % (APP[0], t)  # apply_batch()'s and tag_apply()'s key
+            with holding(url, key):
+                # the lock's queue is first come, first served: each request waits behind the one before
+                for queued, name in enumerate((first, 'invalidate' if first == 'bind' else 'bind'), 1):
+                    threads.append(threading.Thread(target=send, args=(name,)))
+                    threads[-1].start()
+                    deadline = time.monotonic() + 1.5  # within the store's 2 s a request
+                    while int(psql(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                                        "AND ((classid::bigint << 32) | objid::bigint) = %s" % key)) != queued:
+                        self.assertLess(time.monotonic(), deadline, (first, name, 'not queued on the lock'))
+            for thread in threads:
+                thread.join(30)
+            self.assertEqual(answers['bind']['result'], ['0'], (first, answers))
+            self.assertEqual(answers['invalidate']['result'], ['1' if first == 'bind' else '0'], (first, answers))
+            self.assertEqual(srv.accounts_of(t), [acc('frank')], first)
 
     def test_a_version_2_schema_is_upgraded_to_version_3_keeping_its_bindings(self):
         srv = pbtest.Server.for_test(self)
