@@ -423,7 +423,11 @@ int pb_store_tag_apply(pb_store_session *session, uint64_t access_id, pb_tag_wri
     return pb_lmdb_tag_apply(session->impl.lmdb, access_id, write);
 }
 
-/* Every store keeps tags; a session on no loop (the tools) calls its store's blocking form. */
+/*
+ * As pb_store_apply_start(): a Redis or PostgreSQL session without a loop is
+ * a server thread whose pb_store_session_attach_loop() failed, and it keeps
+ * serving by waiting, through pb_store_tag_apply().
+ */
 void pb_store_tag_apply_start(pb_store_session *session, uint64_t access_id, pb_tag_write *write, pb_pool *pool,
                               pb_store_apply_done *done, void *arg)
 {
@@ -431,15 +435,12 @@ void pb_store_tag_apply_start(pb_store_session *session, uint64_t access_id, pb_
         pb_redis_tag_apply_start(session->impl.redis, access_id, write, pool, done, arg);
         return;
     }
-    if (session->kind == BACKEND_REDIS) {
-        done(arg, pb_redis_tag_apply(session->impl.redis, access_id, write));
+    if (session->kind == BACKEND_POSTGRES && pb_pg_session_bound(session->impl.postgres)) {
+        pb_pg_tag_apply_start(session->impl.postgres, access_id, write, pool, done, arg);
         return;
     }
-    if (session->kind == BACKEND_POSTGRES) {
-        if (pb_pg_session_bound(session->impl.postgres))
-            pb_pg_tag_apply_start(session->impl.postgres, access_id, write, pool, done, arg);
-        else
-            done(arg, pb_pg_tag_apply(session->impl.postgres, access_id, write));
+    if (session->kind != BACKEND_LMDB) {
+        done(arg, pb_store_tag_apply(session, access_id, write));
         return;
     }
     pb_lmdb_tag_apply_start(session->impl.lmdb, access_id, write, pool, done, arg);

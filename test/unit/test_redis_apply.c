@@ -47,32 +47,26 @@ typedef struct fake fake;
 typedef redisReply *hook_fn(fake *f, const char *what, const pb_redis_cmd *cmd, cmd_fate *fate);
 
 struct fake {
-    redis_fake_store fs; /* the store, session and slot map */
-    pb_pool pool; /* the batch's, and the copies of what was seen */
+    redis_fake_store fs; /* first: the store, session, slot map and pool */
     hook_fn *hook;
     long long replicas; /* what WAIT answers */
     int rounds;
     seen seen[MAX_SEEN];
     size_t n_seen;
 };
+_Static_assert(offsetof(fake, fs) == 0, "redis_fake_store_new() makes the fixture around its store");
 
 /* ---- The fake Redis and its carrier ---- */
 
 static int setup(void **state)
 {
-    fake *f = calloc(1, sizeof(*f));
-    assert_int_equal(redis_fake_store_init(&f->fs), 0);
-    pb_pool_init(&f->pool);
-    *state = f;
+    *state = redis_fake_store_new(sizeof(fake));
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fake *f = *state;
-    pb_pool_clear(&f->pool);
-    pb_redis_conn_free(&f->fs.map);
-    free(f);
+    redis_fake_store_free(*state);
     return 0;
 }
 
@@ -129,8 +123,8 @@ static void carry(fake *f, pb_redis_cmd *cmd)
     assert_true(f->n_seen < MAX_SEEN);
     seen *s = &f->seen[f->n_seen++];
     bool script = cmd->script != NULL;
-    *s = (seen){.round = f->rounds, .key = pb_pool_strdup(&f->pool, arg(cmd, script ? 3 : 1)),
-                .arg2 = pb_pool_strdup(&f->pool, arg(cmd, 2)), .write = cmd->write,
+    *s = (seen){.round = f->rounds, .key = pb_pool_strdup(&f->fs.pool, arg(cmd, script ? 3 : 1)),
+                .arg2 = pb_pool_strdup(&f->fs.pool, arg(cmd, 2)), .write = cmd->write,
                 .sent = fate != LOST_UNSENT};
     snprintf(s->what, sizeof(s->what), "%s", what);
     if (fate == LOST_UNSENT) {
@@ -154,7 +148,8 @@ static void carry(fake *f, pb_redis_cmd *cmd)
 /* Runs a batch through the machine, every round carried here. Returns what pb_store_apply() would. */
 static int apply(fake *f, const pb_change *changes, size_t n, pb_change_outcome *outcomes)
 {
-    pb_redis_applier *a = pb_redis_applier_new(&f->fs.session, &f->fs.map, &f->pool, ACCESS_ID, changes, n, outcomes);
+    pb_redis_applier *a =
+        pb_redis_applier_new(&f->fs.session, &f->fs.map, &f->fs.pool, ACCESS_ID, changes, n, outcomes);
     pb_redis_cmd *cmds;
     size_t n_cmds;
     while (pb_redis_applier_next(a, &cmds, &n_cmds)) {
@@ -210,8 +205,8 @@ static int round_of(const fake *f, const char *what)
 /* Whether the reservation of `account` (the first seq the batch took) was deleted from its index by a ZREM. */
 static bool reservation_deleted(fake *f, const pb_account *account, uint64_t seq)
 {
-    pb_str key = pb_redis_account_key(&f->pool, &f->fs.store, ACCESS_ID, account);
-    pb_str member = pb_redis_index_member(&f->pool, seq, PB_STR_LIT("tok"));
+    pb_str key = pb_redis_account_key(&f->fs.pool, &f->fs.store, ACCESS_ID, account);
+    pb_str member = pb_redis_index_member(&f->fs.pool, seq, PB_STR_LIT("tok"));
     for (size_t i = 0; i < f->n_seen; i++)
         if (f->seen[i].sent && strcmp(f->seen[i].what, "ZREM") == 0 && pb_str_eq(f->seen[i].key, key) &&
             pb_str_eq(f->seen[i].arg2, member))
@@ -236,7 +231,7 @@ static redisReply *read_lost(fake *f, const char *what, const pb_redis_cmd *cmd,
 
 static redisReply *bob_refused(fake *f, const char *what, const pb_redis_cmd *cmd, cmd_fate *fate)
 {
-    pb_str bob_key = pb_redis_account_key(&f->pool, &f->fs.store, ACCESS_ID, &bob);
+    pb_str bob_key = pb_redis_account_key(&f->fs.pool, &f->fs.store, ACCESS_ID, &bob);
     if (strcmp(what, "reserve") == 0 && pb_str_eq(arg(cmd, 3), bob_key))
         return r_int(0);
     return NULL;
@@ -277,7 +272,7 @@ static redisReply *change_lost(fake *f, const char *what, const pb_redis_cmd *cm
 static redisReply *removed_then_cleanup_lost(fake *f, const char *what, const pb_redis_cmd *cmd, cmd_fate *fate)
 {
     if (strcmp(what, "change") == 0) {
-        pb_str member = pb_redis_account_member(&f->pool, &alice);
+        pb_str member = pb_redis_account_member(&f->fs.pool, &alice);
         return r_array(5, r_int(1), r_int(0), r_int(0), r_str(member.base, member.len), r_str("7", 1));
     }
     if (strcmp(what, "ZREM") == 0)
@@ -290,7 +285,7 @@ static int unbound_reads;
 static redisReply *unbound_before_the_change(fake *f, const char *what, const pb_redis_cmd *cmd, cmd_fate *fate)
 {
     if (strcmp(what, "ZRANGE") == 0 && unbound_reads++ == 0) {
-        pb_str member = pb_redis_account_member(&f->pool, &alice);
+        pb_str member = pb_redis_account_member(&f->fs.pool, &alice);
         return r_array(1, r_str(member.base, member.len));
     }
     if (strcmp(what, "change") == 0 && unbound_reads == 1)

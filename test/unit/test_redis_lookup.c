@@ -12,6 +12,7 @@
 
 #include "redis_replies.h"
 #include "store/redis/account_types.h"
+#include "store/redis/app_records.h"
 #include "store/redis/keyspace.h"
 #include "store/redis/lookup.h"
 
@@ -137,6 +138,36 @@ static void account_types_without_a_reply_fail_the_lookup(void **state)
     pb_redis_release(&cmd, 1);
 }
 
+/* `app list`'s first round: the apps set's ids, increasing, a malformed member skipped. */
+static void listed_apps_come_sorted_and_a_malformed_member_is_skipped(void **state)
+{
+    fixture *x = *state;
+    pb_redis_cmd members;
+    pb_redis_app_round round;
+    pb_redis_apps_members_cmd(&members, &x->pool, &x->store);
+    assert_string_equal(members.argv[1], "pb:apps");
+    members.reply = r_array(4, r_str("1500001049", 10), r_str("x", 1), r_str("1500001048", 10), r_str("-1", 2));
+    assert_int_equal(pb_redis_apps_records_cmds(&x->conn, &members, &x->pool, &x->store, &round), 0);
+    assert_int_equal(round.n, 2);
+    assert_int_equal(round.ids[0], 1500001048);
+    assert_int_equal(round.ids[1], 1500001049);
+    assert_string_equal(round.cmds[0].argv[1], "pb:app:{1500001048}");
+    pb_redis_release(&members, 1);
+}
+
+static void an_apps_set_that_is_not_a_set_fails_the_list(void **state)
+{
+    fixture *x = *state;
+    pb_redis_cmd members;
+    pb_redis_app_round round;
+    pb_redis_apps_members_cmd(&members, &x->pool, &x->store);
+    members.reply = r_str("1500001048", 10);
+    assert_int_equal(pb_redis_apps_records_cmds(&x->conn, &members, &x->pool, &x->store, &round), PB_STORE_EIO);
+    assert_int_equal(round.n, 0);
+    assert_string_equal(x->conn.error, "app list: not a set");
+    pb_redis_release(&members, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +178,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(account_types_come_sorted_and_a_malformed_member_is_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(account_types_without_a_reply_fail_the_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(listed_apps_come_sorted_and_a_malformed_member_is_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_apps_set_that_is_not_a_set_fails_the_list, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

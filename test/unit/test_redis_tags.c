@@ -38,30 +38,24 @@ typedef struct seen {
 } seen;
 
 struct fake {
-    redis_fake_store fs; /* the store, session and slot map */
-    pb_pool pool;
+    redis_fake_store fs; /* first: the store, session, slot map and pool */
     hook_fn *hook;
     int rounds;
     char released[32]; /* tag_release's last argument: what the settle saw */
     seen seen[MAX_SEEN];
     size_t n_seen;
 };
+_Static_assert(offsetof(fake, fs) == 0, "redis_fake_store_new() makes the fixture around its store");
 
 static int setup(void **state)
 {
-    fake *f = calloc(1, sizeof(*f));
-    assert_int_equal(redis_fake_store_init(&f->fs), 0);
-    pb_pool_init(&f->pool);
-    *state = f;
+    *state = redis_fake_store_new(sizeof(fake));
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fake *f = *state;
-    pb_pool_clear(&f->pool);
-    pb_redis_conn_free(&f->fs.map);
-    free(f);
+    redis_fake_store_free(*state);
     return 0;
 }
 
@@ -133,7 +127,7 @@ static void carry(fake *f, pb_redis_cmd *cmd)
     assert_true(f->n_seen < MAX_SEEN);
     seen *s = &f->seen[f->n_seen++];
     int at = cmd->script != NULL ? 3 + atoi(cmd->argv[2]) : 1;
-    *s = (seen){.round = f->rounds, .arg = pb_pool_strdup(&f->pool, (pb_str){cmd->argv[at], cmd->argvlen[at]})};
+    *s = (seen){.round = f->rounds, .arg = pb_pool_strdup(&f->fs.pool, (pb_str){cmd->argv[at], cmd->argvlen[at]})};
     snprintf(s->what, sizeof(s->what), "%s", what);
     if (strcmp(what, "release") == 0)
         snprintf(f->released, sizeof(f->released), "%.*s", (int)cmd->argvlen[cmd->argc - 1], cmd->argv[cmd->argc - 1]);
@@ -147,7 +141,7 @@ static void carry(fake *f, pb_redis_cmd *cmd)
 static int run(fake *f, hook_fn *hook, pb_tag_write *w)
 {
     f->hook = hook;
-    pb_redis_applier *a = pb_redis_tag_applier_new(&f->fs.session, &f->fs.map, &f->pool, ACCESS_ID, w);
+    pb_redis_applier *a = pb_redis_tag_applier_new(&f->fs.session, &f->fs.map, &f->fs.pool, ACCESS_ID, w);
     pb_redis_cmd *cmds;
     size_t n;
     while (pb_redis_applier_next(a, &cmds, &n)) {

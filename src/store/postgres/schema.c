@@ -504,8 +504,13 @@ static const char schema_v3[] =
 /* The upgrades from version i to i + 1, for i = 1 … PB_PG_SCHEMA_VERSION - 1. */
 static const char *const upgrades[] = {schema_v2, schema_v3};
 
-/* Runs `sql` on `conn`; NULL or the server's message (valid until the next call). */
-static const char *run(PGconn *conn, const char *sql, char *error, size_t error_size)
+/*
+ * Runs `sql` on `conn`: 0, or -1 with the server's message in `error`. A
+ * status rather than `error` itself: callers that tested a returned `error`
+ * against NULL told the compiler it could be NULL, and it then saw a NULL
+ * destination for this snprintf on the path after a failure.
+ */
+static int run(PGconn *conn, const char *sql, char *error, size_t error_size)
 {
     PGresult *res = PQexec(conn, sql);
     ExecStatusType status = PQresultStatus(res);
@@ -513,7 +518,7 @@ static const char *run(PGconn *conn, const char *sql, char *error, size_t error_
     if (!ok)
         snprintf(error, error_size, "%s", PQresultErrorMessage(res));
     PQclear(res);
-    return ok ? NULL : error;
+    return ok ? 0 : -1;
 }
 
 /* The schema's version: 0 when it has no meta table yet; -1 on failure. */
@@ -542,48 +547,48 @@ static long schema_version(PGconn *conn, const char *quoted_schema, char *error,
     return version;
 }
 
-/* One step (create, or upgrade to `version`), in a transaction with search_path set to the schema. */
-static const char *install(PGconn *conn, const char *quoted_schema, const char *body, long version, char *error,
-                           size_t error_size)
+/*
+ * One step (create, or upgrade to `version`), in a transaction with
+ * search_path set to the schema: 0, or -1 with the message in `error`.
+ */
+static int install(PGconn *conn, const char *quoted_schema, const char *body, long version, char *error,
+                   size_t error_size)
 {
     char sql[PB_PG_SCHEMA_MAX * 2 + 160];
-    const char *what;
     snprintf(sql, sizeof(sql), "BEGIN; CREATE SCHEMA IF NOT EXISTS %s; SET LOCAL search_path TO %s", quoted_schema,
              quoted_schema);
-    if ((what = run(conn, sql, error, error_size)) != NULL || (what = run(conn, body, error, error_size)) != NULL)
+    if (run(conn, sql, error, error_size) != 0 || run(conn, body, error, error_size) != 0)
         goto fail;
     snprintf(sql, sizeof(sql),
              "INSERT INTO meta (key, value) VALUES ('version', '%ld') "
              "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value; COMMIT",
              version);
-    if ((what = run(conn, sql, error, error_size)) != NULL)
+    if (run(conn, sql, error, error_size) != 0)
         goto fail;
-    return NULL;
+    return 0;
 fail:
     PQclear(PQexec(conn, "ROLLBACK"));
-    return what;
+    return -1;
 }
 
 const char *pb_pg_schema_ensure(PGconn *conn, const char *quoted_schema, char *error, size_t error_size)
 {
     /* one lock for every namespace: creating schemas is rare and quick */
-    const char *what = run(conn, "SELECT pg_advisory_lock(hashtextextended('pushbind schema', 0))", error, error_size);
-    if (what != NULL)
-        return what;
+    if (run(conn, "SELECT pg_advisory_lock(hashtextextended('pushbind schema', 0))", error, error_size) != 0)
+        return error;
     long version = schema_version(conn, quoted_schema, error, error_size);
-    if (version < 0) {
-        what = error;
-    } else if (version > PB_PG_SCHEMA_VERSION) {
+    int rc = version < 0 ? -1 : 0;
+    if (version > PB_PG_SCHEMA_VERSION) {
         snprintf(error, error_size,
                  "schema %s is at version %ld, newer than this pushbind knows (%d): run a newer pushbind",
                  quoted_schema, version, PB_PG_SCHEMA_VERSION);
-        what = error;
+        rc = -1;
     } else if (version == 0) {
-        what = install(conn, quoted_schema, schema_v1, 1, error, error_size);
+        rc = install(conn, quoted_schema, schema_v1, 1, error, error_size);
         version = 1;
     }
-    for (; what == NULL && version < PB_PG_SCHEMA_VERSION; version++)
-        what = install(conn, quoted_schema, upgrades[version - 1], version + 1, error, error_size);
+    for (; rc == 0 && version < PB_PG_SCHEMA_VERSION; version++)
+        rc = install(conn, quoted_schema, upgrades[version - 1], version + 1, error, error_size);
     PQclear(PQexec(conn, "SELECT pg_advisory_unlock(hashtextextended('pushbind schema', 0))"));
-    return what;
+    return rc == 0 ? NULL : error;
 }

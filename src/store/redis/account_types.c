@@ -32,34 +32,31 @@ void pb_redis_types_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *
     pb_redis_cmd_key(cmd, pool, false, 2, "SMEMBERS", pb_redis_app_key(pool, store, "types", access_id));
 }
 
-static int compare_types(const void *a, const void *b)
+/* A member of the set: an account type as the API reads one. */
+static bool parse_type(const char *text, size_t len, uint64_t *value)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    uint32_t type;
+    if (!pb_account_type_parse(text, len, &type))
+        return false;
+    *value = type;
+    return true;
 }
 
 int pb_redis_types_parse(pb_redis_conn *conn, const pb_redis_cmd *cmd, size_t max, pb_pool *pool, uint32_t **types,
                          size_t *n)
 {
-    const redisReply *reply = cmd->reply;
+    uint64_t *members;
+    size_t found;
     *types = NULL;
     *n = 0;
-    if (pb_redis_reply_failed(conn, reply, "account types"))
+    if (pb_redis_set_parse(conn, cmd->reply, "account types", parse_type, pool, &members, &found) != 0)
         return PB_STORE_EIO;
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        snprintf(conn->error, sizeof(conn->error), "account types: not a set");
-        return PB_STORE_EIO;
-    }
-    *types = pb_pool_alloc(pool, (reply->elements + 1) * sizeof(**types));
-    for (size_t i = 0; i < reply->elements; i++) {
-        const redisReply *member = reply->element[i];
-        uint32_t type;
-        if (member->type == REDIS_REPLY_STRING && pb_account_type_parse(member->str, member->len, &type))
-            (*types)[(*n)++] = type;
-    }
-    qsort(*types, *n, sizeof(**types), compare_types);
-    if (max != 0 && *n > max)
-        *n = max;
+    if (max != 0 && found > max)
+        found = max;
+    *types = pb_pool_alloc(pool, (found + 1) * sizeof(**types));
+    for (size_t i = 0; i < found; i++)
+        (*types)[i] = (uint32_t)members[i];
+    *n = found;
     return 0;
 }
 

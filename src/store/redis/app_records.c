@@ -178,12 +178,6 @@ done:
     return rc;
 }
 
-static int compare_ids(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 void pb_redis_apps_members_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store)
 {
     pb_str key = pb_redis_apps_key(pool, store);
@@ -195,21 +189,11 @@ void pb_redis_apps_members_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_
 int pb_redis_apps_records_cmds(pb_redis_conn *conn, const pb_redis_cmd *members, pb_pool *pool,
                                const pb_redis_store *store, pb_redis_app_round *round)
 {
-    const redisReply *set = members->reply;
+    uint64_t *ids;
+    size_t n;
     *round = (pb_redis_app_round){NULL, NULL, 0};
-    if (pb_redis_reply_failed(conn, set, "app list"))
+    if (pb_redis_set_parse(conn, members->reply, "app list", pb_redis_parse_u64, pool, &ids, &n) != 0)
         return PB_STORE_EIO;
-    if (set->type != REDIS_REPLY_ARRAY) {
-        snprintf(conn->error, sizeof(conn->error), "app list: the apps set is not a set");
-        return PB_STORE_EIO;
-    }
-    uint64_t *ids = pb_pool_alloc(pool, (set->elements == 0 ? 1 : set->elements) * sizeof(*ids));
-    size_t n = 0;
-    for (size_t i = 0; i < set->elements; i++)
-        if (set->element[i]->type == REDIS_REPLY_STRING &&
-            pb_redis_parse_u64(set->element[i]->str, set->element[i]->len, &ids[n]))
-            n++;
-    qsort(ids, n, sizeof(*ids), compare_ids);
     pb_redis_cmd *cmds = pb_pool_alloc(pool, (n == 0 ? 1 : n) * sizeof(*cmds));
     for (size_t i = 0; i < n; i++)
         pb_redis_app_cmd(&cmds[i], pool, store, ids[i]);

@@ -1,5 +1,6 @@
 /* store/redis/keyspace.c — keys, members and one-key commands of the Redis backend (see keyspace.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/redis/keyspace.h"
@@ -162,6 +163,36 @@ bool pb_redis_parse_u64(const char *text, size_t len, uint64_t *value)
     }
     *value = v;
     return true;
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int pb_redis_set_parse(pb_redis_conn *conn, const redisReply *set, const char *what, pb_redis_member_parse *parse,
+                       pb_pool *pool, uint64_t **values, size_t *n)
+{
+    *values = NULL;
+    *n = 0;
+    if (pb_redis_reply_failed(conn, set, what))
+        return PB_STORE_EIO;
+    if (set->type != REDIS_REPLY_ARRAY) {
+        snprintf(conn->error, sizeof(conn->error), "%s: not a set", what);
+        return PB_STORE_EIO;
+    }
+    uint64_t *out = pb_pool_alloc(pool, (set->elements + 1) * sizeof(*out));
+    size_t found = 0;
+    for (size_t i = 0; i < set->elements; i++) {
+        const redisReply *member = set->element[i];
+        if (member->type == REDIS_REPLY_STRING && parse(member->str, member->len, &out[found]))
+            found++;
+    }
+    qsort(out, found, sizeof(*out), compare_u64);
+    *values = out;
+    *n = found;
+    return 0;
 }
 
 bool pb_redis_times_parse(const char *text, size_t len, pb_binding_times *times)

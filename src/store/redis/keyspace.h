@@ -109,6 +109,18 @@ pb_str pb_redis_decimal(pb_pool *pool, uint64_t value);
 /* Parses a decimal score or count as Redis prints it; false when it is not one. */
 bool pb_redis_parse_u64(const char *text, size_t len, uint64_t *value);
 
+/* Reads one member of a set of numbers; false skips the member. */
+typedef bool pb_redis_member_parse(const char *text, size_t len, uint64_t *value);
+
+/*
+ * The members of a set of numbers (an SMEMBERS reply), as `parse` reads
+ * them, increasing, into *values from `pool`; a member it refuses is
+ * skipped. Returns 0, or PB_STORE_EIO (*n 0) when the reply failed or is not
+ * a set, with conn->error naming `what`.
+ */
+int pb_redis_set_parse(pb_redis_conn *conn, const redisReply *set, const char *what, pb_redis_member_parse *parse,
+                       pb_pool *pool, uint64_t **values, size_t *n);
+
 /* ---- One-key commands ---- */
 
 /* VERB key …: argv[0] and argv[1] set, argc in all; the caller sets the rest with pb_redis_cmd_arg(). */
