@@ -17,8 +17,9 @@ build: deps
 
 # Unit tests and black-box tests against build/pushbind. A test that fails is run once
 # more (RETRIES), and its failure is printed either way: on a loaded two-core machine a
-# PostgreSQL backend can take longer to start than the 2 s a first write waits for it
-# (1008004), which is a known flake, not a pass; RETRIES=1 runs each test once.
+# PostgreSQL backend can take longer to start than the 2 s a connection has to open, and
+# a request waiting for it fails (1008004), which is a known flake, not a pass; RETRIES=1
+# runs each test once.
 RETRIES ?= 2
 test: build
 	cd build && ctest --output-on-failure -j $(JOBS) -LE partition --repeat until-pass:$(RETRIES)

@@ -14,6 +14,7 @@ import unittest
 
 import pbtest
 import pgsingle
+import pgslow
 from pbtest import APP, BATCH, E_AUTH, E_STORE, E_TOTAL, acc, basic_header
 
 
@@ -184,6 +185,68 @@ class OwnServerTest(unittest.TestCase):
         self.assertIn(srv.accounts_of('tok'), ([acc('acct')], [acc('acct'), acc('frozen')]))
         srv.bind('tok', 'after')
         self.assertEqual(srv.accounts_of('tok')[-1], acc('after'))
+
+    def test_a_write_waits_for_its_connection_s_prepares_before_it_is_sent(self):
+        proxy = pgslow.SlowProxy(self.pg.port)
+        self.addCleanup(proxy.close)
+        srv = pbtest.Server.for_test(self, store_url=proxy.url('pushbind_schema=slow_start'), args=['--threads', '1'])
+        self.assertEqual(srv.accounts_of('tok'), [])  # the lookup connection opens at full speed
+        # From now on a new backend takes STEP to start, STEP more for the prepares and STEP for the
+        # write: each within the 2 s timeouts, the prepares and the write together not. A write
+        # sent behind the prepares would answer 1008004 (its reply timer started with them).
+        step = 1.2
+        proxy.step = step
+        started = time.time()
+        srv.bind('tok', 'acct')
+        self.assertGreater(time.time() - started, 3 * step)  # it went through a new, slow connection
+        self.assertEqual(srv.accounts_of('tok'), [acc('acct')])
+
+    def test_a_write_whose_connection_does_not_open_goes_on_an_open_one(self):
+        proxy = pgslow.SlowProxy(self.pg.port)
+        self.addCleanup(proxy.close)
+        srv = pbtest.Server.for_test(self, store_url=proxy.url('pushbind_schema=slow_move'), args=['--threads', '1'])
+        srv.bind('tok', 'first')  # one write connection open
+        # a first write held in PostgreSQL by the app's lock keeps that connection busy, so the
+        # second goes to a new connection, which takes longer than 2 s to open
+        holder = subprocess.Popen(['psql', self.pg.url, '-Aqt', '-v', 'ON_ERROR_STOP=1'], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.addCleanup(holder.stdout.close)
+        self.addCleanup(holder.wait)
+        self.addCleanup(holder.stdin.close)
+        holder.stdin.write("BEGIN; SELECT pg_advisory_xact_lock(slow_move.app_lock_key(%s)); SELECT 'locked';\n"
+                           % APP[0])
+        holder.stdin.flush()
+        while holder.stdout.readline().strip() != 'locked':
+            pass
+        answers = {}
+
+        def write(name):  # on an HTTP connection of its own
+            body = pbtest.encode_body({'operator_type': 1, 'token_accounts': [
+                {'token': 'tok', 'account_list': [{'account': name}]}]})
+            conn = srv.new_connection(timeout=30)
+            conn.request('POST', BATCH, body=body, headers=pbtest.auth_headers('basic', APP, body))
+            answers[name] = pbtest.parse_json(conn.getresponse().read())
+            conn.close()
+
+        held = threading.Thread(target=write, args=('held',))
+        held.start()
+        while psql(self.pg.url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") == '0':
+            time.sleep(0.01)
+        proxy.step = 2.5  # a new backend takes 2.5 s to start: past the 2 s a connection has to open
+        accepted = proxy.accepted
+        moved = threading.Thread(target=write, args=('moved',))
+        started = time.time()
+        moved.start()
+        while proxy.accepted == accepted:  # the second write chose the new connection
+            time.sleep(0.01)
+        holder.stdin.write('COMMIT;\n')
+        holder.stdin.flush()
+        held.join(30)
+        moved.join(30)
+        self.assertEqual(answers['held'], {'ret_code': 0, 'err_msg': 'ok', 'result': ['0']})
+        self.assertEqual(answers['moved'], {'ret_code': 0, 'err_msg': 'ok', 'result': ['0']})
+        self.assertGreater(time.time() - started, 2.0)  # sent once its own connection had failed to open
+        self.assertEqual(srv.accounts_of('tok'), [acc('first'), acc('held'), acc('moved')])
 
 
 if __name__ == '__main__':

@@ -13,14 +13,19 @@
  * the requests it sent.
  *
  * Failures. A connection is opened when a request needs it (PQconnectStart /
- * PQconnectPoll on the loop), and given PB_PG_TIMEOUT_MS to open; each
- * request its reply likewise. A connection that fails, or whose request
- * times out, is closed with everything in flight: a lookup is sent again,
- * once, on a new connection (a multi-host URL with
- * target_session_attrs=read-write then finds the new primary); a batch
- * whose COMMIT may have been sent answers PB_STORE_EIO (outcome unknown) and
- * is never sent again. PING is never retried, so that a health check
- * answers within the timeout.
+ * PQconnectPoll on the loop), and given PB_PG_TIMEOUT_MS to open, then as
+ * long again for the SET and the prepares every connection begins with;
+ * each request its reply likewise. A write waits until the prepares are
+ * answered before it is sent (a lookup may go behind them): until then
+ * nothing of it has left pushbind, so a connection that fails or times out
+ * while opening leaves it unsent, and it is sent on another open connection
+ * of the thread, or failed. A connection that fails, or whose request times
+ * out, is closed with everything in flight: a lookup is sent again, once, on
+ * a new connection (a multi-host URL with target_session_attrs=read-write
+ * then finds the new primary); a batch whose COMMIT may have been sent
+ * answers PB_STORE_EIO (outcome unknown) and is never sent again. PING is
+ * never retried nor moved, so that a health check answers within the
+ * timeouts.
  *
  * Secrets read lately are kept per thread, as on Redis: trusted for
  * PB_PG_SECRET_TTL_MS, and not at all once the process's apps epoch moved
@@ -73,7 +78,8 @@ struct request {
     uint64_t epoch; /* SECRET: the apps epoch when it was asked */
 };
 
-typedef enum conn_state { CONN_CLOSED, CONN_CONNECTING, CONN_READY } conn_state;
+/* CONN_PREPARING: connected, the prepares not answered yet; lookups may be sent behind them, writes wait. */
+typedef enum conn_state { CONN_CLOSED, CONN_CONNECTING, CONN_PREPARING, CONN_READY } conn_state;
 
 struct aconn {
     pb_pg_loop *owner;
@@ -81,7 +87,7 @@ struct aconn {
     PGconn *pg;
     h2o_socket_t *sock; /* watches a duplicate of libpq's descriptor */
     request *sent, *sent_tail;       /* awaiting their results, in order */
-    request *waiting, *waiting_tail; /* not sent yet: the connection is opening */
+    request *waiting, *waiting_tail; /* not sent yet: the connection is opening or preparing */
     size_t in_flight;
     request prepares; /* the SET and the PQsendPrepare()s every new connection begins with */
     h2o_timeout_entry_t connect_timeout;
@@ -107,6 +113,7 @@ struct pb_pg_loop {
 };
 
 static void conn_fail(aconn *c);
+static void assign(aconn *c, request *r);
 static void on_readable(h2o_socket_t *sock, const char *err);
 
 static uint64_t now_ms(void)
@@ -194,6 +201,12 @@ static void unwatch(aconn *c)
     }
 }
 
+/* Whether libpq's connection is up: the prepares sent, answered or not. */
+static bool connected(const aconn *c)
+{
+    return c->state == CONN_PREPARING || c->state == CONN_READY;
+}
+
 /* Watches libpq's current descriptor (it changes while a multi-host connection tries each host). */
 static bool watch(aconn *c)
 {
@@ -270,11 +283,34 @@ static bool send_request(aconn *c, request *r)
     return true;
 }
 
-/* The connection is open: prepare every statement, then send what waited. */
-static void on_ready(aconn *c)
+/* Whether the connection takes `r` now: open, or preparing and `r` a lookup (which may go behind the prepares). */
+static bool takes_now(const aconn *c, const request *r)
+{
+    return c->state == CONN_READY || (c->state == CONN_PREPARING && !r->write);
+}
+
+/* Sends what waited and the connection takes now; false when that failed (the rest stays waiting). */
+static bool send_waiting(aconn *c)
+{
+    request *r = c->waiting, *kept = NULL, *kept_tail = NULL;
+    c->waiting = c->waiting_tail = NULL;
+    bool ok = true;
+    while (r != NULL) {
+        request *next = r->next;
+        if (!ok || !takes_now(c, r) || !(ok = send_request(c, r)))
+            push(&kept, &kept_tail, r); /* not sent */
+        r = next;
+    }
+    c->waiting = kept;
+    c->waiting_tail = kept_tail;
+    return ok && flush(c);
+}
+
+/* The connection is connected: prepare every statement; the lookups that waited go behind the prepares. */
+static void on_connected(aconn *c)
 {
     const pb_pg_store *store = c->owner->session->store;
-    c->state = CONN_READY;
+    c->state = CONN_PREPARING;
     if (PQsetnonblocking(c->pg, 1) != 0 || !PQenterPipelineMode(c->pg) || !watch(c)) {
         conn_fail(c);
         return;
@@ -303,17 +339,7 @@ static void on_ready(aconn *c)
     c->prepares.timeout = (h2o_timeout_entry_t){.cb = on_reply_timeout};
     push(&c->sent, &c->sent_tail, &c->prepares);
     h2o_timeout_link(c->owner->loop, &c->owner->reply_timeout, &c->prepares.timeout);
-    request *r = c->waiting;
-    c->waiting = c->waiting_tail = NULL;
-    while (r != NULL) {
-        request *next = r->next;
-        if (!send_request(c, r)) {
-            push(&c->waiting, &c->waiting_tail, r); /* never sent: failed as a connection that did not open */
-            c->state = CONN_CONNECTING;
-        }
-        r = next;
-    }
-    if (c->state != CONN_READY || !flush(c))
+    if (!send_waiting(c))
         conn_fail(c);
 }
 
@@ -324,7 +350,7 @@ static void connect_step(aconn *c, PostgresPollingStatusType status)
 {
     if (status == PGRES_POLLING_OK) {
         h2o_timeout_unlink(&c->connect_timeout);
-        on_ready(c);
+        on_connected(c);
         return;
     }
     if (status == PGRES_POLLING_FAILED || !watch(c)) {
@@ -363,11 +389,30 @@ static void start_connect(aconn *c)
     h2o_socket_notify_write(c->sock, on_connect_io);
 }
 
+/* The open connection of `r`'s kind, other than `c`, with the fewest in flight; NULL when none is open. */
+static aconn *open_sibling(pb_pg_loop *l, const aconn *c, const request *r)
+{
+    int first = r->write ? PB_PG_READ_CONNECTIONS : 0, end = r->write ? PB_PG_CONNECTIONS : PB_PG_READ_CONNECTIONS;
+    aconn *best = NULL;
+    for (int i = first; i < end; i++) {
+        aconn *o = &l->conns[i];
+        if (o != c && o->state == CONN_READY && (best == NULL || o->in_flight < best->in_flight))
+            best = o;
+    }
+    return best;
+}
+
+static bool is_ping(const request *r)
+{
+    return r->lookup != NULL && r->lookup->kind == PB_LOOKUP_PING;
+}
+
 /*
  * Closes the connection. What it had sent: lookups go again once (on a new
- * connection), the rest fail. What waited for it to open: sent on a new
- * connection when this one had opened, else failed (the store cannot be
- * reached now).
+ * connection), the rest fail. What waited, never sent: on a new connection
+ * when this one had opened and prepared; else (the store cannot be reached,
+ * or not in time) on another open connection of the thread when there is
+ * one and it is not PING, else failed.
  */
 static void conn_fail(aconn *c)
 {
@@ -402,12 +447,13 @@ static void conn_fail(aconn *c)
             push(&failed, &failed_tail, r);
         }
     }
+    request *unsent = NULL, *unsent_tail = NULL;
     for (request *r = waiting, *next; r != NULL; r = next) {
         next = r->next;
         if (had_opened)
             push(&again, &again_tail, r);
         else
-            push(&failed, &failed_tail, r);
+            push(&unsent, &unsent_tail, r);
     }
     c->prepares.owner = NULL;
     if (again != NULL) {
@@ -416,6 +462,14 @@ static void conn_fail(aconn *c)
         for (request *r = again; r != NULL; r = r->next)
             c->in_flight++;
         start_connect(c);
+    }
+    for (request *r = unsent, *next; r != NULL; r = next) {
+        next = r->next;
+        aconn *other = is_ping(r) ? NULL : open_sibling(c->owner, c, r);
+        if (other != NULL)
+            assign(other, r);
+        else
+            finish(r, NULL);
     }
     for (request *r = failed, *next; r != NULL; r = next) {
         next = r->next;
@@ -426,7 +480,7 @@ static void conn_fail(aconn *c)
 /* Reads the results that have arrived, answering each request whose sync point came. */
 static void read_results(aconn *c)
 {
-    while (c->sent != NULL && c->state == CONN_READY) {
+    while (c->sent != NULL && connected(c)) {
         request *r = c->sent;
         if (PQisBusy(c->pg))
             return;
@@ -466,6 +520,11 @@ static void read_results(aconn *c)
                 conn_fail(c);
                 return;
             }
+            c->state = CONN_READY;
+            if (!send_waiting(c)) {
+                conn_fail(c);
+                return;
+            }
             continue;
         }
         c->in_flight--;
@@ -476,7 +535,7 @@ static void read_results(aconn *c)
         bool reconnect = state != NULL && (strcmp(state, "25006") == 0 || strncmp(state, "57P", 3) == 0);
         finish(r, result);
         PQclear(result);
-        if (reconnect && c->state == CONN_READY) {
+        if (reconnect && connected(c)) {
             conn_fail(c);
             return;
         }
@@ -491,7 +550,7 @@ static void on_readable(h2o_socket_t *sock, const char *err)
         return;
     }
     read_results(c);
-    if (c->state == CONN_READY && PQstatus(c->pg) == CONNECTION_BAD)
+    if (connected(c) && PQstatus(c->pg) == CONNECTION_BAD)
         conn_fail(c);
 }
 
@@ -506,12 +565,11 @@ static aconn *pick(pb_pg_loop *l, bool write)
     return best;
 }
 
-static void submit(pb_pg_loop *l, request *r)
+/* Hands `r` to `c`: sent when `c` takes it now, else waiting for `c` to open (which starts when it is closed). */
+static void assign(aconn *c, request *r)
 {
-    aconn *c = pick(l, r->write);
-    r->owner = l;
     c->in_flight++;
-    if (c->state == CONN_READY) {
+    if (takes_now(c, r)) {
         if (send_request(c, r) && flush(c))
             return;
         if (c->sent_tail != r) /* never queued: it was not sent */
@@ -522,6 +580,12 @@ static void submit(pb_pg_loop *l, request *r)
     push(&c->waiting, &c->waiting_tail, r);
     if (c->state == CONN_CLOSED)
         start_connect(c);
+}
+
+static void submit(pb_pg_loop *l, request *r)
+{
+    r->owner = l;
+    assign(pick(l, r->write), r);
 }
 
 /* ---- The store's calls ---- */
