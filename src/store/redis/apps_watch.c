@@ -2,7 +2,7 @@
  * store/redis/apps_watch.c — one SUBSCRIBE connection per process, on the channel
  * "P:apps-changed" where `app add` and `app remove` PUBLISH the access id
  * they changed. Each message moves the process's apps epoch, and every
- * thread's secret cache (secret_cache.h) drops what it holds when it sees the
+ * thread's secret cache (store/secret_cache.h) drops what it holds when it sees the
  * epoch move. So does a lost connection: messages may have been missed while
  * it was down. Redis Cluster forwards a PUBLISH to every node, so the
  * connection may be to any seed; the thread reconnects to the next one

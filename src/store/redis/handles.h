@@ -8,7 +8,7 @@
  * first session bound to a loop (the apps watch, apps_watch.h; the sweeper,
  * sweeper.h); a session owns its blocking connections and, while bound to an
  * event loop (redis.c), that loop's two sets of connections
- * (net/async_cluster.h) and its secret cache (secret_cache.h).
+ * (net/async_cluster.h) and its secret cache (store/secret_cache.h).
  */
 #ifndef PB_STORE_REDIS_HANDLES_H
 #define PB_STORE_REDIS_HANDLES_H
@@ -18,6 +18,7 @@
 #include "store/redis/net/cluster.h"
 #include "store/redis/redis.h"
 #include "store/redis/scripts.h"
+#include "store/secret_cache.h"
 
 #define PB_REDIS_DEFAULT_NAMESPACE "pushbind"
 #define PB_REDIS_DEFAULT_TIMEOUT_MS 2000
@@ -25,7 +26,6 @@
 typedef struct pb_redis_apps_watch pb_redis_apps_watch;     /* apps_watch.h: the store's */
 typedef struct pb_redis_sweeper pb_redis_sweeper;           /* sweeper.h: the store's */
 typedef struct pb_redis_aconn pb_redis_aconn;               /* net/async_cluster.h: a bound session's */
-typedef struct pb_redis_secret_cache pb_redis_secret_cache; /* secret_cache.h: a bound session's */
 
 struct pb_redis_store {
     pb_redis_target target;
@@ -60,7 +60,7 @@ struct pb_redis_session {
     /* Bound to an event loop (pb_redis_session_attach_loop()): */
     pb_redis_aconn *aconn;          /* the loop's connections for lookups; NULL when not bound */
     pb_redis_aconn *wconn;          /* and for writes (apply_carriers.c): WAIT holds them up */
-    pb_redis_secret_cache *secrets; /* apps' secrets read lately by this thread */
+    pb_secret_cache *secrets;       /* apps' secrets read lately by this thread */
 };
 
 #endif

@@ -12,7 +12,6 @@
 #include "store/redis/apps_watch.h"
 #include "store/redis/keyspace.h"
 #include "store/redis/lookup.h"
-#include "store/redis/secret_cache.h"
 
 /* The whole hash: the secret and the named keys come in one read (a handful of short fields besides). */
 void pb_redis_secret_cmd(pb_redis_cmd *cmd, pb_pool *pool, const pb_redis_store *store, uint64_t access_id)
@@ -51,18 +50,18 @@ int pb_redis_app_secret(pb_redis_view *view, uint64_t access_id, pb_pool *pool, 
     int rc = PB_STORE_EIO;
     if (pool == NULL)
         pool = &session->pool;
-    if (pb_redis_secret_cached(session, access_id, pool, &rc, secret, keys))
-        return rc;
     uint64_t epoch = pb_redis_apps_epoch(session->store->watch);
+    if (pb_secret_cached(session->secrets, access_id, epoch, pool, &rc, secret, keys))
+        return rc;
     pb_redis_cmd cmd;
     pb_redis_secret_cmd(&cmd, &session->pool, session->store, access_id);
     if (pb_redis_run(&session->conn, &cmd, 1) == 0)
         rc = pb_redis_secret_parse(&session->conn, &cmd, pool, secret, keys);
     pb_redis_release(&cmd, 1);
     if (rc == 0)
-        pb_redis_secret_remember(session, access_id, epoch, rc, *secret, *keys);
+        pb_secret_remember(session->secrets, access_id, epoch, rc, *secret, *keys);
     else
-        pb_redis_secret_remember(session, access_id, epoch, rc, (pb_str){NULL, 0}, (pb_str){NULL, 0});
+        pb_secret_remember(session->secrets, access_id, epoch, rc, (pb_str){NULL, 0}, (pb_str){NULL, 0});
     return rc;
 }
 

@@ -4,7 +4,7 @@
  * app list): sent on the loop's connections (net/async_cluster.h) and
  * answered from their replies' callbacks. The commands and the reading of
  * replies are lookup.h's, shared with the blocking lookups; a secret found
- * in the session's cache (secret_cache.h) costs no round trip. The
+ * in the session's cache (store/secret_cache.h) costs no round trip. The
  * session's writes go on a second set of connections (apply_carriers.c).
  */
 #include <stdio.h>
@@ -16,7 +16,6 @@
 #include "store/redis/lookup.h"
 #include "store/redis/net/async_cluster.h"
 #include "store/redis/net/slot.h"
-#include "store/redis/secret_cache.h"
 
 /* One lookup in flight; in the caller's pool, which lives until done(). */
 typedef struct aread {
@@ -58,7 +57,7 @@ static void on_secret(void *arg, int rc)
                                    &lookup->secret, &lookup->keys);
     else
         rc = PB_STORE_EIO;
-    pb_redis_secret_remember(read->session, lookup->access_id, read->epoch, rc, lookup->secret, lookup->keys);
+    pb_secret_remember(read->session->secrets, lookup->access_id, read->epoch, rc, lookup->secret, lookup->keys);
     finish(read, rc);
 }
 
@@ -221,13 +220,13 @@ void pb_redis_lookup_start(pb_redis_session *session, pb_store_lookup *lookup, p
     const pb_redis_store *store = session->store;
     switch (lookup->kind) {
     case PB_LOOKUP_SECRET:
-        if (!lookup->fresh && pb_redis_secret_cached(session, lookup->access_id, pool, &lookup->result,
-                                                     &lookup->secret, &lookup->keys)) {
+        read->epoch = pb_redis_apps_epoch(store->watch);
+        if (!lookup->fresh && pb_secret_cached(session->secrets, lookup->access_id, read->epoch, pool,
+                                               &lookup->result, &lookup->secret, &lookup->keys)) {
             lookup->cached = true;
             done(arg, lookup);
             return;
         }
-        read->epoch = pb_redis_apps_epoch(store->watch);
         read->n = read->n_cmds = 1;
         read->cmds = pb_pool_alloc(pool, sizeof(*read->cmds));
         pb_redis_secret_cmd(read->cmds, pool, store, lookup->access_id);

@@ -23,7 +23,6 @@
 #include "store/redis/apps_watch.h"
 #include "store/redis/handles.h"
 #include "store/redis/net/async_cluster.h"
-#include "store/redis/secret_cache.h"
 #include "store/redis/sweeper.h"
 
 #define PB_REDIS_MAX_SEEDS 64
@@ -283,7 +282,7 @@ int pb_redis_session_attach_loop(pb_redis_session *session, void *loop)
 {
     if (start_shared(session->store) != 0)
         return PB_STORE_EIO;
-    session->secrets = pb_redis_secret_cache_new();
+    session->secrets = pb_secret_cache_new();
     session->aconn = pb_redis_aconn_open(&session->store->target, loop);
     session->wconn = pb_redis_aconn_open(&session->store->target, loop);
     if (session->secrets == NULL || session->aconn == NULL || session->wconn == NULL) {
@@ -298,7 +297,7 @@ void pb_redis_session_detach_loop(pb_redis_session *session)
     pb_redis_aconn_close(session->aconn);
     pb_redis_aconn_close(session->wconn);
     session->aconn = session->wconn = NULL;
-    pb_redis_secret_cache_free(session->secrets);
+    pb_secret_cache_free(session->secrets);
     session->secrets = NULL;
 }
 
