@@ -27,9 +27,9 @@
  * never retried nor moved, so that a health check answers within the
  * timeouts.
  *
- * Secrets read lately are kept per thread, as on Redis: trusted for
- * PB_PG_SECRET_TTL_MS, and not at all once the process's apps epoch moved
- * (watch.c: app_put() and app_remove() NOTIFY).
+ * Secrets read lately are kept per thread (store/secret_cache.h, as on
+ * Redis): trusted for PB_SECRET_TTL_MS, and not at all once the process's
+ * apps epoch moved (watch.c: app_put() and app_remove() NOTIFY).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -42,12 +42,11 @@
 #include "common/clock.h"
 #include "metrics/metrics.h"
 #include "store/postgres/store_state.h"
+#include "store/secret_cache.h"
 
 #define PB_PG_READ_CONNECTIONS 4
 #define PB_PG_WRITE_CONNECTIONS 4
 #define PB_PG_CONNECTIONS (PB_PG_READ_CONNECTIONS + PB_PG_WRITE_CONNECTIONS)
-#define PB_PG_SECRET_TTL_MS 1000
-#define PB_PG_SECRET_SLOTS 256 /* direct-mapped: a collision only costs a read */
 
 typedef struct aconn aconn;
 typedef struct request request;
@@ -94,69 +93,20 @@ struct aconn {
     h2o_timeout_entry_t fail_soon; /* a failure found inside a caller's call, handled from the loop */
 };
 
-typedef struct cached_secret {
-    uint64_t access_id;
-    uint64_t expires_ms; /* 0: empty */
-    uint64_t epoch;
-    int rc;       /* PB_STORE_OK or PB_STORE_ENOTFOUND */
-    char *secret; /* malloc'ed, when rc is PB_STORE_OK: the secret, then the packed named keys */
-    size_t len, keys_len;
-} cached_secret;
-
 struct pb_pg_loop {
     pb_pg_session *session;
     h2o_evloop_t *loop;
     h2o_timeout_t reply_timeout;
     h2o_timeout_t soon; /* 0 ms */
     aconn conns[PB_PG_CONNECTIONS];
-    cached_secret secrets[PB_PG_SECRET_SLOTS];
+    pb_secret_cache *secrets;
 };
 
 static void conn_fail(aconn *c);
 static void assign(aconn *c, request *r);
 static void on_readable(h2o_socket_t *sock, const char *err);
 
-static uint64_t now_ms(void)
-{
-    return pb_clock_ns() / 1000000;
-}
-
 /* ---- Answering ---- */
-
-static void remember_secret(pb_pg_loop *l, const request *r)
-{
-    const pb_store_lookup *lookup = r->lookup;
-    if (lookup->result != PB_STORE_OK && lookup->result != PB_STORE_ENOTFOUND)
-        return;
-    cached_secret *slot = &l->secrets[lookup->access_id % PB_PG_SECRET_SLOTS];
-    char *copy = NULL;
-    size_t keys_len = lookup->result == PB_STORE_OK ? lookup->keys.len : 0;
-    if (lookup->result == PB_STORE_OK && (copy = malloc(lookup->secret.len + keys_len + 1)) == NULL)
-        return;
-    free(slot->secret);
-    if (copy != NULL) {
-        memcpy(copy, lookup->secret.base, lookup->secret.len);
-        if (keys_len != 0)
-            memcpy(copy + lookup->secret.len, lookup->keys.base, keys_len);
-    }
-    *slot = (cached_secret){lookup->access_id, now_ms() + PB_PG_SECRET_TTL_MS, r->epoch, lookup->result, copy,
-                            lookup->secret.len, keys_len};
-}
-
-static bool cached(pb_pg_loop *l, pb_store_lookup *lookup, pb_pool *pool)
-{
-    const cached_secret *slot = &l->secrets[lookup->access_id % PB_PG_SECRET_SLOTS];
-    if (slot->expires_ms == 0 || slot->access_id != lookup->access_id || slot->expires_ms <= now_ms() ||
-        slot->epoch != pb_pg_apps_epoch(l->session->store->watch))
-        return false;
-    lookup->result = slot->rc;
-    if (slot->rc == PB_STORE_OK) {
-        lookup->secret = pb_pool_strdup(pool, (pb_str){slot->secret, slot->len});
-        lookup->keys = slot->keys_len == 0 ? (pb_str){NULL, 0}
-                                           : pb_pool_strdup(pool, (pb_str){slot->secret + slot->len, slot->keys_len});
-    }
-    return true;
-}
 
 /* Answers `r` from `res` (NULL: failed) and calls its done(). */
 static void finish(request *r, PGresult *res)
@@ -164,7 +114,8 @@ static void finish(request *r, PGresult *res)
     if (r->lookup != NULL) {
         pb_pg_lookup_decode(r->lookup, res, r->pool);
         if (r->lookup->kind == PB_LOOKUP_SECRET)
-            remember_secret(r->owner, r);
+            pb_secret_remember(r->owner->secrets, r->lookup->access_id, r->epoch, r->lookup->result, r->lookup->secret,
+                               r->lookup->keys);
         r->lookup_done(r->arg, r->lookup);
         return;
     }
@@ -603,8 +554,10 @@ int pb_pg_session_attach_loop(pb_pg_session *session, void *loop)
         return PB_STORE_EIO;
     }
     pb_pg_loop *l = calloc(1, sizeof(*l));
-    if (l == NULL)
+    if (l == NULL || (l->secrets = pb_secret_cache_new()) == NULL) {
+        free(l);
         return PB_STORE_EIO;
+    }
     l->session = session;
     l->loop = loop;
     h2o_timeout_init(loop, &l->reply_timeout, PB_PG_TIMEOUT_MS);
@@ -624,8 +577,7 @@ void pb_pg_session_detach_loop(pb_pg_session *session)
         return;
     for (int i = 0; i < PB_PG_CONNECTIONS; i++)
         conn_fail(&l->conns[i]); /* nothing is in flight: this only closes */
-    for (int i = 0; i < PB_PG_SECRET_SLOTS; i++)
-        free(l->secrets[i].secret);
+    pb_secret_cache_free(l->secrets);
     h2o_timeout_dispose(l->loop, &l->reply_timeout);
     h2o_timeout_dispose(l->loop, &l->soon);
     free(l);
@@ -641,7 +593,9 @@ void pb_pg_lookup_start(pb_pg_session *session, pb_store_lookup *lookup, pb_pool
                         void *arg)
 {
     pb_pg_loop *l = session->loop;
-    if (lookup->kind == PB_LOOKUP_SECRET && !lookup->fresh && cached(l, lookup, pool)) {
+    if (lookup->kind == PB_LOOKUP_SECRET && !lookup->fresh &&
+        pb_secret_cached(l->secrets, lookup->access_id, pb_pg_apps_epoch(session->store->watch), pool,
+                         &lookup->result, &lookup->secret, &lookup->keys)) {
         lookup->cached = true;
         done(arg, lookup);
         return;
