@@ -140,12 +140,14 @@ class PostgresTagsTest(unittest.TestCase):
             self.assertEqual(post_on(conn, TAG, {'operator_type': 1, 'tag_list': ['big'],
                                                  'token_list': [tokens[7]]})[1]['ret_code'], 0)
             self.assertEqual(query(srv, {'operator_type': 2, 'tag': 'big'})['token_list'], [tokens[7]])
-            # the old pairs go in bounded steps in the background
+            # the old pairs go in bounded steps in the background, then (a step later) their grave
             deadline = time.monotonic() + 30
             while int(psql(url, 'SELECT count(*) FROM %s.tag_pairs' % schema)) != 1:
                 self.assertLess(time.monotonic(), deadline, 'the deleted tag\'s pairs were not freed')
                 time.sleep(0.2)
-            self.assertEqual(psql(url, 'SELECT count(*) FROM %s.tag_graves' % schema), '0')
+            while psql(url, 'SELECT count(*) FROM %s.tag_graves' % schema) != '0':
+                self.assertLess(time.monotonic(), deadline, 'the deleted tag\'s grave stayed')
+                time.sleep(0.2)
         finally:
             stop.set()
             reader.join(30)
