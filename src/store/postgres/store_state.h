@@ -92,7 +92,7 @@ typedef struct pb_pg_query {
 typedef struct pb_pg_watch pb_pg_watch; /* watch.c */
 
 struct pb_pg_store {
-    char *conninfo; /* the URL without pushbind_schema, for libpq */
+    char *conninfo; /* the URL without pushbind_schema, with pushbind's session settings, for libpq */
     char schema[PB_PG_SCHEMA_MAX + 1];
     char quoted[2 * PB_PG_SCHEMA_MAX + 3]; /* as an identifier in SQL */
     char *sql[PB_PG_STMT_COUNT];           /* the statements' texts, with the schema */
@@ -123,6 +123,16 @@ struct pb_pg_session {
  * when absent. Returns NULL or what is wrong with the URL.
  */
 const char *pb_pg_url_parse(const char *url, char **conninfo, char *schema);
+
+/*
+ * The connection string every connection of the store opens with (*conninfo,
+ * malloc'ed; key='value' pairs): the parameters of `uri` (a libpq URI, as
+ * pb_pg_url_parse() leaves it), with `options` extended by the session
+ * settings pushbind relies on (read committed; a check of the client every
+ * second): the URI's own options, else PGOPTIONS's, are kept between them.
+ * Returns NULL, or what is wrong (libpq's reading of the URI, in `error`).
+ */
+const char *pb_pg_conninfo(const char *uri, char **conninfo, char *error, size_t error_size);
 
 /* ---- Schema (schema.c) ---- */
 
