@@ -238,29 +238,39 @@ class PostgresTagsTest(unittest.TestCase):
         self.assertNotEqual(psql(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'" % name),
                             '0')
 
-    def test_a_request_given_up_on_leaves_no_backend_waiting_on_its_locks(self):
-        # pushbind closes the connection of a request it gave up on (2 s); its backend, told to
-        # check its client every second, ends at the next check, rolling back and letting go of
-        # the locks it holds and of its place in the queues of those it waits for.
-        srv = pbtest.Server.for_test(self)
+    def test_requests_given_up_on_leave_no_backend_waiting_on_their_locks(self):
+        # pushbind closes the connection of a request it gave up on (2 s); the backend, told to check
+        # its client every second, ends at the next check, rolling back and letting go of the locks it
+        # holds and of its place in the queues of those it waits for. Eight requests of 500 tokens a
+        # write connection: what the backend has not read fills the socket both ways, so only a
+        # reset, not a FIN queued behind them, reaches it.
+        srv = pbtest.Server.for_test(self, args=['--threads', '1'])  # 4 write connections
         url = schema_of(srv)[0].split('?')[0]
-        t = uniq('given-up')
-        key = token_key(t)
+        held = uniq('held')
+        key = token_key(held)
         answers = []
-        request = threading.Thread(target=lambda: answers.append(
-            srv.post(TAG, {'operator_type': 1, 'tag_list': ['held'], 'token_list': [t]})[1]))
+
+        def tag():
+            conn = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=30)
+            answers.append(post_on(conn, TAG, {'operator_type': 7, 'tag_list': ['given-up'], 'token_list': [held] + [
+                ('%s-%d' % (uniq('t'), i)).ljust(50, 'x') for i in range(499)]})[1])
+            conn.close()
+
+        requests = [threading.Thread(target=tag) for _ in range(32)]
         with holding(url, key):
-            request.start()
+            for request in requests:
+                request.start()
             deadline = time.monotonic() + 1.5  # within the store's 2 s a request
-            while waiting_on(url, key) != 1:
-                self.assertLess(time.monotonic(), deadline, 'the tag request did not queue on the lock')
-            request.join(30)
-            self.assertEqual(answers[0]['ret_code'], pbtest.E_STORE, answers)
+            while waiting_on(url, key) == 0:
+                self.assertLess(time.monotonic(), deadline, 'no tag request queued on the lock')
+            for request in requests:
+                request.join(30)
+            self.assertEqual([a['ret_code'] for a in answers], [pbtest.E_STORE] * 32, answers)
             deadline = time.monotonic() + 3  # the 1 s check, with room for a busy machine
             while waiting_on(url, key) != 0:
-                self.assertLess(time.monotonic(), deadline, 'the given-up request\'s backend still waits')
+                self.assertLess(time.monotonic(), deadline, 'a given-up request\'s backend still waits')
                 time.sleep(0.05)
-        self.assertEqual(query(srv, {'operator_type': 1, 'token_list': [t]})['token_tags'][0]['tag_list'], [])
+        self.assertEqual(query(srv, {'operator_type': 3, 'tag_list': ['given-up']})['tag_counts'][0]['count'], 0)
 
     def test_a_version_2_schema_is_upgraded_to_version_3_keeping_its_bindings(self):
         srv = pbtest.Server.for_test(self)

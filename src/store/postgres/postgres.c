@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/clock.h"
 #include "store/app_keys.h"
@@ -146,6 +147,15 @@ const char *pb_pg_conninfo(const char *uri, char **conninfo, char *error, size_t
     PQconninfoFree(params);
     *conninfo = out;
     return out != NULL ? NULL : "out of memory";
+}
+
+void pb_pg_finish(PGconn *conn, bool in_flight)
+{
+    /* SO_LINGER 0: close() resets the connection, dropping what is still unsent */
+    struct linger reset = {.l_onoff = 1, .l_linger = 0};
+    if (in_flight && conn != NULL && PQsocket(conn) >= 0)
+        (void)setsockopt(PQsocket(conn), SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    PQfinish(conn);
 }
 
 /* A connection that answers, or NULL with the reason in `error`. */

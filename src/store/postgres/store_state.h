@@ -134,6 +134,16 @@ const char *pb_pg_url_parse(const char *url, char **conninfo, char *schema);
  */
 const char *pb_pg_conninfo(const char *uri, char **conninfo, char *error, size_t error_size);
 
+/*
+ * Closes `conn` (PQfinish; NULL is fine). With `in_flight` (requests were
+ * given up on), by a reset: an orderly close queues its FIN behind the
+ * pipelined requests the backend has not read yet, which a backend waiting
+ * for a lock never reads, so it would never learn that its client left;
+ * after a reset its next check of the client (every second) ends it,
+ * rolling back and freeing its locks.
+ */
+void pb_pg_finish(PGconn *conn, bool in_flight);
+
 /* ---- Schema (schema.c) ---- */
 
 /*
