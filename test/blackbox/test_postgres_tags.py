@@ -1,9 +1,10 @@
 """Tags on the PostgreSQL store itself: the tag limits exact with two processes
 writing at once, delete_all_device of a big tag while queries run (gone at
 once, its pairs freed in the background), an invalidation and a re-bind
-queued on their token's lock in either order, and a version 2 schema upgraded
-to version 3 with its bindings kept. Runs when the suite runs on PostgreSQL
-(PUSHBIND_STORE=postgresql://…)."""
+queued on their token's lock in either order (on a database defaulting to
+repeatable read too), a request given up on leaving no backend behind, and a
+version 2 schema upgraded to version 3 with its bindings kept. Runs when the
+suite runs on PostgreSQL (PUSHBIND_STORE=postgresql://…)."""
 
 import contextlib
 import http.client
@@ -40,6 +41,28 @@ def holding(url, key):
             raise AssertionError('psql did not take the lock')
         yield
         holder.stdin.write('COMMIT;\n')
+
+
+def token_key(token):
+    """The advisory lock apply_batch() and tag_apply() take for `token` of APP, as an SQL expression."""
+    return "hashtextextended('%s t %s', 0)" % (APP[0], token)
+
+
+def waiting_on(url, key):
+    """How many backends wait for the advisory lock `key`."""
+    return int(psql(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                         "AND ((classid::bigint << 32) | objid::bigint) = %s" % key))
+
+
+def own_database(testcase, setting):
+    """A database of the test's own, with ALTER DATABASE … `setting`, dropped at cleanup (after the
+    servers started later are closed); its URL."""
+    base = pbtest.STORE_URL.split('?')[0]
+    name = uniq('pbdb').replace('-', '_').lower()
+    psql(base, 'CREATE DATABASE %s' % name)
+    testcase.addCleanup(psql, base, 'DROP DATABASE %s WITH (FORCE)' % name)
+    psql(base, 'ALTER DATABASE %s %s' % (name, setting))
+    return base.rsplit('/', 1)[0] + '/' + name
 
 
 def query(srv, body):
@@ -159,13 +182,10 @@ class PostgresTagsTest(unittest.TestCase):
         self.assertEqual(query(srv, {'operator_type': 1, 'token_list': [tokens[7]]})['token_tags'][0]['tag_list'],
                          ['big'])
 
-    def test_an_invalidation_and_a_re_bind_queued_on_the_token_lock_see_each_other(self):
-        # apply_batch() and tag_apply() take the token's advisory lock inside their one statement.
-        # What each reads after its wait must be what the other committed meanwhile (each statement
-        # of the functions takes a snapshot of its own under READ COMMITTED): a read on a snapshot
-        # from before the wait would make the invalidation remove the re-bind it queued behind.
-        srv = pbtest.Server.for_test(self)
-        url = schema_of(srv)[0].split('?')[0]
+    def queue_an_invalidation_and_a_re_bind(self, srv, url):
+        """Queues an invalidation and a re-bind of one token behind its lock, held from psql (`url`, the
+        server's database), in either order: what each reads after its wait must be what the other
+        committed meanwhile."""
         for first in ('bind', 'invalidate'):
             t = uniq('queued')
             srv.bind(t, 'frank')
@@ -184,21 +204,75 @@ class PostgresTagsTest(unittest.TestCase):
                 answers[name] = post_on(conn, *requests[name])[1]
                 conn.close()
 
-            key = "hashtextextended('%s t %s', 0)" % (APP[0], t)  # apply_batch()'s and tag_apply()'s key
+            key = token_key(t)
             with holding(url, key):
                 # the lock's queue is first come, first served: each request waits behind the one before
                 for queued, name in enumerate((first, 'invalidate' if first == 'bind' else 'bind'), 1):
                     threads.append(threading.Thread(target=send, args=(name,)))
                     threads[-1].start()
                     deadline = time.monotonic() + 1.5  # within the store's 2 s a request
-                    while int(psql(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                                        "AND ((classid::bigint << 32) | objid::bigint) = %s" % key)) != queued:
+                    while waiting_on(url, key) != queued:
                         self.assertLess(time.monotonic(), deadline, (first, name, 'not queued on the lock'))
             for thread in threads:
                 thread.join(30)
             self.assertEqual(answers['bind']['result'], ['0'], (first, answers))
             self.assertEqual(answers['invalidate']['result'], ['1' if first == 'bind' else '0'], (first, answers))
             self.assertEqual(srv.accounts_of(t), [acc('frank')], first)
+
+    def test_an_invalidation_and_a_re_bind_queued_on_the_token_lock_see_each_other(self):
+        # apply_batch() and tag_apply() take the token's advisory lock inside their one statement.
+        # What each reads after its wait must be what the other committed meanwhile (each statement
+        # of the functions takes a snapshot of its own under READ COMMITTED): a read on a snapshot
+        # from before the wait would make the invalidation remove the re-bind it queued behind.
+        srv = pbtest.Server.for_test(self)
+        self.queue_an_invalidation_and_a_re_bind(srv, schema_of(srv)[0].split('?')[0])
+
+    def test_a_database_defaulting_to_repeatable_read_still_sees_what_was_queued_before(self):
+        # Under repeatable read the functions' statements would read on the snapshot taken before the
+        # wait: the invalidation failed with 40001 (1008004). pushbind's sessions ask for read
+        # committed, whatever the database's or the role's default; the URL's own options are kept.
+        url = own_database(self, "SET default_transaction_isolation = 'repeatable read'")
+        self.assertEqual(psql(url, 'SHOW default_transaction_isolation'), 'repeatable read')
+        name = uniq('rr-app')
+        srv = pbtest.Server.for_test(self, store_url='%s?pushbind_schema=rr&options=-c%%20application_name%%3D%s'
+                                     % (url, name))
+        self.queue_an_invalidation_and_a_re_bind(srv, url)
+        self.assertNotEqual(psql(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'" % name),
+                            '0')
+
+    def test_requests_given_up_on_leave_no_backend_waiting_on_their_locks(self):
+        # pushbind closes the connection of a request it gave up on (2 s); the backend, told to check
+        # its client every second, ends at the next check, rolling back and letting go of the locks it
+        # holds and of its place in the queues of those it waits for. Eight requests of 500 tokens a
+        # write connection: what the backend has not read fills the socket both ways, so only a
+        # reset, not a FIN queued behind them, reaches it.
+        srv = pbtest.Server.for_test(self, args=['--threads', '1'])  # 4 write connections
+        url = schema_of(srv)[0].split('?')[0]
+        held = uniq('held')
+        key = token_key(held)
+        answers = []
+
+        def tag():
+            conn = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=30)
+            answers.append(post_on(conn, TAG, {'operator_type': 7, 'tag_list': ['given-up'], 'token_list': [held] + [
+                ('%s-%d' % (uniq('t'), i)).ljust(50, 'x') for i in range(499)]})[1])
+            conn.close()
+
+        requests = [threading.Thread(target=tag) for _ in range(32)]
+        with holding(url, key):
+            for request in requests:
+                request.start()
+            deadline = time.monotonic() + 1.5  # within the store's 2 s a request
+            while waiting_on(url, key) == 0:
+                self.assertLess(time.monotonic(), deadline, 'no tag request queued on the lock')
+            for request in requests:
+                request.join(30)
+            self.assertEqual([a['ret_code'] for a in answers], [pbtest.E_STORE] * 32, answers)
+            deadline = time.monotonic() + 3  # the 1 s check, with room for a busy machine
+            while waiting_on(url, key) != 0:
+                self.assertLess(time.monotonic(), deadline, 'a given-up request\'s backend still waits')
+                time.sleep(0.05)
+        self.assertEqual(query(srv, {'operator_type': 3, 'tag_list': ['given-up']})['tag_counts'][0]['count'], 0)
 
     def test_a_version_2_schema_is_upgraded_to_version_3_keeping_its_bindings(self):
         srv = pbtest.Server.for_test(self)

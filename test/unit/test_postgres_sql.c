@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -46,6 +47,68 @@ static void bad_schemas_and_schemes_are_refused(void **state)
     memset(long_url + strlen(long_url), 'x', 64);
     assert_non_null(pb_pg_url_parse(long_url, &conninfo, schema));
     assert_null(conninfo);
+}
+
+/* The value of `key` in the connection string `conninfo`, read back by libpq (static storage), or NULL. */
+static const char *conninfo_value(const char *conninfo, const char *key)
+{
+    static char value[512];
+    PQconninfoOption *params = PQconninfoParse(conninfo, NULL);
+    assert_non_null(params);
+    const char *found = NULL;
+    for (PQconninfoOption *p = params; p->keyword != NULL; p++)
+        if (strcmp(p->keyword, key) == 0 && p->val != NULL) {
+            snprintf(value, sizeof(value), "%s", p->val);
+            found = value;
+        }
+    PQconninfoFree(params);
+    return found;
+}
+
+static void sessions_ask_for_read_committed_and_a_client_check_keeping_the_urls_parameters(void **state)
+{
+    char *conninfo, error[256];
+    unsetenv("PGOPTIONS");
+    assert_null(pb_pg_conninfo("postgresql://u:p%27w%5Cd@h1:5,h2:6/db?sslmode=disable&options=-c%20search_path%3Dx",
+                               &conninfo, error, sizeof(error)));
+    assert_string_equal(conninfo_value(conninfo, "user"), "u");
+    assert_string_equal(conninfo_value(conninfo, "password"), "p'w\\d");
+    assert_string_equal(conninfo_value(conninfo, "host"), "h1,h2");
+    assert_string_equal(conninfo_value(conninfo, "port"), "5,6");
+    assert_string_equal(conninfo_value(conninfo, "dbname"), "db");
+    assert_string_equal(conninfo_value(conninfo, "sslmode"), "disable");
+    /* theirs between: the check of the client is theirs to change, the isolation not */
+    assert_string_equal(conninfo_value(conninfo, "options"),
+                        "-c client_connection_check_interval=1s -c search_path=x "
+                        "-c default_transaction_isolation=read\\ committed");
+    free(conninfo);
+    assert_null(pb_pg_conninfo("postgres://h/db", &conninfo, error, sizeof(error)));
+    assert_string_equal(conninfo_value(conninfo, "options"),
+                        "-c client_connection_check_interval=1s -c default_transaction_isolation=read\\ committed");
+    free(conninfo);
+}
+
+static void pgoptions_is_kept_when_the_url_has_no_options(void **state)
+{
+    char *conninfo, error[256];
+    setenv("PGOPTIONS", "-c work_mem=8MB", 1);
+    assert_null(pb_pg_conninfo("postgresql://h/db", &conninfo, error, sizeof(error)));
+    assert_string_equal(conninfo_value(conninfo, "options"), "-c client_connection_check_interval=1s -c work_mem=8MB "
+                                                             "-c default_transaction_isolation=read\\ committed");
+    free(conninfo);
+    assert_null(pb_pg_conninfo("postgresql://h/db?options=-c%20lock_timeout%3D5s", &conninfo, error, sizeof(error)));
+    assert_string_equal(conninfo_value(conninfo, "options"), "-c client_connection_check_interval=1s -c lock_timeout=5s "
+                                                             "-c default_transaction_isolation=read\\ committed");
+    free(conninfo);
+    unsetenv("PGOPTIONS");
+}
+
+static void a_url_libpq_cannot_read_is_refused_with_its_reason(void **state)
+{
+    char *conninfo, error[256];
+    assert_ptr_equal(pb_pg_conninfo("postgresql://h/db?no_such_parameter=1", &conninfo, error, sizeof(error)), error);
+    assert_null(conninfo);
+    assert_non_null(strstr(error, "no_such_parameter"));
 }
 
 static pb_pg_store test_store(void)
@@ -293,6 +356,9 @@ int main(void)
         cmocka_unit_test(schema_is_taken_out_of_the_url),
         cmocka_unit_test(schema_defaults_to_pushbind),
         cmocka_unit_test(bad_schemas_and_schemes_are_refused),
+        cmocka_unit_test(sessions_ask_for_read_committed_and_a_client_check_keeping_the_urls_parameters),
+        cmocka_unit_test(pgoptions_is_kept_when_the_url_has_no_options),
+        cmocka_unit_test(a_url_libpq_cannot_read_is_refused_with_its_reason),
         cmocka_unit_test(batch_arrays_escape_quotes_and_backslashes),
         cmocka_unit_test(empty_lists_are_empty_arrays),
         cmocka_unit_test(token_rows_are_grouped_by_input_account),

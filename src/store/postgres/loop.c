@@ -376,7 +376,7 @@ static void conn_fail(aconn *c)
     if (h2o_timeout_is_linked(&c->fail_soon))
         h2o_timeout_unlink(&c->fail_soon);
     unwatch(c);
-    PQfinish(c->pg);
+    pb_pg_finish(c->pg, sent != NULL);
     c->pg = NULL;
     c->state = CONN_CLOSED;
     c->sent = c->sent_tail = c->waiting = c->waiting_tail = NULL;

@@ -9,11 +9,13 @@
  * works (target_session_attrs=read-write, sslmode, …), plus pushbind's own
  * pushbind_schema=NAME, taken out before libpq sees the URI: the schema
  * (namespace) that holds the deployment's tables, "pushbind" by default, so
- * that several deployments can share one database.
+ * that several deployments can share one database. Every connection adds
+ * pushbind's session settings to the URI's options= (pb_pg_conninfo()).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/clock.h"
 #include "store/app_keys.h"
@@ -76,6 +78,86 @@ const char *pb_pg_url_parse(const char *url, char **conninfo, char *schema)
     return NULL;
 }
 
+/*
+ * What every session of the store asks for at connect (libpq's `options`: a
+ * backend's command line). The isolation goes last, so that no one's option
+ * overrides it: the functions take their locks inside one statement and must
+ * read, after the wait, what was committed meanwhile (design.md, "Tags
+ * (PostgreSQL)"), which a database's or role's default of repeatable read
+ * would prevent. The check of the client goes first, so that the URL's own
+ * value wins: with it a backend whose request pushbind gave up on (and whose
+ * connection it closed) ends within a second, rolling back, instead of
+ * running to its end with its locks held.
+ */
+#define PB_PG_OPTIONS_FIRST "-c client_connection_check_interval=1s"
+#define PB_PG_OPTIONS_LAST "-c default_transaction_isolation=read\\ committed"
+
+/* Appends ` key='value'` to `out`, quoted as a libpq connection string wants. */
+static void conninfo_append(char *out, size_t *len, const char *key, const char *value)
+{
+    *len += (size_t)sprintf(out + *len, "%s%s='", *len > 0 ? " " : "", key);
+    for (const char *v = value; *v != '\0'; v++) {
+        if (*v == '\'' || *v == '\\')
+            out[(*len)++] = '\\';
+        out[(*len)++] = *v;
+    }
+    out[(*len)++] = '\'';
+    out[*len] = '\0';
+}
+
+const char *pb_pg_conninfo(const char *uri, char **conninfo, char *error, size_t error_size)
+{
+    *conninfo = NULL;
+    char *parse_error = NULL;
+    PQconninfoOption *params = PQconninfoParse(uri, &parse_error);
+    if (params == NULL) {
+        snprintf(error, error_size, "%s", parse_error != NULL ? parse_error : "out of memory");
+        size_t len = strlen(error);
+        while (len > 0 && error[len - 1] == '\n')
+            error[--len] = '\0';
+        PQfreemem(parse_error);
+        return error;
+    }
+    const char *theirs = getenv("PGOPTIONS"); /* libpq's when the URL has none */
+    if (theirs == NULL)
+        theirs = "";
+    size_t size = 1;
+    for (PQconninfoOption *p = params; p->keyword != NULL; p++) {
+        if (strcmp(p->keyword, "options") == 0 && p->val != NULL)
+            theirs = p->val;
+        else if (p->val != NULL)
+            size += strlen(p->keyword) + 2 * strlen(p->val) + 4;
+    }
+    char *options = NULL;
+    if (asprintf(&options, "%s %s%s%s", PB_PG_OPTIONS_FIRST, theirs, *theirs != '\0' ? " " : "", PB_PG_OPTIONS_LAST) < 0) {
+        PQconninfoFree(params);
+        return "out of memory";
+    }
+    size += strlen("options") + 2 * strlen(options) + 4;
+    char *out = malloc(size);
+    if (out != NULL) {
+        size_t len = 0;
+        out[0] = '\0';
+        for (PQconninfoOption *p = params; p->keyword != NULL; p++)
+            if (p->val != NULL && strcmp(p->keyword, "options") != 0)
+                conninfo_append(out, &len, p->keyword, p->val);
+        conninfo_append(out, &len, "options", options);
+    }
+    free(options);
+    PQconninfoFree(params);
+    *conninfo = out;
+    return out != NULL ? NULL : "out of memory";
+}
+
+void pb_pg_finish(PGconn *conn, bool in_flight)
+{
+    /* SO_LINGER 0: close() resets the connection, dropping what is still unsent */
+    struct linger reset = {.l_onoff = 1, .l_linger = 0};
+    if (in_flight && conn != NULL && PQsocket(conn) >= 0)
+        (void)setsockopt(PQsocket(conn), SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    PQfinish(conn);
+}
+
 /* A connection that answers, or NULL with the reason in `error`. */
 static PGconn *connect_waiting(const char *conninfo, char *error, size_t error_size)
 {
@@ -104,7 +186,11 @@ pb_pg_store *pb_pg_open(const pb_store_config *config, char **err)
     store->limits = config->limits;
     store->metrics = config->metrics;
     store->binding_ttl = config->binding_ttl_seconds > 0 ? config->binding_ttl_seconds : 0;
-    if ((what = pb_pg_url_parse(config->url, &store->conninfo, store->schema)) != NULL)
+    char *uri = NULL;
+    if ((what = pb_pg_url_parse(config->url, &uri, store->schema)) == NULL)
+        what = pb_pg_conninfo(uri, &store->conninfo, error, sizeof(error));
+    free(uri);
+    if (what != NULL)
         goto fail;
     snprintf(store->quoted, sizeof(store->quoted), "\"%s\"", store->schema); /* its characters need no escape */
     if (!pb_pg_sql_init(store)) {

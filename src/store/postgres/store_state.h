@@ -92,7 +92,7 @@ typedef struct pb_pg_query {
 typedef struct pb_pg_watch pb_pg_watch; /* watch.c */
 
 struct pb_pg_store {
-    char *conninfo; /* the URL without pushbind_schema, for libpq */
+    char *conninfo; /* the URL without pushbind_schema, with pushbind's session settings, for libpq */
     char schema[PB_PG_SCHEMA_MAX + 1];
     char quoted[2 * PB_PG_SCHEMA_MAX + 3]; /* as an identifier in SQL */
     char *sql[PB_PG_STMT_COUNT];           /* the statements' texts, with the schema */
@@ -123,6 +123,26 @@ struct pb_pg_session {
  * when absent. Returns NULL or what is wrong with the URL.
  */
 const char *pb_pg_url_parse(const char *url, char **conninfo, char *schema);
+
+/*
+ * The connection string every connection of the store opens with (*conninfo,
+ * malloc'ed; key='value' pairs): the parameters of `uri` (a libpq URI, as
+ * pb_pg_url_parse() leaves it), with `options` extended by the session
+ * settings pushbind relies on (read committed; a check of the client every
+ * second): the URI's own options, else PGOPTIONS's, are kept between them.
+ * Returns NULL, or what is wrong (libpq's reading of the URI, in `error`).
+ */
+const char *pb_pg_conninfo(const char *uri, char **conninfo, char *error, size_t error_size);
+
+/*
+ * Closes `conn` (PQfinish; NULL is fine). With `in_flight` (requests were
+ * given up on), by a reset: an orderly close queues its FIN behind the
+ * pipelined requests the backend has not read yet, which a backend waiting
+ * for a lock never reads, so it would never learn that its client left;
+ * after a reset its next check of the client (every second) ends it,
+ * rolling back and freeing its locks.
+ */
+void pb_pg_finish(PGconn *conn, bool in_flight);
 
 /* ---- Schema (schema.c) ---- */
 
