@@ -131,16 +131,11 @@ static bool parse_index_key(const struct types_walk *w, const char *key, size_t 
 static int walk_node(void *arg, redisContext *ctx)
 {
     struct types_walk *w = arg;
-    char cursor[32] = "0";
+    char cursor[PB_REDIS_SCAN_CURSOR] = "0";
     do {
-        redisReply *page = redisCommand(ctx, "SCAN %s MATCH %s COUNT 1000", cursor, w->match);
-        if (page == NULL || page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
-            page->element[0]->type != REDIS_REPLY_STRING || page->element[1]->type != REDIS_REPLY_ARRAY) {
-            if (page != NULL)
-                freeReplyObject(page);
+        redisReply *page = pb_redis_scan_page(ctx, cursor, w->match, strlen(w->match), 1000);
+        if (page == NULL)
             return -1;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", page->element[0]->str);
         const redisReply *keys = page->element[1];
         for (size_t i = 0; i < keys->elements && !w->failed; i++) {
             uint64_t app;

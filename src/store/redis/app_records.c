@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/clock.h"
 #include "store/redis/app_records.h"
@@ -84,16 +85,11 @@ static int sweep_node(void *arg, redisContext *ctx)
 {
     struct app_sweep *sweep = arg;
     for (int p = 0; p < APP_SWEEP_KINDS; p++) {
-        char cursor[32] = "0";
+        char cursor[PB_REDIS_SCAN_CURSOR] = "0";
         do {
-            redisReply *page = redisCommand(ctx, "SCAN %s MATCH %s COUNT 1000", cursor, sweep->patterns[p]);
-            if (page == NULL || page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
-                page->element[0]->type != REDIS_REPLY_STRING || page->element[1]->type != REDIS_REPLY_ARRAY) {
-                if (page != NULL)
-                    freeReplyObject(page);
+            redisReply *page = pb_redis_scan_page(ctx, cursor, sweep->patterns[p], strlen(sweep->patterns[p]), 1000);
+            if (page == NULL)
                 return -1;
-            }
-            snprintf(cursor, sizeof(cursor), "%s", page->element[0]->str);
             const redisReply *keys = page->element[1];
             for (size_t i = 0; i < keys->elements; i++) {
                 if (p == 0)

@@ -119,7 +119,7 @@ static void index_page(struct walk *w, const redisReply *keys, pb_pool *pool)
 static int walk_primary(void *arg, redisContext *ctx)
 {
     struct walk *w = arg;
-    char cursor[24] = "0";
+    char cursor[PB_REDIS_SCAN_CURSOR] = "0";
     pb_pool pool;
     pb_pool_init(&pool);
     int rc = 0;
@@ -128,17 +128,11 @@ static int walk_primary(void *arg, redisContext *ctx)
             rc = 1;
             break;
         }
-        redisReply *reply = redisCommand(ctx, "SCAN %s MATCH %b COUNT %d", cursor, w->match.base, w->match.len,
-                                         PB_REDIS_BACKFILL_PAGE);
-        if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-            reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_ARRAY ||
-            reply->element[0]->len >= sizeof(cursor)) {
-            if (reply != NULL)
-                freeReplyObject(reply);
+        redisReply *reply = pb_redis_scan_page(ctx, cursor, w->match.base, w->match.len, PB_REDIS_BACKFILL_PAGE);
+        if (reply == NULL) {
             rc = -1;
             break;
         }
-        memcpy(cursor, reply->element[0]->str, reply->element[0]->len + 1);
         index_page(w, reply->element[1], &pool);
         freeReplyObject(reply);
         pb_pool_clear(&pool);

@@ -370,6 +370,21 @@ int pb_redis_each_primary(pb_redis_conn *conn, int (*visit)(void *arg, redisCont
     return rc;
 }
 
+redisReply *pb_redis_scan_page(redisContext *ctx, char cursor[PB_REDIS_SCAN_CURSOR], const char *match,
+                               size_t match_len, unsigned count)
+{
+    redisReply *page = redisCommand(ctx, "SCAN %s MATCH %b COUNT %u", cursor, match, match_len, count);
+    if (page == NULL || page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
+        page->element[0]->type != REDIS_REPLY_STRING || page->element[1]->type != REDIS_REPLY_ARRAY ||
+        page->element[0]->len >= PB_REDIS_SCAN_CURSOR) {
+        if (page != NULL)
+            freeReplyObject(page);
+        return NULL;
+    }
+    memcpy(cursor, page->element[0]->str, page->element[0]->len + 1);
+    return page;
+}
+
 bool pb_redis_reply_failed(pb_redis_conn *conn, const redisReply *reply, const char *what)
 {
     if (reply == NULL) {

@@ -145,6 +145,19 @@ void pb_redis_release(pb_redis_cmd *cmds, size_t n);
  */
 int pb_redis_each_primary(pb_redis_conn *conn, int (*visit)(void *arg, redisContext *ctx), void *arg);
 
+/* Room for a SCAN cursor as text (Redis's are decimal 64-bit numbers) and its NUL. */
+#define PB_REDIS_SCAN_CURSOR 24
+
+/*
+ * One page of a visitor's walk of its primary: SCAN `cursor` MATCH
+ * match[0..match_len-1] COUNT `count`. Returns the reply, whose
+ * element[1] is the page's keys, and moves `cursor` on (to "0" after the
+ * last page); NULL when the primary answered no SCAN page (the context's
+ * err says whether it was unreachable). The caller frees the reply.
+ */
+redisReply *pb_redis_scan_page(redisContext *ctx, char cursor[PB_REDIS_SCAN_CURSOR], const char *match,
+                               size_t match_len, unsigned count);
+
 /* ---- The slot map's pieces, shared with the asynchronous runner (async_cluster.c) ---- */
 
 /* The index of node host:port in conn->nodes, added when new; -1 when out of memory. */
