@@ -340,14 +340,20 @@ static void start_connect(aconn *c)
     h2o_socket_notify_write(c->sock, on_connect_io);
 }
 
-/* The open connection of `r`'s kind, other than `c`, with the fewest in flight; NULL when none is open. */
-static aconn *open_sibling(pb_pg_loop *l, const aconn *c, const request *r)
+/*
+ * The connection of a kind (batches or lookups) with the fewest in flight:
+ * of all of them (never NULL), or, with `open_besides`, of those open other
+ * than it (NULL when none is).
+ */
+static aconn *least_busy(pb_pg_loop *l, bool write, const aconn *open_besides)
 {
-    int first = r->write ? PB_PG_READ_CONNECTIONS : 0, end = r->write ? PB_PG_CONNECTIONS : PB_PG_READ_CONNECTIONS;
+    int first = write ? PB_PG_READ_CONNECTIONS : 0, end = write ? PB_PG_CONNECTIONS : PB_PG_READ_CONNECTIONS;
     aconn *best = NULL;
     for (int i = first; i < end; i++) {
         aconn *o = &l->conns[i];
-        if (o != c && o->state == CONN_READY && (best == NULL || o->in_flight < best->in_flight))
+        if (open_besides != NULL && (o == open_besides || o->state != CONN_READY))
+            continue;
+        if (best == NULL || o->in_flight < best->in_flight)
             best = o;
     }
     return best;
@@ -416,7 +422,7 @@ static void conn_fail(aconn *c)
     }
     for (request *r = unsent, *next; r != NULL; r = next) {
         next = r->next;
-        aconn *other = is_ping(r) ? NULL : open_sibling(c->owner, c, r);
+        aconn *other = is_ping(r) ? NULL : least_busy(c->owner, r->write, c);
         if (other != NULL)
             assign(other, r);
         else
@@ -505,17 +511,6 @@ static void on_readable(h2o_socket_t *sock, const char *err)
         conn_fail(c);
 }
 
-/* The connection of the request's kind with the fewest in flight. */
-static aconn *pick(pb_pg_loop *l, bool write)
-{
-    int first = write ? PB_PG_READ_CONNECTIONS : 0, end = write ? PB_PG_CONNECTIONS : PB_PG_READ_CONNECTIONS;
-    aconn *best = &l->conns[first];
-    for (int i = first + 1; i < end; i++)
-        if (l->conns[i].in_flight < best->in_flight)
-            best = &l->conns[i];
-    return best;
-}
-
 /* Hands `r` to `c`: sent when `c` takes it now, else waiting for `c` to open (which starts when it is closed). */
 static void assign(aconn *c, request *r)
 {
@@ -536,7 +531,7 @@ static void assign(aconn *c, request *r)
 static void submit(pb_pg_loop *l, request *r)
 {
     r->owner = l;
-    assign(pick(l, r->write), r);
+    assign(least_busy(l, r->write, NULL), r);
 }
 
 /* ---- The store's calls ---- */
