@@ -7,10 +7,10 @@
  * and, with a binding TTL, the bounded steps that delete expired bindings.
  *
  * Each notification moves the process's apps epoch, and every thread's
- * secret cache (loop.c) drops what it holds when it sees the epoch move. So
- * does a lost connection, and so does each LISTEN that takes effect:
- * notifications may have been missed while none was in place. The thread
- * reconnects once a second after a failure.
+ * secret cache (store/secret_cache.h, kept by loop.c) drops what it holds
+ * when it sees the epoch move. So does a lost connection, and so does each
+ * LISTEN that takes effect: notifications may have been missed while none
+ * was in place. The thread reconnects once a second after a failure.
  */
 #include <poll.h>
 #include <stdatomic.h>
