@@ -75,38 +75,69 @@ int pb_redis_account_types(pb_redis_view *view, uint64_t access_id, size_t max, 
 
 /* ---- The walk for bindings written before the sets ---------------------- */
 
-/* The (app, type) pairs found on the primaries, without repeats. */
+/*
+ * The (app, type) pairs found on the primaries, without repeats: a SCAN
+ * meets every account of every app, so each key's pair is looked up in
+ * `index`, an open-addressed table of positions in apps/types (1-based; 0:
+ * empty) kept at most half full.
+ */
 struct types_walk {
     const char *match; /* "P:a:{*" */
     size_t head;       /* strlen("P:a:{") */
     uint64_t *apps;
     uint32_t *types;
     size_t n, room;
+    size_t *index, mask; /* 2 * room slots */
     bool failed;
 };
 
-/* Adds (app, type) unless it is there: an app uses few types, so a linear look is enough. */
+/* (app, type)'s slot in the index: the one that holds it, or the empty one where it goes. */
+static size_t *index_slot(const struct types_walk *w, uint64_t app, uint32_t type)
+{
+    size_t i = (size_t)((app ^ (uint64_t)type << 40) * 0x9E3779B97F4A7C15ull >> 16) & w->mask;
+    for (;; i = (i + 1) & w->mask) {
+        size_t *slot = &w->index[i];
+        if (*slot == 0 || (w->apps[*slot - 1] == app && w->types[*slot - 1] == type))
+            return slot;
+    }
+}
+
+/* Twice the room, the index rebuilt; false when out of memory. */
+static bool walk_grow(struct types_walk *w)
+{
+    size_t room = w->room == 0 ? 64 : w->room * 2;
+    uint64_t *apps = realloc(w->apps, room * sizeof(*apps));
+    if (apps != NULL)
+        w->apps = apps;
+    uint32_t *types = realloc(w->types, room * sizeof(*types));
+    if (types != NULL)
+        w->types = types;
+    size_t *index = calloc(2 * room, sizeof(*index));
+    if (apps == NULL || types == NULL || index == NULL) {
+        free(index);
+        return false;
+    }
+    free(w->index);
+    w->index = index;
+    w->mask = 2 * room - 1;
+    w->room = room;
+    for (size_t i = 0; i < w->n; i++)
+        *index_slot(w, w->apps[i], w->types[i]) = i + 1;
+    return true;
+}
+
+/* Adds (app, type) unless it is there. */
 static void walk_add(struct types_walk *w, uint64_t app, uint32_t type)
 {
-    for (size_t i = w->n; i-- > 0;)
-        if (w->apps[i] == app && w->types[i] == type)
-            return;
-    if (w->n == w->room) {
-        size_t room = w->room == 0 ? 64 : w->room * 2;
-        uint64_t *apps = realloc(w->apps, room * sizeof(*apps));
-        if (apps != NULL)
-            w->apps = apps;
-        uint32_t *types = realloc(w->types, room * sizeof(*types));
-        if (types != NULL)
-            w->types = types;
-        if (apps == NULL || types == NULL) {
-            w->failed = true;
-            return;
-        }
-        w->room = room;
+    if (w->room != 0 && *index_slot(w, app, type) != 0)
+        return;
+    if (w->n == w->room && !walk_grow(w)) {
+        w->failed = true;
+        return;
     }
     w->apps[w->n] = app;
     w->types[w->n++] = type;
+    *index_slot(w, app, type) = w->n;
 }
 
 /* An account index's key "P:a:{A:TYPE:NAME}" → (A, TYPE); false for anything else. */
@@ -203,6 +234,7 @@ int pb_redis_types_backfill(pb_redis_conn *conn, const pb_redis_store *store)
     }
     free(w.apps);
     free(w.types);
+    free(w.index);
     pb_pool_clear(&pool);
     return rc;
 }
